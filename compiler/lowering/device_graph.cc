@@ -1,0 +1,36 @@
+#include "compiler/lowering/device_graph.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln::compiler {
+
+int DeviceGraph::AddInput(const std::string& name, ops::Shape shape) {
+  values.push_back({name, std::move(shape), ops::DType::kF32, DeviceValue::Kind::kInput, {}});
+  return static_cast<int>(values.size()) - 1;
+}
+
+int DeviceGraph::AddConstant(const std::string& name, ops::Shape shape, std::vector<float> data) {
+  values.push_back({name, std::move(shape), ops::DType::kF32, DeviceValue::Kind::kConstant, std::move(data)});
+  return static_cast<int>(values.size()) - 1;
+}
+
+absl::StatusOr<int> DeviceGraph::AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
+                                         const std::string& source, const std::string& result_name) {
+  const ops::OpDef* def = ops::FindOp(op);
+  if (!def) return absl::InternalError(absl::StrCat("node ", source, ": no device op '", op, "'"));
+  std::vector<ops::Shape> shapes;
+  for (int v : inputs) shapes.push_back(values[v].shape);
+  ops::Shape out;
+  if (std::string err = ops::InferOutputShape(*def, shapes, attrs, &out); !err.empty()) {
+    std::string operands;
+    for (const ops::Shape& s : shapes) absl::StrAppend(&operands, operands.empty() ? "" : ", ", ops::ShapeToString(s));
+    return absl::InvalidArgumentError(
+        absl::StrCat("node ", source, ": device op ", op, "(", operands, ") is invalid: ", err));
+  }
+  values.push_back({result_name, std::move(out), ops::DType::kF32, DeviceValue::Kind::kIntermediate, {}});
+  const int id = static_cast<int>(values.size()) - 1;
+  nodes.push_back({def, std::move(inputs), id, std::move(attrs), source});
+  return id;
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,50 @@
+// The lowered graph: device ops of the op library (ops/) over typed values, before placement.
+// Constants hold their values (row-major fp32) so passes such as constant folding can compute them.
+#ifndef KILN_COMPILER_LOWERING_DEVICE_GRAPH_H_
+#define KILN_COMPILER_LOWERING_DEVICE_GRAPH_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ops/attrs.h"
+#include "ops/dtype.h"
+#include "ops/op_def.h"
+
+namespace kiln::compiler {
+
+struct DeviceValue {
+  enum class Kind { kInput, kConstant, kIntermediate };
+  std::string name;
+  ops::Shape shape;
+  ops::DType dtype = ops::DType::kF32;
+  Kind kind = Kind::kIntermediate;
+  std::vector<float> constant;  // kConstant only
+};
+
+struct DeviceNode {
+  const ops::OpDef* op = nullptr;
+  std::vector<int> inputs;  // value ids
+  int output = -1;
+  ops::Attrs attrs;
+  std::string source;  // the ATen node this came from
+};
+
+struct DeviceGraph {
+  std::vector<DeviceValue> values;
+  std::vector<DeviceNode> nodes;  // topological order
+  std::vector<std::pair<std::string, int>> inputs;   // user inputs: name, value id
+  std::vector<std::pair<std::string, int>> outputs;  // user outputs: name, value id
+
+  int AddInput(const std::string& name, ops::Shape shape);
+  int AddConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
+  // Appends `op` over `inputs`, inferring the result's shape with the op library; the error names
+  // the op and `source`.
+  absl::StatusOr<int> AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
+                              const std::string& source, const std::string& result_name);
+};
+
+}  // namespace kiln::compiler
+
+#endif  // KILN_COMPILER_LOWERING_DEVICE_GRAPH_H_

@@ -1,0 +1,17 @@
+// Lowering: ATen graph -> device graph, one rule per ATen op (rules_*.cc).
+#ifndef KILN_COMPILER_LOWERING_LOWER_ATEN_H_
+#define KILN_COMPILER_LOWERING_LOWER_ATEN_H_
+
+#include "absl/status/statusor.h"
+#include "compiler/aten/aten_graph.h"
+#include "compiler/lowering/device_graph.h"
+
+namespace kiln::compiler {
+
+// Fails with one error listing every ATen op without a lowering rule and the nodes using it, so a
+// user sees the whole gap at once; other errors name the node.
+absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten);
+
+}  // namespace kiln::compiler
+
+#endif  // KILN_COMPILER_LOWERING_LOWER_ATEN_H_

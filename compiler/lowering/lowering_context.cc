@@ -1,0 +1,161 @@
+#include "compiler/lowering/lowering_context.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kiln::compiler {
+
+std::string ShortTarget(const std::string& target) {
+  constexpr char kPrefix[] = "torch.ops.";
+  return target.rfind(kPrefix, 0) == 0 ? target.substr(std::strlen(kPrefix)) : target;
+}
+
+absl::Status LoweringContext::NodeError(const AtenNode& node, const std::string& message) const {
+  return absl::InvalidArgumentError(
+      absl::StrCat("node '", node.name, "' (", ShortTarget(node.target), "): ", message));
+}
+
+std::optional<int> LoweringContext::Lookup(const std::string& name) const {
+  auto it = value_of_.find(name);
+  if (it == value_of_.end()) return std::nullopt;
+  return it->second;
+}
+
+namespace {
+// Converts an archive weight (any supported float or int dtype) to fp32.
+absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, const WeightTensor& w) {
+  int64_t n = 1;
+  for (int64_t d : w.meta.sizes) n *= d;
+  const int64_t elem = TorchDTypeSize(w.meta.dtype);
+  if (elem == 0 || static_cast<int64_t>(w.bytes.size()) != n * elem)
+    return absl::InvalidArgumentError(absl::StrCat("weight '", target, "': ", w.bytes.size(),
+                                                   " bytes do not hold ", n, " elements of ",
+                                                   TorchDTypeName(w.meta.dtype)));
+  std::vector<float> out(n);
+  const uint8_t* p = w.bytes.data();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (w.meta.dtype) {
+      case TorchDType::kFloat: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
+      case TorchDType::kDouble: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
+      case TorchDType::kBFloat16: { uint16_t v; std::memcpy(&v, p + 2 * i, 2); out[i] = ops::BF16ToFloat(v); break; }
+      case TorchDType::kLong: { int64_t v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
+      case TorchDType::kInt: { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = static_cast<float>(v); break; }
+      default:
+        return absl::UnimplementedError(absl::StrCat("weight '", target, "' has unsupported dtype ",
+                                                     TorchDTypeName(w.meta.dtype)));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+absl::StatusOr<int> LoweringContext::Value(const AtenNode& node, const std::string& value_name) {
+  if (auto v = Lookup(value_name)) return *v;
+  auto w = weight_of_.find(value_name);
+  if (w != weight_of_.end()) {
+    auto it = aten_.weights.find(w->second);
+    if (it == aten_.weights.end())
+      return NodeError(node, absl::StrCat("weight '", w->second, "' is missing from the archive"));
+    absl::StatusOr<std::vector<float>> data = WeightAsFloats(w->second, it->second);
+    if (!data.ok()) return NodeError(node, std::string(data.status().message()));
+    const int id = graph_->AddConstant(w->second, it->second.meta.sizes, *std::move(data));
+    value_of_[value_name] = id;
+    return id;
+  }
+  const AtenNode* producer = aten_.FindProducer(value_name);
+  if (producer)
+    return NodeError(node, absl::StrCat("uses '", value_name, "', a result of node '", producer->name, "' (",
+                                        ShortTarget(producer->target), ") that Kiln does not produce"));
+  return NodeError(node, absl::StrCat("uses unknown value '", value_name, "'"));
+}
+
+absl::StatusOr<int> LoweringContext::Tensor(const AtenNode& node, const std::string& arg) {
+  const Argument* a = node.Find(arg);
+  if (!a || a->kind != Argument::Kind::kTensor)
+    return NodeError(node, absl::StrCat("argument '", arg, "' must be a tensor"));
+  return Value(node, a->tensor);
+}
+
+bool LoweringContext::IsNone(const AtenNode& node, const std::string& arg) const {
+  const Argument* a = node.Find(arg);
+  return !a || a->kind == Argument::Kind::kNone;
+}
+
+absl::StatusOr<std::optional<int>> LoweringContext::OptionalTensor(const AtenNode& node, const std::string& arg) {
+  if (IsNone(node, arg)) return std::optional<int>();
+  absl::StatusOr<int> v = Tensor(node, arg);
+  if (!v.ok()) return v.status();
+  return std::optional<int>(*v);
+}
+
+absl::StatusOr<int> LoweringContext::TensorOrScalar(const AtenNode& node, const std::string& arg) {
+  const Argument* a = node.Find(arg);
+  if (a && a->kind == Argument::Kind::kInt) return ScalarConstant(static_cast<double>(a->i));
+  if (a && a->kind == Argument::Kind::kFloat) return ScalarConstant(a->f);
+  if (a && a->kind == Argument::Kind::kBool) return ScalarConstant(a->b ? 1.0 : 0.0);
+  return Tensor(node, arg);
+}
+
+absl::StatusOr<int64_t> LoweringContext::Int(const AtenNode& node, const std::string& arg,
+                                             std::optional<int64_t> fallback) {
+  const Argument* a = node.Find(arg);
+  if (a && a->kind == Argument::Kind::kInt) return a->i;
+  if (a && a->kind == Argument::Kind::kBool) return a->b ? 1 : 0;
+  if ((!a || a->kind == Argument::Kind::kNone) && fallback) return *fallback;
+  return NodeError(node, absl::StrCat("argument '", arg, "' must be an int"));
+}
+
+absl::StatusOr<double> LoweringContext::Float(const AtenNode& node, const std::string& arg,
+                                              std::optional<double> fallback) {
+  const Argument* a = node.Find(arg);
+  if (a && a->kind == Argument::Kind::kFloat) return a->f;
+  if (a && a->kind == Argument::Kind::kInt) return static_cast<double>(a->i);
+  if ((!a || a->kind == Argument::Kind::kNone) && fallback) return *fallback;
+  return NodeError(node, absl::StrCat("argument '", arg, "' must be a number"));
+}
+
+absl::StatusOr<bool> LoweringContext::Bool(const AtenNode& node, const std::string& arg,
+                                           std::optional<bool> fallback) {
+  const Argument* a = node.Find(arg);
+  if (a && a->kind == Argument::Kind::kBool) return a->b;
+  if ((!a || a->kind == Argument::Kind::kNone) && fallback) return *fallback;
+  return NodeError(node, absl::StrCat("argument '", arg, "' must be a bool"));
+}
+
+absl::StatusOr<std::vector<int64_t>> LoweringContext::Ints(const AtenNode& node, const std::string& arg,
+                                                           std::optional<std::vector<int64_t>> fallback) {
+  const Argument* a = node.Find(arg);
+  if (a && a->kind == Argument::Kind::kInts) return a->ints;
+  if (a && a->kind == Argument::Kind::kInt) return std::vector<int64_t>{a->i};
+  if ((!a || a->kind == Argument::Kind::kNone) && fallback) return *fallback;
+  return NodeError(node, absl::StrCat("argument '", arg, "' must be an int list"));
+}
+
+int LoweringContext::ScalarConstant(double value) {
+  return graph_->AddConstant(absl::StrCat("scalar_", value), {}, {static_cast<float>(value)});
+}
+
+absl::StatusOr<int> LoweringContext::Emit(const AtenNode& node, const std::string& op, std::vector<int> inputs,
+                                          ops::Attrs attrs) {
+  const std::string result = node.outputs.empty() || node.outputs[0].empty() ? node.name : node.outputs[0];
+  absl::StatusOr<int> id = graph_->AddNode(op, std::move(inputs), std::move(attrs), node.name, result);
+  if (!id.ok()) return NodeError(node, std::string(id.status().message()));
+  return id;
+}
+
+absl::Status LoweringContext::Bind(const AtenNode& node, int value, size_t index) {
+  if (index >= node.outputs.size() || node.outputs[index].empty())
+    return NodeError(node, absl::StrCat("has no tensor output ", index));
+  const std::string& name = node.outputs[index];
+  // Check the lowering against the shape torch.export recorded, so a wrong rule fails here, loudly.
+  auto meta = aten_.values.find(name);
+  if (meta != aten_.values.end() && meta->second.sizes != graph_->values[value].shape)
+    return NodeError(node, absl::StrCat("lowered result has shape ", ops::ShapeToString(graph_->values[value].shape),
+                                        " but torch.export recorded ", ops::ShapeToString(meta->second.sizes)));
+  value_of_[name] = value;
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,78 @@
+// What a lowering rule sees: the ATen graph being lowered, the device graph being built, and the
+// mapping between their values.
+#ifndef KILN_COMPILER_LOWERING_LOWERING_CONTEXT_H_
+#define KILN_COMPILER_LOWERING_LOWERING_CONTEXT_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "compiler/aten/aten_graph.h"
+#include "compiler/lowering/device_graph.h"
+
+namespace kiln::compiler {
+
+class LoweringContext {
+ public:
+  LoweringContext(const AtenGraph& aten, DeviceGraph* graph) : aten_(aten), graph_(graph) {}
+
+  const AtenGraph& aten() const { return aten_; }
+  DeviceGraph& graph() { return *graph_; }
+
+  // The device value of the tensor argument `arg` of `node`; errors name the node and argument.
+  absl::StatusOr<int> Tensor(const AtenNode& node, const std::string& arg);
+  // The device value of an optional tensor argument: nullopt when absent or None.
+  absl::StatusOr<std::optional<int>> OptionalTensor(const AtenNode& node, const std::string& arg);
+  // Scalar and list arguments; `fallback` when the argument is absent (schema default).
+  absl::StatusOr<int64_t> Int(const AtenNode& node, const std::string& arg, std::optional<int64_t> fallback = {});
+  absl::StatusOr<double> Float(const AtenNode& node, const std::string& arg, std::optional<double> fallback = {});
+  absl::StatusOr<bool> Bool(const AtenNode& node, const std::string& arg, std::optional<bool> fallback = {});
+  absl::StatusOr<std::vector<int64_t>> Ints(const AtenNode& node, const std::string& arg,
+                                            std::optional<std::vector<int64_t>> fallback = {});
+  // A tensor operand, or a scalar operand turned into a rank-0 constant (e.g. add(x, 2.0)).
+  absl::StatusOr<int> TensorOrScalar(const AtenNode& node, const std::string& arg);
+  bool IsNone(const AtenNode& node, const std::string& arg) const;
+
+  // Emits a device op for `node`; the result is named after the node's first output.
+  absl::StatusOr<int> Emit(const AtenNode& node, const std::string& op, std::vector<int> inputs,
+                           ops::Attrs attrs = {});
+  int ScalarConstant(double value);
+
+  // Binds output `index` of `node` to a device value.
+  absl::Status Bind(const AtenNode& node, int value, size_t index = 0);
+  // Binds a graph-level value name (inputs, weights) to a device value.
+  void BindValue(const std::string& name, int value) { value_of_[name] = value; }
+  std::optional<int> Lookup(const std::string& name) const;
+
+  // Binds a weight/buffer/constant input lazily: it becomes a device constant when first used.
+  void DeclareWeight(const std::string& value_name, const std::string& target) { weight_of_[value_name] = target; }
+
+  // An error for `node` that names it and its ATen target.
+  absl::Status NodeError(const AtenNode& node, const std::string& message) const;
+
+ // The device value of an ATen value by name (weights become constants on first use).
+  absl::StatusOr<int> Value(const AtenNode& node, const std::string& value_name);
+
+ private:
+
+  const AtenGraph& aten_;
+  DeviceGraph* graph_;
+  std::map<std::string, int> value_of_;
+  std::map<std::string, std::string> weight_of_;
+};
+
+// A lowering rule turns one ATen node into device ops (or binds its outputs to existing values).
+using LoweringRule = absl::Status (*)(LoweringContext& ctx, const AtenNode& node);
+
+// All rules, keyed by ATen target without the "torch.ops." prefix ("aten.relu.default").
+const std::map<std::string, LoweringRule>& LoweringRules();
+
+// "torch.ops.aten.relu.default" -> "aten.relu.default".
+std::string ShortTarget(const std::string& target);
+
+}  // namespace kiln::compiler
+
+#endif  // KILN_COMPILER_LOWERING_LOWERING_CONTEXT_H_

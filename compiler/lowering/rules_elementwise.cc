@@ -1,0 +1,100 @@
+// Lowering rules for elementwise ATen ops: unary math and broadcasting arithmetic.
+#include "compiler/lowering/rules.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln::compiler {
+namespace {
+
+// One rule per device unary op; the template argument picks the device op.
+template <const char* kOp>
+absl::Status Unary(LoweringContext& ctx, const AtenNode& node) {
+  absl::StatusOr<int> x = ctx.Tensor(node, "self");
+  if (!x.ok()) return x.status();
+  absl::StatusOr<int> y = ctx.Emit(node, kOp, {*x});
+  if (!y.ok()) return y.status();
+  return ctx.Bind(node, *y);
+}
+
+constexpr char kRelu[] = "relu", kNeg[] = "neg", kExp[] = "exp", kLog[] = "log", kSqrt[] = "sqrt",
+               kRsqrt[] = "rsqrt", kSigmoid[] = "sigmoid", kTanh[] = "tanh", kAbs[] = "abs",
+               kReciprocal[] = "reciprocal", kSilu[] = "silu", kGelu[] = "gelu";
+
+absl::Status Gelu(LoweringContext& ctx, const AtenNode& node) {
+  const Argument* approx = node.Find("approximate");
+  if (approx && approx->kind == Argument::Kind::kString && approx->s != "none")
+    return ctx.NodeError(node, absl::StrCat("approximate='", approx->s, "' is not supported yet"));
+  return Unary<kGelu>(ctx, node);
+}
+
+// add/sub with an `alpha` that scales the second operand, as ATen defines them.
+template <const char* kOp>
+absl::Status BinaryWithAlpha(LoweringContext& ctx, const AtenNode& node) {
+  absl::StatusOr<int> a = ctx.TensorOrScalar(node, "self");
+  if (!a.ok()) return a.status();
+  absl::StatusOr<int> b = ctx.TensorOrScalar(node, "other");
+  if (!b.ok()) return b.status();
+  absl::StatusOr<double> alpha = ctx.Float(node, "alpha", 1.0);
+  if (!alpha.ok()) return alpha.status();
+  if (*alpha != 1.0) {
+    absl::StatusOr<int> scaled = ctx.Emit(node, "mul", {*b, ctx.ScalarConstant(*alpha)});
+    if (!scaled.ok()) return scaled.status();
+    b = *scaled;
+  }
+  absl::StatusOr<int> y = ctx.Emit(node, kOp, {*a, *b});
+  if (!y.ok()) return y.status();
+  return ctx.Bind(node, *y);
+}
+
+template <const char* kOp>
+absl::Status Binary(LoweringContext& ctx, const AtenNode& node) {
+  absl::StatusOr<int> a = ctx.TensorOrScalar(node, "self");
+  if (!a.ok()) return a.status();
+  absl::StatusOr<int> b = ctx.TensorOrScalar(node, node.Find("other") ? "other" : "exponent");
+  if (!b.ok()) return b.status();
+  absl::StatusOr<int> y = ctx.Emit(node, kOp, {*a, *b});
+  if (!y.ok()) return y.status();
+  return ctx.Bind(node, *y);
+}
+
+constexpr char kAdd[] = "add", kSub[] = "sub", kMul[] = "mul", kDiv[] = "div", kMax[] = "maximum",
+               kMin[] = "minimum", kPow[] = "pow";
+
+absl::Status Div(LoweringContext& ctx, const AtenNode& node) {
+  const Argument* mode = node.Find("rounding_mode");
+  if (mode && mode->kind == Argument::Kind::kString)
+    return ctx.NodeError(node, absl::StrCat("rounding_mode='", mode->s, "' is not supported yet"));
+  return Binary<kDiv>(ctx, node);
+}
+
+}  // namespace
+
+void AddElementwiseRules(std::map<std::string, LoweringRule>& rules) {
+  rules["aten.relu.default"] = Unary<kRelu>;
+  rules["aten.neg.default"] = Unary<kNeg>;
+  rules["aten.exp.default"] = Unary<kExp>;
+  rules["aten.log.default"] = Unary<kLog>;
+  rules["aten.sqrt.default"] = Unary<kSqrt>;
+  rules["aten.rsqrt.default"] = Unary<kRsqrt>;
+  rules["aten.sigmoid.default"] = Unary<kSigmoid>;
+  rules["aten.tanh.default"] = Unary<kTanh>;
+  rules["aten.abs.default"] = Unary<kAbs>;
+  rules["aten.reciprocal.default"] = Unary<kReciprocal>;
+  rules["aten.silu.default"] = Unary<kSilu>;
+  rules["aten.gelu.default"] = Gelu;
+  rules["aten.add.Tensor"] = BinaryWithAlpha<kAdd>;
+  rules["aten.add.Scalar"] = BinaryWithAlpha<kAdd>;
+  rules["aten.sub.Tensor"] = BinaryWithAlpha<kSub>;
+  rules["aten.sub.Scalar"] = BinaryWithAlpha<kSub>;
+  rules["aten.mul.Tensor"] = Binary<kMul>;
+  rules["aten.mul.Scalar"] = Binary<kMul>;
+  rules["aten.div.Tensor"] = Div;
+  rules["aten.div.Scalar"] = Div;
+  rules["aten.div.Tensor_mode"] = Div;
+  rules["aten.maximum.default"] = Binary<kMax>;
+  rules["aten.minimum.default"] = Binary<kMin>;
+  rules["aten.pow.Tensor_Tensor"] = Binary<kPow>;
+  rules["aten.pow.Tensor_Scalar"] = Binary<kPow>;
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,167 @@
+// Lowering rules for neural-network ATen ops: matmul, convolution, normalization, pooling,
+// softmax and reductions.
+#include "absl/strings/str_cat.h"
+#include "compiler/lowering/rules.h"
+
+namespace kiln::compiler {
+namespace {
+
+absl::Status Addmm(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(bias, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(a, ctx.Tensor(node, "mat1"));
+  KILN_ASSIGN(b, ctx.Tensor(node, "mat2"));
+  KILN_ASSIGN(beta, ctx.Float(node, "beta", 1.0));
+  KILN_ASSIGN(alpha, ctx.Float(node, "alpha", 1.0));
+  if (beta == 1.0 && alpha == 1.0) return EmitAndBind(ctx, node, "matmul", {a, b, bias});
+  // out = beta * bias + alpha * (a @ b)
+  KILN_ASSIGN(ab, ctx.Emit(node, "matmul", {a, b}));
+  KILN_ASSIGN(scaled, ctx.Emit(node, "mul", {ab, ctx.ScalarConstant(alpha)}));
+  KILN_ASSIGN(scaled_bias, ctx.Emit(node, "mul", {bias, ctx.ScalarConstant(beta)}));
+  return EmitAndBind(ctx, node, "add", {scaled, scaled_bias});
+}
+
+absl::Status Matmul(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(a, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(b, ctx.Tensor(node, "mat2"));
+  return EmitAndBind(ctx, node, "matmul", {a, b});
+}
+
+absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN(w, ctx.Tensor(node, "weight"));
+  KILN_ASSIGN(bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN(transposed, ctx.Bool(node, "transposed", false));
+  if (transposed) return ctx.NodeError(node, "transposed convolution is not supported yet");
+  if (ctx.graph().values[x].shape.size() != 4)
+    return ctx.NodeError(node, absl::StrCat("only 2-D convolution is supported yet (input has rank ",
+                                            ctx.graph().values[x].shape.size(), ")"));
+  KILN_ASSIGN(stride, ctx.Ints(node, "stride"));
+  KILN_ASSIGN(padding, ctx.Ints(node, "padding"));
+  KILN_ASSIGN(dilation, ctx.Ints(node, "dilation"));
+  KILN_ASSIGN(groups, ctx.Int(node, "groups", 1));
+  // ATen allows one value for both spatial dims.
+  for (auto* v : {&stride, &padding, &dilation})
+    if (v->size() == 1) v->push_back((*v)[0]);
+  ops::Attrs attrs;
+  attrs.SetInts("stride", stride).SetInts("padding", padding).SetInts("dilation", dilation).SetInt("groups", groups);
+  std::vector<int> inputs = {x, w};
+  if (bias) inputs.push_back(*bias);
+  return EmitAndBind(ctx, node, "conv2d", inputs, attrs);
+}
+
+absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN(weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN(bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN(mean, ctx.Tensor(node, "running_mean"));
+  KILN_ASSIGN(var, ctx.Tensor(node, "running_var"));
+  KILN_ASSIGN(eps, ctx.Float(node, "eps"));
+  std::vector<int> inputs = {x, mean, var};
+  if (weight || bias) {
+    // batch_norm's optional operands are positional: a bias without weight needs unit weights.
+    const int64_t c = ctx.graph().values[mean].shape.empty() ? 1 : ctx.graph().values[mean].shape[0];
+    inputs.push_back(weight ? *weight : ctx.graph().AddConstant("ones", {c}, std::vector<float>(c, 1.0f)));
+    if (bias) inputs.push_back(*bias);
+  }
+  ops::Attrs attrs;
+  attrs.SetFloat("eps", eps);
+  // Outputs 1 and 2 (saved statistics) are empty in inference; only output 0 is bound.
+  return EmitAndBind(ctx, node, "batch_norm", inputs, attrs);
+}
+
+absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN(shape, ctx.Ints(node, "normalized_shape"));
+  KILN_ASSIGN(weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN(bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN(eps, ctx.Float(node, "eps"));
+  std::vector<int> inputs = {x};
+  if (weight || bias) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    inputs.push_back(weight ? *weight : ctx.graph().AddConstant("ones", shape, std::vector<float>(n, 1.0f)));
+    if (bias) inputs.push_back(*bias);
+  }
+  ops::Attrs attrs;
+  attrs.SetInt("normalized_ndim", static_cast<int64_t>(shape.size())).SetFloat("eps", eps);
+  return EmitAndBind(ctx, node, "layer_norm", inputs, attrs);
+}
+
+absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN(stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN(padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
+  KILN_ASSIGN(dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1, 1}));
+  KILN_ASSIGN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
+  for (auto* v : {&kernel, &stride, &padding, &dilation})
+    if (v->size() == 1) v->push_back((*v)[0]);
+  ops::Attrs attrs;
+  attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
+      .SetInts("dilation", dilation).SetInt("ceil_mode", ceil_mode ? 1 : 0);
+  // Output 1 (the argmax indices) is not produced; a graph that uses it fails at that use.
+  return EmitAndBind(ctx, node, "max_pool2d", {x}, attrs);
+}
+
+absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN(stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN(padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
+  KILN_ASSIGN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  KILN_ASSIGN(count_include_pad, ctx.Bool(node, "count_include_pad", true));
+  KILN_ASSIGN(divisor, ctx.Int(node, "divisor_override", 0));
+  if (stride.empty()) stride = kernel;
+  for (auto* v : {&kernel, &stride, &padding})
+    if (v->size() == 1) v->push_back((*v)[0]);
+  ops::Attrs attrs;
+  attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
+      .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  if (divisor != 0) attrs.SetInt("divisor_override", divisor);
+  return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
+}
+
+template <const char* kOp>
+absl::Status Softmax(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(dim, ctx.Int(node, "dim"));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", dim);
+  return EmitAndBind(ctx, node, kOp, {x}, attrs);
+}
+constexpr char kSoftmax[] = "softmax", kLogSoftmax[] = "log_softmax";
+
+template <const char* kOp>
+absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
+  KILN_ASSIGN(keepdim, ctx.Bool(node, "keepdim", false));
+  const Argument* dtype = node.Find("dtype");
+  if (dtype && dtype->kind != Argument::Kind::kNone && !(dtype->kind == Argument::Kind::kScalarType && dtype->i == 7))
+    return ctx.NodeError(node, "reductions to another dtype are not supported yet");
+  ops::Attrs attrs;
+  attrs.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
+  return EmitAndBind(ctx, node, kOp, {x}, attrs);
+}
+constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max";
+
+}  // namespace
+
+void AddNeuralNetRules(std::map<std::string, LoweringRule>& rules) {
+  rules["aten.addmm.default"] = Addmm;
+  rules["aten.mm.default"] = Matmul;
+  rules["aten.bmm.default"] = Matmul;
+  rules["aten.convolution.default"] = Convolution;
+  rules["aten._native_batch_norm_legit_no_training.default"] = BatchNormNoTraining;
+  rules["aten.native_layer_norm.default"] = LayerNorm;
+  rules["aten.max_pool2d_with_indices.default"] = MaxPool;
+  rules["aten.avg_pool2d.default"] = AvgPool;
+  rules["aten._softmax.default"] = Softmax<kSoftmax>;
+  rules["aten._log_softmax.default"] = Softmax<kLogSoftmax>;
+  rules["aten.sum.dim_IntList"] = Reduce<kSum>;
+  rules["aten.mean.dim"] = Reduce<kMean>;
+  rules["aten.amax.default"] = Reduce<kMax>;
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,193 @@
+// Lowering rules for ATen ops that only move or re-view data: view, permute, expand, slice, cat,
+// and the no-ops (clone, alias, same-dtype copies). On the tiled device a view is a real copy.
+#include "absl/strings/str_cat.h"
+#include "compiler/lowering/rules.h"
+
+namespace kiln::compiler {
+namespace {
+
+int64_t NormalizeDim(int64_t dim, int64_t rank) { return dim < 0 ? dim + rank : dim; }
+
+// Resolves a view size with at most one -1 against the input's element count.
+absl::StatusOr<ops::Shape> ResolveSize(LoweringContext& ctx, const AtenNode& node, const ops::Shape& in,
+                                       std::vector<int64_t> size) {
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < size.size(); ++i) {
+    if (size[i] == -1) {
+      if (infer >= 0) return ctx.NodeError(node, "view size has more than one -1");
+      infer = static_cast<int64_t>(i);
+    } else {
+      known *= size[i];
+    }
+  }
+  const int64_t numel = ops::NumElements(in);
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0)
+      return ctx.NodeError(node, absl::StrCat("cannot view ", ops::ShapeToString(in), " as ",
+                                              ops::ShapeToString(size)));
+    size[infer] = numel / known;
+  }
+  return size;
+}
+
+absl::Status Reshape(LoweringContext& ctx, const AtenNode& node, int x, ops::Shape shape) {
+  if (shape == ctx.graph().values[x].shape) return ctx.Bind(node, x);  // no data moves
+  ops::Attrs attrs;
+  attrs.SetInts("shape", shape);
+  return EmitAndBind(ctx, node, "reshape", {x}, attrs);
+}
+
+absl::Status View(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(size, ctx.Ints(node, node.Find("size") ? "size" : "shape"));
+  KILN_ASSIGN(shape, ResolveSize(ctx, node, ctx.graph().values[x].shape, size));
+  return Reshape(ctx, node, x, shape);
+}
+
+absl::Status Unsqueeze(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(dim, ctx.Int(node, "dim"));
+  ops::Shape shape = ctx.graph().values[x].shape;
+  const int64_t d = NormalizeDim(dim, static_cast<int64_t>(shape.size()) + 1);
+  if (d < 0 || d > static_cast<int64_t>(shape.size())) return ctx.NodeError(node, "dim out of range");
+  shape.insert(shape.begin() + d, 1);
+  return Reshape(ctx, node, x, shape);
+}
+
+absl::Status Squeeze(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  const ops::Shape& in = ctx.graph().values[x].shape;
+  const int64_t rank = static_cast<int64_t>(in.size());
+  std::vector<int64_t> dims;
+  if (node.Find("dim") || node.Find("dims")) {
+    KILN_ASSIGN(d, ctx.Ints(node, node.Find("dim") ? "dim" : "dims"));
+    dims = d;
+  } else {
+    for (int64_t i = 0; i < rank; ++i) dims.push_back(i);
+  }
+  std::vector<bool> drop(rank, false);
+  for (int64_t d : dims) {
+    const int64_t n = NormalizeDim(d, rank);
+    if (rank == 0) continue;
+    if (n < 0 || n >= rank) return ctx.NodeError(node, "dim out of range");
+    drop[n] = in[n] == 1;
+  }
+  ops::Shape shape;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!drop[i]) shape.push_back(in[i]);
+  return Reshape(ctx, node, x, shape);
+}
+
+absl::Status Permute(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(dims, ctx.Ints(node, "dims"));
+  ops::Attrs attrs;
+  attrs.SetInts("dims", dims);
+  return EmitAndBind(ctx, node, "permute", {x}, attrs);
+}
+
+absl::Status Transpose(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  const int64_t rank = static_cast<int64_t>(ctx.graph().values[x].shape.size());
+  int64_t d0 = 0, d1 = 1;
+  if (node.Find("dim0")) {
+    KILN_ASSIGN(a, ctx.Int(node, "dim0"));
+    KILN_ASSIGN(b, ctx.Int(node, "dim1"));
+    d0 = NormalizeDim(a, rank);
+    d1 = NormalizeDim(b, rank);
+  }
+  if (rank < 2) return ctx.Bind(node, x);  // t() of a vector is itself
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < rank; ++i) dims.push_back(i);
+  if (d0 < 0 || d0 >= rank || d1 < 0 || d1 >= rank) return ctx.NodeError(node, "dim out of range");
+  std::swap(dims[d0], dims[d1]);
+  ops::Attrs attrs;
+  attrs.SetInts("dims", dims);
+  return EmitAndBind(ctx, node, "permute", {x}, attrs);
+}
+
+absl::Status Expand(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(size, ctx.Ints(node, "size"));
+  const ops::Shape& in = ctx.graph().values[x].shape;
+  // -1 keeps the input's size in that (right-aligned) position.
+  const int64_t offset = static_cast<int64_t>(size.size()) - static_cast<int64_t>(in.size());
+  for (int64_t i = 0; i < static_cast<int64_t>(size.size()); ++i)
+    if (size[i] == -1) {
+      if (i < offset) return ctx.NodeError(node, "-1 in a new leading dimension");
+      size[i] = in[i - offset];
+    }
+  if (size == in) return ctx.Bind(node, x);
+  ops::Attrs attrs;
+  attrs.SetInts("shape", size);
+  return EmitAndBind(ctx, node, "expand", {x}, attrs);
+}
+
+absl::Status Slice(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(dim, ctx.Int(node, "dim", 0));
+  KILN_ASSIGN(start, ctx.Int(node, "start", 0));
+  KILN_ASSIGN(end, ctx.Int(node, "end", INT64_MAX));
+  KILN_ASSIGN(step, ctx.Int(node, "step", 1));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", dim).SetInt("start", start).SetInt("end", end).SetInt("step", step);
+  return EmitAndBind(ctx, node, "slice", {x}, attrs);
+}
+
+absl::Status Cat(LoweringContext& ctx, const AtenNode& node) {
+  const Argument* tensors = node.Find("tensors");
+  if (!tensors || tensors->kind != Argument::Kind::kTensors)
+    return ctx.NodeError(node, "argument 'tensors' must be a tensor list");
+  KILN_ASSIGN(dim, ctx.Int(node, "dim", 0));
+  std::vector<int> inputs;
+  for (const std::string& name : tensors->tensors) {
+    KILN_ASSIGN(v, ctx.Value(node, name));
+    // torch.cat skips legacy empty [0] tensors.
+    if (ctx.graph().values[v].shape == ops::Shape{0}) continue;
+    inputs.push_back(v);
+  }
+  if (inputs.size() == 1) return ctx.Bind(node, inputs[0]);
+  ops::Attrs attrs;
+  attrs.SetInt("dim", dim);
+  return EmitAndBind(ctx, node, "concat", inputs, attrs);
+}
+
+// Ops that produce their input unchanged on this device (fp32 only, no aliasing semantics).
+absl::Status Identity(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  const Argument* dtype = node.Find("dtype");
+  if (dtype && dtype->kind == Argument::Kind::kScalarType && dtype->i != static_cast<int>(TorchDType::kFloat))
+    return ctx.NodeError(node, absl::StrCat("conversion to ", TorchDTypeName(static_cast<TorchDType>(dtype->i)),
+                                            " is not supported yet"));
+  return ctx.Bind(node, x);
+}
+
+}  // namespace
+
+absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::string& op,
+                         std::vector<int> inputs, ops::Attrs attrs) {
+  KILN_ASSIGN(y, ctx.Emit(node, op, std::move(inputs), std::move(attrs)));
+  return ctx.Bind(node, y);
+}
+
+void AddShapeRules(std::map<std::string, LoweringRule>& rules) {
+  rules["aten.view.default"] = View;
+  rules["aten._unsafe_view.default"] = View;
+  rules["aten.reshape.default"] = View;
+  rules["aten.unsqueeze.default"] = Unsqueeze;
+  rules["aten.squeeze.dim"] = Squeeze;
+  rules["aten.squeeze.dims"] = Squeeze;
+  rules["aten.squeeze.default"] = Squeeze;
+  rules["aten.permute.default"] = Permute;
+  rules["aten.t.default"] = Transpose;
+  rules["aten.transpose.int"] = Transpose;
+  rules["aten.expand.default"] = Expand;
+  rules["aten.slice.Tensor"] = Slice;
+  rules["aten.cat.default"] = Cat;
+  rules["aten.clone.default"] = Identity;
+  rules["aten.alias.default"] = Identity;
+  rules["aten._to_copy.default"] = Identity;
+  rules["aten.contiguous.default"] = Identity;
+}
+
+}  // namespace kiln::compiler

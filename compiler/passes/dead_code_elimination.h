@@ -1,0 +1,15 @@
+// Dead-code elimination: drops nodes whose results reach no output, and constants nobody reads
+// (their bytes would otherwise be shipped in the .kiln file and loaded onto the device).
+#ifndef KILN_COMPILER_PASSES_DEAD_CODE_ELIMINATION_H_
+#define KILN_COMPILER_PASSES_DEAD_CODE_ELIMINATION_H_
+
+#include "absl/status/status.h"
+#include "compiler/lowering/device_graph.h"
+
+namespace kiln::compiler {
+
+absl::Status EliminateDeadCode(DeviceGraph& graph);
+
+}  // namespace kiln::compiler
+
+#endif  // KILN_COMPILER_PASSES_DEAD_CODE_ELIMINATION_H_

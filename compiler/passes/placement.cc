@@ -1,0 +1,65 @@
+#include "compiler/passes/placement.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln::compiler {
+
+absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph) {
+  ScheduledProgram p;
+  std::vector<int> device_tensor(graph.values.size(), -1);
+  auto add_tensor = [&](ProgramTensor t) {
+    p.tensors.push_back(std::move(t));
+    return static_cast<int>(p.tensors.size()) - 1;
+  };
+
+  // Inputs: a host tensor in the caller's memory and its device copy.
+  for (const auto& [name, v] : graph.inputs) {
+    const DeviceValue& value = graph.values[v];
+    const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, MemSpace::kHost, 0, {}});
+    p.inputs.push_back({name, host});
+    device_tensor[v] = add_tensor({name + ".device", value.shape, value.dtype, ops::Layout::kTile,
+                                   MemSpace::kDeviceArena, 0, {}});
+    p.instructions.push_back({ProgramInstruction::Kind::kHostToDevice, nullptr, {host}, device_tensor[v], {}, name});
+  }
+
+  auto device_operand = [&](int v) {
+    if (device_tensor[v] < 0) {
+      const DeviceValue& value = graph.values[v];
+      // Anything not yet placed is a constant: nodes come in topological order.
+      device_tensor[v] = add_tensor({value.name, value.shape, value.dtype, ops::Layout::kTile,
+                                     MemSpace::kDeviceConstant, 0, value.constant});
+    }
+    return device_tensor[v];
+  };
+
+  for (const DeviceNode& node : graph.nodes) {
+    ProgramInstruction inst{ProgramInstruction::Kind::kOp, node.op, {}, -1, node.attrs, node.source};
+    for (int v : node.inputs) {
+      if (graph.values[v].kind == DeviceValue::Kind::kIntermediate && device_tensor[v] < 0)
+        return absl::InternalError(absl::StrCat("placement: node ", node.source, " reads '",
+                                                graph.values[v].name, "' before it is computed"));
+      inst.inputs.push_back(device_operand(v));
+    }
+    const DeviceValue& out = graph.values[node.output];
+    device_tensor[node.output] =
+        add_tensor({out.name, out.shape, out.dtype, ops::Layout::kTile, MemSpace::kDeviceArena, 0, {}});
+    inst.output = device_tensor[node.output];
+    p.instructions.push_back(std::move(inst));
+  }
+
+  // Outputs: a DMA from the device value into a host tensor.
+  for (const auto& [name, v] : graph.outputs) {
+    const DeviceValue& value = graph.values[v];
+    if (value.kind != DeviceValue::Kind::kIntermediate)
+      return absl::UnimplementedError(absl::StrCat("output '", name,
+                                                   "' is a graph input or constant; such outputs are not supported yet"));
+    const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, MemSpace::kHost, 0, {}});
+    p.outputs.push_back({name, host});
+    p.instructions.push_back({ProgramInstruction::Kind::kDeviceToHost, nullptr, {device_tensor[v]}, host, {}, name});
+  }
+  return p;
+}
+
+}  // namespace kiln::compiler

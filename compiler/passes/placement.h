@@ -1,0 +1,19 @@
+// Placement: decides where every value lives and inserts the data movement that implies. User
+// inputs arrive in host memory and are DMAed to the device; outputs are DMAed back; weights become
+// device constants (loaded once with the program); everything else lives in the activation arena.
+#ifndef KILN_COMPILER_PASSES_PLACEMENT_H_
+#define KILN_COMPILER_PASSES_PLACEMENT_H_
+
+#include "absl/status/statusor.h"
+#include "compiler/lowering/device_graph.h"
+#include "compiler/program/scheduled_program.h"
+
+namespace kiln::compiler {
+
+// Instructions come out in graph order, each transfer beside the op it serves; scheduling
+// (scheduling.h) decides the final order.
+absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph);
+
+}  // namespace kiln::compiler
+
+#endif  // KILN_COMPILER_PASSES_PLACEMENT_H_

@@ -1,0 +1,234 @@
+// Ops that only move elements: reshape, permute, expand, slice, concat.
+#include <algorithm>
+#include <cstring>
+
+#include "ops/op_families.h"
+#include "ops/shape_util.h"
+
+namespace kiln::ops {
+namespace {
+
+// Moving data costs no arithmetic; the cost model charges these by bytes instead.
+double NoWork(const std::vector<Shape>&, const Shape&, const Attrs&) { return 0.0; }
+
+// ---- reshape ----
+
+std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& target = attrs.Ints("shape");
+  for (int64_t d : target)
+    if (d < 0) return "reshape target " + ShapeToString(target) + " must be fully specified (no -1)";
+  if (NumElements(target) != NumElements(inputs[0]))
+    return "cannot reshape " + ShapeToString(inputs[0]) + " (" + std::to_string(NumElements(inputs[0])) +
+           " elements) to " + ShapeToString(target) + " (" + std::to_string(NumElements(target)) +
+           " elements)";
+  *out = target;
+  return "";
+}
+
+void ReshapeKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
+  std::memcpy(out.data, inputs[0].data, NumElements(out.shape) * sizeof(float));
+}
+
+// ---- permute ----
+
+// Normalizes `dims` into a permutation of [0, rank); "" on success.
+std::string PermutationDims(const Attrs& attrs, size_t rank, std::vector<int64_t>* perm) {
+  const std::vector<int64_t>& dims = attrs.Ints("dims");
+  const std::string bad = "dims " + ShapeToString(dims) + " is not a permutation of " +
+                          std::to_string(rank) + " dims";
+  if (dims.size() != rank) return bad;
+  std::vector<bool> seen(rank, false);
+  perm->resize(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t d;
+    if (!NormalizeDim(dims[i], static_cast<int64_t>(rank), &d).empty() || seen[d]) return bad;
+    seen[d] = true;
+    (*perm)[i] = d;
+  }
+  return "";
+}
+
+std::string InferPermute(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  std::vector<int64_t> perm;
+  if (std::string err = PermutationDims(attrs, inputs[0].size(), &perm); !err.empty()) return err;
+  Shape result(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) result[i] = inputs[0][perm[i]];
+  *out = std::move(result);
+  return "";
+}
+
+void PermuteKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  std::vector<int64_t> perm;
+  PermutationDims(attrs, inputs[0].shape.size(), &perm);
+  // Walk the output contiguously, reading the input through permuted strides.
+  const std::vector<int64_t> in_strides = ContiguousStrides(inputs[0].shape);
+  std::vector<int64_t> src_strides(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) src_strides[i] = in_strides[perm[i]];
+  const std::array<std::vector<int64_t>, 2> strides = {ContiguousStrides(out.shape), src_strides};
+  const float* src = inputs[0].data;
+  ForEachRun(out.shape, strides, [&](int64_t n, const std::array<int64_t, 2>& off,
+                                     const std::array<int64_t, 2>& st) {
+    float* d = out.data + off[0];
+    const float* s = src + off[1];
+    if (st[1] == 1) {
+      std::memcpy(d, s, n * sizeof(float));
+    } else {
+      for (int64_t i = 0; i < n; ++i) d[i] = s[i * st[1]];
+    }
+  });
+}
+
+// ---- expand ----
+
+std::string InferExpand(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& x = inputs[0];
+  const Shape& target = attrs.Ints("shape");
+  bool ok = target.size() >= x.size();
+  for (size_t i = 0; ok && i < target.size(); ++i) {
+    if (target[i] < 0) ok = false;
+    const size_t lead = target.size() - x.size();
+    if (i >= lead && x[i - lead] != 1 && x[i - lead] != target[i]) ok = false;
+  }
+  if (!ok)
+    return "cannot expand " + ShapeToString(x) + " to " + ShapeToString(target) +
+           " (dims align right; only size-1 dims expand)";
+  *out = target;
+  return "";
+}
+
+void ExpandKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
+  BroadcastCopy(inputs[0].data, inputs[0].shape, out.data, out.shape);
+}
+
+// ---- slice ----
+
+struct SliceRange {
+  int64_t dim, start, step, size;
+};
+
+std::string GetSlice(const Shape& x, const Attrs& attrs, SliceRange* r) {
+  if (x.empty()) return "cannot slice a rank-0 tensor";
+  if (std::string err = NormalizeDim(attrs.Int("dim"), x.size(), &r->dim); !err.empty()) return err;
+  r->step = attrs.Int("step", 1);
+  if (r->step < 1) return "attribute 'step' must be >= 1, got " + std::to_string(r->step);
+  // Python-style: negative indices count from the end, then both ends clamp into [0, size].
+  const int64_t size = x[r->dim];
+  auto clamp = [size](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + size : i, 0, size); };
+  const int64_t start = clamp(attrs.Int("start")), end = clamp(attrs.Int("end"));
+  r->start = start;
+  r->size = end > start ? (end - start + r->step - 1) / r->step : 0;
+  return "";
+}
+
+std::string InferSlice(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  SliceRange r;
+  if (std::string err = GetSlice(inputs[0], attrs, &r); !err.empty()) return err;
+  *out = inputs[0];
+  (*out)[r.dim] = r.size;
+  return "";
+}
+
+void SliceKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const Shape& x = inputs[0].shape;
+  SliceRange r;
+  GetSlice(x, attrs, &r);
+  const int64_t outer = DimProduct(x, 0, r.dim);
+  const int64_t inner = DimProduct(x, r.dim + 1, x.size());
+  const int64_t in_dim = x[r.dim];
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* src = inputs[0].data + (o * in_dim + r.start) * inner;
+    float* dst = out.data + o * r.size * inner;
+    if (r.step == 1) {
+      std::memcpy(dst, src, r.size * inner * sizeof(float));
+      continue;
+    }
+    for (int64_t i = 0; i < r.size; ++i)
+      std::memcpy(dst + i * inner, src + i * r.step * inner, inner * sizeof(float));
+  }
+}
+
+// ---- concat ----
+
+std::string InferConcat(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& first = inputs[0];
+  if (first.empty()) return "cannot concatenate rank-0 tensors";
+  int64_t dim;
+  if (std::string err = NormalizeDim(attrs.Int("dim"), first.size(), &dim); !err.empty()) return err;
+  Shape result = first;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const Shape& s = inputs[i];
+    bool ok = s.size() == first.size();
+    for (size_t d = 0; ok && d < s.size(); ++d)
+      if (static_cast<int64_t>(d) != dim && s[d] != first[d]) ok = false;
+    if (!ok)
+      return "operand " + std::to_string(i) + " shape " + ShapeToString(s) + " does not match " +
+             ShapeToString(first) + " outside concat dim " + std::to_string(dim);
+    result[dim] += s[dim];
+  }
+  *out = std::move(result);
+  return "";
+}
+
+void ConcatKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  int64_t dim = 0;
+  NormalizeDim(attrs.Int("dim"), out.shape.size(), &dim);
+  const int64_t outer = DimProduct(out.shape, 0, dim);
+  const int64_t inner = DimProduct(out.shape, dim + 1, out.shape.size());
+  float* dst = out.data;
+  // Each outer index takes one contiguous chunk from every operand in turn.
+  for (int64_t o = 0; o < outer; ++o)
+    for (const ConstView& in : inputs) {
+      const int64_t chunk = in.shape[dim] * inner;
+      std::memcpy(dst, in.data + o * chunk, chunk * sizeof(float));
+      dst += chunk;
+    }
+}
+
+OpDef MakeDataMovement(std::string_view name, std::string_view summary, std::vector<AttrDef> attrs,
+                       InferShapeFn infer, KernelFn kernel) {
+  OpDef def;
+  def.name = name;
+  def.summary = summary;
+  def.inputs = {"x"};
+  def.attrs = std::move(attrs);
+  def.unit = Unit::kDataMovement;
+  def.infer_shape = infer;
+  def.work = NoWork;
+  def.kernel = kernel;
+  return def;
+}
+
+}  // namespace
+
+std::vector<OpDef> DataMovementOps() {
+  std::vector<OpDef> ops;
+  ops.push_back(MakeDataMovement(
+      "reshape", "Same elements in row-major order, new shape",
+      {{"shape", AttrKind::kInts, "Target shape, fully specified; same element count"}},
+      InferReshape, ReshapeKernel));
+  ops.push_back(MakeDataMovement(
+      "permute", "Reorders dims: output dim i is input dim dims[i]",
+      {{"dims", AttrKind::kInts, "A permutation of the input dims (negative counts from the end)"}},
+      InferPermute, PermuteKernel));
+  ops.push_back(MakeDataMovement(
+      "expand", "Broadcasts to a larger shape by repeating size-1 dims",
+      {{"shape", AttrKind::kInts, "Target shape, fully specified; input dims align right"}},
+      InferExpand, ExpandKernel));
+  ops.push_back(MakeDataMovement(
+      "slice", "Elements start:end:step along one dim (Python slice semantics)",
+      {{"dim", AttrKind::kInt, "Dim to slice (negative counts from the end)"},
+       {"start", AttrKind::kInt, "First index; negative counts from the end; clamped to the dim"},
+       {"end", AttrKind::kInt, "One past the last index; negative counts from the end; clamped"},
+       {"step", AttrKind::kInt, "Stride between taken indices, >= 1"}},
+      InferSlice, SliceKernel));
+  OpDef concat = MakeDataMovement(
+      "concat", "Joins one or more tensors along a dim; all other dims must match",
+      {{"dim", AttrKind::kInt, "Dim to join along (negative counts from the end)"}}, InferConcat,
+      ConcatKernel);
+  concat.inputs = {"tensors"};
+  concat.variadic = true;
+  ops.push_back(std::move(concat));
+  return ops;
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,74 @@
+#include "ops/dtype.h"
+
+#include <cmath>
+
+namespace kiln::ops {
+
+const char* DTypeName(DType t) {
+  switch (t) {
+    case DType::kF32: return "f32";
+    case DType::kBF16: return "bf16";
+    case DType::kI32: return "i32";
+  }
+  return "?";
+}
+
+int64_t NumElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string ShapeToString(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, count * 4);
+      return;
+    case DType::kBF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = BF16ToFloat(s[i]);
+      return;
+    }
+    case DType::kI32: {
+      const int32_t* s = static_cast<const int32_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
+  }
+}
+
+void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, count * 4);
+      return;
+    case DType::kBF16: {
+      uint16_t* d = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = FloatToBF16(src[i]);
+      return;
+    }
+    case DType::kI32: {
+      int32_t* d = static_cast<int32_t*>(dst);
+      // Round like a float->int conversion unit with saturation; NaN becomes 0.
+      for (int64_t i = 0; i < count; ++i) {
+        const float v = src[i];
+        if (std::isnan(v)) d[i] = 0;
+        else if (v >= 2147483647.0f) d[i] = INT32_MAX;
+        else if (v <= -2147483648.0f) d[i] = INT32_MIN;
+        else d[i] = static_cast<int32_t>(std::nearbyint(v));
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace kiln::ops

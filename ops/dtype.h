@@ -1,0 +1,46 @@
+// Element types and shapes of device tensors, shared by every layer (no dependencies).
+#ifndef KILN_OPS_DTYPE_H_
+#define KILN_OPS_DTYPE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace kiln::ops {
+
+// The element types the chip stores. Kernels compute in fp32; bf16 and int32 are storage formats
+// converted on load and store, as the chip's vector and matrix units do.
+enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2 };
+
+using Shape = std::vector<int64_t>;
+
+inline int64_t DTypeSize(DType t) { return t == DType::kBF16 ? 2 : 4; }
+const char* DTypeName(DType t);
+
+int64_t NumElements(const Shape& shape);
+std::string ShapeToString(const Shape& shape);
+
+// fp32 -> bf16 with round-to-nearest-even (NaN stays a quiet NaN), as hardware converts.
+inline uint16_t FloatToBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+
+inline float BF16ToFloat(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Reads `count` elements of type `dtype` from `src` into fp32, and back.
+void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst);
+void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst);
+
+}  // namespace kiln::ops
+
+#endif  // KILN_OPS_DTYPE_H_

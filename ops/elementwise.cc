@@ -1,0 +1,136 @@
+// Unary math functions and numpy-broadcasting binary ops, each defined by one lambda in a table.
+#include <cmath>
+
+#include "ops/op_families.h"
+#include "ops/shape_util.h"
+#include "ops/tile_layout.h"
+
+namespace kiln::ops {
+namespace {
+
+std::string InferSame(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  *out = inputs[0];
+  return "";
+}
+
+std::string InferBroadcast(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  return BroadcastShapes(inputs[0], inputs[1], out);
+}
+
+// One element operation per stored (tile-padded) output element.
+double OutputElementWork(const std::vector<Shape>&, const Shape& output, const Attrs&) {
+  return static_cast<double>(StoredElements(output, Layout::kTile));
+}
+
+// F is a captureless lambda passed as a template argument so it inlines into the loop.
+template <auto F>
+void UnaryKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
+  const float* x = inputs[0].data;
+  const int64_t n = NumElements(out.shape);
+  for (int64_t i = 0; i < n; ++i) out.data[i] = F(x[i]);
+}
+
+template <auto F>
+void BinaryKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
+  const ConstView& a = inputs[0];
+  const ConstView& b = inputs[1];
+  float* o = out.data;
+  const int64_t n = NumElements(out.shape);
+  // Fast path for identical shapes: no index arithmetic at all.
+  if (a.shape == out.shape && b.shape == out.shape) {
+    for (int64_t i = 0; i < n; ++i) o[i] = F(a.data[i], b.data[i]);
+    return;
+  }
+  // Everything else (scalars, bias-like leading/trailing broadcast, general) goes through merged
+  // strided runs; the innermost run is specialized on whether each operand is contiguous or fixed.
+  const std::array<std::vector<int64_t>, 3> strides = {
+      ContiguousStrides(out.shape), BroadcastStrides(a.shape, out.shape),
+      BroadcastStrides(b.shape, out.shape)};
+  ForEachRun(out.shape, strides, [&](int64_t count, const std::array<int64_t, 3>& off,
+                                     const std::array<int64_t, 3>& st) {
+    float* __restrict dst = o + off[0];
+    const float* pa = a.data + off[1];
+    const float* pb = b.data + off[2];
+    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+      for (int64_t i = 0; i < count; ++i) dst[i] = F(pa[i], pb[i]);
+    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+      const float vb = *pb;
+      for (int64_t i = 0; i < count; ++i) dst[i] = F(pa[i], vb);
+    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+      const float va = *pa;
+      for (int64_t i = 0; i < count; ++i) dst[i] = F(va, pb[i]);
+    } else {
+      for (int64_t i = 0; i < count; ++i) dst[i * st[0]] = F(pa[i * st[1]], pb[i * st[2]]);
+    }
+  });
+}
+
+struct ElementwiseSpec {
+  std::string_view name;
+  std::string_view summary;
+  KernelFn kernel;
+};
+
+// NaN-propagating max/min, as torch.maximum/minimum.
+inline float NanMax(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }
+inline float NanMin(float a, float b) { return (a < b || std::isnan(a)) ? a : b; }
+
+const ElementwiseSpec kUnary[] = {
+    {"relu", "max(x, 0) (NaN propagates)", &UnaryKernel<[](float x) { return x < 0.0f ? 0.0f : x; }>},
+    {"neg", "-x", &UnaryKernel<[](float x) { return -x; }>},
+    {"exp", "e^x", &UnaryKernel<[](float x) { return std::exp(x); }>},
+    {"log", "Natural logarithm", &UnaryKernel<[](float x) { return std::log(x); }>},
+    {"sqrt", "Square root", &UnaryKernel<[](float x) { return std::sqrt(x); }>},
+    {"rsqrt", "1 / sqrt(x)", &UnaryKernel<[](float x) { return 1.0f / std::sqrt(x); }>},
+    {"sigmoid", "1 / (1 + e^-x)", &UnaryKernel<[](float x) { return 1.0f / (1.0f + std::exp(-x)); }>},
+    {"tanh", "Hyperbolic tangent", &UnaryKernel<[](float x) { return std::tanh(x); }>},
+    {"gelu", "Exact GELU: x/2 * (1 + erf(x / sqrt(2)))",
+     &UnaryKernel<[](float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }>},
+    {"abs", "Absolute value", &UnaryKernel<[](float x) { return std::fabs(x); }>},
+    {"reciprocal", "1 / x", &UnaryKernel<[](float x) { return 1.0f / x; }>},
+    {"silu", "x * sigmoid(x)", &UnaryKernel<[](float x) { return x / (1.0f + std::exp(-x)); }>},
+};
+
+const ElementwiseSpec kBinary[] = {
+    {"add", "a + b, numpy broadcasting", &BinaryKernel<[](float a, float b) { return a + b; }>},
+    {"sub", "a - b, numpy broadcasting", &BinaryKernel<[](float a, float b) { return a - b; }>},
+    {"mul", "a * b, numpy broadcasting", &BinaryKernel<[](float a, float b) { return a * b; }>},
+    {"div", "a / b, numpy broadcasting", &BinaryKernel<[](float a, float b) { return a / b; }>},
+    {"maximum", "Elementwise max (NaN propagates), numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return NanMax(a, b); }>},
+    {"minimum", "Elementwise min (NaN propagates), numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return NanMin(a, b); }>},
+    {"pow", "a ^ b, numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return std::pow(a, b); }>},
+};
+
+}  // namespace
+
+std::vector<OpDef> ElementwiseOps() {
+  std::vector<OpDef> ops;
+  for (const ElementwiseSpec& s : kUnary) {
+    OpDef def;
+    def.name = s.name;
+    def.summary = s.summary;
+    def.inputs = {"x"};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferSame;
+    def.work = OutputElementWork;
+    def.kernel = s.kernel;
+    ops.push_back(std::move(def));
+  }
+  for (const ElementwiseSpec& s : kBinary) {
+    OpDef def;
+    def.name = s.name;
+    def.summary = s.summary;
+    def.inputs = {"a", "b"};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferBroadcast;
+    def.work = OutputElementWork;
+    def.kernel = s.kernel;
+    ops.push_back(std::move(def));
+  }
+  return ops;
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,146 @@
+// Storage formats (bf16 / i32 conversion) and the 32x32 tile layout; no libtorch.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "ops/dtype.h"
+#include "ops/tile_layout.h"
+
+namespace kiln::ops {
+namespace {
+
+std::vector<float> Iota(int64_t n) {
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(i + 1);  // no zeros: padding stands out
+  return v;
+}
+
+class TileRoundTrip : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(TileRoundTrip, UntilizeInvertsTilize) {
+  const Shape& shape = GetParam();
+  const std::vector<float> src = Iota(NumElements(shape));
+  std::vector<float> tiled(StoredElements(shape, Layout::kTile), -1.0f);
+  Tilize(src.data(), shape, tiled.data());
+  // Every stored element is either a source value or zero padding.
+  int64_t nonzero = 0;
+  for (float v : tiled) nonzero += v != 0.0f;
+  EXPECT_EQ(nonzero, NumElements(shape));
+  std::vector<float> back(src.size(), -1.0f);
+  Untilize(tiled.data(), shape, back.data());
+  EXPECT_EQ(back, src);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, TileRoundTrip,
+                         ::testing::Values(Shape{33, 33}, Shape{2, 3, 70, 5}, Shape{7}, Shape{},
+                                           Shape{32, 32}, Shape{1, 65}, Shape{64, 1}));
+
+TEST(TileLayout, StoredElements) {
+  EXPECT_EQ(StoredElements({33, 33}, Layout::kTile), 64 * 64);
+  EXPECT_EQ(StoredElements({33, 33}, Layout::kRowMajor), 33 * 33);
+  EXPECT_EQ(StoredElements({32, 32}, Layout::kTile), 32 * 32);
+  EXPECT_EQ(StoredElements({7}, Layout::kTile), 32 * 32);
+  EXPECT_EQ(StoredElements({}, Layout::kTile), 32 * 32);
+  EXPECT_EQ(StoredElements({2, 3, 70, 5}, Layout::kTile), 6 * 96 * 32);
+  EXPECT_EQ(StoredElements({0, 5}, Layout::kTile), 0);
+  EXPECT_EQ(StoredBytes({33, 33}, DType::kBF16, Layout::kTile), 64 * 64 * 2);
+}
+
+TEST(TileLayout, ElementPositions) {
+  // [33, 33]: 2x2 tiles of 1024; row 32 starts the third tile, column 32 the second.
+  const Shape shape = {33, 33};
+  std::vector<float> src(33 * 33, 0.0f);
+  src[32 * 33 + 0] = 1.0f;   // (32, 0) -> tile 2, offset 0
+  src[0 * 33 + 32] = 2.0f;   // (0, 32) -> tile 1, offset 0
+  src[1 * 33 + 2] = 3.0f;    // (1, 2)  -> tile 0, offset 34
+  std::vector<float> tiled(StoredElements(shape, Layout::kTile));
+  Tilize(src.data(), shape, tiled.data());
+  EXPECT_EQ(tiled[2 * 1024], 1.0f);
+  EXPECT_EQ(tiled[1 * 1024], 2.0f);
+  EXPECT_EQ(tiled[34], 3.0f);
+  const MatrixView m = AsMatrices({2, 3, 70, 5});
+  EXPECT_EQ(m.batch, 6);
+  EXPECT_EQ(m.rows, 70);
+  EXPECT_EQ(m.cols, 5);
+}
+
+float RoundTripBF16(float f) { return BF16ToFloat(FloatToBF16(f)); }
+
+TEST(BF16, RoundToNearestEven) {
+  EXPECT_EQ(RoundTripBF16(1.0f), 1.0f);
+  // 1 + 2^-8 is exactly halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1).
+  EXPECT_EQ(RoundTripBF16(1.0f + std::ldexp(1.0f, -8)), 1.0f);
+  // 1 + 3 * 2^-9 is above halfway: rounds up to 1 + 2^-7.
+  EXPECT_EQ(RoundTripBF16(1.0f + 3 * std::ldexp(1.0f, -9)), 1.0f + std::ldexp(1.0f, -7));
+  // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even): rounds up to even.
+  EXPECT_EQ(RoundTripBF16(1.0f + 3 * std::ldexp(1.0f, -8)), 1.0f + std::ldexp(1.0f, -6));
+  // Just below halfway rounds down.
+  EXPECT_EQ(RoundTripBF16(std::nextafter(1.0f + std::ldexp(1.0f, -8), 0.0f)), 1.0f);
+  EXPECT_EQ(RoundTripBF16(-1.0f - 3 * std::ldexp(1.0f, -9)), -1.0f - std::ldexp(1.0f, -7));
+  EXPECT_EQ(FloatToBF16(1.0f), 0x3f80);
+  EXPECT_EQ(FloatToBF16(-2.0f), 0xc000);
+}
+
+TEST(BF16, SpecialValues) {
+  EXPECT_TRUE(std::isnan(RoundTripBF16(std::numeric_limits<float>::quiet_NaN())));
+  // A NaN whose payload lives only in the low bits must not round to infinity.
+  uint32_t bits = 0x7f800001u;
+  float snan;
+  std::memcpy(&snan, &bits, 4);
+  EXPECT_TRUE(std::isnan(RoundTripBF16(snan)));
+  EXPECT_TRUE(std::isnan(RoundTripBF16(-std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(RoundTripBF16(std::numeric_limits<float>::infinity()),
+            std::numeric_limits<float>::infinity());
+  EXPECT_EQ(RoundTripBF16(-std::numeric_limits<float>::infinity()),
+            -std::numeric_limits<float>::infinity());
+  // The largest float rounds to infinity (overflow), like hardware RNE.
+  EXPECT_EQ(RoundTripBF16(std::numeric_limits<float>::max()), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(RoundTripBF16(0.0f), 0.0f);
+  EXPECT_TRUE(std::signbit(RoundTripBF16(-0.0f)));
+}
+
+TEST(DTypeConversion, LoadAndStoreF32) {
+  const std::vector<float> src = {1.5f, -2.25f, 3e30f};
+  std::vector<float> dev(3), back(3);
+  StoreFromFloat(src.data(), 3, DType::kF32, dev.data());
+  LoadAsFloat(dev.data(), DType::kF32, 3, back.data());
+  EXPECT_EQ(back, src);
+}
+
+TEST(DTypeConversion, LoadAndStoreBF16) {
+  const std::vector<float> src = {1.0f, 1.0f + 3 * std::ldexp(1.0f, -9), -0.5f, 65536.0f};
+  std::vector<uint16_t> dev(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kBF16, dev.data());
+  EXPECT_EQ(dev[0], 0x3f80);
+  std::vector<float> back(src.size());
+  LoadAsFloat(dev.data(), DType::kBF16, src.size(), back.data());
+  EXPECT_EQ(back, (std::vector<float>{1.0f, 1.0f + std::ldexp(1.0f, -7), -0.5f, 65536.0f}));
+}
+
+TEST(DTypeConversion, LoadAndStoreI32) {
+  const std::vector<float> src = {2.5f, 3.5f, -1.6f, 7.0f, 1e10f, -1e10f,
+                                  std::numeric_limits<float>::quiet_NaN()};
+  std::vector<int32_t> dev(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kI32, dev.data());
+  // Round half to even, saturate, NaN -> 0.
+  EXPECT_EQ(dev, (std::vector<int32_t>{2, 4, -2, 7, INT32_MAX, INT32_MIN, 0}));
+  std::vector<float> back(dev.size());
+  LoadAsFloat(dev.data(), DType::kI32, dev.size(), back.data());
+  EXPECT_EQ(back[1], 4.0f);
+  EXPECT_EQ(back[2], -2.0f);
+}
+
+TEST(DTypeConversion, Names) {
+  EXPECT_EQ(DTypeSize(DType::kBF16), 2);
+  EXPECT_EQ(DTypeSize(DType::kI32), 4);
+  EXPECT_STREQ(DTypeName(DType::kBF16), "bf16");
+  EXPECT_EQ(ShapeToString({2, 3}), "[2, 3]");
+  EXPECT_EQ(ShapeToString({}), "[]");
+  EXPECT_EQ(NumElements({}), 1);
+}
+
+}  // namespace
+}  // namespace kiln::ops

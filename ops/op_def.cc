@@ -1,0 +1,86 @@
+#include "ops/op_def.h"
+
+#include <algorithm>
+
+#include "ops/op_families.h"
+
+namespace kiln::ops {
+
+const char* UnitName(Unit u) {
+  switch (u) {
+    case Unit::kMatrix: return "matrix";
+    case Unit::kVector: return "vector";
+    case Unit::kDataMovement: return "data-movement";
+  }
+  return "?";
+}
+
+namespace {
+std::vector<const OpDef*> BuildRegistry() {
+  // Owned for the life of the process; the registry is immutable once built.
+  static std::vector<OpDef> storage = [] {
+    std::vector<OpDef> all;
+    for (auto family : {ElementwiseOps, MatmulOps, ConvOps, PoolOps, ReductionOps, NormalizationOps,
+                        DataMovementOps}) {
+      std::vector<OpDef> ops = family();
+      for (OpDef& op : ops) all.push_back(std::move(op));
+    }
+    std::sort(all.begin(), all.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
+    return all;
+  }();
+  std::vector<const OpDef*> out;
+  for (const OpDef& op : storage) out.push_back(&op);
+  return out;
+}
+}  // namespace
+
+const std::vector<const OpDef*>& AllOps() {
+  static const std::vector<const OpDef*> registry = BuildRegistry();
+  return registry;
+}
+
+const OpDef* FindOp(std::string_view name) {
+  const auto& ops = AllOps();
+  auto it = std::lower_bound(ops.begin(), ops.end(), name,
+                             [](const OpDef* op, std::string_view n) { return op->name < n; });
+  return (it != ops.end() && (*it)->name == name) ? *it : nullptr;
+}
+
+std::string CheckAttrs(const OpDef& def, const Attrs& attrs) {
+  for (const AttrDef& a : def.attrs) {
+    const AttrValue* v = attrs.Find(a.name);
+    if (!v) {
+      if (a.optional) continue;
+      return "missing attribute '" + std::string(a.name) + "'";
+    }
+    if (v->kind != a.kind)
+      return "attribute '" + std::string(a.name) + "' must be " + AttrKindName(a.kind) + ", got " +
+             AttrKindName(v->kind);
+    if (v->kind == AttrKind::kInt && v->ints.size() != 1)
+      return "attribute '" + std::string(a.name) + "' must hold exactly one int";
+  }
+  for (const auto& [name, v] : attrs.values()) {
+    const bool known = std::any_of(def.attrs.begin(), def.attrs.end(),
+                                   [&](const AttrDef& a) { return a.name == name; });
+    if (!known) return "unknown attribute '" + name + "'";
+  }
+  return "";
+}
+
+std::string InferOutputShape(const OpDef& def, const std::vector<Shape>& inputs, const Attrs& attrs,
+                             Shape* out) {
+  const int n = static_cast<int>(inputs.size());
+  if (n < def.min_inputs() || n > def.max_inputs())
+    return "takes " + std::to_string(def.min_inputs()) +
+           (def.variadic ? " or more"
+            : def.min_inputs() == def.max_inputs() ? ""
+                                                   : " to " + std::to_string(def.max_inputs())) +
+           " operands, got " + std::to_string(n);
+  if (std::string err = CheckAttrs(def, attrs); !err.empty()) return err;
+  for (const Shape& s : inputs)
+    for (int64_t d : s)
+      if (d < 0) return "operand shape " + ShapeToString(s) + " has a negative dimension";
+  return def.infer_shape(inputs, attrs, out);
+}
+
+}  // namespace kiln::ops

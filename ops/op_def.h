@@ -1,0 +1,75 @@
+// The accelerator's op library: every device op is described exactly once, here, by an OpDef.
+//
+// The compiler uses `infer_shape` to type the lowered graph and `kernel` to fold constants; the
+// simulator runs `kernel` and charges `work` through its cost model; the runtime checks programs
+// against `inputs`/`attrs`/`infer_shape`; tools/op_docs turns the same table into docs/OPS.md.
+#ifndef KILN_OPS_OP_DEF_H_
+#define KILN_OPS_OP_DEF_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ops/attrs.h"
+#include "ops/dtype.h"
+
+namespace kiln::ops {
+
+// Which engine of the chip executes the op (the cost model has a throughput per unit).
+enum class Unit : uint8_t { kMatrix = 0, kVector = 1, kDataMovement = 2 };
+const char* UnitName(Unit u);
+
+struct AttrDef {
+  std::string_view name;
+  AttrKind kind;
+  std::string_view doc;
+  bool optional = false;  // when false, every program must set it
+};
+
+// Row-major fp32 views the kernels compute on. The simulator converts device storage (tile layout,
+// bf16/i32) to and from these around each kernel.
+struct ConstView {
+  const float* data;
+  Shape shape;
+};
+struct MutView {
+  float* data;
+  Shape shape;
+};
+
+// Returns "" and sets *out on success, else a message naming what is wrong (no op name needed).
+using InferShapeFn = std::string (*)(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out);
+// Arithmetic work of one call, counted on tile-padded shapes: the chip works in whole 32x32 tiles.
+// Matrix ops count FLOPs (multiply-add = 2), vector ops count element operations, data movement 0.
+using WorkFn = double (*)(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
+using KernelFn = void (*)(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out);
+
+struct OpDef {
+  std::string_view name;
+  std::string_view summary;
+  std::vector<std::string_view> inputs;  // operand names, in order
+  int num_optional_inputs = 0;           // trailing operands that may be absent (e.g. bias)
+  bool variadic = false;                 // one or more operands, all named inputs[0] (concat)
+  std::vector<AttrDef> attrs;
+  Unit unit = Unit::kVector;
+  InferShapeFn infer_shape = nullptr;
+  WorkFn work = nullptr;
+  KernelFn kernel = nullptr;
+
+  int min_inputs() const { return variadic ? 1 : static_cast<int>(inputs.size()) - num_optional_inputs; }
+  int max_inputs() const { return variadic ? 1 << 20 : static_cast<int>(inputs.size()); }
+};
+
+// The registry: all ops, sorted by name; nullptr when unknown.
+const std::vector<const OpDef*>& AllOps();
+const OpDef* FindOp(std::string_view name);
+
+// Checks operand count and attributes against the definition; "" when valid.
+std::string CheckAttrs(const OpDef& def, const Attrs& attrs);
+// Checks arity and attributes, then infers the output shape; "" when valid.
+std::string InferOutputShape(const OpDef& def, const std::vector<Shape>& inputs, const Attrs& attrs,
+                             Shape* out);
+
+}  // namespace kiln::ops
+
+#endif  // KILN_OPS_OP_DEF_H_

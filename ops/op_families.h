@@ -1,0 +1,21 @@
+// Each op family lives in its own file and returns its OpDefs; op_def.cc gathers them into the registry.
+#ifndef KILN_OPS_OP_FAMILIES_H_
+#define KILN_OPS_OP_FAMILIES_H_
+
+#include <vector>
+
+#include "ops/op_def.h"
+
+namespace kiln::ops {
+
+std::vector<OpDef> ElementwiseOps();    // elementwise.cc: unary and broadcasting binary ops
+std::vector<OpDef> MatmulOps();         // matmul.cc
+std::vector<OpDef> ConvOps();           // conv.cc
+std::vector<OpDef> PoolOps();           // pool.cc
+std::vector<OpDef> ReductionOps();      // reduction.cc
+std::vector<OpDef> NormalizationOps();  // normalization.cc: softmax, layer_norm, batch_norm
+std::vector<OpDef> DataMovementOps();   // data_movement.cc: reshape, permute, expand, slice, concat
+
+}  // namespace kiln::ops
+
+#endif  // KILN_OPS_OP_FAMILIES_H_

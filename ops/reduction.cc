@@ -1,0 +1,162 @@
+// Sum, mean and max over a set of dims (empty set = all dims), optionally keeping them as size 1.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/op_families.h"
+#include "ops/shape_util.h"
+#include "ops/tile_layout.h"
+
+namespace kiln::ops {
+namespace {
+
+// Marks the reduced dims of a rank-`rank` input; "" on success.
+std::string ReducedDims(const Attrs& attrs, size_t rank, std::vector<bool>* reduced) {
+  const std::vector<int64_t>& dims = attrs.Ints("dims");
+  reduced->assign(rank, dims.empty());
+  for (int64_t d : dims) {
+    int64_t nd;
+    // A scalar accepts dim 0 / -1 (as PyTorch does) and has nothing to reduce.
+    if (std::string err = NormalizeDim(d, std::max<int64_t>(rank, 1), &nd); !err.empty()) return err;
+    if (rank == 0) continue;
+    if ((*reduced)[nd])
+      return "dim " + std::to_string(d) + " appears more than once in dims " + ShapeToString(dims);
+    (*reduced)[nd] = true;
+  }
+  return "";
+}
+
+std::string InferReduceImpl(const std::vector<Shape>& inputs, const Attrs& attrs, bool is_max,
+                            Shape* out) {
+  const Shape& x = inputs[0];
+  std::vector<bool> reduced;
+  if (std::string err = ReducedDims(attrs, x.size(), &reduced); !err.empty()) return err;
+  bool keepdim;
+  if (std::string err = GetFlag(attrs, "keepdim", &keepdim); !err.empty()) return err;
+  Shape result;
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (!reduced[d]) {
+      result.push_back(x[d]);
+      continue;
+    }
+    if (is_max && x[d] == 0) return "cannot take the max over zero-size dim " + std::to_string(d);
+    if (keepdim) result.push_back(1);
+  }
+  *out = std::move(result);
+  return "";
+}
+
+std::string InferReduce(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  return InferReduceImpl(inputs, attrs, false, out);
+}
+std::string InferReduceMax(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  return InferReduceImpl(inputs, attrs, true, out);
+}
+
+// One element operation per stored output element per reduced element.
+double ReduceWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  std::vector<bool> reduced;
+  ReducedDims(attrs, inputs[0].size(), &reduced);
+  double extent = 1.0;
+  for (size_t d = 0; d < reduced.size(); ++d)
+    if (reduced[d]) extent *= static_cast<double>(inputs[0][d]);
+  return static_cast<double>(StoredElements(output, Layout::kTile)) * extent;
+}
+
+// Strides mapping each input index to its output (accumulator) element: 0 along reduced dims.
+std::vector<int64_t> AccumulatorStrides(const Shape& x, const std::vector<bool>& reduced) {
+  Shape kept(x.size());
+  for (size_t d = 0; d < x.size(); ++d) kept[d] = reduced[d] ? 1 : x[d];
+  std::vector<int64_t> strides = ContiguousStrides(kept);
+  for (size_t d = 0; d < x.size(); ++d)
+    if (reduced[d]) strides[d] = 0;
+  return strides;
+}
+
+// Sums in double so long reductions stay accurate.
+void SumKernelImpl(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out, bool mean) {
+  const ConstView& x = inputs[0];
+  std::vector<bool> reduced;
+  ReducedDims(attrs, x.shape.size(), &reduced);
+  const int64_t n_out = NumElements(out.shape);
+  const int64_t n_in = NumElements(x.shape);
+  std::vector<double> acc(n_out, 0.0);
+  const std::array<std::vector<int64_t>, 2> strides = {ContiguousStrides(x.shape),
+                                                       AccumulatorStrides(x.shape, reduced)};
+  ForEachRun(x.shape, strides, [&](int64_t count, const std::array<int64_t, 2>& off,
+                                   const std::array<int64_t, 2>& st) {
+    const float* src = x.data + off[0];
+    double* dst = acc.data() + off[1];
+    if (st[1] == 0) {
+      double s = 0.0;
+      for (int64_t i = 0; i < count; ++i) s += src[i * st[0]];
+      *dst += s;
+    } else {
+      for (int64_t i = 0; i < count; ++i) dst[i * st[1]] += src[i * st[0]];
+    }
+  });
+  // Mean of an empty reduction is NaN (0/0), as in PyTorch.
+  const double extent = static_cast<double>(n_in) / static_cast<double>(std::max<int64_t>(n_out, 1));
+  const double scale = mean ? 1.0 / extent : 1.0;
+  for (int64_t i = 0; i < n_out; ++i)
+    out.data[i] = mean && n_in == 0 ? std::numeric_limits<float>::quiet_NaN()
+                                    : static_cast<float>(acc[i] * scale);
+}
+
+void SumKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  SumKernelImpl(inputs, attrs, out, false);
+}
+void MeanKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  SumKernelImpl(inputs, attrs, out, true);
+}
+
+void MaxKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const ConstView& x = inputs[0];
+  std::vector<bool> reduced;
+  ReducedDims(attrs, x.shape.size(), &reduced);
+  const int64_t n_out = NumElements(out.shape);
+  std::fill(out.data, out.data + n_out, -std::numeric_limits<float>::infinity());
+  const std::array<std::vector<int64_t>, 2> strides = {ContiguousStrides(x.shape),
+                                                       AccumulatorStrides(x.shape, reduced)};
+  // NaN propagates, as in torch.amax.
+  ForEachRun(x.shape, strides, [&](int64_t count, const std::array<int64_t, 2>& off,
+                                   const std::array<int64_t, 2>& st) {
+    const float* src = x.data + off[0];
+    float* dst = out.data + off[1];
+    for (int64_t i = 0; i < count; ++i) {
+      const float v = src[i * st[0]];
+      float& m = dst[i * st[1]];
+      if (v > m || std::isnan(v)) m = v;
+    }
+  });
+}
+
+OpDef MakeReduction(std::string_view name, std::string_view summary, InferShapeFn infer,
+                    KernelFn kernel) {
+  OpDef def;
+  def.name = name;
+  def.summary = summary;
+  def.inputs = {"x"};
+  def.attrs = {
+      {"dims", AttrKind::kInts, "Dims to reduce (negative counts from the end); empty = all dims"},
+      {"keepdim", AttrKind::kInt, "1: keep reduced dims as size 1"},
+  };
+  def.unit = Unit::kVector;
+  def.infer_shape = infer;
+  def.work = ReduceWork;
+  def.kernel = kernel;
+  return def;
+}
+
+}  // namespace
+
+std::vector<OpDef> ReductionOps() {
+  std::vector<OpDef> ops;
+  ops.push_back(MakeReduction("reduce_sum", "Sum over dims", InferReduce, SumKernel));
+  ops.push_back(MakeReduction("reduce_mean", "Arithmetic mean over dims", InferReduce, MeanKernel));
+  ops.push_back(MakeReduction("reduce_max", "Maximum over dims (NaN propagates)", InferReduceMax,
+                              MaxKernel));
+  return ops;
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,59 @@
+#include "ops/tile_layout.h"
+
+#include <algorithm>
+
+namespace kiln::ops {
+
+MatrixView AsMatrices(const Shape& shape) {
+  if (shape.empty()) return {1, 1, 1};
+  if (shape.size() == 1) return {1, 1, shape[0]};
+  int64_t batch = 1;
+  for (size_t i = 0; i + 2 < shape.size(); ++i) batch *= shape[i];
+  return {batch, shape[shape.size() - 2], shape.back()};
+}
+
+int64_t StoredElements(const Shape& shape, Layout layout) {
+  if (layout == Layout::kRowMajor) return NumElements(shape);
+  const MatrixView m = AsMatrices(shape);
+  return m.batch * RoundUpToTile(m.rows) * RoundUpToTile(m.cols);
+}
+
+namespace {
+// Index of element (r, c) of matrix b inside the tiled buffer.
+inline int64_t TiledIndex(int64_t b, int64_t r, int64_t c, int64_t padded_rows, int64_t padded_cols) {
+  const int64_t tiles_per_row = padded_cols / kTileDim;
+  const int64_t tile = (r / kTileDim) * tiles_per_row + c / kTileDim;
+  return b * padded_rows * padded_cols + tile * kTileElems + (r % kTileDim) * kTileDim + c % kTileDim;
+}
+}  // namespace
+
+void Tilize(const float* row_major, const Shape& shape, float* tiled) {
+  const MatrixView m = AsMatrices(shape);
+  const int64_t pr = RoundUpToTile(m.rows), pc = RoundUpToTile(m.cols);
+  std::fill(tiled, tiled + m.batch * pr * pc, 0.0f);
+  for (int64_t b = 0; b < m.batch; ++b)
+    for (int64_t r = 0; r < m.rows; ++r) {
+      const float* src = row_major + (b * m.rows + r) * m.cols;
+      for (int64_t c0 = 0; c0 < m.cols; c0 += kTileDim) {
+        // One contiguous run of up to 32 elements per (row, tile column).
+        const int64_t n = std::min(kTileDim, m.cols - c0);
+        std::copy(src + c0, src + c0 + n, tiled + TiledIndex(b, r, c0, pr, pc));
+      }
+    }
+}
+
+void Untilize(const float* tiled, const Shape& shape, float* row_major) {
+  const MatrixView m = AsMatrices(shape);
+  const int64_t pr = RoundUpToTile(m.rows), pc = RoundUpToTile(m.cols);
+  for (int64_t b = 0; b < m.batch; ++b)
+    for (int64_t r = 0; r < m.rows; ++r) {
+      float* dst = row_major + (b * m.rows + r) * m.cols;
+      for (int64_t c0 = 0; c0 < m.cols; c0 += kTileDim) {
+        const int64_t n = std::min(kTileDim, m.cols - c0);
+        const float* src = tiled + TiledIndex(b, r, c0, pr, pc);
+        std::copy(src, src + n, dst + c0);
+      }
+    }
+}
+
+}  // namespace kiln::ops

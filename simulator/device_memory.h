@@ -1,0 +1,44 @@
+// Device DRAM: a capacity-limited address space of allocations. Every access names an address range
+// that must lie inside one live allocation; anything else is an error, never undefined behaviour.
+#ifndef KILN_SIMULATOR_DEVICE_MEMORY_H_
+#define KILN_SIMULATOR_DEVICE_MEMORY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "simulator/status.h"
+
+namespace kiln::sim {
+
+class DeviceMemory {
+ public:
+  explicit DeviceMemory(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
+
+  // Reserves `bytes` (zero-filled) and returns its base address; fails when DRAM is too small.
+  Status Allocate(int64_t bytes, const std::string& what, uint64_t* addr);
+  Status Free(uint64_t addr);
+
+  // Pointer to [addr, addr + bytes), which must sit inside one allocation.
+  Status Access(uint64_t addr, int64_t bytes, uint8_t** ptr);
+
+  int64_t capacity() const { return capacity_; }
+  int64_t in_use() const { return in_use_; }
+  int64_t peak() const { return peak_; }
+
+ private:
+  struct Block {
+    std::string what;
+    std::vector<uint8_t> bytes;
+  };
+  int64_t capacity_;
+  int64_t in_use_ = 0;
+  int64_t peak_ = 0;
+  uint64_t next_addr_ = 4096;  // address 0 stays invalid so a zero address is always a bug
+  std::map<uint64_t, Block> blocks_;
+};
+
+}  // namespace kiln::sim
+
+#endif  // KILN_SIMULATOR_DEVICE_MEMORY_H_

@@ -1,0 +1,41 @@
+"""Exposes the libtorch that ships inside the project's Python environment (.venv, made by tools/setup.sh).
+
+Only the compiler's tests link it; the runtime and simulator never do. The same repository also carries
+`python`, a launcher for that interpreter, so build steps can run torch_frontend (export models at build
+time) with the pinned torch.
+"""
+
+def _torch_impl(ctx):
+    workspace = ctx.path(Label("//:WORKSPACE")).dirname
+    python = ctx.os.environ.get("KILN_PYTHON", "%s/.venv/bin/python" % workspace)
+    if not ctx.path(python).exists:
+        fail("Kiln: no Python at %s; run tools/setup.sh first (or set KILN_PYTHON)" % python)
+    res = ctx.execute([python, "-c", "import os, torch; print(os.path.dirname(torch.__file__))"])
+    if res.return_code != 0:
+        fail("Kiln: %s cannot import torch: %s; run tools/setup.sh" % (python, res.stderr))
+    torch_dir = res.stdout.strip()
+    ctx.symlink(torch_dir + "/include", "include")
+    ctx.symlink(torch_dir + "/lib", "lib")
+    ctx.file("python", "#!/bin/sh\nexec %s \"$@\"\n" % python, executable = True)
+    ctx.file("BUILD.bazel", """
+package(default_visibility = ["//visibility:public"])
+
+cc_library(
+    name = "libtorch",
+    srcs = ["lib/libtorch_cpu.so", "lib/libc10.so"],
+    hdrs = glob(["include/**/*.h", "include/**/*.hpp", "include/**/*.cuh"], allow_empty = True),
+    includes = ["include", "include/torch/csrc/api/include"],
+    linkopts = ["-Wl,-rpath,%s/lib"],
+)
+
+sh_binary(
+    name = "python",
+    srcs = ["python"],
+)
+""" % torch_dir)
+
+torch_repository = repository_rule(
+    implementation = _torch_impl,
+    environ = ["KILN_PYTHON"],
+    local = True,
+)

@@ -1,0 +1,73 @@
+// bazel run //tools:run -- model.kiln --input x.npy [--input y.npy] [--output-dir DIR] [--chip chip.json]
+// Loads a .kiln onto the simulated accelerator, runs it once and prints the outputs' shapes,
+// the simulated latency and the device counters. Links only the runtime and the simulator.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "runtime/executor.h"
+#include "runtime/program.h"
+#include "simulator/device.h"
+#include "tools/npy.h"
+
+namespace {
+int Fail(const kiln::Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 1;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string program_path, output_dir, chip_path;
+  std::vector<std::string> inputs;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--input" && i + 1 < argc) inputs.push_back(argv[++i]);
+    else if (a == "--output-dir" && i + 1 < argc) output_dir = argv[++i];
+    else if (a == "--chip" && i + 1 < argc) chip_path = argv[++i];
+    else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = a;
+    else {
+      std::fprintf(stderr, "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json]\n");
+      return 2;
+    }
+  }
+  kiln::sim::ChipConfig chip = kiln::sim::DefaultChipConfig();
+  if (!chip_path.empty()) {
+    if (kiln::Status s = kiln::sim::LoadChipConfig(chip_path, &chip); !s.ok()) return Fail(s);
+  }
+  std::unique_ptr<kiln::runtime::Program> program;
+  if (kiln::Status s = kiln::runtime::Program::LoadFile(program_path, &program); !s.ok()) return Fail(s);
+  std::vector<kiln::runtime::HostTensor> host_inputs(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (kiln::Status s = kiln::tools::ReadNpy(inputs[i], &host_inputs[i]); !s.ok()) return Fail(s);
+
+  kiln::sim::Device device(chip);
+  std::unique_ptr<kiln::runtime::Executor> exec;
+  if (kiln::Status s = kiln::runtime::Executor::Create(*program, &device, &exec); !s.ok()) return Fail(s);
+  std::vector<kiln::runtime::HostTensor> outputs;
+  kiln::runtime::RunStats stats;
+  if (kiln::Status s = exec->Run(host_inputs, &outputs, &stats); !s.ok()) return Fail(s);
+
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const std::string& name = program->outputs()[i].name;
+    std::printf("output %zu '%s': %s\n", i, name.c_str(), kiln::ops::ShapeToString(outputs[i].shape).c_str());
+    if (!output_dir.empty()) {
+      const std::string path = output_dir + "/output" + std::to_string(i) + ".npy";
+      if (kiln::Status s = kiln::tools::WriteNpy(path, outputs[i]); !s.ok()) return Fail(s);
+      std::printf("  wrote %s\n", path.c_str());
+    }
+  }
+  const kiln::sim::Counters& c = stats.counters;
+  std::printf("chip: %s\n", chip.name.c_str());
+  std::printf("load: %.1f us (constants %lld bytes over the host link)\n", exec->load_stats().latency_us,
+              static_cast<long long>(exec->load_stats().counters.host_to_device_bytes));
+  std::printf("simulated latency: %.1f us (compute %.1f us, transfers %.1f us)\n", stats.latency_us,
+              device.CyclesToMicros(c.compute_cycles), device.CyclesToMicros(c.transfer_cycles));
+  std::printf("ops: %lld, transfers: %lld, host->device %lld B, device->host %lld B, DRAM read %lld B, "
+              "DRAM written %lld B, matrix FLOPs %.3g, peak device DRAM %lld B\n",
+              static_cast<long long>(c.ops_executed), static_cast<long long>(c.transfers),
+              static_cast<long long>(c.host_to_device_bytes), static_cast<long long>(c.device_to_host_bytes),
+              static_cast<long long>(c.dram_read_bytes), static_cast<long long>(c.dram_write_bytes), c.flops,
+              static_cast<long long>(device.memory().peak()));
+  return 0;
+}
