@@ -16,7 +16,7 @@ def _torch_impl(ctx):
     torch_dir = res.stdout.strip()
     ctx.symlink(torch_dir + "/include", "include")
     ctx.symlink(torch_dir + "/lib", "lib")
-    ctx.file("python", "#!/bin/sh\nexec %s \"$@\"\n" % python, executable = True)
+    ctx.file("python.sh", "#!/bin/sh\nexec %s \"$@\"\n" % python, executable = True)
     ctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
 
@@ -30,7 +30,7 @@ cc_library(
 
 sh_binary(
     name = "python",
-    srcs = ["python"],
+    srcs = ["python.sh"],
 )
 """ % torch_dir)
 

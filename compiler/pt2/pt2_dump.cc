@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     total += w.bytes.size();
     if (list_weights) {
       std::printf("weight %s %s crc32=%08lx\n", name.c_str(), MetaString(w.meta).c_str(),
-                  crc32(0, w.bytes.data(), static_cast<uInt>(w.bytes.size())));
+                  crc32_z(0, w.bytes.data(), w.bytes.size()));
     }
   }
   std::printf("%zu weights, %zu bytes\n", g->weights.size(), total);

@@ -353,6 +353,8 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
     char* outp = scratch->data();
     size_t out_left = scratch->size();
     int rc = Z_OK;
+    char overflow = 0;  // once the declared output is full: detects streams longer than declared
+    bool overflowed = false;
     while (true) {
       if (zs.avail_in == 0 && in_left > 0) {
         zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in));
@@ -360,17 +362,25 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
         in += zs.avail_in;
         in_left -= zs.avail_in;
       }
-      if (zs.avail_out == 0 && out_left > 0) {
-        zs.next_out = reinterpret_cast<Bytef*>(outp);
-        zs.avail_out = static_cast<uInt>(std::min<size_t>(out_left, 1u << 30));
-        outp += zs.avail_out;
-        out_left -= zs.avail_out;
+      if (zs.avail_out == 0) {
+        if (out_left > 0) {
+          zs.next_out = reinterpret_cast<Bytef*>(outp);
+          zs.avail_out = static_cast<uInt>(std::min<size_t>(out_left, 1u << 30));
+          outp += zs.avail_out;
+          out_left -= zs.avail_out;
+        } else if (!overflowed) {
+          overflowed = true;
+          zs.next_out = reinterpret_cast<Bytef*>(&overflow);
+          zs.avail_out = 1;
+        } else {
+          rc = Z_BUF_ERROR;  // produced more than the central directory declares
+          break;
+        }
       }
       rc = inflate(&zs, Z_NO_FLUSH);
       if (rc == Z_STREAM_END) break;
-      if (rc == Z_BUF_ERROR && zs.avail_in == 0 && in_left == 0) break;  // input exhausted early
-      if (rc == Z_BUF_ERROR && zs.avail_out == 0 && out_left == 0) break;  // more output than declared
-      if (rc != Z_OK) break;
+      if (rc == Z_BUF_ERROR && zs.avail_in == 0 && in_left == 0) break;  // input ends early
+      if (rc != Z_OK && rc != Z_BUF_ERROR) break;
     }
     const uint64_t produced = zs.total_out;
     const char* zmsg = zs.msg;
@@ -382,7 +392,7 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
           zerr.empty() ? (rc == Z_BUF_ERROR ? " (stream ends early or is longer than declared)" : "")
                        : absl::StrCat(" (", zerr, ")")));
     }
-    if (produced != e.uncompressed_size) {
+    if (produced != e.uncompressed_size) {  // also catches output spilling into `overflow`
       return absl::DataLossError(absl::StrCat(where, ": inflated to ", produced,
                                               " bytes, central directory says ",
                                               e.uncompressed_size));

@@ -1,0 +1,263 @@
+#include "compiler/pt2/export_json.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kiln::compiler {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string Meta(const std::string& sizes_json = R"([{"as_int": 2}, {"as_int": 3}])",
+                 const std::string& strides_json = R"([{"as_int": 3}, {"as_int": 1}])", int dtype = 7) {
+  return R"({"dtype": )" + std::to_string(dtype) + R"(, "sizes": )" + sizes_json +
+         R"(, "requires_grad": false, "device": {"type": "cpu", "index": null}, "strides": )" +
+         strides_json + R"(, "storage_offset": {"as_int": 0}, "layout": 7})";
+}
+
+// A program with one user input x and the given nodes / extra tensor values / output specs.
+std::string Program(const std::string& nodes, const std::string& extra_values,
+                    const std::string& output_specs = R"([{"user_output": {"arg": {"as_tensor": {"name": "y"}}}}])",
+                    const std::string& x_meta = Meta()) {
+  return R"({"graph_module": {"graph": {
+      "inputs": [{"as_tensor": {"name": "x"}}],
+      "outputs": [{"as_tensor": {"name": "y"}}],
+      "nodes": )" + nodes + R"(,
+      "tensor_values": {"x": )" + x_meta + extra_values + R"(},
+      "sym_int_values": {}, "sym_bool_values": {}, "is_single_tensor_return": false},
+    "signature": {"input_specs": [{"user_input": {"arg": {"as_tensor": {"name": "x"}}}}],
+                  "output_specs": )" + output_specs + R"(},
+    "module_call_graph": []},
+    "opset_version": {"aten": 10}, "range_constraints": {}, "schema_version": {"major": 8, "minor": 20}})";
+}
+
+std::string Node(const std::string& name, const std::string& target, const std::string& inputs,
+                 const std::string& outputs) {
+  return R"({"target": ")" + target + R"(", "inputs": )" + inputs + R"(, "outputs": )" + outputs +
+         R"(, "metadata": {"stack_trace": "File \"m.py\", line 3"}, "name": ")" + name + R"("})";
+}
+
+TEST(ExportJsonTest, ParsesArgumentEncodings) {
+  const std::string inputs = R"([
+      {"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1},
+      {"name": "none", "arg": {"as_none": true}, "kind": 1},
+      {"name": "ints", "arg": {"as_ints": [1, -2]}, "kind": 1},
+      {"name": "int", "arg": {"as_int": 7}, "kind": 1},
+      {"name": "float", "arg": {"as_float": 0.5}, "kind": 1},
+      {"name": "ninf", "arg": {"as_float": "-Infinity"}, "kind": 1},
+      {"name": "floats", "arg": {"as_floats": [1.5, "NaN", 2]}, "kind": 1},
+      {"name": "bool", "arg": {"as_bool": true}, "kind": 1},
+      {"name": "bools", "arg": {"as_bools": [true, false]}, "kind": 1},
+      {"name": "str", "arg": {"as_string": "mean"}, "kind": 1},
+      {"name": "dtype", "arg": {"as_scalar_type": 6}, "kind": 2},
+      {"name": "mf", "arg": {"as_memory_format": 2}, "kind": 2},
+      {"name": "layout", "arg": {"as_layout": 7}, "kind": 2},
+      {"name": "device", "arg": {"as_device": {"type": "cuda", "index": 1}}, "kind": 2},
+      {"name": "cpu", "arg": {"as_device": {"type": "cpu", "index": null}}, "kind": 2},
+      {"name": "tensors", "arg": {"as_tensors": [{"name": "x"}, {"name": "x"}]}, "kind": 1},
+      {"name": "opt", "arg": {"as_optional_tensors": [{"as_tensor": {"name": "x"}}, {"as_none": true}]}, "kind": 1},
+      {"name": "opt1", "arg": {"as_optional_tensor": {"as_none": true}}, "kind": 1},
+      {"name": "symc", "arg": {"as_sym_int": {"as_int": 4}}, "kind": 1},
+      {"name": "syms", "arg": {"as_sym_ints": [{"as_int": 4}, {"as_int": 5}]}, "kind": 1},
+      {"name": "symn", "arg": {"as_sym_int": {"as_name": "s0"}}, "kind": 1},
+      {"name": "graph", "arg": {"as_graph": {"name": "g", "graph": {}}}, "kind": 1}
+  ])";
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(Program(
+      "[" + Node("y", "torch.ops.aten.foo.default", inputs, R"([{"as_tensor": {"name": "y"}}])") + "]",
+      R"(, "y": )" + Meta()));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->nodes.size(), 1u);
+  const AtenNode& n = g->nodes[0];
+  EXPECT_EQ(n.name, "y");
+  EXPECT_EQ(n.target, "torch.ops.aten.foo.default");
+  EXPECT_EQ(n.stack_trace, "File \"m.py\", line 3");
+  EXPECT_THAT(n.outputs, ElementsAre("y"));
+  using K = Argument::Kind;
+  auto arg = [&](const char* name) {
+    const Argument* a = n.Find(name);
+    EXPECT_NE(a, nullptr) << name;
+    return a ? *a : Argument();
+  };
+  EXPECT_EQ(arg("self").kind, K::kTensor);
+  EXPECT_EQ(arg("self").tensor, "x");
+  EXPECT_EQ(arg("none").kind, K::kNone);
+  EXPECT_EQ(arg("ints").kind, K::kInts);
+  EXPECT_THAT(arg("ints").ints, ElementsAre(1, -2));
+  EXPECT_EQ(arg("int").i, 7);
+  EXPECT_EQ(arg("float").f, 0.5);
+  EXPECT_EQ(arg("ninf").f, -INFINITY);
+  ASSERT_EQ(arg("floats").floats.size(), 3u);
+  EXPECT_TRUE(std::isnan(arg("floats").floats[1]));
+  EXPECT_EQ(arg("floats").floats[2], 2.0);
+  EXPECT_TRUE(arg("bool").b);
+  EXPECT_THAT(arg("bools").bools, ElementsAre(true, false));
+  EXPECT_EQ(arg("str").kind, K::kString);
+  EXPECT_EQ(arg("str").s, "mean");
+  EXPECT_EQ(arg("dtype").kind, K::kScalarType);
+  EXPECT_EQ(arg("dtype").i, 6);
+  EXPECT_EQ(arg("mf").kind, K::kMemoryFormat);
+  EXPECT_EQ(arg("layout").kind, K::kLayout);
+  EXPECT_EQ(arg("device").kind, K::kDevice);
+  EXPECT_EQ(arg("device").s, "cuda:1");
+  EXPECT_EQ(arg("cpu").s, "cpu");
+  EXPECT_EQ(arg("tensors").kind, K::kTensors);
+  EXPECT_THAT(arg("tensors").tensors, ElementsAre("x", "x"));
+  EXPECT_EQ(arg("opt").kind, K::kOptionalTensors);
+  EXPECT_THAT(arg("opt").tensors, ElementsAre("x", ""));
+  EXPECT_EQ(arg("opt1").kind, K::kNone);
+  EXPECT_EQ(arg("symc").kind, K::kInt);
+  EXPECT_EQ(arg("symc").i, 4);
+  EXPECT_THAT(arg("syms").ints, ElementsAre(4, 5));
+  EXPECT_EQ(arg("symn").kind, K::kOther);
+  EXPECT_EQ(arg("symn").s, "as_sym_int");
+  EXPECT_EQ(arg("graph").kind, K::kOther);
+  EXPECT_EQ(arg("graph").s, "as_graph");
+  EXPECT_EQ(n.Find("missing"), nullptr);
+  EXPECT_EQ(g->FindProducer("y"), &g->nodes[0]);
+  EXPECT_EQ(g->FindProducer("x"), nullptr);
+}
+
+TEST(ExportJsonTest, FlattensMultiOutputs) {
+  const std::string nodes = "[" +
+      Node("split", "torch.ops.aten.split_with_sizes.default",
+           R"([{"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}])",
+           R"([{"as_tensors": [{"name": "a"}, {"name": "b"}]}])") + "," +
+      Node("y", "torch.ops.aten.some.default",
+           R"([{"name": "self", "arg": {"as_tensor": {"name": "a"}}, "kind": 1}])",
+           R"([{"as_tensor": {"name": "y"}}, {"as_none": true}, {"as_sym_int": {"as_name": "n"}}])") + "]";
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(
+      Program(nodes, R"(, "a": )" + Meta() + R"(, "b": )" + Meta() + R"(, "y": )" + Meta()));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_THAT(g->nodes[0].outputs, ElementsAre("a", "b"));
+  EXPECT_THAT(g->nodes[1].outputs, ElementsAre("y", "", ""));
+  EXPECT_EQ(g->FindProducer("b"), &g->nodes[0]);
+  EXPECT_EQ(g->FindProducer(""), nullptr);
+  EXPECT_THAT(g->outputs, ElementsAre("y"));
+  EXPECT_EQ(g->values.at("x").dtype, TorchDType::kFloat);
+  EXPECT_THAT(g->values.at("x").sizes, ElementsAre(2, 3));
+  EXPECT_THAT(g->values.at("x").strides, ElementsAre(3, 1));
+}
+
+TEST(ExportJsonTest, ReturnsInputDirectly) {
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(
+      Program("[]", "", R"([{"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])"));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_THAT(g->outputs, ElementsAre("x"));
+}
+
+absl::Status ParseError(const std::string& text) {
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(text);
+  return g.ok() ? absl::OkStatus() : g.status();
+}
+
+TEST(ExportJsonTest, StructuralErrorsNameTheNode) {
+  const std::string y_meta = R"(, "y": )" + Meta();
+  const std::string out_y = R"([{"as_tensor": {"name": "y"}}])";
+  {
+    absl::Status st = ParseError(Program(
+        "[" + Node("y", "torch.ops.aten.relu.default",
+                   R"([{"name": "self", "arg": {"as_tensor": {"name": "ghost"}}}])", out_y) + "]",
+        y_meta));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(st.message(), HasSubstr("node 'y' (torch.ops.aten.relu.default): argument 'self' uses "
+                                        "value 'ghost', which is not defined before the node"));
+  }
+  {
+    absl::Status st = ParseError(Program(
+        R"([{"inputs": [], "outputs": [], "name": "nt"}])", ""));
+    EXPECT_THAT(st.message(), HasSubstr("node 'nt': missing field 'target'"));
+  }
+  {
+    absl::Status st = ParseError(Program(
+        "[" + Node("y", "t", R"([{"name": "self", "arg": {"as_int": "three"}}])", out_y) + "]", y_meta));
+    EXPECT_THAT(st.message(), HasSubstr("node 'y' (t) argument 'self': expected an integer, got string"));
+  }
+  {
+    absl::Status st = ParseError(Program(
+        "[" + Node("y", "t", R"([{"name": "self", "arg": {"as_int": 1, "as_float": 2.0}}])", out_y) + "]",
+        y_meta));
+    EXPECT_THAT(st.message(), HasSubstr("node 'y' (t) argument 'self': expected a one-key union"));
+  }
+  {
+    absl::Status st = ParseError(Program("[" + Node("y", "t", "[]", out_y) + "]", ""));
+    EXPECT_THAT(st.message(), HasSubstr("node 'y' (t): output 'y' has no entry in tensor_values"));
+  }
+  {
+    absl::Status st = ParseError(Program("[" + Node("y", "t", "[]", out_y) + "," +
+                                         Node("y2", "t", "[]", out_y) + "]", y_meta));
+    EXPECT_THAT(st.message(), HasSubstr("node 'y2' (t): output 'y' is already defined"));
+  }
+  {
+    absl::Status st = ParseError(Program("[]", ""));
+    EXPECT_THAT(st.message(), HasSubstr("output spec #0: user output 'y' is not defined by the graph"));
+  }
+  {
+    absl::Status st = ParseError("{\"graph_module\": [1, 2");
+    EXPECT_THAT(st.message(), HasSubstr("malformed JSON"));
+  }
+  {
+    absl::Status st = ParseError("{}");
+    EXPECT_THAT(st.message(), HasSubstr("missing field 'graph_module'"));
+  }
+}
+
+TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
+  {
+    absl::Status st = ParseError(Program(
+        "[]", "", R"([{"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])",
+        Meta(R"([{"as_expr": {"expr_str": "s77", "hint": {"as_int": 4}}}, {"as_int": 3}])")));
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(st.message(), HasSubstr("value 'x': dynamic shapes are not supported yet (size[0] is "
+                                        "symbolic: s77)"));
+  }
+  {
+    absl::Status st = ParseError(Program(
+        "[]", "", R"([{"buffer_mutation": {"arg": {"name": "x"}, "buffer_name": "bn.running_mean"}}])"));
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(st.message(), HasSubstr("output spec #0 is a 'buffer_mutation' output (buffer_name "
+                                        "'bn.running_mean')"));
+  }
+  {
+    absl::Status st = ParseError(Program(
+        "[]", "", R"([{"user_output": {"arg": {"as_none": true}}}])"));
+    EXPECT_THAT(st.message(), HasSubstr("output spec #0: user output is 'as_none'"));
+  }
+  {
+    std::string text = Program("[]", "", R"([{"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])");
+    const std::string from = R"({"user_input": {"arg": {"as_tensor": {"name": "x"}}}})";
+    text.replace(text.find(from), from.size(),
+                 R"({"custom_obj": {"arg": {"name": "x", "class_fqn": "Foo"}, "custom_obj_name": "obj"}})");
+    absl::Status st = ParseError(text);
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(st.message(), HasSubstr("input spec #0 ('x') is a 'custom_obj' input"));
+  }
+}
+
+TEST(ExportJsonTest, PayloadConfig) {
+  absl::StatusOr<std::map<std::string, PayloadMeta>> c = ParsePayloadConfigJson(
+      R"({"config": {"l1.weight": {"path_name": "weight_0", "is_param": true, "use_pickle": false,
+          "tensor_meta": )" + Meta() + R"(},
+          "obj": {"path_name": "custom_obj_0", "is_param": false, "use_pickle": true, "tensor_meta": null}}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->size(), 2u);
+  const PayloadMeta& w = c->at("l1.weight");
+  EXPECT_EQ(w.path_name, "weight_0");
+  EXPECT_TRUE(w.is_param);
+  EXPECT_FALSE(w.use_pickle);
+  ASSERT_TRUE(w.tensor_meta.has_value());
+  EXPECT_THAT(w.tensor_meta->sizes, ElementsAre(2, 3));
+  EXPECT_TRUE(c->at("obj").use_pickle);
+  EXPECT_FALSE(c->at("obj").tensor_meta.has_value());
+
+  absl::StatusOr<std::map<std::string, PayloadMeta>> bad =
+      ParsePayloadConfigJson(R"({"config": {"w": {"is_param": true}}})");
+  EXPECT_THAT(bad.status().message(), HasSubstr("entry 'w': missing field 'path_name'"));
+}
+
+}  // namespace
+}  // namespace kiln::compiler

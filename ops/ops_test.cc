@@ -1,0 +1,704 @@
+// Checks every op's kernel against the equivalent ATen function (libtorch is the reference), plus
+// registry completeness, shape-inference errors and work functions.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ops/op_def.h"
+#include "ops/shape_util.h"
+#include "ops/tile_layout.h"
+
+namespace kiln::ops {
+namespace {
+
+// Ops that some reference test below exercises. Registered at static-init time, so the coverage
+// check works whatever order or subset of tests runs; adding an op without a test fails it.
+std::set<std::string>& CoveredOps() {
+  static std::set<std::string> covered;
+  return covered;
+}
+bool Covers(std::initializer_list<const char*> names) {
+  for (const char* n : names) CoveredOps().insert(n);
+  return true;
+}
+
+Shape ShapeOf(const at::Tensor& t) { return t.sizes().vec(); }
+
+at::Tensor Randn(Shape shape) { return at::randn(shape, at::kFloat); }
+// Uniform in [lo, hi).
+at::Tensor Uniform(Shape shape, double lo, double hi) {
+  return at::rand(shape, at::kFloat) * (hi - lo) + lo;
+}
+
+// Infers the output shape (expecting success) and runs the kernel; an undefined tensor on failure.
+at::Tensor RunOp(std::string_view name, const std::vector<at::Tensor>& inputs, const Attrs& attrs = {}) {
+  const OpDef* def = FindOp(name);
+  if (!def) {
+    ADD_FAILURE() << "unknown op " << name;
+    return {};
+  }
+  std::vector<at::Tensor> held;
+  std::vector<Shape> shapes;
+  for (const at::Tensor& t : inputs) {
+    held.push_back(t.to(at::kFloat).contiguous());
+    shapes.push_back(ShapeOf(held.back()));
+  }
+  std::vector<ConstView> views;
+  for (size_t i = 0; i < held.size(); ++i) views.push_back({held[i].data_ptr<float>(), shapes[i]});
+  Shape out_shape;
+  const std::string err = InferOutputShape(*def, shapes, attrs, &out_shape);
+  if (!err.empty()) {
+    ADD_FAILURE() << name << ": " << err;
+    return {};
+  }
+  // NaN-filled so an element the kernel forgets to write fails the comparison.
+  at::Tensor out = at::full(out_shape, std::numeric_limits<float>::quiet_NaN(), at::kFloat);
+  def->kernel(views, attrs, MutView{out.data_ptr<float>(), out_shape});
+  return out;
+}
+
+::testing::AssertionResult AllClose(const at::Tensor& got, const at::Tensor& want, double rtol = 1e-4,
+                                    double atol = 1e-5) {
+  if (!got.defined()) return ::testing::AssertionFailure() << "kernel did not run";
+  if (got.sizes() != want.sizes())
+    return ::testing::AssertionFailure() << "shape " << got.sizes() << ", want " << want.sizes();
+  const at::Tensor w = want.to(at::kFloat).contiguous();
+  if (at::allclose(got, w, rtol, atol, /*equal_nan=*/true)) return ::testing::AssertionSuccess();
+  const at::Tensor diff = (got - w).abs();
+  return ::testing::AssertionFailure()
+         << "max abs diff " << diff.nan_to_num(1e30).max().item<float>() << " at flat index "
+         << diff.nan_to_num(1e30).flatten().argmax().item<int64_t>() << " of shape " << w.sizes();
+}
+
+std::string InferError(std::string_view name, const std::vector<Shape>& shapes, const Attrs& attrs = {}) {
+  const OpDef* def = FindOp(name);
+  if (!def) return "unknown op";
+  Shape out;
+  return InferOutputShape(*def, shapes, attrs, &out);
+}
+
+Shape InferOk(std::string_view name, const std::vector<Shape>& shapes, const Attrs& attrs = {}) {
+  Shape out;
+  const std::string err = InferOutputShape(*FindOp(name), shapes, attrs, &out);
+  EXPECT_EQ(err, "") << name;
+  return out;
+}
+
+double Work(std::string_view name, const std::vector<Shape>& shapes, const Attrs& attrs = {}) {
+  const OpDef* def = FindOp(name);
+  return def->work(shapes, InferOk(name, shapes, attrs), attrs);
+}
+
+// ---- registry ----
+
+TEST(Registry, EveryOpIsComplete) {
+  ASSERT_FALSE(AllOps().empty());
+  std::string previous;
+  for (const OpDef* op : AllOps()) {
+    SCOPED_TRACE(std::string(op->name));
+    EXPECT_FALSE(op->name.empty());
+    EXPECT_GT(std::string(op->name), previous) << "registry must be sorted and unique";
+    previous = std::string(op->name);
+    EXPECT_FALSE(op->summary.empty());
+    EXPECT_FALSE(op->inputs.empty());
+    EXPECT_NE(op->kernel, nullptr);
+    EXPECT_NE(op->infer_shape, nullptr);
+    EXPECT_NE(op->work, nullptr);
+    EXPECT_GE(op->min_inputs(), 1);
+    if (op->variadic) {
+      EXPECT_EQ(op->inputs.size(), 1u);
+    }
+    for (const AttrDef& a : op->attrs) EXPECT_FALSE(a.doc.empty()) << a.name;
+    EXPECT_EQ(FindOp(op->name), op);
+  }
+  EXPECT_EQ(FindOp("no_such_op"), nullptr);
+}
+
+TEST(Registry, EveryOpHasAReferenceTest) {
+  std::set<std::string> registered;
+  for (const OpDef* op : AllOps()) registered.insert(std::string(op->name));
+  EXPECT_EQ(CoveredOps(), registered);
+}
+
+TEST(Registry, UnitsAndContracts) {
+  EXPECT_EQ(FindOp("matmul")->unit, Unit::kMatrix);
+  EXPECT_EQ(FindOp("conv2d")->unit, Unit::kMatrix);
+  EXPECT_EQ(FindOp("relu")->unit, Unit::kVector);
+  EXPECT_EQ(FindOp("reduce_sum")->unit, Unit::kVector);
+  EXPECT_EQ(FindOp("concat")->unit, Unit::kDataMovement);
+  EXPECT_TRUE(FindOp("concat")->variadic);
+  EXPECT_EQ(FindOp("layer_norm")->num_optional_inputs, 2);
+  EXPECT_EQ(FindOp("batch_norm")->min_inputs(), 3);
+  EXPECT_EQ(FindOp("batch_norm")->max_inputs(), 5);
+  EXPECT_EQ(FindOp("conv2d")->inputs, (std::vector<std::string_view>{"input", "weight", "bias"}));
+}
+
+// ---- elementwise ----
+
+const bool kUnaryCovered = Covers({"relu", "neg", "exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh",
+                                   "gelu", "abs", "reciprocal", "silu"});
+
+TEST(Elementwise, UnaryMatchesATen) {
+  struct Case {
+    const char* name;
+    std::function<at::Tensor(const at::Tensor&)> ref;
+    bool positive_input;
+  };
+  const std::vector<Case> cases = {
+      {"relu", [](const at::Tensor& x) { return at::relu(x); }, false},
+      {"neg", [](const at::Tensor& x) { return at::neg(x); }, false},
+      {"exp", [](const at::Tensor& x) { return at::exp(x); }, false},
+      {"log", [](const at::Tensor& x) { return at::log(x); }, true},
+      {"sqrt", [](const at::Tensor& x) { return at::sqrt(x); }, true},
+      {"rsqrt", [](const at::Tensor& x) { return at::rsqrt(x); }, true},
+      {"sigmoid", [](const at::Tensor& x) { return at::sigmoid(x); }, false},
+      {"tanh", [](const at::Tensor& x) { return at::tanh(x); }, false},
+      {"gelu", [](const at::Tensor& x) { return at::gelu(x); }, false},
+      {"abs", [](const at::Tensor& x) { return at::abs(x); }, false},
+      {"reciprocal", [](const at::Tensor& x) { return at::reciprocal(x); }, true},
+      {"silu", [](const at::Tensor& x) { return at::silu(x); }, false},
+  };
+  at::manual_seed(1);
+  for (const Case& c : cases) {
+    for (const Shape& shape : {Shape{5, 37}, Shape{3, 1, 70}, Shape{}, Shape{0, 4}}) {
+      SCOPED_TRACE(std::string(c.name) + " " + ShapeToString(shape));
+      const at::Tensor x = c.positive_input ? Uniform(shape, 0.1, 5.0) : Randn(shape) * 3;
+      EXPECT_TRUE(AllClose(RunOp(c.name, {x}), c.ref(x)));
+    }
+  }
+}
+
+const bool kBinaryCovered = Covers({"add", "sub", "mul", "div", "maximum", "minimum", "pow"});
+
+TEST(Elementwise, BinaryBroadcastMatchesATen) {
+  using Ref = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
+  const std::vector<std::pair<const char*, Ref>> ops = {
+      {"add", [](const at::Tensor& a, const at::Tensor& b) { return at::add(a, b); }},
+      {"sub", [](const at::Tensor& a, const at::Tensor& b) { return at::sub(a, b); }},
+      {"mul", [](const at::Tensor& a, const at::Tensor& b) { return at::mul(a, b); }},
+      {"div", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b); }},
+      {"maximum", [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); }},
+      {"minimum", [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); }},
+      {"pow", [](const at::Tensor& a, const at::Tensor& b) { return at::pow(a, b); }},
+  };
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{4, 37}, {4, 37}},             // same shape
+      {{3, 1}, {1, 4}},               // both broadcast
+      {{2, 3, 45}, {45}},             // b along leading dims (bias)
+      {{2, 6, 5, 7}, {6, 1, 1}},      // b per channel (trailing dims broadcast)
+      {{2, 3, 5}, {2, 3, 1}},         // b constant along the last dim
+      {{}, {3, 33}},                  // rank-0 a
+      {{3, 33}, {}},                  // rank-0 b
+      {{}, {}},                       // both scalars
+      {{2, 1, 5, 1}, {3, 1, 7}},      // general strided broadcast
+      {{5, 1, 3}, {1, 4, 1}},
+      {{0, 3}, {1, 3}},               // empty
+  };
+  at::manual_seed(2);
+  for (const auto& [name, ref] : ops) {
+    for (const auto& [sa, sb] : shapes) {
+      SCOPED_TRACE(std::string(name) + " " + ShapeToString(sa) + " x " + ShapeToString(sb));
+      const bool is_pow = std::string(name) == "pow";
+      const bool is_div = std::string(name) == "div";
+      const at::Tensor a = is_pow ? Uniform(sa, 0.5, 2.0) : Randn(sa);
+      const at::Tensor b = is_div ? Uniform(sb, 0.5, 2.0) * (at::rand(sb) > 0.5).to(at::kFloat).mul(2).sub(1)
+                           : is_pow ? Uniform(sb, -2.0, 3.0)
+                                    : Randn(sb);
+      EXPECT_TRUE(AllClose(RunOp(name, {a, b}), ref(a, b)));
+    }
+  }
+}
+
+TEST(Elementwise, NanPropagation) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const at::Tensor a = at::tensor({nan, 1.0f, 2.0f});
+  const at::Tensor b = at::tensor({0.0f, nan, 1.0f});
+  EXPECT_TRUE(AllClose(RunOp("maximum", {a, b}), at::maximum(a, b)));
+  EXPECT_TRUE(AllClose(RunOp("minimum", {a, b}), at::minimum(a, b)));
+  EXPECT_TRUE(AllClose(RunOp("relu", {a}), at::relu(a)));
+}
+
+// ---- matmul ----
+
+const bool kMatmulCovered = Covers({"matmul"});
+
+TEST(Matmul, MatchesATen) {
+  struct Case {
+    Shape a, b, bias;  // empty bias shape with has_bias=false means none
+    bool has_bias;
+  };
+  const std::vector<Case> cases = {
+      {{33, 47}, {47, 29}, {}, false},
+      {{1, 19}, {19, 70}, {}, false},            // few-rows path
+      {{2, 300}, {300, 5}, {}, false},
+      {{130, 300}, {300, 70}, {}, false},        // crosses the K and M cache blocks
+      {{7, 20}, {20, 3100}, {}, false},          // crosses the N cache block
+      {{2, 3, 17, 9}, {9, 13}, {}, false},       // shared b: batch folds into M
+      {{2, 1, 5, 7}, {3, 7, 6}, {}, false},      // broadcast batch dims
+      {{5, 7}, {4, 7, 6}, {}, false},            // a broadcast over b's batch
+      {{33, 47}, {47, 29}, {29}, true},          // linear-layer bias
+      {{2, 6, 11}, {11, 5}, {6, 1}, true},       // per-row bias
+      {{2, 3, 4}, {2, 4, 3}, {}, true},          // scalar bias
+      {{3, 0}, {0, 4}, {}, false},               // K = 0
+  };
+  at::manual_seed(3);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(ShapeToString(c.a) + " @ " + ShapeToString(c.b));
+    const at::Tensor a = Randn(c.a), b = Randn(c.b);
+    if (c.has_bias) {
+      const at::Tensor bias = Randn(c.bias);
+      EXPECT_TRUE(AllClose(RunOp("matmul", {a, b, bias}), at::matmul(a, b) + bias, 1e-4, 1e-4));
+    } else {
+      EXPECT_TRUE(AllClose(RunOp("matmul", {a, b}), at::matmul(a, b), 1e-4, 1e-4));
+    }
+  }
+}
+
+TEST(Matmul, ShapeErrors) {
+  EXPECT_EQ(InferError("matmul", {{2, 3}, {4, 5}}),
+            "matmul inner dimensions differ: a is [2, 3], b is [4, 5]");
+  EXPECT_EQ(InferError("matmul", {{3}, {3, 5}}),
+            "matmul operands must have rank >= 2: a is [3], b is [3, 5]");
+  EXPECT_EQ(InferError("matmul", {{2, 4, 3}, {3, 3, 5}}),
+            "matmul batch dimensions do not broadcast: a is [2, 4, 3], b is [3, 3, 5]");
+  EXPECT_EQ(InferError("matmul", {{4, 3}, {3, 5}, {4}}),
+            "bias shape [4] does not broadcast to output shape [4, 5]");
+  EXPECT_EQ(InferError("matmul", {{2, 3}}), "takes 2 to 3 operands, got 1");
+  EXPECT_EQ(InferOk("matmul", {{2, 1, 4, 3}, {5, 3, 6}}), (Shape{2, 5, 4, 6}));
+}
+
+// ---- conv2d ----
+
+const bool kConvCovered = Covers({"conv2d"});
+
+TEST(Conv2d, MatchesATen) {
+  struct Case {
+    Shape input, weight;
+    std::vector<int64_t> stride, padding, dilation;
+    int64_t groups;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 17, 19}, {5, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, false},
+      {{2, 3, 17, 19}, {5, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, true},
+      {{1, 4, 23, 18}, {6, 4, 3, 2}, {2, 3}, {1, 2}, {2, 1}, 1, true},    // asymmetric everything
+      {{2, 4, 13, 11}, {6, 2, 3, 3}, {1, 1}, {0, 0}, {1, 1}, 2, true},    // grouped
+      {{2, 6, 15, 15}, {6, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 6, true},    // depthwise
+      {{1, 6, 15, 14}, {12, 1, 5, 5}, {2, 2}, {2, 2}, {1, 1}, 6, false},  // depthwise multiplier 2
+      {{2, 7, 9, 10}, {5, 7, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true},     // 1x1: no im2col
+      {{1, 8, 9, 10}, {16, 8, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 1, false},   // strided 1x1 downsample
+      {{1, 3, 45, 45}, {16, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1, false},  // ResNet stem shape
+      {{1, 5, 7, 7}, {3, 5, 3, 3}, {3, 3}, {4, 4}, {2, 2}, 1, false},     // padding wider than reach
+      {{1, 40, 12, 12}, {70, 40, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, true}, // K = 360 > one K block
+  };
+  at::manual_seed(4);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(ShapeToString(c.input) + " * " + ShapeToString(c.weight) + " groups " +
+                 std::to_string(c.groups));
+    const at::Tensor x = Randn(c.input), w = Randn(c.weight);
+    Attrs attrs;
+    attrs.SetInts("stride", c.stride).SetInts("padding", c.padding).SetInts("dilation", c.dilation);
+    attrs.SetInt("groups", c.groups);
+    if (c.bias) {
+      const at::Tensor b = Randn({c.weight[0]});
+      EXPECT_TRUE(AllClose(RunOp("conv2d", {x, w, b}, attrs),
+                           at::conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups), 1e-4, 1e-4));
+    } else {
+      EXPECT_TRUE(AllClose(RunOp("conv2d", {x, w}, attrs),
+                           at::conv2d(x, w, {}, c.stride, c.padding, c.dilation, c.groups), 1e-4, 1e-4));
+    }
+  }
+}
+
+Attrs ConvAttrs(int64_t groups = 1) {
+  Attrs a;
+  a.SetInts("stride", {1, 1}).SetInts("padding", {0, 0}).SetInts("dilation", {1, 1}).SetInt("groups", groups);
+  return a;
+}
+
+TEST(Conv2d, ShapeErrors) {
+  EXPECT_EQ(InferError("conv2d", {{1, 4, 9, 9}, {8, 3, 3, 3}}, ConvAttrs()),
+            "weight [8, 3, 3, 3] expects 3 input channels per group (groups=1) but input "
+            "[1, 4, 9, 9] has 4 channels");
+  EXPECT_EQ(InferError("conv2d", {{1, 6, 9, 9}, {8, 3, 3, 3}}, ConvAttrs(4)),
+            "groups=4 must divide input channels 6 and output channels 8");
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9}, {8, 3, 3, 3}}, ConvAttrs()),
+            "conv2d input must be [N, C, H, W], got [1, 3, 9]");
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}, {4}}, ConvAttrs()),
+            "bias must be [8], got [4]");
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 2, 2}, {8, 3, 3, 3}}, ConvAttrs()),
+            "conv2d output would be empty: padded input [1, 3, 2, 2] is smaller than the dilated "
+            "kernel [8, 3, 3, 3]");
+  Attrs bad_stride = ConvAttrs();
+  bad_stride.SetInts("stride", {1, 0});
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, bad_stride),
+            "attribute 'stride' must hold 2 ints >= 1, got [1, 0]");
+  Attrs missing;
+  missing.SetInts("stride", {1, 1}).SetInts("padding", {0, 0}).SetInt("groups", 1);
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, missing),
+            "missing attribute 'dilation'");
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}}, ConvAttrs()), "takes 2 to 3 operands, got 1");
+}
+
+// ---- pooling ----
+
+const bool kPoolCovered = Covers({"max_pool2d", "avg_pool2d"});
+
+TEST(Pool, MaxPoolMatchesATen) {
+  struct Case {
+    Shape input;
+    std::vector<int64_t> kernel, stride, padding, dilation;
+    bool ceil_mode;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 17, 15}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false},
+      {{2, 3, 17, 15}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, true},
+      {{1, 2, 5, 5}, {2, 2}, {2, 2}, {1, 1}, {1, 1}, true},    // ceil drops a window starting in padding
+      {{1, 2, 10, 9}, {2, 3}, {3, 2}, {0, 1}, {2, 2}, true},   // dilation
+      {{3, 11, 12}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false},    // unbatched
+      {{1, 4, 112, 112}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false},
+  };
+  at::manual_seed(5);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(ShapeToString(c.input) + (c.ceil_mode ? " ceil" : " floor"));
+    const at::Tensor x = Randn(c.input);
+    Attrs attrs;
+    attrs.SetInts("kernel", c.kernel).SetInts("stride", c.stride).SetInts("padding", c.padding);
+    attrs.SetInts("dilation", c.dilation).SetInt("ceil_mode", c.ceil_mode);
+    EXPECT_TRUE(AllClose(RunOp("max_pool2d", {x}, attrs),
+                         at::max_pool2d(x, c.kernel, c.stride, c.padding, c.dilation, c.ceil_mode)));
+  }
+}
+
+TEST(Pool, AvgPoolMatchesATen) {
+  struct Case {
+    Shape input;
+    std::vector<int64_t> kernel, stride, padding;
+    bool ceil_mode, count_include_pad;
+    int64_t divisor_override;  // 0 = none
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 17, 15}, {3, 3}, {2, 2}, {1, 1}, false, true, 0},
+      {{2, 3, 17, 15}, {3, 3}, {2, 2}, {1, 1}, false, false, 0},
+      {{2, 3, 17, 15}, {3, 3}, {2, 2}, {1, 1}, true, true, 0},
+      {{2, 3, 17, 15}, {3, 3}, {2, 2}, {1, 1}, true, false, 0},
+      {{1, 2, 10, 9}, {4, 3}, {3, 2}, {2, 1}, true, true, 0},
+      {{1, 2, 10, 9}, {2, 3}, {1, 2}, {1, 0}, false, true, 5},   // divisor_override
+      {{1, 2, 10, 9}, {2, 3}, {1, 2}, {1, 0}, true, false, 7},
+      {{3, 7, 7}, {7, 7}, {1, 1}, {0, 0}, false, true, 0},       // global pool, unbatched
+  };
+  at::manual_seed(6);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(ShapeToString(c.input) + " ceil " + std::to_string(c.ceil_mode) + " include_pad " +
+                 std::to_string(c.count_include_pad) + " div " + std::to_string(c.divisor_override));
+    const at::Tensor x = Randn(c.input);
+    Attrs attrs;
+    attrs.SetInts("kernel", c.kernel).SetInts("stride", c.stride).SetInts("padding", c.padding);
+    attrs.SetInt("ceil_mode", c.ceil_mode).SetInt("count_include_pad", c.count_include_pad);
+    std::optional<int64_t> divisor;
+    if (c.divisor_override) {
+      attrs.SetInt("divisor_override", c.divisor_override);
+      divisor = c.divisor_override;
+    }
+    EXPECT_TRUE(AllClose(RunOp("avg_pool2d", {x}, attrs),
+                         at::avg_pool2d(x, c.kernel, c.stride, c.padding, c.ceil_mode,
+                                        c.count_include_pad, divisor)));
+  }
+}
+
+TEST(Pool, ShapeErrors) {
+  Attrs attrs;
+  attrs.SetInts("kernel", {2, 2}).SetInts("stride", {2, 2}).SetInts("padding", {2, 0});
+  attrs.SetInts("dilation", {1, 1}).SetInt("ceil_mode", 0);
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 8, 8}}, attrs),
+            "padding 2 exceeds half the window size 2");
+  attrs.SetInts("padding", {0, 0});
+  EXPECT_EQ(InferError("max_pool2d", {{8, 8}}, attrs),
+            "pooling input must be [N, C, H, W] or [C, H, W], got [8, 8]");
+  attrs.SetInt("ceil_mode", 2);
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 8, 8}}, attrs),
+            "attribute 'ceil_mode' must be 0 or 1, got 2");
+  // avg_pool2d takes no dilation.
+  EXPECT_EQ(InferError("avg_pool2d", {{1, 1, 8, 8}}, attrs), "missing attribute 'count_include_pad'");
+  attrs.SetInt("count_include_pad", 1).SetInt("ceil_mode", 0);
+  EXPECT_EQ(InferError("avg_pool2d", {{1, 1, 8, 8}}, attrs), "unknown attribute 'dilation'");
+}
+
+// ---- reductions ----
+
+const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max"});
+
+TEST(Reduction, MatchesATen) {
+  const std::vector<std::pair<std::vector<int64_t>, bool>> cases = {
+      {{}, false}, {{}, true}, {{1}, false}, {{-1, 0}, false}, {{1, 3}, true}, {{2}, true},
+      {{0, 1, 2, 3}, false}, {{-2}, false},
+  };
+  at::manual_seed(7);
+  const at::Tensor x = Randn({3, 5, 7, 33});
+  for (const auto& [dims, keepdim] : cases) {
+    SCOPED_TRACE(ShapeToString(dims) + (keepdim ? " keepdim" : ""));
+    Attrs attrs;
+    attrs.SetInts("dims", dims).SetInt("keepdim", keepdim);
+    // ATen treats an empty dim list as "all dims" for sum/mean/amax alike.
+    EXPECT_TRUE(AllClose(RunOp("reduce_sum", {x}, attrs), at::sum(x, dims, keepdim), 1e-4, 1e-4));
+    EXPECT_TRUE(AllClose(RunOp("reduce_mean", {x}, attrs), at::mean(x, dims, keepdim)));
+    EXPECT_TRUE(AllClose(RunOp("reduce_max", {x}, attrs), at::amax(x, dims, keepdim)));
+  }
+  // A long reduction stays accurate, and scalars reduce to themselves.
+  const at::Tensor big = Uniform({200000}, 0.0, 1.0);
+  Attrs all;
+  all.SetInts("dims", {}).SetInt("keepdim", 0);
+  EXPECT_TRUE(AllClose(RunOp("reduce_sum", {big}, all), at::sum(big.to(at::kDouble)).to(at::kFloat), 1e-6, 0));
+  const at::Tensor scalar = Randn({});
+  EXPECT_TRUE(AllClose(RunOp("reduce_max", {scalar}, all), scalar));
+}
+
+TEST(Reduction, ShapeErrors) {
+  Attrs attrs;
+  attrs.SetInts("dims", {1, -1}).SetInt("keepdim", 0);
+  EXPECT_EQ(InferError("reduce_sum", {{2, 3}}, attrs), "dim -1 appears more than once in dims [1, -1]");
+  attrs.SetInts("dims", {2});
+  EXPECT_EQ(InferError("reduce_mean", {{2, 3}}, attrs), "dim 2 is out of range for rank 2");
+  attrs.SetInts("dims", {0});
+  EXPECT_EQ(InferError("reduce_max", {{0, 3}}, attrs), "cannot take the max over zero-size dim 0");
+  EXPECT_EQ(InferOk("reduce_sum", {{0, 3}}, attrs), (Shape{3}));
+  EXPECT_EQ(InferError("reduce_sum", {{2, 3}}, Attrs().SetInt("keepdim", 0)), "missing attribute 'dims'");
+}
+
+// ---- normalization ----
+
+const bool kNormCovered = Covers({"softmax", "log_softmax", "layer_norm", "batch_norm"});
+
+TEST(Normalization, SoftmaxMatchesATen) {
+  at::manual_seed(8);
+  const at::Tensor x = Randn({4, 37, 5}) * 4;
+  const at::Tensor huge = Randn({3, 45}) * 1000;  // would overflow exp() without max subtraction
+  for (int64_t dim : {0, 1, 2, -1, -3}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    Attrs attrs;
+    attrs.SetInt("dim", dim);
+    EXPECT_TRUE(AllClose(RunOp("softmax", {x}, attrs), at::softmax(x, dim)));
+    EXPECT_TRUE(AllClose(RunOp("log_softmax", {x}, attrs), at::log_softmax(x, dim)));
+  }
+  Attrs last;
+  last.SetInt("dim", -1);
+  EXPECT_TRUE(AllClose(RunOp("softmax", {huge}, last), at::softmax(huge, -1)));
+  EXPECT_TRUE(AllClose(RunOp("log_softmax", {huge}, last), at::log_softmax(huge, -1), 1e-4, 1e-3));
+  EXPECT_EQ(InferError("softmax", {{2, 3}}, Attrs().SetInt("dim", 2)), "dim 2 is out of range for rank 2");
+}
+
+TEST(Normalization, LayerNormMatchesATen) {
+  at::manual_seed(9);
+  const at::Tensor x = Randn({3, 7, 45}) * 2 + 1;
+  for (int64_t k : {1, 2, 3}) {
+    const std::vector<int64_t> normalized(x.sizes().end() - k, x.sizes().end());
+    const at::Tensor w = Randn(normalized), b = Randn(normalized);
+    Attrs attrs;
+    attrs.SetInt("normalized_ndim", k).SetFloat("eps", 1e-5);
+    SCOPED_TRACE("normalized_ndim " + std::to_string(k));
+    EXPECT_TRUE(AllClose(RunOp("layer_norm", {x, w, b}, attrs), at::layer_norm(x, normalized, w, b, 1e-5),
+                         1e-4, 1e-4));
+    EXPECT_TRUE(AllClose(RunOp("layer_norm", {x, w}, attrs), at::layer_norm(x, normalized, w, {}, 1e-5),
+                         1e-4, 1e-4));
+    EXPECT_TRUE(AllClose(RunOp("layer_norm", {x}, attrs), at::layer_norm(x, normalized, {}, {}, 1e-5),
+                         1e-4, 1e-4));
+  }
+  Attrs attrs;
+  attrs.SetInt("normalized_ndim", 1).SetFloat("eps", 1e-5);
+  EXPECT_EQ(InferError("layer_norm", {{3, 45}, {44}}, attrs),
+            "weight must have the normalized shape [45], got [44]");
+  attrs.SetInt("normalized_ndim", 3);
+  EXPECT_EQ(InferError("layer_norm", {{3, 45}}, attrs),
+            "normalized_ndim 3 must be in [1, 2] for input [3, 45]");
+}
+
+TEST(Normalization, BatchNormMatchesATen) {
+  at::manual_seed(10);
+  for (const Shape& shape : {Shape{4, 6, 9, 11}, Shape{5, 6}, Shape{2, 6, 35}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    const at::Tensor x = Randn(shape);
+    const at::Tensor mean = Randn({6}), var = Uniform({6}, 0.2, 3.0);
+    const at::Tensor w = Randn({6}), b = Randn({6});
+    Attrs attrs;
+    attrs.SetFloat("eps", 1e-3);
+    EXPECT_TRUE(AllClose(RunOp("batch_norm", {x, mean, var, w, b}, attrs),
+                         at::batch_norm(x, w, b, mean, var, /*training=*/false, 0.1, 1e-3, false)));
+    EXPECT_TRUE(AllClose(RunOp("batch_norm", {x, mean, var}, attrs),
+                         at::batch_norm(x, {}, {}, mean, var, /*training=*/false, 0.1, 1e-3, false)));
+  }
+  Attrs attrs;
+  attrs.SetFloat("eps", 1e-5);
+  EXPECT_EQ(InferError("batch_norm", {{2, 6, 3}, {6}, {5}}, attrs),
+            "var must be [6] (the channel count), got [5]");
+  EXPECT_EQ(InferError("batch_norm", {{2, 6, 3}, {6}}, attrs), "takes 3 to 5 operands, got 2");
+}
+
+// ---- data movement ----
+
+const bool kMovementCovered = Covers({"reshape", "permute", "expand", "slice", "concat"});
+
+TEST(DataMovement, ReshapeMatchesATen) {
+  at::manual_seed(11);
+  const at::Tensor x = Randn({3, 4, 5});
+  EXPECT_TRUE(AllClose(RunOp("reshape", {x}, Attrs().SetInts("shape", {6, 10})), x.reshape({6, 10})));
+  EXPECT_TRUE(AllClose(RunOp("reshape", {x}, Attrs().SetInts("shape", {60})), x.reshape({60})));
+  const at::Tensor one = Randn({1, 1});
+  EXPECT_TRUE(AllClose(RunOp("reshape", {one}, Attrs().SetInts("shape", {})), one.reshape({})));
+}
+
+TEST(DataMovement, PermuteMatchesATen) {
+  at::manual_seed(12);
+  const at::Tensor x = Randn({2, 3, 4, 5});
+  for (const std::vector<int64_t>& dims :
+       {std::vector<int64_t>{3, -4, 2, 1}, {0, 1, 3, 2}, {0, 2, 3, 1}, {0, 3, 1, 2}, {0, 1, 2, 3}}) {
+    SCOPED_TRACE(ShapeToString(dims));
+    EXPECT_TRUE(AllClose(RunOp("permute", {x}, Attrs().SetInts("dims", dims)), x.permute(dims)));
+  }
+}
+
+TEST(DataMovement, ExpandMatchesATen) {
+  at::manual_seed(13);
+  const at::Tensor x = Randn({3, 1, 5});
+  EXPECT_TRUE(AllClose(RunOp("expand", {x}, Attrs().SetInts("shape", {2, 3, 4, 5})), x.expand({2, 3, 4, 5})));
+  EXPECT_TRUE(AllClose(RunOp("expand", {x}, Attrs().SetInts("shape", {3, 7, 5})), x.expand({3, 7, 5})));
+  const at::Tensor s = Randn({});
+  EXPECT_TRUE(AllClose(RunOp("expand", {s}, Attrs().SetInts("shape", {2, 33})), s.expand({2, 33})));
+}
+
+TEST(DataMovement, SliceMatchesATen) {
+  at::manual_seed(14);
+  const at::Tensor x = Randn({4, 9, 37});
+  struct Case {
+    int64_t dim, start, end, step;
+  };
+  for (const Case& c : std::vector<Case>{{-1, 1, 100, 2}, {1, -3, -1, 1}, {0, 1, 3, 1}, {1, 5, 2, 1},
+                                        {2, 0, 37, 5}, {1, -100, 4, 3}, {0, 0, INT64_MAX, 1}}) {
+    SCOPED_TRACE(std::to_string(c.dim) + " " + std::to_string(c.start) + ":" + std::to_string(c.end) +
+                 ":" + std::to_string(c.step));
+    Attrs attrs;
+    attrs.SetInt("dim", c.dim).SetInt("start", c.start).SetInt("end", c.end).SetInt("step", c.step);
+    EXPECT_TRUE(AllClose(RunOp("slice", {x}, attrs), x.slice(c.dim, c.start, c.end, c.step)));
+  }
+  Attrs bad;
+  bad.SetInt("dim", 0).SetInt("start", 0).SetInt("end", 2).SetInt("step", 0);
+  EXPECT_EQ(InferError("slice", {{4, 5}}, bad), "attribute 'step' must be >= 1, got 0");
+}
+
+TEST(DataMovement, ConcatMatchesATen) {
+  at::manual_seed(15);
+  const at::Tensor a = Randn({2, 3, 5}), b = Randn({2, 1, 5}), c = Randn({2, 4, 5});
+  EXPECT_TRUE(AllClose(RunOp("concat", {a, b, c}, Attrs().SetInt("dim", 1)), at::cat({a, b, c}, 1)));
+  const at::Tensor d = Randn({2, 3, 33});
+  EXPECT_TRUE(AllClose(RunOp("concat", {a, d}, Attrs().SetInt("dim", -1)), at::cat({a, d}, -1)));
+  EXPECT_TRUE(AllClose(RunOp("concat", {a, a}, Attrs().SetInt("dim", 0)), at::cat({a, a}, 0)));
+  EXPECT_TRUE(AllClose(RunOp("concat", {a}, Attrs().SetInt("dim", 2)), a));
+  EXPECT_EQ(InferError("concat", {{2, 3, 5}, {2, 3, 4}}, Attrs().SetInt("dim", 1)),
+            "operand 1 shape [2, 3, 4] does not match [2, 3, 5] outside concat dim 1");
+  EXPECT_EQ(InferError("concat", {}, Attrs().SetInt("dim", 0)), "takes 1 or more operands, got 0");
+}
+
+TEST(DataMovement, ShapeErrors) {
+  EXPECT_EQ(InferError("reshape", {{3, 4}}, Attrs().SetInts("shape", {5, 2})),
+            "cannot reshape [3, 4] (12 elements) to [5, 2] (10 elements)");
+  EXPECT_EQ(InferError("reshape", {{3, 4}}, Attrs().SetInts("shape", {-1, 2})),
+            "reshape target [-1, 2] must be fully specified (no -1)");
+  EXPECT_EQ(InferError("permute", {{3, 4}}, Attrs().SetInts("dims", {0, 0})),
+            "dims [0, 0] is not a permutation of 2 dims");
+  EXPECT_EQ(InferError("permute", {{3, 4}}, Attrs().SetInts("dims", {0, 1, 2})),
+            "dims [0, 1, 2] is not a permutation of 2 dims");
+  EXPECT_EQ(InferError("permute", {{3, 4}}, Attrs().SetInts("dims", {2, 0})),
+            "dims [2, 0] is not a permutation of 2 dims");
+  EXPECT_EQ(InferError("expand", {{3, 2}}, Attrs().SetInts("shape", {3, 4})),
+            "cannot expand [3, 2] to [3, 4] (dims align right; only size-1 dims expand)");
+  EXPECT_EQ(InferError("expand", {{3, 1}}, Attrs().SetInts("shape", {4})),
+            "cannot expand [3, 1] to [4] (dims align right; only size-1 dims expand)");
+}
+
+// ---- generic checks through InferOutputShape ----
+
+TEST(InferOutputShape, GenericErrors) {
+  EXPECT_EQ(InferError("add", {{2, 3}, {4, 3}}), "operand shapes [2, 3] and [4, 3] do not broadcast");
+  EXPECT_EQ(InferOk("add", {{3, 1}, {1, 4}}), (Shape{3, 4}));
+  EXPECT_EQ(InferOk("mul", {{}, {2, 5}}), (Shape{2, 5}));
+  EXPECT_EQ(InferError("relu", {{2}, {2}}), "takes 1 operands, got 2");
+  EXPECT_EQ(InferError("add", {{2}}), "takes 2 operands, got 1");
+  EXPECT_EQ(InferError("softmax", {{2, 3}}), "missing attribute 'dim'");
+  EXPECT_EQ(InferError("softmax", {{2, 3}}, Attrs().SetInt("dim", 0).SetInt("axis", 1)),
+            "unknown attribute 'axis'");
+  EXPECT_EQ(InferError("softmax", {{2, 3}}, Attrs().SetFloat("dim", 0)),
+            "attribute 'dim' must be int, got float");
+  EXPECT_EQ(InferError("relu", {{2, -1}}), "operand shape [2, -1] has a negative dimension");
+}
+
+// ---- work ----
+
+TEST(Work, CountsTilePaddedShapes) {
+  // Matrix ops: 2 * batch * pad(M) * pad(K) * pad(N).
+  EXPECT_EQ(Work("matmul", {{33, 33}, {33, 33}}), 2.0 * 64 * 64 * 64);
+  EXPECT_EQ(Work("matmul", {{33, 33}, {33, 33}}), Work("matmul", {{64, 64}, {64, 64}}));
+  EXPECT_EQ(Work("matmul", {{1, 1}, {1, 1}}), 2.0 * 32 * 32 * 32);
+  EXPECT_EQ(Work("matmul", {{3, 5, 10, 40}, {40, 70}}), 2.0 * 15 * 32 * 64 * 96);
+  EXPECT_EQ(Work("matmul", {{2, 1, 10, 40}, {3, 40, 70}}), 2.0 * 6 * 32 * 64 * 96);
+
+  // conv2d: 2 * groups * N * pad(OH*OW) * pad(C/g*KH*KW) * pad(O/g).
+  EXPECT_EQ(Work("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()),
+            2.0 * 2 * RoundUpToTile(15 * 17) * 32 * 32);
+  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 8 * 1 * 64 * 32 * 32);
+
+  // Vector ops: stored output elements, times the window / reduced extent / a fixed factor.
+  EXPECT_EQ(Work("relu", {{33, 33}}), 64.0 * 64);
+  EXPECT_EQ(Work("add", {{3, 1}, {1, 4}}), 1024.0);
+  Attrs pool;
+  pool.SetInts("kernel", {3, 3}).SetInts("stride", {1, 1}).SetInts("padding", {1, 1});
+  pool.SetInts("dilation", {1, 1}).SetInt("ceil_mode", 0);
+  EXPECT_EQ(Work("max_pool2d", {{1, 2, 40, 40}}, pool), 2.0 * 64 * 64 * 9);
+  Attrs reduce;
+  reduce.SetInts("dims", {1}).SetInt("keepdim", 0);
+  EXPECT_EQ(Work("reduce_sum", {{40, 50}}, reduce), 32.0 * 64 * 50);  // [40] is one 32x64 row
+  EXPECT_EQ(Work("softmax", {{33, 10}}, Attrs().SetInt("dim", -1)), 5.0 * 64 * 32);
+
+  // Data movement is free of arithmetic.
+  EXPECT_EQ(Work("permute", {{33, 10}}, Attrs().SetInts("dims", {1, 0})), 0.0);
+  EXPECT_EQ(Work("concat", {{33, 10}, {33, 10}}, Attrs().SetInt("dim", 0)), 0.0);
+}
+
+// ---- shared helpers ----
+
+TEST(ShapeUtil, WindowOutputSize) {
+  EXPECT_EQ(WindowOutputSize(224, 7, 2, 3, 1, false), 112);
+  EXPECT_EQ(WindowOutputSize(112, 3, 2, 1, 1, false), 56);
+  EXPECT_EQ(WindowOutputSize(5, 2, 2, 1, 1, true), 3);  // a 4th window would start in the padding
+  EXPECT_EQ(WindowOutputSize(6, 2, 2, 0, 1, true), 3);
+  EXPECT_EQ(WindowOutputSize(7, 2, 2, 0, 1, true), 4);
+  EXPECT_EQ(WindowOutputSize(2, 3, 1, 0, 1, false), 0);
+}
+
+TEST(ShapeUtil, SgemmMatchesNaive) {
+  // Sub-matrices with leading dims larger than their width, accumulate on and off.
+  const int64_t m = 45, n = 70, k = 300, lda = 310, ldb = 80, ldc = 75;
+  std::vector<float> a(m * lda), b(k * ldb), c(m * ldc, 1.0f);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = std::sin(0.1 * i);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = std::cos(0.07 * i);
+  for (bool accumulate : {false, true}) {
+    std::vector<float> got = c;
+    Sgemm(m, n, k, a.data(), lda, b.data(), ldb, got.data(), ldc, accumulate);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < ldc; ++j) {
+        double want = c[i * ldc + j];
+        if (j < n) {
+          want = accumulate ? want : 0.0;
+          for (int64_t p = 0; p < k; ++p) want += static_cast<double>(a[i * lda + p]) * b[p * ldb + j];
+        }
+        ASSERT_NEAR(got[i * ldc + j], want, 1e-3) << i << "," << j << " accumulate " << accumulate;
+      }
+  }
+}
+
+}  // namespace
+}  // namespace kiln::ops

@@ -1,0 +1,101 @@
+// End to end: a .pt2 exported by PyTorch is compiled, written as .kiln bytes, loaded and verified
+// by the runtime, run on the simulated accelerator, and compared with PyTorch's own output.
+#include <gtest/gtest.h>
+
+#include "compiler/compiler.h"
+#include "runtime/executor.h"
+#include "runtime/program.h"
+#include "simulator/device.h"
+#include "tools/metrics.h"
+#include "tools/npy.h"
+
+namespace kiln {
+namespace {
+
+struct ModelResult {
+  double pcc = 0;
+  double max_abs_err = 0;
+  bool allclose = false;
+  runtime::RunStats stats;
+  compiler::CompileSummary summary;
+};
+
+void RunModel(const std::string& name, ModelResult* r) {
+  const std::string dir = "testdata/";
+  absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File(dir + name + ".pt2");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  r->summary = compiled->summary;
+
+  std::unique_ptr<runtime::Program> program;
+  Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), name + ".kiln", &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  runtime::HostTensor input, ref;
+  ASSERT_TRUE(tools::ReadNpy(dir + name + ".input0.npy", &input).ok());
+  ASSERT_TRUE(tools::ReadNpy(dir + name + ".ref0.npy", &ref).ok());
+
+  sim::Device device(sim::DefaultChipConfig());
+  std::unique_ptr<runtime::Executor> exec;
+  s = runtime::Executor::Create(*program, &device, &exec);
+  ASSERT_TRUE(s.ok()) << s.message();
+  std::vector<runtime::HostTensor> outputs;
+  s = exec->Run({input}, &outputs, &r->stats);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(outputs.size(), 1u);
+  ASSERT_EQ(outputs[0].shape, ref.shape);
+  const size_t n = ops::NumElements(ref.shape);
+  r->pcc = tools::Pcc(outputs[0].f32(), ref.f32(), n);
+  r->max_abs_err = tools::MaxAbsError(outputs[0].f32(), ref.f32(), n);
+  r->allclose = tools::AllClose(outputs[0].f32(), ref.f32(), n, 1e-3, 1e-4);
+  std::printf("%s: PCC=%.6f max_abs_err=%.3g simulated latency=%.1f us, %lld device ops\n", name.c_str(), r->pcc,
+              r->max_abs_err, r->stats.latency_us, static_cast<long long>(r->stats.counters.ops_executed));
+}
+
+TEST(EndToEnd, Mlp) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("mlp", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_TRUE(r.allclose);
+  EXPECT_EQ(r.summary.ops_by_name["matmul"], 2);
+  EXPECT_EQ(r.summary.folded_nodes, 2);  // both weight transposes happen at compile time
+  EXPECT_EQ(r.stats.counters.transfers, 2);  // one input in, one output out
+}
+
+TEST(EndToEnd, SmallCnn) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("small_cnn", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_TRUE(r.allclose);
+  EXPECT_EQ(r.summary.ops_by_name["conv2d"], 2);
+  EXPECT_EQ(r.summary.ops_by_name["batch_norm"], 1);
+  EXPECT_GT(r.stats.latency_us, 0.0);
+}
+
+TEST(EndToEnd, ResNet18) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("resnet18", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_EQ(r.summary.ops_by_name["conv2d"], 20);
+  // The arena reuses memory: far less than every activation side by side.
+  EXPECT_LT(r.summary.arena_bytes, r.summary.activation_bytes_without_reuse / 2);
+}
+
+TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {
+  absl::StatusOr<compiler::CompileResult> r = compiler::CompilePt2File("testdata/unsupported_op.pt2");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  const std::string msg(r.status().message());
+  EXPECT_NE(msg.find("unsupported ATen op: aten.cumsum.default (node cumsum)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("testdata/unsupported_op.pt2"), std::string::npos) << msg;
+}
+
+TEST(EndToEnd, DeviceTooSmallIsAClearError) {
+  compiler::CompileOptions options;
+  options.chip.dram_bytes = 1 << 20;  // 1 MiB: ResNet-18's weights alone are ~47 MB
+  absl::StatusOr<compiler::CompileResult> r = compiler::CompilePt2File("testdata/resnet18.pt2", options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("device memory too small"), std::string::npos) << r.status();
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the frontend's unittest suite with the project's Python (passed as $1).
+set -euo pipefail
+python=$1
+export TMPDIR=${TEST_TMPDIR:-${TMPDIR:-/tmp}}
+exec "$python" -m unittest discover -s torch_frontend/tests -t . -v
