@@ -21,15 +21,16 @@ absl::Status Bad(const std::string& ctx, const std::string& msg) {
 
 const char* TypeName(const json& v) { return v.type_name(); }
 
-// Propagates a non-OK status (works for Status and StatusOr sources).
-#define KILN_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    absl::Status _st = (expr);              \
-    if (!_st.ok()) return _st;              \
+// Local status helpers (file-scoped; undefined at the end of this file).
+#define KILN_RETURN_IF_ERROR(expr) \
+  do {                             \
+    absl::Status _st = (expr);     \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
-#define KILN_ASSIGN_OR_RETURN(lhs, expr)    \
-  auto KILN_CONCAT(_sor, __LINE__) = (expr);                \
+// `lhs` may be a declaration ("const json* x") or an lvalue.
+#define KILN_ASSIGN_OR_RETURN(lhs, expr)                                              \
+  auto KILN_CONCAT(_sor, __LINE__) = (expr);                                          \
   if (!KILN_CONCAT(_sor, __LINE__).ok()) return KILN_CONCAT(_sor, __LINE__).status(); \
   lhs = std::move(*KILN_CONCAT(_sor, __LINE__))
 #define KILN_CONCAT_INNER(a, b) a##b
@@ -424,7 +425,7 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       }
       return absl::UnimplementedError(absl::StrCat(
           sctx, " is a '", u.first, "' output", what,
-          ", which is not supported: only user outputs are", 
+          ", which is not supported: only user outputs are",
           u.first == "buffer_mutation" ? " (a training-mode module mutates its buffers; call "
                                          "model.eval() before torch.export)"
                                        : ""));
@@ -553,6 +554,11 @@ absl::StatusOr<std::map<std::string, PayloadMeta>> ParsePayloadConfig(const json
   }
   return out;
 }
+
+#undef KILN_ASSIGN_OR_RETURN
+#undef KILN_RETURN_IF_ERROR
+#undef KILN_CONCAT
+#undef KILN_CONCAT_INNER
 
 }  // namespace
 

@@ -263,10 +263,11 @@ absl::StatusOr<AtenGraph> ReadPt2FromBuffer(const std::string& bytes, const std:
   }
 
   // Weights, buffers and lifted constants, keyed by fully qualified name.
-  PayloadSource weights{absl::StrCat(prefix, "data/weights/", kModelName, "_weights_config.json"),
-                        prefix + "data/weights/"};
-  PayloadSource constants{absl::StrCat(prefix, "data/constants/", kModelName, "_constants_config.json"),
-                          prefix + "data/constants/"};
+  PayloadSource weights, constants;
+  weights.config_member = absl::StrCat(prefix, "data/weights/", kModelName, "_weights_config.json");
+  weights.dir = prefix + "data/weights/";
+  constants.config_member = absl::StrCat(prefix, "data/constants/", kModelName, "_constants_config.json");
+  constants.dir = prefix + "data/constants/";
   bool needs_payloads = false;
   for (const GraphInput& in : graph.inputs) needs_payloads |= in.kind != InputKind::kUserInput;
   if (needs_payloads) {

@@ -195,14 +195,15 @@ absl::Status ZipReader::ParseCentralDirectory(uint64_t cd_offset, uint64_t cd_si
                                            pos, ")");
 
     // ZIP64 extended information: 64-bit values for exactly those fields that are saturated.
-    const char* x = h + kCentralHeaderSize + name_len;
-    const char* x_end = x + extra_len;
+    const char* const x_begin = h + kCentralHeaderSize + name_len;
+    const char* x = x_begin;
+    const char* const x_end = x + extra_len;
     while (x_end - x >= 4) {
       const uint16_t id = Le16(x);
       const uint16_t len = Le16(x + 2);
       if (len > x_end - x - 4) {
         return bad(absl::StrCat(where, ": extra field 0x", absl::Hex(id), " at byte ",
-                                pos + kCentralHeaderSize + name_len + (x - (h + kCentralHeaderSize + name_len)),
+                                pos + kCentralHeaderSize + name_len + (x - x_begin),
                                 " overruns the entry's extra data"));
       }
       if (id == kZip64ExtraId) {
