@@ -33,7 +33,7 @@ absl::StatusOr<CompileResult> Compile(const AtenGraph& aten, const CompileOption
   FoldingStats folding;
   if (options.fold_constants) KILN_RETURN_IF_ERROR_ABSL(FoldConstants(graph, &folding));
   KILN_RETURN_IF_ERROR_ABSL(EliminateDeadCode(graph));
-  absl::StatusOr<ScheduledProgram> placed = PlaceGraph(graph);
+  absl::StatusOr<ScheduledProgram> placed = PlaceGraph(graph, options.device_dtype);
   if (!placed.ok()) return placed.status();
   ScheduledProgram& program = *placed;
   KILN_RETURN_IF_ERROR_ABSL(SelectLayouts(program));

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "compiler/aten/aten_graph.h"
+#include "ops/dtype.h"
 #include "simulator/chip_config.h"
 
 namespace kiln::compiler {
@@ -14,6 +15,7 @@ namespace kiln::compiler {
 struct CompileOptions {
   sim::ChipConfig chip = sim::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;
+  ops::DType device_dtype = ops::DType::kF32;  // storage of weights and activations on the device
 };
 
 struct CompileSummary {

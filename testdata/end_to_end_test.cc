@@ -20,9 +20,9 @@ struct ModelResult {
   compiler::CompileSummary summary;
 };
 
-void RunModel(const std::string& name, ModelResult* r) {
+void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOptions& options = {}) {
   const std::string dir = "testdata/";
-  absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File(dir + name + ".pt2");
+  absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File(dir + name + ".pt2", options);
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   r->summary = compiled->summary;
 
@@ -77,6 +77,21 @@ TEST(EndToEnd, ResNet18) {
   EXPECT_EQ(r.summary.ops_by_name["conv2d"], 20);
   // The arena reuses memory: far less than every activation side by side.
   EXPECT_LT(r.summary.arena_bytes, r.summary.activation_bytes_without_reuse / 2);
+}
+
+// bf16 storage on the device: weights and activations rounded to bf16, compute in fp32.
+TEST(EndToEnd, ResNet18InBf16) {
+  ModelResult f32, bf16;
+  ASSERT_NO_FATAL_FAILURE(RunModel("resnet18", &f32));
+  compiler::CompileOptions options;
+  options.device_dtype = ops::DType::kBF16;
+  ASSERT_NO_FATAL_FAILURE(RunModel("resnet18", &bf16, options));
+  EXPECT_GE(bf16.pcc, 0.99);
+  EXPECT_LT(bf16.pcc, 1.0);  // rounding really happened
+  EXPECT_GT(bf16.max_abs_err, f32.max_abs_err);
+  // Half the bytes: constants shrink and memory-bound ops get faster.
+  EXPECT_LT(bf16.summary.constant_bytes, f32.summary.constant_bytes * 0.51);
+  EXPECT_LT(bf16.stats.latency_us, f32.stats.latency_us);
 }
 
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {

@@ -8,9 +8,12 @@
 #include "runtime/executor.h"
 #include "runtime/program.h"
 #include "simulator/device.h"
+#include "tools/caller_path.h"
 #include "tools/npy.h"
 
 namespace {
+using kiln::tools::FromCallerDir;
+
 int Fail(const kiln::Status& s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
   return 1;
@@ -22,10 +25,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--input" && i + 1 < argc) inputs.push_back(argv[++i]);
-    else if (a == "--output-dir" && i + 1 < argc) output_dir = argv[++i];
-    else if (a == "--chip" && i + 1 < argc) chip_path = argv[++i];
-    else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = a;
+    if (a == "--input" && i + 1 < argc) inputs.push_back(FromCallerDir(argv[++i]));
+    else if (a == "--output-dir" && i + 1 < argc) output_dir = FromCallerDir(argv[++i]);
+    else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
+    else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = FromCallerDir(a);
     else {
       std::fprintf(stderr, "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json]\n");
       return 2;

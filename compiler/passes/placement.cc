@@ -6,7 +6,9 @@
 
 namespace kiln::compiler {
 
-absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph) {
+absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph, ops::DType device_dtype) {
+  if (device_dtype == ops::DType::kI32)
+    return absl::InvalidArgumentError("placement: i32 is not a device dtype for float models");
   ScheduledProgram p;
   std::vector<int> device_tensor(graph.values.size(), -1);
   auto add_tensor = [&](ProgramTensor t) {
@@ -19,7 +21,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph) {
     const DeviceValue& value = graph.values[v];
     const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, MemSpace::kHost, 0, {}});
     p.inputs.push_back({name, host});
-    device_tensor[v] = add_tensor({name + ".device", value.shape, value.dtype, ops::Layout::kTile,
+    device_tensor[v] = add_tensor({name + ".device", value.shape, device_dtype, ops::Layout::kTile,
                                    MemSpace::kDeviceArena, 0, {}});
     p.instructions.push_back({ProgramInstruction::Kind::kHostToDevice, nullptr, {host}, device_tensor[v], {}, name});
   }
@@ -28,7 +30,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph) {
     if (device_tensor[v] < 0) {
       const DeviceValue& value = graph.values[v];
       // Anything not yet placed is a constant: nodes come in topological order.
-      device_tensor[v] = add_tensor({value.name, value.shape, value.dtype, ops::Layout::kTile,
+      device_tensor[v] = add_tensor({value.name, value.shape, device_dtype, ops::Layout::kTile,
                                      MemSpace::kDeviceConstant, 0, value.constant});
     }
     return device_tensor[v];
@@ -44,7 +46,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph) {
     }
     const DeviceValue& out = graph.values[node.output];
     device_tensor[node.output] =
-        add_tensor({out.name, out.shape, out.dtype, ops::Layout::kTile, MemSpace::kDeviceArena, 0, {}});
+        add_tensor({out.name, out.shape, device_dtype, ops::Layout::kTile, MemSpace::kDeviceArena, 0, {}});
     inst.output = device_tensor[node.output];
     p.instructions.push_back(std::move(inst));
   }
