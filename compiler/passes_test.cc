@@ -246,8 +246,9 @@ TEST(LayoutSelection, SmallKernelsGoRowMajorSquareMatricesStayTiled) {
       EXPECT_EQ(t.layout, ops::Layout::kTile);
       ++checked;
     }
-    if (t.space == MemSpace::kHost) EXPECT_EQ(t.layout, ops::Layout::kRowMajor) << t.name;
-    else {
+    if (t.space == MemSpace::kHost) {
+      EXPECT_EQ(t.layout, ops::Layout::kRowMajor) << t.name;
+    } else {
       // The rule, for every device tensor.
       const bool wasteful = ops::StoredElements(t.shape, ops::Layout::kTile) >
                             kMaxTilePaddingFactor * ops::NumElements(t.shape);
@@ -449,6 +450,7 @@ DeviceGraph RandomDag(uint32_t seed) {
 }
 
 TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
+  int total_arena_tensors = 0, dags_with_reuse = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     DeviceGraph g = RandomDag(seed);
@@ -459,9 +461,18 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
     ExpectTransfersAdjacent(p);
     EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
     EXPECT_LE(p.arena_bytes, stats.sum_of_activation_bytes);
-    for (const ProgramTensor& t : p.tensors)
-      if (t.space != MemSpace::kHost) EXPECT_EQ(t.offset % kDeviceAlignment, 0u) << t.name;
+    int arena_tensors = 0;
+    for (const ProgramTensor& t : p.tensors) {
+      if (t.space == MemSpace::kHost) continue;
+      EXPECT_EQ(t.offset % kDeviceAlignment, 0u) << t.name;
+      arena_tensors += t.space == MemSpace::kDeviceArena;
+    }
+    total_arena_tensors += arena_tensors;
+    if (p.arena_bytes < stats.sum_of_activation_bytes) ++dags_with_reuse;
   }
+  // The DAGs are big enough to exercise reuse.
+  EXPECT_GT(total_arena_tensors, 40 * 5);
+  EXPECT_GT(dags_with_reuse, 30);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "runtime/program.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -226,6 +227,41 @@ Status Program::Verify(const std::string& what) {
   }
   for (uint32_t t : host_outputs)
     if (!written[t]) return Fail(what, "output '" + tensors_[t].name + "' is never written");
+  return VerifyArenaPlan(what);
+}
+
+Status Program::VerifyArenaPlan(const std::string& what) const {
+  // Arena tensors alive at the same time (from the instruction that writes them to the last one that
+  // reads them) must not share bytes, or one would silently overwrite the other.
+  const size_t n = tensors_.size();
+  std::vector<int64_t> first(n, -1), last(n, -1);
+  for (size_t i = 0; i < instructions_.size(); ++i) {
+    const Instruction& inst = instructions_[i];
+    for (uint32_t t : inst.inputs) last[t] = static_cast<int64_t>(i);
+    if (first[inst.output] < 0) first[inst.output] = static_cast<int64_t>(i);
+    last[inst.output] = std::max<int64_t>(last[inst.output], static_cast<int64_t>(i));
+  }
+  std::vector<uint32_t> arena;
+  for (uint32_t t = 0; t < n; ++t) {
+    if (tensors_[t].space == MemSpace::kHost) continue;
+    if (tensors_[t].offset % kDeviceAlignment != 0)
+      return Fail(what, "tensor " + std::to_string(t) + " '" + tensors_[t].name + "': offset " +
+                            std::to_string(tensors_[t].offset) + " is not " + std::to_string(kDeviceAlignment) +
+                            "-byte aligned");
+    if (tensors_[t].space == MemSpace::kDeviceArena && first[t] >= 0) arena.push_back(t);
+  }
+  // Sweep in address order; only neighbours whose byte ranges overlap need a lifetime check.
+  std::sort(arena.begin(), arena.end(), [&](uint32_t a, uint32_t b) { return tensors_[a].offset < tensors_[b].offset; });
+  for (size_t i = 0; i < arena.size(); ++i) {
+    const TensorInfo& a = tensors_[arena[i]];
+    for (size_t j = i + 1; j < arena.size(); ++j) {
+      const TensorInfo& b = tensors_[arena[j]];
+      if (b.offset >= a.offset + a.size_bytes) break;
+      if (first[arena[i]] <= last[arena[j]] && first[arena[j]] <= last[arena[i]])
+        return Fail(what, "tensors '" + a.name + "' and '" + b.name +
+                              "' share arena bytes while both are alive");
+    }
+  }
   return Status::Ok();
 }
 

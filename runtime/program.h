@@ -17,6 +17,9 @@
 
 namespace kiln::runtime {
 
+// Device tensors start on DRAM-burst boundaries (the compiler's memory planner guarantees it).
+inline constexpr uint64_t kDeviceAlignment = 64;
+
 enum class MemSpace : uint8_t { kHost = 0, kDeviceArena = 1, kDeviceConstant = 2 };
 
 struct TensorInfo {
@@ -64,6 +67,7 @@ class Program {
 
  private:
   Status Verify(const std::string& what);
+  Status VerifyArenaPlan(const std::string& what) const;
 
   std::vector<uint8_t> buffer_;
   std::vector<TensorInfo> tensors_;
