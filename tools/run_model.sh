@@ -11,8 +11,8 @@ mkdir -p "$out"
 echo "== export $model (PyTorch $(.venv/bin/python -c 'import torch; print(torch.__version__)'))"
 .venv/bin/python -m torch_frontend.export --model "$model" --out-dir "$out" | grep -E "^(wrote|aten ops)" || true
 
-bazel build -c opt //tools:compile //tools:run 2>/dev/null || bazel build -c opt //tools:compile //tools:run
-bin=$(bazel info -c opt bazel-bin 2>/dev/null)/tools
+bazel build //tools:compile //tools:run 2>/dev/null || bazel build //tools:compile //tools:run
+bin=$(bazel info bazel-bin 2>/dev/null)/tools
 
 echo "== compile $out/$model.pt2"
 "$bin/compile" "$out/$model.pt2" -o "$out/$model.kiln"

@@ -6,6 +6,12 @@
 namespace kiln::compiler {
 namespace {
 
+// ATen lets one value stand for both spatial dims ([3] means [3, 3]).
+void ExpandToPairs(std::initializer_list<std::vector<int64_t>*> lists) {
+  for (std::vector<int64_t>* v : lists)
+    if (v->size() == 1) v->push_back((*v)[0]);
+}
+
 absl::Status Addmm(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN(bias, ctx.Tensor(node, "self"));
   KILN_ASSIGN(a, ctx.Tensor(node, "mat1"));
@@ -39,9 +45,7 @@ absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN(padding, ctx.Ints(node, "padding"));
   KILN_ASSIGN(dilation, ctx.Ints(node, "dilation"));
   KILN_ASSIGN(groups, ctx.Int(node, "groups", 1));
-  // ATen allows one value for both spatial dims.
-  for (auto* v : {&stride, &padding, &dilation})
-    if (v->size() == 1) v->push_back((*v)[0]);
+  ExpandToPairs({&stride, &padding, &dilation});
   ops::Attrs attrs;
   attrs.SetInts("stride", stride).SetInts("padding", padding).SetInts("dilation", dilation).SetInt("groups", groups);
   std::vector<int> inputs = {x, w};
@@ -95,8 +99,7 @@ absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN(dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1, 1}));
   KILN_ASSIGN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
   if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
-  for (auto* v : {&kernel, &stride, &padding, &dilation})
-    if (v->size() == 1) v->push_back((*v)[0]);
+  ExpandToPairs({&kernel, &stride, &padding, &dilation});
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInts("dilation", dilation).SetInt("ceil_mode", ceil_mode ? 1 : 0);
@@ -113,8 +116,7 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN(count_include_pad, ctx.Bool(node, "count_include_pad", true));
   KILN_ASSIGN(divisor, ctx.Int(node, "divisor_override", 0));
   if (stride.empty()) stride = kernel;
-  for (auto* v : {&kernel, &stride, &padding})
-    if (v->size() == 1) v->push_back((*v)[0]);
+  ExpandToPairs({&kernel, &stride, &padding});
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
