@@ -135,6 +135,7 @@ void SliceKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutVi
   const int64_t outer = DimProduct(x, 0, r.dim);
   const int64_t inner = DimProduct(x, r.dim + 1, x.size());
   const int64_t in_dim = x[r.dim];
+  if (r.size * inner == 0) return;  // empty result: nothing to copy (and no buffer to copy into)
   for (int64_t o = 0; o < outer; ++o) {
     const float* src = inputs[0].data + (o * in_dim + r.start) * inner;
     float* dst = out.data + o * r.size * inner;
