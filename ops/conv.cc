@@ -58,6 +58,12 @@ double Conv2dWork(const std::vector<Shape>& inputs, const Shape& output, const A
          RoundUpToTile(w[1] * w[2] * w[3]) * RoundUpToTile(og);
 }
 
+// The same product on true shapes: what the convolution needs, not what the tiles cost.
+double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs&) {
+  const Shape& w = inputs[1];
+  return 2.0 * static_cast<double>(NumElements(output)) * static_cast<double>(w[1] * w[2] * w[3]);
+}
+
 // ceil(a / b) for b > 0 and any sign of a.
 inline int64_t CeilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
@@ -144,6 +150,7 @@ std::vector<OpDef> ConvOps() {
   def.unit = Unit::kMatrix;
   def.infer_shape = InferConv2d;
   def.work = Conv2dWork;
+  def.flops = Conv2dFlops;
   def.kernel = Conv2dKernel;
   std::vector<OpDef> ops;
   ops.push_back(std::move(def));

@@ -42,6 +42,10 @@ double MatmulWork(const std::vector<Shape>& inputs, const Shape& output, const A
   return 2.0 * batch * m * k * n;
 }
 
+double MatmulFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs&) {
+  return 2.0 * static_cast<double>(NumElements(output)) * static_cast<double>(inputs[0].back());
+}
+
 void MatmulKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
   const ConstView& a = inputs[0];
   const ConstView& b = inputs[1];
@@ -85,6 +89,7 @@ std::vector<OpDef> MatmulOps() {
   def.unit = Unit::kMatrix;
   def.infer_shape = InferMatmul;
   def.work = MatmulWork;
+  def.flops = MatmulFlops;
   def.kernel = MatmulKernel;
   std::vector<OpDef> ops;
   ops.push_back(std::move(def));

@@ -54,6 +54,9 @@ struct OpDef {
   Unit unit = Unit::kVector;
   InferShapeFn infer_shape = nullptr;
   WorkFn work = nullptr;
+  // Useful FLOPs of one call on the true (unpadded) shapes, for the roofline figure of merit. Only
+  // matrix ops set it; the roofline counts matrix-unit FLOPs against the matrix peak.
+  WorkFn flops = nullptr;
   KernelFn kernel = nullptr;
 
   int min_inputs() const { return variadic ? 1 : static_cast<int>(inputs.size()) - num_optional_inputs; }

@@ -668,6 +668,19 @@ TEST(Work, CountsTilePaddedShapes) {
   EXPECT_EQ(Work("concat", {{33, 10}, {33, 10}}, Attrs().SetInt("dim", 0)), 0.0);
 }
 
+TEST(Work, UsefulFlopsAreUnpaddedAndOnlyForMatrixOps) {
+  for (const OpDef* op : AllOps())
+    EXPECT_EQ(op->flops != nullptr, op->unit == Unit::kMatrix) << op->name;
+  auto flops = [](std::string_view name, const std::vector<Shape>& shapes, const Attrs& attrs = {}) {
+    return FindOp(name)->flops(shapes, InferOk(name, shapes, attrs), attrs);
+  };
+  EXPECT_EQ(flops("matmul", {{33, 33}, {33, 33}}), 2.0 * 33 * 33 * 33);
+  EXPECT_EQ(flops("matmul", {{3, 5, 10, 40}, {40, 70}}), 2.0 * 15 * 10 * 40 * 70);
+  // conv2d: 2 * N * O * OH * OW * C/g * KH * KW.
+  EXPECT_EQ(flops("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()), 2.0 * 2 * 5 * 15 * 17 * 27);
+  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 8 * 8 * 8 * 9);
+}
+
 // ---- shared helpers ----
 
 TEST(ShapeUtil, WindowOutputSize) {

@@ -106,6 +106,9 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
     const sim::Counters d = device_->counters().Since(before);
     stats->counters = d;
     stats->latency_us = device_->CyclesToMicros(d.cycles);
+    const Workload& w = program_.workload();
+    stats->roofline_us = device_->CyclesToMicros(device_->cost_model().RooflineCycles(
+        w.matrix_flops, w.weight_bytes + w.io_bytes, w.io_bytes, w.io_tensors));
     stats->device_bytes_in_use = device_->memory().in_use();
   }
   return Status::Ok();

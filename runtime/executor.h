@@ -23,7 +23,8 @@ struct HostTensor {
 };
 
 struct RunStats {
-  double latency_us = 0;  // simulated time of this run
+  double latency_us = 0;   // simulated time of this run
+  double roofline_us = 0;  // the chip's lower bound for this program (see CostModel::RooflineCycles)
   sim::Counters counters;  // this run only
   int64_t device_bytes_in_use = 0;
 };

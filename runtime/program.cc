@@ -197,6 +197,7 @@ Status Program::Verify(const std::string& what) {
         return Fail(what, at + ": result '" + out.name + "' has shape " + ops::ShapeToString(out.shape) +
                               " but the op produces " + ops::ShapeToString(inferred));
       inst.output = op->output();
+      if (inst.op->flops) workload_.matrix_flops += inst.op->flops(shapes, out.shape, inst.attrs);
     } else if (types->Get(i) == fb::Instruction::Transfer) {
       const auto* tr = static_cast<const fb::Transfer*>(insts->Get(i));
       KILN_RETURN_IF_ERROR(check_index(tr->src(), where));
@@ -227,6 +228,16 @@ Status Program::Verify(const std::string& what) {
   }
   for (uint32_t t : host_outputs)
     if (!written[t]) return Fail(what, "output '" + tensors_[t].name + "' is never written");
+  for (const TensorInfo& t : tensors_) {
+    const int64_t bytes = ops::NumElements(t.shape) * ops::DTypeSize(t.dtype);
+    if (t.space == MemSpace::kDeviceConstant) workload_.weight_bytes += bytes;
+  }
+  for (const auto* io : {&inputs_, &outputs_})
+    for (const IoInfo& b : *io) {
+      const TensorInfo& t = tensors_[b.tensor];
+      workload_.io_bytes += ops::NumElements(t.shape) * ops::DTypeSize(t.dtype);
+      workload_.io_tensors += 1;
+    }
   return VerifyArenaPlan(what);
 }
 

@@ -48,6 +48,14 @@ struct Instruction {
   std::string source;              // ATen node, for messages
 };
 
+// What the program must do, whatever the schedule: the inputs of the roofline.
+struct Workload {
+  double matrix_flops = 0;   // useful FLOPs of matrix ops (no tile padding)
+  int64_t weight_bytes = 0;  // constants as stored, without padding
+  int64_t io_bytes = 0;      // program inputs and outputs (host side)
+  int64_t io_tensors = 0;    // one host-link transfer each
+};
+
 class Program {
  public:
   // Copies `size` bytes and verifies them; `what` names the source in error messages.
@@ -64,6 +72,7 @@ class Program {
   uint64_t peak_device_bytes() const { return peak_device_bytes_; }
   const uint8_t* constants() const { return constants_; }
   const std::string& producer() const { return producer_; }
+  const Workload& workload() const { return workload_; }
 
  private:
   Status Verify(const std::string& what);
@@ -79,6 +88,7 @@ class Program {
   uint64_t peak_device_bytes_ = 0;
   const uint8_t* constants_ = nullptr;  // points into buffer_
   std::string producer_;
+  Workload workload_;
 };
 
 }  // namespace kiln::runtime

@@ -27,6 +27,16 @@ OpCost CostModel::Op(ops::Unit unit, double work, int64_t dram_bytes_read,
   return c;
 }
 
+double CostModel::RooflineCycles(double flops, int64_t dram_bytes, int64_t host_link_bytes,
+                                 int64_t transfers) const {
+  const double hz = config_.clock_ghz * 1e9;
+  const double compute = flops / (config_.matrix_tflop_per_s * 1e12 / hz);
+  const double memory = static_cast<double>(dram_bytes) / (config_.dram_bandwidth_gb_per_s * 1e9 / hz);
+  const double link = static_cast<double>(transfers) * config_.host_link_latency_us * 1e-6 * hz +
+                      static_cast<double>(host_link_bytes) / (config_.host_link_gb_per_s * 1e9 / hz);
+  return std::max(compute, memory) + link;
+}
+
 double CostModel::Transfer(int64_t bytes) const {
   const double hz = config_.clock_ghz * 1e9;
   return config_.host_link_latency_us * 1e-6 * hz +

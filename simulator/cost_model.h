@@ -25,6 +25,11 @@ class CostModel {
   // One DMA over the host link: fixed latency plus bytes / link bandwidth.
   double Transfer(int64_t bytes) const;
 
+  // The chip's roofline for a whole program: max(matrix FLOPs / peak, DRAM bytes that must move /
+  // bandwidth) plus the host-link time no schedule avoids. Simulated time / this bound is the
+  // compiler's figure of merit (1.0 is perfect).
+  double RooflineCycles(double flops, int64_t dram_bytes, int64_t host_link_bytes, int64_t transfers) const;
+
   double CyclesToMicros(double cycles) const { return cycles / (config_.clock_ghz * 1e3); }
 
  private:

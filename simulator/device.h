@@ -61,6 +61,7 @@ class Device {
   void ResetCounters() { counters_ = Counters(); }
   DeviceMemory& memory() { return memory_; }
   double CyclesToMicros(double cycles) const { return cost_.CyclesToMicros(cycles); }
+  const CostModel& cost_model() const { return cost_; }
 
   Status Allocate(int64_t bytes, const std::string& what, uint64_t* addr) {
     return memory_.Allocate(bytes, what, addr);

@@ -88,6 +88,16 @@ TEST(CostModel, WholeTilesAndRoofline) {
   EXPECT_DOUBLE_EQ(cost.CyclesToMicros(1500.0), 1.5);
 }
 
+TEST(CostModel, RooflineIsTheSlowerOfComputeAndMemoryPlusTheHostLink) {
+  CostModel cost(DefaultChipConfig());
+  // Compute-bound: 74e9 FLOPs take 1e6 cycles; 288 bytes take 1 cycle; no host traffic.
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(74e9, 288, 0, 0), 1e6);
+  // Memory-bound: 288e6 bytes take 1e6 cycles.
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(74.0, 288'000'000, 0, 0), 1e6);
+  // Two transfers of 25000 bytes in all: 2 * 5000 cycles latency + 1000 cycles of link time.
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(0, 0, 25000, 2), 11000.0);
+}
+
 TEST(Device, DmaRoundTripTilizesAndConverts) {
   Device dev(DefaultChipConfig());
   const ops::Shape shape = {3, 33, 40};

@@ -54,6 +54,7 @@ void BM_Run(benchmark::State& state, const std::string& model) {
     }
   }
   state.counters["simulated_us"] = stats.latency_us;
+  state.counters["latency_over_roofline"] = stats.latency_us / stats.roofline_us;
   state.counters["device_ops"] = static_cast<double>(stats.counters.ops_executed);
   state.counters["dram_MB"] =
       static_cast<double>(stats.counters.dram_read_bytes + stats.counters.dram_write_bytes) / 1e6;

@@ -66,8 +66,13 @@ int main(int argc, char** argv) {
               static_cast<long long>(exec->load_stats().counters.host_to_device_bytes));
   std::printf("simulated latency: %.1f us (compute %.1f us, transfers %.1f us)\n", stats.latency_us,
               device.CyclesToMicros(c.compute_cycles), device.CyclesToMicros(c.transfer_cycles));
+  std::printf("roofline: %.1f us (%.3g matrix FLOPs, %lld weight bytes, %lld input/output bytes); "
+              "latency / roofline = %.2f\n",
+              stats.roofline_us, program->workload().matrix_flops,
+              static_cast<long long>(program->workload().weight_bytes),
+              static_cast<long long>(program->workload().io_bytes), stats.latency_us / stats.roofline_us);
   std::printf("ops: %lld, transfers: %lld, host->device %lld B, device->host %lld B, DRAM read %lld B, "
-              "DRAM written %lld B, matrix FLOPs %.3g, peak device DRAM %lld B\n",
+              "DRAM written %lld B, matrix work %.3g FLOPs (tile-padded), peak device DRAM %lld B\n",
               static_cast<long long>(c.ops_executed), static_cast<long long>(c.transfers),
               static_cast<long long>(c.host_to_device_bytes), static_cast<long long>(c.device_to_host_bytes),
               static_cast<long long>(c.dram_read_bytes), static_cast<long long>(c.dram_write_bytes), c.flops,
