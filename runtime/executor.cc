@@ -76,7 +76,10 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
   }
 
   const sim::Counters before = device_->counters();
+  std::vector<double> instruction_us;
+  instruction_us.reserve(program_.instructions().size());
   for (const Instruction& inst : program_.instructions()) {
+    const double start = device_->counters().cycles;
     Status s;
     switch (inst.kind) {
       case Instruction::Kind::kHostToDevice: {
@@ -100,11 +103,13 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
     }
     if (!s.ok())
       return Status::Error((inst.source.empty() ? "" : inst.source + ": ") + s.message());
+    instruction_us.push_back(device_->CyclesToMicros(device_->counters().cycles - start));
   }
 
   if (stats) {
     const sim::Counters d = device_->counters().Since(before);
     stats->counters = d;
+    stats->instruction_us = std::move(instruction_us);
     stats->latency_us = device_->CyclesToMicros(d.cycles);
     const Workload& w = program_.workload();
     stats->roofline_us = device_->CyclesToMicros(device_->cost_model().RooflineCycles(

@@ -26,6 +26,7 @@ struct RunStats {
   double latency_us = 0;   // simulated time of this run
   double roofline_us = 0;  // the chip's lower bound for this program (see CostModel::RooflineCycles)
   sim::Counters counters;  // this run only
+  std::vector<double> instruction_us;  // simulated time of each instruction, in program order
   int64_t device_bytes_in_use = 0;
 };
 

@@ -51,6 +51,11 @@ void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOp
   std::printf("%s: PCC=%.6f max_abs_err=%.3g simulated latency=%.1f us, roofline=%.1f us, %lld device ops\n",
               name.c_str(), r->pcc, r->max_abs_err, r->stats.latency_us, r->stats.roofline_us,
               static_cast<long long>(r->stats.counters.ops_executed));
+  // The per-instruction profile accounts for the whole run.
+  ASSERT_EQ(r->stats.instruction_us.size(), program->instructions().size());
+  double total = 0;
+  for (double us : r->stats.instruction_us) total += us;
+  EXPECT_NEAR(total, r->stats.latency_us, 1e-6 * r->stats.latency_us);
   // No schedule beats the roofline.
   EXPECT_GE(r->stats.latency_us, r->stats.roofline_us);
 }

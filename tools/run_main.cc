@@ -1,7 +1,11 @@
 // bazel run //tools:run -- model.kiln --input x.npy [--input y.npy] [--output-dir DIR] [--chip chip.json]
+//                         [--profile]
 // Loads a .kiln onto the simulated accelerator, runs it once and prints the outputs' shapes,
 // the simulated latency and the device counters. Links only the runtime and the simulator.
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -18,19 +22,56 @@ int Fail(const kiln::Status& s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
   return 1;
 }
+// The instructions that take the most simulated time, and the total per kind of op.
+void PrintProfile(const kiln::runtime::Program& program, const kiln::runtime::RunStats& stats, size_t top) {
+  using Kind = kiln::runtime::Instruction::Kind;
+  const auto& insts = program.instructions();
+  auto label = [&](size_t i) -> std::string {
+    const auto& inst = insts[i];
+    if (inst.kind == Kind::kHostToDevice) return "host->device";
+    if (inst.kind == Kind::kDeviceToHost) return "device->host";
+    return std::string(inst.op->name);
+  };
+  std::vector<size_t> order(stats.instruction_us.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return stats.instruction_us[a] > stats.instruction_us[b]; });
+  std::printf("profile: top %zu of %zu instructions\n", std::min(top, order.size()), order.size());
+  std::printf("  %5s  %-14s %-44s %-20s %10s %6s\n", "#", "op", "from", "result shape", "us", "share");
+  for (size_t k = 0; k < std::min(top, order.size()); ++k) {
+    const size_t i = order[k];
+    const auto& out = program.tensors()[insts[i].output];
+    std::printf("  %5zu  %-14s %-44s %-20s %10.2f %5.1f%%\n", i, label(i).c_str(), insts[i].source.c_str(),
+                kiln::ops::ShapeToString(out.shape).c_str(), stats.instruction_us[i],
+                100.0 * stats.instruction_us[i] / stats.latency_us);
+  }
+  std::map<std::string, std::pair<int, double>> by_kind;
+  for (size_t i = 0; i < order.size(); ++i) {
+    auto& [count, us] = by_kind[label(i)];
+    count += 1;
+    us += stats.instruction_us[i];
+  }
+  std::printf("profile: by op\n");
+  for (const auto& [name, v] : by_kind)
+    std::printf("  %-14s x%-4d %10.2f us %5.1f%%\n", name.c_str(), v.first, v.second,
+                100.0 * v.second / stats.latency_us);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string program_path, output_dir, chip_path;
   std::vector<std::string> inputs;
+  bool profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--input" && i + 1 < argc) inputs.push_back(FromCallerDir(argv[++i]));
     else if (a == "--output-dir" && i + 1 < argc) output_dir = FromCallerDir(argv[++i]);
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
+    else if (a == "--profile") profile = true;
     else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = FromCallerDir(a);
     else {
-      std::fprintf(stderr, "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json]\n");
+      std::fprintf(stderr, "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json] [--profile]\n");
       return 2;
     }
   }
@@ -77,5 +118,6 @@ int main(int argc, char** argv) {
               static_cast<long long>(c.host_to_device_bytes), static_cast<long long>(c.device_to_host_bytes),
               static_cast<long long>(c.dram_read_bytes), static_cast<long long>(c.dram_write_bytes), c.flops,
               static_cast<long long>(device.memory().peak()));
+  if (profile) PrintProfile(*program, stats, 15);
   return 0;
 }
