@@ -408,3 +408,57 @@ TEST(Lowering, ShortTargetStripsPrefix) {
 
 }  // namespace
 }  // namespace kiln::compiler
+
+namespace kiln::compiler {
+namespace {
+
+TEST(Lowering, HardtanhAndClampBecomeClamp) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddNode(g, "hardtanh", "torch.ops.aten.hardtanh.default",
+          {TensorArg("self", "x"), FloatArg("min_val", 0.0), FloatArg("max_val", 6.0)}, {2, 3});
+  AddNode(g, "clamp", "torch.ops.aten.clamp.default", {TensorArg("self", "hardtanh"), FloatArg("max", 4.0)}, {2, 3});
+  g.outputs = {"clamp"};
+  absl::StatusOr<DeviceGraph> d = LowerAtenGraph(g);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(OpNames(*d), (std::vector<std::string>{"clamp", "clamp"}));
+  EXPECT_EQ(d->nodes[0].attrs.Float("min", -99), 0.0);
+  EXPECT_EQ(d->nodes[0].attrs.Float("max", -99), 6.0);
+  EXPECT_FALSE(d->nodes[1].attrs.Has("min"));  // an absent bound stays absent
+  const auto out = Evaluate(*d, {{"x", {-1, 0.5f, 3, 5, 7, 100}}});
+  EXPECT_EQ(out.at("clamp"), (std::vector<float>{0, 0.5f, 3, 4, 4, 4}));
+}
+
+TEST(Lowering, EvenAdaptiveAvgPoolIsAvgPoolAndIdentityIsFree) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 4, 6});
+  AddNode(g, "pool", "torch.ops.aten._adaptive_avg_pool2d.default",
+          {TensorArg("self", "x"), IntsArg("output_size", {2, 3})}, {1, 2, 2, 3});
+  AddNode(g, "same", "torch.ops.aten._adaptive_avg_pool2d.default",
+          {TensorArg("self", "pool"), IntsArg("output_size", {2, 3})}, {1, 2, 2, 3});
+  g.outputs = {"same"};
+  absl::StatusOr<DeviceGraph> d = LowerAtenGraph(g);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(OpNames(*d), (std::vector<std::string>{"avg_pool2d"}));
+  EXPECT_EQ(d->nodes[0].attrs.Ints("kernel"), (std::vector<int64_t>{2, 2}));
+  std::vector<float> x(48);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  const auto out = Evaluate(*d, {{"x", x}});
+  // Channel 0, window rows 0-1, cols 0-1: (0 + 1 + 6 + 7) / 4.
+  EXPECT_EQ(out.at("same")[0], 3.5f);
+}
+
+TEST(Lowering, UnevenAdaptiveAvgPoolIsNamed) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 5, 5});
+  AddNode(g, "pool", "torch.ops.aten._adaptive_avg_pool2d.default",
+          {TensorArg("self", "x"), IntsArg("output_size", {2, 2})}, {1, 2, 2, 2});
+  g.outputs = {"pool"};
+  absl::StatusOr<DeviceGraph> d = LowerAtenGraph(g);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("node 'pool'"));
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("uneven windows"));
+}
+
+}  // namespace
+}  // namespace kiln::compiler

@@ -104,6 +104,21 @@ const ElementwiseSpec kBinary[] = {
      &BinaryKernel<[](float a, float b) { return std::pow(a, b); }>},
 };
 
+// min(max(x, min), max) with either bound optional, as torch.clamp (NaN propagates; min > max
+// gives max everywhere).
+void ClampKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const bool has_min = attrs.Has("min"), has_max = attrs.Has("max");
+  const float lo = static_cast<float>(attrs.Float("min")), hi = static_cast<float>(attrs.Float("max"));
+  const float* x = inputs[0].data;
+  const int64_t n = NumElements(out.shape);
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i];
+    if (has_min && v < lo) v = lo;
+    if (has_max && v > hi) v = hi;
+    out.data[i] = v;
+  }
+}
+
 }  // namespace
 
 std::vector<OpDef> ElementwiseOps() {
@@ -117,6 +132,18 @@ std::vector<OpDef> ElementwiseOps() {
     def.infer_shape = InferSame;
     def.work = OutputElementWork;
     def.kernel = s.kernel;
+    ops.push_back(std::move(def));
+  }
+  {
+    OpDef def;
+    def.name = "clamp";
+    def.summary = "min(max(x, min), max); either bound may be absent (NaN propagates)";
+    def.inputs = {"x"};
+    def.attrs = {{"min", AttrKind::kFloat, "Lower bound", true}, {"max", AttrKind::kFloat, "Upper bound", true}};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferSame;
+    def.work = OutputElementWork;
+    def.kernel = ClampKernel;
     ops.push_back(std::move(def));
   }
   for (const ElementwiseSpec& s : kBinary) {

@@ -174,6 +174,18 @@ TEST(Elementwise, UnaryMatchesATen) {
   }
 }
 
+const bool kClampCovered = Covers({"clamp"});
+
+TEST(Elementwise, ClampMatchesATen) {
+  at::manual_seed(5);
+  at::Tensor x = Randn({4, 37}) * 3;
+  x[0][0] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(AllClose(RunOp("clamp", {x}, Attrs().SetFloat("min", -1).SetFloat("max", 2)), at::clamp(x, -1, 2)));
+  EXPECT_TRUE(AllClose(RunOp("clamp", {x}, Attrs().SetFloat("min", 0)), at::clamp_min(x, 0)));
+  EXPECT_TRUE(AllClose(RunOp("clamp", {x}, Attrs().SetFloat("max", 6)), at::clamp_max(x, 6)));
+  EXPECT_TRUE(AllClose(RunOp("clamp", {x}, Attrs().SetFloat("min", 3).SetFloat("max", 1)), at::clamp(x, 3, 1)));
+}
+
 const bool kBinaryCovered = Covers({"add", "sub", "mul", "div", "maximum", "minimum", "pow"});
 
 TEST(Elementwise, BinaryBroadcastMatchesATen) {

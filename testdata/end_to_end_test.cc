@@ -91,6 +91,15 @@ TEST(EndToEnd, ResNet18) {
   EXPECT_LT(r.summary.arena_bytes, r.summary.activation_bytes_without_reuse / 2);
 }
 
+// Depthwise and pointwise convolutions, ReLU6 (hardtanh -> clamp), residual adds.
+TEST(EndToEnd, MobileNetV2) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("mobilenet_v2", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_EQ(r.summary.ops_by_name["conv2d"], 52);
+  EXPECT_EQ(r.summary.ops_by_name["clamp"], 35);
+}
+
 // bf16 storage on the device: weights and activations rounded to bf16, compute in fp32.
 TEST(EndToEnd, ResNet18InBf16) {
   ModelResult f32, bf16;

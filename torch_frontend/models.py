@@ -88,10 +88,37 @@ def _small_cnn() -> nn.Module:
     return model
 
 
-def _resnet18() -> nn.Module:
-    import torchvision  # deferred: only this model needs it and it is slow to import
+def calibrate_batch_norm(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> nn.Module:
+    """Sets every BatchNorm's running statistics to those of one seeded random batch.
 
-    return torchvision.models.resnet18(weights=None)
+    With freshly initialised statistics (mean 0, var 1) deep random-weight networks shrink their
+    activations towards zero layer by layer (EfficientNet's logits end near 1e-20), which makes an
+    accuracy comparison meaningless. Measured statistics keep activations O(1), as in a trained model.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: one batch gives exactly its statistics
+    gen = torch.Generator().manual_seed(1234)
+    model.train()
+    with torch.no_grad():
+        model(torch.randn((batch, *input_shape[1:]), generator=gen))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    return model.eval()
+
+
+def _torchvision(name: str) -> Callable[[], nn.Module]:
+    """Builder for a torchvision classifier with random weights (nothing is downloaded)."""
+    def build() -> nn.Module:
+        import torchvision  # deferred: only these models need it and it is slow to import
+
+        model = getattr(torchvision.models, name)(weights=None)
+        return calibrate_batch_norm(model, (1, 3, 224, 224))
+    return build
 
 
 class _Unsupported(nn.Module):
@@ -104,7 +131,9 @@ class _Unsupported(nn.Module):
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
-register(ModelSpec("resnet18", _resnet18, randn_inputs((1, 3, 224, 224)),
-                   "torchvision resnet18, random weights"))
+for _name in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11", "squeezenet1_0",
+              "densenet121"):
+    register(ModelSpec(_name, _torchvision(_name), randn_inputs((1, 3, 224, 224)),
+                       f"torchvision {_name}, random weights"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))

@@ -1,6 +1,8 @@
 // Lowering rules for elementwise ATen ops: unary math and broadcasting arithmetic.
 #include "compiler/lowering/rules.h"
 
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 
 namespace kiln::compiler {
@@ -67,6 +69,27 @@ absl::Status Div(LoweringContext& ctx, const AtenNode& node) {
   return Binary<kDiv>(ctx, node);
 }
 
+// clamp(self, min?, max?) and hardtanh(self, min_val, max_val) (ReLU6 exports as hardtanh).
+absl::Status Clamp(LoweringContext& ctx, const AtenNode& node) {
+  absl::StatusOr<int> x = ctx.Tensor(node, "self");
+  if (!x.ok()) return x.status();
+  const bool hardtanh = ShortTarget(node.target) == "aten.hardtanh.default";
+  ops::Attrs attrs;
+  for (const auto& [arg, attr, fallback] : {std::tuple{hardtanh ? "min_val" : "min", "min", -1.0},
+                                            std::tuple{hardtanh ? "max_val" : "max", "max", 1.0}}) {
+    const Argument* a = node.Find(arg);
+    if (a && a->kind == Argument::Kind::kTensor)
+      return ctx.NodeError(node, absl::StrCat("a tensor '", arg, "' bound is not supported yet"));
+    if (!hardtanh && ctx.IsNone(node, arg)) continue;
+    absl::StatusOr<double> v = ctx.Float(node, arg, fallback);
+    if (!v.ok()) return v.status();
+    attrs.SetFloat(attr, *v);
+  }
+  absl::StatusOr<int> y = ctx.Emit(node, "clamp", {*x}, attrs);
+  if (!y.ok()) return y.status();
+  return ctx.Bind(node, *y);
+}
+
 }  // namespace
 
 void AddElementwiseRules(std::map<std::string, LoweringRule>& rules) {
@@ -82,6 +105,8 @@ void AddElementwiseRules(std::map<std::string, LoweringRule>& rules) {
   rules["aten.reciprocal.default"] = Unary<kReciprocal>;
   rules["aten.silu.default"] = Unary<kSilu>;
   rules["aten.gelu.default"] = Gelu;
+  rules["aten.clamp.default"] = Clamp;
+  rules["aten.hardtanh.default"] = Clamp;
   rules["aten.add.Tensor"] = BinaryWithAlpha<kAdd>;
   rules["aten.add.Scalar"] = BinaryWithAlpha<kAdd>;
   rules["aten.sub.Tensor"] = BinaryWithAlpha<kSub>;

@@ -124,6 +124,26 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
 }
 
+// Adaptive average pooling whose windows tile the input evenly (VGG's and AlexNet's 7x7/6x6 heads,
+// global pooling) is plain average pooling.
+absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN(size, ctx.Ints(node, "output_size"));
+  ExpandToPairs({&size});
+  const ops::Shape& in = ctx.graph().values[x].shape;
+  if (in.size() < 3 || size.size() != 2) return ctx.NodeError(node, "expects [.., H, W] input and a 2-D output size");
+  const int64_t h = in[in.size() - 2], w = in.back();
+  if (size[0] == h && size[1] == w) return ctx.Bind(node, x);
+  if (size[0] <= 0 || size[1] <= 0 || h % size[0] != 0 || w % size[1] != 0)
+    return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", h, "x", w, " to ", size[0], "x", size[1],
+                                            " has uneven windows; not supported yet"));
+  const std::vector<int64_t> kernel = {h / size[0], w / size[1]};
+  ops::Attrs attrs;
+  attrs.SetInts("kernel", kernel).SetInts("stride", kernel).SetInts("padding", {0, 0})
+      .SetInt("ceil_mode", 0).SetInt("count_include_pad", 1);
+  return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
+}
+
 template <const char* kOp>
 absl::Status Softmax(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN(x, ctx.Tensor(node, "self"));
@@ -159,6 +179,7 @@ void AddNeuralNetRules(std::map<std::string, LoweringRule>& rules) {
   rules["aten.native_layer_norm.default"] = LayerNorm;
   rules["aten.max_pool2d_with_indices.default"] = MaxPool;
   rules["aten.avg_pool2d.default"] = AvgPool;
+  rules["aten._adaptive_avg_pool2d.default"] = AdaptiveAvgPool;
   rules["aten._softmax.default"] = Softmax<kSoftmax>;
   rules["aten._log_softmax.default"] = Softmax<kLogSoftmax>;
   rules["aten.sum.dim_IntList"] = Reduce<kSum>;
