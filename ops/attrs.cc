@@ -1,7 +1,5 @@
 #include "ops/attrs.h"
 
-#include <sstream>
-
 namespace kiln::ops {
 
 const char* AttrKindName(AttrKind k) {
@@ -46,25 +44,6 @@ const std::vector<int64_t>& Attrs::Ints(std::string_view name) const {
 double Attrs::Float(std::string_view name, double fallback) const {
   const AttrValue* v = Find(name);
   return (v && v->kind == AttrKind::kFloat) ? v->f : fallback;
-}
-
-std::string Attrs::ToString() const {
-  std::ostringstream os;
-  bool first = true;
-  for (const auto& [name, v] : values_) {
-    os << (first ? "" : ", ") << name << "=";
-    first = false;
-    if (v.kind == AttrKind::kFloat) {
-      os << v.f;
-    } else if (v.kind == AttrKind::kInt) {
-      os << (v.ints.empty() ? 0 : v.ints[0]);
-    } else {
-      os << "[";
-      for (size_t i = 0; i < v.ints.size(); ++i) os << (i ? "," : "") << v.ints[i];
-      os << "]";
-    }
-  }
-  return os.str();
 }
 
 }  // namespace kiln::ops

@@ -36,7 +36,6 @@ class Attrs {
   double Float(std::string_view name, double fallback = 0.0) const;
 
   const std::map<std::string, AttrValue, std::less<>>& values() const { return values_; }
-  std::string ToString() const;
 
  private:
   std::map<std::string, AttrValue, std::less<>> values_;
