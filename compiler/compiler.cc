@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "base/macros.h"
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/constant_folding.h"
@@ -14,12 +15,6 @@
 
 namespace kiln::compiler {
 
-#define KILN_RETURN_IF_ERROR_ABSL(expr)  \
-  do {                                   \
-    absl::Status _s = (expr);            \
-    if (!_s.ok()) return _s;             \
-  } while (0)
-
 absl::StatusOr<CompileResult> Compile(const AtenGraph& aten, const CompileOptions& options) {
   CompileResult result;
   CompileSummary& sum = result.summary;
@@ -31,15 +26,15 @@ absl::StatusOr<CompileResult> Compile(const AtenGraph& aten, const CompileOption
 
   // The pass pipeline, in order; each pass is one file under compiler/passes/.
   FoldingStats folding;
-  if (options.fold_constants) KILN_RETURN_IF_ERROR_ABSL(FoldConstants(graph, &folding));
-  KILN_RETURN_IF_ERROR_ABSL(EliminateDeadCode(graph));
+  if (options.fold_constants) KILN_RETURN_IF_ERROR(FoldConstants(graph, &folding));
+  KILN_RETURN_IF_ERROR(EliminateDeadCode(graph));
   absl::StatusOr<ScheduledProgram> placed = PlaceGraph(graph, options.device_dtype);
   if (!placed.ok()) return placed.status();
   ScheduledProgram& program = *placed;
-  KILN_RETURN_IF_ERROR_ABSL(SelectLayouts(program));
-  KILN_RETURN_IF_ERROR_ABSL(ScheduleTransfers(program));
+  KILN_RETURN_IF_ERROR(SelectLayouts(program));
+  KILN_RETURN_IF_ERROR(ScheduleTransfers(program));
   MemoryStats memory;
-  KILN_RETURN_IF_ERROR_ABSL(PlanMemory(program, static_cast<uint64_t>(options.chip.dram_bytes), &memory));
+  KILN_RETURN_IF_ERROR(PlanMemory(program, static_cast<uint64_t>(options.chip.dram_bytes), &memory));
 
   absl::StatusOr<std::string> bytes = WriteKiln(program);
   if (!bytes.ok()) return bytes.status();

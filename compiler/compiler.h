@@ -8,12 +8,12 @@
 #include "absl/status/statusor.h"
 #include "compiler/aten/aten_graph.h"
 #include "ops/dtype.h"
-#include "simulator/chip_config.h"
+#include "target/chip_config.h"
 
 namespace kiln::compiler {
 
 struct CompileOptions {
-  sim::ChipConfig chip = sim::DefaultChipConfig();  // capacity the memory plan must fit
+  target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;
   ops::DType device_dtype = ops::DType::kF32;  // storage of weights and activations on the device
 };

@@ -14,7 +14,7 @@ HostTensor HostTensor::FromFloats(ops::Shape shape, const std::vector<float>& va
 Status Executor::Create(const Program& program, sim::Device* device, std::unique_ptr<Executor>* out) {
   const int64_t free_bytes = device->memory().capacity() - device->memory().in_use();
   if (static_cast<int64_t>(program.peak_device_bytes()) > free_bytes)
-    return Status::Error("device memory too small: the program needs " +
+    return Status::OutOfMemory("device memory too small: the program needs " +
                          std::to_string(program.peak_device_bytes()) + " bytes of device DRAM (arena " +
                          std::to_string(program.arena_bytes()) + " + constants " +
                          std::to_string(program.constant_bytes()) + "), the device has " +
@@ -48,7 +48,7 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
                      RunStats* stats) {
   const auto& specs = program_.inputs();
   if (inputs.size() != specs.size())
-    return Status::Error("program takes " + std::to_string(specs.size()) + " inputs, got " +
+    return Status::InvalidArgument("program takes " + std::to_string(specs.size()) + " inputs, got " +
                          std::to_string(inputs.size()));
   // Host tensors live in caller memory: inputs point at the caller's buffers, outputs at ours.
   std::vector<const void*> host_src(program_.tensors().size(), nullptr);
@@ -56,11 +56,11 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
     const TensorInfo& t = program_.tensors()[specs[i].tensor];
     const HostTensor& in = inputs[i];
     if (in.shape != t.shape || in.dtype != t.dtype)
-      return Status::Error("input '" + specs[i].name + "': expected " + ops::DTypeName(t.dtype) + " " +
+      return Status::InvalidArgument("input '" + specs[i].name + "': expected " + ops::DTypeName(t.dtype) + " " +
                            ops::ShapeToString(t.shape) + ", got " + ops::DTypeName(in.dtype) + " " +
                            ops::ShapeToString(in.shape));
     if (in.bytes.size() != static_cast<size_t>(ops::NumElements(t.shape) * ops::DTypeSize(t.dtype)))
-      return Status::Error("input '" + specs[i].name + "': buffer holds " + std::to_string(in.bytes.size()) +
+      return Status::InvalidArgument("input '" + specs[i].name + "': buffer holds " + std::to_string(in.bytes.size()) +
                            " bytes, shape needs " +
                            std::to_string(ops::NumElements(t.shape) * ops::DTypeSize(t.dtype)));
     host_src[specs[i].tensor] = in.bytes.data();
@@ -89,7 +89,7 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
       }
       case Instruction::Kind::kDeviceToHost: {
         const int slot = output_slot[inst.output];
-        if (slot < 0) return Status::Error("device-to-host transfer into a host tensor that is not an output");
+        if (slot < 0) return Status::Internal("device-to-host transfer into a host tensor that is not an output");
         HostTensor& dst = (*outputs)[slot];
         s = device_->CopyToHost(DeviceView(inst.inputs[0]), dst.bytes.data(), dst.dtype);
         break;
@@ -102,7 +102,7 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
       }
     }
     if (!s.ok())
-      return Status::Error((inst.source.empty() ? "" : inst.source + ": ") + s.message());
+      return s.WithPrefix(inst.source.empty() ? "" : inst.source + ": ");
     instruction_us.push_back(device_->CyclesToMicros(device_->counters().cycles - start));
   }
 

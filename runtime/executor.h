@@ -8,7 +8,7 @@
 
 #include "runtime/program.h"
 #include "simulator/device.h"
-#include "simulator/status.h"
+#include "base/status.h"
 
 namespace kiln::runtime {
 

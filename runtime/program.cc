@@ -13,7 +13,7 @@ namespace {
 constexpr int kMaxRank = 8;
 
 Status Fail(const std::string& what, const std::string& msg) {
-  return Status::Error(what + ": invalid .kiln program: " + msg);
+  return Status::InvalidProgram(what + ": invalid .kiln program: " + msg);
 }
 
 std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
@@ -22,7 +22,7 @@ std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::strin
 
 Status Program::LoadFile(const std::string& path, std::unique_ptr<Program>* out) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(path + ": cannot open file");
+  if (!in) return Status::InvalidArgument(path + ": cannot open file");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return Load(bytes.data(), bytes.size(), path, out);
 }

@@ -13,7 +13,7 @@
 #include "ops/dtype.h"
 #include "ops/op_def.h"
 #include "ops/tile_layout.h"
-#include "simulator/status.h"
+#include "base/status.h"
 
 namespace kiln::runtime {
 

@@ -23,7 +23,7 @@
 #include "runtime/program.h"
 #include "schema/format_version.h"
 #include "schema/kiln_generated.h"
-#include "simulator/chip_config.h"
+#include "target/chip_config.h"
 #include "simulator/device.h"
 
 namespace kiln::runtime {
@@ -51,7 +51,7 @@ ScheduledProgram Compile(DeviceGraph g) {
   if (!p.ok()) return {};
   EXPECT_TRUE(compiler::SelectLayouts(*p).ok());
   EXPECT_TRUE(compiler::ScheduleTransfers(*p).ok());
-  absl::Status s = compiler::PlanMemory(*p, static_cast<uint64_t>(sim::DefaultChipConfig().dram_bytes));
+  absl::Status s = compiler::PlanMemory(*p, static_cast<uint64_t>(target::DefaultChipConfig().dram_bytes));
   EXPECT_TRUE(s.ok()) << s;
   return *std::move(p);
 }
@@ -136,7 +136,7 @@ TEST(Program, SmallProgramRunsAndMatchesHandComputation) {
   EXPECT_EQ(program->outputs()[0].name, "y");
   EXPECT_EQ(program->outputs()[1].name, "z");
 
-  sim::Device device(sim::DefaultChipConfig());
+  sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<Executor> exec;
   s = Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();
@@ -194,7 +194,7 @@ TEST(Program, TiledProgramMatchesReference) {
   std::unique_ptr<Program> program;
   Status s = LoadBytes(Write(sp), &program);
   ASSERT_TRUE(s.ok()) << s.message();
-  sim::Device device(sim::DefaultChipConfig());
+  sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<Executor> exec;
   ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
   std::vector<HostTensor> out;
@@ -253,7 +253,7 @@ TEST(Corruption, FlippedBytesAreRejectedOrRunSafely) {
   const std::string good = Write(SmallProgram());
   const std::vector<bool> uncheckable = UncheckableBytes(good);
   // A small device, so a corrupted plan cannot make the simulator allocate gigabytes.
-  sim::ChipConfig chip = sim::DefaultChipConfig();
+  target::ChipConfig chip = target::DefaultChipConfig();
   chip.dram_bytes = int64_t{64} << 20;
   sim::Device device(chip);
   int structural = 0, structural_rejected = 0, loaded = 0, ran_ok = 0, header_rejected = 0;
@@ -517,7 +517,7 @@ TEST(Semantic, OtherStructuralMistakes) {
 TEST(Executor, DeviceTooSmall) {
   std::unique_ptr<Program> program;
   ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &program).ok());
-  sim::ChipConfig chip = sim::DefaultChipConfig();
+  target::ChipConfig chip = target::DefaultChipConfig();
   chip.dram_bytes = static_cast<int64_t>(program->peak_device_bytes()) - 1;
   sim::Device device(chip);
   std::unique_ptr<Executor> exec;
@@ -538,7 +538,7 @@ TEST(Executor, DeviceTooSmall) {
 TEST(Executor, WrongInputShapeNamesInputAndBothShapes) {
   std::unique_ptr<Program> program;
   ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &program).ok());
-  sim::Device device(sim::DefaultChipConfig());
+  sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<Executor> exec;
   ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
   std::vector<HostTensor> outputs;

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "ops/op_def.h"
-#include "simulator/chip_config.h"
+#include "target/chip_config.h"
 
 namespace kiln::sim {
 
@@ -18,7 +18,7 @@ struct OpCost {
 
 class CostModel {
  public:
-  explicit CostModel(const ChipConfig& config) : config_(config) {}
+  explicit CostModel(const target::ChipConfig& config) : config_(config) {}
 
   // `work` from the op's WorkFn; bytes are the stored (tile-padded) sizes read and written in DRAM.
   OpCost Op(ops::Unit unit, double work, int64_t dram_bytes_read, int64_t dram_bytes_written) const;
@@ -33,7 +33,7 @@ class CostModel {
   double CyclesToMicros(double cycles) const { return cycles / (config_.clock_ghz * 1e3); }
 
  private:
-  const ChipConfig& config_;
+  target::ChipConfig config_;  // a copy, so a copied Device never points at another's config
 };
 
 }  // namespace kiln::sim

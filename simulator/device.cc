@@ -23,7 +23,7 @@ Counters Counters::Since(const Counters& b) const {
   return d;
 }
 
-Device::Device(const ChipConfig& config)
+Device::Device(const target::ChipConfig& config)
     : config_(config), memory_(config.dram_bytes), cost_(config_) {}
 
 Status Device::ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major) {
@@ -63,10 +63,10 @@ void Device::ChargeTransfer(int64_t bytes) {
 
 Status Device::CopyToDevice(const HostTensorRef& src, const DeviceTensor& dst) {
   if (src.shape != dst.shape)
-    return Status::Error("host-to-device copy: host shape " + ops::ShapeToString(src.shape) +
+    return Status::Internal("host-to-device copy: host shape " + ops::ShapeToString(src.shape) +
                          " differs from device shape " + ops::ShapeToString(dst.shape));
   if (src.data == nullptr && ops::NumElements(src.shape) > 0)
-    return Status::Error("host-to-device copy: null host buffer");
+    return Status::Internal("host-to-device copy: null host buffer");
   std::vector<float> values(ops::NumElements(src.shape));
   ops::LoadAsFloat(src.data, src.dtype, static_cast<int64_t>(values.size()), values.data());
   KILN_RETURN_IF_ERROR(WriteFromFloat(values, dst));
@@ -105,9 +105,9 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   for (const DeviceTensor& t : inputs) shapes.push_back(t.shape);
   ops::Shape inferred;
   if (std::string err = ops::InferOutputShape(op, shapes, attrs, &inferred); !err.empty())
-    return Status::Error(std::string(op.name) + ": " + err);
+    return Status::Internal(std::string(op.name) + ": " + err);
   if (inferred != output.shape)
-    return Status::Error(std::string(op.name) + ": output buffer has shape " +
+    return Status::Internal(std::string(op.name) + ": output buffer has shape " +
                          ops::ShapeToString(output.shape) + " but the op produces " +
                          ops::ShapeToString(inferred));
 

@@ -11,10 +11,10 @@
 
 #include "ops/op_def.h"
 #include "ops/tile_layout.h"
-#include "simulator/chip_config.h"
+#include "target/chip_config.h"
 #include "simulator/cost_model.h"
 #include "simulator/device_memory.h"
-#include "simulator/status.h"
+#include "base/status.h"
 
 namespace kiln::sim {
 
@@ -54,9 +54,9 @@ struct Counters {
 
 class Device {
  public:
-  explicit Device(const ChipConfig& config);
+  explicit Device(const target::ChipConfig& config);
 
-  const ChipConfig& config() const { return config_; }
+  const target::ChipConfig& config() const { return config_; }
   const Counters& counters() const { return counters_; }
   void ResetCounters() { counters_ = Counters(); }
   DeviceMemory& memory() { return memory_; }
@@ -83,7 +83,7 @@ class Device {
   Status WriteFromFloat(const std::vector<float>& row_major, const DeviceTensor& t);
   void ChargeTransfer(int64_t bytes);
 
-  ChipConfig config_;
+  target::ChipConfig config_;
   DeviceMemory memory_;
   CostModel cost_;
   Counters counters_;

@@ -3,9 +3,9 @@
 namespace kiln::sim {
 
 Status DeviceMemory::Allocate(int64_t bytes, const std::string& what, uint64_t* addr) {
-  if (bytes < 0) return Status::Error("device allocation of negative size for " + what);
+  if (bytes < 0) return Status::Internal("device allocation of negative size for " + what);
   if (bytes > capacity_ - in_use_)
-    return Status::Error("device memory too small: " + what + " needs " + std::to_string(bytes) +
+    return Status::OutOfMemory("device memory too small: " + what + " needs " + std::to_string(bytes) +
                          " bytes, " + std::to_string(capacity_ - in_use_) + " of " +
                          std::to_string(capacity_) + " bytes are free");
   // Addresses are never reused; they are 64-byte aligned like DRAM bursts.
@@ -19,7 +19,7 @@ Status DeviceMemory::Allocate(int64_t bytes, const std::string& what, uint64_t* 
 
 Status DeviceMemory::Free(uint64_t addr) {
   auto it = blocks_.find(addr);
-  if (it == blocks_.end()) return Status::Error("free of unallocated device address " + std::to_string(addr));
+  if (it == blocks_.end()) return Status::Internal("free of unallocated device address " + std::to_string(addr));
   in_use_ -= static_cast<int64_t>(it->second.bytes.size());
   blocks_.erase(it);
   return Status::Ok();
@@ -28,12 +28,12 @@ Status DeviceMemory::Free(uint64_t addr) {
 Status DeviceMemory::Access(uint64_t addr, int64_t bytes, uint8_t** ptr) {
   auto it = blocks_.upper_bound(addr);
   if (bytes < 0 || it == blocks_.begin())
-    return Status::Error("device access at " + std::to_string(addr) + " is outside every allocation");
+    return Status::Internal("device access at " + std::to_string(addr) + " is outside every allocation");
   --it;
   const uint64_t offset = addr - it->first;
   const uint64_t size = it->second.bytes.size();
   if (offset > size || static_cast<uint64_t>(bytes) > size - offset)
-    return Status::Error("device access [" + std::to_string(addr) + ", +" + std::to_string(bytes) +
+    return Status::Internal("device access [" + std::to_string(addr) + ", +" + std::to_string(bytes) +
                          ") runs outside allocation '" + it->second.what + "' of " +
                          std::to_string(size) + " bytes");
   *ptr = it->second.bytes.data() + offset;

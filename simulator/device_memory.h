@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "simulator/status.h"
+#include "base/status.h"
 
 namespace kiln::sim {
 

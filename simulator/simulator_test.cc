@@ -1,10 +1,8 @@
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
-#include "simulator/chip_config.h"
+#include "target/chip_config.h"
 #include "simulator/cost_model.h"
 #include "simulator/device.h"
 #include "simulator/device_memory.h"
@@ -12,34 +10,8 @@
 namespace kiln::sim {
 namespace {
 
-TEST(ChipConfig, DefaultMatchesConfigFile) {
-  const ChipConfig& c = DefaultChipConfig();
-  EXPECT_EQ(c.name, "wormhole_n150");
-  EXPECT_EQ(c.cores, 72);
-  EXPECT_EQ(c.dram_bytes, int64_t{12} << 30);
-  EXPECT_DOUBLE_EQ(c.dram_bandwidth_gb_per_s, 288.0);
-  EXPECT_DOUBLE_EQ(c.matrix_tflop_per_s, 74.0);
-  EXPECT_EQ(c.sram_bytes(), int64_t{72} * 1572864);
-  // The embedded default is exactly the checked-in file.
-  std::ifstream in("simulator/configs/wormhole_n150.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  ChipConfig from_file;
-  ASSERT_TRUE(ParseChipConfig(ss.str(), &from_file).ok());
-  EXPECT_EQ(from_file.dram_bytes, c.dram_bytes);
-  EXPECT_EQ(from_file.host_link_latency_us, c.host_link_latency_us);
-}
-
-TEST(ChipConfig, RejectsMissingAndBadFields) {
-  ChipConfig c;
-  Status s = ParseChipConfig("{\"clock_ghz\": 1}", &c);
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("'cores'"), std::string::npos) << s.message();
-  s = ParseChipConfig("not json", &c);
-  EXPECT_FALSE(s.ok());
-  s = LoadChipConfig("/nonexistent/chip.json", &c);
-  EXPECT_NE(s.message().find("cannot open"), std::string::npos);
-}
+using target::ChipConfig;
+using target::DefaultChipConfig;
 
 TEST(DeviceMemory, BoundsAreChecked) {
   DeviceMemory mem(1000);

@@ -35,7 +35,7 @@ void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOp
   ASSERT_TRUE(tools::ReadNpy(dir + name + ".input0.npy", &input).ok());
   ASSERT_TRUE(tools::ReadNpy(dir + name + ".ref0.npy", &ref).ok());
 
-  sim::Device device(sim::DefaultChipConfig());
+  sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<runtime::Executor> exec;
   s = runtime::Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();

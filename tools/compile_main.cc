@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   if (device_dtype == "bf16") options.device_dtype = kiln::ops::DType::kBF16;
   else if (device_dtype != "f32") return Usage();
   if (!chip_path.empty()) {
-    kiln::Status s = kiln::sim::LoadChipConfig(chip_path, &options.chip);
+    kiln::Status s = kiln::target::LoadChipConfig(chip_path, &options.chip);
     if (!s.ok()) {
       std::fprintf(stderr, "error: %s\n", s.message().c_str());
       return 1;

@@ -39,7 +39,7 @@ void BM_Run(benchmark::State& state, const std::string& model) {
     state.SkipWithError("cannot prepare the model");
     return;
   }
-  sim::Device device(sim::DefaultChipConfig());
+  sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<runtime::Executor> exec;
   if (!runtime::Executor::Create(*program, &device, &exec).ok()) {
     state.SkipWithError("cannot load the program");

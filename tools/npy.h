@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "runtime/executor.h"
-#include "simulator/status.h"
+#include "base/status.h"
 
 namespace kiln::tools {
 

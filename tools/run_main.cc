@@ -75,9 +75,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  kiln::sim::ChipConfig chip = kiln::sim::DefaultChipConfig();
+  kiln::target::ChipConfig chip = kiln::target::DefaultChipConfig();
   if (!chip_path.empty()) {
-    if (kiln::Status s = kiln::sim::LoadChipConfig(chip_path, &chip); !s.ok()) return Fail(s);
+    if (kiln::Status s = kiln::target::LoadChipConfig(chip_path, &chip); !s.ok()) return Fail(s);
   }
   std::unique_ptr<kiln::runtime::Program> program;
   if (kiln::Status s = kiln::runtime::Program::LoadFile(program_path, &program); !s.ok()) return Fail(s);

@@ -5,13 +5,8 @@
 #include <map>
 #include <string>
 
+#include "base/macros.h"
 #include "compiler/lowering/lowering_context.h"
-
-// Evaluates a StatusOr into `var`, or returns its error from the enclosing rule.
-#define KILN_ASSIGN(var, expr)                  \
-  auto var##_or = (expr);                       \
-  if (!var##_or.ok()) return var##_or.status(); \
-  auto var = *std::move(var##_or)
 
 namespace kiln::compiler {
 

@@ -13,38 +13,38 @@ void ExpandToPairs(std::initializer_list<std::vector<int64_t>*> lists) {
 }
 
 absl::Status Addmm(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(bias, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(a, ctx.Tensor(node, "mat1"));
-  KILN_ASSIGN(b, ctx.Tensor(node, "mat2"));
-  KILN_ASSIGN(beta, ctx.Float(node, "beta", 1.0));
-  KILN_ASSIGN(alpha, ctx.Float(node, "alpha", 1.0));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto a, ctx.Tensor(node, "mat1"));
+  KILN_ASSIGN_OR_RETURN(auto b, ctx.Tensor(node, "mat2"));
+  KILN_ASSIGN_OR_RETURN(auto beta, ctx.Float(node, "beta", 1.0));
+  KILN_ASSIGN_OR_RETURN(auto alpha, ctx.Float(node, "alpha", 1.0));
   if (beta == 1.0 && alpha == 1.0) return EmitAndBind(ctx, node, "matmul", {a, b, bias});
   // out = beta * bias + alpha * (a @ b)
-  KILN_ASSIGN(ab, ctx.Emit(node, "matmul", {a, b}));
-  KILN_ASSIGN(scaled, ctx.Emit(node, "mul", {ab, ctx.ScalarConstant(alpha)}));
-  KILN_ASSIGN(scaled_bias, ctx.Emit(node, "mul", {bias, ctx.ScalarConstant(beta)}));
+  KILN_ASSIGN_OR_RETURN(auto ab, ctx.Emit(node, "matmul", {a, b}));
+  KILN_ASSIGN_OR_RETURN(auto scaled, ctx.Emit(node, "mul", {ab, ctx.ScalarConstant(alpha)}));
+  KILN_ASSIGN_OR_RETURN(auto scaled_bias, ctx.Emit(node, "mul", {bias, ctx.ScalarConstant(beta)}));
   return EmitAndBind(ctx, node, "add", {scaled, scaled_bias});
 }
 
 absl::Status Matmul(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(a, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(b, ctx.Tensor(node, "mat2"));
+  KILN_ASSIGN_OR_RETURN(auto a, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto b, ctx.Tensor(node, "mat2"));
   return EmitAndBind(ctx, node, "matmul", {a, b});
 }
 
 absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "input"));
-  KILN_ASSIGN(w, ctx.Tensor(node, "weight"));
-  KILN_ASSIGN(bias, ctx.OptionalTensor(node, "bias"));
-  KILN_ASSIGN(transposed, ctx.Bool(node, "transposed", false));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto w, ctx.Tensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto transposed, ctx.Bool(node, "transposed", false));
   if (transposed) return ctx.NodeError(node, "transposed convolution is not supported yet");
   if (ctx.graph().values[x].shape.size() != 4)
     return ctx.NodeError(node, absl::StrCat("only 2-D convolution is supported yet (input has rank ",
                                             ctx.graph().values[x].shape.size(), ")"));
-  KILN_ASSIGN(stride, ctx.Ints(node, "stride"));
-  KILN_ASSIGN(padding, ctx.Ints(node, "padding"));
-  KILN_ASSIGN(dilation, ctx.Ints(node, "dilation"));
-  KILN_ASSIGN(groups, ctx.Int(node, "groups", 1));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride"));
+  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding"));
+  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation"));
+  KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "groups", 1));
   ExpandToPairs({&stride, &padding, &dilation});
   ops::Attrs attrs;
   attrs.SetInts("stride", stride).SetInts("padding", padding).SetInts("dilation", dilation).SetInt("groups", groups);
@@ -54,12 +54,12 @@ absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "input"));
-  KILN_ASSIGN(weight, ctx.OptionalTensor(node, "weight"));
-  KILN_ASSIGN(bias, ctx.OptionalTensor(node, "bias"));
-  KILN_ASSIGN(mean, ctx.Tensor(node, "running_mean"));
-  KILN_ASSIGN(var, ctx.Tensor(node, "running_var"));
-  KILN_ASSIGN(eps, ctx.Float(node, "eps"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Tensor(node, "running_mean"));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Tensor(node, "running_var"));
+  KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
   std::vector<int> inputs = {x, mean, var};
   if (weight || bias) {
     // batch_norm's optional operands are positional: a bias without weight needs unit weights.
@@ -74,11 +74,11 @@ absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "input"));
-  KILN_ASSIGN(shape, ctx.Ints(node, "normalized_shape"));
-  KILN_ASSIGN(weight, ctx.OptionalTensor(node, "weight"));
-  KILN_ASSIGN(bias, ctx.OptionalTensor(node, "bias"));
-  KILN_ASSIGN(eps, ctx.Float(node, "eps"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto shape, ctx.Ints(node, "normalized_shape"));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
   std::vector<int> inputs = {x};
   if (weight || bias) {
     int64_t n = 1;
@@ -92,12 +92,12 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(kernel, ctx.Ints(node, "kernel_size"));
-  KILN_ASSIGN(stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
-  KILN_ASSIGN(padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
-  KILN_ASSIGN(dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1, 1}));
-  KILN_ASSIGN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
+  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1, 1}));
+  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
   if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
   ExpandToPairs({&kernel, &stride, &padding, &dilation});
   ops::Attrs attrs;
@@ -108,13 +108,13 @@ absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(kernel, ctx.Ints(node, "kernel_size"));
-  KILN_ASSIGN(stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
-  KILN_ASSIGN(padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
-  KILN_ASSIGN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
-  KILN_ASSIGN(count_include_pad, ctx.Bool(node, "count_include_pad", true));
-  KILN_ASSIGN(divisor, ctx.Int(node, "divisor_override", 0));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
+  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  KILN_ASSIGN_OR_RETURN(auto count_include_pad, ctx.Bool(node, "count_include_pad", true));
+  KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
   if (stride.empty()) stride = kernel;
   ExpandToPairs({&kernel, &stride, &padding});
   ops::Attrs attrs;
@@ -127,8 +127,8 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
 // Adaptive average pooling whose windows tile the input evenly (VGG's and AlexNet's 7x7/6x6 heads,
 // global pooling) is plain average pooling.
 absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(size, ctx.Ints(node, "output_size"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
   ExpandToPairs({&size});
   const ops::Shape& in = ctx.graph().values[x].shape;
   if (in.size() < 3 || size.size() != 2) return ctx.NodeError(node, "expects [.., H, W] input and a 2-D output size");
@@ -146,8 +146,8 @@ absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
 
 template <const char* kOp>
 absl::Status Softmax(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(dim, ctx.Int(node, "dim"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
   ops::Attrs attrs;
   attrs.SetInt("dim", dim);
   return EmitAndBind(ctx, node, kOp, {x}, attrs);
@@ -156,9 +156,9 @@ constexpr char kSoftmax[] = "softmax", kLogSoftmax[] = "log_softmax";
 
 template <const char* kOp>
 absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
-  KILN_ASSIGN(keepdim, ctx.Bool(node, "keepdim", false));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
   const Argument* dtype = node.Find("dtype");
   if (dtype && dtype->kind != Argument::Kind::kNone && !(dtype->kind == Argument::Kind::kScalarType && dtype->i == 7))
     return ctx.NodeError(node, "reductions to another dtype are not supported yet");

@@ -38,15 +38,15 @@ absl::Status Reshape(LoweringContext& ctx, const AtenNode& node, int x, ops::Sha
 }
 
 absl::Status View(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(size, ctx.Ints(node, node.Find("size") ? "size" : "shape"));
-  KILN_ASSIGN(shape, ResolveSize(ctx, node, ctx.graph().values[x].shape, size));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, node.Find("size") ? "size" : "shape"));
+  KILN_ASSIGN_OR_RETURN(auto shape, ResolveSize(ctx, node, ctx.graph().values[x].shape, size));
   return Reshape(ctx, node, x, shape);
 }
 
 absl::Status Unsqueeze(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(dim, ctx.Int(node, "dim"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
   ops::Shape shape = ctx.graph().values[x].shape;
   const int64_t d = NormalizeDim(dim, static_cast<int64_t>(shape.size()) + 1);
   if (d < 0 || d > static_cast<int64_t>(shape.size())) return ctx.NodeError(node, "dim out of range");
@@ -55,12 +55,12 @@ absl::Status Unsqueeze(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status Squeeze(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const ops::Shape& in = ctx.graph().values[x].shape;
   const int64_t rank = static_cast<int64_t>(in.size());
   std::vector<int64_t> dims;
   if (node.Find("dim") || node.Find("dims")) {
-    KILN_ASSIGN(d, ctx.Ints(node, node.Find("dim") ? "dim" : "dims"));
+    KILN_ASSIGN_OR_RETURN(auto d, ctx.Ints(node, node.Find("dim") ? "dim" : "dims"));
     dims = d;
   } else {
     for (int64_t i = 0; i < rank; ++i) dims.push_back(i);
@@ -79,20 +79,20 @@ absl::Status Squeeze(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status Permute(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(dims, ctx.Ints(node, "dims"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dims"));
   ops::Attrs attrs;
   attrs.SetInts("dims", dims);
   return EmitAndBind(ctx, node, "permute", {x}, attrs);
 }
 
 absl::Status Transpose(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const int64_t rank = static_cast<int64_t>(ctx.graph().values[x].shape.size());
   int64_t d0 = 0, d1 = 1;
   if (node.Find("dim0")) {
-    KILN_ASSIGN(a, ctx.Int(node, "dim0"));
-    KILN_ASSIGN(b, ctx.Int(node, "dim1"));
+    KILN_ASSIGN_OR_RETURN(auto a, ctx.Int(node, "dim0"));
+    KILN_ASSIGN_OR_RETURN(auto b, ctx.Int(node, "dim1"));
     d0 = NormalizeDim(a, rank);
     d1 = NormalizeDim(b, rank);
   }
@@ -107,8 +107,8 @@ absl::Status Transpose(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status Expand(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(size, ctx.Ints(node, "size"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "size"));
   const ops::Shape& in = ctx.graph().values[x].shape;
   // -1 keeps the input's size in that (right-aligned) position.
   const int64_t offset = static_cast<int64_t>(size.size()) - static_cast<int64_t>(in.size());
@@ -124,11 +124,11 @@ absl::Status Expand(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status Slice(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN(dim, ctx.Int(node, "dim", 0));
-  KILN_ASSIGN(start, ctx.Int(node, "start", 0));
-  KILN_ASSIGN(end, ctx.Int(node, "end", INT64_MAX));
-  KILN_ASSIGN(step, ctx.Int(node, "step", 1));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim", 0));
+  KILN_ASSIGN_OR_RETURN(auto start, ctx.Int(node, "start", 0));
+  KILN_ASSIGN_OR_RETURN(auto end, ctx.Int(node, "end", INT64_MAX));
+  KILN_ASSIGN_OR_RETURN(auto step, ctx.Int(node, "step", 1));
   ops::Attrs attrs;
   attrs.SetInt("dim", dim).SetInt("start", start).SetInt("end", end).SetInt("step", step);
   return EmitAndBind(ctx, node, "slice", {x}, attrs);
@@ -138,10 +138,10 @@ absl::Status Cat(LoweringContext& ctx, const AtenNode& node) {
   const Argument* tensors = node.Find("tensors");
   if (!tensors || tensors->kind != Argument::Kind::kTensors)
     return ctx.NodeError(node, "argument 'tensors' must be a tensor list");
-  KILN_ASSIGN(dim, ctx.Int(node, "dim", 0));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim", 0));
   std::vector<int> inputs;
   for (const std::string& name : tensors->tensors) {
-    KILN_ASSIGN(v, ctx.Value(node, name));
+    KILN_ASSIGN_OR_RETURN(auto v, ctx.Value(node, name));
     // torch.cat skips legacy empty [0] tensors.
     if (ctx.graph().values[v].shape == ops::Shape{0}) continue;
     inputs.push_back(v);
@@ -154,7 +154,7 @@ absl::Status Cat(LoweringContext& ctx, const AtenNode& node) {
 
 // Ops that produce their input unchanged on this device (fp32 only, no aliasing semantics).
 absl::Status Identity(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN(x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const Argument* dtype = node.Find("dtype");
   if (dtype && dtype->kind == Argument::Kind::kScalarType && dtype->i != static_cast<int>(TorchDType::kFloat))
     return ctx.NodeError(node, absl::StrCat("conversion to ", TorchDTypeName(static_cast<TorchDType>(dtype->i)),
@@ -166,7 +166,7 @@ absl::Status Identity(LoweringContext& ctx, const AtenNode& node) {
 
 absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::string& op,
                          std::vector<int> inputs, ops::Attrs attrs) {
-  KILN_ASSIGN(y, ctx.Emit(node, op, std::move(inputs), std::move(attrs)));
+  KILN_ASSIGN_OR_RETURN(auto y, ctx.Emit(node, op, std::move(inputs), std::move(attrs)));
   return ctx.Bind(node, y);
 }
 

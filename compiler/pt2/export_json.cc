@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "base/macros.h"
 
 namespace kiln::compiler {
 namespace {
@@ -20,21 +21,6 @@ absl::Status Bad(const std::string& ctx, const std::string& msg) {
 }
 
 const char* TypeName(const json& v) { return v.type_name(); }
-
-// Local status helpers (file-scoped; undefined at the end of this file).
-#define KILN_RETURN_IF_ERROR(expr) \
-  do {                             \
-    absl::Status _st = (expr);     \
-    if (!_st.ok()) return _st;     \
-  } while (0)
-
-// `lhs` may be a declaration ("const json* x") or an lvalue.
-#define KILN_ASSIGN_OR_RETURN(lhs, expr)                                              \
-  auto KILN_CONCAT(_sor, __LINE__) = (expr);                                          \
-  if (!KILN_CONCAT(_sor, __LINE__).ok()) return KILN_CONCAT(_sor, __LINE__).status(); \
-  lhs = std::move(*KILN_CONCAT(_sor, __LINE__))
-#define KILN_CONCAT_INNER(a, b) a##b
-#define KILN_CONCAT(a, b) KILN_CONCAT_INNER(a, b)
 
 absl::StatusOr<const json*> Field(const json& obj, const char* key, const std::string& ctx) {
   if (!obj.is_object()) return Bad(ctx, absl::StrCat("expected an object, got ", TypeName(obj)));
@@ -554,11 +540,6 @@ absl::StatusOr<std::map<std::string, PayloadMeta>> ParsePayloadConfig(const json
   }
   return out;
 }
-
-#undef KILN_ASSIGN_OR_RETURN
-#undef KILN_RETURN_IF_ERROR
-#undef KILN_CONCAT
-#undef KILN_CONCAT_INNER
 
 }  // namespace
 

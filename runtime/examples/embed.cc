@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   kiln::Status s = kiln::runtime::Program::LoadFile(argv[1], &program);  // verified, or a clear error
   if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
 
-  kiln::sim::Device device(kiln::sim::DefaultChipConfig());
+  kiln::sim::Device device(kiln::target::DefaultChipConfig());
   std::unique_ptr<kiln::runtime::Executor> exec;
   s = kiln::runtime::Executor::Create(*program, &device, &exec);  // allocates, uploads the weights
   if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;

@@ -1,24 +1,34 @@
-#include "simulator/chip_config.h"
+#include "target/chip_config.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "nlohmann/json.hpp"
+#include "ops/tile_layout.h"
 
-namespace kiln::sim {
+namespace kiln::target {
 namespace {
 
 constexpr char kDefaultConfigJson[] =
-#include "simulator/default_chip_config.inc"
+#include "target/default_chip_config.inc"
     ;
+
+// Upper bounds keep every derived integer (bytes, cycles) far from overflow: 1 PiB of DRAM, 1e6
+// cores, rates below 1e9 of their unit.
+constexpr double kMaxValue = 1e15;
 
 template <typename T>
 Status ReadPositive(const nlohmann::json& j, const char* key, T* out) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_number())
-    return Status::Error(std::string("chip config: missing numeric field '") + key + "'");
+    return Status::InvalidProgram(std::string("chip config: missing numeric field '") + key + "'");
   const double v = it->get<double>();
-  if (!(v > 0)) return Status::Error(std::string("chip config: '") + key + "' must be positive");
+  if (!(v > 0)) return Status::InvalidProgram(std::string("chip config: '") + key + "' must be positive");
+  if (!(v <= kMaxValue))
+    return Status::InvalidProgram(std::string("chip config: '") + key + "' is " + std::to_string(v) +
+                                  ", above the largest supported value 1e15");
   *out = static_cast<T>(v);
   return Status::Ok();
 }
@@ -27,9 +37,10 @@ Status ReadPositive(const nlohmann::json& j, const char* key, T* out) {
 
 Status ParseChipConfig(const std::string& json_text, ChipConfig* out) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Status::Error("chip config: not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidProgram("chip config: not a JSON object");
   ChipConfig c;
-  c.name = j.value("name", std::string("unnamed"));
+  auto name = j.find("name");
+  c.name = name != j.end() && name->is_string() ? name->get<std::string>() : "unnamed";
   KILN_RETURN_IF_ERROR(ReadPositive(j, "clock_ghz", &c.clock_ghz));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "cores", &c.cores));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "sram_bytes_per_core", &c.sram_bytes_per_core));
@@ -41,28 +52,35 @@ Status ParseChipConfig(const std::string& json_text, ChipConfig* out) {
   KILN_RETURN_IF_ERROR(ReadPositive(j, "host_link_gb_per_s", &c.host_link_gb_per_s));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "host_link_latency_us", &c.host_link_latency_us));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "op_launch_us", &c.op_launch_us));
+  KILN_RETURN_IF_ERROR(ReadPositive(j, "tile", &c.tile));
+  if (c.tile != ops::kTileDim)
+    return Status::Unsupported("chip config: tile " + std::to_string(c.tile) + ", but the op library is built for " +
+                               std::to_string(ops::kTileDim) + "x" + std::to_string(ops::kTileDim) + " tiles");
   *out = c;
   return Status::Ok();
 }
 
 Status LoadChipConfig(const std::string& path, ChipConfig* out) {
   std::ifstream in(path);
-  if (!in) return Status::Error("chip config: cannot open " + path);
+  if (!in) return Status::InvalidArgument("chip config: cannot open " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  Status s = ParseChipConfig(ss.str(), out);
-  return s.ok() ? s : Status::Error(path + ": " + s.message());
+  if (!in && !in.eof()) return Status::InvalidArgument("chip config: cannot read " + path);
+  return ParseChipConfig(ss.str(), out).WithPrefix(path + ": ");
 }
 
 const ChipConfig& DefaultChipConfig() {
   static const ChipConfig config = [] {
     ChipConfig c;
     Status s = ParseChipConfig(kDefaultConfigJson, &c);
-    // The embedded file is part of the build; a bad one is a build defect caught by chip_config_test.
-    if (!s.ok()) c.name = "invalid: " + s.message();
+    if (!s.ok()) {
+      std::fprintf(stderr, "kiln: the embedded default chip config is invalid (a build defect): %s\n",
+                   s.message().c_str());
+      std::abort();
+    }
     return c;
   }();
   return config;
 }
 
-}  // namespace kiln::sim
+}  // namespace kiln::target

@@ -1,0 +1,44 @@
+// The target description: the facts about the chip that the compiler plans against, the simulator
+// models and the runtime checks programs against. It lives apart from the simulator (as tt-mlir reads
+// the chip from its target, not from a device library), so the compiler never links a simulator.
+// The defaults live in one file, configs/wormhole_n150.json (a shipping card, see target/README.md);
+// tests and benchmarks load or edit their own.
+#ifndef KILN_TARGET_CHIP_CONFIG_H_
+#define KILN_TARGET_CHIP_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace kiln::target {
+
+struct ChipConfig {
+  std::string name;
+  double clock_ghz = 0;
+  int64_t cores = 0;
+  int64_t sram_bytes_per_core = 0;
+  int64_t dram_bytes = 0;
+  double dram_bandwidth_gb_per_s = 0;
+  double matrix_tflop_per_s = 0;
+  int64_t vector_elements_per_cycle_per_core = 0;
+  double host_link_gb_per_s = 0;
+  double host_link_latency_us = 0;
+  double op_launch_us = 0;
+  int64_t tile = 0;  // native tile edge in elements; must be the op library's (ops/tile_layout.h)
+
+  int64_t sram_bytes() const { return sram_bytes_per_core * cores; }
+  double cycles_per_us() const { return clock_ghz * 1e3; }
+};
+
+// Parses a JSON chip description; every field is required, positive and within sane bounds (so no
+// later integer conversion can overflow).
+Status ParseChipConfig(const std::string& json_text, ChipConfig* out);
+Status LoadChipConfig(const std::string& path, ChipConfig* out);
+// The built-in default (configs/wormhole_n150.json, embedded at build time and checked by
+// chip_config_test; a malformed embedded file aborts at first use, as the build defect it is).
+const ChipConfig& DefaultChipConfig();
+
+}  // namespace kiln::target
+
+#endif  // KILN_TARGET_CHIP_CONFIG_H_

@@ -1,0 +1,60 @@
+#include "target/chip_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace kiln::target {
+namespace {
+
+TEST(ChipConfig, DefaultMatchesConfigFile) {
+  const ChipConfig& c = DefaultChipConfig();
+  EXPECT_EQ(c.name, "wormhole_n150");
+  EXPECT_EQ(c.cores, 72);
+  EXPECT_EQ(c.dram_bytes, int64_t{12} << 30);
+  EXPECT_DOUBLE_EQ(c.dram_bandwidth_gb_per_s, 288.0);
+  EXPECT_DOUBLE_EQ(c.matrix_tflop_per_s, 74.0);
+  EXPECT_EQ(c.sram_bytes(), int64_t{72} * 1572864);
+  EXPECT_EQ(c.tile, 32);
+  // The embedded default is exactly the checked-in file.
+  std::ifstream in("target/configs/wormhole_n150.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ChipConfig from_file;
+  ASSERT_TRUE(ParseChipConfig(ss.str(), &from_file).ok());
+  EXPECT_EQ(from_file.dram_bytes, c.dram_bytes);
+  EXPECT_EQ(from_file.host_link_latency_us, c.host_link_latency_us);
+}
+
+TEST(ChipConfig, RejectsMissingAndBadFields) {
+  ChipConfig c;
+  Status s = ParseChipConfig("{\"clock_ghz\": 1}", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidProgram);
+  EXPECT_NE(s.message().find("'cores'"), std::string::npos) << s.message();
+  s = ParseChipConfig("not json", &c);
+  EXPECT_FALSE(s.ok());
+  s = LoadChipConfig("/nonexistent/chip.json", &c);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cannot open"), std::string::npos);
+}
+
+TEST(ChipConfig, RejectsValuesThatWouldOverflow) {
+  // 1e30 bytes of DRAM would be undefined behaviour in the conversion to int64.
+  std::string json = R"({"clock_ghz": 1, "cores": 72, "sram_bytes_per_core": 1572864, "dram_bytes": 1e30,
+    "dram_bandwidth_gb_per_s": 288, "matrix_tflop_per_s": 74, "vector_elements_per_cycle_per_core": 64,
+    "host_link_gb_per_s": 25, "host_link_latency_us": 5, "op_launch_us": 1, "tile": 32})";
+  ChipConfig c;
+  Status s = ParseChipConfig(json, &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'dram_bytes' is"), std::string::npos) << s.message();
+  // A tile the op library is not built for.
+  json.replace(json.find("1e30"), 4, "1e9");
+  json.replace(json.find("\"tile\": 32"), 10, "\"tile\": 16");
+  s = ParseChipConfig(json, &c);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.message();
+}
+
+}  // namespace
+}  // namespace kiln::target
