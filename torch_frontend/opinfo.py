@@ -1,0 +1,365 @@
+"""PyTorch's OpInfo samples through Kiln: export, compile, run on the simulator, compare with eager.
+
+    python -m torch_frontend.opinfo --compile bazel-bin/tools/compile --run bazel-bin/tools/run \\
+        [--samples 3] [--dtypes float32,int64,int32,bool] [--ops add,mul] [--jobs 2] \\
+        [--report docs/OPINFO.md] [--json results.json] [--max-failures-shown 3]
+
+Every OpInfo of `torch.testing._internal.common_methods_invocations.op_db` (the suite PyTorch tests its
+own ops with, shipped in the wheel) gives sample inputs per dtype. Each sample becomes a module whose
+tensor arguments are its inputs (everything else is baked in), is exported with `torch.export` and
+decomposed to core ATen (`run_decompositions()`, the same table as the model path), then compiled and
+run by Kiln's command-line tools. Each sample ends in one class:
+
+- export: torch.export refused it (not Kiln's concern; not counted in the pass rate)
+- passed: outputs match eager PyTorch (floats: PCC and allclose; integers and bools: exact)
+- kiln error: compile or run stopped with a clear error (exit 1 and a message)
+- wrong: Kiln ran it and the result differs from PyTorch
+- crash: a signal, an abort, a sanitizer report or a hang
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import warnings
+from typing import Iterable, Sequence
+
+import numpy as np
+
+CLASSES = ("passed", "kiln error", "wrong", "crash", "export")
+
+# Float tolerances per dtype: Kiln computes in fp32, with kernels that may order sums differently
+# from PyTorch's; PCC catches structural errors, allclose catches scale and offset errors.
+FLOAT_TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-4, atol=1e-5),
+             "float16": dict(rtol=1e-2, atol=1e-3), "bfloat16": dict(rtol=2e-2, atol=1e-2)}
+MIN_PCC = 0.999
+TOOL_TIMEOUT_S = 60
+
+
+@dataclasses.dataclass
+class Result:
+    op: str
+    dtype: str
+    sample: int
+    cls: str
+    reason: str = ""
+
+
+def _torch():
+    import torch  # imported lazily: the report writer and tests of it need no torch
+    return torch
+
+
+def _case_name(opinfo) -> str:
+    return opinfo.name + (f".{opinfo.variant_test_name}" if opinfo.variant_test_name else "")
+
+
+def _dtype_name(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+class _Call:
+    """Builds the module for one sample: tensor leaves of (input, args, kwargs) become inputs."""
+
+    def __init__(self, fn, sample):
+        torch = _torch()
+        from torch.utils import _pytree as pytree
+        leaves, self.spec = pytree.tree_flatten((sample.input, sample.args, sample.kwargs))
+        self.positions = [i for i, x in enumerate(leaves) if isinstance(x, torch.Tensor)]
+        self.leaves = leaves
+        self.tensors = tuple(leaves[i] for i in self.positions)
+        fn_ref, spec, positions, consts = fn, self.spec, self.positions, leaves
+
+        class Module(torch.nn.Module):
+            def forward(self, *tensors):
+                args = list(consts)
+                for pos, t in zip(positions, tensors):
+                    args[pos] = t
+                inp, a, kw = pytree.tree_unflatten(args, spec)
+                return fn_ref(inp, *a, **kw)
+
+        self.module = Module()
+
+
+def _tensor_outputs(out) -> list:
+    torch = _torch()
+    from torch.utils import _pytree as pytree
+    return [x for x in pytree.tree_leaves(out) if isinstance(x, torch.Tensor)]
+
+
+def _to_numpy(t):
+    torch = _torch()
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        t = t.float()  # numpy has no bfloat16; the tools read it back as float32 values
+    return np.ascontiguousarray(t.numpy())
+
+
+def _compare(ref: np.ndarray, out: np.ndarray) -> str:
+    """'' when `out` matches `ref`, else why not."""
+    if ref.shape != out.shape:
+        return f"shape {list(out.shape)}, expected {list(ref.shape)}"
+    if ref.dtype.kind in "iub":
+        if out.dtype.kind not in "iub":
+            return f"dtype {out.dtype}, expected {ref.dtype}"
+        if not np.array_equal(ref.astype(np.int64), out.astype(np.int64)):
+            bad = int(np.sum(ref.astype(np.int64) != out.astype(np.int64)))
+            return f"{bad} of {ref.size} integer values differ"
+        return ""
+    from torch_frontend.compare import allclose, pcc
+    x, y = ref.astype(np.float64), out.astype(np.float64)
+    if not np.array_equal(np.isnan(x), np.isnan(y)):
+        return "NaN positions differ"
+    finite = np.isfinite(x)
+    if not np.array_equal(x[~finite & ~np.isnan(x)], y[~finite & ~np.isnan(x)]) or \
+            not np.array_equal(np.isfinite(y), finite):
+        return "infinities differ"
+    x, y = x[finite], y[finite]
+    tol = FLOAT_TOL.get(str(ref.dtype), FLOAT_TOL["float32"])
+    if x.size and not allclose(y, x, **tol):
+        p = pcc(y, x)
+        err = float(np.max(np.abs(x - y)))
+        return f"not allclose (max abs err {err:.3g}, PCC {p:.6f})"
+    if x.size > 1 and pcc(y, x) < MIN_PCC:
+        return f"PCC {pcc(y, x):.6f} < {MIN_PCC}"
+    return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    line = lines[-1] if lines else ""
+    return re.sub(r"/\S*/(kiln_opinfo_[^/]*/)?", "", line)[:300]
+
+
+def _tool(cmd: Sequence[str]) -> tuple[str, str]:
+    """Runs a Kiln tool: ('', '') on success, else (class, reason)."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return "crash", f"{os.path.basename(cmd[0])}: hang (over {TOOL_TIMEOUT_S} s)"
+    text = p.stdout + p.stderr
+    if p.returncode < 0 or p.returncode >= 128 or re.search(
+            r"terminate called|Segmentation fault|AddressSanitizer|runtime error:|Aborted", text):
+        return "crash", f"{os.path.basename(cmd[0])}: exit {p.returncode}: {_last_line(text)}"
+    if p.returncode != 0:
+        return "kiln error", _last_line(p.stderr or p.stdout)
+    return "", ""
+
+
+def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> Result:
+    torch = _torch()
+    name, dname = _case_name(opinfo), _dtype_name(dtype)
+    res = Result(name, dname, index, "export")
+    try:
+        call = _Call(opinfo.op, sample)
+        if not call.tensors:
+            res.reason = "sample has no tensor argument"
+            return res
+        with torch.no_grad():
+            refs = _tensor_outputs(call.module(*call.tensors))
+        if not refs:
+            res.reason = "op returns no tensor"
+            return res
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = torch.export.export(call.module, call.tensors).run_decompositions()
+    except Exception as e:  # torch refused: record why, in one line
+        res.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
+        return res
+    base = os.path.join(workdir, "case")
+    pt2, kiln = base + ".pt2", base + ".kiln"
+    torch.export.save(ep, pt2)
+    inputs = []
+    for i, t in enumerate(call.tensors):
+        path = f"{base}.in{i}.npy"
+        np.save(path, _to_numpy(t))
+        inputs += ["--input", path]
+    cls, why = _tool([tools["compile"], pt2, "-o", kiln, "--quiet"])
+    if not cls:
+        outdir = base + "_out"
+        os.makedirs(outdir, exist_ok=True)
+        cls, why = _tool([tools["run"], kiln, *inputs, "--output-dir", outdir])
+        if not cls:
+            for i, ref in enumerate(refs):
+                path = os.path.join(outdir, f"output{i}.npy")
+                if not os.path.exists(path):
+                    cls, why = "wrong", f"output {i} was not written"
+                    break
+                diff = _compare(_to_numpy(ref), np.load(path))
+                if diff:
+                    cls, why = "wrong", f"output {i}: {diff}"
+                    break
+    res.cls, res.reason = (cls or "passed"), why
+    return res
+
+
+def _cases(samples: int, dtypes: Sequence[str], only: set[str] | None) -> Iterable:
+    torch = _torch()
+    from torch.testing._internal.common_methods_invocations import op_db
+    for opinfo in op_db:
+        if only and opinfo.name not in only and _case_name(opinfo) not in only:
+            continue
+        supported = opinfo.supported_dtypes("cpu")
+        for dname in dtypes:
+            dtype = getattr(torch, dname)
+            if dtype not in supported:
+                continue
+            yield opinfo, dtype
+
+
+def _run_op(args) -> list[Result]:
+    (name, dname, samples, tools) = args
+    torch = _torch()
+    torch.set_num_threads(1)
+    from torch.testing._internal.common_methods_invocations import op_db
+    opinfo = next(o for o in op_db if _case_name(o) == name)
+    dtype = getattr(torch, dname)
+    results = []
+    torch.manual_seed(0)
+    try:
+        it = opinfo.sample_inputs("cpu", dtype, requires_grad=False)
+        for index in range(samples):
+            try:
+                sample = next(it)
+            except StopIteration:
+                break
+            with tempfile.TemporaryDirectory(prefix="kiln_opinfo_") as wd:
+                results.append(run_sample(opinfo, dtype, index, sample, tools, wd))
+    except Exception as e:  # the sample generator itself failed
+        results.append(Result(name, dname, len(results), "export",
+                              f"sample generation: {type(e).__name__}: {str(e)[:150]}"))
+    return results
+
+
+def sweep(tools: dict, samples: int, dtypes: Sequence[str], only: set[str] | None, jobs: int,
+          progress=sys.stderr) -> list[Result]:
+    tasks = [(_case_name(o), _dtype_name(d), samples, tools) for o, d in _cases(samples, dtypes, only)]
+    results: list[Result] = []
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(jobs, maxtasksperchild=50) as pool:
+        for i, rs in enumerate(pool.imap_unordered(_run_op, tasks)):
+            results.extend(rs)
+            if progress and (i % 20 == 0 or i + 1 == len(tasks)):
+                counts = collections.Counter(r.cls for r in results)
+                print(f"opinfo: {i + 1}/{len(tasks)} op/dtype pairs, " +
+                      ", ".join(f"{c} {counts[c]}" for c in CLASSES), file=progress, flush=True)
+    results.sort(key=lambda r: (r.op, r.dtype, r.sample))
+    return results
+
+
+def totals(results: Sequence[Result]) -> dict:
+    counts = collections.Counter(r.cls for r in results)
+    exported = sum(counts[c] for c in CLASSES if c != "export")
+    return {"samples": len(results), "exported": exported,
+            **{c: counts[c] for c in CLASSES},
+            "pass_rate": (counts["passed"] / exported) if exported else math.nan}
+
+
+def render_markdown(results: Sequence[Result], meta: dict, max_shown: int = 3) -> str:
+    t = totals(results)
+    lines = [
+        "# OpInfo sweep",
+        "",
+        "Generated by `bazel run //tools:opinfo_report` (torch_frontend/opinfo.py); do not edit by hand.",
+        f"Commit {meta['commit']}, {meta['date']}, torch {meta['torch']}; up to {meta['samples']} "
+        f"sample(s) per op and dtype, dtypes {', '.join(meta['dtypes'])}.",
+        "",
+        "Each OpInfo sample of PyTorch's own op test suite is exported with torch.export, decomposed to "
+        "core ATen, compiled by Kiln, run on the simulated chip and compared with eager PyTorch "
+        f"(floats: allclose and PCC >= {MIN_PCC}; integers and bools: exact).",
+        "",
+        "| samples | export refused by torch | exported | passed | clear Kiln error | wrong result | crash | pass rate of exported |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {t['samples']} | {t['export']} | {t['exported']} | {t['passed']} | {t['kiln error']} | "
+        f"{t['wrong']} | {t['crash']} | {t['pass_rate']:.1%} |",
+        "",
+    ]
+    # What stops Kiln most often: the unsupported ATen ops, by number of samples.
+    missing = collections.Counter()
+    for r in results:
+        if r.cls == "kiln error":
+            for op in re.findall(r"aten\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+", r.reason):
+                missing[op] += 1
+    if missing:
+        lines += ["## ATen ops that stop the most samples", "",
+                  "| ATen op | samples |", "|---|---|"]
+        lines += [f"| `{op}` | {n} |" for op, n in missing.most_common(40)]
+        lines.append("")
+    lines += ["## Per op", "",
+              "| op | dtype | exported | passed | kiln error | wrong | crash | first reasons |",
+              "|---|---|---|---|---|---|---|---|"]
+    by_key = collections.defaultdict(list)
+    for r in results:
+        by_key[(r.op, r.dtype)].append(r)
+    for (op, dtype), rs in sorted(by_key.items()):
+        c = collections.Counter(r.cls for r in rs)
+        exported = len(rs) - c["export"]
+        reasons = []
+        for r in rs:
+            if r.cls != "passed" and r.reason and r.reason not in reasons:
+                reasons.append(r.reason)
+        shown = "; ".join(f"{x}" for x in reasons[:max_shown]).replace("|", "\\|")
+        lines.append(f"| {op} | {dtype} | {exported} | {c['passed']} | {c['kiln error']} | {c['wrong']} | "
+                     f"{c['crash']} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def _git_commit(cwd: str) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--compile", required=True, help="the compile tool (bazel-bin/tools/compile)")
+    ap.add_argument("--run", required=True, help="the run tool (bazel-bin/tools/run)")
+    ap.add_argument("--samples", type=int, default=3, help="samples per op and dtype")
+    ap.add_argument("--dtypes", default="float32,int64,int32,bool")
+    ap.add_argument("--ops", default="", help="comma-separated OpInfo names (default: all)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--report", help="write the Markdown report here")
+    ap.add_argument("--json", help="write every result as JSON here")
+    ap.add_argument("--repo", default=os.getcwd(), help="the checkout, for the commit in the report")
+    ap.add_argument("--max-crashes", type=int, default=-1,
+                    help="exit 1 when more samples than this crash (-1: never)")
+    args = ap.parse_args(argv)
+    torch = _torch()
+    tools = {"compile": os.path.abspath(args.compile), "run": os.path.abspath(args.run)}
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    only = set(x for x in args.ops.split(",") if x) or None
+    results = sweep(tools, args.samples, dtypes, only, args.jobs)
+    meta = {"commit": _git_commit(args.repo), "date": datetime.date.today().isoformat(),
+            "torch": torch.__version__, "samples": args.samples, "dtypes": dtypes}
+    t = totals(results)
+    print("opinfo: " + ", ".join(f"{k} {v}" for k, v in t.items() if k != "pass_rate") +
+          f", pass rate {t['pass_rate']:.1%}")
+    if args.report:
+        with open(args.report, "w") as f:
+            f.write(render_markdown(results, meta))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "totals": t,
+                       "results": [dataclasses.asdict(r) for r in results]}, f, indent=1)
+    if args.max_crashes >= 0 and t["crash"] > args.max_crashes:
+        for r in results:
+            if r.cls == "crash":
+                print(f"CRASH {r.op} {r.dtype} sample {r.sample}: {r.reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
