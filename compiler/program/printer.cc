@@ -100,7 +100,7 @@ std::string InstructionOp(const ProgramInstruction& inst) {
 std::string InstructionLine(const ScheduledProgram& p, const std::vector<std::string>& names, int i,
                             bool planned) {
   const ProgramInstruction& inst = p.instructions[i];
-  return absl::StrCat(i, ": ", NameOf(names, inst.output), " = ", InstructionOp(inst), "(",
+  return absl::StrCat(NameOf(names, inst.output), " = ", InstructionOp(inst), "(",
                       Operands(names, inst.inputs), ")", AttrsToString(inst.attrs), " : ",
                       TensorDesc(p, inst.output, planned), "  (from ", inst.source, ")");
 }
@@ -173,7 +173,7 @@ std::string PrintProgram(const ScheduledProgram& p, bool planned) {
     if (p.tensors[t].space == MemSpace::kDeviceConstant)
       absl::StrAppend(&out, "  const  ", names[t], " : ", TensorDesc(p, static_cast<int>(t), planned), "\n");
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i)
-    absl::StrAppend(&out, "  ", InstructionLine(p, names, i, planned), "\n");
+    absl::StrAppend(&out, "  ", i, ": ", InstructionLine(p, names, i, planned), "\n");
   for (const auto& [name, t] : p.outputs) absl::StrAppend(&out, "  output ", name, " = ", NameOf(names, t), "\n");
   return out;
 }

@@ -30,7 +30,7 @@ std::string DeviceValueName(const DeviceGraph& graph, int value);
 
 // `memory_planned`: print each device tensor's offset (set by memory planning).
 std::string PrintProgram(const ScheduledProgram& program, bool memory_planned);
-// One instruction's line (without indentation), as PrintProgram prints it.
+// One instruction's line, as PrintProgram prints it after its index.
 std::string PrintInstruction(const ScheduledProgram& program, int instruction, bool memory_planned);
 std::string ProgramTensorName(const ScheduledProgram& program, int tensor);
 
