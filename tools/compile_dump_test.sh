@@ -37,4 +37,7 @@ if "$compile" "$model" -o "$tmp/x.kiln" --stop-after=fold 2> "$tmp/err.txt"; the
 grep -q "^error: --stop-after: unknown pass 'fold'; the pipeline's passes are: lower, fold-constants," "$tmp/err.txt" ||
   fail "unexpected error: $(cat "$tmp/err.txt")"
 [[ ! -e "$tmp/x.kiln" ]] || fail "a .kiln was written despite the error"
+if "$compile" "$model" --dump-after=serialize --stop-after=place 2> "$tmp/err.txt"; then fail "empty dump accepted"; fi
+grep -qx "error: --dump-after=serialize comes after --stop-after=place; nothing would be dumped" "$tmp/err.txt" ||
+  fail "unexpected error: $(cat "$tmp/err.txt")"
 echo PASS

@@ -102,9 +102,12 @@ int main(int argc, char** argv) {
   if (!dump_after.empty() && dump_after != "all")
     if (auto p = kiln::compiler::FindPass(pipeline, dump_after); !p.ok())
       return Fail("--dump-after: " + std::string(p.status().message()) + " (or all)");
-  if (!stop_after.empty())
-    if (auto p = kiln::compiler::FindPass(pipeline, stop_after); !p.ok())
-      return Fail("--stop-after: " + std::string(p.status().message()));
+  if (!stop_after.empty()) {
+    absl::StatusOr<const Pass*> stop = kiln::compiler::FindPass(pipeline, stop_after);
+    if (!stop.ok()) return Fail("--stop-after: " + std::string(stop.status().message()));
+    if (!dump_after.empty() && dump_after != "all" && *kiln::compiler::FindPass(pipeline, dump_after) > *stop)
+      return Fail("--dump-after=" + dump_after + " comes after --stop-after=" + stop_after + "; nothing would be dumped");
+  }
   if (!dump_dir.empty() && dump_after.empty()) return Fail("--dump-dir needs --dump-after");
   if (input.empty() || (output.empty() && stop_after.empty())) return Usage();
 

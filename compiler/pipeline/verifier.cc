@@ -14,6 +14,12 @@ absl::Status Broken(std::string message) { return absl::InternalError(std::move(
 
 bool InRange(int id, size_t size) { return id >= 0 && id < static_cast<int>(size); }
 
+// The verifier's only knowledge of memory spaces: where the caller's tensors live, where ops write
+// (and transfers to the device land), and what is loaded with the program.
+bool IsHost(const ProgramTensor& t) { return t.space == MemSpace::kHost; }
+bool IsWritableDevice(const ProgramTensor& t) { return t.space == MemSpace::kDeviceArena; }
+bool IsLoadedWithProgram(const ProgramTensor& t) { return t.space == MemSpace::kDeviceConstant; }
+
 }  // namespace
 
 absl::Status VerifyDeviceGraph(const DeviceGraph& g) {
@@ -89,12 +95,12 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
   auto out_of_range = [&](const std::string& where, int id) {
     return Broken(absl::StrCat(where, " refers to tensor id ", id, ", but the program has ", n, " tensors"));
   };
-  auto is_host = [&](int t) { return p.tensors[t].space == MemSpace::kHost; };
+  auto is_host = [&](int t) { return IsHost(p.tensors[t]); };
 
   std::vector<bool> written(n, false);
   for (size_t t = 0; t < n; ++t) {
     const ProgramTensor& tensor = p.tensors[t];
-    if (tensor.space != MemSpace::kDeviceConstant) continue;
+    if (!IsLoadedWithProgram(tensor)) continue;
     if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " holds ", tensor.constant.size(),
                                  " values but its shape ", ops::ShapeToString(tensor.shape), " has ",
@@ -128,7 +134,7 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
         if (is_host(t)) return Broken(absl::StrCat(where(), ": reads host tensor ", name(t), "; ops read device memory"));
         shapes.push_back(p.tensors[t].shape);
       }
-      if (out.space != MemSpace::kDeviceArena)
+      if (!IsWritableDevice(out))
         return Broken(absl::StrCat(where(), ": writes ", name(inst.output), ", which is not in the device arena"));
       ops::Shape inferred;
       if (std::string err = ops::InferOutputShape(*inst.op, shapes, inst.attrs, &inferred); !err.empty())
@@ -141,7 +147,7 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
       if (inst.inputs.size() != 1)
         return Broken(absl::StrCat(where(), ": a transfer has one source, not ", inst.inputs.size()));
       const int src = inst.inputs[0];
-      if (to_device ? !is_host(src) || out.space != MemSpace::kDeviceArena : is_host(src) || !is_host(inst.output))
+      if (to_device ? !is_host(src) || !IsWritableDevice(out) : is_host(src) || !is_host(inst.output))
         return Broken(absl::StrCat(where(), ": copies ", name(src), " to ", name(inst.output), "; a ",
                                    to_device ? "host-to-device transfer goes from host memory to the device arena"
                                              : "device-to-host transfer goes from device memory to host memory"));
