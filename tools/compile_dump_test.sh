@@ -8,7 +8,8 @@ model="$2"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-mapfile -t passes < <("$compile" --list-passes | awk '{print $1}')
+# --list-passes: a line per pass (name, summary), then its description indented.
+mapfile -t passes < <("$compile" --list-passes | grep -v '^ ' | awk '{print $1}')
 [[ ${#passes[@]} -ge 8 && ${passes[0]} == lower && ${passes[-1]} == serialize ]] ||
   fail "--list-passes: expected lower ... serialize, got: ${passes[*]}"
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "compiler/compiler.h"
@@ -45,9 +46,21 @@ bool FlagValue(const std::string& flag, int argc, char** argv, int& i, std::stri
   return false;
 }
 
+// One line per pass (name, summary), then its description wrapped and indented.
 void ListPasses(const std::vector<Pass>& pipeline) {
-  for (const Pass& p : pipeline)
+  for (const Pass& p : pipeline) {
     std::printf("%-15s %s\n", p.name.c_str(), p.summary.c_str());
+    std::string line;
+    std::istringstream words(p.description);
+    for (std::string word; words >> word;) {
+      if (!line.empty() && line.size() + 1 + word.size() > 92) {
+        std::printf("    %s\n", line.c_str());
+        line.clear();
+      }
+      line += (line.empty() ? "" : " ") + word;
+    }
+    if (!line.empty()) std::printf("    %s\n", line.c_str());
+  }
 }
 
 void PrintTimes(double read_seconds, const CompileState& state) {

@@ -78,6 +78,10 @@ std::string UnifiedDiff(const std::string& expected, const std::string& actual) 
 }
 
 ::testing::AssertionResult MatchesGolden(const std::string& actual, const std::string& path) {
+  const char* update = std::getenv("KILN_UPDATE_GOLDENS");
+  if (update && std::string(update) == "1" && UpdateRoot().empty())
+    return ::testing::AssertionFailure() << "KILN_UPDATE_GOLDENS=1 needs `bazel run` (which says where the "
+                                            "workspace is); or set KILN_UPDATE_GOLDENS to the workspace path";
   if (const std::string root = UpdateRoot(); !root.empty()) {
     std::ofstream out(root + "/" + path);
     out << actual;
