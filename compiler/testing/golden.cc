@@ -26,6 +26,12 @@ std::string UpdateRoot() {
   return workspace ? workspace : "";
 }
 
+// How to rerun this test in update mode (Bazel names the test in TEST_TARGET).
+std::string UpdateCommand() {
+  const char* target = std::getenv("TEST_TARGET");
+  return std::string("KILN_UPDATE_GOLDENS=1 bazel run ") + (target ? target : "<this test>");
+}
+
 }  // namespace
 
 std::string UnifiedDiff(const std::string& expected, const std::string& actual) {
@@ -92,15 +98,15 @@ std::string UnifiedDiff(const std::string& expected, const std::string& actual) 
   std::ifstream in(path);
   if (!in)
     return ::testing::AssertionFailure() << "cannot read golden file " << path
-                                         << " (is it in the test's data? create it with KILN_UPDATE_GOLDENS=1 "
-                                            "bazel run <this test>)";
+                                         << " (is it in the test's data? create it with "
+                                         << UpdateCommand() << ")";
   std::stringstream expected;
   expected << in.rdbuf();
   if (expected.str() == actual) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "output differs from " << path << " (--- golden, +++ actual):\n"
                                        << UnifiedDiff(expected.str(), actual)
                                        << (UnifiedDiff(expected.str(), actual).empty() ? "(only line endings differ)\n" : "")
-                                       << "If the change is intended: KILN_UPDATE_GOLDENS=1 bazel run <this test>";
+                                       << "If the change is intended: " << UpdateCommand();
 }
 
 }  // namespace kiln::compiler::testing
