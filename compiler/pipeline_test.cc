@@ -168,6 +168,14 @@ TEST(Pipeline, TheVerifierNamesThePassThatBrokeAnInvariant) {
   EXPECT_THAT(Message(later), StartsWith("placement: node y reads 'r' before it is computed"));
 }
 
+TEST(Pipeline, ABrokenInputIsReportedBeforeTheFirstPass) {
+  DeviceGraph g = Small();
+  g.outputs[0].second = 7;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), Verifying());
+  EXPECT_EQ(Message(state.status()),
+            "verifier: before pass 'fold-constants': output 'y' refers to value id 7, but the graph has 4 values");
+}
+
 // ---- Verifier: device graph ----------------------------------------------------------------------
 
 TEST(VerifyDeviceGraph, AcceptsWhatLoweringBuilds) { EXPECT_TRUE(VerifyDeviceGraph(Small()).ok()); }

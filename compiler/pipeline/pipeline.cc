@@ -164,6 +164,10 @@ absl::Status RunPasses(const std::vector<Pass>& pipeline, CompileState& state, c
       return absl::InvalidArgumentError(absl::StrCat("pass '", run.stop_after, "' comes before '",
                                                      pipeline[begin].name, "', where this run starts"));
   }
+  // An IR handed in from outside (a test's graph, a slice's start) is checked before the first pass.
+  if (options.verify_each)
+    if (absl::Status s = Verify(state); !s.ok())
+      return absl::Status(s.code(), absl::StrCat("verifier: before pass '", pipeline[begin].name, "': ", s.message()));
   for (size_t i = begin; i < end; ++i) {
     const Pass& pass = pipeline[i];
     PassTiming timing{pass.name};

@@ -109,7 +109,8 @@ struct RunOptions {
 };
 
 // Runs `pipeline` (or the slice `run` names) over `state`. A pass's own error is returned unchanged;
-// a verifier error is prefixed with the pass after which the invariant broke.
+// a verifier error is prefixed with the pass after which the invariant broke (or "before pass" for
+// an IR that was already broken when the run started).
 absl::Status RunPasses(const std::vector<Pass>& pipeline, CompileState& state, const CompileOptions& options,
                        const RunOptions& run = {});
 
