@@ -176,6 +176,19 @@ TEST(Pipeline, ABrokenInputIsReportedBeforeTheFirstPass) {
             "verifier: before pass 'fold-constants': output 'y' refers to value id 7, but the graph has 4 values");
 }
 
+TEST(Pipeline, APassMustLeaveTheIrItDeclares) {
+  const CompileOptions options = Verifying();
+  std::vector<Pass> pipeline = {{"forget-graph", "drops the graph", "", IrKind::kDeviceGraph, IrKind::kDeviceGraph,
+                                 [](CompileState& s) {
+                                   s.graph.reset();
+                                   return absl::OkStatus();
+                                 }}};
+  CompileState state;
+  state.graph = Small();
+  EXPECT_EQ(Message(RunPasses(pipeline, state, options)),
+            "pass 'forget-graph' should leave a device graph but the state holds an ATen graph");
+}
+
 // ---- Verifier: device graph ----------------------------------------------------------------------
 
 TEST(VerifyDeviceGraph, AcceptsWhatLoweringBuilds) { EXPECT_TRUE(VerifyDeviceGraph(Small()).ok()); }

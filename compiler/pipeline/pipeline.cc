@@ -19,19 +19,21 @@
 namespace kiln::compiler {
 namespace {
 
+// With its article, for messages.
 const char* IrName(IrKind ir) {
   switch (ir) {
-    case IrKind::kAten: return "ATen graph";
-    case IrKind::kDeviceGraph: return "device graph";
-    case IrKind::kProgram: return "scheduled program";
-    case IrKind::kKiln: return ".kiln bytes";
+    case IrKind::kAten: return "an ATen graph";
+    case IrKind::kDeviceGraph: return "a device graph";
+    case IrKind::kProgram: return "a scheduled program";
+    case IrKind::kKiln: return "the .kiln bytes";
   }
   return "?";
 }
 
 // A pass that needs an IR the state does not hold fails with this, rather than dereferencing it.
 absl::Status Missing(const std::string& pass, IrKind ir) {
-  return absl::FailedPreconditionError(absl::StrCat("pass '", pass, "' needs a ", IrName(ir), ", which the state does not hold"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("pass '", pass, "' needs ", IrName(ir), ", which the state does not hold"));
 }
 
 absl::Status Verify(const CompileState& state) {
@@ -155,7 +157,7 @@ absl::Status RunPasses(const std::vector<Pass>& pipeline, CompileState& state, c
     while (begin < end && pipeline[begin].input != state.current()) ++begin;
     if (begin == end)
       return absl::FailedPreconditionError(
-          absl::StrCat("no pass of the pipeline takes a ", IrName(state.current())));
+          absl::StrCat("no pass of the pipeline takes ", IrName(state.current())));
   }
   if (!run.stop_after.empty()) {
     KILN_ASSIGN_OR_RETURN(const Pass* p, FindPass(pipeline, run.stop_after));
@@ -174,6 +176,9 @@ absl::Status RunPasses(const std::vector<Pass>& pipeline, CompileState& state, c
     auto start = std::chrono::steady_clock::now();
     KILN_RETURN_IF_ERROR(pass.run(state));
     timing.seconds = SecondsSince(start);
+    if (state.current() != pass.output)
+      return absl::InternalError(absl::StrCat("pass '", pass.name, "' should leave ", IrName(pass.output),
+                                              " but the state holds ", IrName(state.current())));
     state.last_pass = pass.name;
     if (options.verify_each) {
       start = std::chrono::steady_clock::now();

@@ -88,8 +88,8 @@ struct Pass {
   std::string name;         // e.g. "fold-constants": what --dump-after/--stop-after take
   std::string summary;      // one line, for --list-passes
   std::string description;  // what it does to the IR, briefly, with an example
-  IrKind input;
-  IrKind output;
+  IrKind input;   // where a run without start_at begins
+  IrKind output;  // checked after the pass runs
   std::function<absl::Status(CompileState&)> run;
 };
 
