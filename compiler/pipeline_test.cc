@@ -168,6 +168,14 @@ TEST(Pipeline, TheVerifierNamesThePassThatBrokeAnInvariant) {
   EXPECT_THAT(Message(later), StartsWith("placement: node y reads 'r' before it is computed"));
 }
 
+TEST(Pipeline, VerificationIsOnByDefaultInDebugBuilds) {
+#ifdef NDEBUG
+  EXPECT_FALSE(CompileOptions{}.verify_each);
+#else
+  EXPECT_TRUE(CompileOptions{}.verify_each);  // so Compile() in every test verifies after each pass
+#endif
+}
+
 TEST(Pipeline, ABrokenInputIsReportedBeforeTheFirstPass) {
   DeviceGraph g = Small();
   g.outputs[0].second = 7;
