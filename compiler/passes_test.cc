@@ -1,6 +1,8 @@
 // Pass tests on hand-built device graphs and scheduled programs: constant folding, dead-code
 // elimination, placement + scheduling, layout selection and memory planning (with an independent,
-// exhaustive check of the plan on random DAGs).
+// exhaustive check of the plan on random DAGs). Single passes are called directly; sequences run the
+// default pipeline (or a prefix of it), never a copy of it. The text form of each pass's result is
+// checked by passes_golden_test.
 #include <algorithm>
 #include <random>
 #include <string>
@@ -16,6 +18,7 @@
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
 #include "compiler/passes/scheduling.h"
+#include "compiler/pipeline/pipeline.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/tile_layout.h"
 
@@ -39,17 +42,18 @@ ops::Attrs PermuteAttrs(std::vector<int64_t> dims) {
   return a;
 }
 
-// Runs the placement-and-later pipeline on a graph.
-ScheduledProgram Pipeline(DeviceGraph& g, uint64_t dram = uint64_t{1} << 40, MemoryStats* stats = nullptr) {
-  EXPECT_TRUE(EliminateDeadCode(g).ok());
-  absl::StatusOr<ScheduledProgram> p = PlaceGraph(g);
-  EXPECT_TRUE(p.ok()) << p.status();
-  if (!p.ok()) return {};
-  EXPECT_TRUE(SelectLayouts(*p).ok());
-  EXPECT_TRUE(ScheduleTransfers(*p).ok());
-  absl::Status s = PlanMemory(*p, dram, stats);
-  EXPECT_TRUE(s.ok()) << s;
-  return *std::move(p);
+// The default pipeline (pipeline/pipeline.h) from a device graph up to and including memory
+// planning, with the verifier after every pass.
+ScheduledProgram Pipeline(DeviceGraph g, uint64_t dram = uint64_t{1} << 40, MemoryStats* stats = nullptr,
+                          const std::string& stop_after = "plan-memory") {
+  CompileOptions options;
+  options.chip.dram_bytes = static_cast<int64_t>(dram);
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, stop_after);
+  EXPECT_TRUE(state.ok()) << state.status();
+  if (!state.ok()) return {};
+  if (stats) *stats = state->memory;
+  return *std::move(state->program);
 }
 
 // ---- Constant folding -----------------------------------------------------------------------
@@ -132,12 +136,16 @@ TEST(DeadCode, AfterFoldingTheOriginalWeightIsFreedAndNotPlaced) {
   const int y = Node(g, "matmul", {x, wt});
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};
-  ASSERT_TRUE(FoldConstants(g).ok());
-  ASSERT_TRUE(EliminateDeadCode(g).ok());
-  EXPECT_TRUE(g.values[w].constant.empty());
-  EXPECT_FALSE(g.values[wt].constant.empty());
-  absl::StatusOr<ScheduledProgram> p = PlaceGraph(g);
-  ASSERT_TRUE(p.ok()) << p.status();
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "dce");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_TRUE(state->graph->values[w].constant.empty());
+  EXPECT_FALSE(state->graph->values[wt].constant.empty());
+  // Continue with the next pass of the same pipeline.
+  ASSERT_TRUE(RunPasses(BuildPipeline(options), *state, options, {"place", "place", nullptr}).ok());
+  const std::optional<ScheduledProgram>& p = state->program;
+  ASSERT_TRUE(p.has_value());
   int constants = 0;
   for (const ProgramTensor& t : p->tensors)
     if (t.space == MemSpace::kDeviceConstant) {
@@ -233,11 +241,9 @@ TEST(LayoutSelection, SmallKernelsGoRowMajorSquareMatricesStayTiled) {
   const int m = Node(g, "matmul", {x, w}, {}, "fc");
   g.inputs = {{"img", img}, {"x", x}};
   g.outputs = {{"c", c}, {"m", m}};
-  absl::StatusOr<ScheduledProgram> p = PlaceGraph(g);
-  ASSERT_TRUE(p.ok()) << p.status();
-  ASSERT_TRUE(SelectLayouts(*p).ok());
+  const ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 40, nullptr, "select-layouts");
   int checked = 0;
-  for (const ProgramTensor& t : p->tensors) {
+  for (const ProgramTensor& t : p.tensors) {
     if (t.name == "conv.weight") {
       EXPECT_EQ(t.layout, ops::Layout::kRowMajor);
       ++checked;
@@ -315,7 +321,7 @@ DeviceGraph Chain(int length, ops::Shape shape) {
 TEST(MemoryPlanning, ChainReusesTheArena) {
   DeviceGraph g = Chain(5, {64, 64});
   MemoryStats stats;
-  ScheduledProgram p = Pipeline(g, uint64_t{1} << 30, &stats);
+  ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 30, &stats);
   const uint64_t one = 64 * 64 * 4;
   EXPECT_EQ(stats.sum_of_activation_bytes, 6 * one);  // input copy + 5 results
   EXPECT_LT(p.arena_bytes, stats.sum_of_activation_bytes);
@@ -327,8 +333,7 @@ TEST(MemoryPlanning, ChainReusesTheArena) {
 
 TEST(MemoryPlanning, CheckerCatchesAnOverlap) {
   // Guards the checker itself: moving a live tensor onto its operand must be flagged.
-  DeviceGraph g = Chain(3, {64, 64});
-  ScheduledProgram p = Pipeline(g);
+  ScheduledProgram p = Pipeline(Chain(3, {64, 64}));
   ASSERT_THAT(PlanViolations(p), ::testing::IsEmpty());
   const ProgramInstruction& op = p.instructions[1];
   ASSERT_EQ(op.kind, Kind::kOp);
@@ -337,13 +342,7 @@ TEST(MemoryPlanning, CheckerCatchesAnOverlap) {
 }
 
 TEST(MemoryPlanning, TooSmallDeviceIsResourceExhaustedWithByteCounts) {
-  DeviceGraph g = Chain(2, {64, 64});
-  ASSERT_TRUE(EliminateDeadCode(g).ok());
-  absl::StatusOr<ScheduledProgram> placed = PlaceGraph(g);
-  ASSERT_TRUE(placed.ok());
-  ScheduledProgram p = *placed;
-  ASSERT_TRUE(SelectLayouts(p).ok());
-  ASSERT_TRUE(ScheduleTransfers(p).ok());
+  ScheduledProgram p = Pipeline(Chain(2, {64, 64}), uint64_t{1} << 40, nullptr, "schedule");
   const uint64_t need = 2 * 64 * 64 * 4;
   absl::Status s = PlanMemory(p, need - 1);
   ASSERT_FALSE(s.ok());
@@ -365,7 +364,7 @@ TEST(MemoryPlanning, ConstantsArePackedAlignedAndCountTowardTheLimit) {
   g.inputs = {{"x", x}};
   g.outputs = {{"m", m}};
   MemoryStats stats;
-  ScheduledProgram p = Pipeline(g, uint64_t{1} << 30, &stats);
+  ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 30, &stats);
   EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
   uint64_t sum = 0;
   for (const ProgramTensor& t : p.tensors)
@@ -454,9 +453,8 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     DeviceGraph g = RandomDag(seed);
-    ASSERT_TRUE(FoldConstants(g).ok());
     MemoryStats stats;
-    ScheduledProgram p = Pipeline(g, uint64_t{1} << 40, &stats);
+    ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 40, &stats);
     ASSERT_FALSE(p.instructions.empty());
     ExpectTransfersAdjacent(p);
     EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());

@@ -1,58 +1,179 @@
 // bazel run //tools:compile -- model.pt2 -o model.kiln [--chip chip.json] [--device-dtype bf16] [--quiet]
+//     [--dump-after=NAME|all [--dump-dir=DIR]] [--stop-after=NAME] [--time-passes] [--verify-each]
+// bazel run //tools:compile -- --list-passes
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "compiler/compiler.h"
+#include "compiler/pt2/pt2_reader.h"
 #include "tools/caller_path.h"
 
 namespace {
+using kiln::compiler::CompileOptions;
+using kiln::compiler::CompileState;
+using kiln::compiler::Pass;
 using kiln::tools::FromCallerDir;
 
 int Usage() {
-  std::fprintf(stderr, "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-dtype f32|bf16] [--quiet]\n");
+  std::fprintf(stderr,
+               "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-dtype f32|bf16] [--quiet]\n"
+               "               [--dump-after=PASS|all [--dump-dir=DIR]] [--stop-after=PASS] [--time-passes]\n"
+               "               [--verify-each]\n"
+               "       compile --list-passes\n");
   return 2;
 }
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+// "--flag=value" or "--flag value"; advances `i` past what it consumed.
+bool FlagValue(const std::string& flag, int argc, char** argv, int& i, std::string* value) {
+  const std::string a = argv[i];
+  if (a.rfind(flag + "=", 0) == 0) {
+    *value = a.substr(flag.size() + 1);
+    return true;
+  }
+  if (a == flag && i + 1 < argc) {
+    *value = argv[++i];
+    return true;
+  }
+  return false;
+}
+
+// One line per pass (name, summary), then its description wrapped and indented.
+void ListPasses(const std::vector<Pass>& pipeline) {
+  for (const Pass& p : pipeline) {
+    std::printf("%-15s %s\n", p.name.c_str(), p.summary.c_str());
+    std::string line;
+    std::istringstream words(p.description);
+    for (std::string word; words >> word;) {
+      if (!line.empty() && line.size() + 1 + word.size() > 92) {
+        std::printf("    %s\n", line.c_str());
+        line.clear();
+      }
+      line += (line.empty() ? "" : " ") + word;
+    }
+    if (!line.empty()) std::printf("    %s\n", line.c_str());
+  }
+}
+
+void PrintTimes(double read_seconds, const CompileState& state) {
+  double total = read_seconds, verify = 0;
+  for (const auto& t : state.timings) {
+    total += t.seconds;
+    verify += t.verify_seconds;
+  }
+  std::printf("%-16s %10s %10s\n", "pass", "wall ms", "verify ms");
+  std::printf("%-16s %10.2f %10s\n", "(read .pt2)", read_seconds * 1e3, "");
+  for (const auto& t : state.timings)
+    std::printf("%-16s %10.2f %10.2f\n", t.pass.c_str(), t.seconds * 1e3, t.verify_seconds * 1e3);
+  std::printf("%-16s %10.2f %10.2f\n", "total", total * 1e3, verify * 1e3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output, chip_path, device_dtype = "f32";
-  bool quiet = false;
+  std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after;
+  bool quiet = false, time_passes = false, list_passes = false, verify_each = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    std::string value;
     if ((a == "-o" || a == "--output") && i + 1 < argc) output = FromCallerDir(argv[++i]);
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
     else if (a == "--device-dtype" && i + 1 < argc) device_dtype = argv[++i];
     else if (a == "--quiet") quiet = true;
+    else if (a == "--time-passes") time_passes = true;
+    else if (a == "--list-passes") list_passes = true;
+    else if (a == "--verify-each") verify_each = true;
+    else if (FlagValue("--dump-after", argc, argv, i, &dump_after)) continue;
+    else if (FlagValue("--dump-dir", argc, argv, i, &value)) dump_dir = FromCallerDir(value);
+    else if (FlagValue("--stop-after", argc, argv, i, &stop_after)) continue;
     else if (!a.empty() && a[0] != '-' && input.empty()) input = FromCallerDir(a);
     else return Usage();
   }
-  if (input.empty() || output.empty()) return Usage();
 
-  kiln::compiler::CompileOptions options;
+  CompileOptions options;
+  if (verify_each) options.verify_each = true;
   if (device_dtype == "bf16") options.device_dtype = kiln::ops::DType::kBF16;
   else if (device_dtype != "f32") return Usage();
   if (!chip_path.empty()) {
     kiln::Status s = kiln::target::LoadChipConfig(chip_path, &options.chip);
-    if (!s.ok()) {
-      std::fprintf(stderr, "error: %s\n", s.message().c_str());
-      return 1;
-    }
+    if (!s.ok()) return Fail(s.message());
   }
-  absl::StatusOr<kiln::compiler::CompileResult> result = kiln::compiler::CompilePt2File(input, options);
-  if (!result.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(result.status().message()).c_str());
-    return 1;
+  const std::vector<Pass> pipeline = kiln::compiler::BuildPipeline(options);
+  if (list_passes) {
+    ListPasses(pipeline);
+    return 0;
   }
+  // Pass names are checked before the (possibly long) compilation starts.
+  if (!dump_after.empty() && dump_after != "all")
+    if (auto p = kiln::compiler::FindPass(pipeline, dump_after); !p.ok())
+      return Fail("--dump-after: " + std::string(p.status().message()) + " (or all)");
+  if (!stop_after.empty()) {
+    absl::StatusOr<const Pass*> stop = kiln::compiler::FindPass(pipeline, stop_after);
+    if (!stop.ok()) return Fail("--stop-after: " + std::string(stop.status().message()));
+    if (!dump_after.empty() && dump_after != "all" && *kiln::compiler::FindPass(pipeline, dump_after) > *stop)
+      return Fail("--dump-after=" + dump_after + " comes after --stop-after=" + stop_after + "; nothing would be dumped");
+  }
+  if (!dump_dir.empty() && dump_after.empty()) return Fail("--dump-dir needs --dump-after");
+  if (input.empty() || (output.empty() && stop_after.empty())) return Usage();
+
+  auto read_start = std::chrono::steady_clock::now();
+  absl::StatusOr<kiln::compiler::AtenGraph> aten = kiln::compiler::ReadPt2(input);
+  if (!aten.ok()) return Fail(std::string(aten.status().message()));
+  const double read_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - read_start).count();
+
+  if (!dump_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dump_dir, ec);
+    if (ec) return Fail("cannot create --dump-dir " + dump_dir + ": " + ec.message());
+  }
+  kiln::compiler::RunOptions run;
+  run.stop_after = stop_after;
+  int dumped = 0;
+  if (!dump_after.empty()) {
+    run.after_pass = [&](const Pass& pass, const CompileState& state) -> absl::Status {
+      if (dump_after != "all" && pass.name != dump_after) return absl::OkStatus();
+      const std::string text = kiln::compiler::PrintState(state);
+      if (dump_dir.empty()) {
+        std::printf("// ----- after %s -----\n%s\n", pass.name.c_str(), text.c_str());
+        return absl::OkStatus();
+      }
+      char prefix[16];
+      std::snprintf(prefix, sizeof prefix, "/%02d-", ++dumped);
+      const std::string path = dump_dir + prefix + pass.name + ".txt";
+      std::ofstream out(path);
+      out << text;
+      if (!out) return absl::UnavailableError("cannot write " + path);
+      return absl::OkStatus();
+    };
+  }
+  CompileState state;
+  state.aten = &*aten;
+  if (absl::Status s = kiln::compiler::RunPasses(pipeline, state, options, run); !s.ok())
+    return Fail(input + ": " + std::string(s.message()));
+
+  if (time_passes) PrintTimes(read_seconds, state);
+  if (!dump_dir.empty() && !quiet) std::printf("wrote %d dump(s) to %s\n", dumped, dump_dir.c_str());
+  if (state.kiln.empty()) {
+    std::printf("stopped after '%s'; no .kiln written (the pipeline ends with '%s')\n", state.last_pass.c_str(),
+                pipeline.back().name.c_str());
+    return 0;
+  }
+  if (output.empty()) return Fail("no -o given for the .kiln");
   std::ofstream out(output, std::ios::binary);
-  out.write(result->kiln.data(), static_cast<std::streamsize>(result->kiln.size()));
-  if (!out) {
-    std::fprintf(stderr, "error: cannot write %s\n", output.c_str());
-    return 1;
-  }
+  out.write(state.kiln.data(), static_cast<std::streamsize>(state.kiln.size()));
+  if (!out) return Fail("cannot write " + output);
   if (!quiet) {
-    std::printf("compiled %s -> %s (%zu bytes) for chip %s\n%s", input.c_str(), output.c_str(),
-                result->kiln.size(), options.chip.name.c_str(), result->summary.ToString().c_str());
+    std::printf("compiled %s -> %s (%zu bytes) for chip %s\n%s", input.c_str(), output.c_str(), state.kiln.size(),
+                options.chip.name.c_str(), state.Summary().ToString().c_str());
   }
   return 0;
 }

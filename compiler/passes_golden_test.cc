@@ -1,0 +1,145 @@
+// Golden-text tests, one per pass: a tiny model goes through the default pipeline up to and
+// including each pass, and the printed IR (program/printer.h) must equal
+// compiler/passes/testdata/<pass>.txt. A diff shows exactly what a change to a pass did; regenerate
+// with KILN_UPDATE_GOLDENS=1 bazel run //compiler:passes_golden_test (see testing/golden.h).
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "compiler/aten/aten_graph.h"
+#include "compiler/pipeline/pipeline.h"
+#include "compiler/testing/golden.h"
+
+namespace kiln::compiler {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MatchesGolden;
+using testing::UnifiedDiff;
+
+Argument Tensor(const std::string& value) {
+  Argument a;
+  a.kind = Argument::Kind::kTensor;
+  a.tensor = value;
+  return a;
+}
+
+Argument Ints(std::vector<int64_t> v) {
+  Argument a;
+  a.kind = Argument::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+// A linear layer, as torch.export writes it, with a second input and two outputs:
+//   relu = relu(x @ fc.weight^T + fc.bias)        (output)
+//   dead = exp(x)                                   (reaches no output)
+//   neg  = neg(relu * s)                            (output)
+// Each pass changes something visible: folding removes the weight's permute, dce the exp,
+// placement adds transfers, layout selection keeps only x tiled, scheduling moves s's upload to
+// just before the mul, memory planning reuses the arena.
+AtenGraph Model() {
+  AtenGraph g;
+  auto value = [&](const std::string& name, std::vector<int64_t> sizes) {
+    TensorMeta m;
+    m.sizes = std::move(sizes);
+    m.dtype = TorchDType::kFloat;
+    g.values[name] = m;
+    return m;
+  };
+  auto weight = [&](const std::string& name, const std::string& target, std::vector<int64_t> sizes) {
+    WeightTensor w;
+    w.meta = value(name, sizes);
+    int64_t n = 1;
+    for (int64_t d : sizes) n *= d;
+    std::vector<float> data(n);
+    for (int64_t i = 0; i < n; ++i) data[i] = static_cast<float>(i % 7) - 3.0f;
+    w.bytes.resize(n * sizeof(float));
+    std::memcpy(w.bytes.data(), data.data(), w.bytes.size());
+    g.weights[target] = std::move(w);
+    g.inputs.push_back({name, InputKind::kParameter, target});
+  };
+  auto node = [&](const std::string& name, const std::string& op, std::vector<NamedArgument> args,
+                  std::vector<int64_t> sizes) {
+    value(name, std::move(sizes));
+    g.nodes.push_back({name, "torch.ops.aten." + op, std::move(args), {name}, ""});
+  };
+  g.inputs.push_back({"x", InputKind::kUserInput, ""});
+  value("x", {32, 64});
+  g.inputs.push_back({"s", InputKind::kUserInput, ""});
+  value("s", {32, 8});
+  weight("p_fc_weight", "fc.weight", {8, 64});
+  weight("p_fc_bias", "fc.bias", {8});
+  node("permute", "permute.default", {{"self", Tensor("p_fc_weight")}, {"dims", Ints({1, 0})}}, {64, 8});
+  node("addmm", "addmm.default", {{"self", Tensor("p_fc_bias")}, {"mat1", Tensor("x")}, {"mat2", Tensor("permute")}},
+       {32, 8});
+  node("relu", "relu.default", {{"self", Tensor("addmm")}}, {32, 8});
+  node("exp", "exp.default", {{"self", Tensor("x")}}, {32, 64});
+  node("mul", "mul.Tensor", {{"self", Tensor("relu")}, {"other", Tensor("s")}}, {32, 8});
+  node("neg", "neg.default", {{"self", Tensor("mul")}}, {32, 8});
+  g.outputs = {"relu", "neg"};
+  return g;
+}
+
+class PassGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
+  const AtenGraph model = Model();
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(model, options, GetParam());
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->last_pass, GetParam());
+  EXPECT_TRUE(MatchesGolden(PrintState(*state), "compiler/passes/testdata/" + GetParam() + ".txt"));
+}
+
+// Every pass but serialization, whose bytes the runtime's loader tests check.
+INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
+                         ::testing::Values("lower", "fold-constants", "dce", "place", "select-layouts", "schedule",
+                                           "plan-memory"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& c : name)
+                             if (c == '-') c = '_';
+                           return name;
+                         });
+
+TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
+  std::vector<std::string> names;
+  for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "dce", "place", "select-layouts", "schedule",
+                                             "plan-memory", "serialize"}));
+}
+
+TEST(Golden, AMismatchFailsWithAUnifiedDiff) {
+  if (std::getenv("KILN_UPDATE_GOLDENS")) GTEST_SKIP() << "update mode rewrites goldens instead of comparing";
+  const AtenGraph model = Model();
+  absl::StatusOr<CompileState> state = RunPipeline(model, CompileOptions{}, "dce");
+  ASSERT_TRUE(state.ok()) << state.status();
+  std::string text = PrintState(*state);
+  text.replace(text.find("relu("), 4, "tanh");
+  ::testing::AssertionResult r = MatchesGolden(text, "compiler/passes/testdata/dce.txt");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.message(), HasSubstr("output differs from compiler/passes/testdata/dce.txt"));
+  EXPECT_THAT(r.message(), HasSubstr("\n-  %relu = relu(%addmm) : f32[32, 8]  (from relu)\n"));
+  EXPECT_THAT(r.message(), HasSubstr("\n+  %relu = tanh(%addmm) : f32[32, 8]  (from relu)\n"));
+}
+
+TEST(Golden, UnifiedDiffHunksHaveContextAndLineNumbers) {
+  std::string a, b;
+  for (int i = 1; i <= 20; ++i) {
+    a += "line " + std::to_string(i) + "\n";
+    b += i == 10 ? "changed\n" : "line " + std::to_string(i) + "\n";
+  }
+  b += "added\n";
+  EXPECT_EQ(UnifiedDiff(a, b),
+            "@@ -7,7 +7,7 @@\n line 7\n line 8\n line 9\n-line 10\n+changed\n line 11\n line 12\n line 13\n"
+            "@@ -18,3 +18,4 @@\n line 18\n line 19\n line 20\n+added\n");
+  EXPECT_EQ(UnifiedDiff(a, a), "");
+}
+
+}  // namespace
+}  // namespace kiln::compiler

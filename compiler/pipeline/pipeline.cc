@@ -1,0 +1,266 @@
+#include "compiler/pipeline/pipeline.h"
+
+#include <chrono>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/macros.h"
+#include "compiler/codegen/kiln_writer.h"
+#include "compiler/lowering/lower_aten.h"
+#include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/layout_selection.h"
+#include "compiler/passes/placement.h"
+#include "compiler/passes/scheduling.h"
+#include "compiler/pipeline/verifier.h"
+#include "compiler/program/printer.h"
+
+namespace kiln::compiler {
+namespace {
+
+// With its article, for messages.
+const char* IrName(IrKind ir) {
+  switch (ir) {
+    case IrKind::kAten: return "an ATen graph";
+    case IrKind::kDeviceGraph: return "a device graph";
+    case IrKind::kProgram: return "a scheduled program";
+    case IrKind::kKiln: return "the .kiln bytes";
+  }
+  return "?";
+}
+
+// A pass that needs an IR the state does not hold fails with this, rather than dereferencing it.
+absl::Status Missing(const std::string& pass, IrKind ir) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("pass '", pass, "' needs ", IrName(ir), ", which the state does not hold"));
+}
+
+absl::Status Verify(const CompileState& state) {
+  switch (state.current()) {
+    case IrKind::kDeviceGraph: return VerifyDeviceGraph(*state.graph);
+    case IrKind::kProgram: return VerifyProgram(*state.program);
+    case IrKind::kAten:
+    case IrKind::kKiln: return absl::OkStatus();  // the reader and the runtime's loader check these
+  }
+  return absl::OkStatus();
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+IrKind CompileState::current() const {
+  if (!kiln.empty()) return IrKind::kKiln;
+  if (program) return IrKind::kProgram;
+  if (graph) return IrKind::kDeviceGraph;
+  return IrKind::kAten;
+}
+
+// ---- The default pipeline: the one place that says which passes run, in which order -----------
+
+std::vector<Pass> BuildPipeline(const CompileOptions& options) {
+  std::vector<Pass> passes;
+  passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
+                    "Each ATen node becomes device ops of the op library (compiler/lowering/rules_*.cc); "
+                    "weights become constants on first use; every result's shape is checked against "
+                    "torch.export's. E.g. aten.addmm(b, x, permute(w)) -> %addmm = matmul(%x, %permute, %b).",
+                    IrKind::kAten, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                      if (!s.aten) return Missing("lower", IrKind::kAten);
+                      KILN_ASSIGN_OR_RETURN(DeviceGraph graph, LowerAtenGraph(*s.aten));
+                      s.aten_nodes = static_cast<int>(s.aten->nodes.size());
+                      s.graph = std::move(graph);
+                      return absl::OkStatus();
+                    }});
+  if (options.fold_constants)
+    passes.push_back({"fold-constants", "runs ops whose operands are all constants at compile time",
+                      "A node whose operands are all constants runs once with the op library's kernel and its "
+                      "result becomes a constant. E.g. %wt = permute(%w) {dims=[1, 0]} disappears and %wt "
+                      "becomes a constant holding the transposed weight.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-constants", IrKind::kDeviceGraph);
+                        return FoldConstants(*s.graph, &s.folding);
+                      }});
+  passes.push_back({"dce", "drops nodes no output needs and frees unread constants",
+                    "Nodes whose results reach no output are removed; constants nobody reads any more (e.g. a "
+                    "weight folding replaced) release their data. Value ids stay stable.",
+                    IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                      if (!s.graph) return Missing("dce", IrKind::kDeviceGraph);
+                      return EliminateDeadCode(*s.graph);
+                    }});
+  const ops::DType device_dtype = options.device_dtype;
+  passes.push_back({"place", "device graph -> scheduled program: memory spaces and transfers",
+                    "Inputs get a host tensor and a device copy (copy_to_device), outputs a copy_to_host; "
+                    "weights become device constants, other values live in the arena. The device graph is "
+                    "released: from here on the program is the IR.",
+                    IrKind::kDeviceGraph, IrKind::kProgram, [device_dtype](CompileState& s) -> absl::Status {
+                      if (!s.graph) return Missing("place", IrKind::kDeviceGraph);
+                      KILN_ASSIGN_OR_RETURN(ScheduledProgram program, PlaceGraph(*s.graph, device_dtype));
+                      s.program = std::move(program);
+                      s.graph.reset();  // its constants now live in the program; keep one copy
+                      return absl::OkStatus();
+                    }});
+  passes.push_back({"select-layouts", "keeps device tensors tiled unless tile padding would waste memory",
+                    "Device tensors start in the 32x32 tile layout; one whose padding would more than double "
+                    "its footprint (a [3] bias, a 3x3 kernel) becomes row_major.",
+                    IrKind::kProgram, IrKind::kProgram, [](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("select-layouts", IrKind::kProgram);
+                      return SelectLayouts(*s.program);
+                    }});
+  passes.push_back({"schedule", "moves each transfer next to the op it serves",
+                    "Ops keep their order; an input's copy_to_device moves to just before its first use, an "
+                    "output's copy_to_host to just after its producer.",
+                    IrKind::kProgram, IrKind::kProgram, [](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("schedule", IrKind::kProgram);
+                      return ScheduleTransfers(*s.program);
+                    }});
+  const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
+  passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
+                    "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
+                    "share bytes (greedy by size, first fit). Fails when the program does not fit the chip.",
+                    IrKind::kProgram, IrKind::kProgram, [dram_bytes](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("plan-memory", IrKind::kProgram);
+                      KILN_RETURN_IF_ERROR(PlanMemory(*s.program, dram_bytes, &s.memory));
+                      s.memory_planned = true;
+                      return absl::OkStatus();
+                    }});
+  passes.push_back({"serialize", "writes the planned program as .kiln bytes (schema/kiln.fbs)",
+                    "Constants are written in device format, ready to copy to the device as they are.",
+                    IrKind::kProgram, IrKind::kKiln, [](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("serialize", IrKind::kProgram);
+                      if (!s.memory_planned)
+                        return absl::FailedPreconditionError("pass 'serialize' needs a memory-planned program");
+                      KILN_ASSIGN_OR_RETURN(s.kiln, WriteKiln(*s.program));
+                      return absl::OkStatus();
+                    }});
+  return passes;
+}
+
+absl::StatusOr<const Pass*> FindPass(const std::vector<Pass>& pipeline, std::string_view name) {
+  for (const Pass& p : pipeline)
+    if (p.name == name) return &p;
+  std::vector<std::string> names;
+  for (const Pass& p : pipeline) names.push_back(p.name);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown pass '", std::string(name), "'; the pipeline's passes are: ", absl::StrJoin(names, ", ")));
+}
+
+absl::Status RunPasses(const std::vector<Pass>& pipeline, CompileState& state, const CompileOptions& options,
+                       const RunOptions& run) {
+  size_t begin = 0, end = pipeline.size();
+  if (!run.start_at.empty()) {
+    KILN_ASSIGN_OR_RETURN(const Pass* p, FindPass(pipeline, run.start_at));
+    begin = static_cast<size_t>(p - pipeline.data());
+  } else {
+    while (begin < end && pipeline[begin].input != state.current()) ++begin;
+    if (begin == end)
+      return absl::FailedPreconditionError(
+          absl::StrCat("no pass of the pipeline takes ", IrName(state.current())));
+  }
+  if (!run.stop_after.empty()) {
+    KILN_ASSIGN_OR_RETURN(const Pass* p, FindPass(pipeline, run.stop_after));
+    end = static_cast<size_t>(p - pipeline.data()) + 1;
+    if (end <= begin)
+      return absl::InvalidArgumentError(absl::StrCat("pass '", run.stop_after, "' comes before '",
+                                                     pipeline[begin].name, "', where this run starts"));
+  }
+  // An IR handed in from outside (a test's graph, a slice's start) is checked before the first pass.
+  if (options.verify_each)
+    if (absl::Status s = Verify(state); !s.ok())
+      return absl::Status(s.code(), absl::StrCat("verifier: before pass '", pipeline[begin].name, "': ", s.message()));
+  for (size_t i = begin; i < end; ++i) {
+    const Pass& pass = pipeline[i];
+    PassTiming timing{pass.name};
+    auto start = std::chrono::steady_clock::now();
+    KILN_RETURN_IF_ERROR(pass.run(state));
+    timing.seconds = SecondsSince(start);
+    if (state.current() != pass.output)
+      return absl::InternalError(absl::StrCat("pass '", pass.name, "' should leave ", IrName(pass.output),
+                                              " but the state holds ", IrName(state.current())));
+    state.last_pass = pass.name;
+    if (options.verify_each) {
+      start = std::chrono::steady_clock::now();
+      if (absl::Status s = Verify(state); !s.ok())
+        return absl::Status(s.code(), absl::StrCat("verifier: after pass '", pass.name, "': ", s.message()));
+      timing.verify_seconds = SecondsSince(start);
+    }
+    state.timings.push_back(std::move(timing));
+    if (run.after_pass) KILN_RETURN_IF_ERROR(run.after_pass(pass, state));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CompileState> RunPipeline(const AtenGraph& aten, const CompileOptions& options,
+                                         std::string_view stop_after) {
+  CompileState state;
+  state.aten = &aten;
+  KILN_RETURN_IF_ERROR(RunPasses(BuildPipeline(options), state, options, {"", std::string(stop_after), nullptr}));
+  state.aten = nullptr;  // the caller's graph need not outlive the result
+  return state;
+}
+
+absl::StatusOr<CompileState> RunPipeline(DeviceGraph graph, const CompileOptions& options,
+                                         std::string_view stop_after) {
+  CompileState state;
+  state.graph = std::move(graph);
+  KILN_RETURN_IF_ERROR(RunPasses(BuildPipeline(options), state, options, {"", std::string(stop_after), nullptr}));
+  return state;
+}
+
+std::string PrintState(const CompileState& state) {
+  switch (state.current()) {
+    case IrKind::kDeviceGraph: return PrintDeviceGraph(*state.graph);
+    case IrKind::kProgram: return PrintProgram(*state.program, state.memory_planned);
+    case IrKind::kKiln: return absl::StrCat(".kiln: ", state.kiln.size(), " bytes\n");
+    case IrKind::kAten:
+      return state.aten ? absl::StrCat("ATen graph: ", state.aten->inputs.size(), " inputs, ",
+                                       state.aten->nodes.size(), " nodes, ", state.aten->outputs.size(), " outputs\n")
+                        : "no IR\n";
+  }
+  return "";
+}
+
+// ---- Summary -----------------------------------------------------------------------------------
+
+CompileSummary CompileState::Summary() const {
+  CompileSummary sum;
+  sum.aten_nodes = aten_nodes;
+  sum.folded_nodes = folding.folded_nodes;
+  if (program) {
+    for (const ProgramInstruction& inst : program->instructions) {
+      if (inst.kind == ProgramInstruction::Kind::kOp) {
+        sum.device_ops++;
+        sum.ops_by_name[std::string(inst.op->name)]++;
+      } else {
+        sum.transfers++;
+      }
+    }
+  } else if (graph) {
+    for (const DeviceNode& node : graph->nodes) {
+      sum.device_ops++;
+      sum.ops_by_name[std::string(node.op->name)]++;
+    }
+  }
+  sum.arena_bytes = memory.arena_bytes;
+  sum.constant_bytes = memory.constant_bytes;
+  sum.peak_device_bytes = memory.arena_bytes + memory.constant_bytes;
+  sum.activation_bytes_without_reuse = memory.sum_of_activation_bytes;
+  return sum;
+}
+
+std::string CompileSummary::ToString() const {
+  std::ostringstream os;
+  os << "ATen nodes:        " << aten_nodes << "\n"
+     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants)\n";
+  for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";
+  os << "transfers:         " << transfers << "\n"
+     << "arena:             " << arena_bytes << " bytes (" << activation_bytes_without_reuse
+     << " without reuse)\n"
+     << "constants:         " << constant_bytes << " bytes\n"
+     << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
+  return os.str();
+}
+
+}  // namespace kiln::compiler

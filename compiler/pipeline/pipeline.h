@@ -1,0 +1,131 @@
+// The pass pipeline: every step of compilation, from lowering the ATen graph to writing .kiln bytes,
+// is a named pass over one CompileState, and the default pipeline is built in one place
+// (BuildPipeline). The compiler, the compile tool's --dump-after/--stop-after/--time-passes and the
+// tests all run that one list, or a named slice of it (as IREE's compile-from/compile-to phases do).
+//
+// A pass reads and writes the state's current IR: lowering turns the ATen graph into a device graph,
+// placement turns the device graph into a scheduled program (and releases the graph), serialization
+// turns the program into bytes. Between passes the structural verifier (verifier.h) checks the IR
+// when `verify_each` is set, so a broken invariant is reported after the pass that broke it.
+#ifndef KILN_COMPILER_PIPELINE_PIPELINE_H_
+#define KILN_COMPILER_PIPELINE_PIPELINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "compiler/aten/aten_graph.h"
+#include "compiler/lowering/device_graph.h"
+#include "compiler/passes/constant_folding.h"
+#include "compiler/passes/memory_planning.h"
+#include "compiler/program/scheduled_program.h"
+#include "ops/dtype.h"
+#include "target/chip_config.h"
+
+namespace kiln::compiler {
+
+// Debug builds verify the IR after every pass by default; optimized builds only when asked.
+#ifdef NDEBUG
+inline constexpr bool kVerifyEachByDefault = false;
+#else
+inline constexpr bool kVerifyEachByDefault = true;
+#endif
+
+struct CompileOptions {
+  target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
+  bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
+  ops::DType device_dtype = ops::DType::kF32;  // storage of weights and activations on the device
+  bool verify_each = kVerifyEachByDefault;     // run the structural verifier after every pass
+};
+
+struct CompileSummary {
+  int aten_nodes = 0;
+  int device_ops = 0;
+  int folded_nodes = 0;
+  int transfers = 0;
+  std::map<std::string, int> ops_by_name;
+  uint64_t arena_bytes = 0;
+  uint64_t constant_bytes = 0;
+  uint64_t peak_device_bytes = 0;
+  uint64_t activation_bytes_without_reuse = 0;
+
+  std::string ToString() const;
+};
+
+// Which IR a pass leaves as the state's current one (what a dump after it prints).
+enum class IrKind { kAten, kDeviceGraph, kProgram, kKiln };
+
+struct PassTiming {
+  std::string pass;
+  double seconds = 0;         // the pass itself
+  double verify_seconds = 0;  // the verifier after it (0 when off)
+};
+
+// Everything compilation carries from pass to pass.
+struct CompileState {
+  const AtenGraph* aten = nullptr;           // the input; not owned, must outlive the run
+  int aten_nodes = 0;                        // set by lowering, for the summary
+  std::optional<DeviceGraph> graph;          // from lowering until placement
+  std::optional<ScheduledProgram> program;   // from placement on
+  bool memory_planned = false;               // offsets in `program` are final
+  std::string kiln;                          // the .kiln bytes, from serialization on
+  FoldingStats folding;
+  MemoryStats memory;
+  std::vector<PassTiming> timings;  // one per pass run, in order
+  std::string last_pass;            // "" before any pass ran
+
+  IrKind current() const;
+  CompileSummary Summary() const;
+};
+
+struct Pass {
+  std::string name;         // e.g. "fold-constants": what --dump-after/--stop-after take
+  std::string summary;      // one line, for --list-passes
+  std::string description;  // what it does to the IR, briefly, with an example
+  IrKind input;   // where a run without start_at begins
+  IrKind output;  // checked after the pass runs
+  std::function<absl::Status(CompileState&)> run;
+};
+
+// The default pipeline for `options`, in order: lower, fold-constants (if enabled), dce, place,
+// select-layouts, schedule, plan-memory, serialize.
+std::vector<Pass> BuildPipeline(const CompileOptions& options);
+
+// The pass named `name`, or an error naming it and listing the pipeline's passes.
+absl::StatusOr<const Pass*> FindPass(const std::vector<Pass>& pipeline, std::string_view name);
+
+// What to run of the pipeline and what to observe.
+struct RunOptions {
+  std::string start_at;    // "" = the first pass whose input is the state's current IR
+  std::string stop_after;  // "" = run to the end
+  // Called after each pass (and its verification) succeeds; an error stops the run.
+  std::function<absl::Status(const Pass&, const CompileState&)> after_pass;
+};
+
+// Runs `pipeline` (or the slice `run` names) over `state`. A pass's own error is returned unchanged;
+// a verifier error is prefixed with the pass after which the invariant broke (or "before pass" for
+// an IR that was already broken when the run started).
+absl::Status RunPasses(const std::vector<Pass>& pipeline, CompileState& state, const CompileOptions& options,
+                       const RunOptions& run = {});
+
+// Conveniences that run the default pipeline for `options`: from an ATen graph (the result no longer
+// points to it), or from a device graph (starting after lowering). `stop_after` = "" runs to
+// serialization; a pass name stops after that pass, e.g. RunPipeline(graph, options, "plan-memory").
+absl::StatusOr<CompileState> RunPipeline(const AtenGraph& aten, const CompileOptions& options,
+                                         std::string_view stop_after = "");
+absl::StatusOr<CompileState> RunPipeline(DeviceGraph graph, const CompileOptions& options,
+                                         std::string_view stop_after = "");
+
+// The text form of the state's current IR (printer.h), or of the ATen graph's size and the
+// .kiln's size where there is no device IR; used by --dump-after.
+std::string PrintState(const CompileState& state);
+
+}  // namespace kiln::compiler
+
+#endif  // KILN_COMPILER_PIPELINE_PIPELINE_H_

@@ -1,0 +1,169 @@
+#include "compiler/pipeline/verifier.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "compiler/program/printer.h"
+#include "ops/op_def.h"
+
+namespace kiln::compiler {
+namespace {
+
+absl::Status Broken(std::string message) { return absl::InternalError(std::move(message)); }
+
+bool InRange(int id, size_t size) { return id >= 0 && id < static_cast<int>(size); }
+
+// The verifier's only knowledge of memory spaces: where the caller's tensors live, where ops write
+// (and transfers to the device land), and what is loaded with the program.
+bool IsHost(const ProgramTensor& t) { return t.space == MemSpace::kHost; }
+bool IsWritableDevice(const ProgramTensor& t) { return t.space == MemSpace::kDeviceArena; }
+bool IsLoadedWithProgram(const ProgramTensor& t) { return t.space == MemSpace::kDeviceConstant; }
+
+}  // namespace
+
+absl::Status VerifyDeviceGraph(const DeviceGraph& g) {
+  const size_t n = g.values.size();
+  auto out_of_range = [&](const std::string& where, int id) {
+    return Broken(absl::StrCat(where, " refers to value id ", id, ", but the graph has ", n, " values"));
+  };
+  // Where each value is defined: -2 = not (yet), -1 = before any node (input or constant), else a node.
+  std::vector<int> defined(n, -2);
+  for (size_t v = 0; v < n; ++v) {
+    const DeviceValue& value = g.values[v];
+    if (value.kind == DeviceValue::Kind::kInput) defined[v] = -1;
+    // A constant without data is one dead-code elimination freed; reading it is caught below.
+    if (value.kind == DeviceValue::Kind::kConstant && !value.constant.empty()) {
+      if (static_cast<int64_t>(value.constant.size()) != ops::NumElements(value.shape))
+        return Broken(absl::StrCat("constant ", DeviceValueName(g, static_cast<int>(v)), " holds ",
+                                   value.constant.size(), " values but its shape ", ops::ShapeToString(value.shape),
+                                   " has ", ops::NumElements(value.shape), " elements"));
+      defined[v] = -1;
+    }
+  }
+  for (const auto& [name, v] : g.inputs) {
+    if (!InRange(v, n)) return out_of_range(absl::StrCat("input '", name, "'"), v);
+    if (g.values[v].kind != DeviceValue::Kind::kInput)
+      return Broken(absl::StrCat("input '", name, "' is ", DeviceValueName(g, v), ", which is not an input value"));
+  }
+
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    const DeviceNode& node = g.nodes[i];
+    // Printed only on error: naming every value costs a pass over the graph.
+    auto where = [&] { return absl::StrCat("node ", i, " (", PrintDeviceNode(g, i), ")"); };
+    if (node.op == nullptr) return Broken(absl::StrCat(where(), " has no op"));
+    std::vector<ops::Shape> shapes;
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const int v = node.inputs[k];
+      if (!InRange(v, n)) return out_of_range(absl::StrCat(where(), ": operand ", k), v);
+      if (defined[v] == -2) {
+        const DeviceValue& value = g.values[v];
+        const char* why = value.kind == DeviceValue::Kind::kConstant ? "a constant whose data was freed"
+                                                                     : "not defined before this node";
+        return Broken(absl::StrCat(where(), ": operand ", k, " ", DeviceValueName(g, v), " is ", why));
+      }
+      shapes.push_back(g.values[v].shape);
+    }
+    if (!InRange(node.output, n)) return out_of_range(absl::StrCat(where(), ": the result"), node.output);
+    const DeviceValue& out = g.values[node.output];
+    if (out.kind != DeviceValue::Kind::kIntermediate || defined[node.output] != -2)
+      return Broken(absl::StrCat(where(), ": result ", DeviceValueName(g, node.output), " is already defined",
+                                 defined[node.output] >= 0 ? absl::StrCat(" by node ", defined[node.output])
+                                                           : std::string(" (an input or constant)")));
+    ops::Shape inferred;
+    if (std::string err = ops::InferOutputShape(*node.op, shapes, node.attrs, &inferred); !err.empty())
+      return Broken(absl::StrCat(where(), " is invalid: ", err));
+    if (inferred != out.shape)
+      return Broken(absl::StrCat(where(), ": result ", DeviceValueName(g, node.output), " has shape ",
+                                 ops::ShapeToString(out.shape), " but ", std::string(node.op->name), " of these operands gives ",
+                                 ops::ShapeToString(inferred)));
+    defined[node.output] = i;
+  }
+
+  for (const auto& [name, v] : g.outputs) {
+    if (!InRange(v, n)) return out_of_range(absl::StrCat("output '", name, "'"), v);
+    if (defined[v] == -2)
+      return Broken(absl::StrCat("output '", name, "' is ", DeviceValueName(g, v), ", which no node defines"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyProgram(const ScheduledProgram& p) {
+  using Kind = ProgramInstruction::Kind;
+  const size_t n = p.tensors.size();
+  auto name = [&](int t) { return ProgramTensorName(p, t); };
+  auto out_of_range = [&](const std::string& where, int id) {
+    return Broken(absl::StrCat(where, " refers to tensor id ", id, ", but the program has ", n, " tensors"));
+  };
+  auto is_host = [&](int t) { return IsHost(p.tensors[t]); };
+
+  std::vector<bool> written(n, false);
+  for (size_t t = 0; t < n; ++t) {
+    const ProgramTensor& tensor = p.tensors[t];
+    if (!IsLoadedWithProgram(tensor)) continue;
+    if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
+      return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " holds ", tensor.constant.size(),
+                                 " values but its shape ", ops::ShapeToString(tensor.shape), " has ",
+                                 ops::NumElements(tensor.shape), " elements"));
+    written[t] = true;  // loaded with the program
+  }
+  for (const auto& [input, t] : p.inputs) {
+    if (!InRange(t, n)) return out_of_range(absl::StrCat("input '", input, "'"), t);
+    if (!is_host(t)) return Broken(absl::StrCat("input '", input, "' is ", name(t), ", which is not a host tensor"));
+    written[t] = true;  // by the caller
+  }
+
+  for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i) {
+    const ProgramInstruction& inst = p.instructions[i];
+    auto where = [&] { return absl::StrCat("instruction ", i, " (", PrintInstruction(p, i, false), ")"); };
+    for (size_t k = 0; k < inst.inputs.size(); ++k) {
+      const int t = inst.inputs[k];
+      if (!InRange(t, n)) return out_of_range(absl::StrCat(where(), ": operand ", k), t);
+      if (!written[t])
+        return Broken(absl::StrCat(where(), ": operand ", k, " ", name(t), " is read before any instruction writes it"));
+    }
+    if (!InRange(inst.output, n)) return out_of_range(absl::StrCat(where(), ": the result"), inst.output);
+    const ProgramTensor& out = p.tensors[inst.output];
+    if (written[inst.output])
+      return Broken(absl::StrCat(where(), ": ", name(inst.output), " is already written (each tensor is written once)"));
+
+    if (inst.kind == Kind::kOp) {
+      if (inst.op == nullptr) return Broken(absl::StrCat(where(), " has no op"));
+      std::vector<ops::Shape> shapes;
+      for (int t : inst.inputs) {
+        if (is_host(t)) return Broken(absl::StrCat(where(), ": reads host tensor ", name(t), "; ops read device memory"));
+        shapes.push_back(p.tensors[t].shape);
+      }
+      if (!IsWritableDevice(out))
+        return Broken(absl::StrCat(where(), ": writes ", name(inst.output), ", which is not in the device arena"));
+      ops::Shape inferred;
+      if (std::string err = ops::InferOutputShape(*inst.op, shapes, inst.attrs, &inferred); !err.empty())
+        return Broken(absl::StrCat(where(), " is invalid: ", err));
+      if (inferred != out.shape)
+        return Broken(absl::StrCat(where(), ": result ", name(inst.output), " has shape ", ops::ShapeToString(out.shape),
+                                   " but ", std::string(inst.op->name), " of these operands gives ", ops::ShapeToString(inferred)));
+    } else {
+      const bool to_device = inst.kind == Kind::kHostToDevice;
+      if (inst.inputs.size() != 1)
+        return Broken(absl::StrCat(where(), ": a transfer has one source, not ", inst.inputs.size()));
+      const int src = inst.inputs[0];
+      if (to_device ? !is_host(src) || !IsWritableDevice(out) : is_host(src) || !is_host(inst.output))
+        return Broken(absl::StrCat(where(), ": copies ", name(src), " to ", name(inst.output), "; a ",
+                                   to_device ? "host-to-device transfer goes from host memory to the device arena"
+                                             : "device-to-host transfer goes from device memory to host memory"));
+      if (p.tensors[src].shape != out.shape)
+        return Broken(absl::StrCat(where(), ": copies ", ops::ShapeToString(p.tensors[src].shape), " into ",
+                                   ops::ShapeToString(out.shape)));
+    }
+    written[inst.output] = true;
+  }
+
+  for (const auto& [output, t] : p.outputs) {
+    if (!InRange(t, n)) return out_of_range(absl::StrCat("output '", output, "'"), t);
+    if (!is_host(t)) return Broken(absl::StrCat("output '", output, "' is ", name(t), ", which is not a host tensor"));
+    if (!written[t]) return Broken(absl::StrCat("output '", output, "' (", name(t), ") is never written"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::compiler
