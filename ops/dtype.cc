@@ -38,11 +38,14 @@ std::string CheckShape(const Shape& shape) {
 }
 
 std::string ShapeToString(const Shape& shape) {
+  // Shapes and int-list attributes come from programs; a message stays short whatever their length.
+  constexpr size_t kShown = 16;
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
+  for (size_t i = 0; i < shape.size() && i < kShown; ++i) {
     if (i) s += ", ";
     s += std::to_string(shape[i]);
   }
+  if (shape.size() > kShown) s += ", ... " + std::to_string(shape.size() - kShown) + " more";
   return s + "]";
 }
 

@@ -30,6 +30,7 @@ int64_t NumElements(const Shape& shape);
 // "" when every dim is >= 0 and the non-zero dims multiply to at most kMaxElements; else e.g.
 // "shape [2, -1] has a negative dimension" or "shape [...] has more than 2^40 elements".
 std::string CheckShape(const Shape& shape);
+// "[2, 3]"; beyond 16 dims, "[d0, ..., d15, ... N more]".
 std::string ShapeToString(const Shape& shape);
 
 // fp32 -> bf16 with round-to-nearest-even (NaN stays a quiet NaN), as hardware converts.

@@ -139,6 +139,9 @@ TEST(DTypeConversion, Names) {
   EXPECT_STREQ(DTypeName(DType::kBF16), "bf16");
   EXPECT_EQ(ShapeToString({2, 3}), "[2, 3]");
   EXPECT_EQ(ShapeToString({}), "[]");
+  // A program's int list can be arbitrarily long; the message that quotes it is not.
+  EXPECT_EQ(ShapeToString(Shape(1000000, 7)),
+            "[7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, ... 999984 more]");
   EXPECT_EQ(NumElements({}), 1);
 }
 
