@@ -1,4 +1,6 @@
 // Helpers shared by the op families: shape arithmetic, strided iteration, attribute checks, SGEMM.
+// Shape arithmetic here is unchecked: it takes shapes InferOutputShape accepted (CheckShape), whose
+// products fit int64 many times over.
 #ifndef KILN_OPS_SHAPE_UTIL_H_
 #define KILN_OPS_SHAPE_UTIL_H_
 
