@@ -17,6 +17,7 @@ std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, S
   const Shape& target = attrs.Ints("shape");
   for (int64_t d : target)
     if (d < 0) return "reshape target " + ShapeToString(target) + " must be fully specified (no -1)";
+  if (std::string err = CheckShape(target); !err.empty()) return "reshape target " + err;
   if (NumElements(target) != NumElements(inputs[0]))
     return "cannot reshape " + ShapeToString(inputs[0]) + " (" + std::to_string(NumElements(inputs[0])) +
            " elements) to " + ShapeToString(target) + " (" + std::to_string(NumElements(target)) +
@@ -26,7 +27,8 @@ std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, S
 }
 
 void ReshapeKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
-  std::memcpy(out.data, inputs[0].data, NumElements(out.shape) * sizeof(float));
+  const int64_t n = NumElements(out.shape);
+  if (n > 0) std::memcpy(out.data, inputs[0].data, n * sizeof(float));  // empty: buffers may be null
 }
 
 // ---- permute ----
@@ -116,7 +118,7 @@ std::string GetSlice(const Shape& x, const Attrs& attrs, SliceRange* r) {
   auto clamp = [size](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + size : i, 0, size); };
   const int64_t start = clamp(attrs.Int("start")), end = clamp(attrs.Int("end"));
   r->start = start;
-  r->size = end > start ? (end - start + r->step - 1) / r->step : 0;
+  r->size = end > start ? CeilDiv(end - start, r->step) : 0;  // step may be near INT64_MAX
   return "";
 }
 
@@ -175,11 +177,14 @@ void ConcatKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
   NormalizeDim(attrs.Int("dim"), out.shape.size(), &dim);
   const int64_t outer = DimProduct(out.shape, 0, dim);
   const int64_t inner = DimProduct(out.shape, dim + 1, out.shape.size());
+  // An empty result has nothing to copy, however many outer indices it has ([2^40, 0] along dim 1).
+  if (NumElements(out.shape) == 0) return;
   float* dst = out.data;
   // Each outer index takes one contiguous chunk from every operand in turn.
   for (int64_t o = 0; o < outer; ++o)
     for (const ConstView& in : inputs) {
       const int64_t chunk = in.shape[dim] * inner;
+      if (chunk == 0) continue;  // an empty operand's buffer may be null
       std::memcpy(dst, in.data + o * chunk, chunk * sizeof(float));
       dst += chunk;
     }

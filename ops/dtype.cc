@@ -14,24 +14,45 @@ const char* DTypeName(DType t) {
 }
 
 int64_t NumElements(const Shape& shape) {
+  for (int64_t d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return INT64_MAX;
   return n;
 }
 
+std::string CheckShape(const Shape& shape) {
+  int64_t n = 1;
+  bool has_zero = false;
+  for (int64_t d : shape) {
+    if (d < 0) return "shape " + ShapeToString(shape) + " has a negative dimension";
+    has_zero |= d == 0;
+    // Every dim counts, even after a zero: n * d > kMaxElements, without overflow.
+    if (d > 0 && d > kMaxElements / n)
+      return "shape " + ShapeToString(shape) + " has more than 2^40 elements" +
+             (has_zero ? " counting its zero dims as 1" : "");
+    if (d > 0) n *= d;
+  }
+  return "";
+}
+
 std::string ShapeToString(const Shape& shape) {
+  // Shapes and int-list attributes come from programs; a message stays short whatever their length.
+  constexpr size_t kShown = 16;
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
+  for (size_t i = 0; i < shape.size() && i < kShown; ++i) {
     if (i) s += ", ";
     s += std::to_string(shape[i]);
   }
+  if (shape.size() > kShown) s += ", ... " + std::to_string(shape.size() - kShown) + " more";
   return s + "]";
 }
 
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
   switch (dtype) {
     case DType::kF32:
-      std::memcpy(dst, src, count * 4);
+      if (count > 0) std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16: {
       const uint16_t* s = static_cast<const uint16_t*>(src);
@@ -49,7 +70,7 @@ void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
   switch (dtype) {
     case DType::kF32:
-      std::memcpy(dst, src, count * 4);
+      if (count > 0) std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16: {
       uint16_t* d = static_cast<uint16_t*>(dst);

@@ -15,10 +15,22 @@ enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2 };
 
 using Shape = std::vector<int64_t>;
 
+// The largest tensor the op library accepts: at most 2^40 elements (4 TiB of f32, far beyond any
+// device's memory), counting zero dims as 1 so that a zero cannot hide an absurd dim from the
+// bound. Within it, element counts, tile-padded counts (at most 1024x) and byte counts fit int64
+// with room to spare, and every loop over a tensor's dims is bounded by the tensor's size.
+inline constexpr int64_t kMaxElements = int64_t{1} << 40;
+
 inline int64_t DTypeSize(DType t) { return t == DType::kBF16 ? 2 : 4; }
 const char* DTypeName(DType t);
 
+// Product of the dims: 0 when any dim is 0. Never overflows: a product beyond int64 saturates at
+// INT64_MAX (only possible for shapes that CheckShape rejects).
 int64_t NumElements(const Shape& shape);
+// "" when every dim is >= 0 and the non-zero dims multiply to at most kMaxElements; else e.g.
+// "shape [2, -1] has a negative dimension" or "shape [...] has more than 2^40 elements".
+std::string CheckShape(const Shape& shape);
+// "[2, 3]"; beyond 16 dims, "[d0, ..., d15, ... N more]".
 std::string ShapeToString(const Shape& shape);
 
 // fp32 -> bf16 with round-to-nearest-even (NaN stays a quiet NaN), as hardware converts.
@@ -37,7 +49,8 @@ inline float BF16ToFloat(uint16_t h) {
   return f;
 }
 
-// Reads `count` elements of type `dtype` from `src` into fp32, and back.
+// Reads `count` elements of type `dtype` from `src` into fp32, and back. With count 0 the
+// pointers may be null (an empty tensor has no buffer).
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst);
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst);
 

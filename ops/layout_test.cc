@@ -139,7 +139,71 @@ TEST(DTypeConversion, Names) {
   EXPECT_STREQ(DTypeName(DType::kBF16), "bf16");
   EXPECT_EQ(ShapeToString({2, 3}), "[2, 3]");
   EXPECT_EQ(ShapeToString({}), "[]");
+  // A program's int list can be arbitrarily long; the message that quotes it is not.
+  EXPECT_EQ(ShapeToString(Shape(1000000, 7)),
+            "[7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, ... 999984 more]");
   EXPECT_EQ(NumElements({}), 1);
+}
+
+// ---- shapes from untrusted programs: no overflow, no loop longer than the tensor ----
+
+constexpr int64_t kT = int64_t{1} << 40;  // kMaxElements
+
+TEST(ShapeLimits, NumElementsNeverOverflows) {
+  EXPECT_EQ(NumElements({kT, kT, kT}), INT64_MAX);  // 2^120: saturates instead of wrapping
+  EXPECT_EQ(NumElements({int64_t{1} << 32, int64_t{1} << 32}), INT64_MAX);  // would wrap to 0
+  EXPECT_EQ(NumElements({kT, kT, kT, 0}), 0);  // a zero anywhere makes the tensor empty
+  EXPECT_EQ(NumElements({kT, 0, 1}), 0);
+  EXPECT_EQ(NumElements({3, kT}), 3 * kT);
+}
+
+TEST(ShapeLimits, CheckShapeBoundsEveryDim) {
+  EXPECT_EQ(CheckShape({}), "");
+  EXPECT_EQ(CheckShape({kT}), "");
+  EXPECT_EQ(CheckShape({kT, 0, 1}), "");  // empty, and no dim beyond the bound
+  EXPECT_EQ(CheckShape({kT + 1}), "shape [1099511627777] has more than 2^40 elements");
+  EXPECT_EQ(CheckShape({int64_t{1} << 20, int64_t{1} << 21}),
+            "shape [1048576, 2097152] has more than 2^40 elements");
+  // A zero does not stop the check: the dims after it are still bounded.
+  EXPECT_EQ(CheckShape({kT, 0, kT}),
+            "shape [1099511627776, 0, 1099511627776] has more than 2^40 elements counting its zero "
+            "dims as 1");
+  EXPECT_EQ(CheckShape({0, INT64_MAX}),
+            "shape [0, 9223372036854775807] has more than 2^40 elements counting its zero dims as 1");
+  EXPECT_EQ(CheckShape({2, -1}), "shape [2, -1] has a negative dimension");
+  EXPECT_EQ(CheckShape({0, -1}), "shape [0, -1] has a negative dimension");
+}
+
+TEST(ShapeLimits, StoredSizesSaturateForRejectedShapes) {
+  EXPECT_EQ(StoredElements({kT, kT, kT}, Layout::kTile), INT64_MAX);
+  EXPECT_EQ(StoredElements({kT, kT, kT}, Layout::kRowMajor), INT64_MAX);
+  EXPECT_EQ(StoredBytes({kT, kT, kT}, DType::kF32, Layout::kTile), INT64_MAX);
+  EXPECT_EQ(StoredBytes({INT64_MAX, 1}, DType::kF32, Layout::kTile), INT64_MAX);
+  EXPECT_EQ(StoredBytes({-5, 3}, DType::kF32, Layout::kTile), INT64_MAX);
+  // The largest accepted shapes still have exact (tile-padded) sizes.
+  EXPECT_EQ(StoredElements({kT, 1, 1}, Layout::kTile), kT * 1024);
+  EXPECT_EQ(StoredBytes({kT, 1, 1}, DType::kF32, Layout::kTile), kT * 4096);
+  EXPECT_EQ(AsMatrices({kT, kT, kT, 1, 1}).batch, INT64_MAX);
+}
+
+// A [2^40, 0, 1] tile tensor is 2^40 matrices of zero rows: converting it must not visit them.
+// (Before, Tilize and Untilize looped 2^40 times.) Its buffers may be null: it has no bytes.
+TEST(ShapeLimits, EmptyTileTensorsConvertInConstantTime) {
+  for (const Shape& shape : {Shape{kT, 0, 1}, Shape{kT, 1, 0}, Shape{1, kT, 0}, Shape{0}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    EXPECT_EQ(StoredElements(shape, Layout::kTile), 0);
+    Tilize(nullptr, shape, nullptr);
+    Untilize(nullptr, shape, nullptr);
+  }
+}
+
+// An empty tensor has no buffer; copying zero elements must not pass null to memcpy (UB, which
+// --config=asan's UBSan reports).
+TEST(DTypeConversion, ZeroElementsWithNullBuffers) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32}) {
+    LoadAsFloat(nullptr, dt, 0, nullptr);
+    StoreFromFloat(nullptr, 0, dt, nullptr);
+  }
 }
 
 }  // namespace

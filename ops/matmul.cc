@@ -52,6 +52,7 @@ void MatmulKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView ou
   const size_t rank = out.shape.size();
   const int64_t m = out.shape[rank - 2], n = out.shape[rank - 1], k = a.shape.back();
   const bool has_bias = inputs.size() > 2;
+  if (NumElements(out.shape) == 0) return;  // the batch alone may be huge when m or n is 0
   if (has_bias) BroadcastCopy(inputs[2].data, inputs[2].shape, out.data, out.shape);
 
   const Shape out_batch(out.shape.begin(), out.shape.end() - 2);

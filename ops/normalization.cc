@@ -37,7 +37,7 @@ void SoftmaxImpl(const ConstView& x, const Attrs& attrs, MutView out, bool log) 
   const int64_t outer = DimProduct(shape, 0, dim);
   const int64_t n = shape[dim];
   const int64_t inner = DimProduct(shape, dim + 1, shape.size());
-  if (n == 0) return;
+  if (NumElements(shape) == 0) return;  // `outer` alone may be huge when another dim is 0
   // Per-lane running max and sum, so a non-innermost dim is processed in contiguous rows of `inner`.
   std::vector<float> mx(inner);
   std::vector<double> sum(inner);
@@ -141,6 +141,7 @@ void BatchNormKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, M
   const double eps = attrs.Float("eps");
   const int64_t n = x.shape[0], c = x.shape[1];
   const int64_t spatial = DimProduct(x.shape, 2, x.shape.size());
+  if (NumElements(x.shape) == 0) return;  // n * c alone may be huge when a spatial dim is 0
   // Fold the statistics and affine parameters into one scale and shift per channel.
   std::vector<float> scale(c), shift(c);
   for (int64_t ch = 0; ch < c; ++ch) {

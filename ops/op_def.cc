@@ -77,10 +77,13 @@ std::string InferOutputShape(const OpDef& def, const std::vector<Shape>& inputs,
                                                    : " to " + std::to_string(def.max_inputs())) +
            " operands, got " + std::to_string(n);
   if (std::string err = CheckAttrs(def, attrs); !err.empty()) return err;
-  for (const Shape& s : inputs)
-    for (int64_t d : s)
-      if (d < 0) return "operand shape " + ShapeToString(s) + " has a negative dimension";
-  return def.infer_shape(inputs, attrs, out);
+  // Every shape an op sees or makes is within kMaxElements, so the shape rules, work functions
+  // and kernels need no overflow checks of their own.
+  for (int i = 0; i < n; ++i)
+    if (std::string err = CheckShape(inputs[i]); !err.empty()) return "operand " + std::to_string(i) + " " + err;
+  if (std::string err = def.infer_shape(inputs, attrs, out); !err.empty()) return err;
+  if (std::string err = CheckShape(*out); !err.empty()) return "output " + err;
+  return "";
 }
 
 }  // namespace kiln::ops

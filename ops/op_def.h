@@ -38,6 +38,8 @@ struct MutView {
 };
 
 // Returns "" and sets *out on success, else a message naming what is wrong (no op name needed).
+// Called through InferOutputShape, which has checked the operand shapes; work and kernel only run
+// on shapes InferOutputShape accepted, so loops over them are bounded by tensor sizes.
 using InferShapeFn = std::string (*)(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out);
 // Arithmetic work of one call, counted on tile-padded shapes: the chip works in whole 32x32 tiles.
 // Matrix ops count FLOPs (multiply-add = 2), vector ops count element operations, data movement 0.
@@ -69,7 +71,9 @@ const OpDef* FindOp(std::string_view name);
 
 // Checks operand count and attributes against the definition; "" when valid.
 std::string CheckAttrs(const OpDef& def, const Attrs& attrs);
-// Checks arity and attributes, then infers the output shape; "" when valid.
+// Checks arity, attributes and operand shapes (CheckShape: no negative dims, at most kMaxElements),
+// then infers the output shape and checks it the same way; "" when valid. The compiler, runtime
+// verifier and simulator all call this before any work function or kernel.
 std::string InferOutputShape(const OpDef& def, const std::vector<Shape>& inputs, const Attrs& attrs,
                              Shape* out);
 

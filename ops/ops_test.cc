@@ -308,6 +308,9 @@ TEST(Conv2d, MatchesATen) {
       {{1, 3, 45, 45}, {16, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1, false},  // ResNet stem shape
       {{1, 5, 7, 7}, {3, 5, 3, 3}, {3, 3}, {4, 4}, {2, 2}, 1, false},     // padding wider than reach
       {{1, 40, 12, 12}, {70, 40, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, true}, // K = 360 > one K block
+      // im2col larger than its 2^22-float budget: unfolded in blocks that split output rows.
+      {{1, 2, 3, 5000}, {3, 2, 2, 1500}, {1, 2}, {1, 7}, {1, 1}, 1, true},
+      {{2, 4, 3, 700}, {4, 2, 3, 700}, {1, 1}, {1, 2}, {1, 1}, 2, false},
   };
   at::manual_seed(4);
   for (const Case& c : cases) {
@@ -350,7 +353,7 @@ TEST(Conv2d, ShapeErrors) {
   Attrs bad_stride = ConvAttrs();
   bad_stride.SetInts("stride", {1, 0});
   EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, bad_stride),
-            "attribute 'stride' must hold 2 ints >= 1, got [1, 0]");
+            "attribute 'stride' must hold 2 ints in [1, 2^40], got [1, 0]");
   Attrs missing;
   missing.SetInts("stride", {1, 1}).SetInts("padding", {0, 0}).SetInt("groups", 1);
   EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, missing),
@@ -429,7 +432,7 @@ TEST(Pool, ShapeErrors) {
   attrs.SetInts("kernel", {2, 2}).SetInts("stride", {2, 2}).SetInts("padding", {2, 0});
   attrs.SetInts("dilation", {1, 1}).SetInt("ceil_mode", 0);
   EXPECT_EQ(InferError("max_pool2d", {{1, 1, 8, 8}}, attrs),
-            "padding 2 exceeds half the window size 2");
+            "attribute 'padding' [2, 0]: 2 exceeds half the window size 2");
   attrs.SetInts("padding", {0, 0});
   EXPECT_EQ(InferError("max_pool2d", {{8, 8}}, attrs),
             "pooling input must be [N, C, H, W] or [C, H, W], got [8, 8]");
@@ -645,7 +648,142 @@ TEST(InferOutputShape, GenericErrors) {
             "unknown attribute 'axis'");
   EXPECT_EQ(InferError("softmax", {{2, 3}}, Attrs().SetFloat("dim", 0)),
             "attribute 'dim' must be int, got float");
-  EXPECT_EQ(InferError("relu", {{2, -1}}), "operand shape [2, -1] has a negative dimension");
+  EXPECT_EQ(InferError("relu", {{2, -1}}), "operand 0 shape [2, -1] has a negative dimension");
+  EXPECT_EQ(InferError("add", {{2, 1}, {-1}}), "operand 1 shape [-1] has a negative dimension");
+}
+
+// ---- hostile shapes and attributes: clear errors, no overflow, work bounded by tensor sizes ----
+
+constexpr int64_t kT = int64_t{1} << 40;  // kMaxElements
+
+Attrs MaxPoolAttrs(std::vector<int64_t> kernel, std::vector<int64_t> padding,
+                   std::vector<int64_t> dilation = {1, 1}, std::vector<int64_t> stride = {1, 1}) {
+  Attrs a;
+  a.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding);
+  a.SetInts("dilation", dilation).SetInt("ceil_mode", 0);
+  return a;
+}
+
+// Runs an op on raw buffers (null for empty tensors, which have none), after shape inference.
+void RunRaw(std::string_view name, const std::vector<Shape>& shapes, const std::vector<const float*>& data,
+            const Attrs& attrs, float* out_data, Shape* out_shape) {
+  const OpDef* def = FindOp(name);
+  ASSERT_EQ(InferOutputShape(*def, shapes, attrs, out_shape), "");
+  std::vector<ConstView> views;
+  for (size_t i = 0; i < shapes.size(); ++i) views.push_back({data[i], shapes[i]});
+  def->kernel(views, attrs, {out_data, *out_shape});
+}
+
+TEST(Hostile, PoolWindowsAreBounded) {
+  // The fuzzed program: kernel height 2^40 + 1, padding 2^39 on a 1x1 image (hung in the kernel).
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 1, 1}}, MaxPoolAttrs({kT + 1, 1}, {kT / 2, 0})),
+            "attribute 'kernel' must hold 2 ints in [1, 2^40], got [1099511627777, 1]");
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 4, 4}}, MaxPoolAttrs({2, 2}, {0, 0}, {1, 1}, {0, 1})),
+            "attribute 'stride' must hold 2 ints in [1, 2^40], got [0, 1]");
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 4, 4}}, MaxPoolAttrs({2, 2}, {0, -1})),
+            "attribute 'padding' must hold 2 ints in [0, 2^40], got [0, -1]");
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 4, 4}}, MaxPoolAttrs({2, 2}, {0, 0}, {-3, 1})),
+            "attribute 'dilation' must hold 2 ints in [1, 2^40], got [-3, 1]");
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 4, 4}}, MaxPoolAttrs({3, 3}, {2, 1})),
+            "attribute 'padding' [2, 1]: 2 exceeds half the window size 3");
+  // Dilation * (kernel - 1) is about 2^80: the window is wider than any input, not an overflow.
+  EXPECT_EQ(InferError("max_pool2d", {{1, 1, 4, 4}}, MaxPoolAttrs({kT, 1}, {kT / 2, 0}, {kT, 1})),
+            "pooling output would be empty for input [1, 1, 4, 4]");
+  // As in PyTorch, only the batch dim may be empty.
+  EXPECT_EQ(InferError("max_pool2d", {{2, 1, 0, 4}}, MaxPoolAttrs({2, 2}, {1, 1})),
+            "pooling input [2, 1, 0, 4] has an empty channel or spatial dim");
+  EXPECT_EQ(InferOk("max_pool2d", {{0, 1, 2, 2}}, MaxPoolAttrs({2, 2}, {1, 1})), (Shape{0, 1, 3, 3}));
+
+  // The largest valid window: 2^40 taps over a 1x1 image. The kernel visits only the taps that land
+  // on the input (before, 2^40 per output element).
+  const float x = 3.0f;
+  float y[2] = {0, 0};
+  Shape out;
+  RunRaw("max_pool2d", {{1, 1, 1, 1}}, {&x}, MaxPoolAttrs({kT, 1}, {kT / 2, 0}), y, &out);
+  EXPECT_EQ(out, (Shape{1, 1, 2, 1}));
+  EXPECT_EQ(y[0], 3.0f);
+  EXPECT_EQ(y[1], 3.0f);
+  // Average pooling over the same window divides by 2^40 * 2^40 padded taps (int64 overflowed).
+  Attrs avg;
+  avg.SetInts("kernel", {kT, kT}).SetInts("stride", {1, 1}).SetInts("padding", {kT / 2, kT / 2});
+  avg.SetInt("ceil_mode", 0).SetInt("count_include_pad", 1);
+  float z[4] = {0, 0, 0, 0};
+  RunRaw("avg_pool2d", {{1, 1, 1, 1}}, {&x}, avg, z, &out);
+  EXPECT_EQ(out, (Shape{1, 1, 2, 2}));
+  for (float v : z) EXPECT_EQ(v, std::ldexp(3.0f, -80));
+  // The work estimate counts every tap, in floating point (k[0] * k[1] overflowed int64).
+  EXPECT_EQ(FindOp("avg_pool2d")->work({{1, 1, 1, 1}}, out, avg), 1024.0 * std::ldexp(1.0, 80));
+}
+
+TEST(Hostile, ConvAttributesAreBounded) {
+  Attrs a = ConvAttrs();
+  a.SetInts("stride", {kT + 1, 1});
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, a),
+            "attribute 'stride' must hold 2 ints in [1, 2^40], got [1099511627777, 1]");
+  a = ConvAttrs();
+  a.SetInts("padding", {0, INT64_MAX / 2});  // in + 2 * padding overflowed
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, a),
+            "attribute 'padding' must hold 2 ints in [0, 2^40], got [0, 4611686018427387903]");
+  a = ConvAttrs();
+  a.SetInts("dilation", {kT, 1});  // dilation * (kernel - 1) ~ 2^70
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, int64_t{1} << 30, 3}}, a),
+            "conv2d output would be empty: padded input [1, 3, 9, 9] is smaller than the dilated "
+            "kernel [8, 3, 1073741824, 3]");
+  a = ConvAttrs(0);
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, a), "attribute 'groups' must be >= 1, got 0");
+  // With no channels any groups divides them; w[1] * groups overflowed int64.
+  EXPECT_EQ(InferError("conv2d", {{1, 0, 9, 9}, {0, 4, 3, 3}}, ConvAttrs(int64_t{1} << 62)),
+            "weight [0, 4, 3, 3] expects 4 input channels per group (groups=4611686018427387904) but "
+            "input [1, 0, 9, 9] has 0 channels");
+  // A valid but empty conv with 2^40 groups: nothing to compute (before, 2^40 empty GEMMs).
+  Shape out;
+  RunRaw("conv2d", {{1, 0, 2, 2}, {0, 0, 1, 1}}, {nullptr, nullptr}, ConvAttrs(kT), nullptr, &out);
+  EXPECT_EQ(out, (Shape{1, 0, 2, 2}));
+}
+
+TEST(Hostile, OperandAndOutputShapesAreBounded) {
+  // The verifier's old gap: a zero dim stopped the element-count check for the dims after it.
+  EXPECT_EQ(InferOk("relu", {{kT, 0, 1}}), (Shape{kT, 0, 1}));
+  EXPECT_EQ(InferError("relu", {{kT, 0, kT}}),
+            "operand 0 shape [1099511627776, 0, 1099511627776] has more than 2^40 elements counting "
+            "its zero dims as 1");
+  EXPECT_EQ(InferError("relu", {{kT, 2}}), "operand 0 shape [1099511627776, 2] has more than 2^40 elements");
+  // Outputs are checked too: empty operands can make an absurd product.
+  EXPECT_EQ(InferError("matmul", {{int64_t{1} << 30, 0}, {0, int64_t{1} << 30}}),
+            "output shape [1073741824, 1073741824] has more than 2^40 elements");
+  EXPECT_EQ(InferError("expand", {{1}}, Attrs().SetInts("shape", {kT, 2})),
+            "output shape [1099511627776, 2] has more than 2^40 elements");
+  // 2^62 * 4 wrapped to 0 elements, which "matched" an empty input.
+  EXPECT_EQ(InferError("reshape", {{0}}, Attrs().SetInts("shape", {int64_t{1} << 62, 4})),
+            "reshape target shape [4611686018427387904, 4] has more than 2^40 elements");
+  // A step near INT64_MAX overflowed end - start + step - 1.
+  Attrs slice;
+  slice.SetInt("dim", 0).SetInt("start", 1).SetInt("end", 4).SetInt("step", INT64_MAX);
+  EXPECT_EQ(InferOk("slice", {{4, 5}}, slice), (Shape{1, 5}));
+  const at::Tensor x = Randn({4, 5});
+  EXPECT_TRUE(AllClose(RunOp("slice", {x}, slice), x.slice(0, 1, 2)));  // ATen overflows on this step
+}
+
+// Empty tensors whose other dims are huge: each kernel returns without walking them (before, 2^40
+// iterations each), and never reads an empty operand's buffer, which may be null.
+TEST(Hostile, KernelsOnEmptyTensorsDoNoWork) {
+  Shape out;
+  RunRaw("softmax", {{kT, 1, 0}}, {nullptr}, Attrs().SetInt("dim", 1), nullptr, &out);
+  EXPECT_EQ(out, (Shape{kT, 1, 0}));
+  const float one = 1.0f;
+  RunRaw("batch_norm", {{kT, 1, 0}, {1}, {1}}, {nullptr, &one, &one}, Attrs().SetFloat("eps", 1e-5),
+         nullptr, &out);
+  RunRaw("matmul", {{kT / 8, 0, 5}, {5, 7}}, {nullptr, nullptr}, {}, nullptr, &out);
+  EXPECT_EQ(out, (Shape{kT / 8, 0, 7}));
+  RunRaw("concat", {{kT, 0}, {kT, 0}}, {nullptr, nullptr}, Attrs().SetInt("dim", 1), nullptr, &out);
+  RunRaw("reshape", {{0, 3}}, {nullptr}, Attrs().SetInts("shape", {3, 0}), nullptr, &out);
+  // An empty operand beside a non-empty one contributes nothing.
+  const float v[2] = {1.0f, 2.0f};
+  float got[2] = {0, 0};
+  RunRaw("concat", {{2, 0}, {2, 1}}, {nullptr, v}, Attrs().SetInt("dim", 1), got, &out);
+  EXPECT_EQ(out, (Shape{2, 1}));
+  EXPECT_EQ(got[0], 1.0f);
+  EXPECT_EQ(got[1], 2.0f);
 }
 
 // ---- work ----

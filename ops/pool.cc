@@ -28,12 +28,16 @@ std::string GetPoolParams(const Attrs& attrs, bool has_dilation, PoolParams* p) 
 std::string InferPool(const Shape& x, const PoolParams& p, bool max_pool, Shape* out) {
   if (x.size() != 3 && x.size() != 4)
     return "pooling input must be [N, C, H, W] or [C, H, W], got " + ShapeToString(x);
+  // As PyTorch: only a batch dim may be empty.
+  for (size_t d = x.size() - 3; d < x.size(); ++d)
+    if (x[d] == 0)
+      return "pooling input " + ShapeToString(x) + " has an empty channel or spatial dim";
   for (int d = 0; d < 2; ++d) {
     // PyTorch bounds padding by half the (effective) window so every window sees some input.
-    const int64_t window = max_pool ? (p.kernel[d] - 1) * p.dilation[d] + 1 : p.kernel[d];
+    const int64_t window = max_pool ? DilatedWindow(p.kernel[d], p.dilation[d]) : p.kernel[d];
     if (p.padding[d] > window / 2)
-      return "padding " + std::to_string(p.padding[d]) + " exceeds half the window size " +
-             std::to_string(window);
+      return "attribute 'padding' " + ShapeToString({p.padding[0], p.padding[1]}) + ": " +
+             std::to_string(p.padding[d]) + " exceeds half the window size " + std::to_string(window);
   }
   const size_t r = x.size();
   const int64_t oh = WindowOutputSize(x[r - 2], p.kernel[0], p.stride[0], p.padding[0],
@@ -68,8 +72,16 @@ std::string InferAvgPool(const std::vector<Shape>& inputs, const Attrs& attrs, S
 // One element operation per window tap of every stored output element.
 double PoolWork(const std::vector<Shape>&, const Shape& output, const Attrs& attrs) {
   const std::vector<int64_t>& k = attrs.Ints("kernel");
-  const double taps = k.size() == 2 ? static_cast<double>(k[0] * k[1]) : 1.0;
+  const double taps = k.size() == 2 ? static_cast<double>(k[0]) * static_cast<double>(k[1]) : 1.0;
   return static_cast<double>(StoredElements(output, Layout::kTile)) * taps;
+}
+
+// The taps [first, last) of a window starting at `start` that land inside [0, size). Loops run
+// over these only, so a window far wider than the input costs no more than the input.
+std::pair<int64_t, int64_t> TapsInside(int64_t start, int64_t kernel, int64_t dilation, int64_t size) {
+  const int64_t first = std::clamp<int64_t>(CeilDiv(-start, dilation), 0, kernel);
+  const int64_t last = std::clamp<int64_t>(CeilDiv(size - start, dilation), first, kernel);
+  return {first, last};
 }
 
 void MaxPoolKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
@@ -88,13 +100,12 @@ void MaxPoolKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, Mut
         const int64_t w0 = x * p.stride[1] - p.padding[1];
         // Padding never wins: it is -inf. NaN propagates, as in PyTorch.
         float m = -std::numeric_limits<float>::infinity();
-        for (int64_t i = 0; i < p.kernel[0]; ++i) {
-          const int64_t ih = h0 + i * p.dilation[0];
-          if (ih < 0 || ih >= h) continue;
-          for (int64_t j = 0; j < p.kernel[1]; ++j) {
-            const int64_t iw = w0 + j * p.dilation[1];
-            if (iw < 0 || iw >= w) continue;
-            const float v = src[ih * w + iw];
+        const auto [i0, i1] = TapsInside(h0, p.kernel[0], p.dilation[0], h);
+        const auto [j0, j1] = TapsInside(w0, p.kernel[1], p.dilation[1], w);
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* row = src + (h0 + i * p.dilation[0]) * w;
+          for (int64_t j = j0; j < j1; ++j) {
+            const float v = row[w0 + j * p.dilation[1]];
             if (v > m || std::isnan(v)) m = v;
           }
         }
@@ -123,7 +134,8 @@ void AvgPoolKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, Mut
         int64_t hs = y * p.stride[0] - p.padding[0], ws = x * p.stride[1] - p.padding[1];
         int64_t he = std::min(hs + p.kernel[0], h + p.padding[0]);
         int64_t we = std::min(ws + p.kernel[1], w + p.padding[1]);
-        const int64_t padded_count = (he - hs) * (we - ws);
+        // In double: a window of up to 2^40 x 2^40 taps overflows int64.
+        const double padded_count = static_cast<double>(he - hs) * static_cast<double>(we - ws);
         hs = std::max<int64_t>(hs, 0);
         ws = std::max<int64_t>(ws, 0);
         he = std::min(he, h);
@@ -135,9 +147,9 @@ void AvgPoolKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, Mut
         float sum = 0.0f;
         for (int64_t ih = hs; ih < he; ++ih)
           for (int64_t iw = ws; iw < we; ++iw) sum += src[ih * w + iw];
-        const int64_t divisor = divisor_override > 0 ? divisor_override
-                                : include_pad        ? padded_count
-                                                     : (he - hs) * (we - ws);
+        const double divisor = divisor_override > 0 ? static_cast<double>(divisor_override)
+                               : include_pad        ? padded_count
+                                                    : static_cast<double>((he - hs) * (we - ws));
         dst[y * ow + x] = sum / static_cast<float>(divisor);
       }
     }
@@ -154,10 +166,10 @@ std::vector<OpDef> PoolOps() {
     def.summary = "2-D max pooling over the last two dims (padding counts as -inf)";
     def.inputs = {"x"};
     def.attrs = {
-        {"kernel", AttrKind::kInts, "Window size [kh, kw]"},
-        {"stride", AttrKind::kInts, "Window step [sh, sw]"},
-        {"padding", AttrKind::kInts, "Implicit -inf padding [ph, pw], at most half the window"},
-        {"dilation", AttrKind::kInts, "Spacing between window taps [dh, dw]"},
+        {"kernel", AttrKind::kInts, "Window size [kh, kw], each in [1, 2^40]"},
+        {"stride", AttrKind::kInts, "Window step [sh, sw], each in [1, 2^40]"},
+        {"padding", AttrKind::kInts, "Implicit -inf padding [ph, pw], at most half the dilated window"},
+        {"dilation", AttrKind::kInts, "Spacing between window taps [dh, dw], each in [1, 2^40]"},
         {"ceil_mode", AttrKind::kInt, "1: round the output size up (last window must start in bounds)"},
     };
     def.unit = Unit::kVector;
@@ -172,8 +184,8 @@ std::vector<OpDef> PoolOps() {
     def.summary = "2-D average pooling over the last two dims";
     def.inputs = {"x"};
     def.attrs = {
-        {"kernel", AttrKind::kInts, "Window size [kh, kw]"},
-        {"stride", AttrKind::kInts, "Window step [sh, sw]"},
+        {"kernel", AttrKind::kInts, "Window size [kh, kw], each in [1, 2^40]"},
+        {"stride", AttrKind::kInts, "Window step [sh, sw], each in [1, 2^40]"},
         {"padding", AttrKind::kInts, "Implicit zero padding [ph, pw], at most half the kernel"},
         {"ceil_mode", AttrKind::kInt, "1: round the output size up (last window must start in bounds)"},
         {"count_include_pad", AttrKind::kInt, "1: padding counts toward the divisor"},

@@ -50,11 +50,20 @@ int64_t DimProduct(const Shape& shape, size_t begin, size_t end) {
   return n;
 }
 
+int64_t DilatedWindow(int64_t kernel, int64_t dilation) {
+  int64_t reach;
+  if (__builtin_mul_overflow(dilation, kernel - 1, &reach) || reach == INT64_MAX) return INT64_MAX;
+  return reach + 1;
+}
+
 int64_t WindowOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
                          bool ceil_mode) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
-  if (span < 0) return 0;
-  int64_t out = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+  const int64_t window = DilatedWindow(kernel, dilation);
+  const int64_t padded = in + 2 * pad;  // at most 3 * kMaxElements
+  if (window > padded) return 0;
+  const int64_t span = padded - window;  // how far the window can move
+  int64_t out = (ceil_mode ? CeilDiv(span, stride) : span / stride) + 1;
+  // (out - 1) * stride < span + stride: no overflow within the bounds above.
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
   return out;
 }
@@ -62,9 +71,10 @@ int64_t WindowOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad
 std::string GetIntPair(const Attrs& attrs, std::string_view name, int64_t min_value,
                        std::array<int64_t, 2>* out) {
   const std::vector<int64_t>& v = attrs.Ints(name);
-  if (v.size() != 2 || v[0] < min_value || v[1] < min_value)
-    return "attribute '" + std::string(name) + "' must hold 2 ints >= " + std::to_string(min_value) +
-           ", got " + ShapeToString(v);
+  auto in_range = [&](int64_t x) { return x >= min_value && x <= kMaxElements; };
+  if (v.size() != 2 || !in_range(v[0]) || !in_range(v[1]))
+    return "attribute '" + std::string(name) + "' must hold 2 ints in [" + std::to_string(min_value) +
+           ", 2^40], got " + ShapeToString(v);
   *out = {v[0], v[1]};
   return "";
 }

@@ -7,15 +7,15 @@ namespace kiln::ops {
 MatrixView AsMatrices(const Shape& shape) {
   if (shape.empty()) return {1, 1, 1};
   if (shape.size() == 1) return {1, 1, shape[0]};
-  int64_t batch = 1;
-  for (size_t i = 0; i + 2 < shape.size(); ++i) batch *= shape[i];
-  return {batch, shape[shape.size() - 2], shape.back()};
+  return {NumElements(Shape(shape.begin(), shape.end() - 2)), shape[shape.size() - 2], shape.back()};
 }
 
 int64_t StoredElements(const Shape& shape, Layout layout) {
-  if (layout == Layout::kRowMajor) return NumElements(shape);
+  // A shape CheckShape rejects fits in no memory: saturate rather than overflow.
+  if (!CheckShape(shape).empty()) return INT64_MAX;
+  if (layout == Layout::kRowMajor || NumElements(shape) == 0) return NumElements(shape);
   const MatrixView m = AsMatrices(shape);
-  return m.batch * RoundUpToTile(m.rows) * RoundUpToTile(m.cols);
+  return m.batch * RoundUpToTile(m.rows) * RoundUpToTile(m.cols);  // at most 1024 * 2^40
 }
 
 namespace {
@@ -27,7 +27,10 @@ inline int64_t TiledIndex(int64_t b, int64_t r, int64_t c, int64_t padded_rows, 
 }
 }  // namespace
 
+// Both conversions return at once for an empty tensor: its batch count alone may be huge
+// ([2^40, 0, 1] is 2^40 matrices of 0 rows), and there is nothing to convert.
 void Tilize(const float* row_major, const Shape& shape, float* tiled) {
+  if (NumElements(shape) == 0) return;
   const MatrixView m = AsMatrices(shape);
   const int64_t pr = RoundUpToTile(m.rows), pc = RoundUpToTile(m.cols);
   std::fill(tiled, tiled + m.batch * pr * pc, 0.0f);
@@ -43,6 +46,7 @@ void Tilize(const float* row_major, const Shape& shape, float* tiled) {
 }
 
 void Untilize(const float* tiled, const Shape& shape, float* row_major) {
+  if (NumElements(shape) == 0) return;
   const MatrixView m = AsMatrices(shape);
   const int64_t pr = RoundUpToTile(m.rows), pc = RoundUpToTile(m.cols);
   for (int64_t b = 0; b < m.batch; ++b)

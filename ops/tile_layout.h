@@ -28,13 +28,16 @@ struct MatrixView {
 };
 MatrixView AsMatrices(const Shape& shape);
 
-// Elements a tensor occupies in a layout (tile layout counts the padding).
+// Elements a tensor occupies in a layout (tile layout counts the padding). INT64_MAX, more than
+// any memory holds, for a shape that CheckShape rejects.
 int64_t StoredElements(const Shape& shape, Layout layout);
 inline int64_t StoredBytes(const Shape& shape, DType dtype, Layout layout) {
-  return StoredElements(shape, layout) * DTypeSize(dtype);
+  const int64_t n = StoredElements(shape, layout);
+  return n == INT64_MAX ? INT64_MAX : n * DTypeSize(dtype);
 }
 
 // Converts between row-major fp32 and tiled fp32 (`tiled` has StoredElements(shape, kTile) elements).
+// Time is linear in the stored elements; an empty tensor costs nothing, whatever its other dims.
 void Tilize(const float* row_major, const Shape& shape, float* tiled);
 void Untilize(const float* tiled, const Shape& shape, float* row_major);
 

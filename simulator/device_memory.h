@@ -3,10 +3,11 @@
 #ifndef KILN_SIMULATOR_DEVICE_MEMORY_H_
 #define KILN_SIMULATOR_DEVICE_MEMORY_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "base/status.h"
 
@@ -16,8 +17,12 @@ class DeviceMemory {
  public:
   explicit DeviceMemory(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
 
-  // Reserves `bytes` (zero-filled) and returns its base address; fails when DRAM is too small.
+  // Reserves `bytes` (zero-filled) and returns its base address; fails (OutOfMemory) when DRAM is
+  // too small or the host cannot back the allocation. Host memory is an anonymous mapping that
+  // the OS fills with zero pages on first touch, so a large allocation costs host RAM only for the
+  // bytes a program actually uses: a 12 GiB arena costs nothing until it is written.
   Status Allocate(int64_t bytes, const std::string& what, uint64_t* addr);
+  // Releases the allocation and its host memory.
   Status Free(uint64_t addr);
 
   // Pointer to [addr, addr + bytes), which must sit inside one allocation.
@@ -28,9 +33,14 @@ class DeviceMemory {
   int64_t peak() const { return peak_; }
 
  private:
+  struct Unmap {
+    size_t bytes;
+    void operator()(uint8_t* p) const;
+  };
   struct Block {
     std::string what;
-    std::vector<uint8_t> bytes;
+    uint64_t size;
+    std::unique_ptr<uint8_t, Unmap> bytes;  // null for a 0-byte allocation
   };
   int64_t capacity_;
   int64_t in_use_ = 0;
