@@ -20,6 +20,22 @@ struct NpyHeader {
   std::optional<ops::Shape> shape;
 };
 
+// Header text for a message: at most 40 bytes, non-printable bytes as \xNN.
+std::string Quoted(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < 40; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (text.size() > 40) out += "...";
+  return "'" + out + "'";
+}
+
 // A hand-written parser for the Python literal NumPy writes as the header: a dict of string keys to
 // strings, booleans and tuples of non-negative integers. Linear time, no recursion (std::regex
 // recursed once per character and overflowed the stack on a 30 KB header).
@@ -37,7 +53,7 @@ class HeaderParser {
       std::string key;
       if (Status s = String(&key); !s.ok()) return s;
       SkipSpace();
-      if (!Eat(':')) return Error("expected ':' after key '" + key + "'");
+      if (!Eat(':')) return Error("expected ':' after key " + Quoted(key));
       SkipSpace();
       Status s = Status::Ok();
       if (key == "descr") {
@@ -53,7 +69,7 @@ class HeaderParser {
         h->shape.emplace();
         s = Tuple(&*h->shape);
       } else {
-        return ErrorAt(key_at, "unexpected key '" + key + "' (a .npy header has 'descr', 'fortran_order', 'shape')");
+        return ErrorAt(key_at, "unexpected key " + Quoted(key) + " (a .npy header has 'descr', 'fortran_order', 'shape')");
       }
       if (!s.ok()) return s;
       SkipSpace();
@@ -173,8 +189,8 @@ Status ParseNpy(std::string_view bytes, const std::string& name, runtime::HostTe
     return Status::InvalidArgument(name + ": header lacks '" +
                                    (!h.descr ? "descr" : !h.fortran_order ? "fortran_order" : "shape") + "'");
   if (*h.descr != "<f4")
-    return Status::InvalidArgument(name + ": dtype '" + h.descr->substr(0, 32) +
-                                   "': only little-endian float32 ('<f4') arrays are supported");
+    return Status::InvalidArgument(name + ": dtype " + Quoted(*h.descr) +
+                                   ": only little-endian float32 ('<f4') arrays are supported");
   if (*h.fortran_order) return Status::InvalidArgument(name + ": Fortran-ordered arrays are not supported");
   const size_t data_start = header_start + header_len;
   const uint64_t have = bytes.size() - data_start;

@@ -107,6 +107,9 @@ TEST(Npy, MalformedHeadersAreClearErrors) {
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': Maybe}")),
             "x.npy: header byte 44: expected True or False");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4")), "x.npy: header byte 20: unterminated string");
+  // Quoted header text is bounded and printable.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_o\x01" + std::string(100, 'e') + "'}")),
+            "x.npy: header byte 139: expected ':' after key 'fortran_o\\x01eeeeeeeeeeeeeeeeeeeeeeeeeeeeee...'");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} junk")),
             "x.npy: header byte 66: unexpected text after the header dictionary");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}")),
