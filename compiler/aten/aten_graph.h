@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,10 +69,32 @@ struct GraphInput {
   std::string target;  // fully qualified parameter/buffer/constant name ("l1.weight"); "" for user input
 };
 
+// A weight's contiguous bytes: either a view into memory that `owner` keeps alive (the memory-mapped
+// .pt2 archive, so weights are not copied out of it), or a buffer of its own (a weight that had to be
+// made contiguous, or one built in a test). Copies share the bytes; they are never written.
+class WeightBytes {
+ public:
+  WeightBytes() = default;
+  explicit WeightBytes(std::vector<uint8_t> bytes);
+  WeightBytes(std::shared_ptr<const void> owner, const uint8_t* data, size_t size)
+      : owner_(std::move(owner)), data_(data), size_(size) {}
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // The first n bytes (n <= size()), sharing ownership.
+  WeightBytes first(size_t n) const { return WeightBytes(owner_, data_, n); }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // A weight, buffer or lifted constant as stored in the archive, made contiguous.
 struct WeightTensor {
-  TensorMeta meta;            // sizes and dtype; strides describe the contiguous copy in `bytes`
-  std::vector<uint8_t> bytes;
+  TensorMeta meta;    // sizes and dtype; strides describe the contiguous layout of `bytes`
+  WeightBytes bytes;  // usually a view into the archive
 };
 
 struct AtenGraph {
