@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -43,6 +44,14 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::st
         absl::StrCat(path, ": cannot map ", size, " bytes: ", std::strerror(errno)));
   }
   return std::shared_ptr<const MappedFile>(new MappedFile(p, size));
+}
+
+void MappedFile::Evict(const void* data, size_t size) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  // MADV_DONTNEED on a read-only private file mapping only unmaps clean pages: nothing is lost.
+  if (begin < end) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

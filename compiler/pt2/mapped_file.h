@@ -26,6 +26,10 @@ class MappedFile {
 
   std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
 
+  // Drops the resident pages wholly inside [data, data + size) of a mapping (a hint; the bytes stay
+  // readable and are paged in from the file again when touched). Matches WeightBytes::EvictFn.
+  static void Evict(const void* data, size_t size);
+
  private:
   MappedFile(const void* data, size_t size) : data_(data), size_(size) {}
 

@@ -67,19 +67,26 @@ const char* InputKindName(InputKind k) {
 
 // The contiguous row-major bytes of the strided view (sizes/strides/storage_offset, in elements) of
 // `storage`, after checking with overflow-free arithmetic that every element lies inside it. A view
-// that is already contiguous is returned in place (sharing `owner`); any other view (transposed,
+// that is already contiguous is returned in place (sharing the storage's owner); any other view (transposed,
 // sliced, or broadcast with zero strides) is copied, and such copies may total at most the archive's
 // size: a zero-stride weight of a few stored bytes could otherwise ask for any amount of memory (2^62
 // bytes in one fuzzed archive), while a real model's broadcast constants are small.
+// Bytes a weight can view: a stored member in the archive (owned by the archive's owner, evictable
+// when that is a mapping) or a member's inflated copy.
+struct Storage {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;  // CRC-checked
+  WeightBytes::EvictFn evict = nullptr;
+};
+
 struct CopyBudget {
   uint64_t limit = 0;  // the archive's size
   uint64_t used = 0;
 };
 
-absl::StatusOr<WeightBytes> ContiguousWeight(const std::shared_ptr<const void>& owner,
-                                             std::string_view storage, const TensorMeta& m,
-                                             int64_t elem, const std::string& ctx,
-                                             CopyBudget* budget) {
+absl::StatusOr<WeightBytes> ContiguousWeight(const Storage& from, const TensorMeta& m, int64_t elem,
+                                             const std::string& ctx, CopyBudget* budget) {
+  const std::string_view storage = from.bytes;
   const size_t rank = m.sizes.size();
   auto layout = [&] {
     return absl::StrCat("sizes ", DimsString(m.sizes), ", strides ", DimsString(m.strides),
@@ -128,8 +135,8 @@ absl::StatusOr<WeightBytes> ContiguousWeight(const std::shared_ptr<const void>& 
     expect *= static_cast<uint64_t>(m.sizes[d]);
   }
   if (contiguous) {
-    return WeightBytes(owner, reinterpret_cast<const uint8_t*>(base + m.storage_offset * elem),
-                       static_cast<size_t>(numel * static_cast<uint64_t>(elem)));
+    return WeightBytes(from.owner, reinterpret_cast<const uint8_t*>(base + m.storage_offset * elem),
+                       static_cast<size_t>(numel * static_cast<uint64_t>(elem)), from.evict);
   }
   const unsigned __int128 dense = numel * static_cast<uint64_t>(elem);
   if (dense > budget->limit - budget->used) {
@@ -294,10 +301,11 @@ absl::Status CheckArchiveMarkers(const ZipReader& zip, const std::string& prefix
   return absl::OkStatus();
 }
 
-// Reads the archive in `bytes`, which `owner` keeps alive: weights stored uncompressed become views
-// into it that share `owner`.
-absl::StatusOr<AtenGraph> ReadArchive(std::shared_ptr<const void> owner, std::string_view bytes,
-                                      const std::string& display_name) {
+// Reads the archive in `archive.bytes`, which `archive.owner` keeps alive: weights stored
+// uncompressed become views into it that share the owner. Members read from a mapping are evicted
+// once checked or parsed, so the archive is not resident while the rest of compilation runs.
+absl::StatusOr<AtenGraph> ReadArchive(const Storage& archive, const std::string& display_name) {
+  const std::string_view bytes = archive.bytes;
   absl::StatusOr<ZipReader> zip_or = ZipReader::Open(bytes, display_name);
   if (!zip_or.ok()) return zip_or.status();
   const ZipReader& zip = *zip_or;
@@ -311,9 +319,11 @@ absl::StatusOr<AtenGraph> ReadArchive(std::shared_ptr<const void> owner, std::st
   AtenGraph graph;
   {
     std::string scratch;
-    absl::StatusOr<std::string_view> text = zip.ReadView(*zip.Find(model_member), &scratch);
+    const ZipReader::Entry& e = *zip.Find(model_member);
+    absl::StatusOr<std::string_view> text = zip.ReadView(e, &scratch);
     if (!text.ok()) return text.status();
     absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(*text);
+    if (archive.evict != nullptr && e.method == 0) archive.evict(text->data(), text->size());
     if (!g.ok()) return WithPrefix(g.status(), absl::StrCat(display_name, ": member '", model_member, "'"));
     graph = std::move(*g);
   }
@@ -330,10 +340,6 @@ absl::StatusOr<AtenGraph> ReadArchive(std::shared_ptr<const void> owner, std::st
     if (absl::Status st = LoadPayloadConfig(zip, display_name, &weights); !st.ok()) return st;
     if (absl::Status st = LoadPayloadConfig(zip, display_name, &constants); !st.ok()) return st;
   }
-  struct Storage {
-    std::shared_ptr<const void> owner;  // the archive, or the member's inflated copy
-    std::string_view bytes;             // CRC-checked
-  };
   std::map<std::string, Storage> storages;  // by member name
   CopyBudget copy_budget{.limit = bytes.size()};  // for weights that must be made contiguous
   for (const GraphInput& in : graph.inputs) {
@@ -390,12 +396,12 @@ absl::StatusOr<AtenGraph> ReadArchive(std::shared_ptr<const void> owner, std::st
       auto scratch = std::make_shared<std::string>();
       absl::StatusOr<std::string_view> data = zip.ReadView(*e, scratch.get());
       if (!data.ok()) return data.status();
-      Storage storage{owner, *data};
-      if (e->method != 0) storage.owner = std::move(scratch);  // the view points into it
+      Storage storage{archive.owner, *data, archive.evict};
+      if (e->method != 0) storage = {std::move(scratch), *data, nullptr};  // the view points into it
+      if (storage.evict != nullptr) storage.evict(data->data(), data->size());  // read by the CRC check
       st_it = storages.emplace(member, std::move(storage)).first;
     }
-    absl::StatusOr<WeightBytes> bytes_or =
-        ContiguousWeight(st_it->second.owner, st_it->second.bytes, meta, elem, ctx, &copy_budget);
+    absl::StatusOr<WeightBytes> bytes_or = ContiguousWeight(st_it->second, meta, elem, ctx, &copy_budget);
     if (!bytes_or.ok()) return bytes_or.status();
     WeightTensor w;
     w.meta.dtype = meta.dtype;
@@ -413,13 +419,13 @@ absl::StatusOr<AtenGraph> ReadArchive(std::shared_ptr<const void> owner, std::st
 absl::StatusOr<AtenGraph> ReadPt2(const std::string& path) {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
   const std::string_view bytes = file->bytes();
-  return ReadArchive(std::move(file), bytes, path);
+  return ReadArchive({std::move(file), bytes, &MappedFile::Evict}, path);
 }
 
 absl::StatusOr<AtenGraph> ReadPt2FromBuffer(std::string bytes, const std::string& display_name) {
   auto owned = std::make_shared<const std::string>(std::move(bytes));
   const std::string_view view = *owned;
-  return ReadArchive(std::move(owned), view, display_name);
+  return ReadArchive({std::move(owned), view}, display_name);
 }
 
 }  // namespace kiln::compiler

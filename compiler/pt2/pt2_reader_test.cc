@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -90,6 +91,22 @@ std::string MlpWithBiasLayout(const std::vector<int64_t>& sizes, const std::vect
   j["graph_module"]["graph"]["tensor_values"]["p_l1_bias"]["strides"] = ints(strides);
   model.data = j.dump();
   return WriteZip(members, {.zip64_eocd = true, .align = 64});
+}
+
+// The resident size of this process's mapping of a file whose path ends with `suffix`, in KB.
+long MappedRssKb(const std::string& suffix) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in_mapping = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find(' ') != std::string::npos &&
+        line.find('-') < line.find(' ')) {
+      in_mapping = line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0;
+    } else if (in_mapping && line.rfind("Rss:", 0) == 0) {
+      return std::stol(line.substr(4));
+    }
+  }
+  return -1;
 }
 
 long PeakRssKb() {
@@ -532,6 +549,44 @@ TEST(Pt2ReaderTest, MarkerMembersAreNeitherInflatedNorQuotedWhole) {
   EXPECT_EQ(g.status().message(),
             "f.pt2: member 'mlp/archive_format' says archive format "
             "'pt3\\x01xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...', expected 'pt2'");
+}
+
+TEST(Pt2ReaderTest, MappedWeightsCanBeEvictedAndReadAgain) {
+  // The MLP with a 4 MB l1.weight, written to a file.
+  constexpr int64_t kCols = 1 << 18;
+  std::vector<ZipMember> members = Members(ReadFileOrDie(TestDataPath("mlp.pt2")));
+  std::string data(3 * kCols * sizeof(float), '\0');
+  for (int64_t i = 0; i < 3 * kCols; ++i) {
+    const float v = static_cast<float>(i % 1000);
+    std::memcpy(&data[i * sizeof(float)], &v, sizeof(float));
+  }
+  MemberNamed(members, "mlp/data/weights/weight_0").data = data;
+  const nlohmann::json sizes = {{{"as_int", 3}}, {{"as_int", kCols}}};
+  const nlohmann::json strides = {{{"as_int", kCols}}, {{"as_int", 1}}};
+  ZipMember& config = MemberNamed(members, "mlp/data/weights/model_weights_config.json");
+  nlohmann::json j = nlohmann::json::parse(config.data);
+  j["config"]["l1.weight"]["tensor_meta"]["sizes"] = sizes;
+  j["config"]["l1.weight"]["tensor_meta"]["strides"] = strides;
+  config.data = j.dump();
+  ZipMember& model = MemberNamed(members, "mlp/models/model.json");
+  j = nlohmann::json::parse(model.data);
+  j["graph_module"]["graph"]["tensor_values"]["p_l1_weight"]["sizes"] = sizes;
+  j["graph_module"]["graph"]["tensor_values"]["p_l1_weight"]["strides"] = strides;
+  model.data = j.dump();
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/wide_mlp.pt2";
+  std::ofstream(path, std::ios::binary) << WriteZip(members, {.zip64_eocd = true, .align = 64});
+
+  absl::StatusOr<AtenGraph> g = ReadPt2(path);
+  ASSERT_TRUE(g.ok()) << g.status();
+  // The CRC check read all 3 MB; the reader let the pages go again.
+  EXPECT_LT(MappedRssKb("/wide_mlp.pt2"), 256);
+  const WeightTensor& w = g->weights.at("l1.weight");
+  ASSERT_EQ(w.bytes.size(), data.size());
+  EXPECT_EQ(std::memcmp(w.bytes.data(), data.data(), data.size()), 0);  // paged in again
+  EXPECT_GT(MappedRssKb("/wide_mlp.pt2"), 3 * 1024);
+  w.bytes.Evict();  // as lowering does once it has converted the weight
+  EXPECT_LT(MappedRssKb("/wide_mlp.pt2"), 256);
+  EXPECT_EQ(std::memcmp(w.bytes.data(), data.data(), data.size()), 0);
 }
 
 }  // namespace
