@@ -235,10 +235,10 @@ absl::StatusOr<std::string> FindPrefix(const ZipReader& zip, const std::string& 
   std::vector<std::string> models, sample;
   for (const ZipReader::Entry& e : zip.entries()) {
     if (e.name.find("models/") != std::string::npos && e.name.size() > 5 &&
-        e.name.compare(e.name.size() - 5, 5, ".json") == 0) {
-      models.push_back(e.name);
+        e.name.compare(e.name.size() - 5, 5, ".json") == 0 && models.size() < 8) {
+      models.push_back(Quoted(e.name));
     }
-    if (sample.size() < 8) sample.push_back(e.name);
+    if (sample.size() < 8) sample.push_back(Quoted(e.name));
   }
   std::string hint;
   if (!models.empty()) {

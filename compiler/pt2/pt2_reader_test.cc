@@ -1,6 +1,5 @@
 #include "compiler/pt2/pt2_reader.h"
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -28,6 +27,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using testing::PeakRssKb;
 using testing::ReadFileOrDie;
 using testing::TestDataPath;
 using testing::WriteZip;
@@ -107,12 +107,6 @@ long MappedRssKb(const std::string& suffix) {
     }
   }
   return -1;
-}
-
-long PeakRssKb() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
 }
 
 // The address range of this process's mapping of a file whose path ends with `suffix`, if any.

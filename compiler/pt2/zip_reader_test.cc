@@ -1,7 +1,5 @@
 #include "compiler/pt2/zip_reader.h"
 
-#include <sys/resource.h>
-
 #include <cstring>
 #include <random>
 #include <string>
@@ -17,6 +15,7 @@ namespace kiln::compiler {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::PeakRssKb;
 using testing::ReadFileOrDie;
 using testing::TestDataPath;
 using testing::WriteZip;
@@ -284,12 +283,6 @@ ZipMember Incompressible(const std::string& name, size_t n) {
   std::string data(n, '\0');
   for (char& c : data) c = static_cast<char>(rng());
   return {name, data, true};
-}
-
-long PeakRssKb() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
 }
 
 TEST(ZipReaderTest, DeclaredSizeBeyondDeflateRatioIsRefusedBeforeAllocating) {
