@@ -65,12 +65,6 @@ const char* InputKindName(InputKind k) {
   return "input";
 }
 
-// The contiguous row-major bytes of the strided view (sizes/strides/storage_offset, in elements) of
-// `storage`, after checking with overflow-free arithmetic that every element lies inside it. A view
-// that is already contiguous is returned in place (sharing the storage's owner); any other view (transposed,
-// sliced, or broadcast with zero strides) is copied, and such copies may total at most the archive's
-// size: a zero-stride weight of a few stored bytes could otherwise ask for any amount of memory (2^62
-// bytes in one fuzzed archive), while a real model's broadcast constants are small.
 // Bytes a weight can view: a stored member in the archive (owned by the archive's owner, evictable
 // when that is a mapping) or a member's inflated copy.
 struct Storage {
@@ -84,6 +78,12 @@ struct CopyBudget {
   uint64_t used = 0;
 };
 
+// The contiguous row-major bytes of the strided view (sizes/strides/storage_offset, in elements) of
+// `storage`, after checking with overflow-free arithmetic that every element lies inside it. A view
+// that is already contiguous is returned in place (sharing the storage's owner); any other view (transposed,
+// sliced, or broadcast with zero strides) is copied, and such copies may total at most the archive's
+// size: a zero-stride weight of a few stored bytes could otherwise ask for any amount of memory (2^62
+// bytes in one fuzzed archive), while a real model's broadcast constants are small.
 absl::StatusOr<WeightBytes> ContiguousWeight(const Storage& from, const TensorMeta& m, int64_t elem,
                                              const std::string& ctx, CopyBudget* budget) {
   const std::string_view storage = from.bytes;
@@ -287,7 +287,7 @@ absl::Status CheckArchiveMarkers(const ZipReader& zip, const std::string& prefix
       return absl::UnimplementedError(absl::StrCat(
           display_name, ": member '", e->name, "': PT2 archive version ", Quoted(v),
           " is not supported; this reader supports version ", std::string(pt2_spec::kSupportedArchiveVersion),
-          " (as written by torch 2.6 to 2.14)"));
+          " (the version torch 2.14 writes)"));
     }
   }
   if (const ZipReader::Entry* e = zip.Find(prefix + "byteorder"); e != nullptr) {
