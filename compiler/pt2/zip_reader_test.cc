@@ -319,6 +319,16 @@ TEST(ZipReaderTest, OverstatedSizeCostsOnlyWhatTheStreamProduces) {
   EXPECT_LT(PeakRssKb() - before, 64 * 1024) << "peak RSS grew by more than 64 MB";
 }
 
+TEST(ZipReaderTest, LargeDeflatedMemberInflatesAcrossBufferGrowth) {
+  const ZipMember big = Incompressible("big", (5 << 20) + 123);  // past several doublings of 1 MiB
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(WriteZip({big, {"small", "abc", true}}), "g.zip");
+  ASSERT_TRUE(zip.ok()) << zip.status();
+  absl::StatusOr<std::string> data = zip->Read("big");
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_TRUE(*data == big.data);
+  EXPECT_EQ(*zip->Read("small"), "abc");
+}
+
 TEST(ZipReaderTest, InflatedSizeLimit) {
   std::string bytes = WriteZip({{"small", "tiny", true}, {"big", std::string(5000, 'x'), true}});
   absl::StatusOr<ZipReader> zip = ZipReader::Open(bytes, "l.zip", {.max_inflated_member_bytes = 4096});
