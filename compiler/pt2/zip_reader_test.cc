@@ -321,7 +321,8 @@ TEST(ZipReaderTest, OverstatedSizeCostsOnlyWhatTheStreamProduces) {
 
 TEST(ZipReaderTest, LargeDeflatedMemberInflatesAcrossBufferGrowth) {
   const ZipMember big = Incompressible("big", (5 << 20) + 123);  // past several doublings of 1 MiB
-  absl::StatusOr<ZipReader> zip = ZipReader::Open(WriteZip({big, {"small", "abc", true}}), "g.zip");
+  const std::string archive = WriteZip({big, {"small", "abc", true}});
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(archive, "g.zip");
   ASSERT_TRUE(zip.ok()) << zip.status();
   absl::StatusOr<std::string> data = zip->Read("big");
   ASSERT_TRUE(data.ok()) << data.status();
