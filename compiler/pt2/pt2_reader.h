@@ -14,9 +14,11 @@ namespace kiln::compiler {
 //
 // The file is memory-mapped, not read: weights stored uncompressed (as torch.export.save stores them)
 // are views into the mapping, which the returned graph's weights keep alive (WeightBytes shares
-// ownership of it), so the archive's bytes are in memory once and only as far as they are used. A
-// weight is copied only when it is compressed or not contiguous in its storage; such copies may total
-// at most the archive's size (a zero-stride weight is expanded, within that bound).
+// ownership of it). The reader lets the pages it has checked go again, and so does lowering once it
+// has converted a weight (WeightBytes::Evict), so the archive does not stay resident beside the
+// compiled copy. A weight is copied only when it is compressed or not contiguous in its storage;
+// such copies may total at most the archive's size (a zero-stride weight is expanded, within that
+// bound). The archive version and the export schema's major version are checked (pt2_archive_spec.h).
 absl::StatusOr<AtenGraph> ReadPt2(const std::string& path);
 // The same for an archive in memory (tests, or an archive that does not come from a file); the graph
 // keeps `bytes` alive.
