@@ -56,8 +56,9 @@ TensorMeta Meta(std::vector<int64_t> sizes, TorchDType dtype = TorchDType::kFloa
 WeightTensor FloatWeight(std::vector<int64_t> sizes, const std::vector<float>& values) {
   WeightTensor w;
   w.meta = Meta(std::move(sizes));
-  w.bytes.resize(values.size() * sizeof(float));
-  std::memcpy(w.bytes.data(), values.data(), w.bytes.size());
+  std::vector<uint8_t> bytes(values.size() * sizeof(float));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  w.bytes = WeightBytes(std::move(bytes));
   return w;
 }
 
@@ -361,7 +362,7 @@ TEST(Lowering, UserInputWithoutMetadataIsRejected) {
 
 TEST(Lowering, WeightWithWrongByteCountNamesTheWeight) {
   AtenGraph g = LinearRelu();
-  g.weights["fc.weight"].bytes.resize(7);
+  g.weights["fc.weight"].bytes = g.weights["fc.weight"].bytes.first(7);
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   const std::string msg(lowered.status().message());

@@ -1,57 +1,246 @@
 #include "tools/npy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <regex>
-#include <sstream>
+#include <limits>
+#include <optional>
 
 namespace kiln::tools {
+namespace {
 
-Status ReadNpy(const std::string& path, runtime::HostTensor* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(path + ": cannot open");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// What the header dictionary says, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
+struct NpyHeader {
+  std::optional<std::string> descr;
+  std::optional<bool> fortran_order;
+  std::optional<ops::Shape> shape;
+};
+
+// Header text for a message: at most 40 bytes, non-printable bytes as \xNN.
+std::string Quoted(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < 40; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (text.size() > 40) out += "...";
+  return "'" + out + "'";
+}
+
+// A hand-written parser for the Python literal NumPy writes as the header: a dict of string keys to
+// strings, booleans and tuples of non-negative integers. Linear time, no recursion (std::regex
+// recursed once per character and overflowed the stack on a 30 KB header).
+class HeaderParser {
+ public:
+  HeaderParser(std::string_view text, size_t file_offset, const std::string& name)
+      : text_(text), base_(file_offset), name_(name) {}
+
+  Status Parse(NpyHeader* h) {
+    SkipSpace();
+    if (!Eat('{')) return Error("expected '{' to open the header dictionary");
+    SkipSpace();
+    while (!Eat('}')) {
+      const size_t key_at = pos_;
+      std::string key;
+      if (Status s = String(&key); !s.ok()) return s;
+      SkipSpace();
+      if (!Eat(':')) return Error("expected ':' after key " + Quoted(key));
+      SkipSpace();
+      Status s = Status::Ok();
+      if (key == "descr") {
+        if (h->descr) return ErrorAt(key_at, "duplicate key 'descr'");
+        h->descr.emplace();
+        s = String(&*h->descr);
+      } else if (key == "fortran_order") {
+        if (h->fortran_order) return ErrorAt(key_at, "duplicate key 'fortran_order'");
+        h->fortran_order.emplace();
+        s = Bool(&*h->fortran_order);
+      } else if (key == "shape") {
+        if (h->shape) return ErrorAt(key_at, "duplicate key 'shape'");
+        h->shape.emplace();
+        s = Tuple(&*h->shape);
+      } else {
+        return ErrorAt(key_at, "unexpected key " + Quoted(key) + " (a .npy header has 'descr', 'fortran_order', 'shape')");
+      }
+      if (!s.ok()) return s;
+      SkipSpace();
+      if (Eat(',')) {
+        SkipSpace();
+      } else if (Peek() != '}') {
+        return Error("expected ',' or '}' in the header dictionary");
+      }
+    }
+    SkipSpace();  // NumPy pads with spaces and ends with '\n'
+    if (pos_ != text_.size()) return Error("unexpected text after the header dictionary");
+    return Status::Ok();
+  }
+
+ private:
+  int Peek() const { return pos_ < text_.size() ? static_cast<unsigned char>(text_[pos_]) : -1; }
+  bool Eat(char c) {
+    if (Peek() != static_cast<unsigned char>(c)) return false;
+    ++pos_;
+    return true;
+  }
+  void SkipSpace() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\r'))
+      ++pos_;
+  }
+  Status ErrorAt(size_t at, const std::string& what) const {
+    return Status::InvalidArgument(name_ + ": header byte " + std::to_string(base_ + at) + ": " + what);
+  }
+  Status Error(const std::string& what) const { return ErrorAt(pos_, what); }
+
+  Status String(std::string* out) {
+    const int quote = Peek();
+    if (quote != '\'' && quote != '"') return Error("expected a quoted string");
+    const size_t start = ++pos_;
+    const size_t end = text_.find(static_cast<char>(quote), start);
+    if (end == std::string_view::npos) return ErrorAt(start - 1, "unterminated string");
+    out->assign(text_.substr(start, end - start));
+    pos_ = end + 1;
+    return Status::Ok();
+  }
+  Status Bool(bool* out) {
+    if (text_.substr(pos_, 4) == "True") {
+      *out = true;
+      pos_ += 4;
+    } else if (text_.substr(pos_, 5) == "False") {
+      *out = false;
+      pos_ += 5;
+    } else {
+      return Error("expected True or False");
+    }
+    return Status::Ok();
+  }
+  // (d0, d1, ...) with an optional trailing comma; () is a scalar.
+  Status Tuple(ops::Shape* out) {
+    if (!Eat('(')) return Error("expected '(' to open the shape tuple");
+    SkipSpace();
+    while (!Eat(')')) {
+      const size_t start = pos_;
+      uint64_t v = 0;
+      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+        const uint64_t digit = static_cast<uint64_t>(text_[pos_] - '0');
+        if (v > (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - digit) / 10)
+          return ErrorAt(start, "dimension " + std::string(text_.substr(start, pos_ - start + 1)) +
+                                    "... is larger than 2^63-1");
+        v = v * 10 + digit;
+        ++pos_;
+      }
+      if (pos_ == start) return Error("expected a non-negative integer dimension in the shape");
+      out->push_back(static_cast<int64_t>(v));
+      SkipSpace();
+      if (Eat(',')) {
+        SkipSpace();
+      } else if (Peek() != ')') {
+        return Error("expected ',' or ')' in the shape tuple");
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::string_view text_;
+  size_t base_;  // file offset of text_[0], for messages
+  const std::string& name_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+Status ParseNpy(std::string_view bytes, const std::string& name, runtime::HostTensor* out) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
-    return Status::InvalidArgument(path + ": not a .npy file (bad magic at offset 0)");
+    return Status::InvalidArgument(name + ": not a .npy file (bad magic at offset 0)");
   const int major = static_cast<uint8_t>(bytes[6]);
   size_t header_len, header_start;
   if (major == 1) {
     header_len = static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) return Status::InvalidArgument(path + ": truncated header");
-    uint32_t n;
-    std::memcpy(&n, bytes.data() + 8, 4);
-    header_len = n;
+    if (bytes.size() < 12) return Status::InvalidArgument(name + ": truncated header");
+    header_len = static_cast<uint32_t>(static_cast<uint8_t>(bytes[8])) |
+                 (static_cast<uint32_t>(static_cast<uint8_t>(bytes[9])) << 8) |
+                 (static_cast<uint32_t>(static_cast<uint8_t>(bytes[10])) << 16) |
+                 (static_cast<uint32_t>(static_cast<uint8_t>(bytes[11])) << 24);
     header_start = 12;
   } else {
-    return Status::InvalidArgument(path + ": unsupported .npy version " + std::to_string(major));
+    return Status::InvalidArgument(name + ": unsupported .npy version " + std::to_string(major));
   }
-  if (header_start + header_len > bytes.size()) return Status::InvalidArgument(path + ": truncated header");
-  const std::string header = bytes.substr(header_start, header_len);
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")) || m[1] != "<f4")
-    return Status::InvalidArgument(path + ": only little-endian float32 ('<f4') arrays are supported");
-  if (std::regex_search(header, m, std::regex("'fortran_order':\\s*True")))
-    return Status::InvalidArgument(path + ": Fortran-ordered arrays are not supported");
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")))
-    return Status::InvalidArgument(path + ": header has no shape");
-  ops::Shape shape;
-  std::stringstream dims(m[1].str());
-  std::string dim;
-  while (std::getline(dims, dim, ',')) {
-    if (dim.find_first_not_of(" ") == std::string::npos) continue;
-    shape.push_back(std::stoll(dim));
-  }
+  if (header_len > kMaxNpyHeaderBytes)
+    return Status::InvalidArgument(name + ": header of " + std::to_string(header_len) + " bytes exceeds the limit of " +
+                                   std::to_string(kMaxNpyHeaderBytes) + " (NumPy's own)");
+  if (header_len > bytes.size() - header_start)
+    return Status::InvalidArgument(name + ": truncated header (" + std::to_string(header_len) + " bytes declared, " +
+                                   std::to_string(bytes.size() - header_start) + " present)");
+  NpyHeader h;
+  if (Status s = HeaderParser(bytes.substr(header_start, header_len), header_start, name).Parse(&h); !s.ok())
+    return s;
+  if (!h.descr || !h.fortran_order || !h.shape)
+    return Status::InvalidArgument(name + ": header lacks '" +
+                                   (!h.descr ? "descr" : !h.fortran_order ? "fortran_order" : "shape") + "'");
+  if (*h.descr != "<f4")
+    return Status::InvalidArgument(name + ": dtype " + Quoted(*h.descr) +
+                                   ": only little-endian float32 ('<f4') arrays are supported");
+  if (*h.fortran_order) return Status::InvalidArgument(name + ": Fortran-ordered arrays are not supported");
   const size_t data_start = header_start + header_len;
-  const size_t need = static_cast<size_t>(ops::NumElements(shape)) * 4;
-  if (bytes.size() - data_start != need)
-    return Status::InvalidArgument(path + ": data holds " + std::to_string(bytes.size() - data_start) +
-                         " bytes, shape " + ops::ShapeToString(shape) + " needs " + std::to_string(need));
-  out->shape = shape;
+  const uint64_t have = bytes.size() - data_start;
+  // The byte count, overflow-checked: a product past the data size is already wrong, so stop there.
+  bool has_zero = false;
+  for (int64_t d : *h.shape) has_zero |= d == 0;
+  uint64_t need = has_zero ? 0 : 4;
+  bool exceeds = false;
+  for (int64_t d : *h.shape) {
+    if (need == 0) break;
+    if (need > have / static_cast<uint64_t>(d)) {
+      exceeds = true;
+      break;
+    }
+    need *= static_cast<uint64_t>(d);
+  }
+  if (exceeds || have != need)
+    return Status::InvalidArgument(name + ": data holds " + std::to_string(have) + " bytes, shape " +
+                                   ops::ShapeToString(*h.shape) + " needs " +
+                                   (exceeds ? "more" : std::to_string(need)));
+  out->shape = std::move(*h.shape);
   out->dtype = ops::DType::kF32;
   out->bytes.assign(bytes.begin() + data_start, bytes.end());
   return Status::Ok();
+}
+
+Status ReadNpy(const std::string& path, runtime::HostTensor* out) {
+  // Only a regular file, read up to its size: a directory, /dev/zero or a FIFO would otherwise fail
+  // with an exception, read forever, or block (O_NONBLOCK keeps open() from waiting for a writer).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Status::InvalidArgument(path + ": cannot open: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::InvalidArgument(path + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return Status::InvalidArgument(path + ": read error after " + std::to_string(got) + " of " +
+                                     std::to_string(bytes.size()) + " bytes" +
+                                     (n < 0 ? std::string(": ") + std::strerror(errno) : std::string()));
+    got += static_cast<size_t>(n);
+  }
+  return ParseNpy(bytes, path, out);
 }
 
 Status WriteNpy(const std::string& path, const runtime::HostTensor& tensor) {

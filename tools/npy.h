@@ -4,6 +4,7 @@
 #define KILN_TOOLS_NPY_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/executor.h"
@@ -11,8 +12,15 @@
 
 namespace kiln::tools {
 
+// Reads a regular file (not a directory, device or FIFO), at most its size on disk.
 Status ReadNpy(const std::string& path, runtime::HostTensor* out);
+// Parses the bytes of a .npy file; errors start with `display_name` and give file byte offsets.
+// The header is at most kMaxNpyHeaderBytes (NumPy's own limit when reading) and its element count
+// must match the data exactly.
+Status ParseNpy(std::string_view bytes, const std::string& display_name, runtime::HostTensor* out);
 Status WriteNpy(const std::string& path, const runtime::HostTensor& tensor);
+
+inline constexpr size_t kMaxNpyHeaderBytes = 10000;
 
 }  // namespace kiln::tools
 

@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tools/metrics.h"
 #include "tools/npy.h"
@@ -52,6 +54,85 @@ TEST(Npy, RoundTripAndErrors) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("data holds 20 bytes"), std::string::npos) << s.message();
   EXPECT_FALSE(ReadNpy("/nonexistent.npy", &back).ok());
+}
+
+// Writes a .npy file with the given header text (version 1, padded as NumPy does) and data bytes.
+std::string NpyBytes(const std::string& header, size_t data_bytes = 0, int version = 1) {
+  std::string h = header;
+  const size_t prefix = version == 1 ? 10 : 12;
+  h.append((64 - (prefix + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::string out = "\x93NUMPY";
+  out += static_cast<char>(version);
+  out += '\0';
+  for (size_t i = 0; i < prefix - 8; ++i) out += static_cast<char>((h.size() >> (8 * i)) & 0xff);
+  return out + h + std::string(data_bytes, '\0');
+}
+
+std::string ParseError(const std::string& bytes) {
+  runtime::HostTensor t;
+  Status s = ParseNpy(bytes, "x.npy", &t);
+  EXPECT_FALSE(s.ok());
+  return s.message();
+}
+
+TEST(Npy, ParsesHeaderVariants) {
+  runtime::HostTensor t;
+  ASSERT_TRUE(ParseNpy(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 12), "a", &t).ok());
+  EXPECT_EQ(t.shape, (ops::Shape{3}));
+  ASSERT_TRUE(ParseNpy(NpyBytes("{\"shape\":(),\"descr\":\"<f4\",\"fortran_order\":False}", 4, 2), "b", &t).ok());
+  EXPECT_EQ(t.shape, (ops::Shape{}));
+  ASSERT_TRUE(ParseNpy(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5)}"), "c", &t).ok());
+  EXPECT_EQ(t.shape, (ops::Shape{0, 5}));
+  EXPECT_TRUE(t.bytes.empty());
+}
+
+TEST(Npy, MalformedHeadersAreClearErrors) {
+  // A non-numeric and an out-of-range dimension (std::stoll threw on both).
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }")),
+            "x.npy: header byte 64: expected a non-negative integer dimension in the shape");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }")),
+            "x.npy: header byte 61: dimension 9999999999999999999... is larger than 2^63-1");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }")),
+            "x.npy: header byte 61: expected a non-negative integer dimension in the shape");
+  // Element counts whose product overflows 64 bits fail against the data size.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", 8)),
+            "x.npy: data holds 8 bytes, shape [4294967296, 4294967296, 4] needs more");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", 8)),
+            "x.npy: dtype '<f8': only little-endian float32 ('<f4') arrays are supported");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", 4)),
+            "x.npy: Fortran-ordered arrays are not supported");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'shape': (1,), }", 4)), "x.npy: header lacks 'fortran_order'");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'descr': '<f4', }")), "x.npy: header byte 27: duplicate key 'descr'");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': Maybe}")),
+            "x.npy: header byte 44: expected True or False");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4")), "x.npy: header byte 20: unterminated string");
+  // Quoted header text is bounded and printable.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_o\x01" + std::string(100, 'e') + "'}")),
+            "x.npy: header byte 139: expected ':' after key 'fortran_o\\x01eeeeeeeeeeeeeeeeeeeeeeeeeeeeee...'");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} junk")),
+            "x.npy: header byte 66: unexpected text after the header dictionary");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}")),
+            "x.npy: header byte 66: unexpected key 'x' (a .npy header has 'descr', 'fortran_order', 'shape')");
+  // A 30 KB header (std::regex overflowed the stack on it) is refused by size.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '" + std::string(30000, 'a') + "'}", 0, 2)),
+            "x.npy: header of 30068 bytes exceeds the limit of 10000 (NumPy's own)");
+  // Just under the cap: long, but linear to parse.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::string(9800, '1'), 0, 2)),
+            "x.npy: header byte 63: dimension 11111111111111111111... is larger than 2^63-1");
+  EXPECT_EQ(ParseError(std::string("\x93NUMPY\x01\x00\xff\x00{", 11)),
+            "x.npy: truncated header (255 bytes declared, 1 present)");
+}
+
+TEST(Npy, OnlyRegularFiles) {
+  runtime::HostTensor t;
+  const std::string dir = getenv("TEST_TMPDIR");
+  EXPECT_EQ(ReadNpy(dir, &t).message(), dir + ": not a regular file");
+  EXPECT_EQ(ReadNpy("/dev/zero", &t).message(), "/dev/zero: not a regular file");
+  const std::string fifo = dir + "/fifo.npy";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(ReadNpy(fifo, &t).message(), fifo + ": not a regular file");  // without blocking for a writer
+  EXPECT_EQ(ReadNpy("/nonexistent.npy", &t).message(), "/nonexistent.npy: cannot open: No such file or directory");
 }
 
 }  // namespace

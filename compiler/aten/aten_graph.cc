@@ -53,6 +53,13 @@ int64_t TorchDTypeSize(TorchDType t) {
   }
 }
 
+WeightBytes::WeightBytes(std::vector<uint8_t> bytes) {
+  auto owned = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  data_ = owned->data();
+  size_ = owned->size();
+  owner_ = std::move(owned);
+}
+
 const Argument* AtenNode::Find(const std::string& arg_name) const {
   for (const NamedArgument& a : inputs) {
     if (a.name == arg_name) return &a.arg;

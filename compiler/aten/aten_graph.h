@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,10 +69,43 @@ struct GraphInput {
   std::string target;  // fully qualified parameter/buffer/constant name ("l1.weight"); "" for user input
 };
 
+// A weight's contiguous bytes: either a view into memory that `owner` keeps alive (the memory-mapped
+// .pt2 archive, so weights are not copied out of it), or a buffer of its own (a weight that had to be
+// made contiguous, or one built in a test). Copies share the bytes; they are never written.
+class WeightBytes {
+ public:
+  // Tells the memory behind [data, data + size) that it need not stay resident; it stays readable.
+  using EvictFn = void (*)(const void* data, size_t size);
+
+  WeightBytes() = default;
+  explicit WeightBytes(std::vector<uint8_t> bytes);
+  WeightBytes(std::shared_ptr<const void> owner, const uint8_t* data, size_t size, EvictFn evict = nullptr)
+      : owner_(std::move(owner)), data_(data), size_(size), evict_(evict) {}
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // The first n bytes (n <= size()), sharing ownership.
+  WeightBytes first(size_t n) const { return WeightBytes(owner_, data_, n, evict_); }
+
+  // Once a reader has taken what it needs (lowering converts each weight once), a view into a mapped
+  // file lets the kernel drop its pages, so the archive does not stay in the process's memory beside
+  // the converted copy; touching the bytes again reads them back from the file. No-op for a buffer.
+  void Evict() const {
+    if (evict_ != nullptr) evict_(data_, size_);
+  }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  EvictFn evict_ = nullptr;
+};
+
 // A weight, buffer or lifted constant as stored in the archive, made contiguous.
 struct WeightTensor {
-  TensorMeta meta;            // sizes and dtype; strides describe the contiguous copy in `bytes`
-  std::vector<uint8_t> bytes;
+  TensorMeta meta;    // sizes and dtype; strides describe the contiguous layout of `bytes`
+  WeightBytes bytes;  // usually a view into the archive
 };
 
 struct AtenGraph {

@@ -60,6 +60,7 @@ absl::StatusOr<int> LoweringContext::Value(const AtenNode& node, const std::stri
       return NodeError(node, absl::StrCat("weight '", w->second, "' is missing from the archive"));
     absl::StatusOr<std::vector<float>> data = WeightAsFloats(w->second, it->second);
     if (!data.ok()) return NodeError(node, std::string(data.status().message()));
+    it->second.bytes.Evict();  // converted once (the value is cached below); the archive need not stay resident
     const int id = graph_->AddConstant(w->second, it->second.meta.sizes, *std::move(data));
     value_of_[value_name] = id;
     return id;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/macros.h"
+#include "compiler/pt2/pt2_archive_spec.h"
 
 namespace kiln::compiler {
 namespace {
@@ -436,7 +437,25 @@ absl::StatusOr<json> ParseJson(std::string_view text) {
   }
 }
 
+// The export schema's major version must be the one this parser reads; any minor version of it is
+// read (minor versions only add fields).
+absl::Status CheckSchemaVersion(const json& doc) {
+  KILN_ASSIGN_OR_RETURN(const json* v, Field(doc, "schema_version", "exported program"));
+  KILN_ASSIGN_OR_RETURN(const json* major_f, Field(*v, "major", "schema_version"));
+  KILN_ASSIGN_OR_RETURN(const json* minor_f, Field(*v, "minor", "schema_version"));
+  KILN_ASSIGN_OR_RETURN(int64_t major, AsInt(*major_f, "schema_version.major"));
+  KILN_ASSIGN_OR_RETURN(int64_t minor, AsInt(*minor_f, "schema_version.minor"));
+  if (major != pt2_spec::kSupportedSchemaMajor) {
+    return absl::UnimplementedError(absl::StrCat(
+        "export schema version ", major, ".", minor, " is not supported; this reader supports ",
+        pt2_spec::kSupportedSchemaMajor, ".x (written against ", pt2_spec::kSupportedSchemaMajor, ".",
+        pt2_spec::kWrittenAgainstSchemaMinor, ", as saved by torch 2.14)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AtenGraph> ParseProgram(const json& doc) {
+  KILN_RETURN_IF_ERROR(CheckSchemaVersion(doc));
   AtenGraph g;
   KILN_ASSIGN_OR_RETURN(const json* gm, Field(doc, "graph_module", "exported program"));
   KILN_ASSIGN_OR_RETURN(const json* graph, Field(*gm, "graph", "graph_module"));

@@ -18,6 +18,8 @@ namespace kiln::compiler {
 // AtenGraph; weights stay empty. Argument encodings this IR has no kind for become
 // Argument::Kind::kOther with s = the JSON key ("as_sym_int", "as_graph", ...), except that SymInt /
 // SymFloat / SymBool arguments holding plain constants become kInt(s) / kFloat / kBool.
+// The schema_version must have the major version in pt2_archive_spec.h (Unimplemented otherwise,
+// naming both versions).
 // Errors (InvalidArgument / Unimplemented) name the node, input spec or value concerned:
 //  - structural: missing or mistyped fields, tensor arguments naming undefined values, ...;
 //  - unsupported: symbolic (dynamic) sizes, non-tensor user inputs/outputs, custom objects,

@@ -201,7 +201,7 @@ TEST(ExportJsonTest, StructuralErrorsNameTheNode) {
     EXPECT_THAT(st.message(), HasSubstr("malformed JSON"));
   }
   {
-    absl::Status st = ParseError("{}");
+    absl::Status st = ParseError(R"({"schema_version": {"major": 8, "minor": 20}})");
     EXPECT_THAT(st.message(), HasSubstr("missing field 'graph_module'"));
   }
 }
@@ -257,6 +257,28 @@ TEST(ExportJsonTest, PayloadConfig) {
   absl::StatusOr<std::map<std::string, PayloadMeta>> bad =
       ParsePayloadConfigJson(R"({"config": {"w": {"is_param": true}}})");
   EXPECT_THAT(bad.status().message(), HasSubstr("entry 'w': missing field 'path_name'"));
+}
+
+TEST(ExportJsonTest, SchemaVersion) {
+  const std::string ok = Program("[]", "", R"([{"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])");
+  ASSERT_TRUE(ParseExportedProgramJson(ok).ok()) << ParseExportedProgramJson(ok).status();
+  auto with_version = [&](const std::string& v) {
+    std::string text = ok;
+    const std::string from = R"("schema_version": {"major": 8, "minor": 20})";
+    text.replace(text.find(from), from.size(), v);
+    return ParseExportedProgramJson(text).status();
+  };
+  EXPECT_TRUE(with_version(R"("schema_version": {"major": 8, "minor": 27})").ok()) << "a newer minor only adds";
+  absl::Status st = with_version(R"("schema_version": {"major": 9, "minor": 1})");
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(st.message(), "export schema version 9.1 is not supported; this reader supports 8.x "
+                          "(written against 8.20, as saved by torch 2.14)");
+  st = with_version(R"("schema_version": {"major": 0, "minor": 0})");
+  EXPECT_THAT(st.message(), HasSubstr("export schema version 0.0 is not supported"));
+  st = with_version(R"("schema_ver": {"major": 8, "minor": 20})");
+  EXPECT_EQ(st.message(), "exported program: missing field 'schema_version'");
+  st = with_version(R"("schema_version": {"major": "8", "minor": 20})");
+  EXPECT_EQ(st.message(), "schema_version.major: expected an integer, got string");
 }
 
 }  // namespace

@@ -1,18 +1,18 @@
 #include "compiler/pt2/pt2_reader.h"
 
-#include <cerrno>
 #include <cstring>
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <list>
 #include <map>
+#include <memory>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/macros.h"
 #include "compiler/pt2/export_json.h"
+#include "compiler/pt2/mapped_file.h"
+#include "compiler/pt2/pt2_archive_spec.h"
 #include "compiler/pt2/zip_reader.h"
 
 namespace kiln::compiler {
@@ -32,6 +32,27 @@ std::string Trim(std::string s) {
   return s;
 }
 
+// Archive text for a message: at most 40 bytes, non-printable bytes as \xNN, in quotes.
+std::string Quoted(std::string_view text) {
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < 40; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return absl::StrCat(out, text.size() > 40 ? "...'" : "'");
+}
+
+// A member name from a spec format such as "models/{}.json".
+std::string SpecPath(const std::string& prefix, std::string_view format) {
+  std::string path = prefix + std::string(format);
+  if (const size_t at = path.find("{}", prefix.size()); at != std::string::npos) path.replace(at, 2, kModelName);
+  return path;
+}
+
 std::string DimsString(const std::vector<int64_t>& v) { return absl::StrCat("[", absl::StrJoin(v, ", "), "]"); }
 
 const char* InputKindName(InputKind k) {
@@ -44,55 +65,93 @@ const char* InputKindName(InputKind k) {
   return "input";
 }
 
-// Copies the strided view (sizes/strides/storage_offset, in elements) of `storage` into a contiguous
-// row-major buffer, checking that every element lies inside the storage.
-absl::StatusOr<std::vector<uint8_t>> GatherContiguous(std::string_view storage, const TensorMeta& m,
-                                                      int64_t elem, const std::string& ctx) {
+// Bytes a weight can view: a stored member in the archive (owned by the archive's owner, evictable
+// when that is a mapping) or a member's inflated copy.
+struct Storage {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;  // CRC-checked
+  WeightBytes::EvictFn evict = nullptr;
+};
+
+struct CopyBudget {
+  uint64_t limit = 0;  // the archive's size
+  uint64_t used = 0;
+};
+
+// The contiguous row-major bytes of the strided view (sizes/strides/storage_offset, in elements) of
+// `storage`, after checking with overflow-free arithmetic that every element lies inside it. A view
+// that is already contiguous is returned in place (sharing the storage's owner); any other view (transposed,
+// sliced, or broadcast with zero strides) is copied, and such copies may total at most the archive's
+// size: a zero-stride weight of a few stored bytes could otherwise ask for any amount of memory (2^62
+// bytes in one fuzzed archive), while a real model's broadcast constants are small.
+absl::StatusOr<WeightBytes> ContiguousWeight(const Storage& from, const TensorMeta& m, int64_t elem,
+                                             const std::string& ctx, CopyBudget* budget) {
+  const std::string_view storage = from.bytes;
   const size_t rank = m.sizes.size();
+  auto layout = [&] {
+    return absl::StrCat("sizes ", DimsString(m.sizes), ", strides ", DimsString(m.strides),
+                        ", storage_offset ", m.storage_offset);
+  };
   if (m.strides.size() != rank) {
     return absl::InvalidArgumentError(absl::StrCat(ctx, ": ", rank, " sizes but ", m.strides.size(), " strides"));
   }
   if (m.storage_offset < 0) {
     return absl::InvalidArgumentError(absl::StrCat(ctx, ": negative storage_offset ", m.storage_offset));
   }
-  unsigned __int128 numel = 1, max_index = static_cast<uint64_t>(m.storage_offset);
-  constexpr unsigned __int128 kLimit = static_cast<unsigned __int128>(1) << 62;
   for (size_t d = 0; d < rank; ++d) {
     if (m.sizes[d] < 0 || m.strides[d] < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(ctx, ": negative size or stride (sizes ",
-                                                     DimsString(m.sizes), ", strides ",
-                                                     DimsString(m.strides), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(ctx, ": negative size or stride (", layout(), ")"));
     }
-    numel *= static_cast<uint64_t>(m.sizes[d]);
-    if (numel > kLimit) return absl::InvalidArgumentError(absl::StrCat(ctx, ": tensor too large"));
   }
-  if (numel == 0) return std::vector<uint8_t>();
+  for (int64_t sz : m.sizes) {
+    if (sz == 0) return WeightBytes();
+  }
+  // Element count and the largest element index in 128 bits, saturated at 2^64 (more than any
+  // storage or budget): with sizes and strides below 2^63 no step can overflow.
+  constexpr unsigned __int128 kSaturated = static_cast<unsigned __int128>(1) << 64;
+  unsigned __int128 numel = 1, max_index = static_cast<uint64_t>(m.storage_offset);
   for (size_t d = 0; d < rank; ++d) {
-    max_index += static_cast<unsigned __int128>(m.sizes[d] - 1) * static_cast<uint64_t>(m.strides[d]);
-    if (max_index > kLimit) return absl::InvalidArgumentError(absl::StrCat(ctx, ": strides too large"));
+    numel = std::min(numel * static_cast<uint64_t>(m.sizes[d]), kSaturated);
+    max_index = std::min(
+        max_index + static_cast<unsigned __int128>(m.sizes[d] - 1) * static_cast<uint64_t>(m.strides[d]),
+        kSaturated);
   }
   const unsigned __int128 needed = (max_index + 1) * static_cast<uint64_t>(elem);
   if (needed > storage.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        ctx, ": the tensor (sizes ", DimsString(m.sizes), ", strides ", DimsString(m.strides),
-        ", storage_offset ", m.storage_offset, ") needs ", static_cast<uint64_t>(needed),
+        ctx, ": the tensor (", layout(), ") needs ",
+        needed >> 64 ? std::string("more than 2^64") : absl::StrCat(static_cast<uint64_t>(needed)),
         " bytes of storage but the storage has ", storage.size()));
   }
-  std::vector<uint8_t> out(static_cast<size_t>(numel * static_cast<uint64_t>(elem)));
   const char* base = storage.data();
-  // Contiguous (ignoring strides of size-1 dims): one copy.
+  // Contiguous (ignoring strides of size-1 dims): a view.
   bool contiguous = true;
-  int64_t expect = 1;
+  unsigned __int128 expect = 1;  // stays below 2^126: it is compared with a stride before growing
   for (size_t d = rank; d-- > 0;) {
-    if (m.sizes[d] != 1 && m.strides[d] != expect) contiguous = false;
-    expect *= m.sizes[d];
+    if (m.sizes[d] != 1 && static_cast<uint64_t>(m.strides[d]) != expect) {
+      contiguous = false;
+      break;
+    }
+    expect *= static_cast<uint64_t>(m.sizes[d]);
   }
   if (contiguous) {
-    std::memcpy(out.data(), base + m.storage_offset * elem, out.size());
-    return out;
+    return WeightBytes(from.owner, reinterpret_cast<const uint8_t*>(base + m.storage_offset * elem),
+                       static_cast<size_t>(numel * static_cast<uint64_t>(elem)), from.evict);
   }
-  // General case: walk the outer dimensions with an odometer; copy the innermost dimension as one
-  // run when it is dense.
+  const unsigned __int128 dense = numel * static_cast<uint64_t>(elem);
+  if (dense > budget->limit - budget->used) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        ctx, ": the tensor (", layout(), ") would take ",
+        dense >> 64 ? std::string("more than 2^64") : absl::StrCat(static_cast<uint64_t>(dense)),
+        " bytes made contiguous, from ", static_cast<uint64_t>(needed), " bytes of storage",
+        std::count(m.strides.begin(), m.strides.end(), 0) > 0 ? " (zero strides broadcast it)" : "",
+        "; copies of non-contiguous weights may total at most the archive's size (", budget->limit,
+        " bytes, ", budget->used, " used so far); save the weight contiguous before exporting"));
+  }
+  budget->used += static_cast<uint64_t>(dense);
+  std::vector<uint8_t> out(static_cast<size_t>(dense));
+  // Walk the outer dimensions with an odometer; copy the innermost dimension as one run when it is
+  // dense.
   const int64_t inner = rank == 0 ? 1 : m.sizes[rank - 1];
   const int64_t inner_stride = rank == 0 ? 1 : m.strides[rank - 1];
   std::vector<int64_t> idx(rank, 0);
@@ -117,7 +176,7 @@ absl::StatusOr<std::vector<uint8_t>> GatherContiguous(std::string_view storage, 
     }
     if (d == static_cast<size_t>(-1)) break;
   }
-  return out;
+  return WeightBytes(std::move(out));
 }
 
 std::vector<int64_t> ContiguousStrides(const std::vector<int64_t>& sizes) {
@@ -163,7 +222,7 @@ absl::Status LoadPayloadConfig(const ZipReader& zip, const std::string& display_
 
 // Picks the folder all members live under ("mlp/"), or "" for an archive written without one.
 absl::StatusOr<std::string> FindPrefix(const ZipReader& zip, const std::string& display_name) {
-  const std::string model_rel = absl::StrCat("models/", kModelName, ".json");
+  const std::string model_rel = SpecPath("", pt2_spec::kModelsFilenameFormat);
   if (zip.entries().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(display_name, ": the zip archive is empty"));
   }
@@ -176,10 +235,10 @@ absl::StatusOr<std::string> FindPrefix(const ZipReader& zip, const std::string& 
   std::vector<std::string> models, sample;
   for (const ZipReader::Entry& e : zip.entries()) {
     if (e.name.find("models/") != std::string::npos && e.name.size() > 5 &&
-        e.name.compare(e.name.size() - 5, 5, ".json") == 0) {
-      models.push_back(e.name);
+        e.name.compare(e.name.size() - 5, 5, ".json") == 0 && models.size() < 8) {
+      models.push_back(Quoted(e.name));
     }
-    if (sample.size() < 8) sample.push_back(e.name);
+    if (sample.size() < 8) sample.push_back(Quoted(e.name));
   }
   std::string hint;
   if (!models.empty()) {
@@ -195,87 +254,94 @@ absl::StatusOr<std::string> FindPrefix(const ZipReader& zip, const std::string& 
                                                  top, model_rel, "'", hint));
 }
 
-}  // namespace
-
-absl::StatusOr<AtenGraph> ReadPt2(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+// A small text member (archive_format, archive_version, byteorder), trimmed; the size is checked
+// before reading so a huge member is neither inflated nor quoted.
+absl::StatusOr<std::string> ReadMarker(const ZipReader& zip, const ZipReader::Entry& e,
+                                       const std::string& display_name, std::string_view expected) {
+  if (e.uncompressed_size > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(display_name, ": member '", e.name, "' has ",
+                                                   e.uncompressed_size, " bytes; expected '",
+                                                   std::string(expected), "'"));
   }
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    const int err = errno;
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot open file: ", err != 0 ? std::strerror(err) : "unknown error"));
-  }
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  f.seekg(0, std::ios::beg);
-  if (size < 0) return absl::DataLossError(absl::StrCat(path, ": cannot determine the file size"));
-  std::string bytes(static_cast<size_t>(size), '\0');
-  if (size > 0 && !f.read(bytes.data(), size)) {
-    return absl::DataLossError(absl::StrCat(path, ": read error after ", f.gcount(), " of ", size, " bytes"));
-  }
-  return ReadPt2FromBuffer(bytes, path);
+  std::string scratch;
+  absl::StatusOr<std::string_view> v = zip.ReadView(e, &scratch);
+  if (!v.ok()) return v.status();
+  return Trim(std::string(*v));
 }
 
-absl::StatusOr<AtenGraph> ReadPt2FromBuffer(const std::string& bytes, const std::string& display_name) {
+// Checks the archive's format and layout version, and its byte order.
+absl::Status CheckArchiveMarkers(const ZipReader& zip, const std::string& prefix,
+                                 const std::string& display_name) {
+  if (const ZipReader::Entry* e = zip.Find(SpecPath(prefix, pt2_spec::kArchiveFormatPath)); e != nullptr) {
+    KILN_ASSIGN_OR_RETURN(std::string v, ReadMarker(zip, *e, display_name, pt2_spec::kArchiveFormatValue));
+    if (v != pt2_spec::kArchiveFormatValue) {
+      return absl::InvalidArgumentError(absl::StrCat(display_name, ": member '", e->name,
+                                                     "' says archive format ", Quoted(v),
+                                                     ", expected '", std::string(pt2_spec::kArchiveFormatValue), "'"));
+    }
+  }
+  // An archive without the member predates it and is version 0, as torch reads it.
+  if (const ZipReader::Entry* e = zip.Find(SpecPath(prefix, pt2_spec::kArchiveVersionPath)); e != nullptr) {
+    KILN_ASSIGN_OR_RETURN(std::string v, ReadMarker(zip, *e, display_name, pt2_spec::kSupportedArchiveVersion));
+    if (v != pt2_spec::kSupportedArchiveVersion) {
+      return absl::UnimplementedError(absl::StrCat(
+          display_name, ": member '", e->name, "': PT2 archive version ", Quoted(v),
+          " is not supported; this reader supports version ", std::string(pt2_spec::kSupportedArchiveVersion),
+          " (the version torch 2.14 writes)"));
+    }
+  }
+  if (const ZipReader::Entry* e = zip.Find(prefix + "byteorder"); e != nullptr) {
+    KILN_ASSIGN_OR_RETURN(std::string v, ReadMarker(zip, *e, display_name, "little"));
+    if (v != "little") {
+      return absl::UnimplementedError(absl::StrCat(display_name, ": member '", e->name,
+                                                   "': byte order ", Quoted(v),
+                                                   " is not supported (only little-endian)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Reads the archive in `archive.bytes`, which `archive.owner` keeps alive: weights stored
+// uncompressed become views into it that share the owner. Members read from a mapping are evicted
+// once checked or parsed, so the archive is not resident while the rest of compilation runs.
+absl::StatusOr<AtenGraph> ReadArchive(const Storage& archive, const std::string& display_name) {
+  const std::string_view bytes = archive.bytes;
   absl::StatusOr<ZipReader> zip_or = ZipReader::Open(bytes, display_name);
   if (!zip_or.ok()) return zip_or.status();
   const ZipReader& zip = *zip_or;
   absl::StatusOr<std::string> prefix_or = FindPrefix(zip, display_name);
   if (!prefix_or.ok()) return prefix_or.status();
   const std::string prefix = *prefix_or;
-
-  // Small sanity markers, when present.
-  if (const ZipReader::Entry* e = zip.Find(prefix + "archive_format"); e != nullptr) {
-    absl::StatusOr<std::string> v = zip.Read(e->name);
-    if (!v.ok()) return v.status();
-    if (Trim(*v) != "pt2") {
-      return absl::InvalidArgumentError(absl::StrCat(display_name, ": member '", e->name,
-                                                     "' says archive format '", Trim(*v),
-                                                     "', expected 'pt2'"));
-    }
-  }
-  if (const ZipReader::Entry* e = zip.Find(prefix + "byteorder"); e != nullptr) {
-    absl::StatusOr<std::string> v = zip.Read(e->name);
-    if (!v.ok()) return v.status();
-    if (Trim(*v) != "little") {
-      return absl::UnimplementedError(absl::StrCat(display_name, ": member '", e->name,
-                                                   "': byte order '", Trim(*v),
-                                                   "' is not supported (only little-endian)"));
-    }
-  }
+  KILN_RETURN_IF_ERROR(CheckArchiveMarkers(zip, prefix, display_name));
 
   // The graph.
-  const std::string model_member = absl::StrCat(prefix, "models/", kModelName, ".json");
+  const std::string model_member = SpecPath(prefix, pt2_spec::kModelsFilenameFormat);
   AtenGraph graph;
   {
     std::string scratch;
-    absl::StatusOr<std::string_view> text = zip.ReadView(*zip.Find(model_member), &scratch);
+    const ZipReader::Entry& e = *zip.Find(model_member);
+    absl::StatusOr<std::string_view> text = zip.ReadView(e, &scratch);
     if (!text.ok()) return text.status();
     absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(*text);
+    if (archive.evict != nullptr && e.method == 0) archive.evict(text->data(), text->size());
     if (!g.ok()) return WithPrefix(g.status(), absl::StrCat(display_name, ": member '", model_member, "'"));
     graph = std::move(*g);
   }
 
   // Weights, buffers and lifted constants, keyed by fully qualified name.
   PayloadSource weights, constants;
-  weights.config_member = absl::StrCat(prefix, "data/weights/", kModelName, "_weights_config.json");
-  weights.dir = prefix + "data/weights/";
-  constants.config_member = absl::StrCat(prefix, "data/constants/", kModelName, "_constants_config.json");
-  constants.dir = prefix + "data/constants/";
+  weights.config_member = SpecPath(prefix, pt2_spec::kWeightsConfigFilenameFormat);
+  weights.dir = SpecPath(prefix, pt2_spec::kWeightsDir);
+  constants.config_member = SpecPath(prefix, pt2_spec::kConstantsConfigFilenameFormat);
+  constants.dir = SpecPath(prefix, pt2_spec::kConstantsDir);
   bool needs_payloads = false;
   for (const GraphInput& in : graph.inputs) needs_payloads |= in.kind != InputKind::kUserInput;
   if (needs_payloads) {
     if (absl::Status st = LoadPayloadConfig(zip, display_name, &weights); !st.ok()) return st;
     if (absl::Status st = LoadPayloadConfig(zip, display_name, &constants); !st.ok()) return st;
   }
-  std::map<std::string, std::string_view> storages;  // CRC-checked member bytes, by member name
-  std::list<std::string> inflated;                    // owns inflated member bytes
+  std::map<std::string, Storage> storages;  // by member name
+  CopyBudget copy_budget{.limit = bytes.size()};  // for weights that must be made contiguous
   for (const GraphInput& in : graph.inputs) {
     if (in.kind == InputKind::kUserInput || graph.weights.count(in.target)) continue;
     // Non-persistent buffers are saved with the constants, so look in both configs.
@@ -327,27 +393,39 @@ absl::StatusOr<AtenGraph> ReadPt2FromBuffer(const std::string& bytes, const std:
         return absl::InvalidArgumentError(absl::StrCat(display_name, ": ", what, ": storage member '",
                                                        member, "' is missing from the archive"));
       }
-      std::string scratch;
-      absl::StatusOr<std::string_view> data = zip.ReadView(*e, &scratch);
+      auto scratch = std::make_shared<std::string>();
+      absl::StatusOr<std::string_view> data = zip.ReadView(*e, scratch.get());
       if (!data.ok()) return data.status();
-      std::string_view view = *data;
-      if (e->method != 0) {
-        inflated.push_back(std::move(scratch));
-        view = inflated.back();
-      }
-      st_it = storages.emplace(member, view).first;
+      Storage storage{archive.owner, *data, archive.evict};
+      if (e->method != 0) storage = {std::move(scratch), *data, nullptr};  // the view points into it
+      if (storage.evict != nullptr) storage.evict(data->data(), data->size());  // read by the CRC check
+      st_it = storages.emplace(member, std::move(storage)).first;
     }
-    absl::StatusOr<std::vector<uint8_t>> bytes_or = GatherContiguous(st_it->second, meta, elem, ctx);
+    absl::StatusOr<WeightBytes> bytes_or = ContiguousWeight(st_it->second, meta, elem, ctx, &copy_budget);
     if (!bytes_or.ok()) return bytes_or.status();
     WeightTensor w;
     w.meta.dtype = meta.dtype;
     w.meta.sizes = meta.sizes;
     w.meta.strides = ContiguousStrides(meta.sizes);
     w.meta.storage_offset = 0;
-    w.bytes = std::move(*bytes_or);
+    w.bytes = *std::move(bytes_or);
     graph.weights.emplace(in.target, std::move(w));
   }
   return graph;
+}
+
+}  // namespace
+
+absl::StatusOr<AtenGraph> ReadPt2(const std::string& path) {
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
+  const std::string_view bytes = file->bytes();
+  return ReadArchive({std::move(file), bytes, &MappedFile::Evict}, path);
+}
+
+absl::StatusOr<AtenGraph> ReadPt2FromBuffer(std::string bytes, const std::string& display_name) {
+  auto owned = std::make_shared<const std::string>(std::move(bytes));
+  const std::string_view view = *owned;
+  return ReadArchive({std::move(owned), view}, display_name);
 }
 
 }  // namespace kiln::compiler

@@ -11,8 +11,18 @@
 namespace kiln::compiler {
 
 // Errors name the file, the archive member and, for format problems, the byte offset.
+//
+// The file is memory-mapped, not read: weights stored uncompressed (as torch.export.save stores them)
+// are views into the mapping, which the returned graph's weights keep alive (WeightBytes shares
+// ownership of it). The reader lets the pages it has checked go again, and so does lowering once it
+// has converted a weight (WeightBytes::Evict), so the archive does not stay resident beside the
+// compiled copy. A weight is copied only when it is compressed or not contiguous in its storage;
+// such copies may total at most the archive's size (a zero-stride weight is expanded, within that
+// bound). The archive version and the export schema's major version are checked (pt2_archive_spec.h).
 absl::StatusOr<AtenGraph> ReadPt2(const std::string& path);
-absl::StatusOr<AtenGraph> ReadPt2FromBuffer(const std::string& bytes, const std::string& display_name);
+// The same for an archive in memory (tests, or an archive that does not come from a file); the graph
+// keeps `bytes` alive.
+absl::StatusOr<AtenGraph> ReadPt2FromBuffer(std::string bytes, const std::string& display_name);
 
 }  // namespace kiln::compiler
 

@@ -1,8 +1,13 @@
 #include "compiler/pt2/pt2_reader.h"
 
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "compiler/pt2/zip_reader.h"
 #include "compiler/pt2/zip_test_util.h"
 #include "gmock/gmock.h"
@@ -21,6 +27,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using testing::PeakRssKb;
 using testing::ReadFileOrDie;
 using testing::TestDataPath;
 using testing::WriteZip;
@@ -63,6 +70,55 @@ std::string MlpWithJsonEdit(const std::string& member, const std::function<void(
   edit(j);
   m.data = j.dump();
   return WriteZip(members, {.zip64_eocd = true, .align = 64});
+}
+
+// Gives l1.bias (stored as 3 floats) the layout sizes/strides, in the weights config and the graph.
+std::string MlpWithBiasLayout(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  auto ints = [](const std::vector<int64_t>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (int64_t x : v) a.push_back({{"as_int", x}});
+    return a;
+  };
+  std::vector<ZipMember> members = Members(ReadFileOrDie(TestDataPath("mlp.pt2")));
+  ZipMember& config = MemberNamed(members, "mlp/data/weights/model_weights_config.json");
+  nlohmann::json j = nlohmann::json::parse(config.data);
+  j["config"]["l1.bias"]["tensor_meta"]["sizes"] = ints(sizes);
+  j["config"]["l1.bias"]["tensor_meta"]["strides"] = ints(strides);
+  config.data = j.dump();
+  ZipMember& model = MemberNamed(members, "mlp/models/model.json");
+  j = nlohmann::json::parse(model.data);
+  j["graph_module"]["graph"]["tensor_values"]["p_l1_bias"]["sizes"] = ints(sizes);
+  j["graph_module"]["graph"]["tensor_values"]["p_l1_bias"]["strides"] = ints(strides);
+  model.data = j.dump();
+  return WriteZip(members, {.zip64_eocd = true, .align = 64});
+}
+
+// The resident size of this process's mapping of a file whose path ends with `suffix`, in KB.
+long MappedRssKb(const std::string& suffix) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in_mapping = false;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find(' ') != std::string::npos &&
+        line.find('-') < line.find(' ')) {
+      in_mapping = line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0;
+    } else if (in_mapping && line.rfind("Rss:", 0) == 0) {
+      return std::stol(line.substr(4));
+    }
+  }
+  return -1;
+}
+
+// The address range of this process's mapping of a file whose path ends with `suffix`, if any.
+std::optional<std::pair<uintptr_t, uintptr_t>> MappingOf(const std::string& suffix) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.size() < suffix.size() || line.compare(line.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &begin, &end) == 2) return std::make_pair(begin, end);
+  }
+  return std::nullopt;
 }
 
 void ExpectMlp(const AtenGraph& g) {
@@ -370,6 +426,161 @@ TEST(Pt2ReaderTest, MutatedJsonNeverCrashes) {
       }
     }
   }
+}
+
+TEST(Pt2ReaderTest, StoredWeightsAreReadInPlaceFromTheMappedFile) {
+  std::optional<WeightTensor> kept;
+  {
+    absl::StatusOr<AtenGraph> g = ReadPt2(TestDataPath("convbn.pt2"));
+    ASSERT_TRUE(g.ok()) << g.status();
+    const auto mapping = MappingOf("/convbn.pt2");
+    ASSERT_TRUE(mapping.has_value()) << "the archive is not memory-mapped";
+    auto in_mapping = [&](const WeightTensor& w) {
+      const auto p = reinterpret_cast<uintptr_t>(w.bytes.data());
+      return p >= mapping->first && p + w.bytes.size() <= mapping->second;
+    };
+    EXPECT_TRUE(in_mapping(g->weights.at("conv.weight")));
+    EXPECT_TRUE(in_mapping(g->weights.at("bn.running_var")));
+    EXPECT_FALSE(in_mapping(g->weights.at("scale"))) << "a transposed weight is copied contiguous";
+    kept = g->weights.at("conv.weight");
+  }
+  // A weight outlives its graph: it keeps the mapping alive, which goes when the last view does.
+  ASSERT_TRUE(MappingOf("/convbn.pt2").has_value());
+  EXPECT_THAT(Floats(*kept), ElementsAre(2.0f, -3.0f));
+  kept.reset();
+  EXPECT_FALSE(MappingOf("/convbn.pt2").has_value());
+}
+
+TEST(Pt2ReaderTest, OnlyRegularFiles) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  absl::StatusOr<AtenGraph> g = ReadPt2(dir);
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(g.status().message(), dir + ": not a regular file (a directory)");
+  g = ReadPt2("/dev/zero");  // used to be read until memory ran out
+  EXPECT_EQ(g.status().message(), "/dev/zero: not a regular file");
+  const std::string fifo = dir + "/model_fifo.pt2";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  g = ReadPt2(fifo);  // without waiting for a writer
+  EXPECT_EQ(g.status().message(), fifo + ": not a regular file");
+  const std::string empty = dir + "/empty.pt2";
+  std::ofstream(empty).close();
+  g = ReadPt2(empty);
+  EXPECT_THAT(g.status().message(), HasSubstr(empty + ": not a zip archive: only 0 bytes"));
+}
+
+TEST(Pt2ReaderTest, ZeroStrideWeights) {
+  // A small broadcast weight is expanded.
+  absl::StatusOr<AtenGraph> g = ReadPt2FromBuffer(MlpWithBiasLayout({2, 3}, {0, 1}), "b.pt2");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_THAT(Floats(g->weights.at("l1.bias")), ElementsAre(0.5f, -0.5f, 1.5f, 0.5f, -0.5f, 1.5f));
+  EXPECT_THAT(g->weights.at("l1.bias").meta.strides, ElementsAre(3, 1));
+
+  // The bad inputs crash_stride0_wrap.pt2 (the byte count wrapped to 0, then a write through null),
+  // crash_stride0_bad_alloc.pt2 (2^62 bytes asked for) and mem_stride0_1GiB.pt2 (1 GiB allocated):
+  // zero-stride views of one stored float, refused before allocating.
+  const std::string prefix =
+      "b.pt2: member 'mlp/data/weights/weight_1': parameter 'l1.bias' (graph input 'p_l1_bias'): ";
+  struct Case {
+    int64_t size;
+    std::string bytes;
+  };
+  for (const Case& c : {Case{int64_t{1} << 31, "more than 2^64"}, Case{int64_t{1} << 30, "4611686018427387904"},
+                        Case{16384, "1073741824"}}) {
+    const std::string archive = MlpWithBiasLayout({c.size, c.size}, {0, 0});
+    const long before = PeakRssKb();
+    g = ReadPt2FromBuffer(archive, "b.pt2");
+    EXPECT_LT(PeakRssKb() - before, 64 * 1024) << c.size;
+    EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(g.status().message(),
+              absl::StrCat(prefix, "the tensor (sizes [", c.size, ", ", c.size,
+                           "], strides [0, 0], storage_offset 0) would take ", c.bytes,
+                           " bytes made contiguous, from 4 bytes of storage (zero strides broadcast it); "
+                           "copies of non-contiguous weights may total at most the archive's size (",
+                           archive.size(), " bytes, 0 used so far); save the weight contiguous before exporting"));
+  }
+  // A layout reaching past its storage is refused, however far (the index arithmetic cannot overflow).
+  g = ReadPt2FromBuffer(MlpWithBiasLayout({2, 2}, {int64_t{1} << 62, 1}), "b.pt2");
+  EXPECT_EQ(std::string(g.status().message()),
+            prefix + "the tensor (sizes [2, 2], strides [4611686018427387904, 1], storage_offset 0) needs "
+                     "more than 2^64 bytes of storage but the storage has 12");
+}
+
+TEST(Pt2ReaderTest, ArchiveVersion) {
+  std::vector<ZipMember> members = Members(ReadFileOrDie(TestDataPath("mlp.pt2")));
+  MemberNamed(members, "mlp/archive_version").data = "1";
+  absl::StatusOr<AtenGraph> g = ReadPt2FromBuffer(WriteZip(members), "v.pt2");
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(g.status().message(),
+            "v.pt2: member 'mlp/archive_version': PT2 archive version '1' is not supported; this reader "
+            "supports version 0 (the version torch 2.14 writes)");
+  // Archives from before the member existed are version 0.
+  std::erase_if(members, [](const ZipMember& m) { return m.name == "mlp/archive_version"; });
+  g = ReadPt2FromBuffer(WriteZip(members), "v.pt2");
+  ASSERT_TRUE(g.ok()) << g.status();
+  ExpectMlp(*g);
+}
+
+TEST(Pt2ReaderTest, SchemaVersion) {
+  const std::string bytes = MlpWithJsonEdit("mlp/models/model.json", [](nlohmann::json& j) {
+    j["schema_version"] = {{"major", 9}, {"minor", 0}};
+  });
+  absl::StatusOr<AtenGraph> g = ReadPt2FromBuffer(bytes, "s.pt2");
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(g.status().message(),
+            "s.pt2: member 'mlp/models/model.json': export schema version 9.0 is not supported; this "
+            "reader supports 8.x (written against 8.20, as saved by torch 2.14)");
+}
+
+TEST(Pt2ReaderTest, MarkerMembersAreNeitherInflatedNorQuotedWhole) {
+  std::vector<ZipMember> members = Members(ReadFileOrDie(TestDataPath("mlp.pt2")));
+  // 64 MB of deflated text in archive_format (the bad input had a 1 GiB member, all of it quoted in
+  // the error).
+  MemberNamed(members, "mlp/archive_format") = {"mlp/archive_format", std::string(64 << 20, 'p'), true};
+  absl::StatusOr<AtenGraph> g = ReadPt2FromBuffer(WriteZip(members), "f.pt2");
+  EXPECT_EQ(g.status().message(), "f.pt2: member 'mlp/archive_format' has 67108864 bytes; expected 'pt2'");
+  MemberNamed(members, "mlp/archive_format") = {"mlp/archive_format", "pt3\x01" + std::string(50, 'x')};
+  g = ReadPt2FromBuffer(WriteZip(members), "f.pt2");
+  EXPECT_EQ(g.status().message(),
+            "f.pt2: member 'mlp/archive_format' says archive format "
+            "'pt3\\x01xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...', expected 'pt2'");
+}
+
+TEST(Pt2ReaderTest, MappedWeightsCanBeEvictedAndReadAgain) {
+  // The MLP with a 4 MB l1.weight, written to a file.
+  constexpr int64_t kCols = 1 << 18;
+  std::vector<ZipMember> members = Members(ReadFileOrDie(TestDataPath("mlp.pt2")));
+  std::string data(3 * kCols * sizeof(float), '\0');
+  for (int64_t i = 0; i < 3 * kCols; ++i) {
+    const float v = static_cast<float>(i % 1000);
+    std::memcpy(&data[i * sizeof(float)], &v, sizeof(float));
+  }
+  MemberNamed(members, "mlp/data/weights/weight_0").data = data;
+  const nlohmann::json sizes = {{{"as_int", 3}}, {{"as_int", kCols}}};
+  const nlohmann::json strides = {{{"as_int", kCols}}, {{"as_int", 1}}};
+  ZipMember& config = MemberNamed(members, "mlp/data/weights/model_weights_config.json");
+  nlohmann::json j = nlohmann::json::parse(config.data);
+  j["config"]["l1.weight"]["tensor_meta"]["sizes"] = sizes;
+  j["config"]["l1.weight"]["tensor_meta"]["strides"] = strides;
+  config.data = j.dump();
+  ZipMember& model = MemberNamed(members, "mlp/models/model.json");
+  j = nlohmann::json::parse(model.data);
+  j["graph_module"]["graph"]["tensor_values"]["p_l1_weight"]["sizes"] = sizes;
+  j["graph_module"]["graph"]["tensor_values"]["p_l1_weight"]["strides"] = strides;
+  model.data = j.dump();
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/wide_mlp.pt2";
+  std::ofstream(path, std::ios::binary) << WriteZip(members, {.zip64_eocd = true, .align = 64});
+
+  absl::StatusOr<AtenGraph> g = ReadPt2(path);
+  ASSERT_TRUE(g.ok()) << g.status();
+  // The CRC check read all 3 MB; the reader let the pages go again.
+  EXPECT_LT(MappedRssKb("/wide_mlp.pt2"), 256);
+  const WeightTensor& w = g->weights.at("l1.weight");
+  ASSERT_EQ(w.bytes.size(), data.size());
+  EXPECT_EQ(std::memcmp(w.bytes.data(), data.data(), data.size()), 0);  // paged in again
+  EXPECT_GT(MappedRssKb("/wide_mlp.pt2"), 3 * 1024);
+  w.bytes.Evict();  // as lowering does once it has converted the weight
+  EXPECT_LT(MappedRssKb("/wide_mlp.pt2"), 256);
+  EXPECT_EQ(std::memcmp(w.bytes.data(), data.data(), data.size()), 0);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,9 +22,12 @@ constexpr size_t kEocdSize = 22;
 constexpr size_t kZip64EocdSize = 56;
 constexpr size_t kZip64LocatorSize = 20;
 constexpr uint16_t kZip64ExtraId = 0x0001;
-// DEFLATE cannot expand data by more than ~1032:1; a larger claimed ratio is a corrupt (or hostile)
-// central directory, and trusting it would mean a huge allocation.
-constexpr uint64_t kMaxDeflateRatio = 1100;
+// DEFLATE cannot expand data by more than 1032:1 (a 258-byte match coded in 2 bits); a larger
+// claimed ratio is a corrupt (or hostile) central directory.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+// The inflate buffer starts at this size (or the declared size, if smaller) and doubles as output
+// arrives, so a member that declares more than its stream produces costs no more than it produces.
+constexpr size_t kInitialInflateBytes = size_t{1} << 20;
 
 uint16_t Le16(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
@@ -62,11 +64,16 @@ std::string Hex32(uint32_t v) { return absl::StrCat("0x", absl::Hex(v, absl::kZe
 
 }  // namespace
 
-absl::StatusOr<ZipReader> ZipReader::Open(std::string_view data, std::string display_name) {
-  ZipReader reader(data, std::move(display_name));
+absl::StatusOr<ZipReader> ZipReader::Open(std::string_view data, std::string display_name,
+                                          Limits limits) {
+  ZipReader reader(data, std::move(display_name), limits);
   absl::Status st = reader.Parse();
   if (!st.ok()) return st;
   return reader;
+}
+
+absl::StatusOr<ZipReader> ZipReader::Open(std::string_view data, std::string display_name) {
+  return Open(data, std::move(display_name), Limits());
 }
 
 absl::Status ZipReader::Parse() {
@@ -254,9 +261,17 @@ absl::Status ZipReader::ParseCentralDirectory(uint64_t cd_offset, uint64_t cd_si
       return bad(absl::StrCat(where, ": stored member has compressed size ", ent.compressed_size,
                               " != uncompressed size ", ent.uncompressed_size));
     }
-    if (ent.method == 8 && ent.uncompressed_size / kMaxDeflateRatio > ent.compressed_size + 1) {
-      return bad(absl::StrCat(where, ": implausible deflate sizes (", ent.compressed_size, " -> ",
-                              ent.uncompressed_size, " bytes)"));
+    if (ent.method == 8 && ent.uncompressed_size / kMaxDeflateRatio > ent.compressed_size) {
+      return bad(absl::StrCat(where, ": implausible deflate sizes: ", ent.compressed_size,
+                              " compressed bytes cannot inflate to the declared ",
+                              ent.uncompressed_size, " (deflate expands at most ", kMaxDeflateRatio,
+                              ":1)"));
+    }
+    if (ent.method == 8 && ent.uncompressed_size > limits_.max_inflated_member_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          display_name_, ": ", where, ": declares ", ent.uncompressed_size,
+          " bytes when inflated, more than the limit of ", limits_.max_inflated_member_bytes,
+          " for a compressed member (store large members uncompressed, as torch.export.save does)"));
     }
 
     // The local header: its name/extra lengths may differ from the central directory's (PyTorch pads
@@ -340,10 +355,12 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
   if (e.method == 0) {
     out = raw;
   } else if (e.method == 8) {
-    if (e.uncompressed_size > std::numeric_limits<size_t>::max() / 2) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": too large to inflate"));
+    if (e.uncompressed_size > limits_.max_inflated_member_bytes) {  // an entry not from Open()
+      return absl::ResourceExhaustedError(absl::StrCat(where, ": too large to inflate (",
+                                                       e.uncompressed_size, " bytes)"));
     }
-    scratch->assign(e.uncompressed_size, '\0');
+    const size_t declared = static_cast<size_t>(e.uncompressed_size);
+    scratch->assign(std::min(declared, kInitialInflateBytes), '\0');
     z_stream zs;
     std::memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
@@ -351,8 +368,6 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
     }
     const char* in = raw.data();
     size_t in_left = raw.size();
-    char* outp = scratch->data();
-    size_t out_left = scratch->size();
     int rc = Z_OK;
     char overflow = 0;  // once the declared output is full: detects streams longer than declared
     bool overflowed = false;
@@ -364,11 +379,13 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
         in_left -= zs.avail_in;
       }
       if (zs.avail_out == 0) {
-        if (out_left > 0) {
-          zs.next_out = reinterpret_cast<Bytef*>(outp);
-          zs.avail_out = static_cast<uInt>(std::min<size_t>(out_left, 1u << 30));
-          outp += zs.avail_out;
-          out_left -= zs.avail_out;
+        const size_t produced = zs.total_out;
+        if (produced == scratch->size() && produced < declared) {
+          scratch->resize(std::min(declared, 2 * produced));  // grow only as the stream delivers
+        }
+        if (produced < scratch->size()) {
+          zs.next_out = reinterpret_cast<Bytef*>(scratch->data() + produced);
+          zs.avail_out = static_cast<uInt>(std::min<size_t>(scratch->size() - produced, 1u << 30));
         } else if (!overflowed) {
           overflowed = true;
           zs.next_out = reinterpret_cast<Bytef*>(&overflow);
@@ -398,6 +415,7 @@ absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string
                                               " bytes, central directory says ",
                                               e.uncompressed_size));
     }
+    scratch->resize(declared);  // a no-op unless the member is empty
     out = *scratch;
   } else {
     return absl::UnimplementedError(absl::StrCat(where, ": compression method ", e.method));

@@ -34,9 +34,18 @@ class ZipReader {
     uint64_t data_offset = 0;  // first byte of the member's (compressed) data
   };
 
+  // What a member may cost to read: a compressed member is inflated into memory, so its declared
+  // size is checked against deflate's maximum ratio and against this cap before anything is
+  // allocated (and the buffer grows only as the stream actually produces output).
+  struct Limits {
+    uint64_t max_inflated_member_bytes = uint64_t{4} << 30;
+  };
+
   // Parses the end-of-central-directory records and the central directory, and validates every
   // member's local header. `data` must outlive the reader (members are read from it lazily).
   // `display_name` prefixes every error message (e.g. the file path).
+  static absl::StatusOr<ZipReader> Open(std::string_view data, std::string display_name,
+                                        Limits limits);
   static absl::StatusOr<ZipReader> Open(std::string_view data, std::string display_name);
 
   const std::vector<Entry>& entries() const { return entries_; }
@@ -52,14 +61,15 @@ class ZipReader {
   const std::string& display_name() const { return display_name_; }
 
  private:
-  ZipReader(std::string_view data, std::string display_name)
-      : data_(data), display_name_(std::move(display_name)) {}
+  ZipReader(std::string_view data, std::string display_name, Limits limits)
+      : data_(data), display_name_(std::move(display_name)), limits_(limits) {}
 
   absl::Status Parse();
   absl::Status ParseCentralDirectory(uint64_t cd_offset, uint64_t cd_size, uint64_t count);
 
   std::string_view data_;
   std::string display_name_;
+  Limits limits_;
   std::vector<Entry> entries_;
   std::map<std::string, size_t, std::less<>> index_;
 };

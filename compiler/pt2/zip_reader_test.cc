@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "compiler/pt2/zip_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,6 +15,7 @@ namespace kiln::compiler {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::PeakRssKb;
 using testing::ReadFileOrDie;
 using testing::TestDataPath;
 using testing::WriteZip;
@@ -30,6 +32,10 @@ absl::Status OpenAndReadAll(const std::string& bytes) {
     if (data->size() != e.uncompressed_size) return absl::InternalError("size mismatch");
   }
   return absl::OkStatus();
+}
+
+void PatchLe32(std::string* s, size_t offset, uint32_t v) {
+  for (int i = 0; i < 4; ++i) (*s)[offset + i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 void PatchLe16(std::string* s, size_t offset, uint16_t v) {
@@ -269,6 +275,72 @@ TEST(ZipReaderTest, StructuralErrorsNameMemberAndOffset) {
     absl::StatusOr<ZipReader> zip = ZipReader::Open(bytes, "r.zip");
     EXPECT_THAT(zip.status().message(), HasSubstr("implausible deflate sizes"));
   }
+}
+
+// A deflated member of `n` bytes that compress poorly (so the compressed size is close to n).
+ZipMember Incompressible(const std::string& name, size_t n) {
+  std::mt19937 rng(7);
+  std::string data(n, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  return {name, data, true};
+}
+
+TEST(ZipReaderTest, DeclaredSizeBeyondDeflateRatioIsRefusedBeforeAllocating) {
+  // The bad input mem_zip_declared_2.2GB.pt2: a member claiming 1099x its compressed size.
+  std::string bytes = WriteZip({{"pkg/archive_format", "pt2", true}, {"pkg/w", std::string(4096, 'a'), true}});
+  const size_t cd = CentralDirectoryOffset(bytes, "pkg/w");
+  const uint32_t compressed = static_cast<uint32_t>(bytes[cd + 20] & 0xff) | ((bytes[cd + 21] & 0xff) << 8);
+  PatchLe32(&bytes, cd + 24, compressed * 1099);
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(bytes, "r.zip");
+  EXPECT_EQ(zip.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(zip.status().message(),
+              HasSubstr(absl::StrCat("r.zip: member 'pkg/w' (central directory entry at byte ", cd,
+                                     "): implausible deflate sizes: ", compressed,
+                                     " compressed bytes cannot inflate to the declared ", compressed * 1099,
+                                     " (deflate expands at most 1032:1)")));
+}
+
+TEST(ZipReaderTest, OverstatedSizeCostsOnlyWhatTheStreamProduces) {
+  // 1 MB of deflate data that declares 1000x its size (within deflate's ratio): the reader used to
+  // allocate (and zero) the declared gigabyte before inflating.
+  std::string bytes = WriteZip({Incompressible("big", 1 << 20)});
+  const size_t cd = CentralDirectoryOffset(bytes, "big");
+  const uint32_t compressed = static_cast<uint32_t>(bytes[cd + 20] & 0xff) |
+                              ((bytes[cd + 21] & 0xff) << 8) | ((bytes[cd + 22] & 0xff) << 16);
+  PatchLe32(&bytes, cd + 24, compressed * 1000);
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(bytes, "o.zip");
+  ASSERT_TRUE(zip.ok()) << zip.status();
+  const long before = PeakRssKb();
+  std::string scratch;
+  absl::StatusOr<std::string_view> data = zip->ReadView(*zip->Find("big"), &scratch);
+  EXPECT_EQ(data.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(data.status().message(),
+              HasSubstr(absl::StrCat("inflated to 1048576 bytes, central directory says ", compressed * 1000)));
+  EXPECT_LT(PeakRssKb() - before, 64 * 1024) << "peak RSS grew by more than 64 MB";
+}
+
+TEST(ZipReaderTest, LargeDeflatedMemberInflatesAcrossBufferGrowth) {
+  const ZipMember big = Incompressible("big", (5 << 20) + 123);  // past several doublings of 1 MiB
+  const std::string archive = WriteZip({big, {"small", "abc", true}});
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(archive, "g.zip");
+  ASSERT_TRUE(zip.ok()) << zip.status();
+  absl::StatusOr<std::string> data = zip->Read("big");
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_TRUE(*data == big.data);
+  EXPECT_EQ(*zip->Read("small"), "abc");
+}
+
+TEST(ZipReaderTest, InflatedSizeLimit) {
+  std::string bytes = WriteZip({{"small", "tiny", true}, {"big", std::string(5000, 'x'), true}});
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(bytes, "l.zip", {.max_inflated_member_bytes = 4096});
+  EXPECT_EQ(zip.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(zip.status().message(),
+              HasSubstr("l.zip: member 'big' (central directory entry at byte "));
+  EXPECT_THAT(zip.status().message(),
+              HasSubstr("declares 5000 bytes when inflated, more than the limit of 4096 for a compressed member"));
+  EXPECT_TRUE(ZipReader::Open(WriteZip({{"big", std::string(5000, 'x'), false}}), "s.zip",
+                              {.max_inflated_member_bytes = 4096}).ok())
+      << "stored members are read in place and not limited";
 }
 
 }  // namespace

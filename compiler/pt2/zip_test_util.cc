@@ -1,5 +1,6 @@
 #include "compiler/pt2/zip_test_util.h"
 
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <cstdio>
@@ -154,6 +155,12 @@ std::string TestDataPath(const std::string& name) {
   const char* ws = std::getenv("TEST_WORKSPACE");
   std::string base = srcdir ? std::string(srcdir) + "/" + (ws ? ws : "kiln") + "/" : "";
   return base + "compiler/pt2/testdata/" + name;
+}
+
+long PeakRssKb() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
 }
 
 }  // namespace kiln::compiler::testing

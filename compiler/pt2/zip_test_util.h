@@ -29,6 +29,10 @@ std::string WriteZip(const std::vector<ZipMember>& members, const ZipWriteOption
 // Reads a whole file (test fixtures); aborts the test binary on failure.
 std::string ReadFileOrDie(const std::string& path);
 
+// This process's peak resident set size so far, in KB (to show a read allocates no more than it
+// should).
+long PeakRssKb();
+
 // The runfiles path of compiler/pt2/testdata/<name>.
 std::string TestDataPath(const std::string& name);
 
