@@ -57,8 +57,9 @@ AtenGraph Model() {
     for (int64_t d : sizes) n *= d;
     std::vector<float> data(n);
     for (int64_t i = 0; i < n; ++i) data[i] = static_cast<float>(i % 7) - 3.0f;
-    w.bytes.resize(n * sizeof(float));
-    std::memcpy(w.bytes.data(), data.data(), w.bytes.size());
+    std::vector<uint8_t> bytes(n * sizeof(float));
+    std::memcpy(bytes.data(), data.data(), bytes.size());
+    w.bytes = WeightBytes(std::move(bytes));
     g.weights[target] = std::move(w);
     g.inputs.push_back({name, InputKind::kParameter, target});
   };
