@@ -10,6 +10,8 @@
 #include <limits>
 #include <optional>
 
+#include "base/quote.h"
+
 namespace kiln::tools {
 namespace {
 
@@ -19,22 +21,6 @@ struct NpyHeader {
   std::optional<bool> fortran_order;
   std::optional<ops::Shape> shape;
 };
-
-// Header text for a message: at most 40 bytes, non-printable bytes as \xNN.
-std::string Quoted(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < 40; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      static const char kHex[] = "0123456789abcdef";
-      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  if (text.size() > 40) out += "...";
-  return "'" + out + "'";
-}
 
 // A hand-written parser for the Python literal NumPy writes as the header: a dict of string keys to
 // strings, booleans and tuples of non-negative integers. Linear time, no recursion (std::regex

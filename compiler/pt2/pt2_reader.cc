@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/macros.h"
+#include "base/quote.h"
 #include "compiler/pt2/export_json.h"
 #include "compiler/pt2/mapped_file.h"
 #include "compiler/pt2/pt2_archive_spec.h"
@@ -30,20 +31,6 @@ std::string Trim(std::string s) {
   s.erase(s.find_last_not_of(ws) + 1);
   s.erase(0, s.find_first_not_of(ws));
   return s;
-}
-
-// Archive text for a message: at most 40 bytes, non-printable bytes as \xNN, in quotes.
-std::string Quoted(std::string_view text) {
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < 40; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return absl::StrCat(out, text.size() > 40 ? "...'" : "'");
 }
 
 // A member name from a spec format such as "models/{}.json".
