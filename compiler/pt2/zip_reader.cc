@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/quote.h"
 
 namespace kiln::compiler {
 namespace {
@@ -198,7 +199,7 @@ absl::Status ZipReader::ParseCentralDirectory(uint64_t cd_offset, uint64_t cd_si
                               ")"));
     }
     ent.name.assign(h + kCentralHeaderSize, name_len);
-    const std::string where = absl::StrCat("member '", ent.name, "' (central directory entry at byte ",
+    const std::string where = absl::StrCat("member ", Quoted(ent.name, 200), " (central directory entry at byte ",
                                            pos, ")");
 
     // ZIP64 extended information: 64-bit values for exactly those fields that are saturated.
@@ -344,7 +345,7 @@ absl::StatusOr<std::string> ZipReader::Read(std::string_view name) const {
 
 absl::StatusOr<std::string_view> ZipReader::ReadView(const Entry& e, std::string* scratch) const {
   const std::string where =
-      absl::StrCat(display_name_, ": member '", e.name, "' (data at byte ", e.data_offset, ")");
+      absl::StrCat(display_name_, ": member ", Quoted(e.name, 200), " (data at byte ", e.data_offset, ")");
   // Open() validated the range; re-check in case the entry did not come from this reader.
   if (!InRange(e.data_offset, e.compressed_size, data_.size())) {
     return absl::InvalidArgumentError(

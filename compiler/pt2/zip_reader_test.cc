@@ -343,5 +343,17 @@ TEST(ZipReaderTest, InflatedSizeLimit) {
       << "stored members are read in place and not limited";
 }
 
+TEST(ZipReaderTest, LongMemberNamesAreShortenedInMessages) {
+  // A member name can be 64 KiB; a message quotes at most 200 bytes of it, unprintable bytes escaped.
+  const std::string name = std::string(10000, 'n') + "\x01";
+  std::string bytes = WriteZip({{name, "a"}, {name, "b"}});
+  absl::StatusOr<ZipReader> zip = ZipReader::Open(bytes, "long.zip");
+  ASSERT_FALSE(zip.ok());
+  const std::string msg(zip.status().message());
+  EXPECT_THAT(msg, HasSubstr("member '" + std::string(200, 'n') + "...'"));
+  EXPECT_THAT(msg, HasSubstr("duplicate member name"));
+  EXPECT_LT(msg.size(), 400u) << msg;
+}
+
 }  // namespace
 }  // namespace kiln::compiler
