@@ -21,6 +21,7 @@
 #include "compiler/passes/scheduling.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
+#include "schema/file_layout.h"
 #include "schema/format_version.h"
 #include "schema/kiln_generated.h"
 #include "target/chip_config.h"
@@ -88,8 +89,9 @@ DeviceGraph SmallGraph() {
 
 ScheduledProgram SmallProgram() { return Compile(SmallGraph()); }
 
+// The program gets its own copy, so callers may pass temporaries.
 Status LoadBytes(const std::string& bytes, std::unique_ptr<Program>* out) {
-  return Program::Load(bytes.data(), bytes.size(), "test.kiln", out);
+  return Program::Load(std::make_unique<BufferDataLoader>(bytes), "test.kiln", {}, out);
 }
 
 std::string LoadError(const std::string& bytes) {
@@ -121,6 +123,10 @@ int OpInstruction(const ScheduledProgram& p, const std::string& op) {
 uint8_t* FieldAddress(const void* table, flatbuffers::voffset_t field) {
   return const_cast<uint8_t*>(reinterpret_cast<const flatbuffers::Table*>(table)->GetAddressOf(field));
 }
+
+// Byte positions inside the schema's structs (region: uint, then offset: ulong aligned to 8).
+constexpr size_t kPlacementRegion = 0, kPlacementOffset = 8, kDataRefOffset = 8;
+static_assert(sizeof(fb::Placement) == 16 && sizeof(fb::DataRef) == 24);
 
 // ---- Running ---------------------------------------------------------------------------------
 
@@ -245,7 +251,10 @@ std::vector<bool> UncheckableBytes(const std::string& bytes) {
   for (uint32_t i = 0; i < prog->instructions()->size(); ++i)
     if (prog->instructions_type()->Get(i) == fb::Instruction::DeviceOp)
       text(static_cast<const fb::DeviceOp*>(prog->instructions()->Get(i))->source());
-  if (prog->constants()) mark(prog->constants()->data(), prog->constants()->size());
+  // After the FlatBuffer: padding and the constants segment (weight values).
+  ExtendedHeader header;
+  EXPECT_TRUE(header.Decode(base + kExtendedHeaderOffset));
+  mark(base + header.program_size, bytes.size() - header.program_size);
   return skip;
 }
 
@@ -319,9 +328,8 @@ TEST(Corruption, WrongFormatVersionIsNamed) {
   const uint32_t next = kFormatVersion + 1;
   std::memcpy(field, &next, 4);
   const std::string msg = LoadError(bytes);
-  EXPECT_THAT(msg, HasSubstr("version"));
-  EXPECT_THAT(msg, HasSubstr(std::to_string(next)));
-  EXPECT_THAT(msg, HasSubstr(std::to_string(kFormatVersion)));
+  EXPECT_THAT(msg, HasSubstr("format " + std::to_string(next) + " is not supported (this runtime reads format " +
+                              std::to_string(kFormatVersion) + ")"));
 }
 
 TEST(Corruption, TooShortForAHeader) {
@@ -340,7 +348,7 @@ TEST(Semantic, TensorBeyondTheArenaIsNamed) {
   p.tensors[t].offset = p.arena_bytes;
   const std::string msg = LoadError(p);
   EXPECT_THAT(msg, HasSubstr("'relu'"));
-  EXPECT_THAT(msg, HasSubstr("arena"));
+  EXPECT_THAT(msg, HasSubstr("lie outside region 0 'activations' of " + std::to_string(p.arena_bytes) + " bytes"));
 }
 
 TEST(Semantic, MisalignedOffsetIsNamed) {
@@ -357,7 +365,7 @@ TEST(Semantic, LiveTensorsSharingArenaBytesAreRejected) {
   // relu reads addmm's result while writing its own: both are alive at that instruction.
   p.tensors[TensorNamed(p, "relu")].offset = p.tensors[TensorNamed(p, "addmm")].offset;
   const std::string msg = LoadError(p);
-  EXPECT_THAT(msg, HasSubstr("share arena bytes while both are alive"));
+  EXPECT_THAT(msg, HasSubstr("of region 0 'activations' while both are alive"));
   EXPECT_THAT(msg, HasSubstr("'relu'"));
   EXPECT_THAT(msg, HasSubstr("'addmm'"));
 }
@@ -371,12 +379,12 @@ TEST(Semantic, ConstantBeyondItsRegionIsNamed) {
   const fb::Program* prog = fb::GetProgram(bytes.data());
   const fb::Tensor* ft = prog->tensors()->Get(t);
   const uint64_t beyond = p.constant_bytes - 8;
-  uint8_t* off = FieldAddress(ft, fb::Tensor::VT_OFFSET);
-  ASSERT_NE(off, nullptr) << "offset 0 is not stored; pick another constant";
-  std::memcpy(off, &beyond, 8);
+  uint8_t* placement = FieldAddress(ft, fb::Tensor::VT_PLACEMENT);
+  ASSERT_NE(placement, nullptr);
+  std::memcpy(placement + kPlacementOffset, &beyond, 8);
   const std::string msg = LoadError(bytes);
   EXPECT_THAT(msg, HasSubstr("'fc.bias'"));
-  EXPECT_THAT(msg, HasSubstr("constant region"));
+  EXPECT_THAT(msg, HasSubstr("region 1 'constants'"));
 }
 
 TEST(Semantic, UnknownOpIsNamed) {
@@ -476,7 +484,7 @@ TEST(Semantic, OtherStructuralMistakes) {
     p.tensors[TensorNamed(p, "two")].shape = p.tensors[h].shape;
     p.tensors[TensorNamed(p, "two")].constant.assign(6, 2.0f);
     p.constant_bytes += 64;  // room for the bigger constant
-    EXPECT_THAT(LoadError(p), HasSubstr("must be in the device arena"));
+    EXPECT_THAT(LoadError(p), HasSubstr("result 'two' is a constant"));
   }
   {  // an unknown attribute
     ScheduledProgram p = SmallProgram();
@@ -500,15 +508,25 @@ TEST(Semantic, OtherStructuralMistakes) {
         inst.kind = compiler::ProgramInstruction::Kind::kDeviceToHost;
     EXPECT_THAT(LoadError(p), HasSubstr("does not go between host and device"));
   }
-  {  // the memory plan's peak below arena + constants
+  {  // a tensor in a region that does not exist
     ScheduledProgram p = SmallProgram();
     std::string bytes = Write(p);
-    const fb::MemoryPlan* plan = fb::GetProgram(bytes.data())->memory_plan();
-    uint8_t* field = FieldAddress(plan, fb::MemoryPlan::VT_PEAK_DEVICE_BYTES);
-    ASSERT_NE(field, nullptr);
-    const uint64_t small = 1;
-    std::memcpy(field, &small, 8);
-    EXPECT_THAT(LoadError(bytes), HasSubstr("peak device bytes"));
+    const fb::Tensor* ft = fb::GetProgram(bytes.data())->tensors()->Get(TensorNamed(p, "relu"));
+    uint8_t* placement = FieldAddress(ft, fb::Tensor::VT_PLACEMENT);
+    const uint32_t region = 7;
+    std::memcpy(placement + kPlacementRegion, &region, 4);
+    EXPECT_THAT(LoadError(bytes), HasSubstr("tensor " + std::to_string(TensorNamed(p, "relu")) +
+                                            " 'relu': region index 7 out of range (2 regions)"));
+  }
+  {  // a constant whose data lies beyond its segment
+    ScheduledProgram p = SmallProgram();
+    std::string bytes = Write(p);
+    const fb::Tensor* ft = fb::GetProgram(bytes.data())->tensors()->Get(TensorNamed(p, "fc.bias"));
+    uint8_t* data = FieldAddress(ft, fb::Tensor::VT_DATA);
+    ASSERT_NE(data, nullptr);
+    const uint64_t beyond = p.constant_bytes;
+    std::memcpy(data + kDataRefOffset, &beyond, 8);
+    EXPECT_THAT(LoadError(bytes), HasSubstr("'fc.bias': data [" + std::to_string(beyond) + ", "));
   }
 }
 
@@ -518,18 +536,18 @@ TEST(Executor, DeviceTooSmall) {
   std::unique_ptr<Program> program;
   ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &program).ok());
   target::ChipConfig chip = target::DefaultChipConfig();
-  chip.dram_bytes = static_cast<int64_t>(program->peak_device_bytes()) - 1;
+  chip.dram_bytes = static_cast<int64_t>(program->device_dram_bytes()) - 1;
   sim::Device device(chip);
   std::unique_ptr<Executor> exec;
   Status s = Executor::Create(*program, &device, &exec);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), StartsWith("device memory too small"));
-  EXPECT_THAT(s.message(), HasSubstr(std::to_string(program->peak_device_bytes())));
+  EXPECT_THAT(s.message(), HasSubstr(std::to_string(program->device_dram_bytes())));
   EXPECT_EQ(exec, nullptr);
   EXPECT_EQ(device.memory().in_use(), 0);
 
   // An exact fit works.
-  chip.dram_bytes = static_cast<int64_t>(program->peak_device_bytes());
+  chip.dram_bytes = static_cast<int64_t>(program->device_dram_bytes());
   sim::Device exact(chip);
   std::unique_ptr<Executor> fits;  // declared after its device, so destroyed first
   EXPECT_TRUE(Executor::Create(*program, &exact, &fits).ok());
