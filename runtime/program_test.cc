@@ -530,6 +530,163 @@ TEST(Semantic, OtherStructuralMistakes) {
   }
 }
 
+// ---- Bad inputs found by fuzzing and by hand (../shared/bad-inputs), rebuilt in format 2 ------------
+
+Status LoadWith(const std::string& bytes, const LoadOptions& options, std::unique_ptr<Program>* out) {
+  return Program::Load(std::make_unique<BufferDataLoader>(bytes), "test.kiln", options, out);
+}
+
+TEST(BadInputs, FormatOneFileAsksForARecompile) {
+  std::unique_ptr<Program> p;
+  Status s = Program::LoadFile("runtime/testdata/format1_mlp.kiln", &p);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_EQ(s.message(), "runtime/testdata/format1_mlp.kiln: format 1 is no longer supported (this runtime reads "
+                         "format 2); recompile the model");
+}
+
+TEST(BadInputs, PathsThatAreNotProgramFiles) {
+  std::unique_ptr<Program> p;
+  Status s = Program::LoadFile("runtime/testdata", &p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "runtime/testdata: is a directory, not a .kiln file");
+  s = Program::LoadFile("/dev/zero", &p);  // a device with no end: refused without reading it
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "/dev/zero: is not a regular file; a .kiln program must be one");
+  s = Program::LoadFile("runtime/testdata/no_such.kiln", &p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), StartsWith("runtime/testdata/no_such.kiln: cannot open file"));
+  EXPECT_EQ(p, nullptr);
+}
+
+// relu over one input of the given shape (built small, then given `shape`).
+ScheduledProgram ReluProgram(const ops::Shape& built, const ops::Shape& shape) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", built);
+  const int y = Node(g, "relu", {x}, "relu");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Compile(std::move(g));
+  for (compiler::ProgramTensor& t : p.tensors) t.shape = shape;
+  return p;
+}
+
+TEST(BadInputs, EmptyTileTensorWithAHugeDimIsBounded) {
+  // [2^40, 0, 1] holds no element, but a kernel looping over its 2^40 matrices would hang.
+  EXPECT_THAT(LoadError(ReluProgram({4, 0, 1}, {int64_t{1} << 40, 0, 1})),
+              HasSubstr("'x': bad dimension 1099511627776 in shape [1099511627776, 0, 1]"));
+  // Each dim within bounds, but together (zeros counted as one) too many, before or after the zero.
+  EXPECT_THAT(LoadError(ReluProgram({4, 0, 1}, {int64_t{1} << 30, 0, int64_t{1} << 30})),
+              HasSubstr("'x': shape [1073741824, 0, 1073741824] spans more than 68719476736 elements "
+                        "(zero dims counted as one)"));
+}
+
+TEST(BadInputs, ShapesWhoseElementCountWouldOverflow) {
+  EXPECT_THAT(LoadError(ReluProgram({2, 2}, {int64_t{1} << 35, int64_t{1} << 35})),
+              HasSubstr("shape [34359738368, 34359738368] spans more than 68719476736 elements"));
+  EXPECT_THAT(LoadError(ReluProgram({2, 2}, {int64_t{1} << 62, 4})), HasSubstr("bad dimension 4611686018427387904"));
+  EXPECT_THAT(LoadError(ReluProgram({2, 2}, {-3, 4})), HasSubstr("bad dimension -3"));
+}
+
+TEST(BadInputs, ZeroByteTensorsShareOffsetsWithLiveTensors) {
+  // A valid program (torch's [0, 5] @ [5, 10] case): the planner may put an empty tensor anywhere.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4});
+  const int e = g.AddInput("e", {0, 3});
+  const int y = Node(g, "relu", {x}, "relu_x");
+  const int z = Node(g, "relu", {e}, "relu_e");
+  g.inputs = {{"x", x}, {"e", e}};
+  g.outputs = {{"y", y}, {"z", z}};
+  ScheduledProgram p = Compile(std::move(g));
+  for (compiler::ProgramTensor& t : p.tensors)
+    if (t.size_bytes() == 0 && t.space != compiler::MemSpace::kHost)
+      t.offset = p.tensors[TensorNamed(p, "relu_x")].offset;
+  std::unique_ptr<Program> program;
+  Status s = LoadBytes(Write(p), &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
+  std::vector<HostTensor> outputs;
+  s = exec->Run({HostTensor::FromFloats({2, 4}, kX), HostTensor::FromFloats({0, 3}, {})}, &outputs, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(outputs[1].shape, (ops::Shape{0, 3}));
+  EXPECT_FLOAT_EQ(outputs[0].f32()[1], 2.0f);
+}
+
+TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 1, 1, 1});
+  ops::Attrs a;
+  a.SetInts("kernel", {1, 1});
+  a.SetInts("stride", {1, 1});
+  a.SetInts("padding", {0, 0});
+  a.SetInts("dilation", {1, 1});
+  a.SetInt("ceil_mode", 0);
+  const int y = Node(g, "max_pool2d", {x}, "pool", a);
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Compile(std::move(g));
+  // A window of 2^40 + 1 rows padded by 2^39 still yields one output on a 1x1 image.
+  ops::Attrs& attrs = p.instructions[OpInstruction(p, "max_pool2d")].attrs;
+  attrs.SetInts("kernel", {(int64_t{1} << 40) + 1, 1});
+  attrs.SetInts("padding", {int64_t{1} << 39, 0});
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(p), {}, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_THAT(s.message(), HasSubstr("units of work, above the limit of 1e+12 (Limits::max_total_work)"));
+  // The same program is within a raised limit; only the caller decides.
+  LoadOptions generous;
+  generous.limits.max_total_work = 1e16;
+  EXPECT_TRUE(LoadWith(Write(p), generous, &program).ok());
+}
+
+TEST(BadInputs, TwelveGiBArenaIsRefusedAtLoad) {
+  ScheduledProgram p = SmallProgram();
+  p.arena_bytes = uint64_t{12} << 30;
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(p), {}, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_EQ(s.message(), "test.kiln: region 0 'activations' (DEVICE_DRAM) needs 12884901888 bytes, above the "
+                         "limit of 8589934592 bytes per region (Limits::max_region_bytes)");
+  // A caller who allows it gets to the device's own check, which allocates nothing.
+  LoadOptions generous;
+  generous.limits.max_region_bytes = uint64_t{16} << 30;
+  ASSERT_TRUE(LoadWith(Write(p), generous, &program).ok());
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = int64_t{1} << 30;
+  sim::Device device(chip);
+  std::unique_ptr<Executor> exec;
+  s = Executor::Create(*program, &device, &exec);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_THAT(s.message(), StartsWith("device memory too small: the program needs 1288490"));
+  EXPECT_EQ(device.memory().in_use(), 0);
+}
+
+TEST(BadInputs, RegionSizesThatWrap) {
+  ScheduledProgram p = SmallProgram();
+  p.arena_bytes = ~uint64_t{0} - 63;  // + the constants region wraps past 2^64
+  LoadOptions unlimited;
+  unlimited.limits.max_region_bytes = ~uint64_t{0};
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(p), unlimited, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("the device DRAM regions' sizes add up to more than 2^64 bytes"));
+}
+
+TEST(BadInputs, ProgramLargerThanTheCallerAllows) {
+  const std::string bytes = Write(SmallProgram());
+  LoadOptions small;
+  small.limits.max_program_bytes = 100;
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(bytes, small, &program);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_EQ(s.message(), "test.kiln: the program is " + std::to_string(bytes.size()) +
+                             " bytes, above the limit of 100 bytes (Limits::max_program_bytes)");
+}
+
 // ---- Executor ----------------------------------------------------------------------------------
 
 TEST(Executor, DeviceTooSmall) {
