@@ -21,6 +21,7 @@
 #include "compiler/passes/scheduling.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
+#include "runtime/program_validation.h"
 #include "schema/file_layout.h"
 #include "schema/format_version.h"
 #include "schema/kiln_generated.h"
@@ -685,6 +686,30 @@ TEST(BadInputs, ProgramLargerThanTheCallerAllows) {
   EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
   EXPECT_EQ(s.message(), "test.kiln: the program is " + std::to_string(bytes.size()) +
                              " bytes, above the limit of 100 bytes (Limits::max_program_bytes)");
+}
+
+TEST(BadInputs, ShapeVectorOffItsEightByteAlignmentIsReadSafely) {
+  // FlatBuffers' verifier checks only 4-byte alignment of a vector's elements, so a valid file can hold
+  // a [long] shape at 4 mod 8; reading it as int64_t* is undefined (UBSan flagged it). Build a tensor
+  // with such a shape; under --config=asan any misaligned read fails this test.
+  flatbuffers::FlatBufferBuilder b;
+  const int64_t dims[] = {2, 3};
+  b.StartVector(2, sizeof(int64_t));
+  const uint8_t pad[4] = {};
+  b.PushBytes(pad, 4);  // pushed first, so it ends up after the elements and shifts them by 4
+  for (int i = 1; i >= 0; --i) b.PushBytes(reinterpret_cast<const uint8_t*>(&dims[i]), 8);
+  const auto shape = flatbuffers::Offset<flatbuffers::Vector<int64_t>>(b.EndVector(2));
+  const auto name = b.CreateString("t");
+  b.Finish(fb::CreateTensor(b, name, shape, fb::DType::F32, fb::Layout::ROW_MAJOR, nullptr, 24));
+  const fb::Tensor* t = flatbuffers::GetRoot<fb::Tensor>(b.GetBufferPointer());
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(t->shape()->Data()) % 8, 4u) << "the test did not misalign the shape";
+  flatbuffers::Verifier verifier(b.GetBufferPointer(), b.GetSize());
+  ASSERT_TRUE(verifier.VerifyBuffer<fb::Tensor>(nullptr));
+  TensorInfo info;
+  validation::Segment data{0, 0};
+  Status s = validation::ValidateTensor(t, 0, {}, {}, &info, &data);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(info.shape, (ops::Shape{2, 3}));
 }
 
 // ---- Executor ----------------------------------------------------------------------------------
