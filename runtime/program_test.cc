@@ -126,7 +126,7 @@ uint8_t* FieldAddress(const void* table, flatbuffers::voffset_t field) {
 }
 
 // Byte positions inside the schema's structs (region: uint, then offset: ulong aligned to 8).
-constexpr size_t kPlacementRegion = 0, kPlacementOffset = 8, kDataRefOffset = 8;
+constexpr size_t kPlacementRegion = 0, kPlacementOffset = 8, kDataRefOffset = 8, kDataRefSize = 16;
 static_assert(sizeof(fb::Placement) == 16 && sizeof(fb::DataRef) == 24);
 
 // ---- Running ---------------------------------------------------------------------------------
@@ -519,15 +519,20 @@ TEST(Semantic, OtherStructuralMistakes) {
     EXPECT_THAT(LoadError(bytes), HasSubstr("tensor " + std::to_string(TensorNamed(p, "relu")) +
                                             " 'relu': region index 7 out of range (2 regions)"));
   }
-  {  // a constant whose data lies beyond its segment
+  {  // a constant's data beyond its segment, misaligned, or of the wrong size
     ScheduledProgram p = SmallProgram();
-    std::string bytes = Write(p);
-    const fb::Tensor* ft = fb::GetProgram(bytes.data())->tensors()->Get(TensorNamed(p, "fc.bias"));
-    uint8_t* data = FieldAddress(ft, fb::Tensor::VT_DATA);
-    ASSERT_NE(data, nullptr);
-    const uint64_t beyond = p.constant_bytes;
-    std::memcpy(data + kDataRefOffset, &beyond, 8);
-    EXPECT_THAT(LoadError(bytes), HasSubstr("'fc.bias': data [" + std::to_string(beyond) + ", "));
+    const std::string good = Write(p);
+    const fb::Tensor* ft = fb::GetProgram(good.data())->tensors()->Get(TensorNamed(p, "fc.bias"));
+    const size_t data = FieldAddress(ft, fb::Tensor::VT_DATA) - reinterpret_cast<const uint8_t*>(good.data());
+    auto patched = [&](size_t field, uint64_t value) {
+      std::string bytes = good;
+      std::memcpy(&bytes[data + field], &value, 8);
+      return bytes;
+    };
+    EXPECT_THAT(LoadError(patched(kDataRefOffset, p.constant_bytes)),
+                HasSubstr("'fc.bias': data [" + std::to_string(p.constant_bytes) + ", "));
+    EXPECT_THAT(LoadError(patched(kDataRefOffset, 4)), HasSubstr("'fc.bias': data offset 4 in segment 0 is not 64-byte aligned"));
+    EXPECT_THAT(LoadError(patched(kDataRefSize, 5)), HasSubstr("'fc.bias': data holds 5 bytes but the tensor stores"));
   }
 }
 
@@ -560,16 +565,20 @@ TEST(BadInputs, PathsThatAreNotProgramFiles) {
   EXPECT_EQ(p, nullptr);
 }
 
-// relu over one input of the given shape (built small, then given `shape`).
-ScheduledProgram ReluProgram(const ops::Shape& built, const ops::Shape& shape) {
+// The bytes of a program with relu over one input, built with shape `built`, then every tensor's
+// shape overwritten with `shape` (same rank) in the file itself: the compiler never sees the bad shape.
+std::string ReluProgram(const ops::Shape& built, const ops::Shape& shape) {
   DeviceGraph g;
   const int x = g.AddInput("x", built);
   const int y = Node(g, "relu", {x}, "relu");
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};
-  ScheduledProgram p = Compile(std::move(g));
-  for (compiler::ProgramTensor& t : p.tensors) t.shape = shape;
-  return p;
+  std::string bytes = Write(Compile(std::move(g)));
+  for (const fb::Tensor* t : *fb::GetProgram(bytes.data())->tensors()) {
+    EXPECT_EQ(t->shape()->size(), shape.size());
+    std::memcpy(const_cast<uint8_t*>(t->shape()->Data()), shape.data(), shape.size() * sizeof(int64_t));
+  }
+  return bytes;
 }
 
 TEST(BadInputs, EmptyTileTensorWithAHugeDimIsBounded) {

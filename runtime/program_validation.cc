@@ -143,6 +143,9 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
     if (d->offset() > s.size || d->size() > s.size - d->offset())
       return Invalid(where + ": data " + Range(d->offset(), d->size()) + " lies outside segment " + N(d->segment()) +
                      " of " + N(s.size) + " bytes");
+    if (d->offset() % kDeviceAlignment != 0)
+      return Invalid(where + ": data offset " + N(d->offset()) + " in segment " + N(d->segment()) + " is not " +
+                     N(kDeviceAlignment) + "-byte aligned");
     if (d->size() != out->size_bytes)
       return Invalid(where + ": data holds " + N(d->size()) + " bytes but the tensor stores " + N(out->size_bytes));
     out->constant = true;
