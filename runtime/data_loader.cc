@@ -30,7 +30,8 @@ Status BufferDataLoader::Load(uint64_t offset, uint64_t size, const uint8_t** da
 }
 
 Status MmapDataLoader::Open(const std::string& path, uint64_t max_bytes, std::unique_ptr<MmapDataLoader>* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not a regular file).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::InvalidArgument(path + ": cannot open file (" + std::strerror(errno) + ")");
   struct stat st;
   if (::fstat(fd, &st) != 0) {

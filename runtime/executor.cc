@@ -13,6 +13,7 @@ HostTensor HostTensor::FromFloats(ops::Shape shape, const std::vector<float>& va
 }
 
 Status Executor::Create(const Program& program, Device* device, std::unique_ptr<Executor>* out) {
+  if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
   for (size_t r = 0; r < regions.size(); ++r)
     if (regions[r].kind != RegionKind::kDeviceDram)

@@ -61,6 +61,7 @@ Status Program::Load(const void* data, size_t size, const std::string& what, std
 
 Status Program::Load(std::unique_ptr<DataLoader> loader, const std::string& what, const LoadOptions& options,
                      std::unique_ptr<Program>* out) {
+  if (!loader) return Status::InvalidArgument(what + ": no data loader");
   auto program = std::unique_ptr<Program>(new Program());
   program->loader_ = std::move(loader);
   KILN_RETURN_IF_ERROR(Prefixed(program->Decode(what, options), what));

@@ -1,7 +1,10 @@
 // Runtime tests: programs compiled in-process from hand-built device graphs (no Python, no .pt2
 // files) are loaded, verified and run on the simulator; corrupted and deliberately broken programs
 // are rejected with messages that say what is wrong, and never crash the loader or the executor.
+#include <sys/stat.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -559,6 +562,10 @@ TEST(BadInputs, PathsThatAreNotProgramFiles) {
   s = Program::LoadFile("/dev/zero", &p);  // a device with no end: refused without reading it
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "/dev/zero: is not a regular file; a .kiln program must be one");
+  const std::string fifo = std::string(std::getenv("TEST_TMPDIR")) + "/fifo.kiln";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  s = Program::LoadFile(fifo, &p);  // opening must not wait for a writer
+  EXPECT_EQ(s.message(), fifo + ": is not a regular file; a .kiln program must be one");
   s = Program::LoadFile("runtime/testdata/no_such.kiln", &p);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), StartsWith("runtime/testdata/no_such.kiln: cannot open file"));
