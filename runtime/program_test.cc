@@ -344,6 +344,53 @@ TEST(Corruption, TooShortForAHeader) {
   EXPECT_THAT(s.message(), StartsWith("empty.kiln: "));
 }
 
+TEST(Corruption, ExtendedHeaderAndSegmentsAreChecked) {
+  const std::string good = Write(SmallProgram());
+  ExtendedHeader h;
+  ASSERT_TRUE(h.Decode(reinterpret_cast<const uint8_t*>(good.data()) + kExtendedHeaderOffset));
+  ASSERT_GT(h.segment_data_size, 0u);
+  EXPECT_EQ(h.segment_base_offset % kSegmentAlignment, 0u);
+  EXPECT_EQ(h.segment_base_offset + h.segment_data_size, good.size());
+  auto with = [&](const ExtendedHeader& header) {
+    std::string bytes = good;
+    header.Encode(reinterpret_cast<uint8_t*>(&bytes[kExtendedHeaderOffset]));
+    return bytes;
+  };
+  std::string bad_magic = good;
+  bad_magic[kExtendedHeaderOffset] = 'X';
+  EXPECT_THAT(LoadError(bad_magic), HasSubstr("missing or corrupt extended header at offset 8"));
+  ExtendedHeader moved = h;
+  moved.segment_base_offset += kSegmentAlignment;
+  EXPECT_THAT(LoadError(with(moved)), HasSubstr("header: segment base offset " + std::to_string(moved.segment_base_offset) +
+                                                ", expected " + std::to_string(h.segment_base_offset)));
+  ExtendedHeader shorter = h;
+  shorter.segment_data_size -= 64;
+  EXPECT_THAT(LoadError(with(shorter)), HasSubstr("does not end at the end of the file"));
+  EXPECT_THAT(LoadError(good + std::string(64, '\0')), HasSubstr("does not end at the end of the file"));
+}
+
+TEST(Program, OperatorsAreStoredOnceAndRegionsNamed) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4});
+  const int a = Node(g, "relu", {x}, "relu1");
+  const int b = Node(g, "relu", {a}, "relu2");
+  const int c = Node(g, "relu", {b}, "relu3");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", c}};
+  const std::string bytes = Write(Compile(std::move(g)));
+  const fb::Program* prog = fb::GetProgram(bytes.data());
+  ASSERT_EQ(prog->operators()->size(), 1u);
+  EXPECT_EQ(prog->operators()->Get(0)->name()->str(), "relu");
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(bytes, &program).ok());
+  ASSERT_EQ(program->regions().size(), 2u);
+  EXPECT_EQ(program->regions()[0].name, "activations");
+  EXPECT_EQ(program->regions()[1].name, "constants");
+  EXPECT_EQ(program->regions()[0].kind, RegionKind::kDeviceDram);
+  for (const Instruction& inst : program->instructions())
+    if (inst.kind == Instruction::Kind::kOp) EXPECT_EQ(inst.op->name, "relu");
+}
+
 // ---- Semantic errors, written through WriteKiln (which does not validate) ------------------------
 
 TEST(Semantic, TensorBeyondTheArenaIsNamed) {
@@ -726,6 +773,41 @@ TEST(BadInputs, ShapeVectorOffItsEightByteAlignmentIsReadSafely) {
   Status s = validation::ValidateTensor(t, 0, {}, {}, &info, &data);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(info.shape, (ops::Shape{2, 3}));
+}
+
+TEST(Semantic, RegionKinds) {
+  ScheduledProgram p = SmallProgram();
+  const std::string good = Write(p);
+  const fb::MemoryRegion* r = fb::GetProgram(good.data())->regions()->Get(0);
+  ASSERT_NE(FieldAddress(r, fb::MemoryRegion::VT_KIND), nullptr);
+  const size_t kind = FieldAddress(r, fb::MemoryRegion::VT_KIND) - reinterpret_cast<const uint8_t*>(good.data());
+  std::string bytes = good;
+  bytes[kind] = 7;
+  EXPECT_THAT(LoadError(bytes), HasSubstr("region 0 'activations': unknown kind 7"));
+  // SRAM is a valid region kind, but this runtime (and the simulator) cannot place it yet.
+  bytes[kind] = static_cast<char>(fb::RegionKind::DEVICE_SRAM);
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(bytes, &program).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  Status s = Executor::Create(*program, &device, &exec);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM regions");
+}
+
+TEST(Semantic, OperatorIndexOutOfRange) {
+  ScheduledProgram p = SmallProgram();
+  const std::string good = Write(p);
+  const fb::Program* prog = fb::GetProgram(good.data());
+  const int relu = OpInstruction(p, "relu");
+  const auto* op = static_cast<const fb::DeviceOp*>(prog->instructions()->Get(relu));
+  uint8_t* field = FieldAddress(op, fb::DeviceOp::VT_OP);
+  ASSERT_NE(field, nullptr);
+  std::string bytes = good;
+  const uint32_t index = 9;
+  std::memcpy(&bytes[field - reinterpret_cast<const uint8_t*>(good.data())], &index, 4);
+  EXPECT_THAT(LoadError(bytes), HasSubstr("instruction " + std::to_string(relu) +
+                                          " (from relu): operator index 9 out of range (3 operators)"));
 }
 
 // ---- Executor ----------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
             [](const ProgramTensor* a, const ProgramTensor* b) { return a->offset < b->offset; });
 
   flatbuffers::FlatBufferBuilder b(1 << 16);
+  // Every scalar is stored, defaults included: a file says what it means (a region's kind, a tensor's
+  // dtype) without relying on the schema's defaults, and tools can patch any field in place.
+  b.ForceDefaults(true);
   std::vector<flatbuffers::Offset<fb::MemoryRegion>> regions = {
       fb::CreateMemoryRegion(b, b.CreateString("activations"), fb::RegionKind::DEVICE_DRAM, program.arena_bytes),
       fb::CreateMemoryRegion(b, b.CreateString("constants"), fb::RegionKind::DEVICE_DRAM, program.constant_bytes),
