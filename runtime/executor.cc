@@ -34,11 +34,9 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
   for (size_t r = 0; r < regions.size(); ++r)
     KILN_RETURN_IF_ERROR(device->Allocate(static_cast<int64_t>(regions[r].size_bytes), "region '" + regions[r].name + "'",
                                           &exec->region_addr_[r]));
-  // Constants go from the loader's memory (a file mapping) to the device, one DMA each.
-  for (const TensorInfo& t : program.tensors())
-    if (t.constant && t.size_bytes > 0)
-      KILN_RETURN_IF_ERROR(device->WriteRaw(exec->region_addr_[t.region] + t.offset, t.data,
-                                            static_cast<int64_t>(t.size_bytes)));
+  // Constants go from the loader's memory (a file mapping) straight to the device.
+  for (const ConstantUpload& u : program.constant_uploads())
+    KILN_RETURN_IF_ERROR(device->WriteRaw(exec->region_addr_[u.region] + u.offset, u.data, static_cast<int64_t>(u.size)));
   exec->load_stats_.counters = device->counters().Since(before);
   exec->load_stats_.latency_us = device->CyclesToMicros(exec->load_stats_.counters.cycles);
   exec->load_stats_.device_bytes_in_use = device->bytes_in_use();

@@ -129,6 +129,7 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
     validation::Segment data{0, 0};
     KILN_RETURN_IF_ERROR(validation::ValidateTensor(prog->tensors()->Get(i), i, regions_, segments, &info, &data));
     if (info.constant && data.size > 0) KILN_RETURN_IF_ERROR(loader_->Load(data.offset, data.size, &info.data));
+    info.data_offset = data.offset;
     tensors_.push_back(std::move(info));
   }
   const uint32_t num_tensors = static_cast<uint32_t>(tensors_.size());
@@ -184,7 +185,41 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
       workload_.io_tensors += 1;
     }
   KILN_RETURN_IF_ERROR(validation::ValidateMemoryPlan(regions_, tensors_, instructions_));
-  return validation::ValidateLimits(regions_, total_work_, limits, &device_dram_bytes_);
+  KILN_RETURN_IF_ERROR(validation::ValidateLimits(regions_, total_work_, limits, &device_dram_bytes_));
+  return PlanConstantUploads();
+}
+
+Status Program::PlanConstantUploads() {
+  std::vector<const TensorInfo*> constants;
+  for (const TensorInfo& t : tensors_)
+    if (t.constant && t.size_bytes > 0) constants.push_back(&t);
+  std::sort(constants.begin(), constants.end(), [](const TensorInfo* a, const TensorInfo* b) {
+    return a->region != b->region ? a->region < b->region : a->offset < b->offset;
+  });
+  // A run grows while the next constant starts after the run's end at the same distance from the run's
+  // start in the file as in the region; the bytes between are file padding over region padding.
+  struct Run {
+    int32_t region;
+    uint64_t offset, data_offset, size;
+  };
+  std::vector<Run> runs;
+  for (const TensorInfo* t : constants) {
+    if (!runs.empty()) {
+      Run& r = runs.back();
+      if (r.region == t->region && t->offset >= r.offset + r.size && t->data_offset >= r.data_offset &&
+          t->offset - r.offset == t->data_offset - r.data_offset) {
+        r.size = t->offset + t->size_bytes - r.offset;
+        continue;
+      }
+    }
+    runs.push_back({t->region, t->offset, t->data_offset, t->size_bytes});
+  }
+  for (const Run& r : runs) {
+    ConstantUpload u{r.region, r.offset, nullptr, r.size};
+    KILN_RETURN_IF_ERROR(loader_->Load(r.data_offset, r.size, &u.data));
+    constant_uploads_.push_back(u);
+  }
+  return Status::Ok();
 }
 
 }  // namespace kiln::runtime

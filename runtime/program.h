@@ -64,8 +64,19 @@ struct TensorInfo {
   // Constants: initial contents, copied to the device when an Executor is created.
   bool constant = false;
   const uint8_t* data = nullptr;  // size_bytes bytes in device format, in the loader's memory
+  uint64_t data_offset = 0;       // where `data` starts in the file
 
   bool in_caller_buffer() const { return region == kCallerBuffer; }
+};
+
+// A run of constant bytes to copy into a region when an executor is created: constants that sit in the
+// same relative places in the file and in the region are copied in one piece (the compiler lays out the
+// constants segment like the constant region, so a whole program's weights are usually one copy).
+struct ConstantUpload {
+  int32_t region;
+  uint64_t offset;      // into the region
+  const uint8_t* data;  // in the loader's memory
+  uint64_t size;
 };
 
 struct IoInfo {
@@ -102,6 +113,7 @@ class Program {
   const std::vector<IoInfo>& inputs() const { return inputs_; }
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const std::vector<Instruction>& instructions() const { return instructions_; }
+  const std::vector<ConstantUpload>& constant_uploads() const { return constant_uploads_; }
   // Device DRAM the program needs: the sum of its DEVICE_DRAM regions (checked not to wrap).
   uint64_t device_dram_bytes() const { return device_dram_bytes_; }
   double total_work() const { return total_work_; }
@@ -110,6 +122,7 @@ class Program {
 
  private:
   Status Decode(const std::string& what, const LoadOptions& options);
+  Status PlanConstantUploads();
 
   std::unique_ptr<DataLoader> loader_;
   std::vector<RegionInfo> regions_;
@@ -117,6 +130,7 @@ class Program {
   std::vector<IoInfo> inputs_;
   std::vector<IoInfo> outputs_;
   std::vector<Instruction> instructions_;
+  std::vector<ConstantUpload> constant_uploads_;
   uint64_t device_dram_bytes_ = 0;
   double total_work_ = 0;
   std::string producer_;

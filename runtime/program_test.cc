@@ -150,6 +150,9 @@ TEST(Program, SmallProgramRunsAndMatchesHandComputation) {
   std::unique_ptr<Executor> exec;
   s = Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();
+  // The three constants are laid out alike in the file and in their region: one copy at load.
+  EXPECT_EQ(program->constant_uploads().size(), 1u);
+  EXPECT_EQ(exec->load_stats().counters.transfers, 1);
   for (int run = 0; run < 2; ++run) {  // a second run reuses the arena and gives the same answer
     std::vector<HostTensor> outputs;
     RunStats stats;
