@@ -117,8 +117,11 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
   std::vector<validation::Segment> segments;
   if (prog->segments()) {
     for (uint32_t i = 0; i < prog->segments()->size(); ++i) {
+      // Copied out: FlatBuffers checks a struct vector's alignment only to 4 bytes, these hold 8-byte fields.
+      fb::DataSegment segment;
+      std::memcpy(&segment, prog->segments()->Data() + i * sizeof(fb::DataSegment), sizeof(segment));
       validation::Segment s;
-      KILN_RETURN_IF_ERROR(validation::ValidateSegment(prog->segments()->Get(i), i, header, &s));
+      KILN_RETURN_IF_ERROR(validation::ValidateSegment(&segment, i, header, &s));
       segments.push_back(s);
     }
   }
