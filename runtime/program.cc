@@ -131,7 +131,6 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
     TensorInfo info;
     validation::Segment data{0, 0};
     KILN_RETURN_IF_ERROR(validation::ValidateTensor(prog->tensors()->Get(i), i, regions_, segments, &info, &data));
-    if (info.constant && data.size > 0) KILN_RETURN_IF_ERROR(loader_->Load(data.offset, data.size, &info.data));
     info.data_offset = data.offset;
     tensors_.push_back(std::move(info));
   }

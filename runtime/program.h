@@ -61,10 +61,10 @@ struct TensorInfo {
   int32_t region = kCallerBuffer;  // index into Program::regions(), or kCallerBuffer
   uint64_t offset = 0;             // bytes into the region
   uint64_t size_bytes = 0;
-  // Constants: initial contents, copied to the device when an Executor is created.
+  // Constants: initial contents, size_bytes bytes in device format at `data_offset` of the file,
+  // copied to the device when an Executor is created (see ConstantUpload).
   bool constant = false;
-  const uint8_t* data = nullptr;  // size_bytes bytes in device format, in the loader's memory
-  uint64_t data_offset = 0;       // where `data` starts in the file
+  uint64_t data_offset = 0;
 
   bool in_caller_buffer() const { return region == kCallerBuffer; }
 };

@@ -681,6 +681,27 @@ TEST(BadInputs, ZeroByteTensorsShareOffsetsWithLiveTensors) {
   EXPECT_FLOAT_EQ(outputs[0].f32()[1], 2.0f);
 }
 
+TEST(Program, EmptyConstantAndNoOtherWeights) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {0, 3});
+  const int e = g.AddConstant("e", {0, 3}, {});
+  const int y = Node(g, "add", {x, e}, "add");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Compile(std::move(g));
+  ASSERT_EQ(p.constant_bytes, 0u);
+  std::unique_ptr<Program> program;
+  Status s = LoadBytes(Write(p), &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
+  std::vector<HostTensor> outputs;
+  s = exec->Run({HostTensor::FromFloats({0, 3}, {})}, &outputs, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(outputs[0].shape, (ops::Shape{0, 3}));
+}
+
 TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
   DeviceGraph g;
   const int x = g.AddInput("x", {1, 1, 1, 1});

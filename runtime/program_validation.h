@@ -33,7 +33,7 @@ Status ValidateHeader(const ExtendedHeader& header, uint64_t file_size);
 Status ValidateRegion(const fb::MemoryRegion* region, uint32_t index, const Limits& limits, RegionInfo* out);
 Status ValidateSegment(const fb::DataSegment* segment, uint32_t index, const ExtendedHeader& header, Segment* out);
 // Shape, dtype, layout, size, placement against its region, and a constant's data against its segment.
-// A constant's `data` is left for the caller to resolve through its DataLoader.
+// A constant's data is returned in `data` as a range of the file.
 Status ValidateTensor(const fb::Tensor* tensor, uint32_t index, const std::vector<RegionInfo>& regions,
                       const std::vector<Segment>& segments, TensorInfo* out, Segment* data);
 // Operands, result and shapes of one instruction; `written` says which tensors hold a value so far

@@ -111,8 +111,9 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   };
   auto inputs = io(program.inputs);
   auto outputs = io(program.outputs);
+  // One segment holds every constant (an empty one when all constants are empty).
   std::vector<fb::DataSegment> segments;
-  if (program.constant_bytes > 0) segments.emplace_back(0, program.constant_bytes);
+  if (!constants.empty()) segments.emplace_back(0, program.constant_bytes);
   auto types_vec = b.CreateVector(reinterpret_cast<const fb::Instruction*>(types.data()), types.size());
   auto root = fb::CreateProgram(b, kFormatVersion, b.CreateString(kProducer), b.CreateVector(regions),
                                 b.CreateVector(operators), b.CreateVector(tensors), inputs, outputs, types_vec,
@@ -129,7 +130,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   const uint64_t fsize = b.GetSize();
   ExtendedHeader header;
   header.program_size = fsize + kExtendedHeaderSize;
-  if (!segments.empty()) {
+  if (program.constant_bytes > 0) {
     header.segment_base_offset = AlignUp(header.program_size, kSegmentAlignment);
     header.segment_data_size = program.constant_bytes;
   }
@@ -143,7 +144,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   out.write(reinterpret_cast<const char*>(head), sizeof(head));
   out.write(reinterpret_cast<const char*>(fbuf + kExtendedHeaderOffset),
             static_cast<std::streamsize>(fsize - kExtendedHeaderOffset));
-  if (segments.empty()) return out ? absl::OkStatus() : absl::DataLossError("write failed");
+  if (header.segment_data_size == 0) return out ? absl::OkStatus() : absl::DataLossError("write failed");
 
   // The constants segment, one tensor at a time.
   KILN_RETURN_IF_ERROR(WriteZeros(out, header.segment_base_offset - header.program_size));
