@@ -396,6 +396,32 @@ TEST(Program, OperatorsAreStoredOnceAndRegionsNamed) {
 
 // ---- Semantic errors, written through WriteKiln (which does not validate) ------------------------
 
+// x -> relu -> relu ... (n ops), results alternating between arena offsets 0 and 64, built directly
+// (the compiler's planner is quadratic in the number of tensors).
+ScheduledProgram ReluChain(int n) {
+  ScheduledProgram p;
+  const ops::OpDef* relu = ops::FindOp("relu");
+  auto add = [&](compiler::ProgramTensor t) {
+    p.tensors.push_back(std::move(t));
+    return static_cast<int>(p.tensors.size()) - 1;
+  };
+  const int x = add({"x", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kHost, 0, {}});
+  int prev = add({"r-1", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kDeviceArena, 0, {}});
+  p.inputs = {{"x", x}};
+  p.instructions.push_back({compiler::ProgramInstruction::Kind::kHostToDevice, nullptr, {x}, prev, {}, "x"});
+  for (int i = 0; i < n; ++i) {
+    const int r = add({"r" + std::to_string(i), {1}, ops::DType::kF32, ops::Layout::kRowMajor,
+                       compiler::MemSpace::kDeviceArena, static_cast<uint64_t>((i + 1) % 2 * 64), {}});
+    p.instructions.push_back({compiler::ProgramInstruction::Kind::kOp, relu, {prev}, r, {}, "relu" + std::to_string(i)});
+    prev = r;
+  }
+  const int y = add({"y", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kHost, 0, {}});
+  p.outputs = {{"y", y}};
+  p.instructions.push_back({compiler::ProgramInstruction::Kind::kDeviceToHost, nullptr, {prev}, y, {}, "y"});
+  p.arena_bytes = 128;
+  return p;
+}
+
 TEST(Semantic, TensorBeyondTheArenaIsNamed) {
   ScheduledProgram p = SmallProgram();
   const int t = TensorNamed(p, "relu");
@@ -422,6 +448,23 @@ TEST(Semantic, LiveTensorsSharingArenaBytesAreRejected) {
   EXPECT_THAT(msg, HasSubstr("of region 0 'activations' while both are alive"));
   EXPECT_THAT(msg, HasSubstr("'relu'"));
   EXPECT_THAT(msg, HasSubstr("'addmm'"));
+}
+
+// Tensors that reuse the same bytes one after another are fine; the check stays fast when thousands do.
+TEST(Semantic, LongChainsReusingTheSameBytes) {
+  constexpr int kOps = 100'000;
+  ScheduledProgram p = ReluChain(kOps);
+  std::unique_ptr<Program> program;
+  Status s = LoadBytes(Write(p), &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(program->instructions().size(), kOps + 2u);
+  // Move one result onto the bytes of the operand it reads: caught, both named.
+  p.tensors[p.instructions[kOps / 2].output].offset = p.tensors[p.instructions[kOps / 2].inputs[0]].offset;
+  const std::string msg = LoadError(p);
+  // Instruction k (after the upload) is relu k - 1, reading r(k - 2) at offset 64 (k even).
+  EXPECT_THAT(msg, HasSubstr("tensors 'r" + std::to_string(kOps / 2 - 2) + "' [64, 68) and 'r" +
+                             std::to_string(kOps / 2 - 1) + "' [64, 68) share bytes [64, 68) of region 0 "
+                             "'activations' while both are alive"));
 }
 
 TEST(Semantic, ConstantBeyondItsRegionIsNamed) {

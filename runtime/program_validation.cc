@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
+#include <map>
 
 #include "schema/kiln_enums.h"
 
@@ -261,8 +263,10 @@ Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vec
   for (size_t t = 0; t < n; ++t)
     if (tensors[t].constant) first[t] = -1, last[t] = end;
 
-  // Per region, sweep in address order; only neighbours whose byte ranges overlap need a lifetime
-  // check. Zero-byte tensors occupy nothing and never overlap.
+  // Per region, sweep over time: tensors become live in order of their first instruction, and the
+  // bytes of the tensors live at any moment never overlap (else the program is rejected), so a new
+  // tensor need only be checked against its neighbours in address order. O(n log n), so no crafted
+  // program can make the check itself slow. Zero-byte tensors occupy nothing and never overlap.
   std::vector<std::vector<uint32_t>> by_region(regions.size());
   for (uint32_t t = 0; t < n; ++t) {
     const TensorInfo& info = tensors[t];
@@ -270,21 +274,33 @@ Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vec
     if (!info.constant && first[t] < 0) continue;
     by_region[info.region].push_back(t);
   }
+  auto overlap = [&](uint32_t ta, uint32_t tb, size_t r) {
+    const TensorInfo& a = tensors[ta];
+    const TensorInfo& b = tensors[tb];
+    const uint64_t lo = std::max(a.offset, b.offset), hi = std::min(a.offset + a.size_bytes, b.offset + b.size_bytes);
+    return Invalid("tensors '" + a.name + "' " + Range(a.offset, a.size_bytes) + " and '" + b.name + "' " +
+                   Range(b.offset, b.size_bytes) + " share bytes [" + N(lo) + ", " + N(hi) + ") of " +
+                   RegionName(regions, static_cast<int32_t>(r)) + " while both are alive");
+  };
   for (size_t r = 0; r < regions.size(); ++r) {
-    std::vector<uint32_t>& list = by_region[r];
-    std::sort(list.begin(), list.end(), [&](uint32_t a, uint32_t b) { return tensors[a].offset < tensors[b].offset; });
-    for (size_t i = 0; i < list.size(); ++i) {
-      const TensorInfo& a = tensors[list[i]];
-      for (size_t j = i + 1; j < list.size(); ++j) {
-        const TensorInfo& b = tensors[list[j]];
-        if (b.offset >= a.offset + a.size_bytes) break;
-        if (first[list[i]] <= last[list[j]] && first[list[j]] <= last[list[i]]) {
-          const uint64_t lo = b.offset, hi = std::min(a.offset + a.size_bytes, b.offset + b.size_bytes);
-          return Invalid("tensors '" + a.name + "' " + Range(a.offset, a.size_bytes) + " and '" + b.name + "' " +
-                         Range(b.offset, b.size_bytes) + " share bytes [" + N(lo) + ", " + N(hi) + ") of " +
-                         RegionName(regions, static_cast<int32_t>(r)) + " while both are alive");
-        }
+    std::vector<uint32_t> by_first = by_region[r], by_last = by_region[r];
+    std::sort(by_first.begin(), by_first.end(), [&](uint32_t a, uint32_t b) { return first[a] < first[b]; });
+    std::sort(by_last.begin(), by_last.end(), [&](uint32_t a, uint32_t b) { return last[a] < last[b]; });
+    std::map<uint64_t, uint32_t> live;  // offset -> tensor
+    size_t ended = 0;
+    for (uint32_t t : by_first) {
+      for (; ended < by_last.size() && last[by_last[ended]] < first[t]; ++ended) {
+        auto it = live.find(tensors[by_last[ended]].offset);
+        if (it != live.end() && it->second == by_last[ended]) live.erase(it);
       }
+      const TensorInfo& info = tensors[t];
+      auto next = live.lower_bound(info.offset);
+      if (next != live.end() && next->first < info.offset + info.size_bytes) return overlap(next->second, t, r);
+      if (next != live.begin()) {
+        auto prev = std::prev(next);
+        if (prev->first + tensors[prev->second].size_bytes > info.offset) return overlap(prev->second, t, r);
+      }
+      live.emplace(info.offset, t);
     }
   }
   return Status::Ok();
