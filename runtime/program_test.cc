@@ -107,6 +107,16 @@ std::string LoadError(const std::string& bytes) {
 
 std::string LoadError(const ScheduledProgram& p) { return LoadError(Write(p)); }
 
+// Writes, loads and runs `p` once on the default simulated chip.
+Status WriteLoadRun(const ScheduledProgram& p, const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs) {
+  std::unique_ptr<Program> program;
+  KILN_RETURN_IF_ERROR(LoadBytes(Write(p), &program));
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  KILN_RETURN_IF_ERROR(Executor::Create(*program, &device, &exec));
+  return exec->Run(inputs, outputs, nullptr);
+}
+
 int TensorNamed(const ScheduledProgram& p, const std::string& name) {
   for (size_t i = 0; i < p.tensors.size(); ++i)
     if (p.tensors[i].name == name) return static_cast<int>(i);
@@ -204,14 +214,8 @@ TEST(Program, TiledProgramMatchesReference) {
   EXPECT_TRUE(any_tile);
   EXPECT_TRUE(any_row_major);
 
-  std::unique_ptr<Program> program;
-  Status s = LoadBytes(Write(sp), &program);
-  ASSERT_TRUE(s.ok()) << s.message();
-  sim::Device device(target::DefaultChipConfig());
-  std::unique_ptr<Executor> exec;
-  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
   std::vector<HostTensor> out;
-  s = exec->Run({HostTensor::FromFloats({M, K}, x)}, &out, nullptr);
+  Status s = WriteLoadRun(sp, {HostTensor::FromFloats({M, K}, x)}, &out);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(out.size(), 2u);
   for (int i = 0; i < M; ++i)
@@ -711,14 +715,8 @@ TEST(BadInputs, ZeroByteTensorsShareOffsetsWithLiveTensors) {
   for (compiler::ProgramTensor& t : p.tensors)
     if (t.size_bytes() == 0 && t.space != compiler::MemSpace::kHost)
       t.offset = p.tensors[TensorNamed(p, "relu_x")].offset;
-  std::unique_ptr<Program> program;
-  Status s = LoadBytes(Write(p), &program);
-  ASSERT_TRUE(s.ok()) << s.message();
-  sim::Device device(target::DefaultChipConfig());
-  std::unique_ptr<Executor> exec;
-  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
   std::vector<HostTensor> outputs;
-  s = exec->Run({HostTensor::FromFloats({2, 4}, kX), HostTensor::FromFloats({0, 3}, {})}, &outputs, nullptr);
+  Status s = WriteLoadRun(p, {HostTensor::FromFloats({2, 4}, kX), HostTensor::FromFloats({0, 3}, {})}, &outputs);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(outputs[1].shape, (ops::Shape{0, 3}));
   EXPECT_FLOAT_EQ(outputs[0].f32()[1], 2.0f);
@@ -733,14 +731,8 @@ TEST(Program, EmptyConstantAndNoOtherWeights) {
   g.outputs = {{"y", y}};
   ScheduledProgram p = Compile(std::move(g));
   ASSERT_EQ(p.constant_bytes, 0u);
-  std::unique_ptr<Program> program;
-  Status s = LoadBytes(Write(p), &program);
-  ASSERT_TRUE(s.ok()) << s.message();
-  sim::Device device(target::DefaultChipConfig());
-  std::unique_ptr<Executor> exec;
-  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
   std::vector<HostTensor> outputs;
-  s = exec->Run({HostTensor::FromFloats({0, 3}, {})}, &outputs, nullptr);
+  Status s = WriteLoadRun(p, {HostTensor::FromFloats({0, 3}, {})}, &outputs);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(outputs[0].shape, (ops::Shape{0, 3}));
 }
