@@ -1,5 +1,6 @@
 #include "runtime/executor.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace kiln::runtime {
@@ -7,83 +8,93 @@ namespace kiln::runtime {
 HostTensor HostTensor::FromFloats(ops::Shape shape, const std::vector<float>& values) {
   HostTensor t{std::move(shape), ops::DType::kF32, {}};
   t.bytes.resize(values.size() * sizeof(float));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  if (!values.empty()) std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
   return t;
 }
 
-Status Executor::Create(const Program& program, sim::Device* device, std::unique_ptr<Executor>* out) {
-  const int64_t free_bytes = device->memory().capacity() - device->memory().in_use();
-  if (static_cast<int64_t>(program.peak_device_bytes()) > free_bytes)
+Status Executor::Create(const Program& program, Device* device, std::unique_ptr<Executor>* out) {
+  if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
+  const auto& regions = program.regions();
+  for (size_t r = 0; r < regions.size(); ++r)
+    if (regions[r].kind != RegionKind::kDeviceDram)
+      return Status::Unsupported("region " + std::to_string(r) + " '" + regions[r].name + "' is " +
+                                 RegionKindName(regions[r].kind) + "; this runtime places only DEVICE_DRAM regions");
+  const int64_t free_bytes = device->free_bytes();
+  if (program.device_dram_bytes() > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
+    std::string parts;
+    for (size_t r = 0; r < regions.size(); ++r)
+      parts += (r ? " + " : "") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
     return Status::OutOfMemory("device memory too small: the program needs " +
-                         std::to_string(program.peak_device_bytes()) + " bytes of device DRAM (arena " +
-                         std::to_string(program.arena_bytes()) + " + constants " +
-                         std::to_string(program.constant_bytes()) + "), the device has " +
-                         std::to_string(free_bytes) + " free");
+                               std::to_string(program.device_dram_bytes()) + " bytes of device DRAM (" + parts +
+                               "), the device has " + std::to_string(free_bytes) + " free");
+  }
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
-  const sim::Counters before = device->counters();
-  KILN_RETURN_IF_ERROR(device->Allocate(program.arena_bytes(), "activation arena", &exec->arena_addr_));
-  KILN_RETURN_IF_ERROR(device->Allocate(program.constant_bytes(), "constants", &exec->constants_addr_));
-  KILN_RETURN_IF_ERROR(device->WriteRaw(exec->constants_addr_, program.constants(),
-                                        static_cast<int64_t>(program.constant_bytes())));
+  exec->region_addr_.assign(regions.size(), 0);
+  const DeviceCounters before = device->counters();
+  for (size_t r = 0; r < regions.size(); ++r)
+    KILN_RETURN_IF_ERROR(device->Allocate(static_cast<int64_t>(regions[r].size_bytes), "region '" + regions[r].name + "'",
+                                          &exec->region_addr_[r]));
+  // Constants go from the loader's memory (a file mapping) straight to the device.
+  for (const ConstantUpload& u : program.constant_uploads())
+    KILN_RETURN_IF_ERROR(device->WriteRaw(exec->region_addr_[u.region] + u.offset, u.data, static_cast<int64_t>(u.size)));
   exec->load_stats_.counters = device->counters().Since(before);
   exec->load_stats_.latency_us = device->CyclesToMicros(exec->load_stats_.counters.cycles);
-  exec->load_stats_.device_bytes_in_use = device->memory().in_use();
+  exec->load_stats_.device_bytes_in_use = device->bytes_in_use();
   *out = std::move(exec);
   return Status::Ok();
 }
 
 Executor::~Executor() {
   // Frees are best-effort: the addresses came from this executor's own allocations.
-  if (arena_addr_) (void)device_->Free(arena_addr_);
-  if (constants_addr_) (void)device_->Free(constants_addr_);
+  for (uint64_t addr : region_addr_)
+    if (addr) (void)device_->Free(addr);
 }
 
-sim::DeviceTensor Executor::DeviceView(uint32_t tensor) const {
-  const TensorInfo& t = program_.tensors()[tensor];
-  const uint64_t base = t.space == MemSpace::kDeviceArena ? arena_addr_ : constants_addr_;
-  return {base + t.offset, t.shape, t.dtype, t.layout};
+DeviceTensor Executor::DeviceView(uint32_t tensor) const {
+  const TensorInfo& t = program_->tensors()[tensor];
+  return {region_addr_[t.region] + t.offset, t.shape, t.dtype, t.layout};
 }
 
-Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs,
-                     RunStats* stats) {
-  const auto& specs = program_.inputs();
+Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs, RunStats* stats) {
+  const Program& program = *program_;
+  const auto& specs = program.inputs();
   if (inputs.size() != specs.size())
     return Status::InvalidArgument("program takes " + std::to_string(specs.size()) + " inputs, got " +
-                         std::to_string(inputs.size()));
+                                   std::to_string(inputs.size()));
   // Host tensors live in caller memory: inputs point at the caller's buffers, outputs at ours.
-  std::vector<const void*> host_src(program_.tensors().size(), nullptr);
+  std::vector<const void*> host_src(program.tensors().size(), nullptr);
   for (size_t i = 0; i < specs.size(); ++i) {
-    const TensorInfo& t = program_.tensors()[specs[i].tensor];
+    const TensorInfo& t = program.tensors()[specs[i].tensor];
     const HostTensor& in = inputs[i];
     if (in.shape != t.shape || in.dtype != t.dtype)
       return Status::InvalidArgument("input '" + specs[i].name + "': expected " + ops::DTypeName(t.dtype) + " " +
-                           ops::ShapeToString(t.shape) + ", got " + ops::DTypeName(in.dtype) + " " +
-                           ops::ShapeToString(in.shape));
-    if (in.bytes.size() != static_cast<size_t>(ops::NumElements(t.shape) * ops::DTypeSize(t.dtype)))
+                                     ops::ShapeToString(t.shape) + ", got " + ops::DTypeName(in.dtype) + " " +
+                                     ops::ShapeToString(in.shape));
+    const int64_t need = ops::NumElements(t.shape) * ops::DTypeSize(t.dtype);
+    if (in.bytes.size() != static_cast<size_t>(need))
       return Status::InvalidArgument("input '" + specs[i].name + "': buffer holds " + std::to_string(in.bytes.size()) +
-                           " bytes, shape needs " +
-                           std::to_string(ops::NumElements(t.shape) * ops::DTypeSize(t.dtype)));
+                                     " bytes, shape needs " + std::to_string(need));
     host_src[specs[i].tensor] = in.bytes.data();
   }
   outputs->clear();
-  std::vector<int> output_slot(program_.tensors().size(), -1);
-  for (const IoInfo& o : program_.outputs()) {
-    const TensorInfo& t = program_.tensors()[o.tensor];
+  std::vector<int> output_slot(program.tensors().size(), -1);
+  for (const IoInfo& o : program.outputs()) {
+    const TensorInfo& t = program.tensors()[o.tensor];
     output_slot[o.tensor] = static_cast<int>(outputs->size());
     HostTensor h{t.shape, t.dtype, {}};
     h.bytes.resize(ops::NumElements(t.shape) * ops::DTypeSize(t.dtype));
     outputs->push_back(std::move(h));
   }
 
-  const sim::Counters before = device_->counters();
+  const DeviceCounters before = device_->counters();
   std::vector<double> instruction_us;
-  instruction_us.reserve(program_.instructions().size());
-  for (const Instruction& inst : program_.instructions()) {
+  instruction_us.reserve(program.instructions().size());
+  for (const Instruction& inst : program.instructions()) {
     const double start = device_->counters().cycles;
     Status s;
     switch (inst.kind) {
       case Instruction::Kind::kHostToDevice: {
-        const TensorInfo& src = program_.tensors()[inst.inputs[0]];
+        const TensorInfo& src = program.tensors()[inst.inputs[0]];
         s = device_->CopyToDevice({host_src[inst.inputs[0]], src.shape, src.dtype}, DeviceView(inst.output));
         break;
       }
@@ -95,26 +106,23 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
         break;
       }
       case Instruction::Kind::kOp: {
-        std::vector<sim::DeviceTensor> operands;
+        std::vector<DeviceTensor> operands;
         for (uint32_t idx : inst.inputs) operands.push_back(DeviceView(idx));
         s = device_->Launch(*inst.op, operands, inst.attrs, DeviceView(inst.output));
         break;
       }
     }
-    if (!s.ok())
-      return s.WithPrefix(inst.source.empty() ? "" : inst.source + ": ");
+    if (!s.ok()) return s.WithPrefix(inst.source.empty() ? "" : inst.source + ": ");
     instruction_us.push_back(device_->CyclesToMicros(device_->counters().cycles - start));
   }
 
   if (stats) {
-    const sim::Counters d = device_->counters().Since(before);
+    const DeviceCounters d = device_->counters().Since(before);
     stats->counters = d;
     stats->instruction_us = std::move(instruction_us);
     stats->latency_us = device_->CyclesToMicros(d.cycles);
-    const Workload& w = program_.workload();
-    stats->roofline_us = device_->CyclesToMicros(device_->cost_model().RooflineCycles(
-        w.matrix_flops, w.weight_bytes + w.io_bytes, w.io_bytes, w.io_tensors));
-    stats->device_bytes_in_use = device_->memory().in_use();
+    stats->roofline_us = device_->RooflineMicros(program.workload());
+    stats->device_bytes_in_use = device_->bytes_in_use();
   }
   return Status::Ok();
 }

@@ -1,14 +1,19 @@
-// Runs a verified Program on a simulated Device: allocates the arena and the constant region,
-// uploads the constants once, then executes the instruction list per call to Run().
+// Runs a verified Program on a Device: allocates the program's device regions, copies the constants
+// in once, then executes the instruction list per call to Run().
+//
+// Lifetimes: the Program and the Device must outlive the Executor. It keeps pointers to both, reads
+// the program's instructions on every Run, and frees its allocations through the device when
+// destroyed (so declare the device first and the executor after it). Several executors may share one
+// Program; one Executor is not safe to Run from two threads at once.
 #ifndef KILN_RUNTIME_EXECUTOR_H_
 #define KILN_RUNTIME_EXECUTOR_H_
 
 #include <memory>
 #include <vector>
 
-#include "runtime/program.h"
-#include "simulator/device.h"
 #include "base/status.h"
+#include "runtime/device.h"
+#include "runtime/program.h"
 
 namespace kiln::runtime {
 
@@ -23,18 +28,21 @@ struct HostTensor {
 };
 
 struct RunStats {
-  double latency_us = 0;   // simulated time of this run
-  double roofline_us = 0;  // the chip's lower bound for this program (see CostModel::RooflineCycles)
-  sim::Counters counters;  // this run only
-  std::vector<double> instruction_us;  // simulated time of each instruction, in program order
+  double latency_us = 0;   // device time of this run
+  double roofline_us = 0;  // the device's lower bound for this program (Device::RooflineMicros)
+  DeviceCounters counters;  // this run only
+  std::vector<double> instruction_us;  // device time of each instruction, in program order
   int64_t device_bytes_in_use = 0;
 };
 
 class Executor {
  public:
-  // Fails with "device memory too small ..." when the program does not fit the device.
-  static Status Create(const Program& program, sim::Device* device, std::unique_ptr<Executor>* out);
+  // Fails with "device memory too small ..." (OutOfMemory) when the program does not fit the device,
+  // and with Unsupported for regions the runtime cannot place yet (SRAM, host scratch).
+  static Status Create(const Program& program, Device* device, std::unique_ptr<Executor>* out);
   ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
 
   // Inputs in the program's input order; shapes and dtypes must match exactly.
   Status Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs, RunStats* stats);
@@ -42,13 +50,12 @@ class Executor {
   const RunStats& load_stats() const { return load_stats_; }
 
  private:
-  Executor(const Program& program, sim::Device* device) : program_(program), device_(device) {}
-  sim::DeviceTensor DeviceView(uint32_t tensor) const;
+  Executor(const Program& program, Device* device) : program_(&program), device_(device) {}
+  DeviceTensor DeviceView(uint32_t tensor) const;
 
-  const Program& program_;
-  sim::Device* device_;
-  uint64_t arena_addr_ = 0;
-  uint64_t constants_addr_ = 0;
+  const Program* program_;
+  Device* device_;
+  std::vector<uint64_t> region_addr_;  // per region; 0 when not allocated
   RunStats load_stats_;
 };
 

@@ -1,6 +1,11 @@
-// A verified .kiln program. Load() checks everything the executor will rely on, so running a loaded
-// program cannot read out of bounds: the FlatBuffers structure, the identifier and format version,
-// every tensor index, op, attribute and shape, and every offset against the memory plan.
+// A verified .kiln program (format 2). Load() checks everything the executor will rely on, so running
+// a loaded program cannot read out of bounds: the file layout and FlatBuffers structure, the format
+// version, every region, tensor, constant, operator, instruction and shape, the memory plan, and the
+// caller's limits (runtime/program_validation.h has the checks).
+//
+// Ownership: a Program owns its DataLoader and reads the file through it in place; constants() point
+// into the loader's memory (a file mapping, or a caller's buffer that must outlive the Program). An
+// Executor refers to its Program, which must outlive it.
 #ifndef KILN_RUNTIME_PROGRAM_H_
 #define KILN_RUNTIME_PROGRAM_H_
 
@@ -9,27 +14,69 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "ops/attrs.h"
 #include "ops/dtype.h"
 #include "ops/op_def.h"
 #include "ops/tile_layout.h"
-#include "base/status.h"
+#include "runtime/data_loader.h"
+#include "runtime/device.h"
 
 namespace kiln::runtime {
 
 // Device tensors start on DRAM-burst boundaries (the compiler's memory planner guarantees it).
 inline constexpr uint64_t kDeviceAlignment = 64;
 
-enum class MemSpace : uint8_t { kHost = 0, kDeviceArena = 1, kDeviceConstant = 2 };
+// What a caller can afford; Load() refuses larger programs with OutOfMemory and names the limit.
+// The defaults fit the default chip and keep a runaway program to minutes of simulation.
+struct Limits {
+  uint64_t max_program_bytes = uint64_t{16} << 30;  // the .kiln file, weights included
+  uint64_t max_region_bytes = uint64_t{8} << 30;    // each memory region (activation arena, constants, ...)
+  // Work units: each op's work on tile-padded shapes (ops/op_def.h) plus one per element of every
+  // tensor an instruction reads or writes (zero dims counted as one, so empty tensors cost too).
+  double max_total_work = 1e12;
+};
+
+struct LoadOptions {
+  Limits limits;
+};
+
+enum class RegionKind : uint8_t { kDeviceDram = 0, kDeviceSram = 1, kHostScratch = 2 };
+const char* RegionKindName(RegionKind kind);
+
+struct RegionInfo {
+  std::string name;
+  RegionKind kind;
+  uint64_t size_bytes;
+};
+
+// A tensor with no region lives in the caller's buffer: a program input or output.
+inline constexpr int32_t kCallerBuffer = -1;
 
 struct TensorInfo {
   std::string name;
   ops::Shape shape;
   ops::DType dtype;
   ops::Layout layout;
-  MemSpace space;
-  uint64_t offset;
-  uint64_t size_bytes;
+  int32_t region = kCallerBuffer;  // index into Program::regions(), or kCallerBuffer
+  uint64_t offset = 0;             // bytes into the region
+  uint64_t size_bytes = 0;
+  // Constants: initial contents, size_bytes bytes in device format at `data_offset` of the file,
+  // copied to the device when an Executor is created (see ConstantUpload).
+  bool constant = false;
+  uint64_t data_offset = 0;
+
+  bool in_caller_buffer() const { return region == kCallerBuffer; }
+};
+
+// A run of constant bytes to copy into a region when an executor is created: constants that sit in the
+// same relative places in the file and in the region are copied in one piece (the compiler lays out the
+// constants segment like the constant region, so a whole program's weights are usually one copy).
+struct ConstantUpload {
+  int32_t region;
+  uint64_t offset;      // into the region
+  const uint8_t* data;  // in the loader's memory
+  uint64_t size;
 };
 
 struct IoInfo {
@@ -46,47 +93,46 @@ struct Instruction {
   std::vector<uint32_t> inputs;    // kOp operands; transfers: {src}
   uint32_t output = 0;             // kOp result; transfers: dst
   std::string source;              // ATen node, for messages
-};
-
-// What the program must do, whatever the schedule: the inputs of the roofline.
-struct Workload {
-  double matrix_flops = 0;   // useful FLOPs of matrix ops (no tile padding)
-  int64_t weight_bytes = 0;  // constants as stored, without padding
-  int64_t io_bytes = 0;      // program inputs and outputs (host side)
-  int64_t io_tensors = 0;    // one host-link transfer each
+  double work = 0;                 // in Limits::max_total_work units
 };
 
 class Program {
  public:
-  // Copies `size` bytes and verifies them; `what` names the source in error messages.
-  static Status Load(const void* data, size_t size, const std::string& what,
+  // Verifies the program in `loader`'s bytes; `what` names the source in error messages.
+  static Status Load(std::unique_ptr<DataLoader> loader, const std::string& what, const LoadOptions& options,
                      std::unique_ptr<Program>* out);
-  static Status LoadFile(const std::string& path, std::unique_ptr<Program>* out);
+  // A caller's buffer, not copied: it must stay alive and unchanged while the Program lives, and start
+  // on an 8-byte boundary (as malloc, new and std::string give).
+  static Status Load(const void* data, size_t size, const std::string& what, std::unique_ptr<Program>* out,
+                     const LoadOptions& options = {});
+  // Memory-maps a regular file.
+  static Status LoadFile(const std::string& path, std::unique_ptr<Program>* out, const LoadOptions& options = {});
 
+  const std::vector<RegionInfo>& regions() const { return regions_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const std::vector<IoInfo>& inputs() const { return inputs_; }
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const std::vector<Instruction>& instructions() const { return instructions_; }
-  uint64_t arena_bytes() const { return arena_bytes_; }
-  uint64_t constant_bytes() const { return constant_bytes_; }
-  uint64_t peak_device_bytes() const { return peak_device_bytes_; }
-  const uint8_t* constants() const { return constants_; }
+  const std::vector<ConstantUpload>& constant_uploads() const { return constant_uploads_; }
+  // Device DRAM the program needs: the sum of its DEVICE_DRAM regions (checked not to wrap).
+  uint64_t device_dram_bytes() const { return device_dram_bytes_; }
+  double total_work() const { return total_work_; }
   const std::string& producer() const { return producer_; }
   const Workload& workload() const { return workload_; }
 
  private:
-  Status Verify(const std::string& what);
-  Status VerifyArenaPlan(const std::string& what) const;
+  Status Decode(const std::string& what, const LoadOptions& options);
+  Status PlanConstantUploads();
 
-  std::vector<uint8_t> buffer_;
+  std::unique_ptr<DataLoader> loader_;
+  std::vector<RegionInfo> regions_;
   std::vector<TensorInfo> tensors_;
   std::vector<IoInfo> inputs_;
   std::vector<IoInfo> outputs_;
   std::vector<Instruction> instructions_;
-  uint64_t arena_bytes_ = 0;
-  uint64_t constant_bytes_ = 0;
-  uint64_t peak_device_bytes_ = 0;
-  const uint8_t* constants_ = nullptr;  // points into buffer_
+  std::vector<ConstantUpload> constant_uploads_;
+  uint64_t device_dram_bytes_ = 0;
+  double total_work_ = 0;
   std::string producer_;
   Workload workload_;
 };

@@ -1,7 +1,10 @@
 // Runtime tests: programs compiled in-process from hand-built device graphs (no Python, no .pt2
 // files) are loaded, verified and run on the simulator; corrupted and deliberately broken programs
 // are rejected with messages that say what is wrong, and never crash the loader or the executor.
+#include <sys/stat.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -21,6 +24,8 @@
 #include "compiler/passes/scheduling.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
+#include "runtime/program_validation.h"
+#include "schema/file_layout.h"
 #include "schema/format_version.h"
 #include "schema/kiln_generated.h"
 #include "target/chip_config.h"
@@ -88,8 +93,9 @@ DeviceGraph SmallGraph() {
 
 ScheduledProgram SmallProgram() { return Compile(SmallGraph()); }
 
+// The program gets its own copy, so callers may pass temporaries.
 Status LoadBytes(const std::string& bytes, std::unique_ptr<Program>* out) {
-  return Program::Load(bytes.data(), bytes.size(), "test.kiln", out);
+  return Program::Load(std::make_unique<BufferDataLoader>(bytes), "test.kiln", {}, out);
 }
 
 std::string LoadError(const std::string& bytes) {
@@ -100,6 +106,16 @@ std::string LoadError(const std::string& bytes) {
 }
 
 std::string LoadError(const ScheduledProgram& p) { return LoadError(Write(p)); }
+
+// Writes, loads and runs `p` once on the default simulated chip.
+Status WriteLoadRun(const ScheduledProgram& p, const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs) {
+  std::unique_ptr<Program> program;
+  KILN_RETURN_IF_ERROR(LoadBytes(Write(p), &program));
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  KILN_RETURN_IF_ERROR(Executor::Create(*program, &device, &exec));
+  return exec->Run(inputs, outputs, nullptr);
+}
 
 int TensorNamed(const ScheduledProgram& p, const std::string& name) {
   for (size_t i = 0; i < p.tensors.size(); ++i)
@@ -122,6 +138,10 @@ uint8_t* FieldAddress(const void* table, flatbuffers::voffset_t field) {
   return const_cast<uint8_t*>(reinterpret_cast<const flatbuffers::Table*>(table)->GetAddressOf(field));
 }
 
+// Byte positions inside the schema's structs (region: uint, then offset: ulong aligned to 8).
+constexpr size_t kPlacementRegion = 0, kPlacementOffset = 8, kDataRefOffset = 8, kDataRefSize = 16;
+static_assert(sizeof(fb::Placement) == 16 && sizeof(fb::DataRef) == 24);
+
 // ---- Running ---------------------------------------------------------------------------------
 
 TEST(Program, SmallProgramRunsAndMatchesHandComputation) {
@@ -140,6 +160,9 @@ TEST(Program, SmallProgramRunsAndMatchesHandComputation) {
   std::unique_ptr<Executor> exec;
   s = Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();
+  // The three constants are laid out alike in the file and in their region: one copy at load.
+  EXPECT_EQ(program->constant_uploads().size(), 1u);
+  EXPECT_EQ(exec->load_stats().counters.transfers, 1);
   for (int run = 0; run < 2; ++run) {  // a second run reuses the arena and gives the same answer
     std::vector<HostTensor> outputs;
     RunStats stats;
@@ -191,14 +214,8 @@ TEST(Program, TiledProgramMatchesReference) {
   EXPECT_TRUE(any_tile);
   EXPECT_TRUE(any_row_major);
 
-  std::unique_ptr<Program> program;
-  Status s = LoadBytes(Write(sp), &program);
-  ASSERT_TRUE(s.ok()) << s.message();
-  sim::Device device(target::DefaultChipConfig());
-  std::unique_ptr<Executor> exec;
-  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
   std::vector<HostTensor> out;
-  s = exec->Run({HostTensor::FromFloats({M, K}, x)}, &out, nullptr);
+  Status s = WriteLoadRun(sp, {HostTensor::FromFloats({M, K}, x)}, &out);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(out.size(), 2u);
   for (int i = 0; i < M; ++i)
@@ -245,7 +262,10 @@ std::vector<bool> UncheckableBytes(const std::string& bytes) {
   for (uint32_t i = 0; i < prog->instructions()->size(); ++i)
     if (prog->instructions_type()->Get(i) == fb::Instruction::DeviceOp)
       text(static_cast<const fb::DeviceOp*>(prog->instructions()->Get(i))->source());
-  if (prog->constants()) mark(prog->constants()->data(), prog->constants()->size());
+  // After the FlatBuffer: padding and the constants segment (weight values).
+  ExtendedHeader header;
+  EXPECT_TRUE(header.Decode(base + kExtendedHeaderOffset));
+  mark(base + header.program_size, bytes.size() - header.program_size);
   return skip;
 }
 
@@ -319,9 +339,8 @@ TEST(Corruption, WrongFormatVersionIsNamed) {
   const uint32_t next = kFormatVersion + 1;
   std::memcpy(field, &next, 4);
   const std::string msg = LoadError(bytes);
-  EXPECT_THAT(msg, HasSubstr("version"));
-  EXPECT_THAT(msg, HasSubstr(std::to_string(next)));
-  EXPECT_THAT(msg, HasSubstr(std::to_string(kFormatVersion)));
+  EXPECT_THAT(msg, HasSubstr("format " + std::to_string(next) + " is not supported (this runtime reads format " +
+                              std::to_string(kFormatVersion) + ")"));
 }
 
 TEST(Corruption, TooShortForAHeader) {
@@ -332,7 +351,80 @@ TEST(Corruption, TooShortForAHeader) {
   EXPECT_THAT(s.message(), StartsWith("empty.kiln: "));
 }
 
+TEST(Corruption, ExtendedHeaderAndSegmentsAreChecked) {
+  const std::string good = Write(SmallProgram());
+  ExtendedHeader h;
+  ASSERT_TRUE(h.Decode(reinterpret_cast<const uint8_t*>(good.data()) + kExtendedHeaderOffset));
+  ASSERT_GT(h.segment_data_size, 0u);
+  EXPECT_EQ(h.segment_base_offset % kSegmentAlignment, 0u);
+  EXPECT_EQ(h.segment_base_offset + h.segment_data_size, good.size());
+  auto with = [&](const ExtendedHeader& header) {
+    std::string bytes = good;
+    header.Encode(reinterpret_cast<uint8_t*>(&bytes[kExtendedHeaderOffset]));
+    return bytes;
+  };
+  std::string bad_magic = good;
+  bad_magic[kExtendedHeaderOffset] = 'X';
+  EXPECT_THAT(LoadError(bad_magic), HasSubstr("missing or corrupt extended header at offset 8"));
+  ExtendedHeader moved = h;
+  moved.segment_base_offset += kSegmentAlignment;
+  EXPECT_THAT(LoadError(with(moved)), HasSubstr("header: segment base offset " + std::to_string(moved.segment_base_offset) +
+                                                ", expected " + std::to_string(h.segment_base_offset)));
+  ExtendedHeader shorter = h;
+  shorter.segment_data_size -= 64;
+  EXPECT_THAT(LoadError(with(shorter)), HasSubstr("does not end at the end of the file"));
+  EXPECT_THAT(LoadError(good + std::string(64, '\0')), HasSubstr("does not end at the end of the file"));
+}
+
+TEST(Program, OperatorsAreStoredOnceAndRegionsNamed) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4});
+  const int a = Node(g, "relu", {x}, "relu1");
+  const int b = Node(g, "relu", {a}, "relu2");
+  const int c = Node(g, "relu", {b}, "relu3");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", c}};
+  const std::string bytes = Write(Compile(std::move(g)));
+  const fb::Program* prog = fb::GetProgram(bytes.data());
+  ASSERT_EQ(prog->operators()->size(), 1u);
+  EXPECT_EQ(prog->operators()->Get(0)->name()->str(), "relu");
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(bytes, &program).ok());
+  ASSERT_EQ(program->regions().size(), 2u);
+  EXPECT_EQ(program->regions()[0].name, "activations");
+  EXPECT_EQ(program->regions()[1].name, "constants");
+  EXPECT_EQ(program->regions()[0].kind, RegionKind::kDeviceDram);
+  for (const Instruction& inst : program->instructions())
+    if (inst.kind == Instruction::Kind::kOp) EXPECT_EQ(inst.op->name, "relu");
+}
+
 // ---- Semantic errors, written through WriteKiln (which does not validate) ------------------------
+
+// x -> relu -> relu ... (n ops), results alternating between arena offsets 0 and 64, built directly
+// (the compiler's planner is quadratic in the number of tensors).
+ScheduledProgram ReluChain(int n) {
+  ScheduledProgram p;
+  const ops::OpDef* relu = ops::FindOp("relu");
+  auto add = [&](compiler::ProgramTensor t) {
+    p.tensors.push_back(std::move(t));
+    return static_cast<int>(p.tensors.size()) - 1;
+  };
+  const int x = add({"x", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kHost, 0, {}});
+  int prev = add({"r-1", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kDeviceArena, 0, {}});
+  p.inputs = {{"x", x}};
+  p.instructions.push_back({compiler::ProgramInstruction::Kind::kHostToDevice, nullptr, {x}, prev, {}, "x"});
+  for (int i = 0; i < n; ++i) {
+    const int r = add({"r" + std::to_string(i), {1}, ops::DType::kF32, ops::Layout::kRowMajor,
+                       compiler::MemSpace::kDeviceArena, static_cast<uint64_t>((i + 1) % 2 * 64), {}});
+    p.instructions.push_back({compiler::ProgramInstruction::Kind::kOp, relu, {prev}, r, {}, "relu" + std::to_string(i)});
+    prev = r;
+  }
+  const int y = add({"y", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kHost, 0, {}});
+  p.outputs = {{"y", y}};
+  p.instructions.push_back({compiler::ProgramInstruction::Kind::kDeviceToHost, nullptr, {prev}, y, {}, "y"});
+  p.arena_bytes = 128;
+  return p;
+}
 
 TEST(Semantic, TensorBeyondTheArenaIsNamed) {
   ScheduledProgram p = SmallProgram();
@@ -340,7 +432,7 @@ TEST(Semantic, TensorBeyondTheArenaIsNamed) {
   p.tensors[t].offset = p.arena_bytes;
   const std::string msg = LoadError(p);
   EXPECT_THAT(msg, HasSubstr("'relu'"));
-  EXPECT_THAT(msg, HasSubstr("arena"));
+  EXPECT_THAT(msg, HasSubstr("lie outside region 0 'activations' of " + std::to_string(p.arena_bytes) + " bytes"));
 }
 
 TEST(Semantic, MisalignedOffsetIsNamed) {
@@ -357,9 +449,26 @@ TEST(Semantic, LiveTensorsSharingArenaBytesAreRejected) {
   // relu reads addmm's result while writing its own: both are alive at that instruction.
   p.tensors[TensorNamed(p, "relu")].offset = p.tensors[TensorNamed(p, "addmm")].offset;
   const std::string msg = LoadError(p);
-  EXPECT_THAT(msg, HasSubstr("share arena bytes while both are alive"));
+  EXPECT_THAT(msg, HasSubstr("of region 0 'activations' while both are alive"));
   EXPECT_THAT(msg, HasSubstr("'relu'"));
   EXPECT_THAT(msg, HasSubstr("'addmm'"));
+}
+
+// Tensors that reuse the same bytes one after another are fine; the check stays fast when thousands do.
+TEST(Semantic, LongChainsReusingTheSameBytes) {
+  constexpr int kOps = 100'000;
+  ScheduledProgram p = ReluChain(kOps);
+  std::unique_ptr<Program> program;
+  Status s = LoadBytes(Write(p), &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(program->instructions().size(), kOps + 2u);
+  // Move one result onto the bytes of the operand it reads: caught, both named.
+  p.tensors[p.instructions[kOps / 2].output].offset = p.tensors[p.instructions[kOps / 2].inputs[0]].offset;
+  const std::string msg = LoadError(p);
+  // Instruction k (after the upload) is relu k - 1, reading r(k - 2) at offset 64 (k even).
+  EXPECT_THAT(msg, HasSubstr("tensors 'r" + std::to_string(kOps / 2 - 2) + "' [64, 68) and 'r" +
+                             std::to_string(kOps / 2 - 1) + "' [64, 68) share bytes [64, 68) of region 0 "
+                             "'activations' while both are alive"));
 }
 
 TEST(Semantic, ConstantBeyondItsRegionIsNamed) {
@@ -371,12 +480,12 @@ TEST(Semantic, ConstantBeyondItsRegionIsNamed) {
   const fb::Program* prog = fb::GetProgram(bytes.data());
   const fb::Tensor* ft = prog->tensors()->Get(t);
   const uint64_t beyond = p.constant_bytes - 8;
-  uint8_t* off = FieldAddress(ft, fb::Tensor::VT_OFFSET);
-  ASSERT_NE(off, nullptr) << "offset 0 is not stored; pick another constant";
-  std::memcpy(off, &beyond, 8);
+  uint8_t* placement = FieldAddress(ft, fb::Tensor::VT_PLACEMENT);
+  ASSERT_NE(placement, nullptr);
+  std::memcpy(placement + kPlacementOffset, &beyond, 8);
   const std::string msg = LoadError(bytes);
   EXPECT_THAT(msg, HasSubstr("'fc.bias'"));
-  EXPECT_THAT(msg, HasSubstr("constant region"));
+  EXPECT_THAT(msg, HasSubstr("region 1 'constants'"));
 }
 
 TEST(Semantic, UnknownOpIsNamed) {
@@ -476,7 +585,7 @@ TEST(Semantic, OtherStructuralMistakes) {
     p.tensors[TensorNamed(p, "two")].shape = p.tensors[h].shape;
     p.tensors[TensorNamed(p, "two")].constant.assign(6, 2.0f);
     p.constant_bytes += 64;  // room for the bigger constant
-    EXPECT_THAT(LoadError(p), HasSubstr("must be in the device arena"));
+    EXPECT_THAT(LoadError(p), HasSubstr("result 'two' is a constant"));
   }
   {  // an unknown attribute
     ScheduledProgram p = SmallProgram();
@@ -500,16 +609,303 @@ TEST(Semantic, OtherStructuralMistakes) {
         inst.kind = compiler::ProgramInstruction::Kind::kDeviceToHost;
     EXPECT_THAT(LoadError(p), HasSubstr("does not go between host and device"));
   }
-  {  // the memory plan's peak below arena + constants
+  {  // a tensor in a region that does not exist
     ScheduledProgram p = SmallProgram();
     std::string bytes = Write(p);
-    const fb::MemoryPlan* plan = fb::GetProgram(bytes.data())->memory_plan();
-    uint8_t* field = FieldAddress(plan, fb::MemoryPlan::VT_PEAK_DEVICE_BYTES);
-    ASSERT_NE(field, nullptr);
-    const uint64_t small = 1;
-    std::memcpy(field, &small, 8);
-    EXPECT_THAT(LoadError(bytes), HasSubstr("peak device bytes"));
+    const fb::Tensor* ft = fb::GetProgram(bytes.data())->tensors()->Get(TensorNamed(p, "relu"));
+    uint8_t* placement = FieldAddress(ft, fb::Tensor::VT_PLACEMENT);
+    const uint32_t region = 7;
+    std::memcpy(placement + kPlacementRegion, &region, 4);
+    EXPECT_THAT(LoadError(bytes), HasSubstr("tensor " + std::to_string(TensorNamed(p, "relu")) +
+                                            " 'relu': region index 7 out of range (2 regions)"));
   }
+  {  // a constant's data beyond its segment, misaligned, or of the wrong size
+    ScheduledProgram p = SmallProgram();
+    const std::string good = Write(p);
+    const fb::Tensor* ft = fb::GetProgram(good.data())->tensors()->Get(TensorNamed(p, "fc.bias"));
+    const size_t data = FieldAddress(ft, fb::Tensor::VT_DATA) - reinterpret_cast<const uint8_t*>(good.data());
+    auto patched = [&](size_t field, uint64_t value) {
+      std::string bytes = good;
+      std::memcpy(&bytes[data + field], &value, 8);
+      return bytes;
+    };
+    EXPECT_THAT(LoadError(patched(kDataRefOffset, p.constant_bytes)),
+                HasSubstr("'fc.bias': data [" + std::to_string(p.constant_bytes) + ", "));
+    EXPECT_THAT(LoadError(patched(kDataRefOffset, 4)), HasSubstr("'fc.bias': data offset 4 in segment 0 is not 64-byte aligned"));
+    EXPECT_THAT(LoadError(patched(kDataRefSize, 5)), HasSubstr("'fc.bias': data holds 5 bytes but the tensor stores"));
+  }
+}
+
+// ---- Bad inputs found by fuzzing and by hand (../shared/bad-inputs), rebuilt in format 2 ------------
+
+Status LoadWith(const std::string& bytes, const LoadOptions& options, std::unique_ptr<Program>* out) {
+  return Program::Load(std::make_unique<BufferDataLoader>(bytes), "test.kiln", options, out);
+}
+
+TEST(BadInputs, FormatOneFileAsksForARecompile) {
+  std::unique_ptr<Program> p;
+  Status s = Program::LoadFile("runtime/testdata/format1_mlp.kiln", &p);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_EQ(s.message(), "runtime/testdata/format1_mlp.kiln: format 1 is no longer supported (this runtime reads "
+                         "format 2); recompile the model");
+}
+
+TEST(BadInputs, PathsThatAreNotProgramFiles) {
+  std::unique_ptr<Program> p;
+  Status s = Program::LoadFile("runtime/testdata", &p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "runtime/testdata: is a directory, not a .kiln file");
+  s = Program::LoadFile("/dev/zero", &p);  // a device with no end: refused without reading it
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "/dev/zero: is not a regular file; a .kiln program must be one");
+  const std::string fifo = std::string(std::getenv("TEST_TMPDIR")) + "/fifo.kiln";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  s = Program::LoadFile(fifo, &p);  // opening must not wait for a writer
+  EXPECT_EQ(s.message(), fifo + ": is not a regular file; a .kiln program must be one");
+  s = Program::LoadFile("runtime/testdata/no_such.kiln", &p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), StartsWith("runtime/testdata/no_such.kiln: cannot open file"));
+  EXPECT_EQ(p, nullptr);
+}
+
+// The bytes of a program with relu over one input, built with shape `built`, then every tensor's
+// shape overwritten with `shape` (same rank) in the file itself: the compiler never sees the bad shape.
+std::string ReluProgram(const ops::Shape& built, const ops::Shape& shape) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", built);
+  const int y = Node(g, "relu", {x}, "relu");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  std::string bytes = Write(Compile(std::move(g)));
+  for (const fb::Tensor* t : *fb::GetProgram(bytes.data())->tensors()) {
+    EXPECT_EQ(t->shape()->size(), shape.size());
+    std::memcpy(const_cast<uint8_t*>(t->shape()->Data()), shape.data(), shape.size() * sizeof(int64_t));
+  }
+  return bytes;
+}
+
+TEST(BadInputs, EmptyTileTensorWithAHugeDimIsBounded) {
+  // [2^40, 0, 1] holds no element, but a kernel looping over its 2^40 matrices would hang.
+  EXPECT_THAT(LoadError(ReluProgram({4, 0, 1}, {int64_t{1} << 40, 0, 1})),
+              HasSubstr("'x': bad dimension 1099511627776 in shape [1099511627776, 0, 1]"));
+  // Each dim within bounds, but together (zeros counted as one) too many, before or after the zero.
+  EXPECT_THAT(LoadError(ReluProgram({4, 0, 1}, {int64_t{1} << 30, 0, int64_t{1} << 30})),
+              HasSubstr("'x': shape [1073741824, 0, 1073741824] spans more than 68719476736 elements "
+                        "(zero dims counted as one)"));
+}
+
+TEST(BadInputs, ShapesWhoseElementCountWouldOverflow) {
+  EXPECT_THAT(LoadError(ReluProgram({2, 2}, {int64_t{1} << 35, int64_t{1} << 35})),
+              HasSubstr("shape [34359738368, 34359738368] spans more than 68719476736 elements"));
+  EXPECT_THAT(LoadError(ReluProgram({2, 2}, {int64_t{1} << 62, 4})), HasSubstr("bad dimension 4611686018427387904"));
+  EXPECT_THAT(LoadError(ReluProgram({2, 2}, {-3, 4})), HasSubstr("bad dimension -3"));
+}
+
+TEST(BadInputs, ZeroByteTensorsShareOffsetsWithLiveTensors) {
+  // A valid program (torch's [0, 5] @ [5, 10] case): the planner may put an empty tensor anywhere.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4});
+  const int e = g.AddInput("e", {0, 3});
+  const int y = Node(g, "relu", {x}, "relu_x");
+  const int z = Node(g, "relu", {e}, "relu_e");
+  g.inputs = {{"x", x}, {"e", e}};
+  g.outputs = {{"y", y}, {"z", z}};
+  ScheduledProgram p = Compile(std::move(g));
+  for (compiler::ProgramTensor& t : p.tensors)
+    if (t.size_bytes() == 0 && t.space != compiler::MemSpace::kHost)
+      t.offset = p.tensors[TensorNamed(p, "relu_x")].offset;
+  std::vector<HostTensor> outputs;
+  Status s = WriteLoadRun(p, {HostTensor::FromFloats({2, 4}, kX), HostTensor::FromFloats({0, 3}, {})}, &outputs);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(outputs[1].shape, (ops::Shape{0, 3}));
+  EXPECT_FLOAT_EQ(outputs[0].f32()[1], 2.0f);
+}
+
+TEST(Program, EmptyConstantAndNoOtherWeights) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {0, 3});
+  const int e = g.AddConstant("e", {0, 3}, {});
+  const int y = Node(g, "add", {x, e}, "add");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Compile(std::move(g));
+  ASSERT_EQ(p.constant_bytes, 0u);
+  std::vector<HostTensor> outputs;
+  Status s = WriteLoadRun(p, {HostTensor::FromFloats({0, 3}, {})}, &outputs);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(outputs[0].shape, (ops::Shape{0, 3}));
+}
+
+TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 1, 1, 1});
+  ops::Attrs a;
+  a.SetInts("kernel", {1, 1});
+  a.SetInts("stride", {1, 1});
+  a.SetInts("padding", {0, 0});
+  a.SetInts("dilation", {1, 1});
+  a.SetInt("ceil_mode", 0);
+  const int y = Node(g, "max_pool2d", {x}, "pool", a);
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Compile(std::move(g));
+  // A window of 2^40 + 1 rows padded by 2^39 still yields one output on a 1x1 image.
+  ops::Attrs& attrs = p.instructions[OpInstruction(p, "max_pool2d")].attrs;
+  attrs.SetInts("kernel", {(int64_t{1} << 40) + 1, 1});
+  attrs.SetInts("padding", {int64_t{1} << 39, 0});
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(p), {}, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_THAT(s.message(), HasSubstr("units of work, above the limit of 1e+12 (Limits::max_total_work)"));
+  // The same program is within a raised limit; only the caller decides.
+  LoadOptions generous;
+  generous.limits.max_total_work = 1e16;
+  EXPECT_TRUE(LoadWith(Write(p), generous, &program).ok());
+}
+
+TEST(BadInputs, TwelveGiBArenaIsRefusedAtLoad) {
+  ScheduledProgram p = SmallProgram();
+  p.arena_bytes = uint64_t{12} << 30;
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(p), {}, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_EQ(s.message(), "test.kiln: region 0 'activations' (DEVICE_DRAM) needs 12884901888 bytes, above the "
+                         "limit of 8589934592 bytes per region (Limits::max_region_bytes)");
+  // A caller who allows it gets to the device's own check, which allocates nothing.
+  LoadOptions generous;
+  generous.limits.max_region_bytes = uint64_t{16} << 30;
+  ASSERT_TRUE(LoadWith(Write(p), generous, &program).ok());
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = int64_t{1} << 30;
+  sim::Device device(chip);
+  std::unique_ptr<Executor> exec;
+  s = Executor::Create(*program, &device, &exec);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_THAT(s.message(), StartsWith("device memory too small: the program needs 1288490"));
+  EXPECT_EQ(device.memory().in_use(), 0);
+}
+
+TEST(BadInputs, RegionSizesThatWrap) {
+  ScheduledProgram p = SmallProgram();
+  p.arena_bytes = ~uint64_t{0} - 63;  // + the constants region wraps past 2^64
+  LoadOptions unlimited;
+  unlimited.limits.max_region_bytes = ~uint64_t{0};
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(p), unlimited, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("the device DRAM regions' sizes add up to more than 2^64 bytes"));
+}
+
+TEST(BadInputs, ProgramLargerThanTheCallerAllows) {
+  const std::string bytes = Write(SmallProgram());
+  LoadOptions small;
+  small.limits.max_program_bytes = 100;
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(bytes, small, &program);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_EQ(s.message(), "test.kiln: the program is " + std::to_string(bytes.size()) +
+                             " bytes, above the limit of 100 bytes (Limits::max_program_bytes)");
+}
+
+TEST(BadInputs, ShapeVectorOffItsEightByteAlignmentIsReadSafely) {
+  // FlatBuffers' verifier checks only 4-byte alignment of a vector's elements, so a valid file can hold
+  // a [long] shape at 4 mod 8; reading it as int64_t* is undefined (UBSan flagged it). Build a tensor
+  // with such a shape; under --config=asan any misaligned read fails this test.
+  flatbuffers::FlatBufferBuilder b;
+  const int64_t dims[] = {2, 3};
+  b.StartVector(2, sizeof(int64_t));
+  const uint8_t pad[4] = {};
+  b.PushBytes(pad, 4);  // pushed first, so it ends up after the elements and shifts them by 4
+  for (int i = 1; i >= 0; --i) b.PushBytes(reinterpret_cast<const uint8_t*>(&dims[i]), 8);
+  const auto shape = flatbuffers::Offset<flatbuffers::Vector<int64_t>>(b.EndVector(2));
+  const auto name = b.CreateString("t");
+  b.Finish(fb::CreateTensor(b, name, shape, fb::DType::F32, fb::Layout::ROW_MAJOR, nullptr, 24));
+  const fb::Tensor* t = flatbuffers::GetRoot<fb::Tensor>(b.GetBufferPointer());
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(t->shape()->Data()) % 8, 4u) << "the test did not misalign the shape";
+  flatbuffers::Verifier verifier(b.GetBufferPointer(), b.GetSize());
+  ASSERT_TRUE(verifier.VerifyBuffer<fb::Tensor>(nullptr));
+  TensorInfo info;
+  validation::Segment data{0, 0};
+  Status s = validation::ValidateTensor(t, 0, {}, {}, &info, &data);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(info.shape, (ops::Shape{2, 3}));
+}
+
+TEST(Semantic, RegionKinds) {
+  ScheduledProgram p = SmallProgram();
+  const std::string good = Write(p);
+  const fb::MemoryRegion* r = fb::GetProgram(good.data())->regions()->Get(0);
+  ASSERT_NE(FieldAddress(r, fb::MemoryRegion::VT_KIND), nullptr);
+  const size_t kind = FieldAddress(r, fb::MemoryRegion::VT_KIND) - reinterpret_cast<const uint8_t*>(good.data());
+  std::string bytes = good;
+  bytes[kind] = 7;
+  EXPECT_THAT(LoadError(bytes), HasSubstr("region 0 'activations': unknown kind 7"));
+  // SRAM is a valid region kind, but this runtime (and the simulator) cannot place it yet.
+  bytes[kind] = static_cast<char>(fb::RegionKind::DEVICE_SRAM);
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(bytes, &program).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  Status s = Executor::Create(*program, &device, &exec);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM regions");
+}
+
+TEST(Semantic, OperatorIndexOutOfRange) {
+  ScheduledProgram p = SmallProgram();
+  const std::string good = Write(p);
+  const fb::Program* prog = fb::GetProgram(good.data());
+  const int relu = OpInstruction(p, "relu");
+  const auto* op = static_cast<const fb::DeviceOp*>(prog->instructions()->Get(relu));
+  uint8_t* field = FieldAddress(op, fb::DeviceOp::VT_OP);
+  ASSERT_NE(field, nullptr);
+  std::string bytes = good;
+  const uint32_t index = 9;
+  std::memcpy(&bytes[field - reinterpret_cast<const uint8_t*>(good.data())], &index, 4);
+  EXPECT_THAT(LoadError(bytes), HasSubstr("instruction " + std::to_string(relu) +
+                                          " (from relu): operator index 9 out of range (3 operators)"));
+}
+
+TEST(BadInputs, SegmentTableOffItsEightByteAlignmentIsReadSafely) {
+  // Found by a random-mutation run under UBSan: like shapes, a [DataSegment] vector is verified only
+  // to 4-byte alignment. An otherwise empty program whose one segment entry sits at 4 mod 8 must load
+  // (and, under --config=asan, without a misaligned read).
+  flatbuffers::FlatBufferBuilder b;
+  b.ForceDefaults(true);
+  const fb::DataSegment segment(0, 64);
+  b.StartVector(1, sizeof(fb::DataSegment));
+  const uint8_t pad[4] = {};
+  b.PushBytes(pad, 4);
+  b.PushBytes(reinterpret_cast<const uint8_t*>(&segment), sizeof(segment));
+  const auto segments = flatbuffers::Offset<flatbuffers::Vector<const fb::DataSegment*>>(b.EndVector(1));
+  const auto root = fb::CreateProgram(
+      b, kFormatVersion, b.CreateString("test"), b.CreateVector<flatbuffers::Offset<fb::MemoryRegion>>({}),
+      b.CreateVector<flatbuffers::Offset<fb::Operator>>({}), b.CreateVector<flatbuffers::Offset<fb::Tensor>>({}),
+      b.CreateVector<flatbuffers::Offset<fb::IoBinding>>({}), b.CreateVector<flatbuffers::Offset<fb::IoBinding>>({}),
+      b.CreateVector<fb::Instruction>({}), b.CreateVector<flatbuffers::Offset<void>>({}), segments);
+  fb::FinishProgramBuffer(b, root);
+  // The file: the header inserted after the identifier (the root offset moves past it), then the segment.
+  std::string file(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  uint32_t root_offset;
+  std::memcpy(&root_offset, file.data(), 4);
+  root_offset += kExtendedHeaderSize;
+  std::memcpy(file.data(), &root_offset, 4);
+  ExtendedHeader h;
+  h.program_size = file.size() + kExtendedHeaderSize;
+  h.segment_base_offset = (h.program_size + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment;
+  h.segment_data_size = 64;
+  std::string header(kExtendedHeaderSize, '\0');
+  h.Encode(reinterpret_cast<uint8_t*>(header.data()));
+  file.insert(kExtendedHeaderOffset, header);
+  file.resize(h.segment_base_offset + h.segment_data_size, '\0');
+  const fb::Program* prog = fb::GetProgram(file.data());
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(prog->segments()->Data()) % 8, 4u) << "the test did not misalign the segments";
+  std::unique_ptr<Program> program;
+  Status s = LoadBytes(file, &program);
+  EXPECT_TRUE(s.ok()) << s.message();
 }
 
 // ---- Executor ----------------------------------------------------------------------------------
@@ -518,18 +914,18 @@ TEST(Executor, DeviceTooSmall) {
   std::unique_ptr<Program> program;
   ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &program).ok());
   target::ChipConfig chip = target::DefaultChipConfig();
-  chip.dram_bytes = static_cast<int64_t>(program->peak_device_bytes()) - 1;
+  chip.dram_bytes = static_cast<int64_t>(program->device_dram_bytes()) - 1;
   sim::Device device(chip);
   std::unique_ptr<Executor> exec;
   Status s = Executor::Create(*program, &device, &exec);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), StartsWith("device memory too small"));
-  EXPECT_THAT(s.message(), HasSubstr(std::to_string(program->peak_device_bytes())));
+  EXPECT_THAT(s.message(), HasSubstr(std::to_string(program->device_dram_bytes())));
   EXPECT_EQ(exec, nullptr);
   EXPECT_EQ(device.memory().in_use(), 0);
 
   // An exact fit works.
-  chip.dram_bytes = static_cast<int64_t>(program->peak_device_bytes());
+  chip.dram_bytes = static_cast<int64_t>(program->device_dram_bytes());
   sim::Device exact(chip);
   std::unique_ptr<Executor> fits;  // declared after its device, so destroyed first
   EXPECT_TRUE(Executor::Create(*program, &exact, &fits).ok());

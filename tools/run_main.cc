@@ -1,9 +1,11 @@
 // bazel run //tools:run -- model.kiln --input x.npy [--input y.npy] [--output-dir DIR] [--chip chip.json]
-//                         [--profile]
+//                         [--profile] [--max-program-bytes N] [--max-region-bytes N] [--max-work N]
 // Loads a .kiln onto the simulated accelerator, runs it once and prints the outputs' shapes,
 // the simulated latency and the device counters. Links only the runtime and the simulator.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <string>
@@ -17,6 +19,30 @@
 
 namespace {
 using kiln::tools::FromCallerDir;
+
+int Usage(FILE* to = stderr, int code = 2) {
+  const kiln::runtime::Limits defaults;
+  std::fprintf(to,
+               "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json] [--profile]\n"
+               "           [--max-program-bytes N] [--max-region-bytes N] [--max-work N]\n"
+               "limits (a program beyond them is refused at load with an out-of-memory error):\n"
+               "  --max-program-bytes N  largest .kiln file, weights included (default %llu = 16 GiB)\n"
+               "  --max-region-bytes N   largest memory region, e.g. the activation arena (default %llu = 8 GiB)\n"
+               "  --max-work N           total work of one run: op work plus elements touched (default %g)\n",
+               static_cast<unsigned long long>(defaults.max_program_bytes),
+               static_cast<unsigned long long>(defaults.max_region_bytes), defaults.max_total_work);
+  return code;
+}
+
+// A non-negative decimal number, or false.
+bool ParseNumber(const char* text, double* out) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text, &end);
+  if (errno != 0 || end == text || *end != '\0' || !(v >= 0) || v > 1.8e19) return false;
+  *out = v;
+  return true;
+}
 
 int Fail(const kiln::Status& s) {
   std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -63,24 +89,30 @@ int main(int argc, char** argv) {
   std::string program_path, output_dir, chip_path;
   std::vector<std::string> inputs;
   bool profile = false;
+  kiln::runtime::LoadOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--input" && i + 1 < argc) inputs.push_back(FromCallerDir(argv[++i]));
+    double v = 0;
+    if (a == "--help" || a == "-h") return Usage(stdout, 0);
+    else if (a == "--input" && i + 1 < argc) inputs.push_back(FromCallerDir(argv[++i]));
+    else if (a == "--max-program-bytes" && i + 1 < argc && ParseNumber(argv[++i], &v))
+      options.limits.max_program_bytes = static_cast<uint64_t>(v);
+    else if (a == "--max-region-bytes" && i + 1 < argc && ParseNumber(argv[++i], &v))
+      options.limits.max_region_bytes = static_cast<uint64_t>(v);
+    else if (a == "--max-work" && i + 1 < argc && ParseNumber(argv[++i], &v)) options.limits.max_total_work = v;
     else if (a == "--output-dir" && i + 1 < argc) output_dir = FromCallerDir(argv[++i]);
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
     else if (a == "--profile") profile = true;
     else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = FromCallerDir(a);
-    else {
-      std::fprintf(stderr, "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json] [--profile]\n");
-      return 2;
-    }
+    else return Usage();
   }
+  if (program_path.empty()) return Usage();
   kiln::target::ChipConfig chip = kiln::target::DefaultChipConfig();
   if (!chip_path.empty()) {
     if (kiln::Status s = kiln::target::LoadChipConfig(chip_path, &chip); !s.ok()) return Fail(s);
   }
   std::unique_ptr<kiln::runtime::Program> program;
-  if (kiln::Status s = kiln::runtime::Program::LoadFile(program_path, &program); !s.ok()) return Fail(s);
+  if (kiln::Status s = kiln::runtime::Program::LoadFile(program_path, &program, options); !s.ok()) return Fail(s);
   std::vector<kiln::runtime::HostTensor> host_inputs(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i)
     if (kiln::Status s = kiln::tools::ReadNpy(inputs[i], &host_inputs[i]); !s.ok()) return Fail(s);

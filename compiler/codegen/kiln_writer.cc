@@ -1,44 +1,86 @@
 #include "compiler/codegen/kiln_writer.h"
 
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
+#include "base/macros.h"
 #include "ops/tile_layout.h"
+#include "schema/file_layout.h"
 #include "schema/format_version.h"
+#include "schema/kiln_enums.h"
 #include "schema/kiln_generated.h"
 
 namespace kiln::compiler {
 
 namespace {
 constexpr char kProducer[] = "kiln-compiler 0.1";
+
+// The scheduled program's two device memories become regions 0 and 1 of the file.
+constexpr uint32_t kArenaRegion = 0;
+constexpr uint32_t kConstantRegion = 1;
+constexpr uint32_t kConstantSegment = 0;
+
+uint64_t AlignUp(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
+
+absl::Status WriteZeros(std::ostream& out, uint64_t n) {
+  static const char zeros[4096] = {};
+  while (n > 0) {
+    const uint64_t k = std::min<uint64_t>(n, sizeof(zeros));
+    out.write(zeros, static_cast<std::streamsize>(k));
+    n -= k;
+  }
+  return out ? absl::OkStatus() : absl::DataLossError("write failed");
+}
+
 }  // namespace
 
-absl::StatusOr<std::string> WriteKiln(const ScheduledProgram& program) {
-  // FlatBuffers offsets are 32-bit: a program must stay under 2 GiB.
-  if (program.constant_bytes > (uint64_t{1} << 31) - (uint64_t{64} << 20))
-    return absl::ResourceExhaustedError(absl::StrCat("constants take ", program.constant_bytes,
-                                                     " bytes; .kiln files hold under 2 GiB"));
-  std::vector<uint8_t> constants(program.constant_bytes, 0);
+absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
+  // The constants segment has the constant region's layout, so each tensor's data sits at its own
+  // region offset and the loader could also copy the segment in one piece.
+  std::vector<const ProgramTensor*> constants;
   for (const ProgramTensor& t : program.tensors) {
     if (t.space != MemSpace::kDeviceConstant) continue;
     if (static_cast<int64_t>(t.constant.size()) != ops::NumElements(t.shape))
       return absl::InternalError(absl::StrCat("constant '", t.name, "' has no data"));
-    if (t.offset + t.size_bytes() > constants.size())
+    if (t.offset > program.constant_bytes || t.size_bytes() > program.constant_bytes - t.offset)
       return absl::InternalError(absl::StrCat("constant '", t.name, "' lies outside the constant region"));
-    std::vector<float> stored(ops::StoredElements(t.shape, t.layout));
-    if (t.layout == ops::Layout::kTile) ops::Tilize(t.constant.data(), t.shape, stored.data());
-    else stored = t.constant;
-    ops::StoreFromFloat(stored.data(), static_cast<int64_t>(stored.size()), t.dtype, constants.data() + t.offset);
+    constants.push_back(&t);
+  }
+  std::sort(constants.begin(), constants.end(),
+            [](const ProgramTensor* a, const ProgramTensor* b) { return a->offset < b->offset; });
+
+  flatbuffers::FlatBufferBuilder b(1 << 16);
+  // Every scalar is stored, defaults included: a file says what it means (a region's kind, a tensor's
+  // dtype) without relying on the schema's defaults, and tools can patch any field in place.
+  b.ForceDefaults(true);
+  std::vector<flatbuffers::Offset<fb::MemoryRegion>> regions = {
+      fb::CreateMemoryRegion(b, b.CreateString("activations"), fb::RegionKind::DEVICE_DRAM, program.arena_bytes),
+      fb::CreateMemoryRegion(b, b.CreateString("constants"), fb::RegionKind::DEVICE_DRAM, program.constant_bytes),
+  };
+
+  std::map<std::string, uint32_t> operator_index;
+  std::vector<flatbuffers::Offset<fb::Operator>> operators;
+  for (const ProgramInstruction& inst : program.instructions) {
+    if (inst.kind != ProgramInstruction::Kind::kOp) continue;
+    const std::string name(inst.op->name);
+    if (operator_index.emplace(name, static_cast<uint32_t>(operators.size())).second)
+      operators.push_back(fb::CreateOperator(b, b.CreateString(name)));
   }
 
-  flatbuffers::FlatBufferBuilder b(1 << 20);
-  // The big constant vector goes first, with the alignment the schema asks for.
-  b.ForceVectorAlignment(constants.size(), 1, 32);
-  auto constants_vec = b.CreateVector(constants);
-
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
-  for (const ProgramTensor& t : program.tensors)
+  for (const ProgramTensor& t : program.tensors) {
+    fb::Placement placement(t.space == MemSpace::kDeviceArena ? kArenaRegion : kConstantRegion, t.offset);
+    fb::DataRef data(kConstantSegment, t.offset, t.size_bytes());
+    const bool host = t.space == MemSpace::kHost;
+    const bool constant = t.space == MemSpace::kDeviceConstant;
     tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
                                        static_cast<fb::DType>(t.dtype), static_cast<fb::Layout>(t.layout),
-                                       static_cast<fb::MemSpace>(t.space), t.offset, t.size_bytes()));
+                                       host ? nullptr : &placement, t.size_bytes(), constant ? &data : nullptr));
+  }
 
   std::vector<uint8_t> types;
   std::vector<flatbuffers::Offset<void>> insts;
@@ -49,7 +91,7 @@ absl::StatusOr<std::string> WriteKiln(const ScheduledProgram& program) {
         attrs.push_back(fb::CreateAttribute(b, b.CreateString(name), static_cast<fb::AttrKind>(v.kind),
                                             b.CreateVector(v.ints), v.f));
       std::vector<uint32_t> inputs(inst.inputs.begin(), inst.inputs.end());
-      auto op = fb::CreateDeviceOp(b, b.CreateString(std::string(inst.op->name)), b.CreateVector(inputs),
+      auto op = fb::CreateDeviceOp(b, operator_index.at(std::string(inst.op->name)), b.CreateVector(inputs),
                                    static_cast<uint32_t>(inst.output), b.CreateVector(attrs),
                                    b.CreateString(inst.source));
       types.push_back(static_cast<uint8_t>(fb::Instruction::DeviceOp));
@@ -69,13 +111,76 @@ absl::StatusOr<std::string> WriteKiln(const ScheduledProgram& program) {
   };
   auto inputs = io(program.inputs);
   auto outputs = io(program.outputs);
-  auto plan = fb::CreateMemoryPlan(b, program.arena_bytes, program.constant_bytes,
-                                   program.arena_bytes + program.constant_bytes);
+  // One segment holds every constant (an empty one when all constants are empty).
+  std::vector<fb::DataSegment> segments;
+  if (!constants.empty()) segments.emplace_back(0, program.constant_bytes);
   auto types_vec = b.CreateVector(reinterpret_cast<const fb::Instruction*>(types.data()), types.size());
-  auto root = fb::CreateProgram(b, kFormatVersion, b.CreateString(kProducer), b.CreateVector(tensors), inputs,
-                                outputs, types_vec, b.CreateVector(insts), plan, constants_vec);
+  auto root = fb::CreateProgram(b, kFormatVersion, b.CreateString(kProducer), b.CreateVector(regions),
+                                b.CreateVector(operators), b.CreateVector(tensors), inputs, outputs, types_vec,
+                                b.CreateVector(insts), b.CreateVectorOfStructs(segments));
   fb::FinishProgramBuffer(b, root);
-  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+
+  // Insert the extended header after the identifier. Every FlatBuffers offset except the root offset is
+  // relative to its own position, so moving the rest of the buffer only moves the root; the header size
+  // is a multiple of the buffer's alignment, so every scalar keeps its alignment.
+  static_assert(kExtendedHeaderSize % 8 == 0);
+  if (kExtendedHeaderSize % b.GetBufferMinAlignment() != 0)
+    return absl::InternalError("the .kiln header size does not keep the FlatBuffer's alignment");
+  const uint8_t* fbuf = b.GetBufferPointer();
+  const uint64_t fsize = b.GetSize();
+  ExtendedHeader header;
+  header.program_size = fsize + kExtendedHeaderSize;
+  if (program.constant_bytes > 0) {
+    header.segment_base_offset = AlignUp(header.program_size, kSegmentAlignment);
+    header.segment_data_size = program.constant_bytes;
+  }
+  uint8_t head[kExtendedHeaderOffset + kExtendedHeaderSize];
+  std::memcpy(head, fbuf, kExtendedHeaderOffset);
+  uint32_t root_offset;
+  std::memcpy(&root_offset, head, 4);
+  root_offset += static_cast<uint32_t>(kExtendedHeaderSize);
+  std::memcpy(head, &root_offset, 4);
+  header.Encode(head + kExtendedHeaderOffset);
+  out.write(reinterpret_cast<const char*>(head), sizeof(head));
+  out.write(reinterpret_cast<const char*>(fbuf + kExtendedHeaderOffset),
+            static_cast<std::streamsize>(fsize - kExtendedHeaderOffset));
+  if (header.segment_data_size == 0) return out ? absl::OkStatus() : absl::DataLossError("write failed");
+
+  // The constants segment, one tensor at a time.
+  KILN_RETURN_IF_ERROR(WriteZeros(out, header.segment_base_offset - header.program_size));
+  uint64_t written = 0;
+  std::vector<float> stored;
+  std::vector<uint8_t> bytes;
+  for (const ProgramTensor* t : constants) {
+    if (t->offset < written)
+      return absl::InternalError(absl::StrCat("constant '", t->name, "' overlaps the constant before it"));
+    KILN_RETURN_IF_ERROR(WriteZeros(out, t->offset - written));
+    stored.resize(ops::StoredElements(t->shape, t->layout));
+    if (t->layout == ops::Layout::kTile) ops::Tilize(t->constant.data(), t->shape, stored.data());
+    else std::copy(t->constant.begin(), t->constant.end(), stored.begin());
+    bytes.resize(t->size_bytes());
+    ops::StoreFromFloat(stored.data(), static_cast<int64_t>(stored.size()), t->dtype, bytes.data());
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    written = t->offset + t->size_bytes();
+  }
+  KILN_RETURN_IF_ERROR(WriteZeros(out, program.constant_bytes - written));
+  return out ? absl::OkStatus() : absl::DataLossError("write failed");
+}
+
+absl::Status WriteKilnFile(const ScheduledProgram& program, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open for writing"));
+  absl::Status s = WriteKiln(program, out);
+  out.close();
+  if (s.ok() && !out) s = absl::DataLossError("write failed");
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> WriteKiln(const ScheduledProgram& program) {
+  std::ostringstream out;
+  KILN_RETURN_IF_ERROR(WriteKiln(program, out));
+  return std::move(out).str();
 }
 
 }  // namespace kiln::compiler

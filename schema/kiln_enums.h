@@ -1,0 +1,33 @@
+// The .kiln enums are the op library's enums on the wire: the generated values must equal the C++
+// ones, so the writer and the loader convert by value. A change to either side fails to compile here.
+#ifndef KILN_SCHEMA_KILN_ENUMS_H_
+#define KILN_SCHEMA_KILN_ENUMS_H_
+
+#include "ops/attrs.h"
+#include "ops/dtype.h"
+#include "ops/tile_layout.h"
+#include "schema/kiln_generated.h"
+
+namespace kiln::fb {
+
+static_assert(int(DType::F32) == int(ops::DType::kF32));
+static_assert(int(DType::BF16) == int(ops::DType::kBF16));
+static_assert(int(DType::I32) == int(ops::DType::kI32));
+static_assert(int(DType::MAX) == int(ops::DType::kI32), "a DType was added on one side only");
+static_assert(int(Layout::ROW_MAJOR) == int(ops::Layout::kRowMajor));
+static_assert(int(Layout::TILE) == int(ops::Layout::kTile));
+static_assert(int(Layout::MAX) == int(ops::Layout::kTile), "a Layout was added on one side only");
+static_assert(int(AttrKind::INT) == int(ops::AttrKind::kInt));
+static_assert(int(AttrKind::INTS) == int(ops::AttrKind::kInts));
+static_assert(int(AttrKind::FLOAT) == int(ops::AttrKind::kFloat));
+static_assert(int(AttrKind::MAX) == int(ops::AttrKind::kFloat), "an AttrKind was added on one side only");
+
+// True when `value` is one of the generated enum's values (all of ours are dense from MIN to MAX).
+template <typename E>
+constexpr bool InRange(E value) {
+  return static_cast<int>(value) >= static_cast<int>(E::MIN) && static_cast<int>(value) <= static_cast<int>(E::MAX);
+}
+
+}  // namespace kiln::fb
+
+#endif  // KILN_SCHEMA_KILN_ENUMS_H_
