@@ -737,7 +737,8 @@ TEST(Program, EmptyConstantAndNoOtherWeights) {
   EXPECT_EQ(outputs[0].shape, (ops::Shape{0, 3}));
 }
 
-TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
+// A pooling program whose window is patched to `kernel` rows, padded by half of it.
+ScheduledProgram PoolingProgram(int64_t kernel) {
   DeviceGraph g;
   const int x = g.AddInput("x", {1, 1, 1, 1});
   ops::Attrs a;
@@ -750,10 +751,25 @@ TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};
   ScheduledProgram p = Compile(std::move(g));
-  // A window of 2^40 + 1 rows padded by 2^39 still yields one output on a 1x1 image.
   ops::Attrs& attrs = p.instructions[OpInstruction(p, "max_pool2d")].attrs;
-  attrs.SetInts("kernel", {(int64_t{1} << 40) + 1, 1});
-  attrs.SetInts("padding", {int64_t{1} << 39, 0});
+  attrs.SetInts("kernel", {kernel, 1});
+  attrs.SetInts("padding", {kernel / 2, 0});
+  return p;
+}
+
+TEST(BadInputs, PoolingWindowAboveTheOpLimitIsInvalid) {
+  // The fuzzed file: a window of 2^40 + 1 rows padded by 2^39 on a 1x1 image, which used to hang.
+  std::unique_ptr<Program> program;
+  Status s = LoadWith(Write(PoolingProgram((int64_t{1} << 40) + 1)), {}, &program);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidProgram);
+  EXPECT_THAT(s.message(), HasSubstr("attribute 'kernel' must hold 2 ints in [1, 2^40], got [1099511627777, 1]"));
+}
+
+TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
+  // The largest window the op allows still yields one output on a 1x1 image, but its work is above
+  // the default limit.
+  const ScheduledProgram p = PoolingProgram((int64_t{1} << 40) - 1);
   std::unique_ptr<Program> program;
   Status s = LoadWith(Write(p), {}, &program);
   ASSERT_FALSE(s.ok());
