@@ -13,10 +13,7 @@
 
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/device_graph.h"
-#include "compiler/passes/layout_selection.h"
-#include "compiler/passes/memory_planning.h"
-#include "compiler/passes/placement.h"
-#include "compiler/passes/scheduling.h"
+#include "compiler/pipeline/pipeline.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
 #include "simulator/device.h"
@@ -42,11 +39,11 @@ ScheduledProgram BigProgram(const std::vector<float>& w) {
   EXPECT_TRUE(y.ok()) << y.status();
   g.inputs = {{"x", x}};
   g.outputs = {{"y", *y}};
-  absl::StatusOr<ScheduledProgram> p = compiler::PlaceGraph(g);
-  EXPECT_TRUE(p.ok()) << p.status();
-  EXPECT_TRUE(compiler::SelectLayouts(*p).ok());
-  EXPECT_TRUE(compiler::ScheduleTransfers(*p).ok());
-  EXPECT_TRUE(compiler::PlanMemory(*p, uint64_t{1} << 40).ok());
+  compiler::CompileOptions options;
+  options.chip.dram_bytes = int64_t{1} << 40;
+  absl::StatusOr<compiler::CompileState> state = compiler::RunPipeline(std::move(g), options, "plan-memory");
+  EXPECT_TRUE(state.ok()) << state.status();
+  std::optional<ScheduledProgram>& p = state->program;
   uint64_t offset = 0;
   for (int i = 0; i < kFillers; ++i) {
     ProgramTensor t;

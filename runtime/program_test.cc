@@ -16,12 +16,7 @@
 
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/device_graph.h"
-#include "compiler/passes/constant_folding.h"
-#include "compiler/passes/dead_code_elimination.h"
-#include "compiler/passes/layout_selection.h"
-#include "compiler/passes/memory_planning.h"
-#include "compiler/passes/placement.h"
-#include "compiler/passes/scheduling.h"
+#include "compiler/pipeline/pipeline.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
 #include "runtime/program_validation.h"
@@ -48,17 +43,12 @@ int Node(DeviceGraph& g, const std::string& op, std::vector<int> inputs, const s
   return id.ok() ? *id : -1;
 }
 
+// The compiler's own pipeline, up to a memory-planned program.
 ScheduledProgram Compile(DeviceGraph g) {
-  EXPECT_TRUE(compiler::FoldConstants(g).ok());
-  EXPECT_TRUE(compiler::EliminateDeadCode(g).ok());
-  absl::StatusOr<ScheduledProgram> p = compiler::PlaceGraph(g);
-  EXPECT_TRUE(p.ok()) << p.status();
-  if (!p.ok()) return {};
-  EXPECT_TRUE(compiler::SelectLayouts(*p).ok());
-  EXPECT_TRUE(compiler::ScheduleTransfers(*p).ok());
-  absl::Status s = compiler::PlanMemory(*p, static_cast<uint64_t>(target::DefaultChipConfig().dram_bytes));
-  EXPECT_TRUE(s.ok()) << s;
-  return *std::move(p);
+  absl::StatusOr<compiler::CompileState> s =
+      compiler::RunPipeline(std::move(g), compiler::CompileOptions{}, "plan-memory");
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s->program) : ScheduledProgram{};
 }
 
 std::string Write(const ScheduledProgram& p) {

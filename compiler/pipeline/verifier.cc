@@ -32,8 +32,10 @@ absl::Status VerifyDeviceGraph(const DeviceGraph& g) {
   for (size_t v = 0; v < n; ++v) {
     const DeviceValue& value = g.values[v];
     if (value.kind == DeviceValue::Kind::kInput) defined[v] = -1;
-    // A constant without data is one dead-code elimination freed; reading it is caught below.
-    if (value.kind == DeviceValue::Kind::kConstant && !value.constant.empty()) {
+    // A constant without data is one dead-code elimination freed (unless it has no elements at all);
+    // reading it is caught below.
+    if (value.kind == DeviceValue::Kind::kConstant &&
+        (!value.constant.empty() || ops::NumElements(value.shape) == 0)) {
       if (static_cast<int64_t>(value.constant.size()) != ops::NumElements(value.shape))
         return Broken(absl::StrCat("constant ", DeviceValueName(g, static_cast<int>(v)), " holds ",
                                    value.constant.size(), " values but its shape ", ops::ShapeToString(value.shape),

@@ -7,10 +7,7 @@
 
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/device_graph.h"
-#include "compiler/passes/layout_selection.h"
-#include "compiler/passes/memory_planning.h"
-#include "compiler/passes/placement.h"
-#include "compiler/passes/scheduling.h"
+#include "compiler/pipeline/pipeline.h"
 #include "schema/kiln_generated.h"
 
 namespace {
@@ -24,11 +21,11 @@ ScheduledProgram OneOp(const std::string& op, const kiln::ops::Shape& shape, con
   if (!y.ok()) return {};
   g.inputs = {{"x", x}};
   g.outputs = {{"y", *y}};
-  absl::StatusOr<ScheduledProgram> p = kiln::compiler::PlaceGraph(g);
-  if (!p.ok() || !kiln::compiler::SelectLayouts(*p).ok() || !kiln::compiler::ScheduleTransfers(*p).ok() ||
-      !kiln::compiler::PlanMemory(*p, uint64_t{1} << 40).ok())
-    return {};
-  return *std::move(p);
+  kiln::compiler::CompileOptions options;
+  options.chip.dram_bytes = int64_t{1} << 40;
+  absl::StatusOr<kiln::compiler::CompileState> s =
+      kiln::compiler::RunPipeline(std::move(g), options, "plan-memory");
+  return s.ok() ? *std::move(s->program) : ScheduledProgram{};
 }
 
 // Writes `p`, with every tensor's shape replaced in the file by `shape` (same rank) when given: the
