@@ -1,5 +1,7 @@
 // The pass pipeline (slices, names, errors), the structural verifier (each invariant, with the text of
 // its error) and the printer's naming rules.
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -140,6 +142,27 @@ TEST(Pipeline, CompileRunsTheWholePipeline) {
   EXPECT_EQ(compiled->summary.device_ops, 1);
   EXPECT_EQ(compiled->summary.transfers, 2);
   EXPECT_EQ(state->timings.size(), BuildPipeline(Verifying()).size());
+}
+
+TEST(Pipeline, SerializeStreamsToTheOutputPathAndLeavesNoPartialFile) {
+  const std::string dir = ::testing::TempDir();
+  absl::StatusOr<CompileState> in_memory = RunPipeline(Small(), Verifying());
+  ASSERT_TRUE(in_memory.ok()) << in_memory.status();
+  CompileOptions to_file = Verifying();
+  to_file.output_path = dir + "/small.kiln";
+  absl::StatusOr<CompileState> streamed = RunPipeline(Small(), to_file);
+  ASSERT_TRUE(streamed.ok()) << streamed.status();
+  EXPECT_TRUE(streamed->kiln.empty());  // nothing held in memory
+  EXPECT_EQ(streamed->kiln_bytes, in_memory->kiln.size());
+  std::ifstream file(to_file.output_path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, in_memory->kiln);
+  // A path that cannot be written is an error naming it, and leaves no ".partial" file behind.
+  to_file.output_path = dir + "/no-such-dir/small.kiln";
+  absl::StatusOr<CompileState> failed = RunPipeline(Small(), to_file);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(Message(failed.status()), ::testing::HasSubstr("no-such-dir/small.kiln: cannot open for writing"));
+  EXPECT_FALSE(std::ifstream(to_file.output_path + ".partial").good());
 }
 
 // A pass that breaks an invariant is named by the verifier that runs after it.

@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
     kiln::Status s = kiln::target::LoadChipConfig(chip_path, &options.chip);
     if (!s.ok()) return Fail(s.message());
   }
+  options.output_path = output;  // serialize streams the file; the weights are never held twice
   const std::vector<Pass> pipeline = kiln::compiler::BuildPipeline(options);
   if (list_passes) {
     ListPasses(pipeline);
@@ -162,18 +163,15 @@ int main(int argc, char** argv) {
 
   if (time_passes) PrintTimes(read_seconds, state);
   if (!dump_dir.empty() && !quiet) std::printf("wrote %d dump(s) to %s\n", dumped, dump_dir.c_str());
-  if (state.kiln.empty()) {
+  if (state.kiln_bytes == 0) {
     std::printf("stopped after '%s'; no .kiln written (the pipeline ends with '%s')\n", state.last_pass.c_str(),
                 pipeline.back().name.c_str());
     return 0;
   }
-  if (output.empty()) return Fail("no -o given for the .kiln");
-  std::ofstream out(output, std::ios::binary);
-  out.write(state.kiln.data(), static_cast<std::streamsize>(state.kiln.size()));
-  if (!out) return Fail("cannot write " + output);
   if (!quiet) {
-    std::printf("compiled %s -> %s (%zu bytes) for chip %s\n%s", input.c_str(), output.c_str(), state.kiln.size(),
-                options.chip.name.c_str(), state.Summary().ToString().c_str());
+    std::printf("compiled %s -> %s (%llu bytes) for chip %s\n%s", input.c_str(), output.c_str(),
+                static_cast<unsigned long long>(state.kiln_bytes), options.chip.name.c_str(),
+                state.Summary().ToString().c_str());
   }
   return 0;
 }

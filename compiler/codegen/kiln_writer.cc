@@ -1,5 +1,9 @@
 #include "compiler/codegen/kiln_writer.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -168,12 +172,20 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
 }
 
 absl::Status WriteKilnFile(const ScheduledProgram& program, const std::string& path) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  // Written beside the target and renamed at the end, so a failure never leaves half a program
+  // where a runtime might load it.
+  const std::string tmp = path + ".partial";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open for writing"));
   absl::Status s = WriteKiln(program, out);
   out.close();
   if (s.ok() && !out) s = absl::DataLossError("write failed");
-  if (!s.ok()) return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+  if (s.ok() && std::rename(tmp.c_str(), path.c_str()) != 0)
+    s = absl::DataLossError(absl::StrCat("cannot rename ", tmp, ": ", std::strerror(errno)));
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+  }
   return absl::OkStatus();
 }
 

@@ -1,12 +1,13 @@
 #include "compiler/passes/placement.h"
 
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace kiln::compiler {
 
-absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph, ops::DType device_dtype) {
+absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device_dtype) {
   if (device_dtype == ops::DType::kI32)
     return absl::InvalidArgumentError("placement: i32 is not a device dtype for float models");
   ScheduledProgram p;
@@ -28,10 +29,10 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph, ops::DType
 
   auto device_operand = [&](int v) {
     if (device_tensor[v] < 0) {
-      const DeviceValue& value = graph.values[v];
+      DeviceValue& value = graph.values[v];
       // Anything not yet placed is a constant: nodes come in topological order.
       device_tensor[v] = add_tensor({value.name, value.shape, device_dtype, ops::Layout::kTile,
-                                     MemSpace::kDeviceConstant, 0, value.constant});
+                                     MemSpace::kDeviceConstant, 0, std::move(value.constant)});
     }
     return device_tensor[v];
   };

@@ -13,8 +13,9 @@ namespace kiln::compiler {
 // Instructions come out in graph order, each transfer beside the op it serves; scheduling
 // (scheduling.h) decides the final order.
 // Device tensors are stored as `device_dtype` (f32 or bf16); host inputs and outputs stay f32 and
-// the DMA engine converts.
-absl::StatusOr<ScheduledProgram> PlaceGraph(const DeviceGraph& graph, ops::DType device_dtype = ops::DType::kF32);
+// the DMA engine converts. The graph is taken by value so that its constants move into the program
+// instead of being copied (pass it with std::move to keep one copy of the weights).
+absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device_dtype = ops::DType::kF32);
 
 }  // namespace kiln::compiler
 

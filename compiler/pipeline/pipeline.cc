@@ -1,6 +1,7 @@
 #include "compiler/pipeline/pipeline.h"
 
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 
@@ -53,7 +54,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 IrKind CompileState::current() const {
-  if (!kiln.empty()) return IrKind::kKiln;
+  if (kiln_bytes > 0) return IrKind::kKiln;
   if (program) return IrKind::kProgram;
   if (graph) return IrKind::kDeviceGraph;
   return IrKind::kAten;
@@ -97,7 +98,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                     "released: from here on the program is the IR.",
                     IrKind::kDeviceGraph, IrKind::kProgram, [device_dtype](CompileState& s) -> absl::Status {
                       if (!s.graph) return Missing("place", IrKind::kDeviceGraph);
-                      KILN_ASSIGN_OR_RETURN(ScheduledProgram program, PlaceGraph(*s.graph, device_dtype));
+                      KILN_ASSIGN_OR_RETURN(ScheduledProgram program, PlaceGraph(*std::move(s.graph), device_dtype));
                       s.program = std::move(program);
                       s.graph.reset();  // its constants now live in the program; keep one copy
                       return absl::OkStatus();
@@ -128,11 +129,19 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                     }});
   passes.push_back({"serialize", "writes the planned program as .kiln bytes (schema/kiln.fbs)",
                     "Constants are written in device format, ready to copy to the device as they are.",
-                    IrKind::kProgram, IrKind::kKiln, [](CompileState& s) -> absl::Status {
+                    IrKind::kProgram, IrKind::kKiln, [path = options.output_path](CompileState& s) -> absl::Status {
                       if (!s.program) return Missing("serialize", IrKind::kProgram);
                       if (!s.memory_planned)
                         return absl::FailedPreconditionError("pass 'serialize' needs a memory-planned program");
-                      KILN_ASSIGN_OR_RETURN(s.kiln, WriteKiln(*s.program));
+                      if (path.empty()) {
+                        KILN_ASSIGN_OR_RETURN(s.kiln, WriteKiln(*s.program));
+                        s.kiln_bytes = s.kiln.size();
+                        return absl::OkStatus();
+                      }
+                      KILN_RETURN_IF_ERROR(WriteKilnFile(*s.program, path));
+                      std::error_code ec;
+                      s.kiln_bytes = std::filesystem::file_size(path, ec);
+                      if (ec) return absl::DataLossError(absl::StrCat(path, ": ", ec.message()));
                       return absl::OkStatus();
                     }});
   return passes;
@@ -213,7 +222,7 @@ std::string PrintState(const CompileState& state) {
   switch (state.current()) {
     case IrKind::kDeviceGraph: return PrintDeviceGraph(*state.graph);
     case IrKind::kProgram: return PrintProgram(*state.program, state.memory_planned);
-    case IrKind::kKiln: return absl::StrCat(".kiln: ", state.kiln.size(), " bytes\n");
+    case IrKind::kKiln: return absl::StrCat(".kiln: ", state.kiln_bytes, " bytes\n");
     case IrKind::kAten:
       return state.aten ? absl::StrCat("ATen graph: ", state.aten->inputs.size(), " inputs, ",
                                        state.aten->nodes.size(), " nodes, ", state.aten->outputs.size(), " outputs\n")

@@ -42,6 +42,9 @@ struct CompileOptions {
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
   ops::DType device_dtype = ops::DType::kF32;  // storage of weights and activations on the device
   bool verify_each = kVerifyEachByDefault;     // run the structural verifier after every pass
+  // When set, serialize streams the .kiln file here, one constant at a time, so the weights are never
+  // held twice; when empty, the bytes go to CompileState::kiln (tests, in-process use).
+  std::string output_path;
 };
 
 struct CompileSummary {
@@ -74,7 +77,8 @@ struct CompileState {
   std::optional<DeviceGraph> graph;          // from lowering until placement
   std::optional<ScheduledProgram> program;   // from placement on
   bool memory_planned = false;               // offsets in `program` are final
-  std::string kiln;                          // the .kiln bytes, from serialization on
+  std::string kiln;                          // the .kiln bytes, from serialization on (no output_path)
+  uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
   MemoryStats memory;
   std::vector<PassTiming> timings;  // one per pass run, in order
