@@ -148,7 +148,7 @@ TEST(DeadCode, AfterFoldingTheOriginalWeightIsFreedAndNotPlaced) {
   ASSERT_TRUE(p.has_value());
   int constants = 0;
   for (const ProgramTensor& t : p->tensors)
-    if (t.space == MemSpace::kDeviceConstant) {
+    if (t.is_constant) {
       ++constants;
       EXPECT_EQ(t.shape, (ops::Shape{3, 2}));
     }
@@ -252,7 +252,7 @@ TEST(LayoutSelection, SmallKernelsGoRowMajorSquareMatricesStayTiled) {
       EXPECT_EQ(t.layout, ops::Layout::kTile);
       ++checked;
     }
-    if (t.space == MemSpace::kHost) {
+    if (t.in_caller_buffer()) {
       EXPECT_EQ(t.layout, ops::Layout::kRowMajor) << t.name;
     } else {
       // The rule, for every device tensor.
@@ -275,7 +275,7 @@ std::vector<std::string> PlanViolations(const ScheduledProgram& p) {
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i) {
     const ProgramInstruction& inst = p.instructions[i];
     for (int t : inst.inputs) {
-      if (def[t] < 0 && p.tensors[t].space == MemSpace::kDeviceArena)
+      if (def[t] < 0 && p.tensors[t].is_activation())
         bad.push_back("tensor " + p.tensors[t].name + " read before written");
       last[t] = std::max(last[t], i);
     }
@@ -284,18 +284,18 @@ std::vector<std::string> PlanViolations(const ScheduledProgram& p) {
   }
   for (int t = 0; t < n; ++t) {
     const ProgramTensor& a = p.tensors[t];
-    if (a.space == MemSpace::kHost) continue;
+    if (a.in_caller_buffer()) continue;
     if (a.offset % kDeviceAlignment != 0) bad.push_back(a.name + " misaligned");
-    const uint64_t region = a.space == MemSpace::kDeviceArena ? p.arena_bytes : p.constant_bytes;
+    const uint64_t region = p.regions[a.region].size_bytes;
     if (a.offset + a.size_bytes() > region) bad.push_back(a.name + " outside its region");
   }
   for (int t = 0; t < n; ++t)
     for (int u = t + 1; u < n; ++u) {
       const ProgramTensor& a = p.tensors[t];
       const ProgramTensor& b = p.tensors[u];
-      if (a.space != b.space || a.space == MemSpace::kHost) continue;
+      if (a.region != b.region || a.in_caller_buffer()) continue;
       bool both_alive;
-      if (a.space == MemSpace::kDeviceConstant) {
+      if (a.is_constant) {
         both_alive = true;  // constants live for the whole program
       } else {
         if (def[t] < 0 || def[u] < 0) continue;
@@ -324,10 +324,10 @@ TEST(MemoryPlanning, ChainReusesTheArena) {
   ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 30, &stats);
   const uint64_t one = 64 * 64 * 4;
   EXPECT_EQ(stats.sum_of_activation_bytes, 6 * one);  // input copy + 5 results
-  EXPECT_LT(p.arena_bytes, stats.sum_of_activation_bytes);
-  EXPECT_EQ(p.arena_bytes, 2 * one);  // a chain needs only operand + result at a time
-  EXPECT_EQ(stats.arena_bytes, p.arena_bytes);
-  EXPECT_EQ(p.constant_bytes, 0u);
+  EXPECT_LT(p.regions[kActivationRegion].size_bytes, stats.sum_of_activation_bytes);
+  EXPECT_EQ(p.regions[kActivationRegion].size_bytes, 2 * one);  // a chain needs only operand + result at a time
+  EXPECT_EQ(stats.arena_bytes, p.regions[kActivationRegion].size_bytes);
+  EXPECT_EQ(p.regions[kConstantRegion].size_bytes, 0u);
   EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
 }
 
@@ -368,10 +368,10 @@ TEST(MemoryPlanning, ConstantsArePackedAlignedAndCountTowardTheLimit) {
   EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
   uint64_t sum = 0;
   for (const ProgramTensor& t : p.tensors)
-    if (t.space == MemSpace::kDeviceConstant) sum += (t.size_bytes() + 63) / 64 * 64;
-  EXPECT_EQ(p.constant_bytes, sum);
+    if (t.is_constant) sum += (t.size_bytes() + 63) / 64 * 64;
+  EXPECT_EQ(p.regions[kConstantRegion].size_bytes, sum);
   EXPECT_EQ(stats.constant_bytes, sum);
-  absl::Status s = PlanMemory(p, p.arena_bytes + p.constant_bytes - 1);
+  absl::Status s = PlanMemory(p, p.regions[kActivationRegion].size_bytes + p.regions[kConstantRegion].size_bytes - 1);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(s.message()), HasSubstr("constants " + std::to_string(sum)));
 }
@@ -458,15 +458,15 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
     ASSERT_FALSE(p.instructions.empty());
     ExpectTransfersAdjacent(p);
     EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
-    EXPECT_LE(p.arena_bytes, stats.sum_of_activation_bytes);
+    EXPECT_LE(p.regions[kActivationRegion].size_bytes, stats.sum_of_activation_bytes);
     int arena_tensors = 0;
     for (const ProgramTensor& t : p.tensors) {
-      if (t.space == MemSpace::kHost) continue;
+      if (t.in_caller_buffer()) continue;
       EXPECT_EQ(t.offset % kDeviceAlignment, 0u) << t.name;
-      arena_tensors += t.space == MemSpace::kDeviceArena;
+      arena_tensors += t.is_activation();
     }
     total_arena_tensors += arena_tensors;
-    if (p.arena_bytes < stats.sum_of_activation_bytes) ++dags_with_reuse;
+    if (p.regions[kActivationRegion].size_bytes < stats.sum_of_activation_bytes) ++dags_with_reuse;
   }
   // The DAGs are big enough to exercise reuse.
   EXPECT_GT(total_arena_tensors, 40 * 5);

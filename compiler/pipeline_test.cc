@@ -281,8 +281,14 @@ TEST(VerifyProgram, OperandReadBeforeWritten) {
   ScheduledProgram p = SmallProgram();
   std::swap(p.instructions[0], p.instructions[1]);  // relu before the input's upload
   EXPECT_EQ(Message(VerifyProgram(p)),
-            "instruction 0 (%r = relu(%x.device) : f32[2, 3] row_major 24 B arena  (from r)): operand 0 %x.device "
+            "instruction 0 (%r = relu(%x.device) : f32[2, 3] row_major 24 B activations  (from r)): operand 0 %x.device "
             "is read before any instruction writes it");
+}
+
+TEST(VerifyProgram, TensorsLiveInTheProgramsRegions) {
+  ScheduledProgram p = SmallProgram();
+  p.tensors[p.instructions[0].output].region = 7;
+  EXPECT_THAT(Message(VerifyProgram(p)), ::testing::HasSubstr("is in region 7, but the program has 2 regions"));
 }
 
 TEST(VerifyProgram, TransfersGoBetweenHostAndDevice) {

@@ -22,7 +22,6 @@
 namespace kiln::runtime {
 namespace {
 
-using compiler::MemSpace;
 using compiler::ProgramTensor;
 using compiler::ScheduledProgram;
 
@@ -50,7 +49,8 @@ ScheduledProgram BigProgram(const std::vector<float>& w) {
     t.name = "filler" + std::to_string(i);
     t.shape = {kFillerElements};
     t.layout = ops::Layout::kRowMajor;
-    t.space = MemSpace::kDeviceConstant;
+    t.region = compiler::kConstantRegion;
+    t.is_constant = true;
     t.offset = offset;
     t.constant.assign(kFillerElements, static_cast<float>(i));
     offset += t.size_bytes();
@@ -61,7 +61,7 @@ ScheduledProgram BigProgram(const std::vector<float>& w) {
       t.offset = offset;
       offset += (t.size_bytes() + 63) / 64 * 64;
     }
-  p->constant_bytes = offset;
+  p->regions[compiler::kConstantRegion].size_bytes = offset;
   return *std::move(p);
 }
 
@@ -70,7 +70,7 @@ TEST(LargeProgram, MoreThanTwoGiBOfConstantsLoadsMappedAndRuns) {
   const std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
   {
     ScheduledProgram p = BigProgram(w);
-    ASSERT_GT(p.constant_bytes, uint64_t{1} << 31);
+    ASSERT_GT(p.regions[compiler::kConstantRegion].size_bytes, uint64_t{1} << 31);
     absl::Status s = compiler::WriteKilnFile(p, path);
     ASSERT_TRUE(s.ok()) << s;
   }  // the compiler's copy of the weights is gone before the runtime starts

@@ -39,14 +39,6 @@ Status Prefixed(const Status& s, const std::string& what) {
 
 }  // namespace
 
-const char* RegionKindName(RegionKind kind) {
-  switch (kind) {
-    case RegionKind::kDeviceDram: return "DEVICE_DRAM";
-    case RegionKind::kDeviceSram: return "DEVICE_SRAM";
-    case RegionKind::kHostScratch: return "HOST_SCRATCH";
-  }
-  return "unknown";
-}
 
 Status Program::LoadFile(const std::string& path, std::unique_ptr<Program>* out, const LoadOptions& options) {
   std::unique_ptr<MmapDataLoader> loader;

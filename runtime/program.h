@@ -19,6 +19,7 @@
 #include "ops/dtype.h"
 #include "ops/op_def.h"
 #include "ops/tile_layout.h"
+#include "target/memory.h"
 #include "runtime/data_loader.h"
 #include "runtime/device.h"
 
@@ -41,8 +42,8 @@ struct LoadOptions {
   Limits limits;
 };
 
-enum class RegionKind : uint8_t { kDeviceDram = 0, kDeviceSram = 1, kHostScratch = 2 };
-const char* RegionKindName(RegionKind kind);
+using target::RegionKind;
+using target::RegionKindName;
 
 struct RegionInfo {
   std::string name;

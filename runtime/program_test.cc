@@ -197,7 +197,7 @@ TEST(Program, TiledProgramMatchesReference) {
   ScheduledProgram sp = Compile(std::move(g));
   bool any_tile = false, any_row_major = false;
   for (const compiler::ProgramTensor& pt : sp.tensors) {
-    if (pt.space == compiler::MemSpace::kHost) continue;
+    if (pt.in_caller_buffer()) continue;
     any_tile |= pt.layout == ops::Layout::kTile;
     any_row_major |= pt.layout == ops::Layout::kRowMajor;
   }
@@ -394,41 +394,42 @@ TEST(Program, OperatorsAreStoredOnceAndRegionsNamed) {
 // (the compiler's planner is quadratic in the number of tensors).
 ScheduledProgram ReluChain(int n) {
   ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}};
   const ops::OpDef* relu = ops::FindOp("relu");
   auto add = [&](compiler::ProgramTensor t) {
     p.tensors.push_back(std::move(t));
     return static_cast<int>(p.tensors.size()) - 1;
   };
-  const int x = add({"x", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kHost, 0, {}});
-  int prev = add({"r-1", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kDeviceArena, 0, {}});
+  const int x = add({"x", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::kCallerBuffer, 0, false, {}});
+  int prev = add({"r-1", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::kActivationRegion, 0, false, {}});
   p.inputs = {{"x", x}};
   p.instructions.push_back({compiler::ProgramInstruction::Kind::kHostToDevice, nullptr, {x}, prev, {}, "x"});
   for (int i = 0; i < n; ++i) {
     const int r = add({"r" + std::to_string(i), {1}, ops::DType::kF32, ops::Layout::kRowMajor,
-                       compiler::MemSpace::kDeviceArena, static_cast<uint64_t>((i + 1) % 2 * 64), {}});
+                       compiler::kActivationRegion, static_cast<uint64_t>((i + 1) % 2 * 64), false, {}});
     p.instructions.push_back({compiler::ProgramInstruction::Kind::kOp, relu, {prev}, r, {}, "relu" + std::to_string(i)});
     prev = r;
   }
-  const int y = add({"y", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::MemSpace::kHost, 0, {}});
+  const int y = add({"y", {1}, ops::DType::kF32, ops::Layout::kRowMajor, compiler::kCallerBuffer, 0, false, {}});
   p.outputs = {{"y", y}};
   p.instructions.push_back({compiler::ProgramInstruction::Kind::kDeviceToHost, nullptr, {prev}, y, {}, "y"});
-  p.arena_bytes = 128;
+  p.regions[compiler::kActivationRegion].size_bytes = 128;
   return p;
 }
 
 TEST(Semantic, TensorBeyondTheArenaIsNamed) {
   ScheduledProgram p = SmallProgram();
   const int t = TensorNamed(p, "relu");
-  p.tensors[t].offset = p.arena_bytes;
+  p.tensors[t].offset = p.regions[compiler::kActivationRegion].size_bytes;
   const std::string msg = LoadError(p);
   EXPECT_THAT(msg, HasSubstr("'relu'"));
-  EXPECT_THAT(msg, HasSubstr("lie outside region 0 'activations' of " + std::to_string(p.arena_bytes) + " bytes"));
+  EXPECT_THAT(msg, HasSubstr("lie outside region 0 'activations' of " + std::to_string(p.regions[compiler::kActivationRegion].size_bytes) + " bytes"));
 }
 
 TEST(Semantic, MisalignedOffsetIsNamed) {
   ScheduledProgram p = SmallProgram();
   p.tensors[TensorNamed(p, "relu")].offset += 4;
-  p.arena_bytes += 64;
+  p.regions[compiler::kActivationRegion].size_bytes += 64;
   const std::string msg = LoadError(p);
   EXPECT_THAT(msg, HasSubstr("'relu'"));
   EXPECT_THAT(msg, HasSubstr("64-byte aligned"));
@@ -464,12 +465,12 @@ TEST(Semantic, LongChainsReusingTheSameBytes) {
 TEST(Semantic, ConstantBeyondItsRegionIsNamed) {
   ScheduledProgram p = SmallProgram();
   const int t = TensorNamed(p, "fc.bias");
-  ASSERT_EQ(p.tensors[t].space, compiler::MemSpace::kDeviceConstant);
+  ASSERT_TRUE(p.tensors[t].is_constant);
   // Keep the writer happy (it copies the data in) but lie about the plan: shrink the region.
   std::string bytes = Write(p);
   const fb::Program* prog = fb::GetProgram(bytes.data());
   const fb::Tensor* ft = prog->tensors()->Get(t);
-  const uint64_t beyond = p.constant_bytes - 8;
+  const uint64_t beyond = p.regions[compiler::kConstantRegion].size_bytes - 8;
   uint8_t* placement = FieldAddress(ft, fb::Tensor::VT_PLACEMENT);
   ASSERT_NE(placement, nullptr);
   std::memcpy(placement + kPlacementOffset, &beyond, 8);
@@ -574,7 +575,7 @@ TEST(Semantic, OtherStructuralMistakes) {
     p.instructions[relu].output = TensorNamed(p, "two");
     p.tensors[TensorNamed(p, "two")].shape = p.tensors[h].shape;
     p.tensors[TensorNamed(p, "two")].constant.assign(6, 2.0f);
-    p.constant_bytes += 64;  // room for the bigger constant
+    p.regions[compiler::kConstantRegion].size_bytes += 64;  // room for the bigger constant
     EXPECT_THAT(LoadError(p), HasSubstr("result 'two' is a constant"));
   }
   {  // an unknown attribute
@@ -619,8 +620,8 @@ TEST(Semantic, OtherStructuralMistakes) {
       std::memcpy(&bytes[data + field], &value, 8);
       return bytes;
     };
-    EXPECT_THAT(LoadError(patched(kDataRefOffset, p.constant_bytes)),
-                HasSubstr("'fc.bias': data [" + std::to_string(p.constant_bytes) + ", "));
+    EXPECT_THAT(LoadError(patched(kDataRefOffset, p.regions[compiler::kConstantRegion].size_bytes)),
+                HasSubstr("'fc.bias': data [" + std::to_string(p.regions[compiler::kConstantRegion].size_bytes) + ", "));
     EXPECT_THAT(LoadError(patched(kDataRefOffset, 4)), HasSubstr("'fc.bias': data offset 4 in segment 0 is not 64-byte aligned"));
     EXPECT_THAT(LoadError(patched(kDataRefSize, 5)), HasSubstr("'fc.bias': data holds 5 bytes but the tensor stores"));
   }
@@ -703,7 +704,7 @@ TEST(BadInputs, ZeroByteTensorsShareOffsetsWithLiveTensors) {
   g.outputs = {{"y", y}, {"z", z}};
   ScheduledProgram p = Compile(std::move(g));
   for (compiler::ProgramTensor& t : p.tensors)
-    if (t.size_bytes() == 0 && t.space != compiler::MemSpace::kHost)
+    if (t.size_bytes() == 0 && !t.in_caller_buffer())
       t.offset = p.tensors[TensorNamed(p, "relu_x")].offset;
   std::vector<HostTensor> outputs;
   Status s = WriteLoadRun(p, {HostTensor::FromFloats({2, 4}, kX), HostTensor::FromFloats({0, 3}, {})}, &outputs);
@@ -720,7 +721,7 @@ TEST(Program, EmptyConstantAndNoOtherWeights) {
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};
   ScheduledProgram p = Compile(std::move(g));
-  ASSERT_EQ(p.constant_bytes, 0u);
+  ASSERT_EQ(p.regions[compiler::kConstantRegion].size_bytes, 0u);
   std::vector<HostTensor> outputs;
   Status s = WriteLoadRun(p, {HostTensor::FromFloats({0, 3}, {})}, &outputs);
   ASSERT_TRUE(s.ok()) << s.message();
@@ -773,7 +774,7 @@ TEST(BadInputs, HugePoolingWindowExceedsTheWorkLimit) {
 
 TEST(BadInputs, TwelveGiBArenaIsRefusedAtLoad) {
   ScheduledProgram p = SmallProgram();
-  p.arena_bytes = uint64_t{12} << 30;
+  p.regions[compiler::kActivationRegion].size_bytes = uint64_t{12} << 30;
   std::unique_ptr<Program> program;
   Status s = LoadWith(Write(p), {}, &program);
   ASSERT_FALSE(s.ok());
@@ -796,7 +797,7 @@ TEST(BadInputs, TwelveGiBArenaIsRefusedAtLoad) {
 
 TEST(BadInputs, RegionSizesThatWrap) {
   ScheduledProgram p = SmallProgram();
-  p.arena_bytes = ~uint64_t{0} - 63;  // + the constants region wraps past 2^64
+  p.regions[compiler::kActivationRegion].size_bytes = ~uint64_t{0} - 63;  // + the constants region wraps past 2^64
   LoadOptions unlimited;
   unlimited.limits.max_region_bytes = ~uint64_t{0};
   std::unique_ptr<Program> program;

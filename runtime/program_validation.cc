@@ -11,11 +11,6 @@
 
 namespace kiln::runtime::validation {
 
-static_assert(int(fb::RegionKind::DEVICE_DRAM) == int(RegionKind::kDeviceDram));
-static_assert(int(fb::RegionKind::DEVICE_SRAM) == int(RegionKind::kDeviceSram));
-static_assert(int(fb::RegionKind::HOST_SCRATCH) == int(RegionKind::kHostScratch));
-static_assert(int(fb::RegionKind::MAX) == int(RegionKind::kHostScratch), "a RegionKind was added on one side only");
-
 namespace {
 
 Status Invalid(const std::string& msg) { return Status::InvalidProgram(msg); }

@@ -7,6 +7,7 @@
 #include "ops/dtype.h"
 #include "ops/tile_layout.h"
 #include "schema/kiln_generated.h"
+#include "target/memory.h"
 
 namespace kiln::fb {
 
@@ -21,6 +22,10 @@ static_assert(int(AttrKind::INT) == int(ops::AttrKind::kInt));
 static_assert(int(AttrKind::INTS) == int(ops::AttrKind::kInts));
 static_assert(int(AttrKind::FLOAT) == int(ops::AttrKind::kFloat));
 static_assert(int(AttrKind::MAX) == int(ops::AttrKind::kFloat), "an AttrKind was added on one side only");
+static_assert(int(RegionKind::DEVICE_DRAM) == int(target::RegionKind::kDeviceDram));
+static_assert(int(RegionKind::DEVICE_SRAM) == int(target::RegionKind::kDeviceSram));
+static_assert(int(RegionKind::HOST_SCRATCH) == int(target::RegionKind::kHostScratch));
+static_assert(int(RegionKind::MAX) == int(target::RegionKind::kHostScratch), "a RegionKind was added on one side only");
 
 // True when `value` is one of the generated enum's values (all of ours are dense from MIN to MAX).
 template <typename E>

@@ -22,7 +22,7 @@ done
 # The dumps are the text forms: a device graph, a program with planned offsets, the .kiln's size.
 grep -q '^device graph: 1 input, 1 output, ' "$tmp/out.txt" || fail "no device graph header"
 grep -qE '^  [0-9]+: %[^ ]+ = conv2d\(' "$tmp/out.txt" || fail "no conv2d instruction line"
-grep -q 'arena@' "$tmp/out.txt" || fail "no planned offsets"
+grep -q 'activations@' "$tmp/out.txt" || fail "no planned offsets"
 grep -qE '^\.kiln: [0-9]+ bytes$' "$tmp/out.txt" || fail "no .kiln dump"
 
 "$compile" "$model" -o "$tmp/d.kiln" --dump-after=all --dump-dir="$tmp/dumps" --quiet

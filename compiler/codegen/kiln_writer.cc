@@ -22,11 +22,7 @@ namespace kiln::compiler {
 
 namespace {
 constexpr char kProducer[] = "kiln-compiler 0.1";
-
-// The scheduled program's two device memories become regions 0 and 1 of the file.
-constexpr uint32_t kArenaRegion = 0;
-constexpr uint32_t kConstantRegion = 1;
-constexpr uint32_t kConstantSegment = 0;
+constexpr uint32_t kConstantSegment = 0;  // the one segment, laid out like the constants' region
 
 uint64_t AlignUp(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
 
@@ -44,16 +40,27 @@ absl::Status WriteZeros(std::ostream& out, uint64_t n) {
 
 absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   // The constants segment has the constant region's layout, so each tensor's data sits at its own
-  // region offset and the loader could also copy the segment in one piece.
+  // region offset and the loader can copy the segment in one piece. All constants share one region.
   std::vector<const ProgramTensor*> constants;
+  int constant_region = kCallerBuffer;
   for (const ProgramTensor& t : program.tensors) {
-    if (t.space != MemSpace::kDeviceConstant) continue;
+    if (!t.in_caller_buffer() && (t.region < 0 || t.region >= static_cast<int>(program.regions.size())))
+      return absl::InternalError(absl::StrCat("tensor '", t.name, "' is in region ", t.region, ", but the program has ",
+                                              program.regions.size(), " regions"));
+    if (!t.is_constant) continue;
+    if (constant_region != kCallerBuffer && t.region != constant_region)
+      return absl::UnimplementedError(absl::StrCat("constant '", t.name, "' is in region ", t.region,
+                                                   ", others in region ", constant_region,
+                                                   "; the writer keeps all constants in one region"));
+    constant_region = t.region;
+    const uint64_t region_bytes = program.regions[t.region].size_bytes;
     if (static_cast<int64_t>(t.constant.size()) != ops::NumElements(t.shape))
       return absl::InternalError(absl::StrCat("constant '", t.name, "' has no data"));
-    if (t.offset > program.constant_bytes || t.size_bytes() > program.constant_bytes - t.offset)
-      return absl::InternalError(absl::StrCat("constant '", t.name, "' lies outside the constant region"));
+    if (t.offset > region_bytes || t.size_bytes() > region_bytes - t.offset)
+      return absl::InternalError(absl::StrCat("constant '", t.name, "' lies outside its region"));
     constants.push_back(&t);
   }
+  const uint64_t segment_bytes = constant_region == kCallerBuffer ? 0 : program.regions[constant_region].size_bytes;
   std::sort(constants.begin(), constants.end(),
             [](const ProgramTensor* a, const ProgramTensor* b) { return a->offset < b->offset; });
 
@@ -61,10 +68,10 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   // Every scalar is stored, defaults included: a file says what it means (a region's kind, a tensor's
   // dtype) without relying on the schema's defaults, and tools can patch any field in place.
   b.ForceDefaults(true);
-  std::vector<flatbuffers::Offset<fb::MemoryRegion>> regions = {
-      fb::CreateMemoryRegion(b, b.CreateString("activations"), fb::RegionKind::DEVICE_DRAM, program.arena_bytes),
-      fb::CreateMemoryRegion(b, b.CreateString("constants"), fb::RegionKind::DEVICE_DRAM, program.constant_bytes),
-  };
+  std::vector<flatbuffers::Offset<fb::MemoryRegion>> regions;
+  for (const MemoryRegion& r : program.regions)
+    regions.push_back(
+        fb::CreateMemoryRegion(b, b.CreateString(r.name), static_cast<fb::RegionKind>(r.kind), r.size_bytes));
 
   std::map<std::string, uint32_t> operator_index;
   std::vector<flatbuffers::Offset<fb::Operator>> operators;
@@ -77,13 +84,12 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
 
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (const ProgramTensor& t : program.tensors) {
-    fb::Placement placement(t.space == MemSpace::kDeviceArena ? kArenaRegion : kConstantRegion, t.offset);
+    fb::Placement placement(static_cast<uint32_t>(t.region), t.offset);
     fb::DataRef data(kConstantSegment, t.offset, t.size_bytes());
-    const bool host = t.space == MemSpace::kHost;
-    const bool constant = t.space == MemSpace::kDeviceConstant;
     tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
                                        static_cast<fb::DType>(t.dtype), static_cast<fb::Layout>(t.layout),
-                                       host ? nullptr : &placement, t.size_bytes(), constant ? &data : nullptr));
+                                       t.in_caller_buffer() ? nullptr : &placement, t.size_bytes(),
+                                       t.is_constant ? &data : nullptr));
   }
 
   std::vector<uint8_t> types;
@@ -117,7 +123,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   auto outputs = io(program.outputs);
   // One segment holds every constant (an empty one when all constants are empty).
   std::vector<fb::DataSegment> segments;
-  if (!constants.empty()) segments.emplace_back(0, program.constant_bytes);
+  if (!constants.empty()) segments.emplace_back(0, segment_bytes);
   auto types_vec = b.CreateVector(reinterpret_cast<const fb::Instruction*>(types.data()), types.size());
   auto root = fb::CreateProgram(b, kFormatVersion, b.CreateString(kProducer), b.CreateVector(regions),
                                 b.CreateVector(operators), b.CreateVector(tensors), inputs, outputs, types_vec,
@@ -134,9 +140,9 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   const uint64_t fsize = b.GetSize();
   ExtendedHeader header;
   header.program_size = fsize + kExtendedHeaderSize;
-  if (program.constant_bytes > 0) {
+  if (segment_bytes > 0) {
     header.segment_base_offset = AlignUp(header.program_size, kSegmentAlignment);
-    header.segment_data_size = program.constant_bytes;
+    header.segment_data_size = segment_bytes;
   }
   uint8_t head[kExtendedHeaderOffset + kExtendedHeaderSize];
   std::memcpy(head, fbuf, kExtendedHeaderOffset);
@@ -167,7 +173,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     written = t->offset + t->size_bytes();
   }
-  KILN_RETURN_IF_ERROR(WriteZeros(out, program.constant_bytes - written));
+  KILN_RETURN_IF_ERROR(WriteZeros(out, segment_bytes - written));
   return out ? absl::OkStatus() : absl::DataLossError("write failed");
 }
 

@@ -20,12 +20,19 @@ struct Interval {
 }  // namespace
 
 absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, MemoryStats* stats) {
-  // Constants: packed in first-use order.
+  const int num_regions = static_cast<int>(program.regions.size());
+  for (const ProgramTensor& t : program.tensors)
+    if (!t.in_caller_buffer() && (t.region < 0 || t.region >= num_regions))
+      return absl::InternalError(absl::StrCat("memory planning: tensor '", t.name, "' is in region ", t.region,
+                                              ", but the program has ", num_regions, " regions"));
+  std::vector<uint64_t> region_bytes(num_regions, 0);
   uint64_t constant_bytes = 0;
+  // Constants: packed in first-use order (the writer lays the constants segment out the same way).
   for (ProgramTensor& t : program.tensors) {
-    if (t.space != MemSpace::kDeviceConstant) continue;
-    t.offset = constant_bytes;
-    constant_bytes = AlignUp(constant_bytes + t.size_bytes());
+    if (!t.is_constant) continue;
+    t.offset = region_bytes[t.region];
+    region_bytes[t.region] = AlignUp(region_bytes[t.region] + t.size_bytes());
+    constant_bytes += AlignUp(t.size_bytes());
   }
 
   // Activation lifetimes over the schedule.
@@ -40,7 +47,7 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
   std::vector<Interval> intervals;
   uint64_t total = 0;
   for (int t = 0; t < n; ++t) {
-    if (program.tensors[t].space != MemSpace::kDeviceArena || first[t] < 0) continue;
+    if (!program.tensors[t].is_activation() || first[t] < 0) continue;
     intervals.push_back({t, first[t], last[t], AlignUp(program.tensors[t].size_bytes())});
     total += intervals.back().size;
   }
@@ -49,33 +56,41 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     return a.size != b.size ? a.size > b.size : a.first < b.first;
   });
   std::vector<const Interval*> placed;
-  uint64_t arena = 0;
+  uint64_t activation_bytes = 0;
   for (const Interval& iv : intervals) {
-    // Address ranges of already placed tensors that are alive at the same time.
+    const int region = program.tensors[iv.tensor].region;
+    // Address ranges of already placed tensors in the same region that are alive at the same time.
     std::vector<std::pair<uint64_t, uint64_t>> busy;
     for (const Interval* p : placed)
-      if (p->first <= iv.last && iv.first <= p->last) {
+      if (program.tensors[p->tensor].region == region && p->first <= iv.last && iv.first <= p->last) {
         const uint64_t off = program.tensors[p->tensor].offset;
         busy.push_back({off, off + p->size});
       }
     std::sort(busy.begin(), busy.end());
-    uint64_t offset = 0;
+    uint64_t offset = region_bytes[region];  // after any constants the region holds
     for (const auto& [begin, end] : busy) {
       if (offset + iv.size <= begin) break;
       offset = std::max(offset, end);
     }
     program.tensors[iv.tensor].offset = offset;
-    arena = std::max(arena, offset + iv.size);
     placed.push_back(&iv);
   }
+  for (const Interval* iv : placed) {
+    const ProgramTensor& t = program.tensors[iv->tensor];
+    region_bytes[t.region] = std::max(region_bytes[t.region], t.offset + iv->size);
+  }
 
-  program.arena_bytes = arena;
-  program.constant_bytes = constant_bytes;
-  if (stats) *stats = {arena, constant_bytes, total};
-  if (arena + constant_bytes > device_dram_bytes)
+  uint64_t dram = 0;
+  for (int r = 0; r < num_regions; ++r) {
+    program.regions[r].size_bytes = region_bytes[r];
+    if (program.regions[r].kind == target::RegionKind::kDeviceDram) dram += region_bytes[r];
+  }
+  activation_bytes = dram - std::min(dram, constant_bytes);
+  if (stats) *stats = {activation_bytes, constant_bytes, total};
+  if (dram > device_dram_bytes)
     return absl::ResourceExhaustedError(absl::StrCat(
-        "device memory too small: the program needs ", arena + constant_bytes, " bytes of device DRAM (arena ",
-        arena, " + constants ", constant_bytes, "), the device has ", device_dram_bytes,
+        "device memory too small: the program needs ", dram, " bytes of device DRAM (activations ",
+        activation_bytes, " + constants ", constant_bytes, "), the device has ", device_dram_bytes,
         "; eviction to host memory is not implemented yet"));
   return absl::OkStatus();
 }

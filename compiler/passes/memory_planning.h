@@ -1,6 +1,6 @@
-// Memory planning: gives every device tensor a fixed offset. Constants are packed into the constant
-// region; activations share one arena, where tensors whose lifetimes do not overlap reuse the same
-// bytes (greedy by size, first fit, like ExecuTorch's greedy planner).
+// Memory planning: gives every device tensor a fixed offset in its region and sizes the regions.
+// Constants are packed in first-use order; activations in a region reuse the same bytes when their
+// lifetimes do not overlap (greedy by size, first fit, like ExecuTorch's greedy planner).
 #ifndef KILN_COMPILER_PASSES_MEMORY_PLANNING_H_
 #define KILN_COMPILER_PASSES_MEMORY_PLANNING_H_
 

@@ -11,6 +11,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
   if (device_dtype == ops::DType::kI32)
     return absl::InvalidArgumentError("placement: i32 is not a device dtype for float models");
   ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}, {"constants", target::RegionKind::kDeviceDram, 0}};
   std::vector<int> device_tensor(graph.values.size(), -1);
   auto add_tensor = [&](ProgramTensor t) {
     p.tensors.push_back(std::move(t));
@@ -20,10 +21,10 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
   // Inputs: a host tensor in the caller's memory and its device copy.
   for (const auto& [name, v] : graph.inputs) {
     const DeviceValue& value = graph.values[v];
-    const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, MemSpace::kHost, 0, {}});
+    const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, kCallerBuffer, 0, false, {}});
     p.inputs.push_back({name, host});
     device_tensor[v] = add_tensor({name + ".device", value.shape, device_dtype, ops::Layout::kTile,
-                                   MemSpace::kDeviceArena, 0, {}});
+                                   kActivationRegion, 0, false, {}});
     p.instructions.push_back({ProgramInstruction::Kind::kHostToDevice, nullptr, {host}, device_tensor[v], {}, name});
   }
 
@@ -32,7 +33,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
       DeviceValue& value = graph.values[v];
       // Anything not yet placed is a constant: nodes come in topological order.
       device_tensor[v] = add_tensor({value.name, value.shape, device_dtype, ops::Layout::kTile,
-                                     MemSpace::kDeviceConstant, 0, std::move(value.constant)});
+                                     kConstantRegion, 0, true, std::move(value.constant)});
     }
     return device_tensor[v];
   };
@@ -47,7 +48,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     }
     const DeviceValue& out = graph.values[node.output];
     device_tensor[node.output] =
-        add_tensor({out.name, out.shape, device_dtype, ops::Layout::kTile, MemSpace::kDeviceArena, 0, {}});
+        add_tensor({out.name, out.shape, device_dtype, ops::Layout::kTile, kActivationRegion, 0, false, {}});
     inst.output = device_tensor[node.output];
     p.instructions.push_back(std::move(inst));
   }
@@ -58,7 +59,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     if (value.kind != DeviceValue::Kind::kIntermediate)
       return absl::UnimplementedError(absl::StrCat("output '", name,
                                                    "' is a graph input or constant; such outputs are not supported yet"));
-    const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, MemSpace::kHost, 0, {}});
+    const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, kCallerBuffer, 0, false, {}});
     p.outputs.push_back({name, host});
     p.instructions.push_back({ProgramInstruction::Kind::kDeviceToHost, nullptr, {device_tensor[v]}, host, {}, name});
   }

@@ -16,9 +16,9 @@ bool InRange(int id, size_t size) { return id >= 0 && id < static_cast<int>(size
 
 // The verifier's only knowledge of memory spaces: where the caller's tensors live, where ops write
 // (and transfers to the device land), and what is loaded with the program.
-bool IsHost(const ProgramTensor& t) { return t.space == MemSpace::kHost; }
-bool IsWritableDevice(const ProgramTensor& t) { return t.space == MemSpace::kDeviceArena; }
-bool IsLoadedWithProgram(const ProgramTensor& t) { return t.space == MemSpace::kDeviceConstant; }
+bool IsHost(const ProgramTensor& t) { return t.in_caller_buffer(); }
+bool IsWritableDevice(const ProgramTensor& t) { return t.is_activation(); }
+bool IsLoadedWithProgram(const ProgramTensor& t) { return t.is_constant; }
 
 }  // namespace
 
@@ -102,6 +102,11 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
   std::vector<bool> written(n, false);
   for (size_t t = 0; t < n; ++t) {
     const ProgramTensor& tensor = p.tensors[t];
+    if (!IsHost(tensor) && !InRange(tensor.region, p.regions.size()))
+      return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), " is in region ", tensor.region,
+                                 ", but the program has ", p.regions.size(), " regions"));
+    if (tensor.is_constant && IsHost(tensor))
+      return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " is in the caller's buffer, not in a region"));
     if (!IsLoadedWithProgram(tensor)) continue;
     if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " holds ", tensor.constant.size(),

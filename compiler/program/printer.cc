@@ -66,19 +66,22 @@ std::string NodeLine(const DeviceGraph& g, const std::vector<std::string>& names
 
 // ---- Scheduled program ---------------------------------------------------------------------------
 
-// Everything the printer says about memory spaces and offsets, in one place: a tensor's place
-// ("host", "arena@128", "const@0"; no offset before planning), or, for `t` = nullptr, the
-// program's region sizes.
+// Everything the printer says about memory regions and offsets, in one place: a tensor's place
+// ("host" for the caller's buffer, "activations@128", "constants@0"; no offset before planning), or,
+// for `t` = nullptr, the program's regions and their sizes.
 std::string DescribeMemory(const ScheduledProgram& p, const ProgramTensor* t, bool planned) {
-  if (t == nullptr)
-    return planned ? absl::StrCat("arena ", p.arena_bytes, " B, constants ", p.constant_bytes, " B")
-                   : "memory not planned";
-  switch (t->space) {
-    case MemSpace::kHost: return "host";
-    case MemSpace::kDeviceArena: return planned ? absl::StrCat("arena@", t->offset) : "arena";
-    case MemSpace::kDeviceConstant: return planned ? absl::StrCat("const@", t->offset) : "const";
+  auto region_name = [&](int r) {
+    return r >= 0 && r < static_cast<int>(p.regions.size()) ? p.regions[r].name : absl::StrCat("<region ", r, ">");
+  };
+  if (t == nullptr) {
+    if (!planned) return "memory not planned";
+    std::vector<std::string> parts;
+    for (const MemoryRegion& r : p.regions)
+      parts.push_back(absl::StrCat(r.name, " ", r.size_bytes, " B (", target::RegionKindName(r.kind), ")"));
+    return parts.empty() ? "no regions" : absl::StrJoin(parts, ", ");
   }
-  return absl::StrCat("<space ", static_cast<int>(t->space), ">");
+  if (t->in_caller_buffer()) return "host";
+  return planned ? absl::StrCat(region_name(t->region), "@", t->offset) : region_name(t->region);
 }
 
 std::string TensorDesc(const ScheduledProgram& p, int id, bool planned) {
@@ -170,7 +173,7 @@ std::string PrintProgram(const ScheduledProgram& p, bool planned) {
   for (const auto& [name, t] : p.inputs)
     absl::StrAppend(&out, "  input  ", NameOf(names, t), " : ", TensorDesc(p, t, planned), "\n");
   for (size_t t = 0; t < p.tensors.size(); ++t)
-    if (p.tensors[t].space == MemSpace::kDeviceConstant)
+    if (p.tensors[t].is_constant)
       absl::StrAppend(&out, "  const  ", names[t], " : ", TensorDesc(p, static_cast<int>(t), planned), "\n");
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i)
     absl::StrAppend(&out, "  ", i, ": ", InstructionLine(p, names, i, planned), "\n");

@@ -1,6 +1,7 @@
-// The scheduled program: what the .kiln file will hold, before serialization. Every tensor has a
-// memory space (host, device arena, device constant region), and the instruction list is in the
-// order the device runs it, transfers included.
+// The scheduled program: what the .kiln file will hold, before serialization. Every device tensor is
+// placed in a memory region (by index, as in the file: ExecuTorch's memory ids), program inputs and
+// outputs live in the caller's buffers, and the instruction list is in the order the device runs it,
+// transfers included.
 #ifndef KILN_COMPILER_PROGRAM_SCHEDULED_PROGRAM_H_
 #define KILN_COMPILER_PROGRAM_SCHEDULED_PROGRAM_H_
 
@@ -13,21 +14,37 @@
 #include "ops/dtype.h"
 #include "ops/op_def.h"
 #include "ops/tile_layout.h"
+#include "target/memory.h"
 
 namespace kiln::compiler {
 
-enum class MemSpace : uint8_t { kHost = 0, kDeviceArena = 1, kDeviceConstant = 2 };
+// A region the runtime allocates when it loads the program; tensors sit in it at planned offsets.
+struct MemoryRegion {
+  std::string name;
+  target::RegionKind kind = target::RegionKind::kDeviceDram;
+  uint64_t size_bytes = 0;  // set by memory planning
+};
+
+// A tensor in no region lives in the caller's buffer: a program input or output.
+inline constexpr int kCallerBuffer = -1;
+// The regions placement creates (SRAM residency and spills will add more).
+inline constexpr int kActivationRegion = 0;  // device DRAM, reused by tensors whose lifetimes do not overlap
+inline constexpr int kConstantRegion = 1;    // device DRAM, filled from the file's constants segment
 
 struct ProgramTensor {
   std::string name;
   ops::Shape shape;
   ops::DType dtype = ops::DType::kF32;
   ops::Layout layout = ops::Layout::kTile;
-  MemSpace space = MemSpace::kDeviceArena;
-  uint64_t offset = 0;           // set by memory planning
-  std::vector<float> constant;   // kDeviceConstant: row-major values
+  int region = kActivationRegion;  // index into ScheduledProgram::regions, or kCallerBuffer
+  uint64_t offset = 0;             // into the region; set by memory planning
+  bool is_constant = false;        // loaded with the program; never written by an instruction
+  std::vector<float> constant;     // is_constant: row-major values
 
   uint64_t size_bytes() const { return ops::StoredBytes(shape, dtype, layout); }
+  bool in_caller_buffer() const { return region == kCallerBuffer; }
+  // In a device region and written by the program (not loaded with it).
+  bool is_activation() const { return region != kCallerBuffer && !is_constant; }
 };
 
 struct ProgramInstruction {
@@ -45,8 +62,7 @@ struct ScheduledProgram {
   std::vector<ProgramInstruction> instructions;
   std::vector<std::pair<std::string, int>> inputs;   // name, host tensor id
   std::vector<std::pair<std::string, int>> outputs;  // name, host tensor id
-  uint64_t arena_bytes = 0;     // set by memory planning
-  uint64_t constant_bytes = 0;  // set by memory planning
+  std::vector<MemoryRegion> regions;  // created by placement, sized by memory planning
 };
 
 }  // namespace kiln::compiler

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
 
   // A 1 KB program that asks for a 12 GiB activation arena.
   ScheduledProgram arena = OneOp("relu", {2, 4}, {});
-  arena.arena_bytes = uint64_t{12} << 30;
+  arena.regions[kiln::compiler::kActivationRegion].size_bytes = uint64_t{12} << 30;
   ok &= Write(arena, dir + "/arena_12GiB.kiln");
 
   // A shape whose element count overflows int64.
