@@ -5,12 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "runtime/executor.h"
 #include "runtime/program.h"
+#include "schema/kiln_generated.h"
 #include "simulator/device.h"
 #include "target/chip_config.h"
+#include "tools/fuzz/flatbuffer_mutator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace kiln;
@@ -38,4 +41,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   runtime::RunStats stats;
   (void)executor->Run(inputs, &outputs, &stats);
   return 0;
+}
+
+// Most mutations change one field of a well-formed program (tools/fuzz/flatbuffer_mutator.h), so
+// that shapes, offsets, sizes, indices and attributes reach the verifier's checks and the kernels;
+// the rest, and any input that is no well-formed FlatBuffer, mutate raw bytes.
+
+namespace kiln::fuzz {
+extern const unsigned char kKilnBfbs[];  // //tools/fuzz:kiln_bfbs
+}
+
+// Weak, so the build without libFuzzer (which never calls LLVMFuzzerCustomMutator) links.
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size) __attribute__((weak));
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned seed) {
+  std::minstd_rand rng(seed);
+  flatbuffers::Verifier verifier(data, size);
+  if (rng() % 4 != 0 && kiln::fb::VerifyProgramBuffer(verifier) &&
+      kiln::fuzz::MutateFlatBuffer(kiln::fuzz::kKilnBfbs, data, rng, LLVMFuzzerMutate))
+    return size;
+  return LLVMFuzzerMutate(data, size, max_size);
 }
