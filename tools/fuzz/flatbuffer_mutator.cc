@@ -109,7 +109,8 @@ class Walker {
   }
   void UnionTable(const reflection::Field* field, uint8_t kind, uint8_t* value, int depth) {
     const reflection::EnumVal* ev = schema_->enums()->Get(field->type()->index())->values()->LookupByKey(kind);
-    if (ev == nullptr || ev->union_type() == nullptr) return;
+    // NONE (or a type byte this schema does not define) has no table.
+    if (ev == nullptr || ev->union_type() == nullptr || ev->union_type()->base_type() != reflection::Obj) return;
     Table(schema_->objects()->Get(ev->union_type()->index()), value, depth + 1);
   }
 

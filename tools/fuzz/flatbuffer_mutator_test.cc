@@ -80,5 +80,19 @@ TEST(FlatBufferMutatorTest, ChangesOneValueAndKeepsTheBufferWellFormed) {
                                          "tensor shape", "vector length"}));
 }
 
+// libFuzzer stacks mutations: each must cope with what the ones before it left (a union set to NONE,
+// an empty vector, a string cut to nothing), as long as the buffer still verifies.
+TEST(FlatBufferMutatorTest, StackedMutationsOfVerifiedBuffersStayInBounds) {
+  const std::vector<uint8_t> seed = ReadSeed("mlp.kiln");
+  int stacked = 0;
+  for (int i = 0; i < 500; ++i) {
+    std::vector<uint8_t> buf = seed;
+    std::minstd_rand rng(i);
+    for (int depth = 0; depth < 50 && Verifies(buf); ++depth, ++stacked)
+      if (!MutateFlatBuffer(kKilnBfbs, buf.data(), rng, FakeMutateBytes)) break;
+  }
+  EXPECT_GT(stacked, 500 * 10);
+}
+
 }  // namespace
 }  // namespace kiln::fuzz
