@@ -3,14 +3,14 @@
 # while on a fresh copy of its seed corpus. Exits non-zero if any target crashes, hangs, leaks or
 # runs out of memory, and prints where the input that did it was saved. See docs/FUZZING.md.
 #
-#   tools/fuzz.sh [--time SECONDS] [--out DIR] [--corpus DIR] [-- LIBFUZZER_FLAGS...] [TARGET...]
+#   tools/fuzz.sh [--time SECONDS] [--out DIR] [--corpus DIR] [TARGET...] [-- LIBFUZZER_FLAGS...]
 #
 #   --time      seconds per target (default 60)
 #   --out       where findings and logs go (default: a new temporary directory)
 #   --corpus    keep each target's corpus in DIR/<target> across runs (default: a copy of the seeds
 #               in --out, so every run starts from the seeds alone)
 #   TARGET      program, pt2_reader, export_json (default: all three, one after another)
-#   flags after `--` go to every libFuzzer run (e.g. -runs=10000000, -seed=1, -jobs=2)
+#   flags after `--` go to every libFuzzer run (e.g. -runs=10000000, -seed=1)
 #
 # The fuzz build lives in its own Bazel output base (~/.cache/kiln/bazel-fuzz): a different C
 # compiler re-configures Bazel's auto-detected C++ toolchain, which in the main output base would
@@ -29,7 +29,7 @@ while (($#)); do
     --out) out=$2; shift 2 ;;
     --corpus) corpus_root=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
