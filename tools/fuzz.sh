@@ -29,7 +29,7 @@ while (($#)); do
     --out) out=$2; shift 2 ;;
     --corpus) corpus_root=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
