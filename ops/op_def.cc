@@ -60,8 +60,9 @@ std::string CheckAttrs(const OpDef& def, const Attrs& attrs) {
       return "attribute '" + std::string(a.name) + "' must hold exactly one int";
   }
   for (const auto& [name, v] : attrs.values()) {
+    // An init-capture: clang 14 cannot capture a structured binding directly.
     const bool known = std::any_of(def.attrs.begin(), def.attrs.end(),
-                                   [&](const AttrDef& a) { return a.name == name; });
+                                   [&name = name](const AttrDef& a) { return a.name == name; });
     if (!known) return "unknown attribute '" + name + "'";
   }
   return "";
