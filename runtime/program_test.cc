@@ -384,8 +384,11 @@ TEST(Program, OperatorsAreStoredOnceAndRegionsNamed) {
   EXPECT_EQ(program->regions()[0].name, "activations");
   EXPECT_EQ(program->regions()[1].name, "constants");
   EXPECT_EQ(program->regions()[0].kind, RegionKind::kDeviceDram);
-  for (const Instruction& inst : program->instructions())
-    if (inst.kind == Instruction::Kind::kOp) EXPECT_EQ(inst.op->name, "relu");
+  for (const Instruction& inst : program->instructions()) {
+    if (inst.kind == Instruction::Kind::kOp) {
+      EXPECT_EQ(inst.op->name, "relu");
+    }
+  }
 }
 
 // ---- Semantic errors, written through WriteKiln (which does not validate) ------------------------
