@@ -1,4 +1,6 @@
-// Unary math functions and numpy-broadcasting binary ops, each defined by one lambda in a table.
+// Unary math functions, numpy-broadcasting binary ops (each defined by one lambda in a table), and
+// the ternary select `where`. Comparisons and logical ops produce 1.0 for true and 0.0 for false:
+// the device computes in fp32, and a bool tensor is one holding only 0 and 1.
 #include <cmath>
 
 #include "ops/op_families.h"
@@ -89,6 +91,10 @@ const ElementwiseSpec kUnary[] = {
     {"abs", "Absolute value", &UnaryKernel<[](float x) { return std::fabs(x); }>},
     {"reciprocal", "1 / x", &UnaryKernel<[](float x) { return 1.0f / x; }>},
     {"silu", "x * sigmoid(x)", &UnaryKernel<[](float x) { return x / (1.0f + std::exp(-x)); }>},
+    {"sin", "Sine (radians)", &UnaryKernel<[](float x) { return std::sin(x); }>},
+    {"cos", "Cosine (radians)", &UnaryKernel<[](float x) { return std::cos(x); }>},
+    // NaN is non-zero, so true, as in torch.logical_not.
+    {"logical_not", "1 where x == 0, else 0", &UnaryKernel<[](float x) { return x == 0.0f ? 1.0f : 0.0f; }>},
 };
 
 const ElementwiseSpec kBinary[] = {
@@ -102,7 +108,42 @@ const ElementwiseSpec kBinary[] = {
      &BinaryKernel<[](float a, float b) { return NanMin(a, b); }>},
     {"pow", "a ^ b, numpy broadcasting",
      &BinaryKernel<[](float a, float b) { return std::pow(a, b); }>},
+    // IEEE comparisons: any comparison with NaN is false. ATen's ne/gt/ge lower to these.
+    {"eq", "1 where a == b, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a == b ? 1.0f : 0.0f; }>},
+    {"lt", "1 where a < b, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a < b ? 1.0f : 0.0f; }>},
+    {"le", "1 where a <= b, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a <= b ? 1.0f : 0.0f; }>},
+    // Any non-zero value (NaN included) is true.
+    {"logical_and", "1 where a != 0 and b != 0, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a != 0.0f && b != 0.0f ? 1.0f : 0.0f; }>},
+    {"logical_or", "1 where a != 0 or b != 0, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a != 0.0f || b != 0.0f ? 1.0f : 0.0f; }>},
 };
+
+// ---- where ----
+
+std::string InferWhere(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  Shape ab;
+  if (std::string err = BroadcastShapes(inputs[1], inputs[2], &ab); !err.empty()) return err;
+  return BroadcastShapes(inputs[0], ab, out);
+}
+
+void WhereKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
+  const std::array<std::vector<int64_t>, 4> strides = {
+      ContiguousStrides(out.shape), BroadcastStrides(inputs[0].shape, out.shape),
+      BroadcastStrides(inputs[1].shape, out.shape), BroadcastStrides(inputs[2].shape, out.shape)};
+  ForEachRun(out.shape, strides, [&](int64_t count, const std::array<int64_t, 4>& off,
+                                     const std::array<int64_t, 4>& st) {
+    float* dst = out.data + off[0];
+    const float* c = inputs[0].data + off[1];
+    const float* a = inputs[1].data + off[2];
+    const float* b = inputs[2].data + off[3];
+    for (int64_t i = 0; i < count; ++i)
+      dst[i * st[0]] = c[i * st[1]] != 0.0f ? a[i * st[2]] : b[i * st[3]];
+  });
+}
 
 // min(max(x, min), max) with either bound optional, as torch.clamp (NaN propagates; min > max
 // gives max everywhere).
@@ -155,6 +196,17 @@ std::vector<OpDef> ElementwiseOps() {
     def.infer_shape = InferBroadcast;
     def.work = OutputElementWork;
     def.kernel = s.kernel;
+    ops.push_back(std::move(def));
+  }
+  {
+    OpDef def;
+    def.name = "where";
+    def.summary = "a where cond != 0, else b; numpy broadcasting of all three";
+    def.inputs = {"cond", "a", "b"};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferWhere;
+    def.work = OutputElementWork;
+    def.kernel = WhereKernel;
     ops.push_back(std::move(def));
   }
   return ops;

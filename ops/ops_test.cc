@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -142,7 +143,7 @@ TEST(Registry, UnitsAndContracts) {
 // ---- elementwise ----
 
 const bool kUnaryCovered = Covers({"relu", "neg", "exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh",
-                                   "gelu", "abs", "reciprocal", "silu"});
+                                   "gelu", "abs", "reciprocal", "silu", "sin", "cos"});
 
 TEST(Elementwise, UnaryMatchesATen) {
   struct Case {
@@ -163,6 +164,8 @@ TEST(Elementwise, UnaryMatchesATen) {
       {"abs", [](const at::Tensor& x) { return at::abs(x); }, false},
       {"reciprocal", [](const at::Tensor& x) { return at::reciprocal(x); }, true},
       {"silu", [](const at::Tensor& x) { return at::silu(x); }, false},
+      {"sin", [](const at::Tensor& x) { return at::sin(x); }, false},
+      {"cos", [](const at::Tensor& x) { return at::cos(x); }, false},
   };
   at::manual_seed(1);
   for (const Case& c : cases) {
@@ -234,6 +237,55 @@ TEST(Elementwise, NanPropagation) {
   EXPECT_TRUE(AllClose(RunOp("maximum", {a, b}), at::maximum(a, b)));
   EXPECT_TRUE(AllClose(RunOp("minimum", {a, b}), at::minimum(a, b)));
   EXPECT_TRUE(AllClose(RunOp("relu", {a}), at::relu(a)));
+}
+
+// ---- comparisons, logic and where (true is 1.0, false 0.0) ----
+
+const bool kLogicCovered = Covers({"eq", "lt", "le", "logical_and", "logical_or", "logical_not", "where"});
+
+TEST(Elementwise, ComparisonsAndLogicMatchATen) {
+  using Ref = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
+  const std::vector<std::pair<const char*, Ref>> ops = {
+      {"eq", [](const at::Tensor& a, const at::Tensor& b) { return at::eq(a, b); }},
+      {"lt", [](const at::Tensor& a, const at::Tensor& b) { return at::lt(a, b); }},
+      {"le", [](const at::Tensor& a, const at::Tensor& b) { return at::le(a, b); }},
+      {"logical_and", [](const at::Tensor& a, const at::Tensor& b) { return at::logical_and(a, b); }},
+      {"logical_or", [](const at::Tensor& a, const at::Tensor& b) { return at::logical_or(a, b); }},
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  at::manual_seed(21);
+  // Small integers so that equal pairs occur, plus NaN, zeros and a broadcast operand.
+  at::Tensor a = at::randint(-2, 3, {4, 37}, at::kFloat);
+  a[0][0] = nan;
+  a[1][0] = 0.0f;
+  at::Tensor b = at::randint(-2, 3, {37}, at::kFloat);
+  b[0] = nan;
+  for (const auto& [name, ref] : ops) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(AllClose(RunOp(name, {a, b}), ref(a, b)));
+    EXPECT_TRUE(AllClose(RunOp(name, {b, a}), ref(b, a)));
+    EXPECT_TRUE(AllClose(RunOp(name, {a, at::scalar_tensor(1.0)}), ref(a, at::scalar_tensor(1.0))));
+  }
+  EXPECT_TRUE(AllClose(RunOp("logical_not", {a}), at::logical_not(a)));
+  EXPECT_TRUE(AllClose(RunOp("logical_not", {at::zeros({0, 3})}), at::zeros({0, 3})));
+}
+
+TEST(Elementwise, WhereMatchesATen) {
+  at::manual_seed(22);
+  const std::vector<std::tuple<Shape, Shape, Shape>> shapes = {
+      {{4, 37}, {4, 37}, {4, 37}}, {{1, 37}, {4, 1}, {}}, {{3, 1, 5}, {}, {2, 1}}, {{}, {3}, {3}},
+      {{0, 2}, {1, 2}, {2}},
+  };
+  for (const auto& [sc, sa, sb] : shapes) {
+    SCOPED_TRACE(ShapeToString(sc) + " " + ShapeToString(sa) + " " + ShapeToString(sb));
+    // The condition holds 0/1 as a bool tensor does on the device, and also any non-zero as true.
+    const at::Tensor cond = at::randint(-1, 2, sc, at::kFloat);
+    const at::Tensor a = Randn(sa), b = Randn(sb);
+    EXPECT_TRUE(AllClose(RunOp("where", {cond, a, b}), at::where(cond != 0, a, b)));
+  }
+  EXPECT_EQ(InferError("where", {{2, 3}, {4, 3}, {3}}), "operand shapes [2, 3] and [4, 3] do not broadcast");
+  EXPECT_EQ(InferError("where", {{2, 3}, {3}, {3}}), "");
+  EXPECT_EQ(InferError("where", {{5, 3}, {2, 3}, {3}}), "operand shapes [5, 3] and [2, 3] do not broadcast");
 }
 
 // ---- matmul ----
@@ -447,7 +499,7 @@ TEST(Pool, ShapeErrors) {
 
 // ---- reductions ----
 
-const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max"});
+const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "cumsum"});
 
 TEST(Reduction, MatchesATen) {
   const std::vector<std::pair<std::vector<int64_t>, bool>> cases = {
@@ -464,6 +516,7 @@ TEST(Reduction, MatchesATen) {
     EXPECT_TRUE(AllClose(RunOp("reduce_sum", {x}, attrs), at::sum(x, dims, keepdim), 1e-4, 1e-4));
     EXPECT_TRUE(AllClose(RunOp("reduce_mean", {x}, attrs), at::mean(x, dims, keepdim)));
     EXPECT_TRUE(AllClose(RunOp("reduce_max", {x}, attrs), at::amax(x, dims, keepdim)));
+    EXPECT_TRUE(AllClose(RunOp("reduce_min", {x}, attrs), at::amin(x, dims, keepdim)));
   }
   // A long reduction stays accurate, and scalars reduce to themselves.
   const at::Tensor big = Uniform({200000}, 0.0, 1.0);
@@ -481,9 +534,84 @@ TEST(Reduction, ShapeErrors) {
   attrs.SetInts("dims", {2});
   EXPECT_EQ(InferError("reduce_mean", {{2, 3}}, attrs), "dim 2 is out of range for rank 2");
   attrs.SetInts("dims", {0});
-  EXPECT_EQ(InferError("reduce_max", {{0, 3}}, attrs), "cannot take the max over zero-size dim 0");
+  EXPECT_EQ(InferError("reduce_max", {{0, 3}}, attrs), "cannot take the max or min over zero-size dim 0");
+  EXPECT_EQ(InferError("reduce_min", {{0, 3}}, attrs), "cannot take the max or min over zero-size dim 0");
   EXPECT_EQ(InferOk("reduce_sum", {{0, 3}}, attrs), (Shape{3}));
   EXPECT_EQ(InferError("reduce_sum", {{2, 3}}, Attrs().SetInt("keepdim", 0)), "missing attribute 'dims'");
+}
+
+TEST(Reduction, CumsumMatchesATen) {
+  at::manual_seed(23);
+  const at::Tensor x = Randn({3, 5, 37});
+  for (int64_t dim : {0, 1, 2, -1, -3}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    EXPECT_TRUE(AllClose(RunOp("cumsum", {x}, Attrs().SetInt("dim", dim)), at::cumsum(x, dim)));
+  }
+  const at::Tensor scalar = Randn({});
+  EXPECT_TRUE(AllClose(RunOp("cumsum", {scalar}, Attrs().SetInt("dim", -1)), at::cumsum(scalar, -1)));
+  EXPECT_TRUE(AllClose(RunOp("cumsum", {at::zeros({0, 4})}, Attrs().SetInt("dim", 1)), at::zeros({0, 4})));
+  // Long runs stay accurate (double accumulation).
+  const at::Tensor ones = at::ones({100000});
+  EXPECT_TRUE(AllClose(RunOp("cumsum", {ones}, Attrs().SetInt("dim", 0)), at::cumsum(ones, 0), 0, 0));
+  EXPECT_EQ(InferError("cumsum", {{2, 3}}, Attrs().SetInt("dim", 2)), "dim 2 is out of range for rank 2");
+  EXPECT_EQ(InferError("cumsum", {{2, 3}}), "missing attribute 'dim'");
+}
+
+// ---- indexing ----
+
+const bool kIndexingCovered = Covers({"take", "gather"});
+
+TEST(Indexing, TakeMatchesATen) {
+  at::manual_seed(24);
+  const at::Tensor x = Randn({4, 6, 35});
+  for (int64_t dim : {0, 1, 2, -1}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    const int64_t size = x.size(dim);
+    // A 1-D index is index_select; a 2-D one is what embedding and x[idx] do.
+    const at::Tensor idx1 = at::randint(0, size, {7}, at::kLong);
+    EXPECT_TRUE(AllClose(RunOp("take", {x, idx1}, Attrs().SetInt("dim", dim)), at::index_select(x, dim, idx1)));
+    const at::Tensor idx2 = at::randint(-size, size, {2, 3}, at::kLong);
+    const at::Tensor want = at::index_select(x, dim, idx2.remainder(size).flatten());
+    std::vector<int64_t> want_shape = x.sizes().vec();
+    const int64_t d = dim < 0 ? dim + 3 : dim;
+    want_shape.erase(want_shape.begin() + d);
+    want_shape.insert(want_shape.begin() + d, {2, 3});
+    EXPECT_TRUE(AllClose(RunOp("take", {x, idx2}, Attrs().SetInt("dim", dim)), want.reshape(want_shape)));
+  }
+  // embedding(weight, ids) is take(weight, ids, dim 0).
+  const at::Tensor weight = Randn({10, 33});
+  const at::Tensor ids = at::randint(0, 10, {2, 5}, at::kLong);
+  EXPECT_TRUE(AllClose(RunOp("take", {weight, ids}, Attrs().SetInt("dim", 0)), at::embedding(weight, ids)));
+  // A rank-0 index drops the dim, as x.select would.
+  EXPECT_TRUE(AllClose(RunOp("take", {weight, at::scalar_tensor(3.0)}, Attrs().SetInt("dim", 0)), weight[3]));
+  // Out-of-range and fractional indices read NaN, never outside the buffer.
+  const at::Tensor bad = RunOp("take", {weight, at::tensor({10.0f, -11.0f, 1.5f, -10.0f})}, Attrs().SetInt("dim", 0));
+  ASSERT_TRUE(bad.defined());
+  EXPECT_TRUE(bad.slice(0, 0, 3).isnan().all().item<bool>());
+  EXPECT_TRUE(AllClose(bad[3], weight[0]));
+  EXPECT_EQ(InferError("take", {{}, {3}}, Attrs().SetInt("dim", 0)), "cannot take from a rank-0 tensor");
+  EXPECT_EQ(InferError("take", {{2, 3}, {3}}, Attrs().SetInt("dim", -3)), "dim -3 is out of range for rank 2");
+}
+
+TEST(Indexing, GatherMatchesATen) {
+  at::manual_seed(25);
+  const at::Tensor x = Randn({4, 6, 35});
+  for (int64_t dim : {0, 1, 2, -2}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    // The index may be smaller than x in every dim.
+    const at::Tensor idx = at::randint(0, x.size(dim), {3, 5, 33}, at::kLong);
+    EXPECT_TRUE(AllClose(RunOp("gather", {x, idx}, Attrs().SetInt("dim", dim)), at::gather(x, dim, idx)));
+  }
+  const at::Tensor s = Randn({});
+  EXPECT_TRUE(AllClose(RunOp("gather", {s, at::zeros({}, at::kLong)}, Attrs().SetInt("dim", 0)),
+                       at::gather(s, 0, at::zeros({}, at::kLong))));
+  const at::Tensor bad = RunOp("gather", {x, at::full({1, 1, 1}, 4.0f)}, Attrs().SetInt("dim", 0));
+  ASSERT_TRUE(bad.defined());
+  EXPECT_TRUE(std::isnan(bad.item<float>()));
+  EXPECT_EQ(InferError("gather", {{4, 6}, {4}}, Attrs().SetInt("dim", 0)), "index [4] must have the rank of x [4, 6]");
+  EXPECT_EQ(InferError("gather", {{4, 6}, {2, 7}}, Attrs().SetInt("dim", 0)),
+            "index [2, 7] is larger than x [4, 6] in dim 1");
+  EXPECT_EQ(InferOk("gather", {{4, 6}, {9, 6}}, Attrs().SetInt("dim", 0)), (Shape{9, 6}));
 }
 
 // ---- normalization ----

@@ -1,0 +1,141 @@
+// Ops that read elements at positions held in an index tensor: take (index_select, embedding,
+// single-tensor indexing) and gather (take_along_axis).
+//
+// Index tensors hold fp32 like every device tensor, so indices are exact up to 2^24. The device
+// cannot raise an error mid-program: an index that is not an integer in [-size, size) reads NaN
+// instead of out-of-bounds memory. Negative indices count from the end, as in Python.
+#include <cmath>
+#include <limits>
+
+#include "ops/op_families.h"
+#include "ops/shape_util.h"
+
+namespace kiln::ops {
+namespace {
+
+double NoWork(const std::vector<Shape>&, const Shape&, const Attrs&) { return 0.0; }
+
+// The element position `v` names along a dim of `size`, or -1 when it names none.
+int64_t IndexAt(float v, int64_t size) {
+  if (!(v >= -static_cast<float>(size) && v < static_cast<float>(size))) return -1;  // NaN too
+  if (v != std::floor(v)) return -1;
+  const int64_t i = static_cast<int64_t>(v);
+  return i < 0 ? i + size : i;
+}
+
+// ---- take ----
+
+std::string InferTake(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& x = inputs[0];
+  if (x.empty()) return "cannot take from a rank-0 tensor";
+  int64_t dim;
+  if (std::string err = NormalizeDim(attrs.Int("dim"), x.size(), &dim); !err.empty()) return err;
+  Shape result(x.begin(), x.begin() + dim);
+  result.insert(result.end(), inputs[1].begin(), inputs[1].end());
+  result.insert(result.end(), x.begin() + dim + 1, x.end());
+  *out = std::move(result);
+  return "";
+}
+
+void TakeKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const Shape& x = inputs[0].shape;
+  if (NumElements(out.shape) == 0) return;
+  int64_t dim = 0;
+  NormalizeDim(attrs.Int("dim"), x.size(), &dim);
+  const int64_t outer = DimProduct(x, 0, dim);
+  const int64_t size = x[dim];
+  const int64_t inner = DimProduct(x, dim + 1, x.size());
+  const int64_t count = NumElements(inputs[1].shape);
+  const float* index = inputs[1].data;
+  float* dst = out.data;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < count; ++j, dst += inner) {
+      const int64_t i = IndexAt(index[j], size);
+      if (i < 0) {
+        std::fill(dst, dst + inner, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
+      const float* src = inputs[0].data + (o * size + i) * inner;
+      std::copy(src, src + inner, dst);
+    }
+}
+
+// ---- gather ----
+
+std::string InferGather(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& x = inputs[0];
+  const Shape& index = inputs[1];
+  // As torch.gather: a rank-0 operand acts as rank 1.
+  const size_t rank = std::max<size_t>(x.size(), 1);
+  int64_t dim;
+  if (std::string err = NormalizeDim(attrs.Int("dim"), rank, &dim); !err.empty()) return err;
+  if (std::max<size_t>(index.size(), 1) != rank)
+    return "index " + ShapeToString(index) + " must have the rank of x " + ShapeToString(x);
+  for (size_t d = 0; d < x.size() && d < index.size(); ++d)
+    if (static_cast<int64_t>(d) != dim && index[d] > x[d])
+      return "index " + ShapeToString(index) + " is larger than x " + ShapeToString(x) + " in dim " +
+             std::to_string(d);
+  *out = index;
+  return "";
+}
+
+void GatherKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const int64_t n = NumElements(out.shape);
+  if (n == 0) return;
+  const Shape x = inputs[0].shape.empty() ? Shape{1} : inputs[0].shape;
+  const Shape index = out.shape.empty() ? Shape{1} : out.shape;
+  int64_t dim = 0;
+  NormalizeDim(attrs.Int("dim"), x.size(), &dim);
+  const std::vector<int64_t> x_strides = ContiguousStrides(x);
+  std::vector<int64_t> pos(index.size(), 0);
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t i = IndexAt(inputs[1].data[e], x[dim]);
+    if (i < 0) {
+      out.data[e] = std::numeric_limits<float>::quiet_NaN();
+    } else {
+      int64_t offset = 0;
+      for (size_t d = 0; d < x.size(); ++d)
+        offset += (static_cast<int64_t>(d) == dim ? i : pos[d]) * x_strides[d];
+      out.data[e] = inputs[0].data[offset];
+    }
+    for (size_t d = index.size(); d-- > 0;) {  // row-major odometer over the index
+      if (++pos[d] < index[d]) break;
+      pos[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<OpDef> IndexingOps() {
+  std::vector<OpDef> ops;
+  {
+    OpDef def;
+    def.name = "take";
+    def.summary = "x's slices at `index` along `dim`: shape x[:dim] + index.shape + x[dim+1:] "
+                  "(index_select, embedding); bad indices read NaN";
+    def.inputs = {"x", "index"};
+    def.attrs = {{"dim", AttrKind::kInt, "Dim of x to index (negative counts from the end)"}};
+    def.unit = Unit::kDataMovement;
+    def.infer_shape = InferTake;
+    def.work = NoWork;
+    def.kernel = TakeKernel;
+    ops.push_back(std::move(def));
+  }
+  {
+    OpDef def;
+    def.name = "gather";
+    def.summary = "out[p] = x[p with p[dim] replaced by index[p]], shape of index (torch.gather); "
+                  "bad indices read NaN";
+    def.inputs = {"x", "index"};
+    def.attrs = {{"dim", AttrKind::kInt, "Dim of x to index (negative counts from the end)"}};
+    def.unit = Unit::kDataMovement;
+    def.infer_shape = InferGather;
+    def.work = NoWork;
+    def.kernel = GatherKernel;
+    ops.push_back(std::move(def));
+  }
+  return ops;
+}
+
+}  // namespace kiln::ops
