@@ -39,6 +39,6 @@ int main() {
   const auto& rules = kiln::compiler::LoweringRules();
   std::printf("\n## ATen ops the compiler lowers (%zu)\n\n", rules.size());
   std::printf("Any other ATen op is a compile error that names it and its nodes.\n\n");
-  for (const auto& [target, rule] : rules) std::printf("- `%s`\n", target.c_str());
+  for (const auto& [target, entry] : rules) std::printf("- `%s`\n", target.c_str());
   return 0;
 }

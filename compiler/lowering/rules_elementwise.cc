@@ -20,7 +20,8 @@ absl::Status Unary(LoweringContext& ctx, const AtenNode& node) {
 
 constexpr char kRelu[] = "relu", kNeg[] = "neg", kExp[] = "exp", kLog[] = "log", kSqrt[] = "sqrt",
                kRsqrt[] = "rsqrt", kSigmoid[] = "sigmoid", kTanh[] = "tanh", kAbs[] = "abs",
-               kReciprocal[] = "reciprocal", kSilu[] = "silu", kGelu[] = "gelu";
+               kReciprocal[] = "reciprocal", kSilu[] = "silu", kGelu[] = "gelu", kSin[] = "sin",
+               kCos[] = "cos";
 
 absl::Status Gelu(LoweringContext& ctx, const AtenNode& node) {
   const Argument* approx = node.Find("approximate");
@@ -92,34 +93,37 @@ absl::Status Clamp(LoweringContext& ctx, const AtenNode& node) {
 
 }  // namespace
 
-void AddElementwiseRules(std::map<std::string, LoweringRule>& rules) {
-  rules["aten.relu.default"] = Unary<kRelu>;
-  rules["aten.neg.default"] = Unary<kNeg>;
-  rules["aten.exp.default"] = Unary<kExp>;
-  rules["aten.log.default"] = Unary<kLog>;
-  rules["aten.sqrt.default"] = Unary<kSqrt>;
-  rules["aten.rsqrt.default"] = Unary<kRsqrt>;
-  rules["aten.sigmoid.default"] = Unary<kSigmoid>;
-  rules["aten.tanh.default"] = Unary<kTanh>;
-  rules["aten.abs.default"] = Unary<kAbs>;
-  rules["aten.reciprocal.default"] = Unary<kReciprocal>;
-  rules["aten.silu.default"] = Unary<kSilu>;
-  rules["aten.gelu.default"] = Gelu;
-  rules["aten.clamp.default"] = Clamp;
-  rules["aten.hardtanh.default"] = Clamp;
-  rules["aten.add.Tensor"] = BinaryWithAlpha<kAdd>;
-  rules["aten.add.Scalar"] = BinaryWithAlpha<kAdd>;
-  rules["aten.sub.Tensor"] = BinaryWithAlpha<kSub>;
-  rules["aten.sub.Scalar"] = BinaryWithAlpha<kSub>;
-  rules["aten.mul.Tensor"] = Binary<kMul>;
-  rules["aten.mul.Scalar"] = Binary<kMul>;
-  rules["aten.div.Tensor"] = Div;
-  rules["aten.div.Scalar"] = Div;
-  rules["aten.div.Tensor_mode"] = Div;
-  rules["aten.maximum.default"] = Binary<kMax>;
-  rules["aten.minimum.default"] = Binary<kMin>;
-  rules["aten.pow.Tensor_Tensor"] = Binary<kPow>;
-  rules["aten.pow.Tensor_Scalar"] = Binary<kPow>;
+void AddElementwiseRules(RuleTable& rules) {
+  Lowered(rules, "aten.relu.default", Unary<kRelu>, "relu");
+  Lowered(rules, "aten.neg.default", Unary<kNeg>, "neg");
+  Lowered(rules, "aten.exp.default", Unary<kExp>, "exp");
+  Lowered(rules, "aten.log.default", Unary<kLog>, "log");
+  Lowered(rules, "aten.sqrt.default", Unary<kSqrt>, "sqrt");
+  Lowered(rules, "aten.rsqrt.default", Unary<kRsqrt>, "rsqrt");
+  Lowered(rules, "aten.sigmoid.default", Unary<kSigmoid>, "sigmoid");
+  Lowered(rules, "aten.tanh.default", Unary<kTanh>, "tanh");
+  Lowered(rules, "aten.abs.default", Unary<kAbs>, "abs");
+  Lowered(rules, "aten.reciprocal.default", Unary<kReciprocal>, "reciprocal");
+  Lowered(rules, "aten.silu.default", Unary<kSilu>, "silu");
+  Lowered(rules, "aten.sin.default", Unary<kSin>, "sin");
+  Lowered(rules, "aten.cos.default", Unary<kCos>, "cos");
+  Lowered(rules, "aten.gelu.default", Gelu, "gelu");
+  Lowered(rules, "aten.clamp.default", Clamp, "clamp");
+  Lowered(rules, "aten.hardtanh.default", Clamp, "clamp");
+  Lowered(rules, "aten.add.Tensor", BinaryWithAlpha<kAdd>, "add, mul (alpha != 1)");
+  Lowered(rules, "aten.add.Scalar", BinaryWithAlpha<kAdd>, "add, mul (alpha != 1)");
+  Lowered(rules, "aten.sub.Tensor", BinaryWithAlpha<kSub>, "sub, mul (alpha != 1)");
+  Lowered(rules, "aten.sub.Scalar", BinaryWithAlpha<kSub>, "sub, mul (alpha != 1)");
+  Lowered(rules, "aten.mul.Tensor", Binary<kMul>, "mul");
+  Lowered(rules, "aten.mul.Scalar", Binary<kMul>, "mul");
+  Lowered(rules, "aten.div.Tensor", Div, "div");
+  Lowered(rules, "aten.div.Scalar", Div, "div");
+  Lowered(rules, "aten.div.Tensor_mode", Div, "div");
+  Lowered(rules, "aten.maximum.default", Binary<kMax>, "maximum");
+  Lowered(rules, "aten.minimum.default", Binary<kMin>, "minimum");
+  Lowered(rules, "aten.pow.Tensor_Tensor", Binary<kPow>, "pow");
+  Lowered(rules, "aten.pow.Tensor_Scalar", Binary<kPow>, "pow");
+  Lowered(rules, "aten.pow.Scalar", Binary<kPow>, "pow");
 }
 
 }  // namespace kiln::compiler

@@ -166,25 +166,27 @@ absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
   attrs.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
   return EmitAndBind(ctx, node, kOp, {x}, attrs);
 }
-constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max";
+constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max", kMin[] = "reduce_min";
 
 }  // namespace
 
-void AddNeuralNetRules(std::map<std::string, LoweringRule>& rules) {
-  rules["aten.addmm.default"] = Addmm;
-  rules["aten.mm.default"] = Matmul;
-  rules["aten.bmm.default"] = Matmul;
-  rules["aten.convolution.default"] = Convolution;
-  rules["aten._native_batch_norm_legit_no_training.default"] = BatchNormNoTraining;
-  rules["aten.native_layer_norm.default"] = LayerNorm;
-  rules["aten.max_pool2d_with_indices.default"] = MaxPool;
-  rules["aten.avg_pool2d.default"] = AvgPool;
-  rules["aten._adaptive_avg_pool2d.default"] = AdaptiveAvgPool;
-  rules["aten._softmax.default"] = Softmax<kSoftmax>;
-  rules["aten._log_softmax.default"] = Softmax<kLogSoftmax>;
-  rules["aten.sum.dim_IntList"] = Reduce<kSum>;
-  rules["aten.mean.dim"] = Reduce<kMean>;
-  rules["aten.amax.default"] = Reduce<kMax>;
+void AddNeuralNetRules(RuleTable& rules) {
+  Lowered(rules, "aten.addmm.default", Addmm, "matmul, mul, add (alpha or beta != 1)");
+  Lowered(rules, "aten.mm.default", Matmul, "matmul");
+  Lowered(rules, "aten.bmm.default", Matmul, "matmul");
+  Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
+  Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
+  Lowered(rules, "aten.native_layer_norm.default", LayerNorm, "layer_norm");
+  Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
+  Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d");
+  Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool, "avg_pool2d");
+  Lowered(rules, "aten._softmax.default", Softmax<kSoftmax>, "softmax");
+  Lowered(rules, "aten._log_softmax.default", Softmax<kLogSoftmax>, "log_softmax");
+  Lowered(rules, "aten.sum.dim_IntList", Reduce<kSum>, "reduce_sum");
+  Lowered(rules, "aten.mean.dim", Reduce<kMean>, "reduce_mean");
+  Lowered(rules, "aten.mean.default", Reduce<kMean>, "reduce_mean");
+  Lowered(rules, "aten.amax.default", Reduce<kMax>, "reduce_max");
+  Lowered(rules, "aten.amin.default", Reduce<kMin>, "reduce_min");
 }
 
 }  // namespace kiln::compiler

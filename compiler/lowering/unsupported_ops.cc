@@ -1,0 +1,121 @@
+// The core ATen overloads without a lowering rule, each with the reason, so that a user hitting one
+// learns whether to wait for it or to change the model, and docs/OPS.md can list every core overload.
+#include "compiler/lowering/lowering_context.h"
+
+namespace kiln::compiler {
+
+std::string UnsupportedMessage(const UnsupportedOp& op) {
+  return (op.not_yet ? "not supported yet: " : "cannot run on the device: ") + op.reason;
+}
+
+const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
+  static const auto* table = [] {
+    const std::string kSymbolic =
+        "symbolic size arithmetic; Kiln compiles static shapes, where torch.export makes these constants";
+    const std::string kRandom = "random numbers; the device has no RNG";
+    const std::string kBackward = "backward (training) op";
+    auto* t = new std::map<std::string, UnsupportedOp>{
+        // Cannot run: no device meaning, or an output the device cannot produce.
+        {"aten._fft_c2r.default", {false, "complex-valued; the device has no complex dtype"}},
+        {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
+        {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
+        {"aten.nonzero.default", {false, "data-dependent output shape"}},
+        {"aten.masked_scatter.default", {true, "needs a running count of the mask (cumsum) feeding a gather"}},
+        {"aten.rand.default", {false, kRandom}},
+        {"aten.randn.default", {false, kRandom}},
+        {"aten.randperm.default", {false, kRandom}},
+        {"aten.native_dropout.default", {false, kRandom + " (dropout in eval mode exports as nothing)"}},
+        {"aten.sym_is_contiguous.default", {false, kSymbolic}},
+        {"aten.sym_numel.default", {false, kSymbolic}},
+        {"aten.sym_size.int", {false, kSymbolic}},
+        {"aten.sym_storage_offset.default", {false, kSymbolic}},
+        {"aten.sym_stride.int", {false, kSymbolic}},
+        // Not yet: backward ops.
+        {"aten._adaptive_avg_pool2d_backward.default", {true, kBackward}},
+        {"aten.avg_pool2d_backward.default", {true, kBackward}},
+        {"aten.convolution_backward.default", {true, kBackward}},
+        {"aten.embedding_dense_backward.default", {true, kBackward}},
+        {"aten.max_pool2d_with_indices_backward.default", {true, kBackward}},
+        {"aten.native_group_norm_backward.default", {true, kBackward}},
+        {"aten.native_layer_norm_backward.default", {true, kBackward}},
+        // Not yet: unary math without a device op.
+        {"aten.acos.default", {true, "no device op"}},
+        {"aten.acosh.default", {true, "no device op"}},
+        {"aten.asin.default", {true, "no device op"}},
+        {"aten.asinh.default", {true, "no device op"}},
+        {"aten.atan.default", {true, "no device op"}},
+        {"aten.atanh.default", {true, "no device op"}},
+        {"aten.ceil.default", {true, "no device op"}},
+        {"aten.cosh.default", {true, "no device op"}},
+        {"aten.elu.default", {true, "no device op"}},
+        {"aten.erf.default", {true, "no device op"}},
+        {"aten.expm1.default", {true, "no device op"}},
+        {"aten.floor.default", {true, "no device op"}},
+        {"aten.leaky_relu.default", {true, "no device op"}},
+        {"aten.log10.default", {true, "no device op"}},
+        {"aten.log1p.default", {true, "no device op"}},
+        {"aten.log2.default", {true, "no device op"}},
+        {"aten.round.default", {true, "no device op"}},
+        {"aten.sign.default", {true, "no device op"}},
+        {"aten.sinh.default", {true, "no device op"}},
+        {"aten.tan.default", {true, "no device op"}},
+        {"aten.trunc.default", {true, "no device op"}},
+        // Not yet: binary math.
+        {"aten.atan2.default", {true, "no device op"}},
+        {"aten.atan2.out", {true, "an out= variant; torch.export emits the functional atan2"}},
+        {"aten.clamp.Tensor", {true, "tensor bounds (maximum and minimum would do)"}},
+        {"aten.div.Scalar_mode", {true, "rounding modes need floor and trunc device ops"}},
+        {"aten.fmod.Scalar", {true, "no device op"}},
+        {"aten.fmod.Tensor", {true, "no device op"}},
+        {"aten.remainder.Scalar", {true, "no device op"}},
+        {"aten.remainder.Tensor", {true, "no device op"}},
+        // Not yet: reductions and multi-output ops.
+        {"aten.argmax.default", {true, "needs an integer-result reduction"}},
+        {"aten.argmin.default", {true, "needs an integer-result reduction"}},
+        {"aten.max.dim", {true, "second output (indices) needs multi-output device ops"}},
+        {"aten.min.dim", {true, "second output (indices) needs multi-output device ops"}},
+        {"aten.prod.default", {true, "no product reduction"}},
+        {"aten.prod.dim_int", {true, "no product reduction"}},
+        {"aten.var.correction", {true, "no variance reduction"}},
+        {"aten.var.dim", {true, "no variance reduction"}},
+        {"aten.sort.default", {true, "needs multi-output device ops (values and indices)"}},
+        {"aten.topk.default", {true, "needs multi-output device ops (values and indices)"}},
+        {"aten._native_batch_norm_legit.default", {true, "training-mode batch norm (batch statistics)"}},
+        {"aten._native_batch_norm_legit.no_stats", {true, "training-mode batch norm (batch statistics)"}},
+        {"aten.native_group_norm.default", {true, "no group norm device op"}},
+        {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
+        {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
+        {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
+        // Not yet: layout, padding, resampling and scatter.
+        {"aten.as_strided.default", {true, "strided views over a contiguous buffer"}},
+        {"aten.diagonal.default", {true, "strided view"}},
+        {"aten.flip.default", {true, "no device op"}},
+        {"aten.constant_pad_nd.default", {true, "no padding device op"}},
+        {"aten.reflection_pad1d.default", {true, "no padding device op"}},
+        {"aten.reflection_pad2d.default", {true, "no padding device op"}},
+        {"aten.reflection_pad3d.default", {true, "no padding device op"}},
+        {"aten.replication_pad2d.default", {true, "no padding device op"}},
+        {"aten.replication_pad3d.default", {true, "no padding device op"}},
+        {"aten.adaptive_avg_pool1d.default", {true, "1-D pooling"}},
+        {"aten.avg_pool1d.default", {true, "1-D pooling"}},
+        {"aten._adaptive_avg_pool3d.default", {true, "3-D pooling"}},
+        {"aten.avg_pool3d.default", {true, "3-D pooling"}},
+        {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
+        {"aten.col2im.default", {true, "no device op"}},
+        {"aten.grid_sampler_2d.default", {true, "no device op"}},
+        {"aten.upsample_bilinear2d.vec", {true, "no resampling device op"}},
+        {"aten.upsample_nearest2d.vec", {true, "no resampling device op"}},
+        {"aten.index_put.default", {true, "scatter"}},
+        {"aten.scatter.src", {true, "scatter"}},
+        {"aten.scatter.value", {true, "scatter"}},
+        {"aten.scatter_add.default", {true, "scatter"}},
+        {"aten.scatter_reduce.two", {true, "scatter"}},
+        {"aten.select_scatter.default", {true, "scatter"}},
+        {"aten.slice_scatter.default", {true, "scatter"}},
+    };
+    return t;
+  }();
+  return *table;
+}
+
+}  // namespace kiln::compiler
