@@ -20,6 +20,7 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
         {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
+        {"aten.resize_.default", {false, "resizes a tensor's storage in place; exported programs are functional"}},
         {"aten.masked_scatter.default", {true, "needs a running count of the mask (cumsum) feeding a gather"}},
         {"aten.rand.default", {false, kRandom}},
         {"aten.randn.default", {false, kRandom}},
