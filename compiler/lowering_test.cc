@@ -727,16 +727,18 @@ TEST(Lowering, ConstantsAreResolvedAtCompileTime) {
   AddNode(g, "arange", "torch.ops.aten.arange.start_step",
           {FloatArg("start", 1.0), FloatArg("end", 2.0), FloatArg("step", 0.25)}, {4});
   AddNode(g, "scalar", "torch.ops.aten.scalar_tensor.default", {FloatArg("s", -3.0)}, {});
+  AddNode(g, "mask", "torch.ops.aten.full.default", {IntsArg("size", {3}), BoolArg("fill_value", true)}, {3});
   AddNode(g, "meta", "torch.ops.aten._assert_tensor_metadata.default",
           {TensorArg("a", "x"), IntsArg("size", {2, 2}), DTypeArg("dtype", TorchDType::kFloat)}, {}, {""});
-  g.outputs = {"full", "full_like", "arange", "scalar"};
+  g.outputs = {"full", "full_like", "arange", "scalar", "mask"};
   std::vector<std::string> ops;
   auto out = LowerAndRun(g, {{"x", {0, 0, 0, 0}}}, &ops);
   EXPECT_EQ(out["full"], (std::vector<float>(4, 2.5f)));
   EXPECT_EQ(out["full_like"], (std::vector<float>(4, 7.0f)));  // truncated to int64, as torch does
   EXPECT_EQ(out["arange"], (std::vector<float>{1, 1.25f, 1.5f, 1.75f}));
   EXPECT_EQ(out["scalar"], (std::vector<float>{-3}));
-  EXPECT_EQ(ops, (std::vector<std::string>{"expand", "expand"}));  // scalars broadcast; the assert is free
+  EXPECT_EQ(out["mask"], (std::vector<float>{1, 1, 1}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"expand", "expand", "expand"}));  // scalars broadcast; the assert is free
 
   auto error_for = [](NamedArgument bad_arg, const std::string& target) {
     AtenGraph e;

@@ -21,6 +21,13 @@ TorchDType DTypeArg(const AtenNode& node, const std::string& arg, TorchDType fal
   return a && a->kind == Argument::Kind::kScalarType ? static_cast<TorchDType>(a->i) : fallback;
 }
 
+// A Python number argument: float, int or bool (full(..., True) builds a bool mask).
+absl::StatusOr<double> Number(LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
+  const Argument* a = node.Find(arg);
+  if (a && a->kind == Argument::Kind::kBool) return a->b ? 1.0 : 0.0;
+  return ctx.Float(node, arg);
+}
+
 bool IsIntegral(TorchDType t) {
   return t == TorchDType::kByte || t == TorchDType::kChar || t == TorchDType::kShort || t == TorchDType::kInt ||
          t == TorchDType::kLong;
@@ -53,11 +60,12 @@ absl::Status BindFilled(LoweringContext& ctx, const AtenNode& node, const ops::S
 
 absl::Status Full(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "size"));
-  KILN_ASSIGN_OR_RETURN(auto fill, ctx.Float(node, "fill_value"));
-  // full infers bool/long/float from the fill value when no dtype is given; a bool fill arrives
-  // as a bool argument.
+  KILN_ASSIGN_OR_RETURN(auto fill, Number(ctx, node, "fill_value"));
+  // Without a dtype, full infers bool, int64 or float32 from the fill value.
   const Argument* f = node.Find("fill_value");
-  const TorchDType inferred = f && f->kind == Argument::Kind::kInt ? TorchDType::kLong : TorchDType::kFloat;
+  const TorchDType inferred = f->kind == Argument::Kind::kInt    ? TorchDType::kLong
+                              : f->kind == Argument::Kind::kBool ? TorchDType::kBool
+                                                                 : TorchDType::kFloat;
   KILN_ASSIGN_OR_RETURN(auto value, AsDType(ctx, node, fill, DTypeArg(node, "dtype", inferred)));
   return BindFilled(ctx, node, size, value);
 }
@@ -66,7 +74,7 @@ absl::Status Full(LoweringContext& ctx, const AtenNode& node) {
 absl::Status FullLike(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const bool fill = node.Find("value") != nullptr;
-  KILN_ASSIGN_OR_RETURN(auto v, ctx.Float(node, fill ? "value" : "fill_value"));
+  KILN_ASSIGN_OR_RETURN(auto v, Number(ctx, node, fill ? "value" : "fill_value"));
   const TorchDType dtype = DTypeArg(node, "dtype", ctx.DTypeOf(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto value, AsDType(ctx, node, v, dtype));
   return BindFilled(ctx, node, ctx.graph().values[x].shape, value);
@@ -79,7 +87,7 @@ absl::Status Empty(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status ScalarTensor(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN_OR_RETURN(auto s, ctx.Float(node, "s"));
+  KILN_ASSIGN_OR_RETURN(auto s, Number(ctx, node, "s"));
   KILN_ASSIGN_OR_RETURN(auto value, AsDType(ctx, node, s, DTypeArg(node, "dtype", TorchDType::kFloat)));
   return BindFilled(ctx, node, {}, value);
 }
@@ -159,6 +167,7 @@ void AddConstantRules(RuleTable& rules) {
   Resolved(rules, "aten.scalar_tensor.default", ScalarTensor, "a rank-0 constant");
   Resolved(rules, "aten.empty.memory_format", Empty, "a zero constant (contents unspecified)");
   Resolved(rules, "aten.empty_strided.default", Empty, "a zero constant (contents unspecified)");
+  Resolved(rules, "aten.empty_permuted.default", Empty, "a zero constant (contents unspecified)");
   for (const char* target : {"aten.arange.start_step", "aten.arange.start", "aten.arange.default"})
     Resolved(rules, target, Arange, "a constant vector");
   Resolved(rules, "aten._assert_tensor_metadata.default", AssertTensorMetadata,
