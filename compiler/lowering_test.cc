@@ -786,6 +786,35 @@ TEST(Lowering, DTypeConversions) {
             "node 'as_long' (aten._to_copy.default): conversion from float32 to int64 is not supported yet");
 }
 
+NamedArgument StringArg(const std::string& name, const std::string& v) {
+  NamedArgument a{name, {}};
+  a.arg.kind = Argument::Kind::kString;
+  a.arg.s = v;
+  return a;
+}
+
+TEST(Lowering, ActivationsAndRoundingDecompositions) {
+  AtenGraph g;
+  AddUserInput(g, "x", {4});
+  AddUserInput(g, "lo", {4});
+  AddNode(g, "leaky", "torch.ops.aten.leaky_relu.default", {TensorArg("self", "x"), FloatArg("negative_slope", 0.5)},
+          {4});
+  AddNode(g, "elu", "torch.ops.aten.elu.default", {TensorArg("self", "x"), FloatArg("alpha", 2.0)}, {4});
+  AddNode(g, "clamp", "torch.ops.aten.clamp.Tensor", {TensorArg("self", "x"), TensorArg("min", "lo")}, {4});
+  AddNode(g, "trunc", "torch.ops.aten.div.Tensor_mode",
+          {TensorArg("self", "x"), FloatArg("other", -2.0), StringArg("rounding_mode", "trunc")}, {4});
+  AddNode(g, "floor", "torch.ops.aten.div.Tensor_mode",
+          {TensorArg("self", "x"), FloatArg("other", -2.0), StringArg("rounding_mode", "floor")}, {4});
+  g.outputs = {"leaky", "elu", "clamp", "trunc", "floor"};
+  auto out = LowerAndRun(g, {{"x", {-2, -0.5f, 0, 3}}, {"lo", {-1, -1, 1, 1}}});
+  EXPECT_EQ(out["leaky"], (std::vector<float>{-1, -0.25f, 0, 3}));
+  EXPECT_FLOAT_EQ(out["elu"][0], 2.0f * std::expm1(-2.0f));
+  EXPECT_EQ(out["elu"][3], 3.0f);
+  EXPECT_EQ(out["clamp"], (std::vector<float>{-1, -0.5f, 1, 3}));
+  EXPECT_EQ(out["trunc"], (std::vector<float>{1, 0, 0, -1}));
+  EXPECT_EQ(out["floor"], (std::vector<float>{1, 0, 0, -2}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -143,13 +143,17 @@ TEST(Registry, UnitsAndContracts) {
 // ---- elementwise ----
 
 const bool kUnaryCovered = Covers({"relu", "neg", "exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh",
-                                   "gelu", "abs", "reciprocal", "silu", "sin", "cos"});
+                                   "gelu", "abs", "reciprocal", "silu", "sin", "cos", "tan", "asin",
+                                   "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf",
+                                   "expm1", "log1p", "log2", "log10", "floor", "ceil", "round",
+                                   "trunc", "sign"});
 
 TEST(Elementwise, UnaryMatchesATen) {
   struct Case {
     const char* name;
     std::function<at::Tensor(const at::Tensor&)> ref;
     bool positive_input;
+    double lo = 0, hi = 0;  // when hi > lo: inputs uniform in [lo, hi) (the function's domain)
   };
   const std::vector<Case> cases = {
       {"relu", [](const at::Tensor& x) { return at::relu(x); }, false},
@@ -166,12 +170,33 @@ TEST(Elementwise, UnaryMatchesATen) {
       {"silu", [](const at::Tensor& x) { return at::silu(x); }, false},
       {"sin", [](const at::Tensor& x) { return at::sin(x); }, false},
       {"cos", [](const at::Tensor& x) { return at::cos(x); }, false},
+      {"tan", [](const at::Tensor& x) { return at::tan(x); }, false, -1.5, 1.5},
+      {"asin", [](const at::Tensor& x) { return at::asin(x); }, false, -0.99, 0.99},
+      {"acos", [](const at::Tensor& x) { return at::acos(x); }, false, -0.99, 0.99},
+      {"atan", [](const at::Tensor& x) { return at::atan(x); }, false},
+      {"sinh", [](const at::Tensor& x) { return at::sinh(x); }, false},
+      {"cosh", [](const at::Tensor& x) { return at::cosh(x); }, false},
+      {"asinh", [](const at::Tensor& x) { return at::asinh(x); }, false},
+      {"acosh", [](const at::Tensor& x) { return at::acosh(x); }, false, 1.0, 10.0},
+      {"atanh", [](const at::Tensor& x) { return at::atanh(x); }, false, -0.99, 0.99},
+      {"erf", [](const at::Tensor& x) { return at::erf(x); }, false},
+      {"expm1", [](const at::Tensor& x) { return at::expm1(x); }, false, -1e-3, 1e-3},
+      {"log1p", [](const at::Tensor& x) { return at::log1p(x); }, false, -1e-3, 1e-3},
+      {"log2", [](const at::Tensor& x) { return at::log2(x); }, true},
+      {"log10", [](const at::Tensor& x) { return at::log10(x); }, true},
+      {"floor", [](const at::Tensor& x) { return at::floor(x); }, false},
+      {"ceil", [](const at::Tensor& x) { return at::ceil(x); }, false},
+      // Halves included: round goes to even, as torch does.
+      {"round", [](const at::Tensor& x) { return at::round(x); }, false, -4.0, 4.0},
+      {"trunc", [](const at::Tensor& x) { return at::trunc(x); }, false},
+      {"sign", [](const at::Tensor& x) { return at::sign(x); }, false},
   };
   at::manual_seed(1);
   for (const Case& c : cases) {
     for (const Shape& shape : {Shape{5, 37}, Shape{3, 1, 70}, Shape{}, Shape{0, 4}}) {
       SCOPED_TRACE(std::string(c.name) + " " + ShapeToString(shape));
-      const at::Tensor x = c.positive_input ? Uniform(shape, 0.1, 5.0) : Randn(shape) * 3;
+      at::Tensor x = c.hi > c.lo ? Uniform(shape, c.lo, c.hi) : c.positive_input ? Uniform(shape, 0.1, 5.0) : Randn(shape) * 3;
+      if (std::string(c.name) == "round") x = at::round(x * 2) / 2;  // exact halves
       EXPECT_TRUE(AllClose(RunOp(c.name, {x}), c.ref(x)));
     }
   }
@@ -189,7 +214,8 @@ TEST(Elementwise, ClampMatchesATen) {
   EXPECT_TRUE(AllClose(RunOp("clamp", {x}, Attrs().SetFloat("min", 3).SetFloat("max", 1)), at::clamp(x, 3, 1)));
 }
 
-const bool kBinaryCovered = Covers({"add", "sub", "mul", "div", "maximum", "minimum", "pow"});
+const bool kBinaryCovered = Covers({"add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "fmod",
+                                    "remainder", "floor_divide"});
 
 TEST(Elementwise, BinaryBroadcastMatchesATen) {
   using Ref = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
@@ -201,6 +227,10 @@ TEST(Elementwise, BinaryBroadcastMatchesATen) {
       {"maximum", [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); }},
       {"minimum", [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); }},
       {"pow", [](const at::Tensor& a, const at::Tensor& b) { return at::pow(a, b); }},
+      {"atan2", [](const at::Tensor& a, const at::Tensor& b) { return at::atan2(a, b); }},
+      {"fmod", [](const at::Tensor& a, const at::Tensor& b) { return at::fmod(a, b); }},
+      {"remainder", [](const at::Tensor& a, const at::Tensor& b) { return at::remainder(a, b); }},
+      {"floor_divide", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b, "floor"); }},
   };
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{4, 37}, {4, 37}},             // same shape
@@ -220,7 +250,8 @@ TEST(Elementwise, BinaryBroadcastMatchesATen) {
     for (const auto& [sa, sb] : shapes) {
       SCOPED_TRACE(std::string(name) + " " + ShapeToString(sa) + " x " + ShapeToString(sb));
       const bool is_pow = std::string(name) == "pow";
-      const bool is_div = std::string(name) == "div";
+      const bool is_div = std::string(name) == "div" || std::string(name) == "fmod" ||
+                          std::string(name) == "remainder" || std::string(name) == "floor_divide";
       const at::Tensor a = is_pow ? Uniform(sa, 0.5, 2.0) : Randn(sa);
       const at::Tensor b = is_div ? Uniform(sb, 0.5, 2.0) * (at::rand(sb) > 0.5).to(at::kFloat).mul(2).sub(1)
                            : is_pow ? Uniform(sb, -2.0, 3.0)
