@@ -815,6 +815,23 @@ TEST(Lowering, ActivationsAndRoundingDecompositions) {
   EXPECT_EQ(out["floor"], (std::vector<float>{1, 0, 0, -2}));
 }
 
+TEST(Lowering, MaxDimVarAndProd) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddNode(g, "max", "torch.ops.aten.max.dim", {TensorArg("self", "x"), IntArg("dim", 1)}, {2},
+          {"values", "indices"});
+  g.values["indices"] = Meta({2}, TorchDType::kLong);
+  AddNode(g, "var", "torch.ops.aten.var.correction", {TensorArg("self", "x"), IntsArg("dim", {1})}, {2});
+  AddNode(g, "prod", "torch.ops.aten.prod.default", {TensorArg("self", "x")}, {});
+  g.outputs = {"values", "indices", "var", "prod"};
+  auto out = LowerAndRun(g, {{"x", {1, 5, 3, 2, 2, -4}}});
+  EXPECT_EQ(out["values"], (std::vector<float>{5, 2}));
+  EXPECT_EQ(out["indices"], (std::vector<float>{1, 0}));  // the first of equal maxima
+  EXPECT_FLOAT_EQ(out["var"][0], 4.0f);                    // unbiased: ((1-3)^2 + 2^2 + 0) / 2
+  EXPECT_FLOAT_EQ(out["var"][1], 12.0f);
+  EXPECT_EQ(out["prod"], (std::vector<float>{-240}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

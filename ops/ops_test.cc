@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -530,7 +531,8 @@ TEST(Pool, ShapeErrors) {
 
 // ---- reductions ----
 
-const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "cumsum"});
+const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
+                                    "argmax", "argmin", "cumsum"});
 
 TEST(Reduction, MatchesATen) {
   const std::vector<std::pair<std::vector<int64_t>, bool>> cases = {
@@ -548,6 +550,18 @@ TEST(Reduction, MatchesATen) {
     EXPECT_TRUE(AllClose(RunOp("reduce_mean", {x}, attrs), at::mean(x, dims, keepdim)));
     EXPECT_TRUE(AllClose(RunOp("reduce_max", {x}, attrs), at::amax(x, dims, keepdim)));
     EXPECT_TRUE(AllClose(RunOp("reduce_min", {x}, attrs), at::amin(x, dims, keepdim)));
+    // Factors near 1 keep the product in range.
+    const at::Tensor near_one = 1 + x * 0.05;
+    at::Tensor want = near_one;
+    if (dims.empty()) {
+      want = keepdim ? near_one.prod().reshape({1, 1, 1, 1}) : near_one.prod();
+    } else {
+      std::vector<int64_t> sorted;
+      for (int64_t d : dims) sorted.push_back(d < 0 ? d + 4 : d);
+      std::sort(sorted.rbegin(), sorted.rend());
+      for (int64_t d : sorted) want = want.prod(d, keepdim);
+    }
+    EXPECT_TRUE(AllClose(RunOp("reduce_prod", {near_one}, attrs), want, 1e-4, 1e-5));
   }
   // A long reduction stays accurate, and scalars reduce to themselves.
   const at::Tensor big = Uniform({200000}, 0.0, 1.0);
@@ -569,6 +583,30 @@ TEST(Reduction, ShapeErrors) {
   EXPECT_EQ(InferError("reduce_min", {{0, 3}}, attrs), "cannot take the max or min over zero-size dim 0");
   EXPECT_EQ(InferOk("reduce_sum", {{0, 3}}, attrs), (Shape{3}));
   EXPECT_EQ(InferError("reduce_sum", {{2, 3}}, Attrs().SetInt("keepdim", 0)), "missing attribute 'dims'");
+}
+
+TEST(Reduction, ArgMaxAndMinMatchATen) {
+  at::manual_seed(26);
+  // Small integers so ties occur: the first index wins, as in ATen.
+  at::Tensor x = at::randint(-3, 4, {3, 5, 37}, at::kFloat);
+  for (int64_t dim : {0, 1, 2, -1}) {
+    for (bool keepdim : {false, true}) {
+      SCOPED_TRACE("dim " + std::to_string(dim) + (keepdim ? " keepdim" : ""));
+      Attrs attrs;
+      attrs.SetInt("dim", dim).SetInt("keepdim", keepdim);
+      EXPECT_TRUE(AllClose(RunOp("argmax", {x}, attrs), at::argmax(x, dim, keepdim)));
+      EXPECT_TRUE(AllClose(RunOp("argmin", {x}, attrs), at::argmin(x, dim, keepdim)));
+    }
+  }
+  Attrs all;
+  all.SetInt("keepdim", 0);
+  EXPECT_TRUE(AllClose(RunOp("argmax", {x}, all), at::argmax(x)));
+  x[1][2][3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(AllClose(RunOp("argmin", {x}, all), at::argmin(x)));
+  EXPECT_TRUE(AllClose(RunOp("argmax", {x}, Attrs().SetInt("dim", 2).SetInt("keepdim", 0)), at::argmax(x, 2)));
+  EXPECT_EQ(InferError("argmax", {{0, 3}}, Attrs().SetInt("dim", 0).SetInt("keepdim", 0)),
+            "cannot take the arg-max or arg-min over zero-size dim 0");
+  EXPECT_EQ(InferOk("argmin", {{0, 3}}, Attrs().SetInt("dim", 1).SetInt("keepdim", 1)), (Shape{0, 1}));
 }
 
 TEST(Reduction, CumsumMatchesATen) {

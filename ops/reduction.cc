@@ -134,6 +134,81 @@ void ExtremumKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, Mu
   });
 }
 
+// Product in double, as ATen accumulates float products.
+void ProdKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const ConstView& x = inputs[0];
+  std::vector<bool> reduced;
+  ReducedDims(attrs, x.shape.size(), &reduced);
+  const int64_t n_out = NumElements(out.shape);
+  std::vector<double> acc(n_out, 1.0);
+  const std::array<std::vector<int64_t>, 2> strides = {ContiguousStrides(x.shape),
+                                                       AccumulatorStrides(x.shape, reduced)};
+  ForEachRun(x.shape, strides, [&](int64_t count, const std::array<int64_t, 2>& off,
+                                   const std::array<int64_t, 2>& st) {
+    const float* src = x.data + off[0];
+    double* dst = acc.data() + off[1];
+    for (int64_t i = 0; i < count; ++i) dst[i * st[1]] *= src[i * st[0]];
+  });
+  for (int64_t i = 0; i < n_out; ++i) out.data[i] = static_cast<float>(acc[i]);
+}
+
+// ---- argmax / argmin ----
+
+// The reduced dim (-1: all elements, flattened) of an arg-reduction; "" on success.
+std::string ArgDim(const Shape& x, const Attrs& attrs, int64_t* dim) {
+  *dim = -1;
+  if (!attrs.Has("dim")) return "";
+  return NormalizeDim(attrs.Int("dim"), std::max<size_t>(x.size(), 1), dim);
+}
+
+std::string InferArg(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& x = inputs[0];
+  int64_t dim;
+  if (std::string err = ArgDim(x, attrs, &dim); !err.empty()) return err;
+  bool keepdim;
+  if (std::string err = GetFlag(attrs, "keepdim", &keepdim); !err.empty()) return err;
+  Shape result;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const bool reduced = dim < 0 || static_cast<int64_t>(d) == dim;
+    if (reduced && x[d] == 0) return "cannot take the arg-max or arg-min over zero-size dim " + std::to_string(d);
+    if (!reduced) result.push_back(x[d]);
+    else if (keepdim) result.push_back(1);
+  }
+  *out = std::move(result);
+  return "";
+}
+
+double ArgWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) {
+  return static_cast<double>(StoredElements(inputs[0], Layout::kTile));
+}
+
+// The index (as a float, exact below 2^24) of the first max (min) along the dim; NaN counts as the
+// extreme, as in torch.argmax.
+template <bool kMax>
+void ArgKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const Shape& x = inputs[0].shape;
+  if (NumElements(x) == 0) return;
+  int64_t dim;
+  ArgDim(x, attrs, &dim);
+  const int64_t outer = dim < 0 ? 1 : DimProduct(x, 0, dim);
+  const int64_t size = dim < 0 || x.empty() ? NumElements(x) : x[dim];
+  const int64_t inner = dim < 0 ? 1 : DimProduct(x, dim + 1, x.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < inner; ++k) {
+      const float* src = inputs[0].data + o * size * inner + k;
+      int64_t best = 0;
+      float v = src[0];
+      for (int64_t i = 1; i < size && !std::isnan(v); ++i) {
+        const float c = src[i * inner];
+        if (std::isnan(c) || (kMax ? c > v : c < v)) {
+          v = c;
+          best = i;
+        }
+      }
+      out.data[o * inner + k] = static_cast<float>(best);
+    }
+}
+
 // ---- cumsum ----
 
 std::string InferCumsum(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
@@ -198,6 +273,21 @@ std::vector<OpDef> ReductionOps() {
                               ExtremumKernel<true>));
   ops.push_back(MakeReduction("reduce_min", "Minimum over dims (NaN propagates)", InferReduceMax,
                               ExtremumKernel<false>));
+  ops.push_back(MakeReduction("reduce_prod", "Product over dims", InferReduce, ProdKernel));
+  for (const bool is_max : {true, false}) {
+    OpDef def;
+    def.name = is_max ? "argmax" : "argmin";
+    def.summary = is_max ? "Index of the first maximum along a dim, or of the flattened tensor (NaN is the maximum)"
+                         : "Index of the first minimum along a dim, or of the flattened tensor (NaN is the minimum)";
+    def.inputs = {"x"};
+    def.attrs = {{"dim", AttrKind::kInt, "Dim to reduce (negative counts from the end); absent: all, flattened", true},
+                 {"keepdim", AttrKind::kInt, "1: keep reduced dims as size 1"}};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferArg;
+    def.work = ArgWork;
+    def.kernel = is_max ? ArgKernel<true> : ArgKernel<false>;
+    ops.push_back(std::move(def));
+  }
   {
     OpDef def;
     def.name = "cumsum";

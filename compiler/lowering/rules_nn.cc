@@ -1,5 +1,7 @@
 // Lowering rules for neural-network ATen ops: matmul, convolution, normalization, pooling,
 // softmax and reductions.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
 
@@ -168,6 +170,87 @@ absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
 }
 constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max", kMin[] = "reduce_min";
 
+// prod.default (all dims) and prod.dim_int (one dim).
+absl::Status Prod(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  std::vector<int64_t> dims;
+  if (node.Find("dim")) {
+    KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+    dims.push_back(dim);
+  }
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  const Argument* dtype = node.Find("dtype");
+  if (dtype && dtype->kind == Argument::Kind::kScalarType && dtype->i != static_cast<int>(TorchDType::kFloat))
+    return ctx.NodeError(node, "products to another dtype are not supported yet");
+  ops::Attrs attrs;
+  attrs.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
+  return EmitAndBind(ctx, node, "reduce_prod", {x}, attrs);
+}
+
+// argmax/argmin(self, dim=None, keepdim): the index as an fp32 value (exact below 2^24).
+template <bool kMax>
+absl::Status ArgReduce(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  ops::Attrs attrs;
+  attrs.SetInt("keepdim", keepdim ? 1 : 0);
+  if (!ctx.IsNone(node, "dim")) {
+    KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+    attrs.SetInt("dim", dim);
+  }
+  return EmitAndBind(ctx, node, kMax ? "argmax" : "argmin", {x}, attrs);
+}
+
+// max.dim/min.dim return (values, indices): one device op for each output the graph names.
+template <bool kMax>
+absl::Status MaxMinDim(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  for (size_t i = 0; i < 2 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    ops::Attrs attrs;
+    attrs.SetInt("keepdim", keepdim ? 1 : 0);
+    if (i == 0) attrs.SetInts("dims", {dim});
+    else attrs.SetInt("dim", dim);
+    const char* op = i == 0 ? (kMax ? "reduce_max" : "reduce_min") : (kMax ? "argmax" : "argmin");
+    absl::StatusOr<int> v = ctx.graph().AddNode(op, {x}, attrs, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
+// var(x, dims, correction) = sum((x - mean)^2) / (N - correction), N the reduced element count.
+absl::Status Var(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  double correction = 1.0;
+  if (node.Find("unbiased")) {
+    KILN_ASSIGN_OR_RETURN(auto unbiased, ctx.Bool(node, "unbiased", true));
+    correction = unbiased ? 1.0 : 0.0;
+  } else {
+    KILN_ASSIGN_OR_RETURN(correction, ctx.Float(node, "correction", 1.0));
+  }
+  const ops::Shape& shape = ctx.graph().values[x].shape;
+  double n = 1.0;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    bool reduced = dims.empty();
+    for (int64_t r : dims) reduced |= (r < 0 ? r + static_cast<int64_t>(shape.size()) : r) == static_cast<int64_t>(d);
+    if (reduced) n *= static_cast<double>(shape[d]);
+  }
+  ops::Attrs keep, out;
+  keep.SetInts("dims", dims).SetInt("keepdim", 1);
+  out.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, keep));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "reduce_sum", {squared}, out));
+  // Dividing (not multiplying by the reciprocal) gives ATen's inf/NaN when N <= correction.
+  return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(std::max(n - correction, 0.0))});
+}
+
 }  // namespace
 
 void AddNeuralNetRules(RuleTable& rules) {
@@ -187,6 +270,14 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.mean.default", Reduce<kMean>, "reduce_mean");
   Lowered(rules, "aten.amax.default", Reduce<kMax>, "reduce_max");
   Lowered(rules, "aten.amin.default", Reduce<kMin>, "reduce_min");
+  Lowered(rules, "aten.prod.default", Prod, "reduce_prod");
+  Lowered(rules, "aten.prod.dim_int", Prod, "reduce_prod");
+  Lowered(rules, "aten.argmax.default", ArgReduce<true>, "argmax");
+  Lowered(rules, "aten.argmin.default", ArgReduce<false>, "argmin");
+  Decomposed(rules, "aten.max.dim", MaxMinDim<true>, "reduce_max (values), argmax (indices)");
+  Decomposed(rules, "aten.min.dim", MaxMinDim<false>, "reduce_min (values), argmin (indices)");
+  Decomposed(rules, "aten.var.correction", Var, "reduce_mean, sub, mul, reduce_sum, div");
+  Decomposed(rules, "aten.var.dim", Var, "reduce_mean, sub, mul, reduce_sum, div");
 }
 
 }  // namespace kiln::compiler
