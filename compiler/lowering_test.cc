@@ -832,6 +832,19 @@ TEST(Lowering, MaxDimVarAndProd) {
   EXPECT_EQ(out["prod"], (std::vector<float>{-240}));
 }
 
+TEST(Lowering, PaddingListsDimsFromTheLast) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddNode(g, "pad", "torch.ops.aten.constant_pad_nd.default",
+          {TensorArg("self", "x"), IntsArg("pad", {1, 0}), FloatArg("value", 9)}, {2, 4});
+  AddNode(g, "reflect", "torch.ops.aten.reflection_pad1d.default", {TensorArg("self", "x"), IntsArg("padding", {2, 1})},
+          {2, 6});
+  g.outputs = {"pad", "reflect"};
+  auto out = LowerAndRun(g, {{"x", {1, 2, 3, 4, 5, 6}}});
+  EXPECT_EQ(out["pad"], (std::vector<float>{9, 1, 2, 3, 9, 4, 5, 6}));
+  EXPECT_EQ(out["reflect"], (std::vector<float>{3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -815,6 +815,34 @@ TEST(DataMovement, ConcatMatchesATen) {
   EXPECT_EQ(InferError("concat", {}, Attrs().SetInt("dim", 0)), "takes 1 or more operands, got 0");
 }
 
+const bool kPadCovered = Covers({"pad"});
+
+TEST(DataMovement, PadMatchesATen) {
+  at::manual_seed(27);
+  const at::Tensor x = Randn({2, 3, 5, 6});
+  auto attrs = [](std::vector<int64_t> pads, int64_t mode) {
+    Attrs a;
+    a.SetInts("pads", std::move(pads)).SetInt("mode", mode).SetFloat("value", 1.5);
+    return a;
+  };
+  // ATen lists pads from the last dim backwards.
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 1, 2, 3, 0}, 0)),
+                       at::constant_pad_nd(x, {3, 0, 1, 2}, 1.5)));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 1, -1, -2, 0, 0, -3}, 0)),
+                       at::constant_pad_nd(x, {0, -3, -2, 0, 1, -1}, 1.5)));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 4, 1, 2, 5}, 1)), at::reflection_pad2d(x, {2, 5, 4, 1})));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 0, 0, 2, 3}, 1)), at::reflection_pad1d(x.flatten(0, 1).flatten(1, 1).reshape({6, 5, 6}), {2, 3}).reshape({2, 3, 5, 11})));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 7, 1, 2, 9}, 2)), at::replication_pad2d(x, {2, 9, 7, 1})));
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({1, 1}, 0)),
+            "attribute 'pads' [1, 1] must hold a before and an after count for each of the 2 dims");
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({0, 0, 3, 0}, 1)),
+            "reflect padding of dim 1 by 3 needs the dim to be larger than that, got 3");
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({0, 0, -2, -2}, 0)), "pads [0, 0, -2, -2] crop dim 1 of [2, 3] below zero");
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({0, 0, 1, 1}, 3)),
+            "attribute 'mode' must be 0 (constant), 1 (reflect) or 2 (replicate), got 3");
+  EXPECT_EQ(InferError("pad", {{0, 3}}, attrs({1, 0, 0, 0}, 2)), "replicate padding of the empty dim 0");
+}
+
 TEST(DataMovement, ShapeErrors) {
   EXPECT_EQ(InferError("reshape", {{3, 4}}, Attrs().SetInts("shape", {5, 2})),
             "cannot reshape [3, 4] (12 elements) to [5, 2] (10 elements)");

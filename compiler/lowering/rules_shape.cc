@@ -2,6 +2,7 @@
 // copy, and the no-ops (clone, alias, exact dtype conversions). On the tiled device a view is a real copy.
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
+#include "ops/shape_util.h"
 
 namespace kiln::compiler {
 namespace {
@@ -196,6 +197,30 @@ absl::Status Copy(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "expand", {src}, attrs);
 }
 
+// constant_pad_nd, reflection_pad{1,2,3}d and replication_pad{2,3}d: ATen lists (before, after) pairs
+// from the last dim backwards; the device op takes one pair per dim from the first.
+template <int64_t kMode>
+absl::Status Pad(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto pad, ctx.Ints(node, kMode == 0 ? "pad" : "padding"));
+  const size_t rank = ctx.graph().values[x].shape.size();
+  if (pad.size() % 2 != 0 || pad.size() > 2 * rank)
+    return ctx.NodeError(node, absl::StrCat("padding ", ops::ShapeToString(pad), " must be pairs for at most the ",
+                                            rank, " dims of the input"));
+  std::vector<int64_t> pads(2 * rank, 0);
+  for (size_t i = 0; i < pad.size() / 2; ++i) {
+    pads[2 * (rank - 1 - i)] = pad[2 * i];
+    pads[2 * (rank - 1 - i) + 1] = pad[2 * i + 1];
+  }
+  ops::Attrs attrs;
+  attrs.SetInts("pads", pads).SetInt("mode", kMode);
+  if (kMode == 0) {
+    KILN_ASSIGN_OR_RETURN(auto value, ctx.Float(node, "value", 0.0));
+    attrs.SetFloat("value", value);
+  }
+  return EmitAndBind(ctx, node, "pad", {x}, attrs);
+}
+
 }  // namespace
 
 absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::string& op,
@@ -218,6 +243,12 @@ void AddShapeRules(RuleTable& rules) {
   Lowered(rules, "aten.expand.default", Expand, "expand");
   Lowered(rules, "aten.slice.Tensor", Slice, "slice");
   Lowered(rules, "aten.cat.default", Cat, "concat");
+  Lowered(rules, "aten.constant_pad_nd.default", Pad<0>, "pad");
+  for (const char* target : {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default",
+                             "aten.reflection_pad3d.default"})
+    Lowered(rules, target, Pad<1>, "pad (reflect)");
+  for (const char* target : {"aten.replication_pad2d.default", "aten.replication_pad3d.default"})
+    Lowered(rules, target, Pad<2>, "pad (replicate)");
   Resolved(rules, "aten.clone.default", Identity, "the input value itself");
   Resolved(rules, "aten.alias.default", Identity, "the input value itself");
   Resolved(rules, "aten._to_copy.default", ToCopy,
