@@ -845,6 +845,40 @@ TEST(Lowering, PaddingListsDimsFromTheLast) {
   EXPECT_EQ(out["reflect"], (std::vector<float>{3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5}));
 }
 
+TEST(Lowering, StaticViewsAndScattersAreTakesThroughIndexMaps) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3, 4});
+  AddUserInput(g, "row", {4});
+  AddUserInput(g, "cols", {3, 2});
+  // x.t() as a strided view, the diagonal above the main one, and a flip of both dims.
+  AddNode(g, "strided", "torch.ops.aten.as_strided.default",
+          {TensorArg("self", "x"), IntsArg("size", {4, 3}), IntsArg("stride", {1, 4})}, {4, 3});
+  AddNode(g, "diag", "torch.ops.aten.diagonal.default", {TensorArg("self", "x"), IntArg("offset", 1)}, {3});
+  AddNode(g, "flip", "torch.ops.aten.flip.default", {TensorArg("self", "x"), IntsArg("dims", {0, -1})}, {3, 4});
+  AddNode(g, "sel", "torch.ops.aten.select_scatter.default",
+          {TensorArg("self", "x"), TensorArg("src", "row"), IntArg("dim", 0), IntArg("index", -1)}, {3, 4});
+  AddNode(g, "sl", "torch.ops.aten.slice_scatter.default",
+          {TensorArg("self", "x"), TensorArg("src", "cols"), IntArg("dim", 1), IntArg("start", 1), IntArg("step", 2)},
+          {3, 4});
+  g.outputs = {"strided", "diag", "flip", "sel", "sl"};
+  std::vector<float> x(12);
+  for (int i = 0; i < 12; ++i) x[i] = static_cast<float>(i);
+  auto out = LowerAndRun(g, {{"x", x}, {"row", {-1, -2, -3, -4}}, {"cols", {-1, -2, -3, -4, -5, -6}}});
+  EXPECT_EQ(out["strided"], (std::vector<float>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11}));
+  EXPECT_EQ(out["diag"], (std::vector<float>{1, 6, 11}));
+  EXPECT_EQ(out["flip"], (std::vector<float>{11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0}));
+  EXPECT_EQ(out["sel"], (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, -1, -2, -3, -4}));
+  EXPECT_EQ(out["sl"], (std::vector<float>{0, -1, 2, -2, 4, -3, 6, -4, 8, -5, 10, -6}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3, 4});
+  AddNode(bad, "strided", "torch.ops.aten.as_strided.default",
+          {TensorArg("self", "x"), IntsArg("size", {4, 4}), IntsArg("stride", {1, 4})}, {4, 4});
+  bad.outputs = {"strided"};
+  EXPECT_EQ(LoweringError(bad), "node 'strided' (aten.as_strided.default): element [0, 3] is at storage index 12, "
+                                "outside the 12 elements of the input");
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

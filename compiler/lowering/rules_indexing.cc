@@ -1,6 +1,8 @@
 // Lowering rules for ATen ops that pick elements by index or position: gather, index_select,
 // embedding and single-tensor indexing (the device ops gather and take), select, split and repeat
 // (built from slice, reshape and expand), and cumsum.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
@@ -184,6 +186,211 @@ absl::Status Cumsum(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "cumsum", {x}, attrs);
 }
 
+// ---- Views and scatters with static positions: one take of the flattened input(s) through a
+// constant index map computed here. ----
+
+constexpr int64_t kMaxIndexMap = int64_t{1} << 24;  // fp32 indices are exact below 2^24
+
+// Flattens `x` to rank 1 (free when it already is).
+absl::StatusOr<int> Flatten(LoweringContext& ctx, const AtenNode& node, int x) {
+  const ops::Shape& shape = ctx.graph().values[x].shape;
+  if (shape.size() == 1) return x;
+  ops::Attrs attrs;
+  attrs.SetInts("shape", {ops::NumElements(shape)});
+  return ctx.Emit(node, "reshape", {x}, attrs);
+}
+
+// Binds take(flat, index) with `index` of `shape`, each entry a position in `flat` of `size`.
+absl::Status BindIndexMap(LoweringContext& ctx, const AtenNode& node, int flat, int64_t size, ops::Shape shape,
+                          std::vector<float> index) {
+  if (size > kMaxIndexMap || static_cast<int64_t>(index.size()) > kMaxIndexMap)
+    return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
+  const int map = ctx.graph().AddConstant(node.name + "_index", std::move(shape), std::move(index));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", 0);
+  return EmitAndBind(ctx, node, "take", {flat, map}, attrs);
+}
+
+// Calls f(position, flat row-major index) for every position of `shape`.
+template <typename F>
+void ForEachPosition(const ops::Shape& shape, F&& f) {
+  const int64_t n = ops::NumElements(shape);
+  std::vector<int64_t> pos(shape.size(), 0);
+  for (int64_t e = 0; e < n; ++e) {
+    f(pos, e);
+    for (size_t d = pos.size(); d-- > 0;) {
+      if (++pos[d] < shape[d]) break;
+      pos[d] = 0;
+    }
+  }
+}
+
+// The input must be its own contiguous storage for storage-relative strides to mean what they say.
+absl::Status RequireContiguous(LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
+  const Argument* a = node.Find(arg);
+  if (!a || a->kind != Argument::Kind::kTensor) return absl::OkStatus();
+  auto meta = ctx.aten().values.find(a->tensor);
+  if (meta == ctx.aten().values.end() || meta->second.strides.empty()) return absl::OkStatus();
+  const std::vector<int64_t> contiguous = ops::ContiguousStrides(meta->second.sizes);
+  for (size_t d = 0; d < contiguous.size() && d < meta->second.strides.size(); ++d)
+    if (meta->second.sizes[d] > 1 && meta->second.strides[d] != contiguous[d])
+      return ctx.NodeError(node, absl::StrCat("'", a->tensor, "' has strides ",
+                                              ops::ShapeToString(meta->second.strides),
+                                              "; only views of contiguous tensors are supported yet"));
+  if (meta->second.storage_offset != 0)
+    return ctx.NodeError(node, absl::StrCat("'", a->tensor, "' starts at storage offset ",
+                                            meta->second.storage_offset, "; not supported yet"));
+  return absl::OkStatus();
+}
+
+absl::Status AsStrided(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "size"));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride"));
+  KILN_ASSIGN_OR_RETURN(auto offset, ctx.Int(node, "storage_offset", 0));
+  KILN_RETURN_IF_ERROR(RequireContiguous(ctx, node, "self"));
+  if (size.size() != stride.size())
+    return ctx.NodeError(node, absl::StrCat("size ", ops::ShapeToString(size), " and stride ",
+                                            ops::ShapeToString(stride), " differ in rank"));
+  if (std::string err = ops::CheckShape(size); !err.empty()) return ctx.NodeError(node, "size " + err);
+  if (ops::NumElements(size) > kMaxIndexMap)
+    return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
+  const int64_t numel = ops::NumElements(ctx.graph().values[x].shape);
+  std::vector<float> index(ops::NumElements(size));
+  std::string bad;
+  ForEachPosition(size, [&](const std::vector<int64_t>& pos, int64_t e) {
+    int64_t i = offset;
+    for (size_t d = 0; d < pos.size(); ++d) i += pos[d] * stride[d];
+    if ((i < 0 || i >= numel) && bad.empty())
+      bad = absl::StrCat("element ", ops::ShapeToString(pos), " is at storage index ", i, ", outside the ", numel,
+                         " elements of the input");
+    index[e] = static_cast<float>(i);
+  });
+  if (!bad.empty()) return ctx.NodeError(node, bad);
+  KILN_ASSIGN_OR_RETURN(auto flat, Flatten(ctx, node, x));
+  return BindIndexMap(ctx, node, flat, numel, size, std::move(index));
+}
+
+// diagonal(x, offset, dim1, dim2): the other dims in order, then the diagonal.
+absl::Status Diagonal(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto offset, ctx.Int(node, "offset", 0));
+  KILN_ASSIGN_OR_RETURN(auto dim1, ctx.Int(node, "dim1", 0));
+  KILN_ASSIGN_OR_RETURN(auto dim2, ctx.Int(node, "dim2", 1));
+  const ops::Shape& in = ctx.graph().values[x].shape;
+  const int64_t rank = static_cast<int64_t>(in.size());
+  int64_t d1, d2;
+  if (std::string err = ops::NormalizeDim(dim1, rank, &d1); !err.empty()) return ctx.NodeError(node, err);
+  if (std::string err = ops::NormalizeDim(dim2, rank, &d2); !err.empty()) return ctx.NodeError(node, err);
+  if (d1 == d2) return ctx.NodeError(node, absl::StrCat("dim1 and dim2 are both ", d1));
+  const int64_t len = std::max<int64_t>(
+      0, offset >= 0 ? std::min(in[d1], in[d2] - offset) : std::min(in[d1] + offset, in[d2]));
+  const std::vector<int64_t> strides = ops::ContiguousStrides(in);
+  ops::Shape size;
+  std::vector<int64_t> stride;
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != d1 && d != d2) {
+      size.push_back(in[d]);
+      stride.push_back(strides[d]);
+    }
+  size.push_back(len);
+  stride.push_back(strides[d1] + strides[d2]);
+  const int64_t start = len == 0 ? 0 : offset >= 0 ? offset * strides[d2] : -offset * strides[d1];
+  if (ops::NumElements(size) > kMaxIndexMap)
+    return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
+  std::vector<float> index(ops::NumElements(size));
+  ForEachPosition(size, [&](const std::vector<int64_t>& pos, int64_t e) {
+    int64_t i = start;
+    for (size_t d = 0; d < pos.size(); ++d) i += pos[d] * stride[d];
+    index[e] = static_cast<float>(i);
+  });
+  KILN_ASSIGN_OR_RETURN(auto flat, Flatten(ctx, node, x));
+  return BindIndexMap(ctx, node, flat, ops::NumElements(in), size, std::move(index));
+}
+
+// flip: along each flipped dim, take with a reversed arange.
+absl::Status Flip(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dims"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  int y = x;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int64_t d;
+    if (std::string err = ops::NormalizeDim(dims[i], static_cast<int64_t>(in.size()), &d); !err.empty())
+      return ctx.NodeError(node, err);
+    KILN_RETURN_IF_ERROR(CheckIndexable(ctx, node, y, d));
+    std::vector<float> reversed(in[d]);
+    for (int64_t k = 0; k < in[d]; ++k) reversed[k] = static_cast<float>(in[d] - 1 - k);
+    const int index = ctx.graph().AddConstant(node.name + "_reversed", {in[d]}, std::move(reversed));
+    ops::Attrs attrs;
+    attrs.SetInt("dim", d);
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, "take", {y, index}, attrs));
+  }
+  return ctx.Bind(node, y);
+}
+
+// slice_scatter and select_scatter: self with the positions of a slice (or one index) along `dim`
+// replaced by src, as one take from concat(flat(self), flat(src)).
+absl::Status Scatter(LoweringContext& ctx, const AtenNode& node, bool select) {
+  KILN_ASSIGN_OR_RETURN(auto self, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto src, ctx.Tensor(node, "src"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim", 0));
+  const ops::Shape in = ctx.graph().values[self].shape;
+  int64_t d;
+  if (std::string err = ops::NormalizeDim(dim, static_cast<int64_t>(in.size()), &d); !err.empty())
+    return ctx.NodeError(node, err);
+  int64_t start, end, step = 1;
+  if (select) {
+    KILN_ASSIGN_OR_RETURN(auto index, ctx.Int(node, "index"));
+    if (index < -in[d] || index >= in[d])
+      return ctx.NodeError(node, absl::StrCat("index ", index, " is out of range for dim ", dim, " of ",
+                                              ops::ShapeToString(in)));
+    start = index < 0 ? index + in[d] : index;
+    end = start + 1;
+  } else {
+    KILN_ASSIGN_OR_RETURN(auto s, ctx.Int(node, "start", 0));
+    KILN_ASSIGN_OR_RETURN(auto e, ctx.Int(node, "end", INT64_MAX));
+    KILN_ASSIGN_OR_RETURN(step, ctx.Int(node, "step", 1));
+    if (step < 1) return ctx.NodeError(node, absl::StrCat("step ", step, " must be >= 1"));
+    auto clamp = [&](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + in[d] : i, 0, in[d]); };
+    start = clamp(s);
+    end = clamp(e);
+  }
+  const int64_t count = end > start ? (end - start + step - 1) / step : 0;
+  ops::Shape src_shape = in;
+  src_shape[d] = count;
+  if (select) src_shape.erase(src_shape.begin() + d);
+  if (src_shape != ctx.graph().values[src].shape)
+    return ctx.NodeError(node, absl::StrCat("src has shape ", ops::ShapeToString(ctx.graph().values[src].shape),
+                                            ", the scattered positions ", ops::ShapeToString(src_shape)));
+  const int64_t n = ops::NumElements(in);
+  if (n + ops::NumElements(src_shape) > kMaxIndexMap)
+    return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
+  ops::Shape slice_shape = in;
+  slice_shape[d] = count;
+  const std::vector<int64_t> src_strides = ops::ContiguousStrides(slice_shape);
+  std::vector<float> index(n);
+  ForEachPosition(in, [&](const std::vector<int64_t>& pos, int64_t e) {
+    const int64_t i = pos[d] - start;
+    if (i < 0 || pos[d] >= end || i % step != 0) {
+      index[e] = static_cast<float>(e);
+      return;
+    }
+    int64_t j = 0;
+    for (size_t k = 0; k < pos.size(); ++k)
+      j += (static_cast<int64_t>(k) == d ? i / step : pos[k]) * src_strides[k];
+    index[e] = static_cast<float>(n + j);
+  });
+  KILN_ASSIGN_OR_RETURN(auto flat_self, Flatten(ctx, node, self));
+  KILN_ASSIGN_OR_RETURN(auto flat_src, Flatten(ctx, node, src));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", 0);
+  KILN_ASSIGN_OR_RETURN(auto both, ctx.Emit(node, "concat", {flat_self, flat_src}, attrs));
+  return BindIndexMap(ctx, node, both, n + ops::NumElements(src_shape), in, std::move(index));
+}
+absl::Status SliceScatter(LoweringContext& ctx, const AtenNode& node) { return Scatter(ctx, node, false); }
+absl::Status SelectScatter(LoweringContext& ctx, const AtenNode& node) { return Scatter(ctx, node, true); }
+
 }  // namespace
 
 void AddIndexingRules(RuleTable& rules) {
@@ -195,6 +402,11 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.split_with_sizes.default", SplitWithSizes, "slice (one per output)");
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
+  Decomposed(rules, "aten.as_strided.default", AsStrided, "reshape, take (constant index map)");
+  Decomposed(rules, "aten.diagonal.default", Diagonal, "reshape, take (constant index map)");
+  Decomposed(rules, "aten.flip.default", Flip, "take (a reversed index per dim)");
+  Decomposed(rules, "aten.slice_scatter.default", SliceScatter, "reshape, concat, take (constant index map)");
+  Decomposed(rules, "aten.select_scatter.default", SelectScatter, "reshape, concat, take (constant index map)");
 }
 
 }  // namespace kiln::compiler

@@ -50,9 +50,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
         // Not yet: layout, padding, resampling and scatter.
-        {"aten.as_strided.default", {true, "strided views over a contiguous buffer"}},
-        {"aten.diagonal.default", {true, "strided view"}},
-        {"aten.flip.default", {true, "no device op"}},
         {"aten.adaptive_avg_pool1d.default", {true, "1-D pooling"}},
         {"aten.avg_pool1d.default", {true, "1-D pooling"}},
         {"aten._adaptive_avg_pool3d.default", {true, "3-D pooling"}},
@@ -67,8 +64,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.scatter.value", {true, "scatter"}},
         {"aten.scatter_add.default", {true, "scatter"}},
         {"aten.scatter_reduce.two", {true, "scatter"}},
-        {"aten.select_scatter.default", {true, "scatter"}},
-        {"aten.slice_scatter.default", {true, "scatter"}},
     };
     return t;
   }();
