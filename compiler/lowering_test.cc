@@ -879,6 +879,21 @@ TEST(Lowering, StaticViewsAndScattersAreTakesThroughIndexMaps) {
                                 "outside the 12 elements of the input");
 }
 
+TEST(Lowering, AvgPool1dAndNearestUpsampling) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 1, 4});
+  AddUserInput(g, "img", {1, 1, 2, 2});
+  AddNode(g, "pool", "torch.ops.aten.avg_pool1d.default", {TensorArg("self", "x"), IntsArg("kernel_size", {2})},
+          {1, 1, 2});
+  AddNode(g, "up", "torch.ops.aten.upsample_nearest2d.vec", {TensorArg("input", "img"), IntsArg("output_size", {3, 4})},
+          {1, 1, 3, 4});
+  g.outputs = {"pool", "up"};
+  auto out = LowerAndRun(g, {{"x", {1, 3, 5, 9}}, {"img", {1, 2, 3, 4}}});
+  EXPECT_EQ(out["pool"], (std::vector<float>{2, 7}));
+  // Rows 0, 0, 1 (floor(o * 2/3)); columns 0, 0, 1, 1.
+  EXPECT_EQ(out["up"], (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -1,9 +1,11 @@
 // Lowering rules for neural-network ATen ops: matmul, convolution, normalization, pooling,
 // softmax and reductions.
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
+#include "ops/shape_util.h"
 
 namespace kiln::compiler {
 namespace {
@@ -170,6 +172,81 @@ absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
 }
 constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max", kMin[] = "reduce_min";
 
+// avg_pool1d and adaptive_avg_pool1d: 2-D pooling over [..., 1, L].
+absl::Status AvgPool1d(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 2 && in.size() != 3)
+    return ctx.NodeError(node, absl::StrCat("expects [N, C, L] or [C, L] input, got ", ops::ShapeToString(in)));
+  const int64_t length = in.back();
+  std::vector<int64_t> kernel, stride, padding = {0};
+  bool ceil_mode = false, count_include_pad = true;
+  if (node.Find("output_size")) {
+    KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
+    if (size.size() != 1 || size[0] <= 0 || length % size[0] != 0)
+      return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", length, " to ", ops::ShapeToString(size),
+                                              " has uneven windows; not supported yet"));
+    kernel = stride = {length / size[0]};
+  } else {
+    KILN_ASSIGN_OR_RETURN(kernel, ctx.Ints(node, "kernel_size"));
+    KILN_ASSIGN_OR_RETURN(stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+    KILN_ASSIGN_OR_RETURN(padding, ctx.Ints(node, "padding", std::vector<int64_t>{0}));
+    KILN_ASSIGN_OR_RETURN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
+    KILN_ASSIGN_OR_RETURN(count_include_pad, ctx.Bool(node, "count_include_pad", true));
+    if (stride.empty()) stride = kernel;
+  }
+  if (kernel.size() != 1 || stride.size() != 1 || padding.size() != 1)
+    return ctx.NodeError(node, "kernel, stride and padding must each hold one value");
+  ops::Shape as_2d = in;
+  as_2d.insert(as_2d.end() - 1, 1);
+  ops::Attrs reshape, pool, back;
+  reshape.SetInts("shape", as_2d);
+  pool.SetInts("kernel", {1, kernel[0]}).SetInts("stride", {1, stride[0]}).SetInts("padding", {0, padding[0]})
+      .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(auto x2, ctx.Emit(node, "reshape", {x}, reshape));
+  KILN_ASSIGN_OR_RETURN(auto pooled, ctx.Emit(node, "avg_pool2d", {x2}, pool));
+  ops::Shape out = ctx.graph().values[pooled].shape;
+  out.erase(out.end() - 2);
+  back.SetInts("shape", out);
+  return EmitAndBind(ctx, node, "reshape", {pooled}, back);
+}
+
+// upsample_nearest2d: along H and W, take the source row/column ATen's nearest_idx picks (scales
+// in float, as ATen computes them).
+absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 4) return ctx.NodeError(node, absl::StrCat("expects [N, C, H, W] input, got ", ops::ShapeToString(in)));
+  std::vector<int64_t> size;
+  std::vector<double> scales;
+  if (!ctx.IsNone(node, "output_size")) {
+    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
+  }
+  const Argument* sf = node.Find("scale_factors");
+  if (sf && sf->kind == Argument::Kind::kFloats) scales = sf->floats;
+  if (size.empty()) {
+    if (scales.size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
+    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * scales[i])));
+  }
+  if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
+    return ctx.NodeError(node, absl::StrCat("output size ", ops::ShapeToString(size), " must be two positive sizes"));
+  int y = x;
+  for (int i = 0; i < 2; ++i) {
+    const int64_t n_in = in[2 + i], n_out = size[i];
+    const float scale = scales.size() == 2 && scales[i] > 0 ? static_cast<float>(1.0 / scales[i])
+                                                           : static_cast<float>(n_in) / static_cast<float>(n_out);
+    std::vector<float> index(n_out);
+    for (int64_t o = 0; o < n_out; ++o)
+      index[o] = static_cast<float>(
+          n_out == n_in ? o : std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), n_in - 1));
+    const int map = ctx.graph().AddConstant(node.name + "_index", {n_out}, std::move(index));
+    ops::Attrs attrs;
+    attrs.SetInt("dim", 2 + i);
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, "take", {y, map}, attrs));
+  }
+  return ctx.Bind(node, y);
+}
+
 // prod.default (all dims) and prod.dim_int (one dim).
 absl::Status Prod(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
@@ -270,6 +347,9 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.mean.default", Reduce<kMean>, "reduce_mean");
   Lowered(rules, "aten.amax.default", Reduce<kMax>, "reduce_max");
   Lowered(rules, "aten.amin.default", Reduce<kMin>, "reduce_min");
+  Decomposed(rules, "aten.avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape");
+  Decomposed(rules, "aten.adaptive_avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape (even windows)");
+  Decomposed(rules, "aten.upsample_nearest2d.vec", UpsampleNearest, "take (rows), take (columns)");
   Lowered(rules, "aten.prod.default", Prod, "reduce_prod");
   Lowered(rules, "aten.prod.dim_int", Prod, "reduce_prod");
   Lowered(rules, "aten.argmax.default", ArgReduce<true>, "argmax");
