@@ -782,8 +782,10 @@ TEST(Lowering, DTypeConversions) {
   AddNode(trunc, "as_long", "torch.ops.aten._to_copy.default",
           {TensorArg("self", "x"), DTypeArg("dtype", TorchDType::kLong)}, {3});
   trunc.outputs = {"as_long"};
+  EXPECT_EQ(LowerAndRun(trunc, {{"x", {-2.5f, 0.5f, 3.99f}}})["as_long"], (std::vector<float>{-2, 0, 3}));
+  trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kHalf);
   EXPECT_EQ(LoweringError(trunc),
-            "node 'as_long' (aten._to_copy.default): conversion from float32 to int64 is not supported yet");
+            "node 'as_long' (aten._to_copy.default): conversion from float32 to float16 is not supported yet");
 }
 
 NamedArgument StringArg(const std::string& name, const std::string& v) {
@@ -892,6 +894,22 @@ TEST(Lowering, AvgPool1dAndNearestUpsampling) {
   EXPECT_EQ(out["pool"], (std::vector<float>{2, 7}));
   // Rows 0, 0, 1 (floor(o * 2/3)); columns 0, 0, 1, 1.
   EXPECT_EQ(out["up"], (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4}));
+}
+
+TEST(Lowering, RoundDecimalsAndEmptyResults) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3});
+  AddNode(g, "r2", "torch.ops.aten.round.decimals", {TensorArg("self", "x"), IntArg("decimals", 1)}, {3});
+  AddNode(g, "rm1", "torch.ops.aten.round.decimals", {TensorArg("self", "x"), IntArg("decimals", -1)}, {3});
+  // Empty results need no constant data (a constant holds at least one element).
+  AddNode(g, "empty", "torch.ops.aten.arange.start_step", {IntArg("start", 3), IntArg("end", 3), IntArg("step", 1)},
+          {0});
+  AddNode(g, "flip", "torch.ops.aten.flip.default", {TensorArg("self", "empty"), IntsArg("dims", {0})}, {0});
+  g.outputs = {"r2", "rm1", "flip"};
+  auto out = LowerAndRun(g, {{"x", {1.25f, -17.0f, 35.0f}}});
+  EXPECT_EQ(out["r2"], (std::vector<float>{1.2f, -17.0f, 35.0f}));  // halves to even
+  EXPECT_EQ(out["rm1"], (std::vector<float>{0, -20, 40}));
+  EXPECT_TRUE(out["flip"].empty());
 }
 
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.

@@ -115,6 +115,7 @@ absl::Status Arange(LoweringContext& ctx, const AtenNode& node) {
     return ctx.NodeError(node, absl::StrCat("arange(", start, ", ", end, ", ", step, ") has ", count,
                                             " elements, more than the 2^24 a constant may hold"));
   const int64_t n = static_cast<int64_t>(count);
+  if (n == 0) return BindFilled(ctx, node, {0}, 0.0);  // a constant holds at least one element
   std::vector<float> values(n);
   for (int64_t i = 0; i < n; ++i) {
     KILN_ASSIGN_OR_RETURN(auto v, AsDType(ctx, node, start + static_cast<double>(i) * step, dtype));

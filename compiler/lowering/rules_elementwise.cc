@@ -1,6 +1,7 @@
 // Lowering rules for elementwise ATen ops: unary math and broadcasting arithmetic.
 #include "compiler/lowering/rules.h"
 
+#include <cmath>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -77,6 +78,21 @@ absl::Status Div(LoweringContext& ctx, const AtenNode& node) {
   if (mode->s != "trunc") return ctx.NodeError(node, absl::StrCat("unknown rounding_mode='", mode->s, "'"));
   KILN_ASSIGN_OR_RETURN(auto q, ctx.Emit(node, "div", {a, b}));
   return EmitAndBind(ctx, node, "trunc", {q});
+}
+
+// round(x, decimals) as ATen computes it: nearbyint(x * 10^d) / 10^d, or for d < 0
+// nearbyint(x / 10^-d) * 10^-d.
+absl::Status RoundDecimals(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto decimals, ctx.Int(node, "decimals", 0));
+  if (decimals == 0) return EmitAndBind(ctx, node, "round", {x});
+  if (decimals > 38 || decimals < -38)
+    return ctx.NodeError(node, absl::StrCat("decimals=", decimals, " is beyond float32's range"));
+  const bool neg = decimals < 0;
+  const int ten_pow = ctx.ScalarConstant(std::pow(10.0, neg ? -decimals : decimals));
+  KILN_ASSIGN_OR_RETURN(auto scaled, ctx.Emit(node, neg ? "div" : "mul", {x, ten_pow}));
+  KILN_ASSIGN_OR_RETURN(auto rounded, ctx.Emit(node, "round", {scaled}));
+  return EmitAndBind(ctx, node, neg ? "mul" : "div", {rounded, ten_pow});
 }
 
 // leaky_relu(x, slope) is where(0 < x, x, x * slope).
@@ -173,6 +189,7 @@ void AddElementwiseRules(RuleTable& rules) {
   Lowered(rules, "aten.ceil.default", Unary<kCeil>, "ceil");
   Lowered(rules, "aten.round.default", Unary<kRound>, "round");
   Lowered(rules, "aten.trunc.default", Unary<kTrunc>, "trunc");
+  Decomposed(rules, "aten.round.decimals", RoundDecimals, "mul, round, div");
   Lowered(rules, "aten.sign.default", Unary<kSign>, "sign");
   Decomposed(rules, "aten.leaky_relu.default", LeakyRelu, "lt, mul, where");
   Decomposed(rules, "aten.elu.default", Elu, "lt, mul, expm1, where");

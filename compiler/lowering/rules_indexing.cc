@@ -205,8 +205,12 @@ absl::Status BindIndexMap(LoweringContext& ctx, const AtenNode& node, int flat, 
                           std::vector<float> index) {
   if (size > kMaxIndexMap || static_cast<int64_t>(index.size()) > kMaxIndexMap)
     return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
-  const int map = ctx.graph().AddConstant(node.name + "_index", std::move(shape), std::move(index));
   ops::Attrs attrs;
+  if (index.empty()) {  // an empty result: no index map (a constant holds at least one element)
+    attrs.SetInts("shape", shape);
+    return EmitAndBind(ctx, node, "expand", {ctx.ScalarConstant(0.0)}, attrs);
+  }
+  const int map = ctx.graph().AddConstant(node.name + "_index", std::move(shape), std::move(index));
   attrs.SetInt("dim", 0);
   return EmitAndBind(ctx, node, "take", {flat, map}, attrs);
 }
@@ -319,6 +323,7 @@ absl::Status Flip(LoweringContext& ctx, const AtenNode& node) {
     if (std::string err = ops::NormalizeDim(dims[i], static_cast<int64_t>(in.size()), &d); !err.empty())
       return ctx.NodeError(node, err);
     KILN_RETURN_IF_ERROR(CheckIndexable(ctx, node, y, d));
+    if (in[d] <= 1) continue;  // nothing to reverse
     std::vector<float> reversed(in[d]);
     for (int64_t k = 0; k < in[d]; ++k) reversed[k] = static_cast<float>(in[d] - 1 - k);
     const int index = ctx.graph().AddConstant(node.name + "_reversed", {in[d]}, std::move(reversed));

@@ -347,6 +347,8 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.mean.default", Reduce<kMean>, "reduce_mean");
   Lowered(rules, "aten.amax.default", Reduce<kMax>, "reduce_max");
   Lowered(rules, "aten.amin.default", Reduce<kMin>, "reduce_min");
+  Lowered(rules, "aten.max.default", Reduce<kMax>, "reduce_max");  // the max of all elements
+  Lowered(rules, "aten.min.default", Reduce<kMin>, "reduce_min");
   Decomposed(rules, "aten.avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape");
   Decomposed(rules, "aten.adaptive_avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape (even windows)");
   Decomposed(rules, "aten.upsample_nearest2d.vec", UpsampleNearest, "take (rows), take (columns)");

@@ -163,8 +163,8 @@ bool IsExactInteger(TorchDType t) { return t == TorchDType::kBool || t == TorchD
 
 // _to_copy changes dtype (device and layout are the compiler's). The device holds every dtype as
 // fp32 values, so a conversion that keeps every value (to float32, or bool/integers to wider
-// integers, or to float64) is the value itself, and x.to(bool) is x != 0. Conversions that round or truncate
-// (to float16/bfloat16, float to integer) need device kernels not written yet.
+// integers, or to float64) is the value itself, x.to(bool) is x != 0 and float to int32/int64 is
+// trunc(x). Conversions that round (to float16/bfloat16) need device kernels not written yet.
 absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const TorchDType from = ctx.DTypeOf(node, "self");
@@ -178,6 +178,11 @@ absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
     KILN_ASSIGN_OR_RETURN(auto zero, ctx.Emit(node, "logical_not", {x}));
     return EmitAndBind(ctx, node, "logical_not", {zero});
   }
+  // Float to integer truncates toward zero, as C++ and torch convert. The result stays an fp32
+  // value (exact below 2^24), like every integer on the device.
+  const bool float_from = from == TorchDType::kFloat || from == TorchDType::kDouble || from == TorchDType::kHalf ||
+                          from == TorchDType::kBFloat16;
+  if (float_from && (to == TorchDType::kLong || to == TorchDType::kInt)) return EmitAndBind(ctx, node, "trunc", {x});
   return ctx.NodeError(node, absl::StrCat("conversion from ", TorchDTypeName(from), " to ", TorchDTypeName(to),
                                           " is not supported yet"));
 }
@@ -252,7 +257,8 @@ void AddShapeRules(RuleTable& rules) {
   Resolved(rules, "aten.clone.default", Identity, "the input value itself");
   Resolved(rules, "aten.alias.default", Identity, "the input value itself");
   Resolved(rules, "aten._to_copy.default", ToCopy,
-           "the input value when every value converts exactly; x != 0 (logical_not twice) to bool");
+           "the input value when every value converts exactly; x != 0 (logical_not twice) to bool; trunc from "
+           "float to integer");
   Lowered(rules, "aten.copy.default", Copy, "expand (none when the shapes match)");
   Resolved(rules, "aten.contiguous.default", Identity, "the input value itself");
 }
