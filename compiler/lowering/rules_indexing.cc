@@ -369,6 +369,7 @@ absl::Status Scatter(LoweringContext& ctx, const AtenNode& node, bool select) {
     return ctx.NodeError(node, absl::StrCat("src has shape ", ops::ShapeToString(ctx.graph().values[src].shape),
                                             ", the scattered positions ", ops::ShapeToString(src_shape)));
   const int64_t n = ops::NumElements(in);
+  if (n == 0) return BindIndexMap(ctx, node, self, 0, in, {});  // empty: nothing to move
   if (n + ops::NumElements(src_shape) > kMaxIndexMap)
     return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
   ops::Shape slice_shape = in;
