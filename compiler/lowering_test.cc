@@ -221,7 +221,7 @@ TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   // Supported ops are not listed; a known gap says why.
   EXPECT_EQ(lowered.status().message(),
             "unsupported ATen ops: aten.erfinv.default (node erfinv); aten.sort.default (nodes sort_a, sort_b): "
-            "not supported yet: needs multi-output device ops (values and indices)");
+            "not supported yet: no sort device op (values and indices)");
 }
 
 TEST(Lowering, OpsThatCannotRunSayWhy) {

@@ -40,27 +40,27 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.max_pool2d_with_indices_backward.default", {true, kBackward}},
         {"aten.native_group_norm_backward.default", {true, kBackward}},
         {"aten.native_layer_norm_backward.default", {true, kBackward}},
-        // Not yet: reductions and multi-output ops.
-        {"aten.sort.default", {true, "needs multi-output device ops (values and indices)"}},
-        {"aten.topk.default", {true, "needs multi-output device ops (values and indices)"}},
+        // Not yet: reductions, sorting and normalization.
+        {"aten.sort.default", {true, "no sort device op (values and indices)"}},
+        {"aten.topk.default", {true, "no top-k device op (values and indices)"}},
         {"aten._native_batch_norm_legit.default", {true, "training-mode batch norm (batch statistics)"}},
         {"aten._native_batch_norm_legit.no_stats", {true, "training-mode batch norm (batch statistics)"}},
         {"aten.native_group_norm.default", {true, "no group norm device op"}},
         {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
-        // Not yet: layout, padding, resampling and scatter.
+        // Not yet: pooling, resampling and scatter.
         {"aten._adaptive_avg_pool3d.default", {true, "3-D pooling"}},
         {"aten.avg_pool3d.default", {true, "3-D pooling"}},
         {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
         {"aten.col2im.default", {true, "no device op"}},
         {"aten.grid_sampler_2d.default", {true, "no device op"}},
         {"aten.upsample_bilinear2d.vec", {true, "no resampling device op"}},
-        {"aten.index_put.default", {true, "scatter"}},
-        {"aten.scatter.src", {true, "scatter"}},
-        {"aten.scatter.value", {true, "scatter"}},
-        {"aten.scatter_add.default", {true, "scatter"}},
-        {"aten.scatter_reduce.two", {true, "scatter"}},
+        {"aten.index_put.default", {true, "no scatter device op (positions come from a tensor)"}},
+        {"aten.scatter.src", {true, "no scatter device op (positions come from a tensor)"}},
+        {"aten.scatter.value", {true, "no scatter device op (positions come from a tensor)"}},
+        {"aten.scatter_add.default", {true, "no scatter device op (positions come from a tensor)"}},
+        {"aten.scatter_reduce.two", {true, "no scatter device op (positions come from a tensor)"}},
     };
     return t;
   }();
