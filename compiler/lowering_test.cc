@@ -799,6 +799,8 @@ TEST(Lowering, ActivationsAndRoundingDecompositions) {
   AtenGraph g;
   AddUserInput(g, "x", {4});
   AddUserInput(g, "lo", {4});
+  AddNode(g, "gelu_tanh", "torch.ops.aten.gelu.default", {TensorArg("self", "x"), StringArg("approximate", "tanh")},
+          {4});
   AddNode(g, "leaky", "torch.ops.aten.leaky_relu.default", {TensorArg("self", "x"), FloatArg("negative_slope", 0.5)},
           {4});
   AddNode(g, "elu", "torch.ops.aten.elu.default", {TensorArg("self", "x"), FloatArg("alpha", 2.0)}, {4});
@@ -807,9 +809,14 @@ TEST(Lowering, ActivationsAndRoundingDecompositions) {
           {TensorArg("self", "x"), FloatArg("other", -2.0), StringArg("rounding_mode", "trunc")}, {4});
   AddNode(g, "floor", "torch.ops.aten.div.Tensor_mode",
           {TensorArg("self", "x"), FloatArg("other", -2.0), StringArg("rounding_mode", "floor")}, {4});
-  g.outputs = {"leaky", "elu", "clamp", "trunc", "floor"};
+  g.outputs = {"gelu_tanh", "leaky", "elu", "clamp", "trunc", "floor"};
   auto out = LowerAndRun(g, {{"x", {-2, -0.5f, 0, 3}}, {"lo", {-1, -1, 1, 1}}});
   EXPECT_EQ(out["leaky"], (std::vector<float>{-1, -0.25f, 0, 3}));
+  for (int i = 0; i < 4; ++i) {
+    const double x = std::vector<double>{-2, -0.5, 0, 3}[i];
+    const double want = 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    EXPECT_NEAR(out["gelu_tanh"][i], want, 1e-6) << x;
+  }
   EXPECT_FLOAT_EQ(out["elu"][0], 2.0f * std::expm1(-2.0f));
   EXPECT_EQ(out["elu"][3], 3.0f);
   EXPECT_EQ(out["clamp"], (std::vector<float>{-1, -0.5f, 1, 3}));

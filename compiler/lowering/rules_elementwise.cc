@@ -27,11 +27,21 @@ constexpr char kRelu[] = "relu", kNeg[] = "neg", kExp[] = "exp", kLog[] = "log",
                kErf[] = "erf", kExpm1[] = "expm1", kLog1p[] = "log1p", kLog2[] = "log2", kLog10[] = "log10",
                kFloor[] = "floor", kCeil[] = "ceil", kRound[] = "round", kTrunc[] = "trunc", kSign[] = "sign";
 
+// gelu; approximate='tanh' is 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))).
 absl::Status Gelu(LoweringContext& ctx, const AtenNode& node) {
   const Argument* approx = node.Find("approximate");
-  if (approx && approx->kind == Argument::Kind::kString && approx->s != "none")
-    return ctx.NodeError(node, absl::StrCat("approximate='", approx->s, "' is not supported yet"));
-  return Unary<kGelu>(ctx, node);
+  if (!approx || approx->kind != Argument::Kind::kString || approx->s == "none") return Unary<kGelu>(ctx, node);
+  if (approx->s != "tanh") return ctx.NodeError(node, absl::StrCat("unknown approximate='", approx->s, "'"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto x2, ctx.Emit(node, "mul", {x, x}));
+  KILN_ASSIGN_OR_RETURN(auto x3, ctx.Emit(node, "mul", {x2, x}));
+  KILN_ASSIGN_OR_RETURN(auto cubic, ctx.Emit(node, "mul", {x3, ctx.ScalarConstant(0.044715)}));
+  KILN_ASSIGN_OR_RETURN(auto inner, ctx.Emit(node, "add", {x, cubic}));
+  KILN_ASSIGN_OR_RETURN(auto scaled, ctx.Emit(node, "mul", {inner, ctx.ScalarConstant(0.7978845608028654)}));
+  KILN_ASSIGN_OR_RETURN(auto t, ctx.Emit(node, "tanh", {scaled}));
+  KILN_ASSIGN_OR_RETURN(auto one_plus, ctx.Emit(node, "add", {t, ctx.ScalarConstant(1.0)}));
+  KILN_ASSIGN_OR_RETURN(auto half_x, ctx.Emit(node, "mul", {x, ctx.ScalarConstant(0.5)}));
+  return EmitAndBind(ctx, node, "mul", {half_x, one_plus});
 }
 
 // add/sub with an `alpha` that scales the second operand, as ATen defines them.
@@ -194,7 +204,7 @@ void AddElementwiseRules(RuleTable& rules) {
   Decomposed(rules, "aten.leaky_relu.default", LeakyRelu, "lt, mul, where");
   Decomposed(rules, "aten.elu.default", Elu, "lt, mul, expm1, where");
   Decomposed(rules, "aten.clamp.Tensor", ClampTensor, "maximum, minimum");
-  Lowered(rules, "aten.gelu.default", Gelu, "gelu");
+  Lowered(rules, "aten.gelu.default", Gelu, "gelu, mul, add, tanh (approximate='tanh')");
   Lowered(rules, "aten.clamp.default", Clamp, "clamp");
   Lowered(rules, "aten.hardtanh.default", Clamp, "clamp");
   Lowered(rules, "aten.add.Tensor", BinaryWithAlpha<kAdd>, "add, mul (alpha != 1)");
