@@ -671,7 +671,7 @@ TEST(Lowering, CumsumGatherIndexSelectAndEmbedding) {
   EXPECT_EQ(LowerAndRun(gather, {{"x", {1, 2, 3, 4, 5, 6}}})["gather"], (std::vector<float>{3, 1, 5, 5}));
 }
 
-TEST(Lowering, IndexWithAMaskOrSeveralTensorsIsAClearError) {
+TEST(Lowering, IndexWithAMaskOrNonAdjacentTensorsIsAClearError) {
   AtenGraph g;
   AddUserInput(g, "x", {3, 3});
   AddNode(g, "mask", "torch.ops.aten.gt.Scalar", {TensorArg("self", "x"), IntArg("other", 0)}, {3, 3});
@@ -681,9 +681,33 @@ TEST(Lowering, IndexWithAMaskOrSeveralTensorsIsAClearError) {
   g.outputs = {"index"};
   EXPECT_EQ(LoweringError(g), "node 'index' (aten.index.Tensor): indexing with the boolean mask 'mask' has a "
                               "data-dependent output shape");
-  g.nodes.back().inputs[1] = OptionalTensorsArg("indices", {"x", "x"});
-  EXPECT_EQ(LoweringError(g), "node 'index' (aten.index.Tensor): indexing with 2 index tensors is not supported yet "
-                              "(only one)");
+  g.nodes.back().inputs[1] = OptionalTensorsArg("indices", {"x", "", "x"});
+  EXPECT_EQ(LoweringError(g), "node 'index' (aten.index.Tensor): index tensors on the non-adjacent dims [0, 2] are "
+                              "not supported yet");
+}
+
+// x[:, rows, cols] with broadcasting index tensors, as bilinear interpolation and gathers of
+// (batch, position) pairs export.
+TEST(Lowering, IndexWithAdjacentIndexTensors) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3, 4});
+  AddUserInput(g, "rows", {2, 1});
+  AddUserInput(g, "cols", {3});
+  AddNode(g, "index", "torch.ops.aten.index.Tensor",
+          {TensorArg("self", "x"), OptionalTensorsArg("indices", {"", "rows", "cols"})}, {2, 2, 3});
+  g.outputs = {"index"};
+  std::vector<float> x(24);
+  for (int i = 0; i < 24; ++i) x[i] = static_cast<float>(i);
+  // rows 2 and -1 (= 2); cols 0, -4 (= 0) and 4 (out of range: NaN).
+  const std::vector<float> got = LowerAndRun(g, {{"x", x}, {"rows", {2, -1}}, {"cols", {0, -4, 4}}})["index"];
+  ASSERT_EQ(got.size(), 12u);
+  for (int b = 0; b < 2; ++b)
+    for (int r = 0; r < 2; ++r) {
+      const int base = b * 12 + 2 * 4;
+      EXPECT_EQ(got[b * 6 + r * 3 + 0], base);
+      EXPECT_EQ(got[b * 6 + r * 3 + 1], base);
+      EXPECT_TRUE(std::isnan(got[b * 6 + r * 3 + 2]));
+    }
 }
 
 TEST(Lowering, SelectSplitAndRepeat) {

@@ -2,6 +2,8 @@
 // embedding and single-tensor indexing (the device ops gather and take), select, split and repeat
 // (built from slice, reshape and expand), and cumsum.
 #include <algorithm>
+#include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
@@ -54,31 +56,69 @@ absl::Status Embedding(LoweringContext& ctx, const AtenNode& node) {
   return Take(ctx, node, weight, indices, 0);
 }
 
-// x[..., idx, ...] with one index tensor (the others None, i.e. full slices) is take along that dim.
-// Several index tensors broadcast against each other into one gather; not supported yet.
+// x[..., i0, i1, ..., ...] with index tensors on adjacent dims (None entries are full slices): those
+// dims are merged into one, the index tensors (broadcast against each other) combine into one
+// row-major position along it, and take reads it. An index outside [-size, size) becomes NaN, so
+// the take reads NaN as it does for one bad index. Index tensors on non-adjacent dims move the
+// result's dims around in ATen; not supported yet.
 absl::Status Index(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const Argument* indices = node.Find("indices");
   if (!indices || (indices->kind != Argument::Kind::kOptionalTensors && indices->kind != Argument::Kind::kTensors))
     return ctx.NodeError(node, "argument 'indices' must be a tensor list");
-  int64_t dim = -1;
-  int count = 0;
+  std::vector<int64_t> dims;
   for (size_t i = 0; i < indices->tensors.size(); ++i)
-    if (!indices->tensors[i].empty()) {
-      dim = static_cast<int64_t>(i);
-      ++count;
+    if (!indices->tensors[i].empty()) dims.push_back(static_cast<int64_t>(i));
+  if (dims.empty()) return ctx.NodeError(node, "has no index tensor");
+  if (dims.back() - dims.front() + 1 != static_cast<int64_t>(dims.size()))
+    return ctx.NodeError(node, absl::StrCat("index tensors on the non-adjacent dims ", ops::ShapeToString(dims),
+                                            " are not supported yet"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (dims.back() >= static_cast<int64_t>(in.size()))
+    return ctx.NodeError(node, absl::StrCat("indexes ", dims.size() + dims.front(), " dims of ", ops::ShapeToString(in)));
+  std::vector<int> values;
+  for (int64_t d : dims) {
+    const std::string& name = indices->tensors[d];
+    auto meta = ctx.aten().values.find(name);
+    if (meta != ctx.aten().values.end() &&
+        (meta->second.dtype == TorchDType::kBool || meta->second.dtype == TorchDType::kByte))
+      return ctx.NodeError(node, absl::StrCat("indexing with the boolean mask '", name,
+                                              "' has a data-dependent output shape"));
+    KILN_ASSIGN_OR_RETURN(auto v, ctx.Value(node, name));
+    values.push_back(v);
+  }
+  if (values.size() == 1) return Take(ctx, node, x, values[0], dims[0]);
+  // position = ((i0 * s1 + i1) * s2 + i2) ..., each index normalized into [0, size).
+  std::optional<int> position, bad;
+  for (size_t j = 0; j < values.size(); ++j) {
+    const int i = values[j];
+    const double size = static_cast<double>(in[dims[j]]);
+    const int size_c = ctx.ScalarConstant(size);
+    KILN_ASSIGN_OR_RETURN(auto negative, ctx.Emit(node, "lt", {i, ctx.ScalarConstant(0.0)}));
+    KILN_ASSIGN_OR_RETURN(auto wrapped, ctx.Emit(node, "add", {i, size_c}));
+    KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "where", {negative, wrapped, i}));
+    KILN_ASSIGN_OR_RETURN(auto too_small, ctx.Emit(node, "lt", {i, ctx.ScalarConstant(-size)}));
+    KILN_ASSIGN_OR_RETURN(auto too_large, ctx.Emit(node, "le", {size_c, i}));
+    KILN_ASSIGN_OR_RETURN(auto out_of_range, ctx.Emit(node, "logical_or", {too_small, too_large}));
+    if (!position) {
+      position = normalized;
+      bad = out_of_range;
+      continue;
     }
-  if (count != 1)
-    return ctx.NodeError(node, absl::StrCat("indexing with ", count,
-                                            " index tensors is not supported yet (only one)"));
-  const std::string& name = indices->tensors[dim];
-  auto meta = ctx.aten().values.find(name);
-  if (meta != ctx.aten().values.end() &&
-      (meta->second.dtype == TorchDType::kBool || meta->second.dtype == TorchDType::kByte))
-    return ctx.NodeError(node, absl::StrCat("indexing with the boolean mask '", name,
-                                            "' has a data-dependent output shape"));
-  KILN_ASSIGN_OR_RETURN(auto index, ctx.Value(node, name));
-  return Take(ctx, node, x, index, dim);
+    KILN_ASSIGN_OR_RETURN(auto scaled, ctx.Emit(node, "mul", {*position, size_c}));
+    KILN_ASSIGN_OR_RETURN(position, ctx.Emit(node, "add", {scaled, normalized}));
+    KILN_ASSIGN_OR_RETURN(bad, ctx.Emit(node, "logical_or", {*bad, out_of_range}));
+  }
+  KILN_ASSIGN_OR_RETURN(
+      auto checked, ctx.Emit(node, "where", {*bad, ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN()),
+                                             *position}));
+  ops::Shape merged(in.begin(), in.begin() + dims.front());
+  merged.push_back(ops::DimProduct(in, dims.front(), dims.back() + 1));
+  merged.insert(merged.end(), in.begin() + dims.back() + 1, in.end());
+  ops::Attrs reshape;
+  reshape.SetInts("shape", merged);
+  KILN_ASSIGN_OR_RETURN(auto flat, ctx.Emit(node, "reshape", {x}, reshape));
+  return Take(ctx, node, flat, checked, dims.front());
 }
 
 // select(x, dim, i) is a one-element slice with the dim dropped.
@@ -403,7 +443,8 @@ void AddIndexingRules(RuleTable& rules) {
   Lowered(rules, "aten.gather.default", Gather, "gather");
   Lowered(rules, "aten.index_select.default", IndexSelect, "take");
   Lowered(rules, "aten.embedding.default", Embedding, "take");
-  Lowered(rules, "aten.index.Tensor", Index, "take (one index tensor)");
+  Decomposed(rules, "aten.index.Tensor", Index,
+             "take; several index tensors: lt, add, where, le, logical_or, mul, reshape, take");
   Decomposed(rules, "aten.select.int", Select, "slice, reshape");
   Decomposed(rules, "aten.split_with_sizes.default", SplitWithSizes, "slice (one per output)");
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
