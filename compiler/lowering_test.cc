@@ -479,18 +479,6 @@ TEST(Lowering, EvenAdaptiveAvgPoolIsAvgPoolAndIdentityIsFree) {
   EXPECT_EQ(out.at("same")[0], 3.5f);
 }
 
-TEST(Lowering, UnevenAdaptiveAvgPoolIsNamed) {
-  AtenGraph g;
-  AddUserInput(g, "x", {1, 2, 5, 5});
-  AddNode(g, "pool", "torch.ops.aten._adaptive_avg_pool2d.default",
-          {TensorArg("self", "x"), IntsArg("output_size", {2, 2})}, {1, 2, 2, 2});
-  g.outputs = {"pool"};
-  absl::StatusOr<DeviceGraph> d = LowerAtenGraph(g);
-  ASSERT_FALSE(d.ok());
-  EXPECT_THAT(std::string(d.status().message()), HasSubstr("node 'pool'"));
-  EXPECT_THAT(std::string(d.status().message()), HasSubstr("uneven windows"));
-}
-
 // ---- Comparisons, logic, indexing and compile-time constants ---------------------------------
 
 // Lowers `g` (which must succeed) and evaluates it on `inputs`.
@@ -941,6 +929,30 @@ TEST(Lowering, RoundDecimalsAndEmptyResults) {
   EXPECT_EQ(out["r2"], (std::vector<float>{1.2f, -17.0f, 35.0f}));  // halves to even
   EXPECT_EQ(out["rm1"], (std::vector<float>{0, -20, 40}));
   EXPECT_TRUE(out["flip"].empty());
+}
+
+// Uneven windows overlap: 5 -> 2 averages rows [0, 3) and [2, 5).
+TEST(Lowering, UnevenAdaptiveAvgPoolAveragesOverlappingWindows) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 1, 5, 5});
+  AddNode(g, "pool", "torch.ops.aten._adaptive_avg_pool2d.default",
+          {TensorArg("self", "x"), IntsArg("output_size", {2, 2})}, {1, 1, 2, 2});
+  g.outputs = {"pool"};
+  std::vector<std::string> ops;
+  std::vector<float> x(25);
+  for (int i = 0; i < 25; ++i) x[i] = static_cast<float>(i);
+  const std::vector<float> got = LowerAndRun(g, {{"x", x}}, &ops)["pool"];
+  EXPECT_EQ(ops, (std::vector<std::string>{"matmul", "matmul"}));
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_FLOAT_EQ(got[0], 6.0f);   // rows 0-2, cols 0-2: mean of 0..2 + 5 * (0..2)
+  EXPECT_FLOAT_EQ(got[1], 8.0f);   // cols 2-4
+  EXPECT_FLOAT_EQ(got[2], 16.0f);  // rows 2-4
+  EXPECT_FLOAT_EQ(got[3], 18.0f);
+
+  g.nodes[0].inputs[1] = IntsArg("output_size", {0, 2});
+  g.values["pool"] = Meta({1, 1, 0, 2});
+  EXPECT_EQ(LoweringError(g), "node 'pool' (aten._adaptive_avg_pool2d.default): adaptive pooling from 5x5 to 0x2 "
+                              "needs positive sizes");
 }
 
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.

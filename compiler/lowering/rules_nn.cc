@@ -128,8 +128,20 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
 }
 
+// The [out, in] matrix that averages ATen's adaptive windows: row i averages [floor(i * in / out),
+// ceil((i + 1) * in / out)).
+std::vector<float> AdaptiveWindows(int64_t in, int64_t out) {
+  std::vector<float> m(out * in, 0.0f);
+  for (int64_t i = 0; i < out; ++i) {
+    const int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
+    for (int64_t j = start; j < end; ++j) m[i * in + j] = 1.0f / static_cast<float>(end - start);
+  }
+  return m;
+}
+
 // Adaptive average pooling whose windows tile the input evenly (VGG's and AlexNet's 7x7/6x6 heads,
-// global pooling) is plain average pooling.
+// global pooling) is plain average pooling; uneven (overlapping) windows are two matmuls with
+// constant averaging matrices, rows then columns.
 absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
@@ -138,9 +150,19 @@ absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
   if (in.size() < 3 || size.size() != 2) return ctx.NodeError(node, "expects [.., H, W] input and a 2-D output size");
   const int64_t h = in[in.size() - 2], w = in.back();
   if (size[0] == h && size[1] == w) return ctx.Bind(node, x);
-  if (size[0] <= 0 || size[1] <= 0 || h % size[0] != 0 || w % size[1] != 0)
+  if (size[0] <= 0 || size[1] <= 0 || h == 0 || w == 0)
     return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", h, "x", w, " to ", size[0], "x", size[1],
-                                            " has uneven windows; not supported yet"));
+                                            " needs positive sizes"));
+  if (h % size[0] != 0 || w % size[1] != 0) {
+    std::vector<float> cols = AdaptiveWindows(w, size[1]);  // [ow, W], used transposed
+    std::vector<float> cols_t(cols.size());
+    for (int64_t i = 0; i < size[1]; ++i)
+      for (int64_t j = 0; j < w; ++j) cols_t[j * size[1] + i] = cols[i * w + j];
+    const int rows_m = ctx.graph().AddConstant(node.name + "_rows", {size[0], h}, AdaptiveWindows(h, size[0]));
+    const int cols_m = ctx.graph().AddConstant(node.name + "_cols", {w, size[1]}, std::move(cols_t));
+    KILN_ASSIGN_OR_RETURN(auto by_cols, ctx.Emit(node, "matmul", {x, cols_m}));
+    return EmitAndBind(ctx, node, "matmul", {rows_m, by_cols});
+  }
   const std::vector<int64_t> kernel = {h / size[0], w / size[1]};
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", kernel).SetInts("padding", {0, 0})
@@ -339,7 +361,8 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.native_layer_norm.default", LayerNorm, "layer_norm");
   Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
   Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d");
-  Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool, "avg_pool2d");
+  Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool,
+          "avg_pool2d (even windows), matmul (uneven windows: constant averaging matrices)");
   Lowered(rules, "aten._softmax.default", Softmax<kSoftmax>, "softmax");
   Lowered(rules, "aten._log_softmax.default", Softmax<kLogSoftmax>, "log_softmax");
   Lowered(rules, "aten.sum.dim_IntList", Reduce<kSum>, "reduce_sum");
