@@ -908,11 +908,18 @@ TEST(Lowering, AvgPool1dAndNearestUpsampling) {
           {1, 1, 2});
   AddNode(g, "up", "torch.ops.aten.upsample_nearest2d.vec", {TensorArg("input", "img"), IntsArg("output_size", {3, 4})},
           {1, 1, 3, 4});
-  g.outputs = {"pool", "up"};
+  AddNode(g, "bilinear", "torch.ops.aten.upsample_bilinear2d.vec",
+          {TensorArg("input", "img"), IntsArg("output_size", {2, 4}), BoolArg("align_corners", false)}, {1, 1, 2, 4});
+  AddNode(g, "corners", "torch.ops.aten.upsample_bilinear2d.vec",
+          {TensorArg("input", "img"), IntsArg("output_size", {3, 2}), BoolArg("align_corners", true)}, {1, 1, 3, 2});
+  g.outputs = {"pool", "up", "bilinear", "corners"};
   auto out = LowerAndRun(g, {{"x", {1, 3, 5, 9}}, {"img", {1, 2, 3, 4}}});
   EXPECT_EQ(out["pool"], (std::vector<float>{2, 7}));
   // Rows 0, 0, 1 (floor(o * 2/3)); columns 0, 0, 1, 1.
   EXPECT_EQ(out["up"], (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4}));
+  // Columns at source positions 0 (clamped), 0.25, 0.75, 1, as torch.nn.functional.interpolate.
+  EXPECT_EQ(out["bilinear"], (std::vector<float>{1, 1.25f, 1.75f, 2, 3, 3.25f, 3.75f, 4}));
+  EXPECT_EQ(out["corners"], (std::vector<float>{1, 2, 2, 3, 3, 4}));
 }
 
 TEST(Lowering, RoundDecimalsAndEmptyResults) {

@@ -269,6 +269,60 @@ absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
   return ctx.Bind(node, y);
 }
 
+// The [out, in] matrix of ATen's linear interpolation weights along one axis (UpSample.h:
+// area_pixel_compute_scale, compute_source_index_and_lambda, in float as ATen computes them).
+std::vector<float> LinearWeights(int64_t in, int64_t out, bool align_corners, double scale_factor) {
+  std::vector<float> m(out * in, 0.0f);
+  float ratio;
+  if (align_corners) ratio = out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
+  else ratio = scale_factor > 0 ? static_cast<float>(1.0 / scale_factor) : static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    if (in == out) {
+      m[o * in + o] = 1.0f;
+      continue;
+    }
+    float src = align_corners ? ratio * static_cast<float>(o) : ratio * (static_cast<float>(o) + 0.5f) - 0.5f;
+    if (!align_corners && src < 0) src = 0;
+    const int64_t i0 = std::min(static_cast<int64_t>(std::floor(src)), in - 1);
+    const float l1 = std::min(std::max(src - static_cast<float>(i0), 0.0f), 1.0f);
+    const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+    m[o * in + i0] += 1.0f - l1;
+    m[o * in + i1] += l1;
+  }
+  return m;
+}
+
+// upsample_bilinear2d is separable: rows then columns, each a matmul with a constant weight matrix.
+absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto align_corners, ctx.Bool(node, "align_corners", false));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 4) return ctx.NodeError(node, absl::StrCat("expects [N, C, H, W] input, got ", ops::ShapeToString(in)));
+  std::vector<int64_t> size;
+  std::vector<double> scales;
+  if (!ctx.IsNone(node, "output_size")) {
+    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
+  }
+  const Argument* sf = node.Find("scale_factors");
+  if (sf && sf->kind == Argument::Kind::kFloats) scales = sf->floats;
+  if (size.empty()) {
+    if (scales.size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
+    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * scales[i])));
+  }
+  if (size.size() != 2 || size[0] <= 0 || size[1] <= 0 || in[2] == 0 || in[3] == 0)
+    return ctx.NodeError(node, absl::StrCat("cannot resample ", ops::ShapeToString(in), " to ", ops::ShapeToString(size)));
+  const double sh = scales.size() == 2 ? scales[0] : 0.0, sw = scales.size() == 2 ? scales[1] : 0.0;
+  std::vector<float> cols = LinearWeights(in[3], size[1], align_corners, sw);  // [ow, W], used transposed
+  std::vector<float> cols_t(cols.size());
+  for (int64_t i = 0; i < size[1]; ++i)
+    for (int64_t j = 0; j < in[3]; ++j) cols_t[j * size[1] + i] = cols[i * in[3] + j];
+  const int rows_m = ctx.graph().AddConstant(node.name + "_rows", {size[0], in[2]},
+                                             LinearWeights(in[2], size[0], align_corners, sh));
+  const int cols_m = ctx.graph().AddConstant(node.name + "_cols", {in[3], size[1]}, std::move(cols_t));
+  KILN_ASSIGN_OR_RETURN(auto by_cols, ctx.Emit(node, "matmul", {x, cols_m}));
+  return EmitAndBind(ctx, node, "matmul", {rows_m, by_cols});
+}
+
 // prod.default (all dims) and prod.dim_int (one dim).
 absl::Status Prod(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
@@ -375,6 +429,8 @@ void AddNeuralNetRules(RuleTable& rules) {
   Decomposed(rules, "aten.avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape");
   Decomposed(rules, "aten.adaptive_avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape (even windows)");
   Decomposed(rules, "aten.upsample_nearest2d.vec", UpsampleNearest, "take (rows), take (columns)");
+  Decomposed(rules, "aten.upsample_bilinear2d.vec", UpsampleBilinear,
+             "matmul (columns), matmul (rows): constant interpolation weights");
   Lowered(rules, "aten.prod.default", Prod, "reduce_prod");
   Lowered(rules, "aten.prod.dim_int", Prod, "reduce_prod");
   Lowered(rules, "aten.argmax.default", ArgReduce<true>, "argmax");
