@@ -962,6 +962,31 @@ TEST(Lowering, UnevenAdaptiveAvgPoolAveragesOverlappingWindows) {
                               "needs positive sizes");
 }
 
+// The statistics outputs of layer and group norm are bound when the graph uses them.
+TEST(Lowering, NormStatisticsOutputs) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 2});
+  AddNode(g, "ln", "torch.ops.aten.native_layer_norm.default",
+          {TensorArg("input", "x"), IntsArg("normalized_shape", {2}), FloatArg("eps", 0.0)}, {1, 2, 2},
+          {"ln_out", "ln_mean", "ln_rstd"});
+  g.values["ln_mean"] = Meta({1, 2, 1});
+  g.values["ln_rstd"] = Meta({1, 2, 1});
+  AddNode(g, "gn", "torch.ops.aten.native_group_norm.default",
+          {TensorArg("input", "x"), IntArg("N", 1), IntArg("C", 2), IntArg("HxW", 2), IntArg("group", 1),
+           FloatArg("eps", 0.0)},
+          {1, 2, 2}, {"gn_out", "gn_mean", "gn_rstd"});
+  g.values["gn_mean"] = Meta({1, 1});
+  g.values["gn_rstd"] = Meta({1, 1});
+  g.outputs = {"ln_out", "ln_mean", "ln_rstd", "gn_out", "gn_mean", "gn_rstd"};
+  auto out = LowerAndRun(g, {{"x", {1, 3, 5, 5}}});
+  EXPECT_EQ(out["ln_mean"], (std::vector<float>{2, 5}));
+  EXPECT_FLOAT_EQ(out["ln_rstd"][0], 1.0f);  // variance 1
+  EXPECT_TRUE(std::isinf(out["ln_rstd"][1]));  // variance 0, eps 0
+  EXPECT_EQ(out["gn_mean"], (std::vector<float>{3.5f}));
+  EXPECT_FLOAT_EQ(out["gn_rstd"][0], 1.0f / std::sqrt(2.75f));
+  EXPECT_FLOAT_EQ(out["gn_out"][0], -2.5f / std::sqrt(2.75f));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

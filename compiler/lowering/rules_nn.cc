@@ -92,7 +92,25 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   }
   ops::Attrs attrs;
   attrs.SetInt("normalized_ndim", static_cast<int64_t>(shape.size())).SetFloat("eps", eps);
-  return EmitAndBind(ctx, node, "layer_norm", inputs, attrs);
+  KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "layer_norm", inputs, attrs));
+  // Outputs 1 and 2 (mean and rstd over the normalized dims, kept as size 1), when the graph uses them.
+  const bool wants_stats = (node.outputs.size() > 1 && !node.outputs[1].empty()) ||
+                           (node.outputs.size() > 2 && !node.outputs[2].empty());
+  if (!wants_stats) return absl::OkStatus();
+  const int64_t rank = static_cast<int64_t>(ctx.graph().values[x].shape.size());
+  std::vector<int64_t> dims;
+  for (int64_t d = rank - static_cast<int64_t>(shape.size()); d < rank; ++d) dims.push_back(d);
+  ops::Attrs stats;
+  stats.SetInts("dims", dims).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  if (!node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, mean, 1));
+  if (node.outputs.size() > 2 && !node.outputs[2].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, rstd, 2));
+  return absl::OkStatus();
 }
 
 absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
@@ -323,6 +341,54 @@ absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "matmul", {rows_m, by_cols});
 }
 
+// native_group_norm(x, weight?, bias?, N, C, HxW, group, eps) -> (out, mean, rstd): statistics over
+// [N, group, C / group * HxW], then the per-channel affine. mean and rstd ([N, group]) are bound too.
+absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "group"));
+  KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() < 2) return ctx.NodeError(node, absl::StrCat("expects [N, C, ...] input, got ", ops::ShapeToString(in)));
+  const int64_t n = in[0], c = in[1];
+  if (groups <= 0 || c % groups != 0)
+    return ctx.NodeError(node, absl::StrCat(c, " channels do not split into ", groups, " groups"));
+  ops::Attrs grouped, stats, back;
+  grouped.SetInts("shape", {n, groups, ops::NumElements(in) / std::max<int64_t>(n * groups, 1)});
+  stats.SetInts("dims", {2}).SetInt("keepdim", 1);
+  back.SetInts("shape", in);
+  KILN_ASSIGN_OR_RETURN(auto g, ctx.Emit(node, "reshape", {x}, grouped));
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {g}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {g, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "mul", {centered, rstd}));
+  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "reshape", {normalized}, back));
+  // weight and bias [C] apply along dim 1: view them as [C, 1, ...].
+  ops::Shape per_channel(in.size() - 1, 1);
+  per_channel[0] = c;
+  ops::Attrs channel;
+  channel.SetInts("shape", per_channel);
+  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
+    if (!param) continue;
+    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
+  }
+  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
+  ops::Attrs flat_stats;
+  flat_stats.SetInts("shape", {n, groups});
+  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? mean : rstd}, flat_stats, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
 // prod.default (all dims) and prod.dim_int (one dim).
 absl::Status Prod(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
@@ -412,7 +478,10 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.bmm.default", Matmul, "matmul");
   Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
   Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
-  Lowered(rules, "aten.native_layer_norm.default", LayerNorm, "layer_norm");
+  Lowered(rules, "aten.native_layer_norm.default", LayerNorm,
+          "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
+  Decomposed(rules, "aten.native_group_norm.default", GroupNorm,
+             "reshape, reduce_mean, sub, mul, add, rsqrt (mean and rstd outputs too)");
   Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
   Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d");
   Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool,

@@ -45,7 +45,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.topk.default", {true, "no top-k device op (values and indices)"}},
         {"aten._native_batch_norm_legit.default", {true, "training-mode batch norm (batch statistics)"}},
         {"aten._native_batch_norm_legit.no_stats", {true, "training-mode batch norm (batch statistics)"}},
-        {"aten.native_group_norm.default", {true, "no group norm device op"}},
         {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
