@@ -987,6 +987,26 @@ TEST(Lowering, NormStatisticsOutputs) {
   EXPECT_FLOAT_EQ(out["gn_out"][0], -2.5f / std::sqrt(2.75f));
 }
 
+TEST(Lowering, ScatterOverloads) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddUserInput(g, "src", {2, 2});
+  AddParameter(g, "p_i", "i", {2, 2}, {2, 0, 1, 1});
+  AddNode(g, "add", "torch.ops.aten.scatter_add.default",
+          {TensorArg("self", "x"), IntArg("dim", 1), TensorArg("index", "p_i"), TensorArg("src", "src")}, {2, 3});
+  AddNode(g, "value", "torch.ops.aten.scatter.value",
+          {TensorArg("self", "x"), IntArg("dim", 1), TensorArg("index", "p_i"), FloatArg("value", -1)}, {2, 3});
+  AddNode(g, "amax", "torch.ops.aten.scatter_reduce.two",
+          {TensorArg("self", "x"), IntArg("dim", 1), TensorArg("index", "p_i"), TensorArg("src", "src"),
+           StringArg("reduce", "amax"), BoolArg("include_self", false)},
+          {2, 3});
+  g.outputs = {"add", "value", "amax"};
+  auto out = LowerAndRun(g, {{"x", {0, 0, 0, 5, 5, 5}}, {"src", {1, 2, 3, 4}}});
+  EXPECT_EQ(out["add"], (std::vector<float>{2, 0, 1, 5, 12, 5}));
+  EXPECT_EQ(out["value"], (std::vector<float>{-1, 0, -1, 5, -1, 5}));
+  EXPECT_EQ(out["amax"], (std::vector<float>{2, 0, 1, 5, 4, 5}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -628,7 +628,47 @@ TEST(Reduction, CumsumMatchesATen) {
 
 // ---- indexing ----
 
-const bool kIndexingCovered = Covers({"take", "gather"});
+const bool kIndexingCovered = Covers({"take", "gather", "scatter"});
+
+TEST(Indexing, ScatterMatchesATen) {
+  at::manual_seed(28);
+  const at::Tensor x = Randn({4, 6, 5});
+  const at::Tensor src = Randn({3, 6, 5});
+  for (int64_t dim : {0, 1, -1}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    // Index smaller than src and x (except along dim), with repeats so reductions combine values.
+    const at::Tensor idx = at::randint(0, x.size(dim), {3, 4, 3}, at::kLong);
+    const char* names[] = {"sum", "prod", "mean", "amax", "amin"};
+    for (int64_t r = 1; r <= 5; ++r)
+      for (bool include_self : {true, false}) {
+        SCOPED_TRACE(std::string(names[r - 1]) + (include_self ? " include_self" : ""));
+        Attrs attrs;
+        attrs.SetInt("dim", dim).SetInt("reduce", r).SetInt("include_self", include_self);
+        EXPECT_TRUE(AllClose(RunOp("scatter", {x, idx, src}, attrs),
+                             at::scatter_reduce(x, dim, idx, src, names[r - 1], include_self)));
+      }
+    // Replace with unique positions along dim (duplicates are unordered in ATen).
+    const at::Tensor perm = at::randperm(x.size(dim)).slice(0, 0, 3);
+    std::vector<int64_t> shape = {3, 4, 3};
+    std::vector<int64_t> view(3, 1);
+    view[dim < 0 ? dim + 3 : dim] = 3;
+    shape[dim < 0 ? dim + 3 : dim] = 3;
+    const at::Tensor unique = perm.view(view).expand(shape).contiguous();
+    Attrs replace;
+    replace.SetInt("dim", dim).SetInt("reduce", 0).SetInt("include_self", 1);
+    EXPECT_TRUE(AllClose(RunOp("scatter", {x, unique, src}, replace), at::scatter(x, dim, unique, src)));
+  }
+  Attrs attrs;
+  attrs.SetInt("dim", 0).SetInt("reduce", 1).SetInt("include_self", 1);
+  // Out-of-range indices are skipped.
+  const at::Tensor got = RunOp("scatter", {at::zeros({2}), at::tensor({5.0f, 1.0f}), at::ones({2})}, attrs);
+  EXPECT_TRUE(AllClose(got, at::tensor({0.0f, 1.0f})));
+  EXPECT_EQ(InferError("scatter", {{4, 6}, {2, 7}, {2, 7}}, attrs), "index [2, 7] is larger than x [4, 6] in dim 1");
+  EXPECT_EQ(InferError("scatter", {{4, 6}, {2, 3}, {2, 2}}, attrs), "index [2, 3] is larger than src [2, 2] in dim 1");
+  attrs.SetInt("reduce", 6);
+  EXPECT_EQ(InferError("scatter", {{4, 6}, {2, 3}, {2, 3}}, attrs),
+            "attribute 'reduce' must be in [0, 5] (replace, sum, prod, mean, amax, amin), got 6");
+}
 
 TEST(Indexing, TakeMatchesATen) {
   at::manual_seed(24);

@@ -3,6 +3,7 @@
 // (built from slice, reshape and expand), and cumsum.
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -437,6 +438,40 @@ absl::Status Scatter(LoweringContext& ctx, const AtenNode& node, bool select) {
 absl::Status SliceScatter(LoweringContext& ctx, const AtenNode& node) { return Scatter(ctx, node, false); }
 absl::Status SelectScatter(LoweringContext& ctx, const AtenNode& node) { return Scatter(ctx, node, true); }
 
+// scatter.src/.value, scatter_add and scatter_reduce.two: the scatter device op.
+absl::Status ScatterOp(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Tensor(node, "index"));
+  KILN_RETURN_IF_ERROR(CheckIndexable(ctx, node, x, dim));
+  int src;
+  if (node.Find("value")) {  // scatter.value: the scalar everywhere the index writes
+    KILN_ASSIGN_OR_RETURN(auto value, ctx.Float(node, "value"));
+    const ops::Shape& shape = ctx.graph().values[index].shape;
+    src = ctx.ScalarConstant(value);
+    if (!shape.empty()) {
+      ops::Attrs expand;
+      expand.SetInts("shape", shape);
+      KILN_ASSIGN_OR_RETURN(src, ctx.Emit(node, "expand", {src}, expand));
+    }
+  } else {
+    KILN_ASSIGN_OR_RETURN(src, ctx.Tensor(node, "src"));
+  }
+  int64_t reduce = ShortTarget(node.target) == "aten.scatter_add.default" ? 1 : 0;
+  const Argument* r = node.Find("reduce");
+  if (r && r->kind == Argument::Kind::kString) {
+    static const std::map<std::string, int64_t> kReduce = {{"sum", 1}, {"add", 1}, {"prod", 2}, {"multiply", 2},
+                                                           {"mean", 3}, {"amax", 4}, {"amin", 5}};
+    auto it = kReduce.find(r->s);
+    if (it == kReduce.end()) return ctx.NodeError(node, absl::StrCat("unknown reduce='", r->s, "'"));
+    reduce = it->second;
+  }
+  KILN_ASSIGN_OR_RETURN(auto include_self, ctx.Bool(node, "include_self", true));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", dim).SetInt("reduce", reduce).SetInt("include_self", include_self ? 1 : 0);
+  return EmitAndBind(ctx, node, "scatter", {x, index, src}, attrs);
+}
+
 }  // namespace
 
 void AddIndexingRules(RuleTable& rules) {
@@ -449,6 +484,10 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.split_with_sizes.default", SplitWithSizes, "slice (one per output)");
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
+  Lowered(rules, "aten.scatter.src", ScatterOp, "scatter");
+  Lowered(rules, "aten.scatter.value", ScatterOp, "scatter, expand (the value)");
+  Lowered(rules, "aten.scatter_add.default", ScatterOp, "scatter (sum)");
+  Lowered(rules, "aten.scatter_reduce.two", ScatterOp, "scatter (reduce: sum | prod | mean | amax | amin)");
   Decomposed(rules, "aten.as_strided.default", AsStrided, "reshape, take (constant index map)");
   Decomposed(rules, "aten.diagonal.default", Diagonal, "reshape, take (constant index map)");
   Decomposed(rules, "aten.flip.default", Flip, "take (a reversed index per dim)");

@@ -54,11 +54,7 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
         {"aten.col2im.default", {true, "no device op"}},
         {"aten.grid_sampler_2d.default", {true, "no device op"}},
-        {"aten.index_put.default", {true, "no scatter device op (positions come from a tensor)"}},
-        {"aten.scatter.src", {true, "no scatter device op (positions come from a tensor)"}},
-        {"aten.scatter.value", {true, "no scatter device op (positions come from a tensor)"}},
-        {"aten.scatter_add.default", {true, "no scatter device op (positions come from a tensor)"}},
-        {"aten.scatter_reduce.two", {true, "no scatter device op (positions come from a tensor)"}},
+        {"aten.index_put.default", {true, "not mapped onto the scatter device op yet"}},
     };
     return t;
   }();
