@@ -1007,6 +1007,27 @@ TEST(Lowering, ScatterOverloads) {
   EXPECT_EQ(out["amax"], (std::vector<float>{2, 0, 1, 5, 4, 5}));
 }
 
+// x[:, rows, cols] = v, and += with repeated positions.
+TEST(Lowering, IndexPutScattersAtCombinedPositions) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 2, 3});
+  AddUserInput(g, "rows", {2});
+  AddUserInput(g, "cols", {2});
+  AddUserInput(g, "v", {1});
+  AddNode(g, "put", "torch.ops.aten.index_put.default",
+          {TensorArg("self", "x"), OptionalTensorsArg("indices", {"", "rows", "cols"}), TensorArg("values", "v")},
+          {2, 2, 3});
+  AddNode(g, "acc", "torch.ops.aten.index_put.default",
+          {TensorArg("self", "x"), OptionalTensorsArg("indices", {"", "rows", "cols"}), TensorArg("values", "v"),
+           BoolArg("accumulate", true)},
+          {2, 2, 3});
+  g.outputs = {"put", "acc"};
+  // Positions (1, -1) and (1, 2): the same element twice; an out-of-range one would be skipped.
+  auto out = LowerAndRun(g, {{"x", std::vector<float>(12, 0)}, {"rows", {1, 1}}, {"cols", {-1, 2}}, {"v", {5}}});
+  EXPECT_EQ(out["put"], (std::vector<float>{0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 5}));
+  EXPECT_EQ(out["acc"], (std::vector<float>{0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 10}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -57,13 +57,14 @@ absl::Status Embedding(LoweringContext& ctx, const AtenNode& node) {
   return Take(ctx, node, weight, indices, 0);
 }
 
-// x[..., i0, i1, ..., ...] with index tensors on adjacent dims (None entries are full slices): those
-// dims are merged into one, the index tensors (broadcast against each other) combine into one
-// row-major position along it, and take reads it. An index outside [-size, size) becomes NaN, so
-// the take reads NaN as it does for one bad index. Index tensors on non-adjacent dims move the
-// result's dims around in ATen; not supported yet.
-absl::Status Index(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+// Index tensors on adjacent dims (None entries are full slices), as index and index_put take them:
+// the first indexed dim, the count, and the device values of the index tensors.
+struct AdjacentIndices {
+  int64_t first = 0;
+  std::vector<int> values;
+};
+
+absl::StatusOr<AdjacentIndices> ReadIndices(LoweringContext& ctx, const AtenNode& node, const ops::Shape& in) {
   const Argument* indices = node.Find("indices");
   if (!indices || (indices->kind != Argument::Kind::kOptionalTensors && indices->kind != Argument::Kind::kTensors))
     return ctx.NodeError(node, "argument 'indices' must be a tensor list");
@@ -74,10 +75,10 @@ absl::Status Index(LoweringContext& ctx, const AtenNode& node) {
   if (dims.back() - dims.front() + 1 != static_cast<int64_t>(dims.size()))
     return ctx.NodeError(node, absl::StrCat("index tensors on the non-adjacent dims ", ops::ShapeToString(dims),
                                             " are not supported yet"));
-  const ops::Shape in = ctx.graph().values[x].shape;
   if (dims.back() >= static_cast<int64_t>(in.size()))
-    return ctx.NodeError(node, absl::StrCat("indexes ", dims.size() + dims.front(), " dims of ", ops::ShapeToString(in)));
-  std::vector<int> values;
+    return ctx.NodeError(node, absl::StrCat("indexes ", dims.back() + 1, " dims of ", ops::ShapeToString(in)));
+  AdjacentIndices out;
+  out.first = dims.front();
   for (int64_t d : dims) {
     const std::string& name = indices->tensors[d];
     auto meta = ctx.aten().values.find(name);
@@ -86,14 +87,20 @@ absl::Status Index(LoweringContext& ctx, const AtenNode& node) {
       return ctx.NodeError(node, absl::StrCat("indexing with the boolean mask '", name,
                                               "' has a data-dependent output shape"));
     KILN_ASSIGN_OR_RETURN(auto v, ctx.Value(node, name));
-    values.push_back(v);
+    out.values.push_back(v);
   }
-  if (values.size() == 1) return Take(ctx, node, x, values[0], dims[0]);
-  // position = ((i0 * s1 + i1) * s2 + i2) ..., each index normalized into [0, size).
+  return out;
+}
+
+// The row-major position ((i0 * s1 + i1) * s2 + i2) ... of the index tensors (broadcast against each
+// other) in the merged indexed dims, each index normalized into [0, size); NaN where an index is
+// outside [-size, size), so take reads NaN there and scatter skips it.
+absl::StatusOr<int> CombinedPosition(LoweringContext& ctx, const AtenNode& node, const ops::Shape& in,
+                                     const AdjacentIndices& idx) {
   std::optional<int> position, bad;
-  for (size_t j = 0; j < values.size(); ++j) {
-    const int i = values[j];
-    const double size = static_cast<double>(in[dims[j]]);
+  for (size_t j = 0; j < idx.values.size(); ++j) {
+    const int i = idx.values[j];
+    const double size = static_cast<double>(in[idx.first + j]);
     const int size_c = ctx.ScalarConstant(size);
     KILN_ASSIGN_OR_RETURN(auto negative, ctx.Emit(node, "lt", {i, ctx.ScalarConstant(0.0)}));
     KILN_ASSIGN_OR_RETURN(auto wrapped, ctx.Emit(node, "add", {i, size_c}));
@@ -110,16 +117,82 @@ absl::Status Index(LoweringContext& ctx, const AtenNode& node) {
     KILN_ASSIGN_OR_RETURN(position, ctx.Emit(node, "add", {scaled, normalized}));
     KILN_ASSIGN_OR_RETURN(bad, ctx.Emit(node, "logical_or", {*bad, out_of_range}));
   }
-  KILN_ASSIGN_OR_RETURN(
-      auto checked, ctx.Emit(node, "where", {*bad, ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN()),
-                                             *position}));
-  ops::Shape merged(in.begin(), in.begin() + dims.front());
-  merged.push_back(ops::DimProduct(in, dims.front(), dims.back() + 1));
-  merged.insert(merged.end(), in.begin() + dims.back() + 1, in.end());
-  ops::Attrs reshape;
-  reshape.SetInts("shape", merged);
-  KILN_ASSIGN_OR_RETURN(auto flat, ctx.Emit(node, "reshape", {x}, reshape));
-  return Take(ctx, node, flat, checked, dims.front());
+  return ctx.Emit(node, "where", {*bad, ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN()), *position});
+}
+
+// `in` with the indexed dims [first, first + count) merged into one.
+ops::Shape MergeIndexedDims(const ops::Shape& in, const AdjacentIndices& idx) {
+  const int64_t end = idx.first + static_cast<int64_t>(idx.values.size());
+  ops::Shape merged(in.begin(), in.begin() + idx.first);
+  merged.push_back(ops::DimProduct(in, idx.first, end));
+  merged.insert(merged.end(), in.begin() + end, in.end());
+  return merged;
+}
+
+absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
+  if (ctx.graph().values[x].shape == shape) return x;
+  ops::Attrs attrs;
+  attrs.SetInts("shape", shape);
+  return ctx.Emit(node, "reshape", {x}, attrs);
+}
+
+// x[..., i0, i1, ..., ...]: one index tensor is a take along its dim; several (on adjacent dims) are
+// a take at their combined position in the merged dims. Index tensors on non-adjacent dims move the
+// result's dims around in ATen; not supported yet.
+absl::Status Index(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  KILN_ASSIGN_OR_RETURN(auto idx, ReadIndices(ctx, node, in));
+  if (idx.values.size() == 1) return Take(ctx, node, x, idx.values[0], idx.first);
+  KILN_ASSIGN_OR_RETURN(auto position, CombinedPosition(ctx, node, in, idx));
+  KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, MergeIndexedDims(in, idx)));
+  return Take(ctx, node, flat, position, idx.first);
+}
+
+// index_put(self, indices, values, accumulate): the inverse of Index, as one scatter along the merged
+// indexed dims; values broadcast to the shape x[indices] has.
+absl::Status IndexPut(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto values, ctx.Tensor(node, "values"));
+  KILN_ASSIGN_OR_RETURN(auto accumulate, ctx.Bool(node, "accumulate", false));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  KILN_ASSIGN_OR_RETURN(auto idx, ReadIndices(ctx, node, in));
+  KILN_ASSIGN_OR_RETURN(auto position, CombinedPosition(ctx, node, in, idx));
+  const ops::Shape merged = MergeIndexedDims(in, idx);
+  if (merged[idx.first] > (int64_t{1} << 24))
+    return ctx.NodeError(node, "indexes more than 2^24 positions, beyond what fp32 indices hold exactly");
+  // The broadcast index shape B, flattened: the scatter's index and src are merged-shaped with B
+  // (flattened) in place of the indexed dims.
+  const ops::Shape b = ctx.graph().values[position].shape;
+  const int64_t nb = ops::NumElements(b);
+  const int64_t first = idx.first, rest = static_cast<int64_t>(merged.size()) - first - 1;
+  ops::Shape result(in.begin(), in.begin() + first);  // x[indices]'s shape, which values broadcast to
+  result.insert(result.end(), b.begin(), b.end());
+  result.insert(result.end(), merged.end() - rest, merged.end());
+  ops::Shape target(merged);
+  target[first] = nb;
+  ops::Shape column(merged.size(), 1);
+  column[first] = nb;
+  KILN_ASSIGN_OR_RETURN(auto pos_col, Reshaped(ctx, node, position, column));
+  ops::Attrs expand;
+  expand.SetInts("shape", target);
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "expand", {pos_col}, expand));
+  ops::Shape vshape = ctx.graph().values[values].shape;
+  int src = values;
+  if (vshape != result) {
+    ops::Attrs to_result;
+    to_result.SetInts("shape", result);
+    vshape.insert(vshape.begin(), result.size() > vshape.size() ? result.size() - vshape.size() : 0, 1);
+    KILN_ASSIGN_OR_RETURN(src, Reshaped(ctx, node, values, vshape));
+    KILN_ASSIGN_OR_RETURN(src, ctx.Emit(node, "expand", {src}, to_result));
+  }
+  KILN_ASSIGN_OR_RETURN(src, Reshaped(ctx, node, src, target));
+  KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, merged));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", first).SetInt("reduce", accumulate ? 1 : 0).SetInt("include_self", 1);
+  KILN_ASSIGN_OR_RETURN(auto scattered, ctx.Emit(node, "scatter", {flat, index, src}, attrs));
+  KILN_ASSIGN_OR_RETURN(auto back, Reshaped(ctx, node, scattered, in));
+  return ctx.Bind(node, back);
 }
 
 // select(x, dim, i) is a one-element slice with the dim dropped.
@@ -485,6 +558,8 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
   Lowered(rules, "aten.scatter.src", ScatterOp, "scatter");
+  Decomposed(rules, "aten.index_put.default", IndexPut,
+             "lt, add, where, le, logical_or, mul (positions), reshape, expand, scatter");
   Lowered(rules, "aten.scatter.value", ScatterOp, "scatter, expand (the value)");
   Lowered(rules, "aten.scatter_add.default", ScatterOp, "scatter (sum)");
   Lowered(rules, "aten.scatter_reduce.two", ScatterOp, "scatter (reduce: sum | prod | mean | amax | amin)");

@@ -54,7 +54,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
         {"aten.col2im.default", {true, "no device op"}},
         {"aten.grid_sampler_2d.default", {true, "no device op"}},
-        {"aten.index_put.default", {true, "not mapped onto the scatter device op yet"}},
     };
     return t;
   }();
