@@ -210,18 +210,19 @@ TEST(Lowering, AddmmWithAlphaAndBetaScalesBothTerms) {
 TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});
-  AddNode(g, "sort_a", "torch.ops.aten.sort.default", {TensorArg("self", "x")}, {2, 3});
-  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "sort_a")}, {2, 3});
-  AddNode(g, "erfinv", "torch.ops.aten.erfinv.default", {TensorArg("self", "relu")}, {2, 3});
-  AddNode(g, "sort_b", "torch.ops.aten.sort.default", {TensorArg("self", "erfinv")}, {2, 3});
-  g.outputs = {"sort_b"};
+  AddNode(g, "cdist_a", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "x"), TensorArg("x2", "x")}, {2, 2});
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "cdist_a")}, {2, 2});
+  AddNode(g, "erfinv", "torch.ops.aten.erfinv.default", {TensorArg("self", "relu")}, {2, 2});
+  AddNode(g, "cdist_b", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "erfinv"), TensorArg("x2", "x")},
+          {2, 2});
+  g.outputs = {"cdist_b"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   // Supported ops are not listed; a known gap says why.
   EXPECT_EQ(lowered.status().message(),
-            "unsupported ATen ops: aten.erfinv.default (node erfinv); aten.sort.default (nodes sort_a, sort_b): "
-            "not supported yet: no sort device op (values and indices)");
+            "unsupported ATen ops: aten._cdist_forward.default (nodes cdist_a, cdist_b): not supported yet: no "
+            "pairwise-distance device op; aten.erfinv.default (node erfinv)");
 }
 
 TEST(Lowering, OpsThatCannotRunSayWhy) {
@@ -1026,6 +1027,25 @@ TEST(Lowering, IndexPutScattersAtCombinedPositions) {
   auto out = LowerAndRun(g, {{"x", std::vector<float>(12, 0)}, {"rows", {1, 1}}, {"cols", {-1, 2}}, {"v", {5}}});
   EXPECT_EQ(out["put"], (std::vector<float>{0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 5}));
   EXPECT_EQ(out["acc"], (std::vector<float>{0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 10}));
+}
+
+TEST(Lowering, SortAndTopk) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddNode(g, "sort", "torch.ops.aten.sort.default", {TensorArg("self", "x"), BoolArg("descending", true)}, {2, 3},
+          {"values", "indices"});
+  g.values["indices"] = Meta({2, 3}, TorchDType::kLong);
+  AddNode(g, "topk", "torch.ops.aten.topk.default", {TensorArg("self", "x"), IntArg("k", 2), BoolArg("largest", false)},
+          {2, 2}, {"top_values", "top_indices"});
+  g.values["top_indices"] = Meta({2, 2}, TorchDType::kLong);
+  g.outputs = {"values", "indices", "top_values", "top_indices"};
+  auto out = LowerAndRun(g, {{"x", {3, 1, 2, 0, 5, 5}}});
+  EXPECT_EQ(out["values"], (std::vector<float>{3, 2, 1, 5, 5, 0}));
+  EXPECT_EQ(out["indices"], (std::vector<float>{0, 2, 1, 1, 2, 0}));  // stable among equal values
+  EXPECT_EQ(out["top_values"], (std::vector<float>{1, 2, 0, 5}));
+  EXPECT_EQ(out["top_indices"], (std::vector<float>{1, 2, 0, 1}));
+  g.nodes[1].inputs[1] = IntArg("k", 4);
+  EXPECT_EQ(LoweringError(g), "node 'topk' (aten.topk.default): k=4 is out of range for dim -1 of size 3");
 }
 
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.

@@ -10,6 +10,7 @@
 
 #include "ops/op_families.h"
 #include "ops/shape_util.h"
+#include "ops/tile_layout.h"
 
 namespace kiln::ops {
 namespace {
@@ -104,6 +105,50 @@ void GatherKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
       pos[d] = 0;
     }
   }
+}
+
+// ---- argsort ----
+
+std::string InferArgsort(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  int64_t dim;
+  if (std::string err = NormalizeDim(attrs.Int("dim"), std::max<size_t>(inputs[0].size(), 1), &dim); !err.empty())
+    return err;
+  bool descending;
+  if (std::string err = GetFlag(attrs, "descending", &descending); !err.empty()) return err;
+  *out = inputs[0];
+  return "";
+}
+
+// n log n comparisons per sorted line, counted on the stored (tile-padded) elements.
+double ArgsortWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  int64_t dim = 0;
+  NormalizeDim(attrs.Int("dim"), std::max<size_t>(inputs[0].size(), 1), &dim);
+  const double n = inputs[0].empty() ? 1.0 : static_cast<double>(inputs[0][dim]);
+  return static_cast<double>(StoredElements(output, Layout::kTile)) * std::max(1.0, std::log2(std::max(n, 1.0)));
+}
+
+// The stable sort order of each line along dim, NaN sorting as the largest value (as torch.sort).
+void ArgsortKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const Shape& x = inputs[0].shape;
+  if (NumElements(x) == 0) return;
+  int64_t dim = 0;
+  NormalizeDim(attrs.Int("dim"), std::max<size_t>(x.size(), 1), &dim);
+  const bool descending = attrs.Int("descending") == 1;
+  const int64_t outer = x.empty() ? 1 : DimProduct(x, 0, dim);
+  const int64_t n = x.empty() ? 1 : x[dim];
+  const int64_t inner = x.empty() ? 1 : DimProduct(x, dim + 1, x.size());
+  std::vector<int64_t> order(n);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < inner; ++k) {
+      const float* line = inputs[0].data + o * n * inner + k;
+      for (int64_t i = 0; i < n; ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        const float va = line[a * inner], vb = line[b * inner];
+        if (descending) return (std::isnan(va) && !std::isnan(vb)) || va > vb;
+        return (!std::isnan(va) && std::isnan(vb)) || va < vb;
+      });
+      for (int64_t i = 0; i < n; ++i) out.data[o * n * inner + i * inner + k] = static_cast<float>(order[i]);
+    }
 }
 
 // ---- scatter ----
@@ -226,6 +271,19 @@ std::vector<OpDef> IndexingOps() {
     def.infer_shape = InferGather;
     def.work = NoWork;
     def.kernel = GatherKernel;
+    ops.push_back(std::move(def));
+  }
+  {
+    OpDef def;
+    def.name = "argsort";
+    def.summary = "Positions that sort each line along dim (stable; NaN is the largest value)";
+    def.inputs = {"x"};
+    def.attrs = {{"dim", AttrKind::kInt, "Dim to sort along (negative counts from the end)"},
+                 {"descending", AttrKind::kInt, "1: largest first"}};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferArgsort;
+    def.work = ArgsortWork;
+    def.kernel = ArgsortKernel;
     ops.push_back(std::move(def));
   }
   {

@@ -628,7 +628,27 @@ TEST(Reduction, CumsumMatchesATen) {
 
 // ---- indexing ----
 
-const bool kIndexingCovered = Covers({"take", "gather", "scatter"});
+const bool kIndexingCovered = Covers({"take", "gather", "scatter", "argsort"});
+
+TEST(Indexing, ArgsortMatchesATen) {
+  at::manual_seed(29);
+  // Ties (small integers) and NaN: a stable sort, NaN largest, as torch.sort(stable=True).
+  at::Tensor x = at::randint(-3, 4, {3, 7, 37}, at::kFloat);
+  x[0][1][2] = std::numeric_limits<float>::quiet_NaN();
+  x[2][6][36] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t dim : {0, 1, 2, -1})
+    for (bool descending : {false, true}) {
+      SCOPED_TRACE("dim " + std::to_string(dim) + (descending ? " descending" : ""));
+      Attrs attrs;
+      attrs.SetInt("dim", dim).SetInt("descending", descending);
+      const auto [values, indices] = at::sort(x, /*stable=*/true, dim, descending);
+      EXPECT_TRUE(AllClose(RunOp("argsort", {x}, attrs), indices));
+    }
+  EXPECT_TRUE(AllClose(RunOp("argsort", {at::scalar_tensor(2.0)}, Attrs().SetInt("dim", 0).SetInt("descending", 0)),
+                       at::zeros({})));
+  EXPECT_EQ(InferError("argsort", {{2, 3}}, Attrs().SetInt("dim", 2).SetInt("descending", 0)),
+            "dim 2 is out of range for rank 2");
+}
 
 TEST(Indexing, ScatterMatchesATen) {
   at::manual_seed(28);

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 # ATen op (post run_decompositions) the "unsupported_op" model exists to exercise.
-UNSUPPORTED_OP_TARGET = "aten.sort.default"
+UNSUPPORTED_OP_TARGET = "aten._cdist_forward.default"
 
 InputFn = Callable[[torch.Generator], "tuple[Tensor, ...]"]
 
@@ -122,10 +122,10 @@ def _torchvision(name: str) -> Callable[[], nn.Module]:
 
 
 class _Unsupported(nn.Module):
-    """sort has no lowering in Kiln yet; used to test the compiler's error path."""
+    """cdist has no lowering in Kiln yet; used to test the compiler's error path."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.sort(x, dim=-1).values + 1
+        return torch.cdist(x, x) + 1
 
 
 class _TinyAttention(nn.Module):

@@ -545,6 +545,43 @@ absl::Status ScatterOp(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "scatter", {x, index, src}, attrs);
 }
 
+// sort(self, dim, descending) and topk(self, k, dim, largest, sorted) -> (values, indices): the
+// indices are an argsort (sliced to k for topk), the values a gather at them. topk's result is
+// always sorted, which sorted=False permits.
+absl::Status SortOrTopk(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim", -1));
+  const bool topk = node.Find("k") != nullptr;
+  KILN_ASSIGN_OR_RETURN(auto descending, ctx.Bool(node, topk ? "largest" : "descending", topk));
+  const ops::Shape& shape = ctx.graph().values[x].shape;
+  int64_t d;
+  if (std::string err = ops::NormalizeDim(dim, std::max<int64_t>(shape.size(), 1), &d); !err.empty())
+    return ctx.NodeError(node, err);
+  KILN_RETURN_IF_ERROR(CheckIndexable(ctx, node, x, d));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", d).SetInt("descending", descending ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(int order, ctx.Emit(node, "argsort", {x}, attrs));
+  if (topk) {
+    KILN_ASSIGN_OR_RETURN(auto k, ctx.Int(node, "k"));
+    const int64_t size = shape.empty() ? 1 : shape[d];
+    if (k < 0 || k > size)
+      return ctx.NodeError(node, absl::StrCat("k=", k, " is out of range for dim ", dim, " of size ", size));
+    if (!shape.empty() && k != size) {
+      ops::Attrs slice;
+      slice.SetInt("dim", d).SetInt("start", 0).SetInt("end", k).SetInt("step", 1);
+      KILN_ASSIGN_OR_RETURN(order, ctx.Emit(node, "slice", {order}, slice));
+    }
+  }
+  ops::Attrs gather;
+  gather.SetInt("dim", d);
+  const std::string values_name = node.outputs.empty() || node.outputs[0].empty() ? node.name : node.outputs[0];
+  absl::StatusOr<int> values = ctx.graph().AddNode("gather", {x, order}, gather, node.name, values_name);
+  if (!values.ok()) return ctx.NodeError(node, std::string(values.status().message()));
+  if (!node.outputs.empty() && !node.outputs[0].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, *values, 0));
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, order, 1));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddIndexingRules(RuleTable& rules) {
@@ -558,6 +595,8 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
   Lowered(rules, "aten.scatter.src", ScatterOp, "scatter");
+  Decomposed(rules, "aten.sort.default", SortOrTopk, "argsort (indices), gather (values)");
+  Decomposed(rules, "aten.topk.default", SortOrTopk, "argsort, slice (indices), gather (values)");
   Decomposed(rules, "aten.index_put.default", IndexPut,
              "lt, add, where, le, logical_or, mul (positions), reshape, expand, scatter");
   Lowered(rules, "aten.scatter.value", ScatterOp, "scatter, expand (the value)");

@@ -40,9 +40,7 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.max_pool2d_with_indices_backward.default", {true, kBackward}},
         {"aten.native_group_norm_backward.default", {true, kBackward}},
         {"aten.native_layer_norm_backward.default", {true, kBackward}},
-        // Not yet: reductions, sorting and normalization.
-        {"aten.sort.default", {true, "no sort device op (values and indices)"}},
-        {"aten.topk.default", {true, "no top-k device op (values and indices)"}},
+        // Not yet: normalization and distances.
         {"aten._native_batch_norm_legit.default", {true, "training-mode batch norm (batch statistics)"}},
         {"aten._native_batch_norm_legit.no_stats", {true, "training-mode batch norm (batch statistics)"}},
         {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
