@@ -596,6 +596,7 @@ void AddIndexingRules(RuleTable& rules) {
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
   Lowered(rules, "aten.scatter.src", ScatterOp, "scatter");
   Decomposed(rules, "aten.sort.default", SortOrTopk, "argsort (indices), gather (values)");
+  Decomposed(rules, "aten.sort.stable", SortOrTopk, "argsort (indices), gather (values)");  // always stable
   Decomposed(rules, "aten.topk.default", SortOrTopk, "argsort, slice (indices), gather (values)");
   Decomposed(rules, "aten.index_put.default", IndexPut,
              "lt, add, where, le, logical_or, mul (positions), reshape, expand, scatter");
