@@ -978,7 +978,12 @@ TEST(Lowering, NormStatisticsOutputs) {
           {1, 2, 2}, {"gn_out", "gn_mean", "gn_rstd"});
   g.values["gn_mean"] = Meta({1, 1});
   g.values["gn_rstd"] = Meta({1, 1});
-  g.outputs = {"ln_out", "ln_mean", "ln_rstd", "gn_out", "gn_mean", "gn_rstd"};
+  AddNode(g, "bn", "torch.ops.aten._native_batch_norm_legit.no_stats",
+          {TensorArg("input", "x"), BoolArg("training", true), FloatArg("momentum", 0.1), FloatArg("eps", 0.0)},
+          {1, 2, 2}, {"bn_out", "bn_mean", "bn_rstd"});
+  g.values["bn_mean"] = Meta({2});
+  g.values["bn_rstd"] = Meta({2});
+  g.outputs = {"ln_out", "ln_mean", "ln_rstd", "gn_out", "gn_mean", "gn_rstd", "bn_out", "bn_mean"};
   auto out = LowerAndRun(g, {{"x", {1, 3, 5, 5}}});
   EXPECT_EQ(out["ln_mean"], (std::vector<float>{2, 5}));
   EXPECT_FLOAT_EQ(out["ln_rstd"][0], 1.0f);  // variance 1
@@ -986,6 +991,9 @@ TEST(Lowering, NormStatisticsOutputs) {
   EXPECT_EQ(out["gn_mean"], (std::vector<float>{3.5f}));
   EXPECT_FLOAT_EQ(out["gn_rstd"][0], 1.0f / std::sqrt(2.75f));
   EXPECT_FLOAT_EQ(out["gn_out"][0], -2.5f / std::sqrt(2.75f));
+  EXPECT_EQ(out["bn_mean"], (std::vector<float>{2, 5}));  // per channel (dim 1)
+  EXPECT_EQ(out["bn_out"][0], -1.0f);
+  EXPECT_EQ(out["bn_out"][1], 1.0f);
 }
 
 TEST(Lowering, ScatterOverloads) {
@@ -1046,6 +1054,19 @@ TEST(Lowering, SortAndTopk) {
   EXPECT_EQ(out["top_indices"], (std::vector<float>{1, 2, 0, 1}));
   g.nodes[1].inputs[1] = IntArg("k", 4);
   EXPECT_EQ(LoweringError(g), "node 'topk' (aten.topk.default): k=4 is out of range for dim -1 of size 3");
+}
+
+TEST(Lowering, MaskedScatterTakesSourceElementsInOrder) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddUserInput(g, "source", {4});
+  AddNode(g, "mask", "torch.ops.aten.gt.Scalar", {TensorArg("self", "x"), IntArg("other", 0)}, {2, 3});
+  SetDType(g, "mask", TorchDType::kBool);
+  AddNode(g, "ms", "torch.ops.aten.masked_scatter.default",
+          {TensorArg("self", "x"), TensorArg("mask", "mask"), TensorArg("source", "source")}, {2, 3});
+  g.outputs = {"ms"};
+  EXPECT_EQ(LowerAndRun(g, {{"x", {1, -1, 1, -1, 1, -1}}, {"source", {10, 20, 30, 40}}})["ms"],
+            (std::vector<float>{10, -1, 20, -1, 30, -1}));
 }
 
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.

@@ -582,6 +582,39 @@ absl::Status SortOrTopk(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
+// masked_scatter(self, mask, source): where the (broadcast) mask is set, the next element of source
+// in row-major order. The running count of the mask (cumsum) gives each set position its source
+// element; unset positions keep self (their take reads NaN, which where discards). Running out of
+// source elements reads NaN where ATen raises.
+absl::Status MaskedScatter(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto mask, ctx.Tensor(node, "mask"));
+  KILN_ASSIGN_OR_RETURN(auto source, ctx.Tensor(node, "source"));
+  const ops::Shape shape = ctx.graph().values[x].shape;
+  const int64_t n = ops::NumElements(shape);
+  if (n > (int64_t{1} << 24))
+    return ctx.NodeError(node, "masks more than 2^24 elements, beyond what fp32 indices hold exactly");
+  if (ctx.DTypeOf(node, "mask") != TorchDType::kBool)
+    return ctx.NodeError(node, "mask must be a bool tensor");
+  int m = mask;
+  if (ctx.graph().values[mask].shape != shape) {
+    ops::Attrs expand;
+    expand.SetInts("shape", shape);
+    KILN_ASSIGN_OR_RETURN(m, ctx.Emit(node, "expand", {mask}, expand));
+  }
+  KILN_ASSIGN_OR_RETURN(auto flat_mask, Reshaped(ctx, node, m, {n}));
+  ops::Attrs cumsum;
+  cumsum.SetInt("dim", 0);
+  KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "cumsum", {flat_mask}, cumsum));
+  KILN_ASSIGN_OR_RETURN(auto position, ctx.Emit(node, "sub", {count, ctx.ScalarConstant(1.0)}));
+  KILN_ASSIGN_OR_RETURN(auto flat_source, Reshaped(ctx, node, source, {ops::NumElements(ctx.graph().values[source].shape)}));
+  ops::Attrs take;
+  take.SetInt("dim", 0);
+  KILN_ASSIGN_OR_RETURN(auto picked, ctx.Emit(node, "take", {flat_source, position}, take));
+  KILN_ASSIGN_OR_RETURN(auto shaped, Reshaped(ctx, node, picked, shape));
+  return EmitAndBind(ctx, node, "where", {m, shaped, x});
+}
+
 }  // namespace
 
 void AddIndexingRules(RuleTable& rules) {
@@ -595,6 +628,7 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
   Lowered(rules, "aten.scatter.src", ScatterOp, "scatter");
+  Decomposed(rules, "aten.masked_scatter.default", MaskedScatter, "expand, reshape, cumsum, sub, take, where");
   Decomposed(rules, "aten.sort.default", SortOrTopk, "argsort (indices), gather (values)");
   Decomposed(rules, "aten.sort.stable", SortOrTopk, "argsort (indices), gather (values)");  // always stable
   Decomposed(rules, "aten.topk.default", SortOrTopk, "argsort, slice (indices), gather (values)");

@@ -389,6 +389,48 @@ absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
+// _native_batch_norm_legit.no_stats(x, weight?, bias?, training, momentum, eps) -> (out, mean, rstd):
+// batch statistics over every dim but the channels (dim 1), biased variance as ATen's training mode.
+absl::Status BatchNormNoStats(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() < 2) return ctx.NodeError(node, absl::StrCat("expects [N, C, ...] input, got ", ops::ShapeToString(in)));
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < static_cast<int64_t>(in.size()); ++d)
+    if (d != 1) dims.push_back(d);
+  ops::Attrs stats;
+  stats.SetInts("dims", dims).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "mul", {centered, rstd}));
+  ops::Shape per_channel(in.size() - 1, 1);
+  per_channel[0] = in[1];
+  ops::Attrs channel;
+  channel.SetInts("shape", per_channel);
+  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
+    if (!param) continue;
+    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
+  }
+  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
+  ops::Attrs flat;
+  flat.SetInts("shape", {in[1]});
+  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? mean : rstd}, flat, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
 // prod.default (all dims) and prod.dim_int (one dim).
 absl::Status Prod(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
@@ -478,6 +520,8 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.bmm.default", Matmul, "matmul");
   Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
   Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
+  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormNoStats,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics; mean and rstd outputs too)");
   Lowered(rules, "aten.native_layer_norm.default", LayerNorm,
           "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
   Decomposed(rules, "aten.native_group_norm.default", GroupNorm,

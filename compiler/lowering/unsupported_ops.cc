@@ -22,7 +22,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
         {"aten.atan2.out", {false, "writes into an out= tensor; exported programs are functional (atan2.default)"}},
         {"aten.resize_.default", {false, "resizes a tensor's storage in place; exported programs are functional"}},
-        {"aten.masked_scatter.default", {true, "needs a running count of the mask (cumsum) feeding a gather"}},
         {"aten.rand.default", {false, kRandom}},
         {"aten.randn.default", {false, kRandom}},
         {"aten.randperm.default", {false, kRandom}},
@@ -41,8 +40,8 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.native_group_norm_backward.default", {true, kBackward}},
         {"aten.native_layer_norm_backward.default", {true, kBackward}},
         // Not yet: normalization and distances.
-        {"aten._native_batch_norm_legit.default", {true, "training-mode batch norm (batch statistics)"}},
-        {"aten._native_batch_norm_legit.no_stats", {true, "training-mode batch norm (batch statistics)"}},
+        {"aten._native_batch_norm_legit.default",
+         {true, "training-mode batch norm that updates running statistics in place"}},
         {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
