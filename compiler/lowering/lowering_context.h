@@ -73,7 +73,7 @@ using LoweringRule = absl::Status (*)(LoweringContext& ctx, const AtenNode& node
 
 // How a rule realizes its ATen op, as docs/OPS.md reports it.
 enum class RuleKind {
-  kLowered,     // one device op
+  kLowered,     // one device op (plus scalar fix-ups such as add's alpha)
   kDecomposed,  // several device ops
   kResolved,    // at compile time: a constant, a metadata check, or a value passed through
 };

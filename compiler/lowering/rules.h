@@ -31,7 +31,7 @@ void AddElementwiseRules(RuleTable& rules);  // rules_elementwise.cc
 void AddNeuralNetRules(RuleTable& rules);    // rules_nn.cc
 void AddShapeRules(RuleTable& rules);        // rules_shape.cc
 void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, logical/bitwise ops, where
-void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather, take, select, split, repeat
+void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
 
 }  // namespace kiln::compiler

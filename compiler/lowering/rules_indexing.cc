@@ -1,6 +1,8 @@
-// Lowering rules for ATen ops that pick elements by index or position: gather, index_select,
-// embedding and single-tensor indexing (the device ops gather and take), select, split and repeat
-// (built from slice, reshape and expand), and cumsum.
+// Lowering rules for ATen ops that pick or place elements by index or position: gather,
+// index_select, embedding, tensor indexing, scatter, index_put, masked_scatter, sort and topk (the
+// device ops gather, take, scatter, argsort); select, split and repeat (slice, reshape, expand);
+// static views and scatters (as_strided, diagonal, flip, slice/select_scatter: takes through
+// compile-time index maps); and cumsum.
 #include <algorithm>
 #include <limits>
 #include <map>
