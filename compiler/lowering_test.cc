@@ -1069,6 +1069,21 @@ TEST(Lowering, MaskedScatterTakesSourceElementsInOrder) {
             (std::vector<float>{10, -1, 20, -1, 30, -1}));
 }
 
+TEST(Lowering, AdaptiveAvgPool3dAveragesEachAxis) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 3, 2, 2});
+  AddNode(g, "pool", "torch.ops.aten._adaptive_avg_pool3d.default",
+          {TensorArg("self", "x"), IntsArg("output_size", {2, 1, 1})}, {1, 2, 1, 1});
+  g.outputs = {"pool"};
+  std::vector<float> x(12);
+  for (int i = 0; i < 12; ++i) x[i] = static_cast<float>(i);
+  // Depth 3 -> 2: windows [0, 2) and [1, 3), each over the whole 2x2 plane.
+  const std::vector<float> got = LowerAndRun(g, {{"x", x}})["pool"];
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FLOAT_EQ(got[0], 3.5f);
+  EXPECT_FLOAT_EQ(got[1], 7.5f);
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -287,6 +287,40 @@ absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
   return ctx.Bind(node, y);
 }
 
+// _adaptive_avg_pool3d: matmuls with constant averaging matrices along W, H, then D (D through a
+// view that puts it in the row position).
+absl::Status AdaptiveAvgPool3d(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
+  if (size.size() == 1) size = {size[0], size[0], size[0]};
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() < 4 || size.size() != 3) return ctx.NodeError(node, "expects [.., D, H, W] input and a 3-D output size");
+  const size_t r = in.size();
+  const int64_t d = in[r - 3], h = in[r - 2], w = in[r - 1];
+  if (size[0] <= 0 || size[1] <= 0 || size[2] <= 0 || d == 0 || h == 0 || w == 0)
+    return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", ops::ShapeToString({d, h, w}), " to ",
+                                            ops::ShapeToString(size), " needs positive sizes"));
+  std::vector<float> cols = AdaptiveWindows(w, size[2]);
+  std::vector<float> cols_t(cols.size());
+  for (int64_t i = 0; i < size[2]; ++i)
+    for (int64_t j = 0; j < w; ++j) cols_t[j * size[2] + i] = cols[i * w + j];
+  const int cols_m = ctx.graph().AddConstant(node.name + "_cols", {w, size[2]}, std::move(cols_t));
+  const int rows_m = ctx.graph().AddConstant(node.name + "_rows", {size[1], h}, AdaptiveWindows(h, size[1]));
+  const int depth_m = ctx.graph().AddConstant(node.name + "_depth", {size[0], d}, AdaptiveWindows(d, size[0]));
+  KILN_ASSIGN_OR_RETURN(auto by_cols, ctx.Emit(node, "matmul", {x, cols_m}));
+  KILN_ASSIGN_OR_RETURN(auto by_rows, ctx.Emit(node, "matmul", {rows_m, by_cols}));
+  ops::Shape planes(in.begin(), in.end() - 3);
+  planes.insert(planes.end(), {d, size[1] * size[2]});
+  ops::Shape out(in.begin(), in.end() - 3);
+  out.insert(out.end(), {size[0], size[1], size[2]});
+  ops::Attrs to_planes, to_out;
+  to_planes.SetInts("shape", planes);
+  to_out.SetInts("shape", out);
+  KILN_ASSIGN_OR_RETURN(auto flat, ctx.Emit(node, "reshape", {by_rows}, to_planes));
+  KILN_ASSIGN_OR_RETURN(auto by_depth, ctx.Emit(node, "matmul", {depth_m, flat}));
+  return EmitAndBind(ctx, node, "reshape", {by_depth}, to_out);
+}
+
 // The [out, in] matrix of ATen's linear interpolation weights along one axis (UpSample.h:
 // area_pixel_compute_scale, compute_source_index_and_lambda, in float as ATen computes them).
 std::vector<float> LinearWeights(int64_t in, int64_t out, bool align_corners, double scale_factor) {
@@ -542,6 +576,8 @@ void AddNeuralNetRules(RuleTable& rules) {
   Decomposed(rules, "aten.avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape");
   Decomposed(rules, "aten.adaptive_avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape (even windows)");
   Decomposed(rules, "aten.upsample_nearest2d.vec", UpsampleNearest, "take (rows), take (columns)");
+  Decomposed(rules, "aten._adaptive_avg_pool3d.default", AdaptiveAvgPool3d,
+             "matmul (W), matmul (H), reshape, matmul (D), reshape: constant averaging matrices");
   Decomposed(rules, "aten.upsample_bilinear2d.vec", UpsampleBilinear,
              "matmul (columns), matmul (rows): constant interpolation weights");
   Lowered(rules, "aten.prod.default", Prod, "reduce_prod");

@@ -46,7 +46,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
         // Not yet: pooling, resampling and scatter.
-        {"aten._adaptive_avg_pool3d.default", {true, "3-D pooling"}},
         {"aten.avg_pool3d.default", {true, "3-D pooling"}},
         {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
         {"aten.col2im.default", {true, "no device op"}},
