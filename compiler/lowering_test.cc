@@ -1084,6 +1084,19 @@ TEST(Lowering, AdaptiveAvgPool3dAveragesEachAxis) {
   EXPECT_FLOAT_EQ(got[1], 7.5f);
 }
 
+TEST(Lowering, AvgPool3dIsSeparable) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 1, 2, 2, 2});
+  AddNode(g, "pool", "torch.ops.aten.avg_pool3d.default", {TensorArg("self", "x"), IntsArg("kernel_size", {2})},
+          {1, 1, 1, 1, 1});
+  AddNode(g, "sum", "torch.ops.aten.avg_pool3d.default",
+          {TensorArg("self", "x"), IntsArg("kernel_size", {2}), IntArg("divisor_override", -1)}, {1, 1, 1, 1, 1});
+  g.outputs = {"pool", "sum"};
+  auto out = LowerAndRun(g, {{"x", {1, 2, 3, 4, 5, 6, 7, 8}}});
+  EXPECT_EQ(out["pool"], (std::vector<float>{4.5f}));
+  EXPECT_EQ(out["sum"], (std::vector<float>{-36}));
+}
+
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.
 TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, entry] : LoweringRules()) {

@@ -142,8 +142,12 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
-  if (divisor != 0) attrs.SetInt("divisor_override", divisor);
-  return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
+  if (divisor > 0) attrs.SetInt("divisor_override", divisor);
+  if (divisor >= 0) return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
+  // ATen divides by a negative override too; the device op takes positive ones, so sum and divide.
+  attrs.SetInt("divisor_override", 1);
+  KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "avg_pool2d", {x}, attrs));
+  return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(static_cast<double>(divisor))});
 }
 
 // The [out, in] matrix that averages ATen's adaptive windows: row i averages [floor(i * in / out),
@@ -284,6 +288,58 @@ absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
     attrs.SetInt("dim", 2 + i);
     KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, "take", {y, map}, attrs));
   }
+  return ctx.Bind(node, y);
+}
+
+// avg_pool3d is separable: a box window's sum, and both of ATen's divisors (the window clipped to
+// the padded or to the unpadded input), factor into per-axis parts. So: 2-D pooling over (H, W) of
+// every depth slice, then over (D, 1) of the [D, OH * OW] planes.
+absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0}));
+  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  KILN_ASSIGN_OR_RETURN(auto count_include_pad, ctx.Bool(node, "count_include_pad", true));
+  // With divisor_override (any non-zero value, negative too), both stages sum (divisor 1) and a div
+  // applies the override.
+  KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
+  if (stride.empty()) stride = kernel;
+  for (auto* v : {&kernel, &stride, &padding})
+    if (v->size() == 1) *v = {(*v)[0], (*v)[0], (*v)[0]};
+  if (kernel.size() != 3 || stride.size() != 3 || padding.size() != 3)
+    return ctx.NodeError(node, "kernel, stride and padding must hold 1 or 3 values");
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 4 && in.size() != 5)
+    return ctx.NodeError(node, absl::StrCat("expects [N, C, D, H, W] or [C, D, H, W] input, got ", ops::ShapeToString(in)));
+  const size_t r = in.size();
+  const int64_t lead = ops::DimProduct(in, 0, r - 3), d = in[r - 3];
+  auto pool = [&](int x_in, std::vector<int64_t> k, std::vector<int64_t> st, std::vector<int64_t> pad,
+                  int64_t stage_divisor) {
+    ops::Attrs attrs;
+    attrs.SetInts("kernel", k).SetInts("stride", st).SetInts("padding", pad).SetInt("ceil_mode", ceil_mode ? 1 : 0)
+        .SetInt("count_include_pad", count_include_pad ? 1 : 0);
+    if (stage_divisor > 0) attrs.SetInt("divisor_override", stage_divisor);
+    return ctx.Emit(node, "avg_pool2d", {x_in}, attrs);
+  };
+  auto reshape = [&](int v, ops::Shape shape) {
+    ops::Attrs attrs;
+    attrs.SetInts("shape", shape);
+    return ctx.Emit(node, "reshape", {v}, attrs);
+  };
+  // [batch, 1, rows, cols] views: only the batch dim of a pooling input may be empty.
+  KILN_ASSIGN_OR_RETURN(auto slices, reshape(x, {lead * d, 1, in[r - 2], in[r - 1]}));
+  KILN_ASSIGN_OR_RETURN(auto hw, pool(slices, {kernel[1], kernel[2]}, {stride[1], stride[2]}, {padding[1], padding[2]},
+                                      divisor != 0 ? 1 : 0));
+  const ops::Shape hw_shape = ctx.graph().values[hw].shape;
+  KILN_ASSIGN_OR_RETURN(auto planes, reshape(hw, {lead, 1, d, hw_shape[2] * hw_shape[3]}));
+  KILN_ASSIGN_OR_RETURN(auto dhw, pool(planes, {kernel[0], 1}, {stride[0], 1}, {padding[0], 0}, divisor != 0 ? 1 : 0));
+  if (divisor != 0) {
+    KILN_ASSIGN_OR_RETURN(dhw, ctx.Emit(node, "div", {dhw, ctx.ScalarConstant(static_cast<double>(divisor))}));
+  }
+  ops::Shape out(in.begin(), in.end() - 3);
+  out.insert(out.end(), {ctx.graph().values[dhw].shape[2], hw_shape[2], hw_shape[3]});
+  KILN_ASSIGN_OR_RETURN(auto y, reshape(dhw, out));
   return ctx.Bind(node, y);
 }
 
@@ -561,7 +617,7 @@ void AddNeuralNetRules(RuleTable& rules) {
   Decomposed(rules, "aten.native_group_norm.default", GroupNorm,
              "reshape, reduce_mean, sub, mul, add, rsqrt (mean and rstd outputs too)");
   Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
-  Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d");
+  Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d, div (negative divisor_override)");
   Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool,
           "avg_pool2d (even windows), matmul (uneven windows: constant averaging matrices)");
   Lowered(rules, "aten._softmax.default", Softmax<kSoftmax>, "softmax");
@@ -576,6 +632,8 @@ void AddNeuralNetRules(RuleTable& rules) {
   Decomposed(rules, "aten.avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape");
   Decomposed(rules, "aten.adaptive_avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape (even windows)");
   Decomposed(rules, "aten.upsample_nearest2d.vec", UpsampleNearest, "take (rows), take (columns)");
+  Decomposed(rules, "aten.avg_pool3d.default", AvgPool3d,
+             "reshape, avg_pool2d (over H and W), reshape, avg_pool2d (over D), div (divisor_override), reshape");
   Decomposed(rules, "aten._adaptive_avg_pool3d.default", AdaptiveAvgPool3d,
              "matmul (W), matmul (H), reshape, matmul (D), reshape: constant averaging matrices");
   Decomposed(rules, "aten.upsample_bilinear2d.vec", UpsampleBilinear,

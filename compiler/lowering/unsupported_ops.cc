@@ -45,8 +45,7 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
-        // Not yet: pooling, resampling and scatter.
-        {"aten.avg_pool3d.default", {true, "3-D pooling"}},
+        // Not yet: pooling and sampling.
         {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
         {"aten.col2im.default", {true, "no device op"}},
         {"aten.grid_sampler_2d.default", {true, "no device op"}},
