@@ -1,4 +1,4 @@
-// Ops that only move elements: reshape, permute, expand, slice, concat.
+// Ops that only move elements: reshape, permute, expand, slice, concat, pad.
 #include <algorithm>
 #include <cstring>
 
@@ -190,6 +190,83 @@ void ConcatKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
     }
 }
 
+// ---- pad ----
+
+enum PadMode : int64_t { kConstant = 0, kReflect = 1, kReplicate = 2 };
+
+// Validates pads/mode against x; "" on success.
+std::string GetPad(const Shape& x, const Attrs& attrs, std::vector<int64_t>* pads, int64_t* mode) {
+  *pads = attrs.Ints("pads");
+  *mode = attrs.Int("mode");
+  if (*mode < kConstant || *mode > kReplicate)
+    return "attribute 'mode' must be 0 (constant), 1 (reflect) or 2 (replicate), got " + std::to_string(*mode);
+  if (pads->size() != 2 * x.size())
+    return "attribute 'pads' " + ShapeToString(*pads) + " must hold a before and an after count for each of the " +
+           std::to_string(x.size()) + " dims";
+  for (size_t d = 0; d < x.size(); ++d) {
+    const int64_t before = (*pads)[2 * d], after = (*pads)[2 * d + 1];
+    // Bounded so that sizes stay far from overflow; CheckShape bounds the result.
+    if (before < -kMaxElements || before > kMaxElements || after < -kMaxElements || after > kMaxElements)
+      return "attribute 'pads' " + ShapeToString(*pads) + " has a count beyond 2^40";
+    if (*mode == kConstant) {
+      if (x[d] + before + after < 0)
+        return "pads " + ShapeToString(*pads) + " crop dim " + std::to_string(d) + " of " + ShapeToString(x) +
+               " below zero";
+      continue;
+    }
+    if (before < 0 || after < 0) return "reflect and replicate padding take no negative pads";
+    if (*mode == kReflect && (before >= x[d] || after >= x[d]) && (before > 0 || after > 0))
+      return "reflect padding of dim " + std::to_string(d) + " by " + std::to_string(std::max(before, after)) +
+             " needs the dim to be larger than that, got " + std::to_string(x[d]);
+    if (*mode == kReplicate && x[d] == 0 && (before > 0 || after > 0))
+      return "replicate padding of the empty dim " + std::to_string(d);
+  }
+  return "";
+}
+
+std::string InferPad(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  std::vector<int64_t> pads;
+  int64_t mode;
+  if (std::string err = GetPad(inputs[0], attrs, &pads, &mode); !err.empty()) return err;
+  Shape result = inputs[0];
+  for (size_t d = 0; d < result.size(); ++d) result[d] += pads[2 * d] + pads[2 * d + 1];
+  *out = std::move(result);
+  return "";
+}
+
+void PadKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const Shape& x = inputs[0].shape;
+  std::vector<int64_t> pads;
+  int64_t mode;
+  GetPad(x, attrs, &pads, &mode);
+  const int64_t n = NumElements(out.shape);
+  if (n == 0) return;
+  const float value = static_cast<float>(attrs.Float("value"));
+  const std::vector<int64_t> strides = ContiguousStrides(x);
+  std::vector<int64_t> pos(out.shape.size(), 0);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t offset = 0;
+    bool inside = true;
+    for (size_t d = 0; d < x.size(); ++d) {
+      int64_t i = pos[d] - pads[2 * d];
+      if (i < 0 || i >= x[d]) {
+        if (mode == kConstant) {
+          inside = false;
+          break;
+        }
+        if (mode == kReflect) i = i < 0 ? -i : 2 * (x[d] - 1) - i;
+        else i = i < 0 ? 0 : x[d] - 1;
+      }
+      offset += i * strides[d];
+    }
+    out.data[e] = inside ? inputs[0].data[offset] : value;
+    for (size_t d = pos.size(); d-- > 0;) {  // row-major odometer over the output
+      if (++pos[d] < out.shape[d]) break;
+      pos[d] = 0;
+    }
+  }
+}
+
 OpDef MakeDataMovement(std::string_view name, std::string_view summary, std::vector<AttrDef> attrs,
                        InferShapeFn infer, KernelFn kernel) {
   OpDef def;
@@ -227,6 +304,12 @@ std::vector<OpDef> DataMovementOps() {
        {"end", AttrKind::kInt, "One past the last index; negative counts from the end; clamped"},
        {"step", AttrKind::kInt, "Stride between taken indices, >= 1"}},
       InferSlice, SliceKernel));
+  ops.push_back(MakeDataMovement(
+      "pad", "Pads (or, with negative constant pads, crops) every dim: constant, reflect or replicate",
+      {{"pads", AttrKind::kInts, "[before_0, after_0, before_1, after_1, ...]: a count per side of every dim"},
+       {"mode", AttrKind::kInt, "0: constant value, 1: reflect (mirror without the edge), 2: replicate the edge"},
+       {"value", AttrKind::kFloat, "Fill value of constant padding (default 0)", true}},
+      InferPad, PadKernel));
   OpDef concat = MakeDataMovement(
       "concat", "Joins one or more tensors along a dim; all other dims must match",
       {{"dim", AttrKind::kInt, "Dim to join along (negative counts from the end)"}}, InferConcat,

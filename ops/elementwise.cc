@@ -1,4 +1,6 @@
-// Unary math functions and numpy-broadcasting binary ops, each defined by one lambda in a table.
+// Unary math functions, numpy-broadcasting binary ops (each defined by one lambda in a table), and
+// the ternary select `where`. Comparisons and logical ops produce 1.0 for true and 0.0 for false:
+// the device computes in fp32, and a bool tensor is one holding only 0 and 1.
 #include <cmath>
 
 #include "ops/op_families.h"
@@ -75,6 +77,18 @@ struct ElementwiseSpec {
 inline float NanMax(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }
 inline float NanMin(float a, float b) { return (a < b || std::isnan(a)) ? a : b; }
 
+// ATen's div_floor_floating: exact where floor(a / b) would round the quotient first.
+inline float FloorDivide(float a, float b) {
+  if (b == 0.0f) return a / b;
+  const float mod = std::fmod(a, b);
+  float div = (a - mod) / b;
+  if (mod != 0.0f && (b < 0.0f) != (mod < 0.0f)) div -= 1.0f;
+  if (div == 0.0f) return std::copysign(0.0f, a / b);
+  float floordiv = std::floor(div);
+  if (div - floordiv > 0.5f) floordiv += 1.0f;
+  return floordiv;
+}
+
 const ElementwiseSpec kUnary[] = {
     {"relu", "max(x, 0) (NaN propagates)", &UnaryKernel<[](float x) { return x < 0.0f ? 0.0f : x; }>},
     {"neg", "-x", &UnaryKernel<[](float x) { return -x; }>},
@@ -89,6 +103,31 @@ const ElementwiseSpec kUnary[] = {
     {"abs", "Absolute value", &UnaryKernel<[](float x) { return std::fabs(x); }>},
     {"reciprocal", "1 / x", &UnaryKernel<[](float x) { return 1.0f / x; }>},
     {"silu", "x * sigmoid(x)", &UnaryKernel<[](float x) { return x / (1.0f + std::exp(-x)); }>},
+    {"sin", "Sine (radians)", &UnaryKernel<[](float x) { return std::sin(x); }>},
+    {"cos", "Cosine (radians)", &UnaryKernel<[](float x) { return std::cos(x); }>},
+    {"tan", "Tangent (radians)", &UnaryKernel<[](float x) { return std::tan(x); }>},
+    {"asin", "Arcsine", &UnaryKernel<[](float x) { return std::asin(x); }>},
+    {"acos", "Arccosine", &UnaryKernel<[](float x) { return std::acos(x); }>},
+    {"atan", "Arctangent", &UnaryKernel<[](float x) { return std::atan(x); }>},
+    {"sinh", "Hyperbolic sine", &UnaryKernel<[](float x) { return std::sinh(x); }>},
+    {"cosh", "Hyperbolic cosine", &UnaryKernel<[](float x) { return std::cosh(x); }>},
+    {"asinh", "Inverse hyperbolic sine", &UnaryKernel<[](float x) { return std::asinh(x); }>},
+    {"acosh", "Inverse hyperbolic cosine", &UnaryKernel<[](float x) { return std::acosh(x); }>},
+    {"atanh", "Inverse hyperbolic tangent", &UnaryKernel<[](float x) { return std::atanh(x); }>},
+    {"erf", "Error function", &UnaryKernel<[](float x) { return std::erf(x); }>},
+    {"expm1", "e^x - 1, accurate near 0", &UnaryKernel<[](float x) { return std::expm1(x); }>},
+    {"log1p", "log(1 + x), accurate near 0", &UnaryKernel<[](float x) { return std::log1p(x); }>},
+    {"log2", "Base-2 logarithm", &UnaryKernel<[](float x) { return std::log2(x); }>},
+    {"log10", "Base-10 logarithm", &UnaryKernel<[](float x) { return std::log10(x); }>},
+    {"floor", "Largest integer <= x", &UnaryKernel<[](float x) { return std::floor(x); }>},
+    {"ceil", "Smallest integer >= x", &UnaryKernel<[](float x) { return std::ceil(x); }>},
+    // nearbyint rounds half to even in the default rounding mode, as torch.round does.
+    {"round", "Nearest integer, halves to even", &UnaryKernel<[](float x) { return std::nearbyint(x); }>},
+    {"trunc", "Integer part (rounds toward zero)", &UnaryKernel<[](float x) { return std::trunc(x); }>},
+    {"sign", "1 for x > 0, -1 for x < 0, x itself for 0 and NaN",
+     &UnaryKernel<[](float x) { return (x > 0.0f) ? 1.0f : (x < 0.0f) ? -1.0f : x; }>},
+    // NaN is non-zero, so true, as in torch.logical_not.
+    {"logical_not", "1 where x == 0, else 0", &UnaryKernel<[](float x) { return x == 0.0f ? 1.0f : 0.0f; }>},
 };
 
 const ElementwiseSpec kBinary[] = {
@@ -102,7 +141,54 @@ const ElementwiseSpec kBinary[] = {
      &BinaryKernel<[](float a, float b) { return NanMin(a, b); }>},
     {"pow", "a ^ b, numpy broadcasting",
      &BinaryKernel<[](float a, float b) { return std::pow(a, b); }>},
+    {"atan2", "Angle of the point (b, a): atan2(a, b), numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return std::atan2(a, b); }>},
+    {"fmod", "C fmod: a - trunc(a / b) * b (sign of a), numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return std::fmod(a, b); }>},
+    {"floor_divide", "floor(a / b) as torch.div(rounding_mode='floor') computes it, numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return FloorDivide(a, b); }>},
+    // Python's %, as torch.remainder: the result takes the sign of b.
+    {"remainder", "a - floor(a / b) * b (sign of b), numpy broadcasting",
+     &BinaryKernel<[](float a, float b) {
+       const float m = std::fmod(a, b);
+       return (m != 0.0f && ((b < 0.0f) != (m < 0.0f))) ? m + b : m;
+     }>},
+    // IEEE comparisons: any comparison with NaN is false. ATen's ne/gt/ge lower to these.
+    {"eq", "1 where a == b, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a == b ? 1.0f : 0.0f; }>},
+    {"lt", "1 where a < b, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a < b ? 1.0f : 0.0f; }>},
+    {"le", "1 where a <= b, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a <= b ? 1.0f : 0.0f; }>},
+    // Any non-zero value (NaN included) is true.
+    {"logical_and", "1 where a != 0 and b != 0, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a != 0.0f && b != 0.0f ? 1.0f : 0.0f; }>},
+    {"logical_or", "1 where a != 0 or b != 0, else 0; numpy broadcasting",
+     &BinaryKernel<[](float a, float b) { return a != 0.0f || b != 0.0f ? 1.0f : 0.0f; }>},
 };
+
+// ---- where ----
+
+std::string InferWhere(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  Shape ab;
+  if (std::string err = BroadcastShapes(inputs[1], inputs[2], &ab); !err.empty()) return err;
+  return BroadcastShapes(inputs[0], ab, out);
+}
+
+void WhereKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
+  const std::array<std::vector<int64_t>, 4> strides = {
+      ContiguousStrides(out.shape), BroadcastStrides(inputs[0].shape, out.shape),
+      BroadcastStrides(inputs[1].shape, out.shape), BroadcastStrides(inputs[2].shape, out.shape)};
+  ForEachRun(out.shape, strides, [&](int64_t count, const std::array<int64_t, 4>& off,
+                                     const std::array<int64_t, 4>& st) {
+    float* dst = out.data + off[0];
+    const float* c = inputs[0].data + off[1];
+    const float* a = inputs[1].data + off[2];
+    const float* b = inputs[2].data + off[3];
+    for (int64_t i = 0; i < count; ++i)
+      dst[i * st[0]] = c[i * st[1]] != 0.0f ? a[i * st[2]] : b[i * st[3]];
+  });
+}
 
 // min(max(x, min), max) with either bound optional, as torch.clamp (NaN propagates; min > max
 // gives max everywhere).
@@ -155,6 +241,17 @@ std::vector<OpDef> ElementwiseOps() {
     def.infer_shape = InferBroadcast;
     def.work = OutputElementWork;
     def.kernel = s.kernel;
+    ops.push_back(std::move(def));
+  }
+  {
+    OpDef def;
+    def.name = "where";
+    def.summary = "a where cond != 0, else b; numpy broadcasting of all three";
+    def.inputs = {"cond", "a", "b"};
+    def.unit = Unit::kVector;
+    def.infer_shape = InferWhere;
+    def.work = OutputElementWork;
+    def.kernel = WhereKernel;
     ops.push_back(std::move(def));
   }
   return ops;

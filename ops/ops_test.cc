@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -142,13 +144,17 @@ TEST(Registry, UnitsAndContracts) {
 // ---- elementwise ----
 
 const bool kUnaryCovered = Covers({"relu", "neg", "exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh",
-                                   "gelu", "abs", "reciprocal", "silu"});
+                                   "gelu", "abs", "reciprocal", "silu", "sin", "cos", "tan", "asin",
+                                   "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf",
+                                   "expm1", "log1p", "log2", "log10", "floor", "ceil", "round",
+                                   "trunc", "sign"});
 
 TEST(Elementwise, UnaryMatchesATen) {
   struct Case {
     const char* name;
     std::function<at::Tensor(const at::Tensor&)> ref;
     bool positive_input;
+    double lo = 0, hi = 0;  // when hi > lo: inputs uniform in [lo, hi) (the function's domain)
   };
   const std::vector<Case> cases = {
       {"relu", [](const at::Tensor& x) { return at::relu(x); }, false},
@@ -163,12 +169,35 @@ TEST(Elementwise, UnaryMatchesATen) {
       {"abs", [](const at::Tensor& x) { return at::abs(x); }, false},
       {"reciprocal", [](const at::Tensor& x) { return at::reciprocal(x); }, true},
       {"silu", [](const at::Tensor& x) { return at::silu(x); }, false},
+      {"sin", [](const at::Tensor& x) { return at::sin(x); }, false},
+      {"cos", [](const at::Tensor& x) { return at::cos(x); }, false},
+      {"tan", [](const at::Tensor& x) { return at::tan(x); }, false, -1.5, 1.5},
+      {"asin", [](const at::Tensor& x) { return at::asin(x); }, false, -0.99, 0.99},
+      {"acos", [](const at::Tensor& x) { return at::acos(x); }, false, -0.99, 0.99},
+      {"atan", [](const at::Tensor& x) { return at::atan(x); }, false},
+      {"sinh", [](const at::Tensor& x) { return at::sinh(x); }, false},
+      {"cosh", [](const at::Tensor& x) { return at::cosh(x); }, false},
+      {"asinh", [](const at::Tensor& x) { return at::asinh(x); }, false},
+      {"acosh", [](const at::Tensor& x) { return at::acosh(x); }, false, 1.0, 10.0},
+      {"atanh", [](const at::Tensor& x) { return at::atanh(x); }, false, -0.99, 0.99},
+      {"erf", [](const at::Tensor& x) { return at::erf(x); }, false},
+      {"expm1", [](const at::Tensor& x) { return at::expm1(x); }, false, -1e-3, 1e-3},
+      {"log1p", [](const at::Tensor& x) { return at::log1p(x); }, false, -1e-3, 1e-3},
+      {"log2", [](const at::Tensor& x) { return at::log2(x); }, true},
+      {"log10", [](const at::Tensor& x) { return at::log10(x); }, true},
+      {"floor", [](const at::Tensor& x) { return at::floor(x); }, false},
+      {"ceil", [](const at::Tensor& x) { return at::ceil(x); }, false},
+      // Halves included: round goes to even, as torch does.
+      {"round", [](const at::Tensor& x) { return at::round(x); }, false, -4.0, 4.0},
+      {"trunc", [](const at::Tensor& x) { return at::trunc(x); }, false},
+      {"sign", [](const at::Tensor& x) { return at::sign(x); }, false},
   };
   at::manual_seed(1);
   for (const Case& c : cases) {
     for (const Shape& shape : {Shape{5, 37}, Shape{3, 1, 70}, Shape{}, Shape{0, 4}}) {
       SCOPED_TRACE(std::string(c.name) + " " + ShapeToString(shape));
-      const at::Tensor x = c.positive_input ? Uniform(shape, 0.1, 5.0) : Randn(shape) * 3;
+      at::Tensor x = c.hi > c.lo ? Uniform(shape, c.lo, c.hi) : c.positive_input ? Uniform(shape, 0.1, 5.0) : Randn(shape) * 3;
+      if (std::string(c.name) == "round") x = at::round(x * 2) / 2;  // exact halves
       EXPECT_TRUE(AllClose(RunOp(c.name, {x}), c.ref(x)));
     }
   }
@@ -186,7 +215,8 @@ TEST(Elementwise, ClampMatchesATen) {
   EXPECT_TRUE(AllClose(RunOp("clamp", {x}, Attrs().SetFloat("min", 3).SetFloat("max", 1)), at::clamp(x, 3, 1)));
 }
 
-const bool kBinaryCovered = Covers({"add", "sub", "mul", "div", "maximum", "minimum", "pow"});
+const bool kBinaryCovered = Covers({"add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "fmod",
+                                    "remainder", "floor_divide"});
 
 TEST(Elementwise, BinaryBroadcastMatchesATen) {
   using Ref = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
@@ -198,6 +228,10 @@ TEST(Elementwise, BinaryBroadcastMatchesATen) {
       {"maximum", [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); }},
       {"minimum", [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); }},
       {"pow", [](const at::Tensor& a, const at::Tensor& b) { return at::pow(a, b); }},
+      {"atan2", [](const at::Tensor& a, const at::Tensor& b) { return at::atan2(a, b); }},
+      {"fmod", [](const at::Tensor& a, const at::Tensor& b) { return at::fmod(a, b); }},
+      {"remainder", [](const at::Tensor& a, const at::Tensor& b) { return at::remainder(a, b); }},
+      {"floor_divide", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b, "floor"); }},
   };
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{4, 37}, {4, 37}},             // same shape
@@ -217,7 +251,8 @@ TEST(Elementwise, BinaryBroadcastMatchesATen) {
     for (const auto& [sa, sb] : shapes) {
       SCOPED_TRACE(std::string(name) + " " + ShapeToString(sa) + " x " + ShapeToString(sb));
       const bool is_pow = std::string(name) == "pow";
-      const bool is_div = std::string(name) == "div";
+      const bool is_div = std::string(name) == "div" || std::string(name) == "fmod" ||
+                          std::string(name) == "remainder" || std::string(name) == "floor_divide";
       const at::Tensor a = is_pow ? Uniform(sa, 0.5, 2.0) : Randn(sa);
       const at::Tensor b = is_div ? Uniform(sb, 0.5, 2.0) * (at::rand(sb) > 0.5).to(at::kFloat).mul(2).sub(1)
                            : is_pow ? Uniform(sb, -2.0, 3.0)
@@ -234,6 +269,55 @@ TEST(Elementwise, NanPropagation) {
   EXPECT_TRUE(AllClose(RunOp("maximum", {a, b}), at::maximum(a, b)));
   EXPECT_TRUE(AllClose(RunOp("minimum", {a, b}), at::minimum(a, b)));
   EXPECT_TRUE(AllClose(RunOp("relu", {a}), at::relu(a)));
+}
+
+// ---- comparisons, logic and where (true is 1.0, false 0.0) ----
+
+const bool kLogicCovered = Covers({"eq", "lt", "le", "logical_and", "logical_or", "logical_not", "where"});
+
+TEST(Elementwise, ComparisonsAndLogicMatchATen) {
+  using Ref = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
+  const std::vector<std::pair<const char*, Ref>> ops = {
+      {"eq", [](const at::Tensor& a, const at::Tensor& b) { return at::eq(a, b); }},
+      {"lt", [](const at::Tensor& a, const at::Tensor& b) { return at::lt(a, b); }},
+      {"le", [](const at::Tensor& a, const at::Tensor& b) { return at::le(a, b); }},
+      {"logical_and", [](const at::Tensor& a, const at::Tensor& b) { return at::logical_and(a, b); }},
+      {"logical_or", [](const at::Tensor& a, const at::Tensor& b) { return at::logical_or(a, b); }},
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  at::manual_seed(21);
+  // Small integers so that equal pairs occur, plus NaN, zeros and a broadcast operand.
+  at::Tensor a = at::randint(-2, 3, {4, 37}, at::kFloat);
+  a[0][0] = nan;
+  a[1][0] = 0.0f;
+  at::Tensor b = at::randint(-2, 3, {37}, at::kFloat);
+  b[0] = nan;
+  for (const auto& [name, ref] : ops) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(AllClose(RunOp(name, {a, b}), ref(a, b)));
+    EXPECT_TRUE(AllClose(RunOp(name, {b, a}), ref(b, a)));
+    EXPECT_TRUE(AllClose(RunOp(name, {a, at::scalar_tensor(1.0)}), ref(a, at::scalar_tensor(1.0))));
+  }
+  EXPECT_TRUE(AllClose(RunOp("logical_not", {a}), at::logical_not(a)));
+  EXPECT_TRUE(AllClose(RunOp("logical_not", {at::zeros({0, 3})}), at::zeros({0, 3})));
+}
+
+TEST(Elementwise, WhereMatchesATen) {
+  at::manual_seed(22);
+  const std::vector<std::tuple<Shape, Shape, Shape>> shapes = {
+      {{4, 37}, {4, 37}, {4, 37}}, {{1, 37}, {4, 1}, {}}, {{3, 1, 5}, {}, {2, 1}}, {{}, {3}, {3}},
+      {{0, 2}, {1, 2}, {2}},
+  };
+  for (const auto& [sc, sa, sb] : shapes) {
+    SCOPED_TRACE(ShapeToString(sc) + " " + ShapeToString(sa) + " " + ShapeToString(sb));
+    // The condition holds 0/1 as a bool tensor does on the device, and also any non-zero as true.
+    const at::Tensor cond = at::randint(-1, 2, sc, at::kFloat);
+    const at::Tensor a = Randn(sa), b = Randn(sb);
+    EXPECT_TRUE(AllClose(RunOp("where", {cond, a, b}), at::where(cond != 0, a, b)));
+  }
+  EXPECT_EQ(InferError("where", {{2, 3}, {4, 3}, {3}}), "operand shapes [2, 3] and [4, 3] do not broadcast");
+  EXPECT_EQ(InferError("where", {{2, 3}, {3}, {3}}), "");
+  EXPECT_EQ(InferError("where", {{5, 3}, {2, 3}, {3}}), "operand shapes [5, 3] and [2, 3] do not broadcast");
 }
 
 // ---- matmul ----
@@ -447,7 +531,8 @@ TEST(Pool, ShapeErrors) {
 
 // ---- reductions ----
 
-const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max"});
+const bool kReduceCovered = Covers({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod",
+                                    "argmax", "argmin", "cumsum"});
 
 TEST(Reduction, MatchesATen) {
   const std::vector<std::pair<std::vector<int64_t>, bool>> cases = {
@@ -464,6 +549,19 @@ TEST(Reduction, MatchesATen) {
     EXPECT_TRUE(AllClose(RunOp("reduce_sum", {x}, attrs), at::sum(x, dims, keepdim), 1e-4, 1e-4));
     EXPECT_TRUE(AllClose(RunOp("reduce_mean", {x}, attrs), at::mean(x, dims, keepdim)));
     EXPECT_TRUE(AllClose(RunOp("reduce_max", {x}, attrs), at::amax(x, dims, keepdim)));
+    EXPECT_TRUE(AllClose(RunOp("reduce_min", {x}, attrs), at::amin(x, dims, keepdim)));
+    // Factors near 1 keep the product in range.
+    const at::Tensor near_one = 1 + x * 0.05;
+    at::Tensor want = near_one;
+    if (dims.empty()) {
+      want = keepdim ? near_one.prod().reshape({1, 1, 1, 1}) : near_one.prod();
+    } else {
+      std::vector<int64_t> sorted;
+      for (int64_t d : dims) sorted.push_back(d < 0 ? d + 4 : d);
+      std::sort(sorted.rbegin(), sorted.rend());
+      for (int64_t d : sorted) want = want.prod(d, keepdim);
+    }
+    EXPECT_TRUE(AllClose(RunOp("reduce_prod", {near_one}, attrs), want, 1e-4, 1e-5));
   }
   // A long reduction stays accurate, and scalars reduce to themselves.
   const at::Tensor big = Uniform({200000}, 0.0, 1.0);
@@ -481,9 +579,168 @@ TEST(Reduction, ShapeErrors) {
   attrs.SetInts("dims", {2});
   EXPECT_EQ(InferError("reduce_mean", {{2, 3}}, attrs), "dim 2 is out of range for rank 2");
   attrs.SetInts("dims", {0});
-  EXPECT_EQ(InferError("reduce_max", {{0, 3}}, attrs), "cannot take the max over zero-size dim 0");
+  EXPECT_EQ(InferError("reduce_max", {{0, 3}}, attrs), "cannot take the max or min over zero-size dim 0");
+  EXPECT_EQ(InferError("reduce_min", {{0, 3}}, attrs), "cannot take the max or min over zero-size dim 0");
   EXPECT_EQ(InferOk("reduce_sum", {{0, 3}}, attrs), (Shape{3}));
   EXPECT_EQ(InferError("reduce_sum", {{2, 3}}, Attrs().SetInt("keepdim", 0)), "missing attribute 'dims'");
+}
+
+TEST(Reduction, ArgMaxAndMinMatchATen) {
+  at::manual_seed(26);
+  // Small integers so ties occur: the first index wins, as in ATen.
+  at::Tensor x = at::randint(-3, 4, {3, 5, 37}, at::kFloat);
+  for (int64_t dim : {0, 1, 2, -1}) {
+    for (bool keepdim : {false, true}) {
+      SCOPED_TRACE("dim " + std::to_string(dim) + (keepdim ? " keepdim" : ""));
+      Attrs attrs;
+      attrs.SetInt("dim", dim).SetInt("keepdim", keepdim);
+      EXPECT_TRUE(AllClose(RunOp("argmax", {x}, attrs), at::argmax(x, dim, keepdim)));
+      EXPECT_TRUE(AllClose(RunOp("argmin", {x}, attrs), at::argmin(x, dim, keepdim)));
+    }
+  }
+  Attrs all;
+  all.SetInt("keepdim", 0);
+  EXPECT_TRUE(AllClose(RunOp("argmax", {x}, all), at::argmax(x)));
+  x[1][2][3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(AllClose(RunOp("argmin", {x}, all), at::argmin(x)));
+  EXPECT_TRUE(AllClose(RunOp("argmax", {x}, Attrs().SetInt("dim", 2).SetInt("keepdim", 0)), at::argmax(x, 2)));
+  EXPECT_EQ(InferError("argmax", {{0, 3}}, Attrs().SetInt("dim", 0).SetInt("keepdim", 0)),
+            "cannot take the arg-max or arg-min over zero-size dim 0");
+  EXPECT_EQ(InferOk("argmin", {{0, 3}}, Attrs().SetInt("dim", 1).SetInt("keepdim", 1)), (Shape{0, 1}));
+}
+
+TEST(Reduction, CumsumMatchesATen) {
+  at::manual_seed(23);
+  const at::Tensor x = Randn({3, 5, 37});
+  for (int64_t dim : {0, 1, 2, -1, -3}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    EXPECT_TRUE(AllClose(RunOp("cumsum", {x}, Attrs().SetInt("dim", dim)), at::cumsum(x, dim)));
+  }
+  const at::Tensor scalar = Randn({});
+  EXPECT_TRUE(AllClose(RunOp("cumsum", {scalar}, Attrs().SetInt("dim", -1)), at::cumsum(scalar, -1)));
+  EXPECT_TRUE(AllClose(RunOp("cumsum", {at::zeros({0, 4})}, Attrs().SetInt("dim", 1)), at::zeros({0, 4})));
+  // Long runs stay accurate (double accumulation).
+  const at::Tensor ones = at::ones({100000});
+  EXPECT_TRUE(AllClose(RunOp("cumsum", {ones}, Attrs().SetInt("dim", 0)), at::cumsum(ones, 0), 0, 0));
+  EXPECT_EQ(InferError("cumsum", {{2, 3}}, Attrs().SetInt("dim", 2)), "dim 2 is out of range for rank 2");
+  EXPECT_EQ(InferError("cumsum", {{2, 3}}), "missing attribute 'dim'");
+}
+
+// ---- indexing ----
+
+const bool kIndexingCovered = Covers({"take", "gather", "scatter", "argsort"});
+
+TEST(Indexing, ArgsortMatchesATen) {
+  at::manual_seed(29);
+  // Ties (small integers) and NaN: a stable sort, NaN largest, as torch.sort(stable=True).
+  at::Tensor x = at::randint(-3, 4, {3, 7, 37}, at::kFloat);
+  x[0][1][2] = std::numeric_limits<float>::quiet_NaN();
+  x[2][6][36] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t dim : {0, 1, 2, -1})
+    for (bool descending : {false, true}) {
+      SCOPED_TRACE("dim " + std::to_string(dim) + (descending ? " descending" : ""));
+      Attrs attrs;
+      attrs.SetInt("dim", dim).SetInt("descending", descending);
+      const auto [values, indices] = at::sort(x, /*stable=*/true, dim, descending);
+      EXPECT_TRUE(AllClose(RunOp("argsort", {x}, attrs), indices));
+    }
+  EXPECT_TRUE(AllClose(RunOp("argsort", {at::scalar_tensor(2.0)}, Attrs().SetInt("dim", 0).SetInt("descending", 0)),
+                       at::zeros({})));
+  EXPECT_EQ(InferError("argsort", {{2, 3}}, Attrs().SetInt("dim", 2).SetInt("descending", 0)),
+            "dim 2 is out of range for rank 2");
+}
+
+TEST(Indexing, ScatterMatchesATen) {
+  at::manual_seed(28);
+  const at::Tensor x = Randn({4, 6, 5});
+  const at::Tensor src = Randn({3, 6, 5});
+  for (int64_t dim : {0, 1, -1}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    // Index smaller than src and x (except along dim), with repeats so reductions combine values.
+    const at::Tensor idx = at::randint(0, x.size(dim), {3, 4, 3}, at::kLong);
+    const char* names[] = {"sum", "prod", "mean", "amax", "amin"};
+    for (int64_t r = 1; r <= 5; ++r)
+      for (bool include_self : {true, false}) {
+        SCOPED_TRACE(std::string(names[r - 1]) + (include_self ? " include_self" : ""));
+        Attrs attrs;
+        attrs.SetInt("dim", dim).SetInt("reduce", r).SetInt("include_self", include_self);
+        EXPECT_TRUE(AllClose(RunOp("scatter", {x, idx, src}, attrs),
+                             at::scatter_reduce(x, dim, idx, src, names[r - 1], include_self)));
+      }
+    // Replace with unique positions along dim (duplicates are unordered in ATen).
+    const at::Tensor perm = at::randperm(x.size(dim)).slice(0, 0, 3);
+    std::vector<int64_t> shape = {3, 4, 3};
+    std::vector<int64_t> view(3, 1);
+    view[dim < 0 ? dim + 3 : dim] = 3;
+    shape[dim < 0 ? dim + 3 : dim] = 3;
+    const at::Tensor unique = perm.view(view).expand(shape).contiguous();
+    Attrs replace;
+    replace.SetInt("dim", dim).SetInt("reduce", 0).SetInt("include_self", 1);
+    EXPECT_TRUE(AllClose(RunOp("scatter", {x, unique, src}, replace), at::scatter(x, dim, unique, src)));
+  }
+  Attrs attrs;
+  attrs.SetInt("dim", 0).SetInt("reduce", 1).SetInt("include_self", 1);
+  // Out-of-range indices are skipped.
+  const at::Tensor got = RunOp("scatter", {at::zeros({2}), at::tensor({5.0f, 1.0f}), at::ones({2})}, attrs);
+  EXPECT_TRUE(AllClose(got, at::tensor({0.0f, 1.0f})));
+  EXPECT_EQ(InferError("scatter", {{4, 6}, {2, 7}, {2, 7}}, attrs), "index [2, 7] is larger than x [4, 6] in dim 1");
+  EXPECT_EQ(InferError("scatter", {{4, 6}, {2, 3}, {2, 2}}, attrs), "index [2, 3] is larger than src [2, 2] in dim 1");
+  attrs.SetInt("reduce", 6);
+  EXPECT_EQ(InferError("scatter", {{4, 6}, {2, 3}, {2, 3}}, attrs),
+            "attribute 'reduce' must be in [0, 5] (replace, sum, prod, mean, amax, amin), got 6");
+}
+
+TEST(Indexing, TakeMatchesATen) {
+  at::manual_seed(24);
+  const at::Tensor x = Randn({4, 6, 35});
+  for (int64_t dim : {0, 1, 2, -1}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    const int64_t size = x.size(dim);
+    // A 1-D index is index_select; a 2-D one is what embedding and x[idx] do.
+    const at::Tensor idx1 = at::randint(0, size, {7}, at::kLong);
+    EXPECT_TRUE(AllClose(RunOp("take", {x, idx1}, Attrs().SetInt("dim", dim)), at::index_select(x, dim, idx1)));
+    const at::Tensor idx2 = at::randint(-size, size, {2, 3}, at::kLong);
+    const at::Tensor want = at::index_select(x, dim, idx2.remainder(size).flatten());
+    std::vector<int64_t> want_shape = x.sizes().vec();
+    const int64_t d = dim < 0 ? dim + 3 : dim;
+    want_shape.erase(want_shape.begin() + d);
+    want_shape.insert(want_shape.begin() + d, {2, 3});
+    EXPECT_TRUE(AllClose(RunOp("take", {x, idx2}, Attrs().SetInt("dim", dim)), want.reshape(want_shape)));
+  }
+  // embedding(weight, ids) is take(weight, ids, dim 0).
+  const at::Tensor weight = Randn({10, 33});
+  const at::Tensor ids = at::randint(0, 10, {2, 5}, at::kLong);
+  EXPECT_TRUE(AllClose(RunOp("take", {weight, ids}, Attrs().SetInt("dim", 0)), at::embedding(weight, ids)));
+  // A rank-0 index drops the dim, as x.select would.
+  EXPECT_TRUE(AllClose(RunOp("take", {weight, at::scalar_tensor(3.0)}, Attrs().SetInt("dim", 0)), weight[3]));
+  // Out-of-range and fractional indices read NaN, never outside the buffer.
+  const at::Tensor bad = RunOp("take", {weight, at::tensor({10.0f, -11.0f, 1.5f, -10.0f})}, Attrs().SetInt("dim", 0));
+  ASSERT_TRUE(bad.defined());
+  EXPECT_TRUE(bad.slice(0, 0, 3).isnan().all().item<bool>());
+  EXPECT_TRUE(AllClose(bad[3], weight[0]));
+  EXPECT_EQ(InferError("take", {{}, {3}}, Attrs().SetInt("dim", 0)), "cannot take from a rank-0 tensor");
+  EXPECT_EQ(InferError("take", {{2, 3}, {3}}, Attrs().SetInt("dim", -3)), "dim -3 is out of range for rank 2");
+}
+
+TEST(Indexing, GatherMatchesATen) {
+  at::manual_seed(25);
+  const at::Tensor x = Randn({4, 6, 35});
+  for (int64_t dim : {0, 1, 2, -2}) {
+    SCOPED_TRACE("dim " + std::to_string(dim));
+    // The index may be smaller than x in every dim.
+    const at::Tensor idx = at::randint(0, x.size(dim), {3, 5, 33}, at::kLong);
+    EXPECT_TRUE(AllClose(RunOp("gather", {x, idx}, Attrs().SetInt("dim", dim)), at::gather(x, dim, idx)));
+  }
+  const at::Tensor s = Randn({});
+  EXPECT_TRUE(AllClose(RunOp("gather", {s, at::zeros({}, at::kLong)}, Attrs().SetInt("dim", 0)),
+                       at::gather(s, 0, at::zeros({}, at::kLong))));
+  const at::Tensor bad = RunOp("gather", {x, at::full({1, 1, 1}, 4.0f)}, Attrs().SetInt("dim", 0));
+  ASSERT_TRUE(bad.defined());
+  EXPECT_TRUE(std::isnan(bad.item<float>()));
+  EXPECT_EQ(InferError("gather", {{4, 6}, {4}}, Attrs().SetInt("dim", 0)), "index [4] must have the rank of x [4, 6]");
+  EXPECT_EQ(InferError("gather", {{4, 6}, {2, 7}}, Attrs().SetInt("dim", 0)),
+            "index [2, 7] is larger than x [4, 6] in dim 1");
+  EXPECT_EQ(InferOk("gather", {{4, 6}, {9, 6}}, Attrs().SetInt("dim", 0)), (Shape{9, 6}));
 }
 
 // ---- normalization ----
@@ -616,6 +873,34 @@ TEST(DataMovement, ConcatMatchesATen) {
   EXPECT_EQ(InferError("concat", {{2, 3, 5}, {2, 3, 4}}, Attrs().SetInt("dim", 1)),
             "operand 1 shape [2, 3, 4] does not match [2, 3, 5] outside concat dim 1");
   EXPECT_EQ(InferError("concat", {}, Attrs().SetInt("dim", 0)), "takes 1 or more operands, got 0");
+}
+
+const bool kPadCovered = Covers({"pad"});
+
+TEST(DataMovement, PadMatchesATen) {
+  at::manual_seed(27);
+  const at::Tensor x = Randn({2, 3, 5, 6});
+  auto attrs = [](std::vector<int64_t> pads, int64_t mode) {
+    Attrs a;
+    a.SetInts("pads", std::move(pads)).SetInt("mode", mode).SetFloat("value", 1.5);
+    return a;
+  };
+  // ATen lists pads from the last dim backwards.
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 1, 2, 3, 0}, 0)),
+                       at::constant_pad_nd(x, {3, 0, 1, 2}, 1.5)));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 1, -1, -2, 0, 0, -3}, 0)),
+                       at::constant_pad_nd(x, {0, -3, -2, 0, 1, -1}, 1.5)));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 4, 1, 2, 5}, 1)), at::reflection_pad2d(x, {2, 5, 4, 1})));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 0, 0, 2, 3}, 1)), at::reflection_pad1d(x.flatten(0, 1).flatten(1, 1).reshape({6, 5, 6}), {2, 3}).reshape({2, 3, 5, 11})));
+  EXPECT_TRUE(AllClose(RunOp("pad", {x}, attrs({0, 0, 0, 0, 7, 1, 2, 9}, 2)), at::replication_pad2d(x, {2, 9, 7, 1})));
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({1, 1}, 0)),
+            "attribute 'pads' [1, 1] must hold a before and an after count for each of the 2 dims");
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({0, 0, 3, 0}, 1)),
+            "reflect padding of dim 1 by 3 needs the dim to be larger than that, got 3");
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({0, 0, -2, -2}, 0)), "pads [0, 0, -2, -2] crop dim 1 of [2, 3] below zero");
+  EXPECT_EQ(InferError("pad", {{2, 3}}, attrs({0, 0, 1, 1}, 3)),
+            "attribute 'mode' must be 0 (constant), 1 (reflect) or 2 (replicate), got 3");
+  EXPECT_EQ(InferError("pad", {{0, 3}}, attrs({1, 0, 0, 0}, 2)), "replicate padding of the empty dim 0");
 }
 
 TEST(DataMovement, ShapeErrors) {

@@ -1,12 +1,40 @@
-// Prints docs/OPS.md from the op library's registry, so the docs cannot drift from ops/:
+// Prints docs/OPS.md from the op library's registry, the lowering rules and the core ATen overloads
+// of the installed torch (the list tools/core_aten_ops.py writes), so the docs cannot drift:
 //   bazel run //tools:op_docs > docs/OPS.md   (op_docs_test fails when the file is stale)
 #include <cstdio>
+#include <map>
+#include <set>
 #include <string>
 
 #include "compiler/lowering/lowering_context.h"
 #include "ops/op_def.h"
+#include "tools/core_aten_ops_list.h"
 
-int main() {
+namespace {
+
+// The status columns of one ATen overload: "lowered" and its device op, "not yet" and why, ...
+std::pair<std::string, std::string> Status(const std::string& overload) {
+  const auto& rules = kiln::compiler::LoweringRules();
+  if (auto it = rules.find(overload); it != rules.end())
+    return {kiln::compiler::RuleKindName(it->second.kind), it->second.how};
+  const auto& unsupported = kiln::compiler::UnsupportedAtenOps();
+  if (auto it = unsupported.find(overload); it != unsupported.end())
+    return {it->second.not_yet ? "not yet" : "cannot run", it->second.reason};
+  return {"**no status**", "add a rule or an entry in compiler/lowering/unsupported_ops.cc"};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: op_docs <core_aten_ops.txt>\n");
+    return 2;
+  }
+  kiln::tools::CoreAtenOps core;
+  if (std::string err = kiln::tools::ReadCoreAtenOps(argv[1], &core); !err.empty()) {
+    std::fprintf(stderr, "op_docs: %s\n", err.c_str());
+    return 1;
+  }
   using kiln::ops::AllOps;
   std::printf("# The Kiln op library\n\n");
   std::printf("Generated from `ops/` by `bazel run //tools:op_docs > docs/OPS.md`; do not edit by hand.\n\n");
@@ -37,8 +65,31 @@ int main() {
     std::printf("\n");
   }
   const auto& rules = kiln::compiler::LoweringRules();
-  std::printf("\n## ATen ops the compiler lowers (%zu)\n\n", rules.size());
-  std::printf("Any other ATen op is a compile error that names it and its nodes.\n\n");
-  for (const auto& [target, rule] : rules) std::printf("- `%s`\n", target.c_str());
+  std::map<std::string, int> counts;
+  for (const std::string& op : core.overloads) ++counts[Status(op).first];
+  std::printf("\n## Core ATen overloads\n\n");
+  std::printf("Every overload that torch %s tags `core` (%zu, listed by `tools/core_aten_ops.py`) has a "
+              "status:", core.torch_version.c_str(), core.overloads.size());
+  bool first = true;
+  for (const auto& [status, n] : counts) {
+    std::printf("%s %d %s", first ? "" : ",", n, status.c_str());
+    first = false;
+  }
+  std::printf(". Lowered and decomposed overloads run on the device (the last column names the device "
+              "ops); an overload without a rule is a compile error that names it, its nodes and the reason "
+              "given here.\n\n");
+  std::printf("| overload | status | device ops, or why |\n|---|---|---|\n");
+  for (const std::string& op : core.overloads) {
+    const auto [status, how] = Status(op);
+    std::printf("| `%s` | %s | %s |\n", op.c_str(), status.c_str(), how.c_str());
+  }
+  const std::set<std::string> core_set(core.overloads.begin(), core.overloads.end());
+  std::printf("\n## Other ATen overloads with a rule\n\n");
+  std::printf("Not tagged core, but found in exported programs.\n\n");
+  std::printf("| overload | status | device ops, or what it resolves to |\n|---|---|---|\n");
+  for (const auto& [target, entry] : rules)
+    if (!core_set.count(target))
+      std::printf("| `%s` | %s | %s |\n", target.c_str(), kiln::compiler::RuleKindName(entry.kind),
+                  entry.how.c_str());
   return 0;
 }

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 # ATen op (post run_decompositions) the "unsupported_op" model exists to exercise.
-UNSUPPORTED_OP_TARGET = "aten.cumsum.default"
+UNSUPPORTED_OP_TARGET = "aten._cdist_forward.default"
 
 InputFn = Callable[[torch.Generator], "tuple[Tensor, ...]"]
 
@@ -122,10 +122,48 @@ def _torchvision(name: str) -> Callable[[], nn.Module]:
 
 
 class _Unsupported(nn.Module):
-    """cumsum has no lowering in Kiln; used to test the compiler's error path."""
+    """cdist has no lowering in Kiln yet; used to test the compiler's error path."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cumsum(x, dim=-1) + 1
+        return torch.cdist(x, x) + 1
+
+
+class _TinyAttention(nn.Module):
+    """One pre-norm causal self-attention block: RMSNorm (pow, mean, rsqrt), a fused QKV projection
+    split in three (split_with_sizes), rotary position embeddings (arange, sin, cos), a causal mask
+    built from arange/le and applied with where, and learned positions looked up by embedding."""
+
+    def __init__(self, seq: int = 8, dim: int = 32, heads: int = 2) -> None:
+        super().__init__()
+        self.heads, self.dim = heads, dim
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.pos = nn.Embedding(seq, dim)
+        self.norm_weight = nn.Parameter(torch.rand(dim) + 0.5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, t, d = x.shape
+        hd = d // self.heads
+        x = x + self.pos(torch.arange(t))
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.norm_weight
+        q, k, v = self.qkv(h).split(d, dim=-1)
+        q, k, v = (z.view(b, t, self.heads, hd).transpose(1, 2) for z in (q, k, v))
+        # Rotary embedding on the two halves of each head.
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
+        angles = torch.arange(t, dtype=torch.float32)[:, None] * inv_freq[None, :]
+        cos, sin = angles.cos().repeat(1, 2), angles.sin().repeat(1, 2)
+
+        def rotate(z: Tensor) -> Tensor:
+            z1, z2 = z.chunk(2, dim=-1)
+            return z * cos + torch.cat((-z2, z1), dim=-1) * sin
+
+        q, k = rotate(q), rotate(k)
+        scores = q @ k.transpose(-2, -1) / hd ** 0.5
+        i = torch.arange(t)
+        causal = i[None, :] <= i[:, None]
+        scores = torch.where(causal, scores, torch.full_like(scores, float("-inf")))
+        y = torch.softmax(scores, dim=-1) @ v
+        return x + self.out(y.transpose(1, 2).reshape(b, t, d))
 
 
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
@@ -135,5 +173,7 @@ for _name in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11"
               "densenet121"):
     register(ModelSpec(_name, _torchvision(_name), randn_inputs((1, 3, 224, 224)),
                        f"torchvision {_name}, random weights"))
+register(ModelSpec("tiny_attention", _TinyAttention, randn_inputs((2, 8, 32)),
+                   "causal self-attention block: RMSNorm, split QKV, rotary, arange/le/where mask"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))

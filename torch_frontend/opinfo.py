@@ -102,7 +102,7 @@ def _to_numpy(t):
     t = t.detach().cpu()
     if t.dtype == torch.bfloat16:
         t = t.float()  # numpy has no bfloat16; the tools read it back as float32 values
-    return np.ascontiguousarray(t.numpy())
+    return np.array(t.numpy(), order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
 
 
 def _compare(ref: np.ndarray, out: np.ndarray) -> str:

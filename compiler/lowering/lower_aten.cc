@@ -10,12 +10,24 @@
 
 namespace kiln::compiler {
 
-const std::map<std::string, LoweringRule>& LoweringRules() {
-  static const std::map<std::string, LoweringRule> rules = [] {
-    std::map<std::string, LoweringRule> r;
+const char* RuleKindName(RuleKind kind) {
+  switch (kind) {
+    case RuleKind::kLowered: return "lowered";
+    case RuleKind::kDecomposed: return "decomposed";
+    case RuleKind::kResolved: return "resolved at compile time";
+  }
+  return "?";
+}
+
+const std::map<std::string, RuleEntry>& LoweringRules() {
+  static const RuleTable rules = [] {
+    RuleTable r;
     AddElementwiseRules(r);
     AddNeuralNetRules(r);
     AddShapeRules(r);
+    AddLogicRules(r);
+    AddIndexingRules(r);
+    AddConstantRules(r);
     return r;
   }();
   return rules;
@@ -27,9 +39,13 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
   for (const AtenNode& node : aten.nodes)
     if (!rules.count(ShortTarget(node.target))) unsupported[ShortTarget(node.target)].push_back(node.name);
   if (!unsupported.empty()) {
+    const auto& reasons = UnsupportedAtenOps();
     std::vector<std::string> lines;
-    for (const auto& [op, nodes] : unsupported)
-      lines.push_back(absl::StrCat(op, " (node", nodes.size() > 1 ? "s " : " ", absl::StrJoin(nodes, ", "), ")"));
+    for (const auto& [op, nodes] : unsupported) {
+      auto reason = reasons.find(op);
+      lines.push_back(absl::StrCat(op, " (node", nodes.size() > 1 ? "s " : " ", absl::StrJoin(nodes, ", "), ")",
+                                   reason == reasons.end() ? "" : absl::StrCat(": ", UnsupportedMessage(reason->second))));
+    }
     return absl::UnimplementedError(absl::StrCat("unsupported ATen op", unsupported.size() > 1 ? "s" : "",
                                                  ": ", absl::StrJoin(lines, "; ")));
   }
@@ -52,7 +68,7 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
     ctx.BindValue(in.name, id);
   }
   for (const AtenNode& node : aten.nodes) {
-    absl::Status s = rules.at(ShortTarget(node.target))(ctx, node);
+    absl::Status s = rules.at(ShortTarget(node.target)).rule(ctx, node);
     if (!s.ok()) return s;
   }
   for (const std::string& name : aten.outputs) {

@@ -79,6 +79,18 @@ absl::StatusOr<int> LoweringContext::Tensor(const AtenNode& node, const std::str
   return Value(node, a->tensor);
 }
 
+TorchDType LoweringContext::DTypeOf(const AtenNode& node, const std::string& arg) const {
+  const Argument* a = node.Find(arg);
+  if (!a || a->kind != Argument::Kind::kTensor) return TorchDType::kUnknown;
+  auto meta = aten_.values.find(a->tensor);
+  if (meta != aten_.values.end()) return meta->second.dtype;
+  // A weight's dtype is in the archive.
+  auto w = weight_of_.find(a->tensor);
+  if (w == weight_of_.end()) return TorchDType::kUnknown;
+  auto it = aten_.weights.find(w->second);
+  return it == aten_.weights.end() ? TorchDType::kUnknown : it->second.meta.dtype;
+}
+
 bool LoweringContext::IsNone(const AtenNode& node, const std::string& arg) const {
   const Argument* a = node.Find(arg);
   return !a || a->kind == Argument::Kind::kNone;

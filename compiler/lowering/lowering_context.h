@@ -35,6 +35,10 @@ class LoweringContext {
   // A tensor operand, or a scalar operand turned into a rank-0 constant (e.g. add(x, 2.0)).
   absl::StatusOr<int> TensorOrScalar(const AtenNode& node, const std::string& arg);
   bool IsNone(const AtenNode& node, const std::string& arg) const;
+  // The dtype torch.export recorded for tensor argument `arg`; kUnknown when it has none. The
+  // device computes in fp32 whatever the dtype, so rules use this only to check what ATen means
+  // (a bitwise op on bools is a logical op; on integers it is not).
+  TorchDType DTypeOf(const AtenNode& node, const std::string& arg) const;
 
   // Emits a device op for `node`; the result is named after the node's first output.
   absl::StatusOr<int> Emit(const AtenNode& node, const std::string& op, std::vector<int> inputs,
@@ -67,8 +71,35 @@ class LoweringContext {
 // A lowering rule turns one ATen node into device ops (or binds its outputs to existing values).
 using LoweringRule = absl::Status (*)(LoweringContext& ctx, const AtenNode& node);
 
+// How a rule realizes its ATen op, as docs/OPS.md reports it.
+enum class RuleKind {
+  kLowered,     // one device op (plus scalar fix-ups such as add's alpha)
+  kDecomposed,  // several device ops
+  kResolved,    // at compile time: a constant, a metadata check, or a value passed through
+};
+const char* RuleKindName(RuleKind kind);
+
+struct RuleEntry {
+  LoweringRule rule;
+  RuleKind kind;
+  // kLowered/kDecomposed: the device ops the rule emits, comma-separated (checked against the op
+  // library by a test); kResolved: what it resolves to, in words.
+  std::string how;
+};
+
 // All rules, keyed by ATen target without the "torch.ops." prefix ("aten.relu.default").
-const std::map<std::string, LoweringRule>& LoweringRules();
+const std::map<std::string, RuleEntry>& LoweringRules();
+
+// An ATen overload known to have no rule, and why.
+struct UnsupportedOp {
+  bool not_yet;        // true: work not done yet; false: the op cannot run on this device
+  std::string reason;  // e.g. "data-dependent output shape"
+};
+// Lowering names the reason in its error, docs/OPS.md lists them, and a test checks that every core
+// overload of the installed torch is here or in LoweringRules() (never both).
+const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps();
+// "cannot run on the device: <reason>" or "not supported yet: <reason>".
+std::string UnsupportedMessage(const UnsupportedOp& op);
 
 // "torch.ops.aten.relu.default" -> "aten.relu.default".
 std::string ShortTarget(const std::string& target);

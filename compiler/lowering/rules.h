@@ -1,4 +1,4 @@
-// The rule families; lowering_rules.cc gathers them into LoweringRules().
+// The rule families; lower_aten.cc gathers them into LoweringRules().
 #ifndef KILN_COMPILER_LOWERING_RULES_H_
 #define KILN_COMPILER_LOWERING_RULES_H_
 
@@ -14,9 +14,25 @@ namespace kiln::compiler {
 absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::string& op,
                          std::vector<int> inputs, ops::Attrs attrs = {});
 
-void AddElementwiseRules(std::map<std::string, LoweringRule>& rules);  // rules_elementwise.cc
-void AddNeuralNetRules(std::map<std::string, LoweringRule>& rules);    // rules_nn.cc
-void AddShapeRules(std::map<std::string, LoweringRule>& rules);        // rules_shape.cc
+using RuleTable = std::map<std::string, RuleEntry>;
+
+// Registration, so that every rule states how it realizes its op (see RuleEntry::how).
+inline void Lowered(RuleTable& rules, const std::string& target, LoweringRule rule, std::string device_op) {
+  rules[target] = {rule, RuleKind::kLowered, std::move(device_op)};
+}
+inline void Decomposed(RuleTable& rules, const std::string& target, LoweringRule rule, std::string device_ops) {
+  rules[target] = {rule, RuleKind::kDecomposed, std::move(device_ops)};
+}
+inline void Resolved(RuleTable& rules, const std::string& target, LoweringRule rule, std::string what) {
+  rules[target] = {rule, RuleKind::kResolved, std::move(what)};
+}
+
+void AddElementwiseRules(RuleTable& rules);  // rules_elementwise.cc
+void AddNeuralNetRules(RuleTable& rules);    // rules_nn.cc
+void AddShapeRules(RuleTable& rules);        // rules_shape.cc
+void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, logical/bitwise ops, where
+void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
+void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
 
 }  // namespace kiln::compiler
 

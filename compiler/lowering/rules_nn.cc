@@ -1,7 +1,11 @@
 // Lowering rules for neural-network ATen ops: matmul, convolution, normalization, pooling,
 // softmax and reductions.
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
+#include "ops/shape_util.h"
 
 namespace kiln::compiler {
 namespace {
@@ -88,7 +92,25 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   }
   ops::Attrs attrs;
   attrs.SetInt("normalized_ndim", static_cast<int64_t>(shape.size())).SetFloat("eps", eps);
-  return EmitAndBind(ctx, node, "layer_norm", inputs, attrs);
+  KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "layer_norm", inputs, attrs));
+  // Outputs 1 and 2 (mean and rstd over the normalized dims, kept as size 1), when the graph uses them.
+  const bool wants_stats = (node.outputs.size() > 1 && !node.outputs[1].empty()) ||
+                           (node.outputs.size() > 2 && !node.outputs[2].empty());
+  if (!wants_stats) return absl::OkStatus();
+  const int64_t rank = static_cast<int64_t>(ctx.graph().values[x].shape.size());
+  std::vector<int64_t> dims;
+  for (int64_t d = rank - static_cast<int64_t>(shape.size()); d < rank; ++d) dims.push_back(d);
+  ops::Attrs stats;
+  stats.SetInts("dims", dims).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  if (!node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, mean, 1));
+  if (node.outputs.size() > 2 && !node.outputs[2].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, rstd, 2));
+  return absl::OkStatus();
 }
 
 absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
@@ -120,12 +142,28 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
-  if (divisor != 0) attrs.SetInt("divisor_override", divisor);
-  return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
+  if (divisor > 0) attrs.SetInt("divisor_override", divisor);
+  if (divisor >= 0) return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
+  // ATen divides by a negative override too; the device op takes positive ones, so sum and divide.
+  attrs.SetInt("divisor_override", 1);
+  KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "avg_pool2d", {x}, attrs));
+  return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(static_cast<double>(divisor))});
+}
+
+// The [out, in] matrix that averages ATen's adaptive windows: row i averages [floor(i * in / out),
+// ceil((i + 1) * in / out)).
+std::vector<float> AdaptiveWindows(int64_t in, int64_t out) {
+  std::vector<float> m(out * in, 0.0f);
+  for (int64_t i = 0; i < out; ++i) {
+    const int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
+    for (int64_t j = start; j < end; ++j) m[i * in + j] = 1.0f / static_cast<float>(end - start);
+  }
+  return m;
 }
 
 // Adaptive average pooling whose windows tile the input evenly (VGG's and AlexNet's 7x7/6x6 heads,
-// global pooling) is plain average pooling.
+// global pooling) is plain average pooling; uneven (overlapping) windows are two matmuls with
+// constant averaging matrices, rows then columns.
 absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
@@ -134,9 +172,19 @@ absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
   if (in.size() < 3 || size.size() != 2) return ctx.NodeError(node, "expects [.., H, W] input and a 2-D output size");
   const int64_t h = in[in.size() - 2], w = in.back();
   if (size[0] == h && size[1] == w) return ctx.Bind(node, x);
-  if (size[0] <= 0 || size[1] <= 0 || h % size[0] != 0 || w % size[1] != 0)
+  if (size[0] <= 0 || size[1] <= 0 || h == 0 || w == 0)
     return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", h, "x", w, " to ", size[0], "x", size[1],
-                                            " has uneven windows; not supported yet"));
+                                            " needs positive sizes"));
+  if (h % size[0] != 0 || w % size[1] != 0) {
+    std::vector<float> cols = AdaptiveWindows(w, size[1]);  // [ow, W], used transposed
+    std::vector<float> cols_t(cols.size());
+    for (int64_t i = 0; i < size[1]; ++i)
+      for (int64_t j = 0; j < w; ++j) cols_t[j * size[1] + i] = cols[i * w + j];
+    const int rows_m = ctx.graph().AddConstant(node.name + "_rows", {size[0], h}, AdaptiveWindows(h, size[0]));
+    const int cols_m = ctx.graph().AddConstant(node.name + "_cols", {w, size[1]}, std::move(cols_t));
+    KILN_ASSIGN_OR_RETURN(auto by_cols, ctx.Emit(node, "matmul", {x, cols_m}));
+    return EmitAndBind(ctx, node, "matmul", {rows_m, by_cols});
+  }
   const std::vector<int64_t> kernel = {h / size[0], w / size[1]};
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", kernel).SetInts("padding", {0, 0})
@@ -166,25 +214,438 @@ absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
   attrs.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
   return EmitAndBind(ctx, node, kOp, {x}, attrs);
 }
-constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max";
+constexpr char kSum[] = "reduce_sum", kMean[] = "reduce_mean", kMax[] = "reduce_max", kMin[] = "reduce_min";
+
+// avg_pool1d and adaptive_avg_pool1d: 2-D pooling over [..., 1, L].
+absl::Status AvgPool1d(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 2 && in.size() != 3)
+    return ctx.NodeError(node, absl::StrCat("expects [N, C, L] or [C, L] input, got ", ops::ShapeToString(in)));
+  const int64_t length = in.back();
+  std::vector<int64_t> kernel, stride, padding = {0};
+  bool ceil_mode = false, count_include_pad = true;
+  if (node.Find("output_size")) {
+    KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
+    if (size.size() != 1 || size[0] <= 0 || length % size[0] != 0)
+      return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", length, " to ", ops::ShapeToString(size),
+                                              " has uneven windows; not supported yet"));
+    kernel = stride = {length / size[0]};
+  } else {
+    KILN_ASSIGN_OR_RETURN(kernel, ctx.Ints(node, "kernel_size"));
+    KILN_ASSIGN_OR_RETURN(stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+    KILN_ASSIGN_OR_RETURN(padding, ctx.Ints(node, "padding", std::vector<int64_t>{0}));
+    KILN_ASSIGN_OR_RETURN(ceil_mode, ctx.Bool(node, "ceil_mode", false));
+    KILN_ASSIGN_OR_RETURN(count_include_pad, ctx.Bool(node, "count_include_pad", true));
+    if (stride.empty()) stride = kernel;
+  }
+  if (kernel.size() != 1 || stride.size() != 1 || padding.size() != 1)
+    return ctx.NodeError(node, "kernel, stride and padding must each hold one value");
+  ops::Shape as_2d = in;
+  as_2d.insert(as_2d.end() - 1, 1);
+  ops::Attrs reshape, pool, back;
+  reshape.SetInts("shape", as_2d);
+  pool.SetInts("kernel", {1, kernel[0]}).SetInts("stride", {1, stride[0]}).SetInts("padding", {0, padding[0]})
+      .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(auto x2, ctx.Emit(node, "reshape", {x}, reshape));
+  KILN_ASSIGN_OR_RETURN(auto pooled, ctx.Emit(node, "avg_pool2d", {x2}, pool));
+  ops::Shape out = ctx.graph().values[pooled].shape;
+  out.erase(out.end() - 2);
+  back.SetInts("shape", out);
+  return EmitAndBind(ctx, node, "reshape", {pooled}, back);
+}
+
+// upsample_nearest2d: along H and W, take the source row/column ATen's nearest_idx picks (scales
+// in float, as ATen computes them).
+absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 4) return ctx.NodeError(node, absl::StrCat("expects [N, C, H, W] input, got ", ops::ShapeToString(in)));
+  std::vector<int64_t> size;
+  std::vector<double> scales;
+  if (!ctx.IsNone(node, "output_size")) {
+    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
+  }
+  const Argument* sf = node.Find("scale_factors");
+  if (sf && sf->kind == Argument::Kind::kFloats) scales = sf->floats;
+  if (size.empty()) {
+    if (scales.size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
+    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * scales[i])));
+  }
+  if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
+    return ctx.NodeError(node, absl::StrCat("output size ", ops::ShapeToString(size), " must be two positive sizes"));
+  int y = x;
+  for (int i = 0; i < 2; ++i) {
+    const int64_t n_in = in[2 + i], n_out = size[i];
+    const float scale = scales.size() == 2 && scales[i] > 0 ? static_cast<float>(1.0 / scales[i])
+                                                           : static_cast<float>(n_in) / static_cast<float>(n_out);
+    std::vector<float> index(n_out);
+    for (int64_t o = 0; o < n_out; ++o)
+      index[o] = static_cast<float>(
+          n_out == n_in ? o : std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), n_in - 1));
+    const int map = ctx.graph().AddConstant(node.name + "_index", {n_out}, std::move(index));
+    ops::Attrs attrs;
+    attrs.SetInt("dim", 2 + i);
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, "take", {y, map}, attrs));
+  }
+  return ctx.Bind(node, y);
+}
+
+// avg_pool3d is separable: a box window's sum, and both of ATen's divisors (the window clipped to
+// the padded or to the unpadded input), factor into per-axis parts. So: 2-D pooling over (H, W) of
+// every depth slice, then over (D, 1) of the [D, OH * OW] planes.
+absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0}));
+  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  KILN_ASSIGN_OR_RETURN(auto count_include_pad, ctx.Bool(node, "count_include_pad", true));
+  // With divisor_override (any non-zero value, negative too), both stages sum (divisor 1) and a div
+  // applies the override.
+  KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
+  if (stride.empty()) stride = kernel;
+  for (auto* v : {&kernel, &stride, &padding})
+    if (v->size() == 1) *v = {(*v)[0], (*v)[0], (*v)[0]};
+  if (kernel.size() != 3 || stride.size() != 3 || padding.size() != 3)
+    return ctx.NodeError(node, "kernel, stride and padding must hold 1 or 3 values");
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 4 && in.size() != 5)
+    return ctx.NodeError(node, absl::StrCat("expects [N, C, D, H, W] or [C, D, H, W] input, got ", ops::ShapeToString(in)));
+  const size_t r = in.size();
+  const int64_t lead = ops::DimProduct(in, 0, r - 3), d = in[r - 3];
+  auto pool = [&](int x_in, std::vector<int64_t> k, std::vector<int64_t> st, std::vector<int64_t> pad,
+                  int64_t stage_divisor) {
+    ops::Attrs attrs;
+    attrs.SetInts("kernel", k).SetInts("stride", st).SetInts("padding", pad).SetInt("ceil_mode", ceil_mode ? 1 : 0)
+        .SetInt("count_include_pad", count_include_pad ? 1 : 0);
+    if (stage_divisor > 0) attrs.SetInt("divisor_override", stage_divisor);
+    return ctx.Emit(node, "avg_pool2d", {x_in}, attrs);
+  };
+  auto reshape = [&](int v, ops::Shape shape) {
+    ops::Attrs attrs;
+    attrs.SetInts("shape", shape);
+    return ctx.Emit(node, "reshape", {v}, attrs);
+  };
+  // [batch, 1, rows, cols] views: only the batch dim of a pooling input may be empty.
+  KILN_ASSIGN_OR_RETURN(auto slices, reshape(x, {lead * d, 1, in[r - 2], in[r - 1]}));
+  KILN_ASSIGN_OR_RETURN(auto hw, pool(slices, {kernel[1], kernel[2]}, {stride[1], stride[2]}, {padding[1], padding[2]},
+                                      divisor != 0 ? 1 : 0));
+  const ops::Shape hw_shape = ctx.graph().values[hw].shape;
+  KILN_ASSIGN_OR_RETURN(auto planes, reshape(hw, {lead, 1, d, hw_shape[2] * hw_shape[3]}));
+  KILN_ASSIGN_OR_RETURN(auto dhw, pool(planes, {kernel[0], 1}, {stride[0], 1}, {padding[0], 0}, divisor != 0 ? 1 : 0));
+  if (divisor != 0) {
+    KILN_ASSIGN_OR_RETURN(dhw, ctx.Emit(node, "div", {dhw, ctx.ScalarConstant(static_cast<double>(divisor))}));
+  }
+  ops::Shape out(in.begin(), in.end() - 3);
+  out.insert(out.end(), {ctx.graph().values[dhw].shape[2], hw_shape[2], hw_shape[3]});
+  KILN_ASSIGN_OR_RETURN(auto y, reshape(dhw, out));
+  return ctx.Bind(node, y);
+}
+
+// _adaptive_avg_pool3d: matmuls with constant averaging matrices along W, H, then D (D through a
+// view that puts it in the row position).
+absl::Status AdaptiveAvgPool3d(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
+  if (size.size() == 1) size = {size[0], size[0], size[0]};
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() < 4 || size.size() != 3) return ctx.NodeError(node, "expects [.., D, H, W] input and a 3-D output size");
+  const size_t r = in.size();
+  const int64_t d = in[r - 3], h = in[r - 2], w = in[r - 1];
+  if (size[0] <= 0 || size[1] <= 0 || size[2] <= 0 || d == 0 || h == 0 || w == 0)
+    return ctx.NodeError(node, absl::StrCat("adaptive pooling from ", ops::ShapeToString({d, h, w}), " to ",
+                                            ops::ShapeToString(size), " needs positive sizes"));
+  std::vector<float> cols = AdaptiveWindows(w, size[2]);
+  std::vector<float> cols_t(cols.size());
+  for (int64_t i = 0; i < size[2]; ++i)
+    for (int64_t j = 0; j < w; ++j) cols_t[j * size[2] + i] = cols[i * w + j];
+  const int cols_m = ctx.graph().AddConstant(node.name + "_cols", {w, size[2]}, std::move(cols_t));
+  const int rows_m = ctx.graph().AddConstant(node.name + "_rows", {size[1], h}, AdaptiveWindows(h, size[1]));
+  const int depth_m = ctx.graph().AddConstant(node.name + "_depth", {size[0], d}, AdaptiveWindows(d, size[0]));
+  KILN_ASSIGN_OR_RETURN(auto by_cols, ctx.Emit(node, "matmul", {x, cols_m}));
+  KILN_ASSIGN_OR_RETURN(auto by_rows, ctx.Emit(node, "matmul", {rows_m, by_cols}));
+  ops::Shape planes(in.begin(), in.end() - 3);
+  planes.insert(planes.end(), {d, size[1] * size[2]});
+  ops::Shape out(in.begin(), in.end() - 3);
+  out.insert(out.end(), {size[0], size[1], size[2]});
+  ops::Attrs to_planes, to_out;
+  to_planes.SetInts("shape", planes);
+  to_out.SetInts("shape", out);
+  KILN_ASSIGN_OR_RETURN(auto flat, ctx.Emit(node, "reshape", {by_rows}, to_planes));
+  KILN_ASSIGN_OR_RETURN(auto by_depth, ctx.Emit(node, "matmul", {depth_m, flat}));
+  return EmitAndBind(ctx, node, "reshape", {by_depth}, to_out);
+}
+
+// The [out, in] matrix of ATen's linear interpolation weights along one axis (UpSample.h:
+// area_pixel_compute_scale, compute_source_index_and_lambda, in float as ATen computes them).
+std::vector<float> LinearWeights(int64_t in, int64_t out, bool align_corners, double scale_factor) {
+  std::vector<float> m(out * in, 0.0f);
+  float ratio;
+  if (align_corners) ratio = out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
+  else ratio = scale_factor > 0 ? static_cast<float>(1.0 / scale_factor) : static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    if (in == out) {
+      m[o * in + o] = 1.0f;
+      continue;
+    }
+    float src = align_corners ? ratio * static_cast<float>(o) : ratio * (static_cast<float>(o) + 0.5f) - 0.5f;
+    if (!align_corners && src < 0) src = 0;
+    const int64_t i0 = std::min(static_cast<int64_t>(std::floor(src)), in - 1);
+    const float l1 = std::min(std::max(src - static_cast<float>(i0), 0.0f), 1.0f);
+    const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+    m[o * in + i0] += 1.0f - l1;
+    m[o * in + i1] += l1;
+  }
+  return m;
+}
+
+// upsample_bilinear2d is separable: rows then columns, each a matmul with a constant weight matrix.
+absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto align_corners, ctx.Bool(node, "align_corners", false));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() != 4) return ctx.NodeError(node, absl::StrCat("expects [N, C, H, W] input, got ", ops::ShapeToString(in)));
+  std::vector<int64_t> size;
+  std::vector<double> scales;
+  if (!ctx.IsNone(node, "output_size")) {
+    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
+  }
+  const Argument* sf = node.Find("scale_factors");
+  if (sf && sf->kind == Argument::Kind::kFloats) scales = sf->floats;
+  if (size.empty()) {
+    if (scales.size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
+    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * scales[i])));
+  }
+  if (size.size() != 2 || size[0] <= 0 || size[1] <= 0 || in[2] == 0 || in[3] == 0)
+    return ctx.NodeError(node, absl::StrCat("cannot resample ", ops::ShapeToString(in), " to ", ops::ShapeToString(size)));
+  const double sh = scales.size() == 2 ? scales[0] : 0.0, sw = scales.size() == 2 ? scales[1] : 0.0;
+  std::vector<float> cols = LinearWeights(in[3], size[1], align_corners, sw);  // [ow, W], used transposed
+  std::vector<float> cols_t(cols.size());
+  for (int64_t i = 0; i < size[1]; ++i)
+    for (int64_t j = 0; j < in[3]; ++j) cols_t[j * size[1] + i] = cols[i * in[3] + j];
+  const int rows_m = ctx.graph().AddConstant(node.name + "_rows", {size[0], in[2]},
+                                             LinearWeights(in[2], size[0], align_corners, sh));
+  const int cols_m = ctx.graph().AddConstant(node.name + "_cols", {in[3], size[1]}, std::move(cols_t));
+  KILN_ASSIGN_OR_RETURN(auto by_cols, ctx.Emit(node, "matmul", {x, cols_m}));
+  return EmitAndBind(ctx, node, "matmul", {rows_m, by_cols});
+}
+
+// native_group_norm(x, weight?, bias?, N, C, HxW, group, eps) -> (out, mean, rstd): statistics over
+// [N, group, C / group * HxW], then the per-channel affine. mean and rstd ([N, group]) are bound too.
+absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "group"));
+  KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() < 2) return ctx.NodeError(node, absl::StrCat("expects [N, C, ...] input, got ", ops::ShapeToString(in)));
+  const int64_t n = in[0], c = in[1];
+  if (groups <= 0 || c % groups != 0)
+    return ctx.NodeError(node, absl::StrCat(c, " channels do not split into ", groups, " groups"));
+  ops::Attrs grouped, stats, back;
+  grouped.SetInts("shape", {n, groups, ops::NumElements(in) / std::max<int64_t>(n * groups, 1)});
+  stats.SetInts("dims", {2}).SetInt("keepdim", 1);
+  back.SetInts("shape", in);
+  KILN_ASSIGN_OR_RETURN(auto g, ctx.Emit(node, "reshape", {x}, grouped));
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {g}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {g, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "mul", {centered, rstd}));
+  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "reshape", {normalized}, back));
+  // weight and bias [C] apply along dim 1: view them as [C, 1, ...].
+  ops::Shape per_channel(in.size() - 1, 1);
+  per_channel[0] = c;
+  ops::Attrs channel;
+  channel.SetInts("shape", per_channel);
+  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
+    if (!param) continue;
+    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
+  }
+  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
+  ops::Attrs flat_stats;
+  flat_stats.SetInts("shape", {n, groups});
+  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? mean : rstd}, flat_stats, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
+// _native_batch_norm_legit.no_stats(x, weight?, bias?, training, momentum, eps) -> (out, mean, rstd):
+// batch statistics over every dim but the channels (dim 1), biased variance as ATen's training mode.
+absl::Status BatchNormNoStats(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
+  KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
+  const ops::Shape in = ctx.graph().values[x].shape;
+  if (in.size() < 2) return ctx.NodeError(node, absl::StrCat("expects [N, C, ...] input, got ", ops::ShapeToString(in)));
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < static_cast<int64_t>(in.size()); ++d)
+    if (d != 1) dims.push_back(d);
+  ops::Attrs stats;
+  stats.SetInts("dims", dims).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "mul", {centered, rstd}));
+  ops::Shape per_channel(in.size() - 1, 1);
+  per_channel[0] = in[1];
+  ops::Attrs channel;
+  channel.SetInts("shape", per_channel);
+  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
+    if (!param) continue;
+    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
+  }
+  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
+  ops::Attrs flat;
+  flat.SetInts("shape", {in[1]});
+  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? mean : rstd}, flat, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
+// prod.default (all dims) and prod.dim_int (one dim).
+absl::Status Prod(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  std::vector<int64_t> dims;
+  if (node.Find("dim")) {
+    KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+    dims.push_back(dim);
+  }
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  const Argument* dtype = node.Find("dtype");
+  if (dtype && dtype->kind == Argument::Kind::kScalarType && dtype->i != static_cast<int>(TorchDType::kFloat))
+    return ctx.NodeError(node, "products to another dtype are not supported yet");
+  ops::Attrs attrs;
+  attrs.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
+  return EmitAndBind(ctx, node, "reduce_prod", {x}, attrs);
+}
+
+// argmax/argmin(self, dim=None, keepdim): the index as an fp32 value (exact below 2^24).
+template <bool kMax>
+absl::Status ArgReduce(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  ops::Attrs attrs;
+  attrs.SetInt("keepdim", keepdim ? 1 : 0);
+  if (!ctx.IsNone(node, "dim")) {
+    KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+    attrs.SetInt("dim", dim);
+  }
+  return EmitAndBind(ctx, node, kMax ? "argmax" : "argmin", {x}, attrs);
+}
+
+// max.dim/min.dim return (values, indices): one device op for each output the graph names.
+template <bool kMax>
+absl::Status MaxMinDim(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  for (size_t i = 0; i < 2 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    ops::Attrs attrs;
+    attrs.SetInt("keepdim", keepdim ? 1 : 0);
+    if (i == 0) attrs.SetInts("dims", {dim});
+    else attrs.SetInt("dim", dim);
+    const char* op = i == 0 ? (kMax ? "reduce_max" : "reduce_min") : (kMax ? "argmax" : "argmin");
+    absl::StatusOr<int> v = ctx.graph().AddNode(op, {x}, attrs, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
+// var(x, dims, correction) = sum((x - mean)^2) / (N - correction), N the reduced element count.
+absl::Status Var(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  double correction = 1.0;
+  if (node.Find("unbiased")) {
+    KILN_ASSIGN_OR_RETURN(auto unbiased, ctx.Bool(node, "unbiased", true));
+    correction = unbiased ? 1.0 : 0.0;
+  } else {
+    KILN_ASSIGN_OR_RETURN(correction, ctx.Float(node, "correction", 1.0));
+  }
+  const ops::Shape& shape = ctx.graph().values[x].shape;
+  double n = 1.0;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    bool reduced = dims.empty();
+    for (int64_t r : dims) reduced |= (r < 0 ? r + static_cast<int64_t>(shape.size()) : r) == static_cast<int64_t>(d);
+    if (reduced) n *= static_cast<double>(shape[d]);
+  }
+  ops::Attrs keep, out;
+  keep.SetInts("dims", dims).SetInt("keepdim", 1);
+  out.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, keep));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "reduce_sum", {squared}, out));
+  // Dividing (not multiplying by the reciprocal) gives ATen's inf/NaN when N <= correction.
+  return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(std::max(n - correction, 0.0))});
+}
 
 }  // namespace
 
-void AddNeuralNetRules(std::map<std::string, LoweringRule>& rules) {
-  rules["aten.addmm.default"] = Addmm;
-  rules["aten.mm.default"] = Matmul;
-  rules["aten.bmm.default"] = Matmul;
-  rules["aten.convolution.default"] = Convolution;
-  rules["aten._native_batch_norm_legit_no_training.default"] = BatchNormNoTraining;
-  rules["aten.native_layer_norm.default"] = LayerNorm;
-  rules["aten.max_pool2d_with_indices.default"] = MaxPool;
-  rules["aten.avg_pool2d.default"] = AvgPool;
-  rules["aten._adaptive_avg_pool2d.default"] = AdaptiveAvgPool;
-  rules["aten._softmax.default"] = Softmax<kSoftmax>;
-  rules["aten._log_softmax.default"] = Softmax<kLogSoftmax>;
-  rules["aten.sum.dim_IntList"] = Reduce<kSum>;
-  rules["aten.mean.dim"] = Reduce<kMean>;
-  rules["aten.amax.default"] = Reduce<kMax>;
+void AddNeuralNetRules(RuleTable& rules) {
+  Lowered(rules, "aten.addmm.default", Addmm, "matmul, mul, add (alpha or beta != 1)");
+  Lowered(rules, "aten.mm.default", Matmul, "matmul");
+  Lowered(rules, "aten.bmm.default", Matmul, "matmul");
+  Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
+  Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
+  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormNoStats,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics; mean and rstd outputs too)");
+  Lowered(rules, "aten.native_layer_norm.default", LayerNorm,
+          "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
+  Decomposed(rules, "aten.native_group_norm.default", GroupNorm,
+             "reshape, reduce_mean, sub, mul, add, rsqrt (mean and rstd outputs too)");
+  Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
+  Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d, div (negative divisor_override)");
+  Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool,
+          "avg_pool2d (even windows), matmul (uneven windows: constant averaging matrices)");
+  Lowered(rules, "aten._softmax.default", Softmax<kSoftmax>, "softmax");
+  Lowered(rules, "aten._log_softmax.default", Softmax<kLogSoftmax>, "log_softmax");
+  Lowered(rules, "aten.sum.dim_IntList", Reduce<kSum>, "reduce_sum");
+  Lowered(rules, "aten.mean.dim", Reduce<kMean>, "reduce_mean");
+  Lowered(rules, "aten.mean.default", Reduce<kMean>, "reduce_mean");
+  Lowered(rules, "aten.amax.default", Reduce<kMax>, "reduce_max");
+  Lowered(rules, "aten.amin.default", Reduce<kMin>, "reduce_min");
+  Lowered(rules, "aten.max.default", Reduce<kMax>, "reduce_max");  // the max of all elements
+  Lowered(rules, "aten.min.default", Reduce<kMin>, "reduce_min");
+  Decomposed(rules, "aten.avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape");
+  Decomposed(rules, "aten.adaptive_avg_pool1d.default", AvgPool1d, "reshape, avg_pool2d, reshape (even windows)");
+  Decomposed(rules, "aten.upsample_nearest2d.vec", UpsampleNearest, "take (rows), take (columns)");
+  Decomposed(rules, "aten.avg_pool3d.default", AvgPool3d,
+             "reshape, avg_pool2d (over H and W), reshape, avg_pool2d (over D), div (divisor_override), reshape");
+  Decomposed(rules, "aten._adaptive_avg_pool3d.default", AdaptiveAvgPool3d,
+             "matmul (W), matmul (H), reshape, matmul (D), reshape: constant averaging matrices");
+  Decomposed(rules, "aten.upsample_bilinear2d.vec", UpsampleBilinear,
+             "matmul (columns), matmul (rows): constant interpolation weights");
+  Lowered(rules, "aten.prod.default", Prod, "reduce_prod");
+  Lowered(rules, "aten.prod.dim_int", Prod, "reduce_prod");
+  Lowered(rules, "aten.argmax.default", ArgReduce<true>, "argmax");
+  Lowered(rules, "aten.argmin.default", ArgReduce<false>, "argmin");
+  Decomposed(rules, "aten.max.dim", MaxMinDim<true>, "reduce_max (values), argmax (indices)");
+  Decomposed(rules, "aten.min.dim", MaxMinDim<false>, "reduce_min (values), argmin (indices)");
+  Decomposed(rules, "aten.var.correction", Var, "reduce_mean, sub, mul, reduce_sum, div");
+  Decomposed(rules, "aten.var.dim", Var, "reduce_mean, sub, mul, reduce_sum, div");
 }
 
 }  // namespace kiln::compiler

@@ -1,7 +1,8 @@
 // Lowering rules for ATen ops that only move or re-view data: view, permute, expand, slice, cat,
-// and the no-ops (clone, alias, same-dtype copies). On the tiled device a view is a real copy.
+// copy, and the no-ops (clone, alias, exact dtype conversions). On the tiled device a view is a real copy.
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
+#include "ops/shape_util.h"
 
 namespace kiln::compiler {
 namespace {
@@ -152,14 +153,77 @@ absl::Status Cat(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "concat", inputs, attrs);
 }
 
-// Ops that produce their input unchanged on this device (fp32 only, no aliasing semantics).
+// Ops that produce their input unchanged on this device (no aliasing semantics).
 absl::Status Identity(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
-  const Argument* dtype = node.Find("dtype");
-  if (dtype && dtype->kind == Argument::Kind::kScalarType && dtype->i != static_cast<int>(TorchDType::kFloat))
-    return ctx.NodeError(node, absl::StrCat("conversion to ", TorchDTypeName(static_cast<TorchDType>(dtype->i)),
-                                            " is not supported yet"));
   return ctx.Bind(node, x);
+}
+
+bool IsExactInteger(TorchDType t) { return t == TorchDType::kBool || t == TorchDType::kInt || t == TorchDType::kLong; }
+
+// _to_copy changes dtype (device and layout are the compiler's). The device holds every dtype as
+// fp32 values, so a conversion that keeps every value (to float32, or bool/integers to wider
+// integers, or to float64) is the value itself, x.to(bool) is x != 0 and float to int32/int64 is
+// trunc(x). Conversions that round (to float16/bfloat16) need device kernels not written yet.
+absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  const TorchDType from = ctx.DTypeOf(node, "self");
+  const Argument* dtype = node.Find("dtype");
+  if (!dtype || dtype->kind != Argument::Kind::kScalarType) return ctx.Bind(node, x);
+  const auto to = static_cast<TorchDType>(dtype->i);
+  if (to == from || to == TorchDType::kFloat || to == TorchDType::kDouble ||
+      (IsExactInteger(from) && IsExactInteger(to)))
+    return ctx.Bind(node, x);
+  if (to == TorchDType::kBool) {
+    KILN_ASSIGN_OR_RETURN(auto zero, ctx.Emit(node, "logical_not", {x}));
+    return EmitAndBind(ctx, node, "logical_not", {zero});
+  }
+  // Float to integer truncates toward zero, as C++ and torch convert. The result stays an fp32
+  // value (exact below 2^24), like every integer on the device.
+  const bool float_from = from == TorchDType::kFloat || from == TorchDType::kDouble || from == TorchDType::kHalf ||
+                          from == TorchDType::kBFloat16;
+  if (float_from && (to == TorchDType::kLong || to == TorchDType::kInt)) return EmitAndBind(ctx, node, "trunc", {x});
+  return ctx.NodeError(node, absl::StrCat("conversion from ", TorchDTypeName(from), " to ", TorchDTypeName(to),
+                                          " is not supported yet"));
+}
+
+// copy(self, src): src broadcast to self's shape (the device holds both as fp32).
+absl::Status Copy(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto self, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto src, ctx.Tensor(node, "src"));
+  const TorchDType to = ctx.DTypeOf(node, "self"), from = ctx.DTypeOf(node, "src");
+  if (to != from && to != TorchDType::kFloat && !(IsExactInteger(from) && IsExactInteger(to)))
+    return ctx.NodeError(node, absl::StrCat("copying ", TorchDTypeName(from), " into ", TorchDTypeName(to),
+                                            " is not supported yet"));
+  const ops::Shape& shape = ctx.graph().values[self].shape;
+  if (ctx.graph().values[src].shape == shape) return ctx.Bind(node, src);
+  ops::Attrs attrs;
+  attrs.SetInts("shape", shape);
+  return EmitAndBind(ctx, node, "expand", {src}, attrs);
+}
+
+// constant_pad_nd, reflection_pad{1,2,3}d and replication_pad{2,3}d: ATen lists (before, after) pairs
+// from the last dim backwards; the device op takes one pair per dim from the first.
+template <int64_t kMode>
+absl::Status Pad(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto pad, ctx.Ints(node, kMode == 0 ? "pad" : "padding"));
+  const size_t rank = ctx.graph().values[x].shape.size();
+  if (pad.size() % 2 != 0 || pad.size() > 2 * rank)
+    return ctx.NodeError(node, absl::StrCat("padding ", ops::ShapeToString(pad), " must be pairs for at most the ",
+                                            rank, " dims of the input"));
+  std::vector<int64_t> pads(2 * rank, 0);
+  for (size_t i = 0; i < pad.size() / 2; ++i) {
+    pads[2 * (rank - 1 - i)] = pad[2 * i];
+    pads[2 * (rank - 1 - i) + 1] = pad[2 * i + 1];
+  }
+  ops::Attrs attrs;
+  attrs.SetInts("pads", pads).SetInt("mode", kMode);
+  if (kMode == 0) {
+    KILN_ASSIGN_OR_RETURN(auto value, ctx.Float(node, "value", 0.0));
+    attrs.SetFloat("value", value);
+  }
+  return EmitAndBind(ctx, node, "pad", {x}, attrs);
 }
 
 }  // namespace
@@ -170,24 +234,33 @@ absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::
   return ctx.Bind(node, y);
 }
 
-void AddShapeRules(std::map<std::string, LoweringRule>& rules) {
-  rules["aten.view.default"] = View;
-  rules["aten._unsafe_view.default"] = View;
-  rules["aten.reshape.default"] = View;
-  rules["aten.unsqueeze.default"] = Unsqueeze;
-  rules["aten.squeeze.dim"] = Squeeze;
-  rules["aten.squeeze.dims"] = Squeeze;
-  rules["aten.squeeze.default"] = Squeeze;
-  rules["aten.permute.default"] = Permute;
-  rules["aten.t.default"] = Transpose;
-  rules["aten.transpose.int"] = Transpose;
-  rules["aten.expand.default"] = Expand;
-  rules["aten.slice.Tensor"] = Slice;
-  rules["aten.cat.default"] = Cat;
-  rules["aten.clone.default"] = Identity;
-  rules["aten.alias.default"] = Identity;
-  rules["aten._to_copy.default"] = Identity;
-  rules["aten.contiguous.default"] = Identity;
+void AddShapeRules(RuleTable& rules) {
+  Lowered(rules, "aten.view.default", View, "reshape (none when the shape is unchanged)");
+  Lowered(rules, "aten._unsafe_view.default", View, "reshape (none when the shape is unchanged)");
+  Lowered(rules, "aten.reshape.default", View, "reshape (none when the shape is unchanged)");
+  Lowered(rules, "aten.unsqueeze.default", Unsqueeze, "reshape");
+  Lowered(rules, "aten.squeeze.dim", Squeeze, "reshape (none when no dim is dropped)");
+  Lowered(rules, "aten.squeeze.dims", Squeeze, "reshape (none when no dim is dropped)");
+  Lowered(rules, "aten.squeeze.default", Squeeze, "reshape (none when no dim is dropped)");
+  Lowered(rules, "aten.permute.default", Permute, "permute");
+  Lowered(rules, "aten.t.default", Transpose, "permute");
+  Lowered(rules, "aten.transpose.int", Transpose, "permute");
+  Lowered(rules, "aten.expand.default", Expand, "expand");
+  Lowered(rules, "aten.slice.Tensor", Slice, "slice");
+  Lowered(rules, "aten.cat.default", Cat, "concat");
+  Lowered(rules, "aten.constant_pad_nd.default", Pad<0>, "pad");
+  for (const char* target : {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default",
+                             "aten.reflection_pad3d.default"})
+    Lowered(rules, target, Pad<1>, "pad (reflect)");
+  for (const char* target : {"aten.replication_pad2d.default", "aten.replication_pad3d.default"})
+    Lowered(rules, target, Pad<2>, "pad (replicate)");
+  Resolved(rules, "aten.clone.default", Identity, "the input value itself");
+  Resolved(rules, "aten.alias.default", Identity, "the input value itself");
+  Resolved(rules, "aten._to_copy.default", ToCopy,
+           "the input value when every value converts exactly; x != 0 (logical_not twice) to bool; trunc from "
+           "float to integer");
+  Lowered(rules, "aten.copy.default", Copy, "expand (none when the shapes match)");
+  Resolved(rules, "aten.contiguous.default", Identity, "the input value itself");
 }
 
 }  // namespace kiln::compiler

@@ -1,0 +1,58 @@
+// The core ATen overloads without a lowering rule, each with the reason, so that a user hitting one
+// learns whether to wait for it or to change the model, and docs/OPS.md can list every core overload.
+#include "compiler/lowering/lowering_context.h"
+
+namespace kiln::compiler {
+
+std::string UnsupportedMessage(const UnsupportedOp& op) {
+  return (op.not_yet ? "not supported yet: " : "cannot run on the device: ") + op.reason;
+}
+
+const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
+  static const auto* table = [] {
+    const std::string kSymbolic =
+        "symbolic size arithmetic; Kiln compiles static shapes, where torch.export makes these constants";
+    const std::string kRandom = "random numbers; the device has no RNG";
+    const std::string kBackward = "backward (training) op";
+    auto* t = new std::map<std::string, UnsupportedOp>{
+        // Cannot run: no device meaning, or an output the device cannot produce.
+        {"aten._fft_c2r.default", {false, "complex-valued; the device has no complex dtype"}},
+        {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
+        {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
+        {"aten.nonzero.default", {false, "data-dependent output shape"}},
+        {"aten.atan2.out", {false, "writes into an out= tensor; exported programs are functional (atan2.default)"}},
+        {"aten.resize_.default", {false, "resizes a tensor's storage in place; exported programs are functional"}},
+        {"aten.rand.default", {false, kRandom}},
+        {"aten.randn.default", {false, kRandom}},
+        {"aten.randperm.default", {false, kRandom}},
+        {"aten.native_dropout.default", {false, kRandom + " (dropout in eval mode exports as nothing)"}},
+        {"aten.sym_is_contiguous.default", {false, kSymbolic}},
+        {"aten.sym_numel.default", {false, kSymbolic}},
+        {"aten.sym_size.int", {false, kSymbolic}},
+        {"aten.sym_storage_offset.default", {false, kSymbolic}},
+        {"aten.sym_stride.int", {false, kSymbolic}},
+        // Not yet: backward ops.
+        {"aten._adaptive_avg_pool2d_backward.default", {true, kBackward}},
+        {"aten.avg_pool2d_backward.default", {true, kBackward}},
+        {"aten.convolution_backward.default", {true, kBackward}},
+        {"aten.embedding_dense_backward.default", {true, kBackward}},
+        {"aten.max_pool2d_with_indices_backward.default", {true, kBackward}},
+        {"aten.native_group_norm_backward.default", {true, kBackward}},
+        {"aten.native_layer_norm_backward.default", {true, kBackward}},
+        // Not yet: normalization and distances.
+        {"aten._native_batch_norm_legit.default",
+         {true, "training-mode batch norm that updates running statistics in place"}},
+        {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
+        {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
+        {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
+        // Not yet: pooling and sampling.
+        {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
+        {"aten.col2im.default", {true, "no device op"}},
+        {"aten.grid_sampler_2d.default", {true, "no device op"}},
+    };
+    return t;
+  }();
+  return *table;
+}
+
+}  // namespace kiln::compiler
