@@ -716,6 +716,26 @@ TEST(BadInputs, ZeroByteTensorsShareOffsetsWithLiveTensors) {
   EXPECT_FLOAT_EQ(outputs[0].f32()[1], 2.0f);
 }
 
+TEST(Program, OutputsThatAreAnInputOrAConstant) {
+  // A model may return an input unchanged, or a value constant folding computed whole.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 3});
+  const int c = g.AddConstant("c", {2}, {1.5f, -2});
+  const int two = g.AddConstant("two", {2}, {2, 2});
+  const int folded = Node(g, "mul", {c, two}, "folded");
+  const int y = Node(g, "relu", {x}, "y");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"same", x}, {"folded", folded}, {"y", y}};
+  const std::vector<float> xs = {1, -2, 3, -4, 5, -6};
+  std::vector<HostTensor> outputs;
+  Status s = WriteLoadRun(Compile(std::move(g)), {HostTensor::FromFloats({2, 3}, xs)}, &outputs);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_EQ(std::vector<float>(outputs[0].f32(), outputs[0].f32() + 6), xs);
+  EXPECT_EQ(std::vector<float>(outputs[1].f32(), outputs[1].f32() + 2), (std::vector<float>{3, -4}));
+  EXPECT_EQ(std::vector<float>(outputs[2].f32(), outputs[2].f32() + 6), (std::vector<float>{1, 0, 3, 0, 5, 0}));
+}
+
 TEST(Program, EmptyConstantAndNoOtherWeights) {
   DeviceGraph g;
   const int x = g.AddInput("x", {0, 3});

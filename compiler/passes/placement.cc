@@ -53,15 +53,17 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     p.instructions.push_back(std::move(inst));
   }
 
-  // Outputs: a DMA from the device value into a host tensor.
+  // Outputs: a DMA from the device value into a host tensor. An output may also be a graph input
+  // (returned unchanged) or a constant (a result constant folding computed): it is copied back from
+  // the input's device copy or from the constant region.
   for (const auto& [name, v] : graph.outputs) {
     const DeviceValue& value = graph.values[v];
-    if (value.kind != DeviceValue::Kind::kIntermediate)
-      return absl::UnimplementedError(absl::StrCat("output '", name,
-                                                   "' is a graph input or constant; such outputs are not supported yet"));
+    const int src = value.kind == DeviceValue::Kind::kConstant ? device_operand(v) : device_tensor[v];
+    if (src < 0)
+      return absl::InternalError(absl::StrCat("placement: output '", name, "' (", value.name, ") is never computed"));
     const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, kCallerBuffer, 0, false, {}});
     p.outputs.push_back({name, host});
-    p.instructions.push_back({ProgramInstruction::Kind::kDeviceToHost, nullptr, {device_tensor[v]}, host, {}, name});
+    p.instructions.push_back({ProgramInstruction::Kind::kDeviceToHost, nullptr, {src}, host, {}, name});
   }
   return p;
 }
