@@ -2,6 +2,7 @@
 // softmax and reductions.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
@@ -431,6 +432,51 @@ absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "matmul", {rows_m, by_cols});
 }
 
+struct Moments {
+  int mean, rstd, normalized;
+};
+
+// (t - mean) * rsqrt(var + eps) with mean and (biased) variance over the dims `stats` names, as ATen's
+// normalizations compute batch statistics.
+absl::StatusOr<Moments> Normalize(LoweringContext& ctx, const AtenNode& node, int t, const ops::Attrs& stats,
+                                  double eps) {
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {t}, stats));
+  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {t, mean}));
+  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
+  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
+  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
+  KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "mul", {centered, rstd}));
+  return Moments{mean, rstd, normalized};
+}
+
+// The shared tail of the normalizations that return (out, mean, rstd): weight and bias [C] apply along
+// dim 1 of the rank-`rank` result y (viewed as [C, 1, ...]); y is bound as output 0, and mean and rstd,
+// when the graph uses them, as outputs 1 and 2 reshaped to `stats_shape`.
+absl::Status AffineAndBind(LoweringContext& ctx, const AtenNode& node, int y, size_t rank, int64_t channels,
+                           std::optional<int> weight, std::optional<int> bias, const Moments& m,
+                           std::vector<int64_t> stats_shape) {
+  ops::Shape per_channel(rank - 1, 1);
+  per_channel[0] = channels;
+  ops::Attrs channel;
+  channel.SetInts("shape", per_channel);
+  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
+    if (!param) continue;
+    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
+    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
+  }
+  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
+  ops::Attrs flat;
+  flat.SetInts("shape", std::move(stats_shape));
+  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? m.mean : m.rstd}, flat, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
+}
+
 // native_group_norm(x, weight?, bias?, N, C, HxW, group, eps) -> (out, mean, rstd): statistics over
 // [N, group, C / group * HxW], then the per-channel affine. mean and rstd ([N, group]) are bound too.
 absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
@@ -449,34 +495,9 @@ absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
   stats.SetInts("dims", {2}).SetInt("keepdim", 1);
   back.SetInts("shape", in);
   KILN_ASSIGN_OR_RETURN(auto g, ctx.Emit(node, "reshape", {x}, grouped));
-  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {g}, stats));
-  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {g, mean}));
-  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
-  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
-  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
-  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
-  KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "mul", {centered, rstd}));
-  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "reshape", {normalized}, back));
-  // weight and bias [C] apply along dim 1: view them as [C, 1, ...].
-  ops::Shape per_channel(in.size() - 1, 1);
-  per_channel[0] = c;
-  ops::Attrs channel;
-  channel.SetInts("shape", per_channel);
-  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
-    if (!param) continue;
-    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
-    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
-  }
-  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
-  ops::Attrs flat_stats;
-  flat_stats.SetInts("shape", {n, groups});
-  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
-    if (node.outputs[i].empty()) continue;
-    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? mean : rstd}, flat_stats, node.name, node.outputs[i]);
-    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
-    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
-  }
-  return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(Moments m, Normalize(ctx, node, g, stats, eps));
+  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "reshape", {m.normalized}, back));
+  return AffineAndBind(ctx, node, y, in.size(), c, weight, bias, m, {n, groups});
 }
 
 // _native_batch_norm_legit.no_stats(x, weight?, bias?, training, momentum, eps) -> (out, mean, rstd):
@@ -493,32 +514,8 @@ absl::Status BatchNormNoStats(LoweringContext& ctx, const AtenNode& node) {
     if (d != 1) dims.push_back(d);
   ops::Attrs stats;
   stats.SetInts("dims", dims).SetInt("keepdim", 1);
-  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "reduce_mean", {x}, stats));
-  KILN_ASSIGN_OR_RETURN(auto centered, ctx.Emit(node, "sub", {x, mean}));
-  KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
-  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
-  KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
-  KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
-  KILN_ASSIGN_OR_RETURN(int y, ctx.Emit(node, "mul", {centered, rstd}));
-  ops::Shape per_channel(in.size() - 1, 1);
-  per_channel[0] = in[1];
-  ops::Attrs channel;
-  channel.SetInts("shape", per_channel);
-  for (const auto& [param, op] : {std::pair{weight, "mul"}, std::pair{bias, "add"}}) {
-    if (!param) continue;
-    KILN_ASSIGN_OR_RETURN(auto p, ctx.Emit(node, "reshape", {*param}, channel));
-    KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, op, {y, p}));
-  }
-  KILN_RETURN_IF_ERROR(ctx.Bind(node, y, 0));
-  ops::Attrs flat;
-  flat.SetInts("shape", {in[1]});
-  for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i) {
-    if (node.outputs[i].empty()) continue;
-    absl::StatusOr<int> v = ctx.graph().AddNode("reshape", {i == 1 ? mean : rstd}, flat, node.name, node.outputs[i]);
-    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
-    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
-  }
-  return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(Moments m, Normalize(ctx, node, x, stats, eps));
+  return AffineAndBind(ctx, node, m.normalized, in.size(), in[1], weight, bias, m, {in[1]});
 }
 
 // prod.default (all dims) and prod.dim_int (one dim).
