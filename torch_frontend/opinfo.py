@@ -10,7 +10,8 @@ tensor arguments are its inputs (everything else is baked in), is exported with 
 decomposed to core ATen (`run_decompositions()`, the same table as the model path), then compiled and
 run by Kiln's command-line tools. Each sample ends in one class:
 
-- export: torch.export refused it (not Kiln's concern; not counted in the pass rate)
+- export: torch.export refused it, or the exported (decomposed) program itself differs from eager
+  (torch's concern, not Kiln's; not counted in the pass rate)
 - passed: outputs match eager PyTorch (floats: PCC and allclose; integers and bools: exact)
 - kiln error: compile or run stopped with a clear error (exit 1 and a message)
 - wrong: Kiln ran it and the result differs from PyTorch
@@ -173,9 +174,21 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ep = torch.export.export(call.module, call.tensors).run_decompositions()
+            with torch.no_grad():
+                exported = _tensor_outputs(ep.module()(*call.tensors))
     except Exception as e:  # torch refused: record why, in one line
         res.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
         return res
+    # A decomposition that changes the op's meaning is torch's, not Kiln's: the exported program itself
+    # must agree with eager before Kiln is judged against it.
+    if len(exported) != len(refs):
+        res.reason = f"the exported program returns {len(exported)} tensors, eager {len(refs)}"
+        return res
+    for i, (ref, got) in enumerate(zip(refs, exported)):
+        diff = _compare(_to_numpy(ref), _to_numpy(got))
+        if diff:
+            res.reason = f"the exported program differs from eager: output {i}: {diff}"
+            return res
     base = os.path.join(workdir, "case")
     pt2, kiln = base + ".pt2", base + ".kiln"
     torch.export.save(ep, pt2)
