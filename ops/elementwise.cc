@@ -27,7 +27,7 @@ struct ElementwiseSpec {
   std::string_view summary;
 };
 
-const ElementwiseSpec kUnary[] = {
+constexpr ElementwiseSpec kUnary[] = {
     {"relu", "max(x, 0) (NaN propagates)"},
     {"neg", "-x"},
     {"exp", "e^x"},
@@ -64,7 +64,7 @@ const ElementwiseSpec kUnary[] = {
     {"logical_not", "1 where x == 0, else 0"},
 };
 
-const ElementwiseSpec kBinary[] = {
+constexpr ElementwiseSpec kBinary[] = {
     {"add", "a + b, numpy broadcasting"},
     {"sub", "a - b, numpy broadcasting"},
     {"mul", "a * b, numpy broadcasting"},

@@ -69,7 +69,7 @@ inline float FloorDivide(float a, float b) {
   return floordiv;
 }
 
-const KernelDef kUnary[] = {
+constexpr KernelDef kUnary[] = {
     {"relu", &UnaryKernel<[](float x) { return x < 0.0f ? 0.0f : x; }>},
     {"neg", &UnaryKernel<[](float x) { return -x; }>},
     {"exp", &UnaryKernel<[](float x) { return std::exp(x); }>},
@@ -108,7 +108,7 @@ const KernelDef kUnary[] = {
     {"logical_not", &UnaryKernel<[](float x) { return x == 0.0f ? 1.0f : 0.0f; }>},
 };
 
-const KernelDef kBinary[] = {
+constexpr KernelDef kBinary[] = {
     {"add", &BinaryKernel<[](float a, float b) { return a + b; }>},
     {"sub", &BinaryKernel<[](float a, float b) { return a - b; }>},
     {"mul", &BinaryKernel<[](float a, float b) { return a * b; }>},

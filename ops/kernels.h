@@ -34,7 +34,7 @@ struct KernelDef {
   KernelFn fn;
 };
 
-// Every registered kernel, sorted by op name (ops_test checks it pairs one-to-one with AllOps()).
+// Every registered kernel, in family order (ops_test checks they pair one-to-one with AllOps()).
 const std::vector<KernelDef>& AllKernels();
 // The kernel registered for `op`; nullptr when there is none.
 KernelFn FindKernel(const OpDef& op);
