@@ -1,4 +1,5 @@
-// 2-D convolution (NCHW, grouped, strided, dilated) lowered to im2col + the shared SGEMM.
+// 2-D convolution (NCHW, grouped, strided, dilated): operands, attributes, shape rule and work. The
+// kernel (im2col + the shared SGEMM) is in conv_kernels.cc.
 #include <algorithm>
 
 #include "ops/op_families.h"
