@@ -1,8 +1,8 @@
 // Ops that only move elements: reshape, permute, expand, slice, concat, pad.
 #include <algorithm>
-#include <cstring>
 
 #include "ops/op_families.h"
+#include "ops/op_params.h"
 #include "ops/shape_util.h"
 
 namespace kiln::ops {
@@ -26,29 +26,7 @@ std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, S
   return "";
 }
 
-void ReshapeKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
-  const int64_t n = NumElements(out.shape);
-  if (n > 0) std::memcpy(out.data, inputs[0].data, n * sizeof(float));  // empty: buffers may be null
-}
-
 // ---- permute ----
-
-// Normalizes `dims` into a permutation of [0, rank); "" on success.
-std::string PermutationDims(const Attrs& attrs, size_t rank, std::vector<int64_t>* perm) {
-  const std::vector<int64_t>& dims = attrs.Ints("dims");
-  const std::string bad = "dims " + ShapeToString(dims) + " is not a permutation of " +
-                          std::to_string(rank) + " dims";
-  if (dims.size() != rank) return bad;
-  std::vector<bool> seen(rank, false);
-  perm->resize(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    int64_t d;
-    if (!NormalizeDim(dims[i], static_cast<int64_t>(rank), &d).empty() || seen[d]) return bad;
-    seen[d] = true;
-    (*perm)[i] = d;
-  }
-  return "";
-}
 
 std::string InferPermute(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   std::vector<int64_t> perm;
@@ -57,27 +35,6 @@ std::string InferPermute(const std::vector<Shape>& inputs, const Attrs& attrs, S
   for (size_t i = 0; i < perm.size(); ++i) result[i] = inputs[0][perm[i]];
   *out = std::move(result);
   return "";
-}
-
-void PermuteKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
-  std::vector<int64_t> perm;
-  PermutationDims(attrs, inputs[0].shape.size(), &perm);
-  // Walk the output contiguously, reading the input through permuted strides.
-  const std::vector<int64_t> in_strides = ContiguousStrides(inputs[0].shape);
-  std::vector<int64_t> src_strides(perm.size());
-  for (size_t i = 0; i < perm.size(); ++i) src_strides[i] = in_strides[perm[i]];
-  const std::array<std::vector<int64_t>, 2> strides = {ContiguousStrides(out.shape), src_strides};
-  const float* src = inputs[0].data;
-  ForEachRun(out.shape, strides, [&](int64_t n, const std::array<int64_t, 2>& off,
-                                     const std::array<int64_t, 2>& st) {
-    float* d = out.data + off[0];
-    const float* s = src + off[1];
-    if (st[1] == 1) {
-      std::memcpy(d, s, n * sizeof(float));
-    } else {
-      for (int64_t i = 0; i < n; ++i) d[i] = s[i * st[1]];
-    }
-  });
 }
 
 // ---- expand ----
@@ -98,29 +55,8 @@ std::string InferExpand(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
   return "";
 }
 
-void ExpandKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
-  BroadcastCopy(inputs[0].data, inputs[0].shape, out.data, out.shape);
-}
-
 // ---- slice ----
 
-struct SliceRange {
-  int64_t dim, start, step, size;
-};
-
-std::string GetSlice(const Shape& x, const Attrs& attrs, SliceRange* r) {
-  if (x.empty()) return "cannot slice a rank-0 tensor";
-  if (std::string err = NormalizeDim(attrs.Int("dim"), x.size(), &r->dim); !err.empty()) return err;
-  r->step = attrs.Int("step", 1);
-  if (r->step < 1) return "attribute 'step' must be >= 1, got " + std::to_string(r->step);
-  // Python-style: negative indices count from the end, then both ends clamp into [0, size].
-  const int64_t size = x[r->dim];
-  auto clamp = [size](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + size : i, 0, size); };
-  const int64_t start = clamp(attrs.Int("start")), end = clamp(attrs.Int("end"));
-  r->start = start;
-  r->size = end > start ? CeilDiv(end - start, r->step) : 0;  // step may be near INT64_MAX
-  return "";
-}
 
 std::string InferSlice(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   SliceRange r;
@@ -128,26 +64,6 @@ std::string InferSlice(const std::vector<Shape>& inputs, const Attrs& attrs, Sha
   *out = inputs[0];
   (*out)[r.dim] = r.size;
   return "";
-}
-
-void SliceKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
-  const Shape& x = inputs[0].shape;
-  SliceRange r;
-  GetSlice(x, attrs, &r);
-  const int64_t outer = DimProduct(x, 0, r.dim);
-  const int64_t inner = DimProduct(x, r.dim + 1, x.size());
-  const int64_t in_dim = x[r.dim];
-  if (r.size * inner == 0) return;  // empty result: nothing to copy (and no buffer to copy into)
-  for (int64_t o = 0; o < outer; ++o) {
-    const float* src = inputs[0].data + (o * in_dim + r.start) * inner;
-    float* dst = out.data + o * r.size * inner;
-    if (r.step == 1) {
-      std::memcpy(dst, src, r.size * inner * sizeof(float));
-      continue;
-    }
-    for (int64_t i = 0; i < r.size; ++i)
-      std::memcpy(dst + i * inner, src + i * r.step * inner, inner * sizeof(float));
-  }
 }
 
 // ---- concat ----
@@ -172,27 +88,64 @@ std::string InferConcat(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
   return "";
 }
 
-void ConcatKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
-  int64_t dim = 0;
-  NormalizeDim(attrs.Int("dim"), out.shape.size(), &dim);
-  const int64_t outer = DimProduct(out.shape, 0, dim);
-  const int64_t inner = DimProduct(out.shape, dim + 1, out.shape.size());
-  // An empty result has nothing to copy, however many outer indices it has ([2^40, 0] along dim 1).
-  if (NumElements(out.shape) == 0) return;
-  float* dst = out.data;
-  // Each outer index takes one contiguous chunk from every operand in turn.
-  for (int64_t o = 0; o < outer; ++o)
-    for (const ConstView& in : inputs) {
-      const int64_t chunk = in.shape[dim] * inner;
-      if (chunk == 0) continue;  // an empty operand's buffer may be null
-      std::memcpy(dst, in.data + o * chunk, chunk * sizeof(float));
-      dst += chunk;
-    }
-}
-
 // ---- pad ----
 
-enum PadMode : int64_t { kConstant = 0, kReflect = 1, kReplicate = 2 };
+
+std::string InferPad(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  std::vector<int64_t> pads;
+  int64_t mode;
+  if (std::string err = GetPad(inputs[0], attrs, &pads, &mode); !err.empty()) return err;
+  Shape result = inputs[0];
+  for (size_t d = 0; d < result.size(); ++d) result[d] += pads[2 * d] + pads[2 * d + 1];
+  *out = std::move(result);
+  return "";
+}
+
+OpDef MakeDataMovement(std::string_view name, std::string_view summary, std::vector<AttrDef> attrs,
+                       InferShapeFn infer) {
+  OpDef def;
+  def.name = name;
+  def.summary = summary;
+  def.inputs = {"x"};
+  def.attrs = std::move(attrs);
+  def.unit = Unit::kDataMovement;
+  def.infer_shape = infer;
+  def.work = NoWork;
+  return def;
+}
+
+}  // namespace
+
+// Normalizes `dims` into a permutation of [0, rank); "" on success.
+std::string PermutationDims(const Attrs& attrs, size_t rank, std::vector<int64_t>* perm) {
+  const std::vector<int64_t>& dims = attrs.Ints("dims");
+  const std::string bad = "dims " + ShapeToString(dims) + " is not a permutation of " +
+                          std::to_string(rank) + " dims";
+  if (dims.size() != rank) return bad;
+  std::vector<bool> seen(rank, false);
+  perm->resize(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t d;
+    if (!NormalizeDim(dims[i], static_cast<int64_t>(rank), &d).empty() || seen[d]) return bad;
+    seen[d] = true;
+    (*perm)[i] = d;
+  }
+  return "";
+}
+
+std::string GetSlice(const Shape& x, const Attrs& attrs, SliceRange* r) {
+  if (x.empty()) return "cannot slice a rank-0 tensor";
+  if (std::string err = NormalizeDim(attrs.Int("dim"), x.size(), &r->dim); !err.empty()) return err;
+  r->step = attrs.Int("step", 1);
+  if (r->step < 1) return "attribute 'step' must be >= 1, got " + std::to_string(r->step);
+  // Python-style: negative indices count from the end, then both ends clamp into [0, size].
+  const int64_t size = x[r->dim];
+  auto clamp = [size](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + size : i, 0, size); };
+  const int64_t start = clamp(attrs.Int("start")), end = clamp(attrs.Int("end"));
+  r->start = start;
+  r->size = end > start ? CeilDiv(end - start, r->step) : 0;  // step may be near INT64_MAX
+  return "";
+}
 
 // Validates pads/mode against x; "" on success.
 std::string GetPad(const Shape& x, const Attrs& attrs, std::vector<int64_t>* pads, int64_t* mode) {
@@ -224,96 +177,36 @@ std::string GetPad(const Shape& x, const Attrs& attrs, std::vector<int64_t>* pad
   return "";
 }
 
-std::string InferPad(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
-  std::vector<int64_t> pads;
-  int64_t mode;
-  if (std::string err = GetPad(inputs[0], attrs, &pads, &mode); !err.empty()) return err;
-  Shape result = inputs[0];
-  for (size_t d = 0; d < result.size(); ++d) result[d] += pads[2 * d] + pads[2 * d + 1];
-  *out = std::move(result);
-  return "";
-}
-
-void PadKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
-  const Shape& x = inputs[0].shape;
-  std::vector<int64_t> pads;
-  int64_t mode;
-  GetPad(x, attrs, &pads, &mode);
-  const int64_t n = NumElements(out.shape);
-  if (n == 0) return;
-  const float value = static_cast<float>(attrs.Float("value"));
-  const std::vector<int64_t> strides = ContiguousStrides(x);
-  std::vector<int64_t> pos(out.shape.size(), 0);
-  for (int64_t e = 0; e < n; ++e) {
-    int64_t offset = 0;
-    bool inside = true;
-    for (size_t d = 0; d < x.size(); ++d) {
-      int64_t i = pos[d] - pads[2 * d];
-      if (i < 0 || i >= x[d]) {
-        if (mode == kConstant) {
-          inside = false;
-          break;
-        }
-        if (mode == kReflect) i = i < 0 ? -i : 2 * (x[d] - 1) - i;
-        else i = i < 0 ? 0 : x[d] - 1;
-      }
-      offset += i * strides[d];
-    }
-    out.data[e] = inside ? inputs[0].data[offset] : value;
-    for (size_t d = pos.size(); d-- > 0;) {  // row-major odometer over the output
-      if (++pos[d] < out.shape[d]) break;
-      pos[d] = 0;
-    }
-  }
-}
-
-OpDef MakeDataMovement(std::string_view name, std::string_view summary, std::vector<AttrDef> attrs,
-                       InferShapeFn infer, KernelFn kernel) {
-  OpDef def;
-  def.name = name;
-  def.summary = summary;
-  def.inputs = {"x"};
-  def.attrs = std::move(attrs);
-  def.unit = Unit::kDataMovement;
-  def.infer_shape = infer;
-  def.work = NoWork;
-  def.kernel = kernel;
-  return def;
-}
-
-}  // namespace
-
 std::vector<OpDef> DataMovementOps() {
   std::vector<OpDef> ops;
   ops.push_back(MakeDataMovement(
       "reshape", "Same elements in row-major order, new shape",
       {{"shape", AttrKind::kInts, "Target shape, fully specified; same element count"}},
-      InferReshape, ReshapeKernel));
+      InferReshape));
   ops.push_back(MakeDataMovement(
       "permute", "Reorders dims: output dim i is input dim dims[i]",
       {{"dims", AttrKind::kInts, "A permutation of the input dims (negative counts from the end)"}},
-      InferPermute, PermuteKernel));
+      InferPermute));
   ops.push_back(MakeDataMovement(
       "expand", "Broadcasts to a larger shape by repeating size-1 dims",
       {{"shape", AttrKind::kInts, "Target shape, fully specified; input dims align right"}},
-      InferExpand, ExpandKernel));
+      InferExpand));
   ops.push_back(MakeDataMovement(
       "slice", "Elements start:end:step along one dim (Python slice semantics)",
       {{"dim", AttrKind::kInt, "Dim to slice (negative counts from the end)"},
        {"start", AttrKind::kInt, "First index; negative counts from the end; clamped to the dim"},
        {"end", AttrKind::kInt, "One past the last index; negative counts from the end; clamped"},
        {"step", AttrKind::kInt, "Stride between taken indices, >= 1"}},
-      InferSlice, SliceKernel));
+      InferSlice));
   ops.push_back(MakeDataMovement(
       "pad", "Pads (or, with negative constant pads, crops) every dim: constant, reflect or replicate",
       {{"pads", AttrKind::kInts, "[before_0, after_0, before_1, after_1, ...]: a count per side of every dim"},
        {"mode", AttrKind::kInt, "0: constant value, 1: reflect (mirror without the edge), 2: replicate the edge"},
        {"value", AttrKind::kFloat, "Fill value of constant padding (default 0)", true}},
-      InferPad, PadKernel));
+      InferPad));
   OpDef concat = MakeDataMovement(
       "concat", "Joins one or more tensors along a dim; all other dims must match",
-      {{"dim", AttrKind::kInt, "Dim to join along (negative counts from the end)"}}, InferConcat,
-      ConcatKernel);
+      {{"dim", AttrKind::kInt, "Dim to join along (negative counts from the end)"}}, InferConcat);
   concat.inputs = {"tensors"};
   concat.variadic = true;
   ops.push_back(std::move(concat));

@@ -1,8 +1,9 @@
 // The accelerator's op library: every device op is described exactly once, here, by an OpDef.
 //
-// The compiler uses `infer_shape` to type the lowered graph and `kernel` to fold constants; the
-// simulator runs `kernel` and charges `work` through its cost model; the runtime checks programs
-// against `inputs`/`attrs`/`infer_shape`; tools/op_docs turns the same table into docs/OPS.md.
+// The compiler uses `infer_shape` to type the lowered graph; the simulator charges `work` through
+// its cost model; the runtime checks programs against `inputs`/`attrs`/`infer_shape`; tools/op_docs
+// turns the same table into docs/OPS.md. Each op's kernel is registered beside its OpDef, by name, in
+// //ops:kernels (ops/kernels.h), so that the runtime core links the descriptions but no kernel.
 #ifndef KILN_OPS_OP_DEF_H_
 #define KILN_OPS_OP_DEF_H_
 
@@ -26,17 +27,6 @@ struct AttrDef {
   bool optional = false;  // when false, every program must set it
 };
 
-// Row-major fp32 views the kernels compute on. The simulator converts device storage (tile layout,
-// bf16/i32) to and from these around each kernel.
-struct ConstView {
-  const float* data;
-  Shape shape;
-};
-struct MutView {
-  float* data;
-  Shape shape;
-};
-
 // Returns "" and sets *out on success, else a message naming what is wrong (no op name needed).
 // Called through InferOutputShape, which has checked the operand shapes; work and kernel only run
 // on shapes InferOutputShape accepted, so loops over them are bounded by tensor sizes.
@@ -44,7 +34,6 @@ using InferShapeFn = std::string (*)(const std::vector<Shape>& inputs, const Att
 // Arithmetic work of one call, counted on tile-padded shapes: the chip works in whole 32x32 tiles.
 // Matrix ops count FLOPs (multiply-add = 2), vector ops count element operations, data movement 0.
 using WorkFn = double (*)(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
-using KernelFn = void (*)(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out);
 
 struct OpDef {
   std::string_view name;
@@ -59,7 +48,6 @@ struct OpDef {
   // Useful FLOPs of one call on the true (unpadded) shapes, for the roofline figure of merit. Only
   // matrix ops set it; the roofline counts matrix-unit FLOPs against the matrix peak.
   WorkFn flops = nullptr;
-  KernelFn kernel = nullptr;
 
   int min_inputs() const { return variadic ? 1 : static_cast<int>(inputs.size()) - num_optional_inputs; }
   int max_inputs() const { return variadic ? 1 << 20 : static_cast<int>(inputs.size()); }

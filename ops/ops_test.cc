@@ -7,11 +7,14 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <tuple>
 #include <string>
 #include <vector>
 
+#include "ops/kernel_util.h"
+#include "ops/kernels.h"
 #include "ops/op_def.h"
 #include "ops/shape_util.h"
 #include "ops/tile_layout.h"
@@ -61,7 +64,12 @@ at::Tensor RunOp(std::string_view name, const std::vector<at::Tensor>& inputs, c
   }
   // NaN-filled so an element the kernel forgets to write fails the comparison.
   at::Tensor out = at::full(out_shape, std::numeric_limits<float>::quiet_NaN(), at::kFloat);
-  def->kernel(views, attrs, MutView{out.data_ptr<float>(), out_shape});
+  const KernelFn kernel = FindKernel(*def);
+  if (!kernel) {
+    ADD_FAILURE() << name << ": no kernel";
+    return {};
+  }
+  kernel(views, attrs, MutView{out.data_ptr<float>(), out_shape});
   return out;
 }
 
@@ -109,7 +117,6 @@ TEST(Registry, EveryOpIsComplete) {
     previous = std::string(op->name);
     EXPECT_FALSE(op->summary.empty());
     EXPECT_FALSE(op->inputs.empty());
-    EXPECT_NE(op->kernel, nullptr);
     EXPECT_NE(op->infer_shape, nullptr);
     EXPECT_NE(op->work, nullptr);
     EXPECT_GE(op->min_inputs(), 1);
@@ -120,6 +127,22 @@ TEST(Registry, EveryOpIsComplete) {
     EXPECT_EQ(FindOp(op->name), op);
   }
   EXPECT_EQ(FindOp("no_such_op"), nullptr);
+}
+
+// The kernels live in //ops:kernels, apart from the descriptions, so that the runtime core links
+// none; each is registered by its OpDef's name, and the two registries must pair up one-to-one.
+TEST(Registry, EveryOpHasExactlyOneKernelAndEveryKernelAnOp) {
+  std::map<std::string, int> kernels_per_op;
+  for (const KernelDef& k : AllKernels()) {
+    EXPECT_NE(k.fn, nullptr) << k.op;
+    EXPECT_NE(FindOp(k.op), nullptr) << "kernel registered for unknown op '" << k.op << "'";
+    ++kernels_per_op[std::string(k.op)];
+  }
+  for (const OpDef* op : AllOps()) {
+    EXPECT_EQ(kernels_per_op[std::string(op->name)], 1) << "kernels registered for op '" << op->name << "'";
+    EXPECT_NE(FindKernel(*op), nullptr) << op->name;
+  }
+  EXPECT_EQ(AllKernels().size(), AllOps().size());
 }
 
 TEST(Registry, EveryOpHasAReferenceTest) {
@@ -956,7 +979,9 @@ void RunRaw(std::string_view name, const std::vector<Shape>& shapes, const std::
   ASSERT_EQ(InferOutputShape(*def, shapes, attrs, out_shape), "");
   std::vector<ConstView> views;
   for (size_t i = 0; i < shapes.size(); ++i) views.push_back({data[i], shapes[i]});
-  def->kernel(views, attrs, {out_data, *out_shape});
+  const KernelFn kernel = FindKernel(*def);
+  ASSERT_NE(kernel, nullptr) << name;
+  kernel(views, attrs, {out_data, *out_shape});
 }
 
 TEST(Hostile, PoolWindowsAreBounded) {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ops/kernels.h"
+
 namespace kiln::sim {
 
 Device::Device(const target::ChipConfig& config)
@@ -96,6 +98,8 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
     return Status::Internal(std::string(op.name) + ": output buffer has shape " +
                          ops::ShapeToString(output.shape) + " but the op produces " +
                          ops::ShapeToString(inferred));
+  const ops::KernelFn kernel = ops::FindKernel(op);
+  if (!kernel) return Status::Internal(std::string(op.name) + ": no kernel is registered for this op");
 
   std::vector<std::vector<float>> values(inputs.size());
   std::vector<ops::ConstView> views;
@@ -106,7 +110,7 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
     bytes_read += inputs[i].stored_bytes();
   }
   std::vector<float> result(ops::NumElements(output.shape));
-  op.kernel(views, attrs, {result.data(), output.shape});
+  kernel(views, attrs, {result.data(), output.shape});
   KILN_RETURN_IF_ERROR(WriteFromFloat(result, output));
 
   const double work = op.work(shapes, output.shape, attrs);

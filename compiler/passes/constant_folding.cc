@@ -1,6 +1,9 @@
 #include "compiler/passes/constant_folding.h"
 
 #include <algorithm>
+#include <string>
+
+#include "ops/kernels.h"
 
 namespace kiln::compiler {
 
@@ -14,11 +17,15 @@ absl::Status FoldConstants(DeviceGraph& graph, FoldingStats* stats) {
       kept.push_back(std::move(node));
       continue;
     }
+    const ops::KernelFn kernel = ops::FindKernel(*node.op);
+    if (!kernel)
+      return absl::InternalError("node '" + node.source + "' (" + std::string(node.op->name) +
+                                 "): no kernel is registered for this op");
     std::vector<ops::ConstView> views;
     for (int v : node.inputs) views.push_back({graph.values[v].constant.data(), graph.values[v].shape});
     DeviceValue& out = graph.values[node.output];
     out.constant.assign(ops::NumElements(out.shape), 0.0f);
-    node.op->kernel(views, node.attrs, {out.constant.data(), out.shape});
+    kernel(views, node.attrs, {out.constant.data(), out.shape});
     out.kind = DeviceValue::Kind::kConstant;
     if (stats) stats->folded_nodes++;
   }
