@@ -374,17 +374,45 @@ TEST(Lowering, SubWithAlphaScalesTheTensorOperand) {
   EXPECT_EQ(Evaluate(*lowered, {{"x", {1, 2, 3}}, {"y", {2, 4, 6}}})["sub"], (std::vector<float>{0, 0, 0}));
 }
 
-TEST(Lowering, NonFloatUserInputIsRejected) {
+// Inputs keep their ATen dtype, outputs take the dtype torch.export recorded (bool for eq).
+TEST(Lowering, IntegerAndBoolInputsAndOutputsKeepTheirDType) {
   AtenGraph g;
   AddUserInput(g, "tokens", {2, 3}, TorchDType::kLong);
+  AddUserInput(g, "mask", {2, 3}, TorchDType::kBool);
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "tokens")}, {2, 3});
+  g.values["relu"].dtype = TorchDType::kLong;
+  AddNode(g, "eq", "torch.ops.aten.eq.Tensor", {TensorArg("self", "tokens"), TensorArg("other", "mask")}, {2, 3});
+  g.values["eq"].dtype = TorchDType::kBool;
+  g.outputs = {"relu", "eq"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  EXPECT_EQ(lowered->values[lowered->inputs[0].second].dtype, ops::DType::kI64);
+  EXPECT_EQ(lowered->values[lowered->inputs[1].second].dtype, ops::DType::kBool);
+  EXPECT_EQ(lowered->values[lowered->outputs[0].second].dtype, ops::DType::kI64);
+  EXPECT_EQ(lowered->values[lowered->outputs[1].second].dtype, ops::DType::kBool);
+}
+
+TEST(Lowering, UnsupportedInputDTypeIsRejected) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3}, TorchDType::kDouble);
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2, 3});
   g.outputs = {"relu"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
-  const std::string msg(lowered.status().message());
-  EXPECT_THAT(msg, HasSubstr("'tokens'"));
-  EXPECT_THAT(msg, HasSubstr("int64"));
+  EXPECT_EQ(lowered.status().message(), "input 'x' is float64; inputs may be float32, int64, int32 or bool");
+}
+
+// An output that is an input unchanged (clone binds to it) comes back in the input's own dtype.
+TEST(Lowering, InputReturnedInAnotherDTypeIsRejected) {
+  AtenGraph g;
+  AddUserInput(g, "tokens", {2}, TorchDType::kLong);
+  AddNode(g, "clone", "torch.ops.aten.clone.default", {TensorArg("self", "tokens")}, {2});
+  g.outputs = {"clone"};  // recorded as float32
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_EQ(lowered.status().message(), "output 'clone' is input 'tokens' converted from i64 to f32; a program "
+                                        "cannot return an input in another dtype yet");
 }
 
 TEST(Lowering, UserInputWithoutMetadataIsRejected) {

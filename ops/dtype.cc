@@ -9,6 +9,8 @@ const char* DTypeName(DType t) {
     case DType::kF32: return "f32";
     case DType::kBF16: return "bf16";
     case DType::kI32: return "i32";
+    case DType::kI64: return "i64";
+    case DType::kBool: return "bool";
   }
   return "?";
 }
@@ -64,6 +66,16 @@ void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
       for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
       return;
     }
+    case DType::kI64: {
+      const int64_t* s = static_cast<const int64_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
+    case DType::kBool: {
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = s[i] ? 1.0f : 0.0f;
+      return;
+    }
   }
 }
 
@@ -89,7 +101,29 @@ void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
       }
       return;
     }
+    case DType::kI64: {
+      int64_t* d = static_cast<int64_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) {
+        const float v = src[i];
+        if (std::isnan(v)) d[i] = 0;
+        else if (v >= 9223372036854775807.0f) d[i] = INT64_MAX;
+        else if (v <= -9223372036854775808.0f) d[i] = INT64_MIN;
+        else d[i] = static_cast<int64_t>(std::nearbyint(v));
+      }
+      return;
+    }
+    case DType::kBool: {
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = src[i] != 0.0f ? 1 : 0;  // NaN != 0: true
+      return;
+    }
   }
+}
+
+int64_t FirstOutsideInt32(const int64_t* values, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    if (values[i] < INT32_MIN || values[i] > INT32_MAX) return i;
+  return -1;
 }
 
 }  // namespace kiln::ops

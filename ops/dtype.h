@@ -9,9 +9,12 @@
 
 namespace kiln::ops {
 
-// The element types the chip stores. Kernels compute in fp32; bf16 and int32 are storage formats
-// converted on load and store, as the chip's vector and matrix units do.
-enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2 };
+// Element types. The chip stores f32, bf16 and i32; kernels compute in fp32, and bf16 and i32 are
+// storage formats converted on load and store, as the chip's vector and matrix units do. i64 and
+// bool exist only in host memory (a caller's inputs and outputs, ATen's int64 and bool): the DMA
+// converts them to and from a device dtype, so integers and bools are exact on the device while
+// their magnitude is at most 2^24 (fp32's integer range), and an int64 input must fit int32.
+enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4 };
 
 using Shape = std::vector<int64_t>;
 
@@ -21,8 +24,18 @@ using Shape = std::vector<int64_t>;
 // with room to spare, and every loop over a tensor's dims is bounded by the tensor's size.
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
 
-inline int64_t DTypeSize(DType t) { return t == DType::kBF16 ? 2 : 4; }
+inline int64_t DTypeSize(DType t) {
+  switch (t) {
+    case DType::kBF16: return 2;
+    case DType::kI64: return 8;
+    case DType::kBool: return 1;
+    default: return 4;
+  }
+}
 const char* DTypeName(DType t);
+// Whether device memory can hold `t` (f32, bf16, i32); i64 and bool are host-only.
+inline bool IsDeviceDType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kI32; }
+inline bool IsIntegral(DType t) { return t == DType::kI32 || t == DType::kI64 || t == DType::kBool; }
 
 // Product of the dims: 0 when any dim is 0. Never overflows: a product beyond int64 saturates at
 // INT64_MAX (only possible for shapes that CheckShape rejects).
@@ -50,9 +63,14 @@ inline float BF16ToFloat(uint16_t h) {
 }
 
 // Reads `count` elements of type `dtype` from `src` into fp32, and back. With count 0 the
-// pointers may be null (an empty tensor has no buffer).
+// pointers may be null (an empty tensor has no buffer). Storing rounds to nearest and saturates
+// for integers (NaN becomes 0) and stores value != 0 for bool (NaN is true, as in PyTorch).
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst);
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst);
+
+// The index of the first element of an i64 buffer outside int32's range, or -1 when all fit: an
+// int64 host tensor goes to the device as int32 (see DType).
+int64_t FirstOutsideInt32(const int64_t* values, int64_t count);
 
 }  // namespace kiln::ops
 

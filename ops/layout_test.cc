@@ -133,6 +133,35 @@ TEST(DTypeConversion, LoadAndStoreI32) {
   EXPECT_EQ(back[2], -2.0f);
 }
 
+// i64 and bool are host dtypes: the DMA loads them as fp32 and stores fp32 results back.
+TEST(DTypeConversion, LoadAndStoreI64AndBool) {
+  const std::vector<int64_t> ids = {0, -3, 16777216, 70000};
+  std::vector<float> f(ids.size());
+  LoadAsFloat(ids.data(), DType::kI64, ids.size(), f.data());
+  EXPECT_EQ(f, (std::vector<float>{0.0f, -3.0f, 16777216.0f, 70000.0f}));
+  const std::vector<float> src = {2.5f, -1.6f, 1e30f, -1e30f, std::numeric_limits<float>::quiet_NaN()};
+  std::vector<int64_t> i64(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kI64, i64.data());
+  EXPECT_EQ(i64, (std::vector<int64_t>{2, -2, INT64_MAX, INT64_MIN, 0}));
+  std::vector<uint8_t> b(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kBool, b.data());
+  EXPECT_EQ(b, (std::vector<uint8_t>{1, 1, 1, 1, 1}));
+  const float zero = 0.0f;
+  StoreFromFloat(&zero, 1, DType::kBool, b.data());
+  EXPECT_EQ(b[0], 0);
+  const std::vector<uint8_t> flags = {0, 1};
+  LoadAsFloat(flags.data(), DType::kBool, 2, f.data());
+  EXPECT_EQ(f[0], 0.0f);
+  EXPECT_EQ(f[1], 1.0f);
+  EXPECT_EQ(FirstOutsideInt32(ids.data(), ids.size()), -1);
+  const std::vector<int64_t> big = {1, INT32_MAX, int64_t{INT32_MIN} - 1};
+  EXPECT_EQ(FirstOutsideInt32(big.data(), big.size()), 2);
+  EXPECT_EQ(DTypeSize(DType::kI64), 8);
+  EXPECT_EQ(DTypeSize(DType::kBool), 1);
+  EXPECT_FALSE(IsDeviceDType(DType::kI64));
+  EXPECT_TRUE(IsDeviceDType(DType::kI32));
+}
+
 TEST(DTypeConversion, Names) {
   EXPECT_EQ(DTypeSize(DType::kBF16), 2);
   EXPECT_EQ(DTypeSize(DType::kI32), 4);
@@ -200,7 +229,7 @@ TEST(ShapeLimits, EmptyTileTensorsConvertInConstantTime) {
 // An empty tensor has no buffer; copying zero elements must not pass null to memcpy (UB, which
 // --config=asan's UBSan reports).
 TEST(DTypeConversion, ZeroElementsWithNullBuffers) {
-  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32}) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32, DType::kI64, DType::kBool}) {
     LoadAsFloat(nullptr, dt, 0, nullptr);
     StoreFromFloat(nullptr, 0, dt, nullptr);
   }

@@ -74,6 +74,15 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
     if (in.bytes.size() != static_cast<size_t>(need))
       return Status::InvalidArgument("input '" + specs[i].name + "': buffer holds " + std::to_string(in.bytes.size()) +
                                      " bytes, shape needs " + std::to_string(need));
+    // The device holds an int64 input as int32 (ops/dtype.h): a value beyond it is the caller's error.
+    if (in.dtype == ops::DType::kI64) {
+      const auto* values = reinterpret_cast<const int64_t*>(in.bytes.data());
+      const int64_t bad = ops::FirstOutsideInt32(values, ops::NumElements(in.shape));
+      if (bad >= 0)
+        return Status::InvalidArgument("input '" + specs[i].name + "': element " + std::to_string(bad) + " is " +
+                                       std::to_string(values[bad]) +
+                                       ", outside int32; the device holds int64 inputs as int32");
+    }
     host_src[specs[i].tensor] = in.bytes.data();
   }
   outputs->clear();

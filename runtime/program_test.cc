@@ -736,6 +736,72 @@ TEST(Program, OutputsThatAreAnInputOrAConstant) {
   EXPECT_EQ(std::vector<float>(outputs[2].f32(), outputs[2].f32() + 6), (std::vector<float>{1, 0, 3, 0, 5, 0}));
 }
 
+// Host int64 and bool tensors: ids go in as int64 (held as i32 on the device), come back as int64,
+// and a comparison comes back as bool, even in a bf16 program.
+DeviceGraph IdsGraph() {
+  DeviceGraph g;
+  const int ids = g.AddInput("ids", {2, 3}, ops::DType::kI64);
+  const int limit = g.AddConstant("limit", {}, {1000.0f});
+  const int shifted = Node(g, "add", {ids, limit}, "shifted");
+  const int big = Node(g, "lt", {limit, ids}, "big");
+  g.values[shifted].dtype = ops::DType::kI64;
+  g.values[big].dtype = ops::DType::kBool;
+  g.inputs = {{"ids", ids}};
+  g.outputs = {{"shifted", shifted}, {"big", big}};
+  return g;
+}
+
+HostTensor Int64s(ops::Shape shape, const std::vector<int64_t>& values) {
+  HostTensor t{std::move(shape), ops::DType::kI64, {}};
+  t.bytes.resize(values.size() * 8);
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+
+TEST(Program, Int64InputsAndInt64AndBoolOutputs) {
+  for (ops::DType device_dtype : {ops::DType::kF32, ops::DType::kBF16}) {
+    compiler::CompileOptions options;
+    options.device_dtype = device_dtype;
+    absl::StatusOr<compiler::CompileState> state = compiler::RunPipeline(IdsGraph(), options, "plan-memory");
+    ASSERT_TRUE(state.ok()) << state.status();
+    const ScheduledProgram& p = *state->program;
+    EXPECT_EQ(p.tensors[p.inputs[0].second].dtype, ops::DType::kI64);
+    EXPECT_EQ(p.tensors[TensorNamed(p, "ids.device")].dtype, ops::DType::kI32);
+    std::vector<HostTensor> outputs;
+    // 16'777'216 = 2^24, the end of fp32's exact integers.
+    const std::vector<int64_t> ids = {0, 7, 999, 1001, -5, 16'775'000};
+    Status s = WriteLoadRun(p, {Int64s({2, 3}, ids)}, &outputs);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(outputs.size(), 2u);
+    ASSERT_EQ(outputs[0].dtype, ops::DType::kI64);
+    ASSERT_EQ(outputs[0].bytes.size(), 6u * 8);
+    std::vector<int64_t> shifted(6);
+    std::memcpy(shifted.data(), outputs[0].bytes.data(), 48);
+    EXPECT_EQ(shifted, (std::vector<int64_t>{1000, 1007, 1999, 2001, 995, 16'776'000}));
+    ASSERT_EQ(outputs[1].dtype, ops::DType::kBool);
+    EXPECT_EQ(outputs[1].bytes, (std::vector<uint8_t>{0, 0, 0, 1, 0, 1}));
+  }
+}
+
+TEST(Executor, Int64InputBeyondInt32IsNamedWithItsElement) {
+  std::vector<HostTensor> outputs;
+  Status s = WriteLoadRun(Compile(IdsGraph()), {Int64s({2, 3}, {1, 2, 3, 4, int64_t{1} << 31, 6})}, &outputs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "input 'ids': element 4 is 2147483648, outside int32; the device holds int64 inputs as int32");
+  // The dtype is checked before the values: f32 where the program takes i64.
+  s = WriteLoadRun(Compile(IdsGraph()), {HostTensor::FromFloats({2, 3}, {1, 2, 3, 4, 5, 6})}, &outputs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("input 'ids': expected i64 [2, 3], got f32 [2, 3]"));
+}
+
+TEST(Semantic, HostOnlyDTypeOnADeviceTensorIsNamed) {
+  ScheduledProgram p = Compile(IdsGraph());
+  const int t = TensorNamed(p, "ids.device");
+  p.tensors[t].dtype = ops::DType::kI64;
+  EXPECT_THAT(LoadError(p), HasSubstr("'ids.device': dtype i64 exists only in the caller's buffers; device tensors "
+                                      "are f32, bf16 or i32"));
+}
+
 TEST(Program, EmptyConstantAndNoOtherWeights) {
   DeviceGraph g;
   const int x = g.AddInput("x", {0, 3});

@@ -117,6 +117,9 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
                    " needs " + N(expect));
 
   if (const fb::Placement* p = t->placement()) {
+    if (!ops::IsDeviceDType(out->dtype))
+      return Invalid(where + ": dtype " + ops::DTypeName(out->dtype) +
+                     " exists only in the caller's buffers; device tensors are f32, bf16 or i32");
     if (p->region() >= regions.size())
       return Invalid(where + ": region index " + N(p->region()) + " out of range (" + N(regions.size()) + " regions)");
     out->region = static_cast<int32_t>(p->region());

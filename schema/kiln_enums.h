@@ -14,7 +14,9 @@ namespace kiln::fb {
 static_assert(int(DType::F32) == int(ops::DType::kF32));
 static_assert(int(DType::BF16) == int(ops::DType::kBF16));
 static_assert(int(DType::I32) == int(ops::DType::kI32));
-static_assert(int(DType::MAX) == int(ops::DType::kI32), "a DType was added on one side only");
+static_assert(int(DType::I64) == int(ops::DType::kI64));
+static_assert(int(DType::BOOL) == int(ops::DType::kBool));
+static_assert(int(DType::MAX) == int(ops::DType::kBool), "a DType was added on one side only");
 static_assert(int(Layout::ROW_MAJOR) == int(ops::Layout::kRowMajor));
 static_assert(int(Layout::TILE) == int(ops::Layout::kTile));
 static_assert(int(Layout::MAX) == int(ops::Layout::kTile), "a Layout was added on one side only");

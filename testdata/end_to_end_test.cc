@@ -2,6 +2,8 @@
 // by the runtime, run on the simulated accelerator, and compared with PyTorch's own output.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "compiler/compiler.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
@@ -124,6 +126,48 @@ TEST(EndToEnd, TinyAttention) {
   EXPECT_TRUE(r.allclose);
   EXPECT_EQ(r.summary.ops_by_name["where"], 1);
   EXPECT_EQ(r.summary.ops_by_name["matmul"], 4);
+}
+
+// int64 token ids in (an embedding of runtime indices), float logits and int64 argmax indices out:
+// the caller's dtypes cross the DMA both ways, the ids held as i32 on the device.
+TEST(EndToEnd, TokenClassifierTakesInt64IdsAndReturnsInt64Argmax) {
+  const std::string dir = "testdata/token_classifier";
+  absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File(dir + ".pt2");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  std::unique_ptr<runtime::Program> program;
+  Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), "token_classifier.kiln", &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  runtime::HostTensor ids, logits_ref, argmax_ref;
+  ASSERT_TRUE(tools::ReadNpy(dir + ".input0.npy", &ids).ok());
+  ASSERT_TRUE(tools::ReadNpy(dir + ".ref0.npy", &logits_ref).ok());
+  ASSERT_TRUE(tools::ReadNpy(dir + ".ref1.npy", &argmax_ref).ok());
+  ASSERT_EQ(ids.dtype, ops::DType::kI64);
+  ASSERT_EQ(argmax_ref.dtype, ops::DType::kI64);
+
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<runtime::Executor> exec;
+  ASSERT_TRUE(runtime::Executor::Create(*program, &device, &exec).ok());
+  std::vector<runtime::HostTensor> outputs;
+  s = exec->Run({ids}, &outputs, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(outputs.size(), 2u);
+  ASSERT_EQ(outputs[0].dtype, ops::DType::kF32);
+  ASSERT_EQ(outputs[0].shape, logits_ref.shape);
+  const size_t n = ops::NumElements(logits_ref.shape);
+  const double pcc = tools::Pcc(outputs[0].f32(), logits_ref.f32(), n);
+  std::printf("token_classifier: PCC=%.6f\n", pcc);
+  EXPECT_GE(pcc, 0.999);
+  EXPECT_TRUE(tools::AllClose(outputs[0].f32(), logits_ref.f32(), n, 1e-3, 1e-4));
+  ASSERT_EQ(outputs[1].dtype, ops::DType::kI64);
+  ASSERT_EQ(outputs[1].shape, argmax_ref.shape);
+  EXPECT_EQ(outputs[1].bytes, argmax_ref.bytes);  // indices are exact
+
+  // A token id beyond int32 is the caller's error, named with its position.
+  runtime::HostTensor bad = ids;
+  const int64_t huge = int64_t{1} << 40;
+  std::memcpy(bad.bytes.data() + 3 * 8, &huge, 8);
+  s = exec->Run({bad}, &outputs, nullptr);
+  EXPECT_EQ(s.message(), "input 'ids': element 3 is 1099511627776, outside int32; the device holds int64 inputs as int32");
 }
 
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {

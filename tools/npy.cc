@@ -15,6 +15,23 @@
 namespace kiln::tools {
 namespace {
 
+// The NumPy dtypes a host tensor can have (NumPy writes bool as '|b1', one byte 0 or 1).
+constexpr std::pair<const char*, ops::DType> kDescrs[] = {
+    {"<f4", ops::DType::kF32}, {"<i8", ops::DType::kI64}, {"<i4", ops::DType::kI32}, {"|b1", ops::DType::kBool}};
+constexpr const char* kSupportedDescrs = "little-endian float32 '<f4', int64 '<i8', int32 '<i4' and bool '|b1'";
+
+std::optional<ops::DType> DTypeOfDescr(const std::string& descr) {
+  for (const auto& [d, t] : kDescrs)
+    if (descr == d) return t;
+  return std::nullopt;
+}
+
+const char* DescrOf(ops::DType dtype) {
+  for (const auto& [d, t] : kDescrs)
+    if (dtype == t) return d;
+  return nullptr;
+}
+
 // What the header dictionary says, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
 struct NpyHeader {
   std::optional<std::string> descr;
@@ -174,16 +191,16 @@ Status ParseNpy(std::string_view bytes, const std::string& name, runtime::HostTe
   if (!h.descr || !h.fortran_order || !h.shape)
     return Status::InvalidArgument(name + ": header lacks '" +
                                    (!h.descr ? "descr" : !h.fortran_order ? "fortran_order" : "shape") + "'");
-  if (*h.descr != "<f4")
-    return Status::InvalidArgument(name + ": dtype " + Quoted(*h.descr) +
-                                   ": only little-endian float32 ('<f4') arrays are supported");
+  const std::optional<ops::DType> dtype = DTypeOfDescr(*h.descr);
+  if (!dtype)
+    return Status::InvalidArgument(name + ": dtype " + Quoted(*h.descr) + ": supported are " + kSupportedDescrs);
   if (*h.fortran_order) return Status::InvalidArgument(name + ": Fortran-ordered arrays are not supported");
   const size_t data_start = header_start + header_len;
   const uint64_t have = bytes.size() - data_start;
   // The byte count, overflow-checked: a product past the data size is already wrong, so stop there.
   bool has_zero = false;
   for (int64_t d : *h.shape) has_zero |= d == 0;
-  uint64_t need = has_zero ? 0 : 4;
+  uint64_t need = has_zero ? 0 : static_cast<uint64_t>(ops::DTypeSize(*dtype));
   bool exceeds = false;
   for (int64_t d : *h.shape) {
     if (need == 0) break;
@@ -198,7 +215,7 @@ Status ParseNpy(std::string_view bytes, const std::string& name, runtime::HostTe
                                    ops::ShapeToString(*h.shape) + " needs " +
                                    (exceeds ? "more" : std::to_string(need)));
   out->shape = std::move(*h.shape);
-  out->dtype = ops::DType::kF32;
+  out->dtype = *dtype;
   out->bytes.assign(bytes.begin() + data_start, bytes.end());
   return Status::Ok();
 }
@@ -230,11 +247,14 @@ Status ReadNpy(const std::string& path, runtime::HostTensor* out) {
 }
 
 Status WriteNpy(const std::string& path, const runtime::HostTensor& tensor) {
-  if (tensor.dtype != ops::DType::kF32) return Status::InvalidArgument(path + ": only float32 tensors can be written");
+  const char* descr = DescrOf(tensor.dtype);
+  if (descr == nullptr)
+    return Status::InvalidArgument(path + ": " + ops::DTypeName(tensor.dtype) + " tensors cannot be written; " +
+                                   "supported are " + kSupportedDescrs);
   std::string shape;
   for (int64_t d : tensor.shape) shape += std::to_string(d) + ",";
   if (tensor.shape.size() > 1) shape.pop_back();
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
   // Pad so the data starts on a 64-byte boundary, as NumPy does.
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');

@@ -76,6 +76,42 @@ std::string ParseError(const std::string& bytes) {
   return s.message();
 }
 
+// Each host dtype survives a write and a read, under NumPy's name for it.
+TEST(Npy, RoundTripsEveryHostDType) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/d.npy";
+  const struct {
+    ops::DType dtype;
+    const char* descr;
+    std::vector<uint8_t> bytes;  // two elements
+  } cases[] = {
+      {ops::DType::kF32, "<f4", {0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0}},
+      {ops::DType::kI64, "<i8", {1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+      {ops::DType::kI32, "<i4", {7, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}},
+      {ops::DType::kBool, "|b1", {1, 0}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.descr);
+    runtime::HostTensor t{{2}, c.dtype, c.bytes};
+    ASSERT_TRUE(WriteNpy(path, t).ok());
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(bytes.find(std::string("'descr': '") + c.descr + "'"), std::string::npos) << bytes;
+    runtime::HostTensor back;
+    Status s = ReadNpy(path, &back);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(back.dtype, c.dtype);
+    EXPECT_EQ(back.shape, (ops::Shape{2}));
+    EXPECT_EQ(back.bytes, c.bytes);
+  }
+  // The data size follows the dtype: three int64 need 24 bytes.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", 40)),
+            "x.npy: data holds 40 bytes, shape [3] needs 24");
+  runtime::HostTensor bf16{{1}, ops::DType::kBF16, {0, 0}};
+  EXPECT_EQ(WriteNpy(path, bf16).message(),
+            path + ": bf16 tensors cannot be written; supported are little-endian float32 '<f4', int64 '<i8', "
+                   "int32 '<i4' and bool '|b1'");
+}
+
 TEST(Npy, ParsesHeaderVariants) {
   runtime::HostTensor t;
   ASSERT_TRUE(ParseNpy(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 12), "a", &t).ok());
@@ -99,7 +135,7 @@ TEST(Npy, MalformedHeadersAreClearErrors) {
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", 8)),
             "x.npy: data holds 8 bytes, shape [4294967296, 4294967296, 4] needs more");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", 8)),
-            "x.npy: dtype '<f8': only little-endian float32 ('<f4') arrays are supported");
+            "x.npy: dtype '<f8': supported are little-endian float32 '<f4', int64 '<i8', int32 '<i4' and bool '|b1'");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", 4)),
             "x.npy: Fortran-ordered arrays are not supported");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'shape': (1,), }", 4)), "x.npy: header lacks 'fortran_order'");

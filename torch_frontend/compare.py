@@ -4,7 +4,8 @@
         [--min-pcc 0.999] [--rtol 1e-3] [--atol 1e-4] [--latency-us X]
 
 Prints one line per output; exits 1 if any output's PCC is below --min-pcc (or NaN)
-or shapes differ, 0 otherwise. Deliberately numpy-only so it never imports torch.
+or shapes differ, or an integer or bool output (argmax indices, masks) is not exactly equal to its
+reference, 0 otherwise. Deliberately numpy-only so it never imports torch.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def compare_files(refs: Sequence[str], outs: Sequence[str], min_pcc: float,
         if ref.shape != out.shape:
             lines.append(f"output{i}: shape mismatch: ref {ref.shape} vs out {out.shape}")
             failures.append(f"output{i}: shape mismatch (ref {ref.shape}, out {out.shape})")
+            continue
+        if ref.dtype.kind in "iub":
+            # Indices and masks are right or wrong: exact, whatever the PCC.
+            differ = int(np.sum(ref.astype(np.int64) != out.astype(np.int64))) \
+                if out.dtype.kind in "iub" else ref.size
+            lines.append(f"output{i}: {ref.dtype} exact={differ == 0}"
+                         + (f" ({differ} of {ref.size} differ)" if differ else ""))
+            if out.dtype.kind not in "iub":
+                failures.append(f"output{i}: dtype {out.dtype}, expected {ref.dtype}")
+            elif differ:
+                failures.append(f"output{i}: {differ} of {ref.size} {ref.dtype} values differ")
             continue
         p = pcc(out, ref)
         lines.append(f"output{i}: PCC={p:.6f} max_abs_err={max_abs_err(out, ref):.3g} "

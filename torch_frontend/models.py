@@ -121,6 +121,32 @@ def _torchvision(name: str) -> Callable[[], nn.Module]:
     return build
 
 
+class _TokenClassifier(nn.Module):
+    """Token ids (int64) in, per-token logits and their argmax (int64) out: an embedding lookup of
+    runtime indices, a learned position table, layer norm, a GELU MLP and a classifier head."""
+
+    def __init__(self, vocab: int = 100, seq: int = 8, dim: int = 32, classes: int = 10) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, dim)
+        self.pos = nn.Embedding(seq, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.tok(ids) + self.pos(torch.arange(ids.shape[1]))
+        x = x + self.mlp(self.norm(x))
+        logits = self.head(x)
+        return logits, logits.argmax(-1)
+
+
+def token_ids(shape: tuple[int, ...], vocab: int) -> InputFn:
+    """Input factory producing one int64 tensor of ids uniform in [0, vocab)."""
+    def make(gen: torch.Generator) -> tuple[Tensor, ...]:
+        return (torch.randint(0, vocab, shape, generator=gen, dtype=torch.int64),)
+    return make
+
+
 class _Unsupported(nn.Module):
     """cdist has no lowering in Kiln yet; used to test the compiler's error path."""
 
@@ -175,5 +201,7 @@ for _name in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11"
                        f"torchvision {_name}, random weights"))
 register(ModelSpec("tiny_attention", _TinyAttention, randn_inputs((2, 8, 32)),
                    "causal self-attention block: RMSNorm, split QKV, rotary, arange/le/where mask"))
+register(ModelSpec("token_classifier", _TokenClassifier, token_ids((2, 8), 100),
+                   "int64 token ids -> embedding, layer norm, GELU MLP -> logits and int64 argmax"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))

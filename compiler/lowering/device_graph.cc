@@ -4,8 +4,8 @@
 
 namespace kiln::compiler {
 
-int DeviceGraph::AddInput(const std::string& name, ops::Shape shape) {
-  values.push_back({name, std::move(shape), ops::DType::kF32, DeviceValue::Kind::kInput, {}});
+int DeviceGraph::AddInput(const std::string& name, ops::Shape shape, ops::DType dtype) {
+  values.push_back({name, std::move(shape), dtype, DeviceValue::Kind::kInput, {}});
   return static_cast<int>(values.size()) - 1;
 }
 

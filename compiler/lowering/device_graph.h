@@ -18,6 +18,8 @@ struct DeviceValue {
   enum class Kind { kInput, kConstant, kIntermediate };
   std::string name;
   ops::Shape shape;
+  // The dtype the caller sees where the value crosses to the host (inputs and outputs: f32, i64,
+  // i32 or bool); placement derives the device storage from it. Other values are f32.
   ops::DType dtype = ops::DType::kF32;
   Kind kind = Kind::kIntermediate;
   std::vector<float> constant;  // kConstant only
@@ -37,7 +39,7 @@ struct DeviceGraph {
   std::vector<std::pair<std::string, int>> inputs;   // user inputs: name, value id
   std::vector<std::pair<std::string, int>> outputs;  // user outputs: name, value id
 
-  int AddInput(const std::string& name, ops::Shape shape);
+  int AddInput(const std::string& name, ops::Shape shape, ops::DType dtype = ops::DType::kF32);
   int AddConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
   // Appends `op` over `inputs`, inferring the result's shape with the op library; the error names
   // the op and `source`.

@@ -1,6 +1,7 @@
 #include "compiler/lowering/lower_aten.h"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,21 @@
 #include "compiler/lowering/rules.h"
 
 namespace kiln::compiler {
+namespace {
+
+// The host dtype of a user input or output. The device stores integers and bools as i32 and computes
+// in fp32 (ops/dtype.h), so they are exact up to 2^24: token ids, indices and masks.
+std::optional<ops::DType> HostDType(TorchDType t) {
+  switch (t) {
+    case TorchDType::kFloat: return ops::DType::kF32;
+    case TorchDType::kLong: return ops::DType::kI64;
+    case TorchDType::kInt: return ops::DType::kI32;
+    case TorchDType::kBool: return ops::DType::kBool;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
 
 const char* RuleKindName(RuleKind kind) {
   switch (kind) {
@@ -60,10 +76,11 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
     auto meta = aten.values.find(in.name);
     if (meta == aten.values.end())
       return absl::InvalidArgumentError(absl::StrCat("input '", in.name, "' has no tensor metadata"));
-    if (meta->second.dtype != TorchDType::kFloat)
+    const std::optional<ops::DType> dtype = HostDType(meta->second.dtype);
+    if (!dtype)
       return absl::UnimplementedError(absl::StrCat("input '", in.name, "' is ", TorchDTypeName(meta->second.dtype),
-                                                   "; only float32 inputs are supported yet"));
-    const int id = graph.AddInput(in.name, meta->second.sizes);
+                                                   "; inputs may be float32, int64, int32 or bool"));
+    const int id = graph.AddInput(in.name, meta->second.sizes, *dtype);
     graph.inputs.push_back({in.name, id});
     ctx.BindValue(in.name, id);
   }
@@ -74,6 +91,17 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
   for (const std::string& name : aten.outputs) {
     std::optional<int> v = ctx.Lookup(name);
     if (!v) return absl::InvalidArgumentError(absl::StrCat("output '", name, "' is not produced by the graph"));
+    // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool). Other dtypes
+    // (float64, float16, uint8, ...) come back as f32, as before host dtypes existed.
+    auto meta = aten.values.find(name);
+    const std::optional<ops::DType> dtype =
+        meta == aten.values.end() ? ops::DType::kF32 : HostDType(meta->second.dtype).value_or(ops::DType::kF32);
+    DeviceValue& value = graph.values[*v];
+    if (value.kind == DeviceValue::Kind::kInput && value.dtype != *dtype)
+      return absl::UnimplementedError(absl::StrCat("output '", name, "' is input '", value.name, "' converted from ",
+                                                   ops::DTypeName(value.dtype), " to ", ops::DTypeName(*dtype),
+                                                   "; a program cannot return an input in another dtype yet"));
+    value.dtype = *dtype;
     graph.outputs.push_back({name, *v});
   }
   return graph;

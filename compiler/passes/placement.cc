@@ -13,6 +13,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
   ScheduledProgram p;
   p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}, {"constants", target::RegionKind::kDeviceDram, 0}};
   std::vector<int> device_tensor(graph.values.size(), -1);
+  auto storage = [&](const DeviceValue& v) { return ops::IsIntegral(v.dtype) ? ops::DType::kI32 : device_dtype; };
   auto add_tensor = [&](ProgramTensor t) {
     p.tensors.push_back(std::move(t));
     return static_cast<int>(p.tensors.size()) - 1;
@@ -23,7 +24,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     const DeviceValue& value = graph.values[v];
     const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, kCallerBuffer, 0, false, {}});
     p.inputs.push_back({name, host});
-    device_tensor[v] = add_tensor({name + ".device", value.shape, device_dtype, ops::Layout::kTile,
+    device_tensor[v] = add_tensor({name + ".device", value.shape, storage(value), ops::Layout::kTile,
                                    kActivationRegion, 0, false, {}});
     p.instructions.push_back({ProgramInstruction::Kind::kHostToDevice, nullptr, {host}, device_tensor[v], {}, name});
   }
@@ -32,7 +33,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     if (device_tensor[v] < 0) {
       DeviceValue& value = graph.values[v];
       // Anything not yet placed is a constant: nodes come in topological order.
-      device_tensor[v] = add_tensor({value.name, value.shape, device_dtype, ops::Layout::kTile,
+      device_tensor[v] = add_tensor({value.name, value.shape, storage(value), ops::Layout::kTile,
                                      kConstantRegion, 0, true, std::move(value.constant)});
     }
     return device_tensor[v];
@@ -48,7 +49,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     }
     const DeviceValue& out = graph.values[node.output];
     device_tensor[node.output] =
-        add_tensor({out.name, out.shape, device_dtype, ops::Layout::kTile, kActivationRegion, 0, false, {}});
+        add_tensor({out.name, out.shape, storage(out), ops::Layout::kTile, kActivationRegion, 0, false, {}});
     inst.output = device_tensor[node.output];
     p.instructions.push_back(std::move(inst));
   }

@@ -12,8 +12,10 @@ namespace kiln::compiler {
 
 // Instructions come out in graph order, each transfer beside the op it serves; scheduling
 // (scheduling.h) decides the final order.
-// Device tensors are stored as `device_dtype` (f32 or bf16); host inputs and outputs stay f32 and
-// the DMA engine converts. The graph is taken by value so that its constants move into the program
+// Host inputs and outputs keep their value's dtype (f32, i64, i32, bool) and the DMA engine
+// converts. Device tensors are stored as `device_dtype` (f32 or bf16), except that integer and bool
+// inputs and outputs are stored as i32 so that they stay exact (up to 2^24, as kernels compute in
+// fp32) even in a bf16 program. The graph is taken by value so that its constants move into the program
 // instead of being copied (pass it with std::move to keep one copy of the weights).
 absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device_dtype = ops::DType::kF32);
 

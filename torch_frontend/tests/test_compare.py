@@ -130,6 +130,24 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("shape mismatch", err)
 
+    def test_integer_outputs_are_exact(self) -> None:
+        ids = np.array([[3, 1, 4], [1, 5, 9]], dtype=np.int64)
+        off_by_one = ids.copy()
+        off_by_one[1, 2] = 8  # PCC still above 0.99
+        for name, arr in {"ids": ids, "off": off_by_one, "asfloat": ids.astype(np.float32)}.items():
+            self.paths[name] = os.path.join(self.tmp.name, name + ".npy")
+            np.save(self.paths[name], arr)
+        rc, out, _ = self.run_cli("--ref", self.paths["ids"], "--out", self.paths["ids"])
+        self.assertEqual(rc, 0)
+        self.assertIn("output0: int64 exact=True", out)
+        rc, out, err = self.run_cli("--ref", self.paths["ids"], "--out", self.paths["off"])
+        self.assertEqual(rc, 1)
+        self.assertIn("exact=False (1 of 6 differ)", out)
+        self.assertIn("output0: 1 of 6 int64 values differ", err)
+        rc, _, err = self.run_cli("--ref", self.paths["ids"], "--out", self.paths["asfloat"])
+        self.assertEqual(rc, 1)
+        self.assertIn("output0: dtype float32, expected int64", err)
+
     def test_missing_file_fails(self) -> None:
         rc, _, err = self.run_cli("--ref", self.paths["ref"], "--out", "/nonexistent/x.npy")
         self.assertEqual(rc, 1)
