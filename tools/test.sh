@@ -16,8 +16,8 @@ if ((fuzz_seconds > 0)); then
   # One fuzz target that crashes, hangs or leaks counts as a failed test.
   tools/fuzz.sh --time "$fuzz_seconds" 2>&1 | tee "$log"
   fuzz_rc=${PIPESTATUS[0]}
-  fuzz_passed=$(grep -cE '^  [a-z_]+: [0-9]+ executions, 0 crashes' "$log")
-  fuzz_failed=$(grep -cE '^  [a-z_]+: FAILED' "$log")
+  fuzz_passed=$(grep -cE '^  [a-z0-9_]+: [0-9]+ executions, 0 crashes' "$log")
+  fuzz_failed=$(grep -cE '^  [a-z0-9_]+: FAILED' "$log")
   ((fuzz_rc != 0 && fuzz_failed == 0)) && fuzz_failed=1  # the build itself failed
   passed=$((passed + fuzz_passed)); failed=$((failed + fuzz_failed))
   ((fuzz_rc != 0)) && rc=1
