@@ -256,23 +256,31 @@ absl::Status AvgPool1d(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "reshape", {pooled}, back);
 }
 
+// The output [H, W] of an upsample.vec node: output_size when given, else floor(input * scale_factors)
+// as ATen computes it; the scales (empty when output_size was given) go to *scales.
+absl::StatusOr<std::vector<int64_t>> UpsampleSize(LoweringContext& ctx, const AtenNode& node, const ops::Shape& in,
+                                                  std::vector<double>* scales) {
+  std::vector<int64_t> size;
+  if (!ctx.IsNone(node, "output_size")) {
+    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
+  }
+  const Argument* sf = node.Find("scale_factors");
+  if (sf && sf->kind == Argument::Kind::kFloats) *scales = sf->floats;
+  if (size.empty()) {
+    if (scales->size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
+    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * (*scales)[i])));
+  }
+  return size;
+}
+
 // upsample_nearest2d: along H and W, take the source row/column ATen's nearest_idx picks (scales
 // in float, as ATen computes them).
 absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
   const ops::Shape in = ctx.graph().values[x].shape;
   if (in.size() != 4) return ctx.NodeError(node, absl::StrCat("expects [N, C, H, W] input, got ", ops::ShapeToString(in)));
-  std::vector<int64_t> size;
   std::vector<double> scales;
-  if (!ctx.IsNone(node, "output_size")) {
-    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
-  }
-  const Argument* sf = node.Find("scale_factors");
-  if (sf && sf->kind == Argument::Kind::kFloats) scales = sf->floats;
-  if (size.empty()) {
-    if (scales.size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
-    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * scales[i])));
-  }
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> size, UpsampleSize(ctx, node, in, &scales));
   if (size.size() != 2 || size[0] <= 0 || size[1] <= 0)
     return ctx.NodeError(node, absl::StrCat("output size ", ops::ShapeToString(size), " must be two positive sizes"));
   int y = x;
@@ -407,17 +415,8 @@ absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto align_corners, ctx.Bool(node, "align_corners", false));
   const ops::Shape in = ctx.graph().values[x].shape;
   if (in.size() != 4) return ctx.NodeError(node, absl::StrCat("expects [N, C, H, W] input, got ", ops::ShapeToString(in)));
-  std::vector<int64_t> size;
   std::vector<double> scales;
-  if (!ctx.IsNone(node, "output_size")) {
-    KILN_ASSIGN_OR_RETURN(size, ctx.Ints(node, "output_size"));
-  }
-  const Argument* sf = node.Find("scale_factors");
-  if (sf && sf->kind == Argument::Kind::kFloats) scales = sf->floats;
-  if (size.empty()) {
-    if (scales.size() != 2) return ctx.NodeError(node, "needs output_size or two scale_factors");
-    for (int i = 0; i < 2; ++i) size.push_back(static_cast<int64_t>(std::floor(in[2 + i] * scales[i])));
-  }
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> size, UpsampleSize(ctx, node, in, &scales));
   if (size.size() != 2 || size[0] <= 0 || size[1] <= 0 || in[2] == 0 || in[3] == 0)
     return ctx.NodeError(node, absl::StrCat("cannot resample ", ops::ShapeToString(in), " to ", ops::ShapeToString(size)));
   const double sh = scales.size() == 2 ? scales[0] : 0.0, sw = scales.size() == 2 ? scales[1] : 0.0;
