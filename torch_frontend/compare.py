@@ -88,7 +88,9 @@ def compare_files(refs: Sequence[str], outs: Sequence[str], min_pcc: float,
         p = pcc(out, ref)
         lines.append(f"output{i}: PCC={p:.6f} max_abs_err={max_abs_err(out, ref):.3g} "
                      f"allclose(rtol={_fmt_tol(rtol)}, atol={_fmt_tol(atol)})="
-                     f"{allclose(out, ref, rtol, atol)}")
+                     f"{allclose(out, ref, rtol, atol)}"
+                     + ("  (warning: the reference is constant, so PCC says little)"
+                        if ref.size > 1 and bool((ref == ref.flat[0]).all()) else ""))
         if not p >= min_pcc:  # written this way so NaN fails too
             failures.append(f"output{i}: PCC {p:.6f} < min-pcc {min_pcc}")
     return lines, failures

@@ -117,8 +117,21 @@ def _torchvision(name: str) -> Callable[[], nn.Module]:
         import torchvision  # deferred: only these models need it and it is slow to import
 
         model = getattr(torchvision.models, name)(weights=None)
-        return calibrate_batch_norm(model, (1, 3, 224, 224))
+        return calibrate_batch_norm(redraw_zero_weights(model), (1, 3, 224, 224))
     return build
+
+
+def redraw_zero_weights(model: nn.Module, std: float = 0.02) -> nn.Module:
+    """Redraws weight matrices that an architecture initialises to zero (ViT's classifier head, say).
+
+    A zero head makes every output 0 in PyTorch and on the device alike, so a comparison would pass
+    whatever the device computed. Only parameters of rank 2 or more that are exactly zero are touched.
+    """
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2 and p.numel() > 0 and not p.any():
+                p.normal_(0.0, std)
+    return model
 
 
 class _TokenClassifier(nn.Module):
@@ -196,7 +209,7 @@ register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softm
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
 for _name in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11", "squeezenet1_0",
-              "densenet121"):
+              "densenet121", "vgg16", "mobilenet_v3_large", "shufflenet_v2_x1_0", "vit_b_16"):
     register(ModelSpec(_name, _torchvision(_name), randn_inputs((1, 3, 224, 224)),
                        f"torchvision {_name}, random weights"))
 register(ModelSpec("tiny_attention", _TinyAttention, randn_inputs((2, 8, 32)),

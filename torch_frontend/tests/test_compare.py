@@ -111,6 +111,16 @@ class CliTest(unittest.TestCase):
                               r"allclose\(rtol=1e-3, atol=1e-4\)=True")
         self.assertIn("latency_us=42", out)
 
+    def test_constant_reference_is_flagged(self) -> None:
+        # A zero-initialised head makes every output 0: a match then says nothing about the device.
+        zeros = os.path.join(self.tmp.name, "zeros.npy")
+        np.save(zeros, np.zeros((2, 5), np.float32))
+        rc, out, _ = self.run_cli("--ref", zeros, "--out", zeros)
+        self.assertEqual(rc, 0)
+        self.assertIn("warning: the reference is constant", out)
+        rc, out, _ = self.run_cli("--ref", self.paths["ref"], "--out", self.paths["good"])
+        self.assertNotIn("warning", out)
+
     def test_fail_low_pcc(self) -> None:
         rc, out, err = self.run_cli("--ref", self.paths["ref"], "--out", self.paths["bad"])
         self.assertEqual(rc, 1)

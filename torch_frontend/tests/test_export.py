@@ -172,5 +172,20 @@ class ExportTest(unittest.TestCase):
             self.assertIn(name, buf.getvalue())
 
 
+
+class RedrawZeroWeightsTest(unittest.TestCase):
+    def test_only_all_zero_weight_matrices_are_redrawn(self) -> None:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+        with torch.no_grad():
+            model[1].weight.zero_()
+            model[1].bias.zero_()
+        kept = model[0].weight.clone()
+        models.redraw_zero_weights(model)
+        self.assertTrue(model[1].weight.any())           # the zero head is redrawn
+        self.assertFalse(model[1].bias.any())            # biases (rank 1) stay as they are
+        self.assertTrue(torch.equal(model[0].weight, kept))  # non-zero weights are untouched
+
+
 if __name__ == "__main__":
     unittest.main()
