@@ -1,10 +1,8 @@
 #include "compiler/codegen/kiln_writer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
-
-#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>

@@ -56,7 +56,6 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     return a.size != b.size ? a.size > b.size : a.first < b.first;
   });
   std::vector<const Interval*> placed;
-  uint64_t activation_bytes = 0;
   for (const Interval& iv : intervals) {
     const int region = program.tensors[iv.tensor].region;
     // Address ranges of already placed tensors in the same region that are alive at the same time.
@@ -85,7 +84,7 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     program.regions[r].size_bytes = region_bytes[r];
     if (program.regions[r].kind == target::RegionKind::kDeviceDram) dram += region_bytes[r];
   }
-  activation_bytes = dram - std::min(dram, constant_bytes);
+  const uint64_t activation_bytes = dram - std::min(dram, constant_bytes);
   if (stats) *stats = {activation_bytes, constant_bytes, total};
   if (dram > device_dram_bytes)
     return absl::ResourceExhaustedError(absl::StrCat(
