@@ -1,9 +1,11 @@
 // bazel run //tools:run -- model.kiln --input x.npy [--input y.npy] [--output-dir DIR] [--chip chip.json]
-//                         [--profile] [--max-program-bytes N] [--max-region-bytes N] [--max-work N]
+//                         [--profile] [--stats-json FILE] [--max-program-bytes N] [--max-region-bytes N]
+//                         [--max-work N]
 // Loads a .kiln onto the simulated accelerator, runs it once and prints the outputs' shapes,
 // the simulated latency and the device counters. Links only the runtime and the simulator.
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -16,6 +18,7 @@
 #include "simulator/device.h"
 #include "tools/caller_path.h"
 #include "tools/npy.h"
+#include "tools/run_report.h"
 
 namespace {
 using kiln::tools::FromCallerDir;
@@ -24,7 +27,9 @@ int Usage(FILE* to = stderr, int code = 2) {
   const kiln::runtime::Limits defaults;
   std::fprintf(to,
                "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json] [--profile]\n"
-               "           [--max-program-bytes N] [--max-region-bytes N] [--max-work N]\n"
+               "           [--stats-json FILE] [--max-program-bytes N] [--max-region-bytes N] [--max-work N]\n"
+               "  --profile          the instructions that take the most simulated time, and time per op\n"
+               "  --stats-json FILE  counters and one record per instruction (start, time, live bytes) as JSON\n"
                "limits (a program beyond them is refused at load with an out-of-memory error):\n"
                "  --max-program-bytes N  largest .kiln file, weights included (default %llu = 16 GiB)\n"
                "  --max-region-bytes N   largest memory region, e.g. the activation arena (default %llu = 8 GiB)\n"
@@ -86,7 +91,7 @@ void PrintProfile(const kiln::runtime::Program& program, const kiln::runtime::Ru
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string program_path, output_dir, chip_path;
+  std::string program_path, output_dir, chip_path, stats_json;
   std::vector<std::string> inputs;
   bool profile = false;
   kiln::runtime::LoadOptions options;
@@ -103,6 +108,7 @@ int main(int argc, char** argv) {
     else if (a == "--output-dir" && i + 1 < argc) output_dir = FromCallerDir(argv[++i]);
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
     else if (a == "--profile") profile = true;
+    else if (a == "--stats-json" && i + 1 < argc) stats_json = FromCallerDir(argv[++i]);
     else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = FromCallerDir(a);
     else return Usage();
   }
@@ -122,7 +128,10 @@ int main(int argc, char** argv) {
   if (kiln::Status s = kiln::runtime::Executor::Create(*program, &device, &exec); !s.ok()) return Fail(s);
   std::vector<kiln::runtime::HostTensor> outputs;
   kiln::runtime::RunStats stats;
+  const auto wall_start = std::chrono::steady_clock::now();
   if (kiln::Status s = exec->Run(host_inputs, &outputs, &stats); !s.ok()) return Fail(s);
+  const double wall_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - wall_start).count();
 
   for (size_t i = 0; i < outputs.size(); ++i) {
     const std::string& name = program->outputs()[i].name;
@@ -151,5 +160,11 @@ int main(int argc, char** argv) {
               static_cast<long long>(c.dram_read_bytes), static_cast<long long>(c.dram_write_bytes), c.flops,
               static_cast<long long>(device.memory().peak()));
   if (profile) PrintProfile(*program, stats, 15);
+  if (!stats_json.empty()) {
+    const kiln::tools::RunFacts facts{chip.name, exec->load_stats().latency_us,
+                                      exec->load_stats().counters.host_to_device_bytes, device.memory().peak(),
+                                      wall_us};
+    if (kiln::Status s = kiln::tools::WriteRunJson(stats_json, *program, stats, facts); !s.ok()) return Fail(s);
+  }
   return 0;
 }

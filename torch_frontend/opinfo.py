@@ -2,7 +2,7 @@
 
     python -m torch_frontend.opinfo --compile bazel-bin/tools/compile --run bazel-bin/tools/run \\
         [--samples 3] [--dtypes float32,int64,int32,bool] [--ops add,mul] [--jobs 2] \\
-        [--report docs/OPINFO.md] [--json results.json] [--max-failures-shown 3]
+        [--report docs/OPINFO.md] [--json results.json] [--expect FILE [--update-expect]]
 
 Every OpInfo of `torch.testing._internal.common_methods_invocations.op_db` (the suite PyTorch tests its
 own ops with, shipped in the wheel) gives sample inputs per dtype. Each sample becomes a module whose
@@ -16,6 +16,11 @@ run by Kiln's command-line tools. Each sample ends in one class:
 - kiln error: compile or run stopped with a clear error (exit 1 and a message)
 - wrong: Kiln ran it and the result differs from PyTorch
 - crash: a signal, an abort, a sanitizer report or a hang
+
+With --expect FILE (the fast slice in `bazel test //...`, //tools:opinfo_fast_test) the run is checked
+against FILE, a ratchet of first samples: every (op, dtype) listed as `passed` must still pass, every
+wrong result must be listed as `wrong` with its cause (a known limitation), and nothing may crash.
+`--update-expect` rewrites the passed lines from this run and keeps the explained wrong ones.
 """
 
 from __future__ import annotations
@@ -332,6 +337,56 @@ def render_markdown(results: Sequence[Result], meta: dict, max_shown: int = 3) -
     return "\n".join(lines) + "\n"
 
 
+def load_expectations(path: str) -> dict:
+    """{(op, dtype): (class, cause)} from an expectations file: `op dtype passed` or
+    `op dtype wrong cause...` per line, '#' comments."""
+    expected = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split(None, 3)
+            if len(parts) < 3 or parts[2] not in ("passed", "wrong") or (parts[2] == "wrong") != (len(parts) == 4):
+                raise ValueError(f"{path}:{n}: expected 'OP DTYPE passed' or 'OP DTYPE wrong CAUSE', got {line!r}")
+            expected[(parts[0], parts[1])] = (parts[2], parts[3] if len(parts) == 4 else "")
+    return expected
+
+
+def check_expectations(results: Sequence[Result], expected: dict) -> list[str]:
+    """What breaks the ratchet: a listed pass that no longer passes, an unexplained wrong result, a
+    crash. Only first samples count (the slice runs one sample per op and dtype)."""
+    problems = []
+    got = {(r.op, r.dtype): r for r in results if r.sample == 0}
+    for key, (cls, _) in sorted(expected.items()):
+        r = got.get(key)
+        if cls == "passed" and r is not None and r.cls != "passed":
+            problems.append(f"regressed: {key[0]} {key[1]} was passed, now {r.cls}: {r.reason}")
+    for key, r in sorted(got.items()):
+        if r.cls == "crash":
+            problems.append(f"crash: {key[0]} {key[1]}: {r.reason}")
+        elif r.cls == "wrong" and expected.get(key, ("", ""))[0] != "wrong":
+            problems.append(f"wrong result not listed as a known limitation: {key[0]} {key[1]}: {r.reason}")
+    return problems
+
+
+def write_expectations(path: str, results: Sequence[Result], expected: dict) -> None:
+    got = {(r.op, r.dtype): r for r in results if r.sample == 0}
+    lines = ["# The OpInfo fast slice's ratchet (torch_frontend/opinfo.py --expect; //tools:opinfo_fast_test):",
+             "# first sample per OpInfo and dtype. 'passed' must keep passing; 'wrong' lines are known",
+             "# limitations with their cause. Rewrite with `bazel run //tools:opinfo_report -- --samples 1",
+             "# --dtypes float32 --expect torch_frontend/opinfo_expected.txt --update-expect",
+             "# --report /tmp/opinfo.md`; causes of wrong results are written by hand."]
+    for key in sorted(set(got) | set(expected)):
+        r = got.get(key)
+        if r is not None and r.cls == "passed":
+            lines.append(f"{key[0]} {key[1]} passed")
+        elif expected.get(key, ("", ""))[0] == "wrong" and (r is None or r.cls == "wrong"):
+            lines.append(f"{key[0]} {key[1]} wrong {expected[key][1]}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def _git_commit(cwd: str) -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
@@ -348,9 +403,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dtypes", default="float32,int64,int32,bool")
     ap.add_argument("--ops", default="", help="comma-separated OpInfo names (default: all)")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--report", help="write the Markdown report here")
+    ap.add_argument("--report", help="write the Markdown report here (default: docs/OPINFO.md; under "
+                    "`bazel test`, the test's undeclared outputs)")
     ap.add_argument("--json", help="write every result as JSON here")
     ap.add_argument("--repo", default=os.getcwd(), help="the checkout, for the commit in the report")
+    ap.add_argument("--expect", help="check the run against this expectations file (see above)")
+    ap.add_argument("--update-expect", action="store_true", help="rewrite --expect from this run")
     ap.add_argument("--max-crashes", type=int, default=-1,
                     help="exit 1 when more samples than this crash (-1: never)")
     args = ap.parse_args(argv)
@@ -358,6 +416,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = {"compile": os.path.abspath(args.compile), "run": os.path.abspath(args.run)}
     dtypes = [d for d in args.dtypes.split(",") if d]
     only = set(x for x in args.ops.split(",") if x) or None
+    if args.report is None:
+        outputs = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR")
+        args.report = os.path.join(outputs, "OPINFO.md") if outputs else "docs/OPINFO.md"
+    expected = load_expectations(args.expect) if args.expect and os.path.exists(args.expect) else None
+    if args.expect and expected is None and not args.update_expect:
+        ap.error(f"--expect {args.expect}: no such file")
     results = sweep(tools, args.samples, dtypes, only, args.jobs)
     meta = {"commit": _git_commit(args.repo), "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "samples": args.samples, "dtypes": dtypes}
@@ -371,6 +435,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "totals": t,
                        "results": [dataclasses.asdict(r) for r in results]}, f, indent=1)
+    if args.expect and args.update_expect:
+        write_expectations(args.expect, results, expected or {})
+        print(f"opinfo: wrote {args.expect}")
+    elif expected is not None:
+        problems = check_expectations(results, expected)
+        for p in problems:
+            print(p, file=sys.stderr)
+        newly = sorted(f"{r.op} {r.dtype}" for r in results if r.sample == 0 and r.cls == "passed"
+                       and expected.get((r.op, r.dtype), ("", ""))[0] != "passed")
+        if newly:
+            print(f"opinfo: {len(newly)} newly passing (add them with --update-expect): {', '.join(newly[:20])}")
+        print(f"opinfo: {len(problems)} problem(s) against {args.expect}")
+        if problems:
+            return 1
     if args.max_crashes >= 0 and t["crash"] > args.max_crashes:
         for r in results:
             if r.cls == "crash":

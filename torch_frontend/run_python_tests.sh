@@ -3,4 +3,5 @@
 set -euo pipefail
 python=$1
 export TMPDIR=${TEST_TMPDIR:-${TMPDIR:-/tmp}}
+export MPLCONFIGDIR=$TMPDIR/matplotlib  # matplotlib would write its cache under $HOME
 exec "$python" -m unittest discover -s torch_frontend/tests -t . -v

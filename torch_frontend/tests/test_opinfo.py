@@ -1,5 +1,5 @@
 """Tests for torch_frontend.opinfo's comparison and report (numpy only; the sweep itself runs in
-//tools:opinfo_fast_test)."""
+//tools:opinfo_fast_test, against torch_frontend/opinfo_expected.txt)."""
 
 import unittest
 
@@ -45,6 +45,44 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| 4 | 1 | 3 | 1 | 1 | 1 | 0 | 33.3% |", md)
         self.assertIn("| `aten.cumsum.default` | 1 |", md)
         self.assertIn("| add | float32 | 2 | 1 | 0 | 1 | 0 | output 0: PCC 0.5 < 0.999 |", md)
+
+
+class ExpectationsTest(unittest.TestCase):
+    def test_ratchet(self) -> None:
+        import os
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "expected.txt")
+            with open(path, "w") as f:
+                f.write("# comment\nadd float32 passed\nmul float32 passed\n"
+                        "avg_pool2d int64 wrong ATen truncates, Kiln rounds\n")
+            expected = opinfo.load_expectations(path)
+            self.assertEqual(expected[("avg_pool2d", "int64")], ("wrong", "ATen truncates, Kiln rounds"))
+            rs = [Result("add", "float32", 0, "passed"),
+                  Result("mul", "float32", 0, "kiln error", "unsupported"),
+                  Result("avg_pool2d", "int64", 0, "wrong", "output 0: 1 of 4 integer values differ"),
+                  Result("div", "float32", 0, "wrong", "output 0: PCC 0.1 < 0.999"),
+                  Result("sub", "float32", 0, "crash", "run: exit -11"),
+                  Result("mul", "float32", 1, "passed")]
+            problems = opinfo.check_expectations(rs, expected)
+            self.assertEqual(problems, [
+                "regressed: mul float32 was passed, now kiln error: unsupported",
+                "wrong result not listed as a known limitation: div float32: output 0: PCC 0.1 < 0.999",
+                "crash: sub float32: run: exit -11"])
+            opinfo.write_expectations(path, rs, expected)
+            rewritten = opinfo.load_expectations(path)
+            self.assertEqual(rewritten, {("add", "float32"): ("passed", ""),
+                                         ("avg_pool2d", "int64"): ("wrong", "ATen truncates, Kiln rounds")})
+
+    def test_malformed_line_names_it(self) -> None:
+        import os
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "expected.txt")
+            with open(path, "w") as f:
+                f.write("add float32 wrong\n")
+            with self.assertRaisesRegex(ValueError, "expected.txt:1: expected 'OP DTYPE passed'"):
+                opinfo.load_expectations(path)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+#include "tools/run_report.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::tools {
+
+std::vector<int64_t> LiveActivationBytes(const runtime::Program& program) {
+  using runtime::Instruction;
+  const auto& insts = program.instructions();
+  const auto& tensors = program.tensors();
+  std::vector<int64_t> first(tensors.size(), -1), last(tensors.size(), -1);
+  for (size_t i = 0; i < insts.size(); ++i) {
+    const int64_t at = static_cast<int64_t>(i);
+    for (uint32_t t : insts[i].inputs) last[t] = at;
+    if (first[insts[i].output] < 0) first[insts[i].output] = at;
+    last[insts[i].output] = std::max(last[insts[i].output], at);
+  }
+  // A difference array over instructions: +size where a tensor's life starts, -size after it ends.
+  std::vector<int64_t> delta(insts.size() + 1, 0);
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (tensors[t].constant || tensors[t].in_caller_buffer() || first[t] < 0) continue;
+    delta[first[t]] += static_cast<int64_t>(tensors[t].size_bytes);
+    delta[last[t] + 1] -= static_cast<int64_t>(tensors[t].size_bytes);
+  }
+  std::vector<int64_t> live(insts.size());
+  int64_t sum = 0;
+  for (size_t i = 0; i < insts.size(); ++i) live[i] = (sum += delta[i]);
+  return live;
+}
+
+Status WriteRunJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats,
+                    const RunFacts& facts) {
+  using Kind = runtime::Instruction::Kind;
+  using nlohmann::json;
+  const runtime::DeviceCounters& c = stats.counters;
+  json j;
+  j["chip"] = facts.chip;
+  j["latency_us"] = stats.latency_us;
+  j["roofline_us"] = stats.roofline_us;
+  j["load_us"] = facts.load_us;
+  j["load_host_to_device_bytes"] = facts.load_host_to_device_bytes;
+  j["peak_device_bytes"] = facts.peak_device_bytes;
+  j["host_wall_us"] = facts.host_wall_us;
+  j["counters"] = {{"ops", c.ops_executed},
+                   {"transfers", c.transfers},
+                   {"host_to_device_bytes", c.host_to_device_bytes},
+                   {"device_to_host_bytes", c.device_to_host_bytes},
+                   {"dram_read_bytes", c.dram_read_bytes},
+                   {"dram_write_bytes", c.dram_write_bytes},
+                   {"matrix_flops_padded", c.flops}};
+  j["workload"] = {{"matrix_flops", program.workload().matrix_flops},
+                   {"weight_bytes", program.workload().weight_bytes},
+                   {"io_bytes", program.workload().io_bytes}};
+  json regions = json::array();
+  for (const auto& r : program.regions())
+    regions.push_back({{"name", r.name}, {"kind", runtime::RegionKindName(r.kind)}, {"bytes", r.size_bytes}});
+  j["regions"] = regions;
+  const std::vector<int64_t> live = LiveActivationBytes(program);
+  json insts = json::array();
+  double start = 0;
+  const auto& program_insts = program.instructions();
+  for (size_t i = 0; i < program_insts.size() && i < stats.instruction_us.size(); ++i) {
+    const auto& inst = program_insts[i];
+    const auto& out = program.tensors()[inst.output];
+    const char* kind = inst.kind == Kind::kHostToDevice   ? "host->device"
+                       : inst.kind == Kind::kDeviceToHost ? "device->host"
+                                                          : nullptr;
+    insts.push_back({{"op", kind ? std::string(kind) : std::string(inst.op->name)},
+                     {"unit", kind ? "host link" : ops::UnitName(inst.op->unit)},
+                     {"source", inst.source},
+                     {"shape", out.shape},
+                     {"dtype", ops::DTypeName(out.dtype)},
+                     {"bytes", out.size_bytes},
+                     {"start_us", start},
+                     {"us", stats.instruction_us[i]},
+                     {"live_activation_bytes", live[i]}});
+    start += stats.instruction_us[i];
+  }
+  j["instructions"] = insts;
+  std::ofstream f(path);
+  f << j.dump(1) << "\n";
+  f.close();
+  if (!f) return Status::InvalidArgument("cannot write '" + path + "'");
+  return Status::Ok();
+}
+
+}  // namespace kiln::tools

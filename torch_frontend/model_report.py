@@ -1,0 +1,286 @@
+"""The model report: every registered model exported, compiled and run by Kiln, written to docs/MODELS.md.
+
+    bazel run //tools:model_report                          # every model -> docs/MODELS.md, docs/models/*.png
+    bazel run //tools:model_report -- --models mlp,resnet18 --out /tmp/m.md --pictures /tmp/pics
+
+Per model: export with torch.export (the registry's constructor, seeded weights and inputs), compile with
+the compile tool in fp32 and with bf16 device storage, run each on the simulated chip with
+`run --stats-json`, and compare with PyTorch. The report gives ATen op counts, the share of ops on the
+device, PCC and max abs error in fp32 and bf16, compile time, simulated latency and latency / roofline,
+peak device memory, bytes over the host link and the simulator's own wall time; and for each model a
+picture (PNG beside the report) of the activation bytes live over the run and of the time by op kind.
+Progress (model i of n, stage, elapsed) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Sequence
+
+import numpy as np
+
+from torch_frontend.compare import max_abs_err, pcc
+
+# Models the report leaves out: test fixtures, not architectures.
+SKIP = {"unsupported_op"}
+TOOL_TIMEOUT_S = 1800
+
+
+@dataclasses.dataclass
+class Row:
+    model: str
+    description: str = ""
+    error: str = ""
+    aten_nodes: int = 0
+    distinct_aten_ops: int = 0
+    device_ops: int = 0
+    folded: int = 0
+    host_ops: int = 0
+    pcc_fp32: float = float("nan")
+    max_abs_fp32: float = float("nan")
+    pcc_bf16: float = float("nan")
+    max_abs_bf16: float = float("nan")
+    export_s: float = 0.0
+    compile_s: float = 0.0
+    latency_us: float = 0.0
+    roofline_us: float = 0.0
+    peak_device_bytes: int = 0
+    weight_upload_bytes: int = 0
+    host_link_bytes: int = 0
+    host_wall_s: float = 0.0
+    picture: str = ""
+
+
+class Progress:
+    def __init__(self, total: int, out=sys.stderr):
+        self.total, self.out, self.start = total, out, time.monotonic()
+
+    def __call__(self, index: int, model: str, stage: str) -> None:
+        print(f"model_report: [{index + 1}/{self.total}] {model}: {stage} "
+              f"({time.monotonic() - self.start:.0f} s elapsed)", file=self.out, flush=True)
+
+
+def _tool(cmd: Sequence[str]) -> tuple[str, float]:
+    """Runs a Kiln tool; (stdout, seconds). Raises RuntimeError with the tool's last line on failure."""
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+    if p.returncode != 0:
+        lines = [l for l in (p.stderr or p.stdout).strip().splitlines() if l.strip()]
+        raise RuntimeError(f"{os.path.basename(cmd[0])}: {lines[-1] if lines else f'exit {p.returncode}'}")
+    return p.stdout, time.monotonic() - t0
+
+
+def parse_compile_summary(text: str) -> dict:
+    """ATen nodes, device ops and folded constants from the compile tool's summary."""
+    nodes = re.search(r"^ATen nodes:\s+(\d+)", text, re.M)
+    ops = re.search(r"^device ops:\s+(\d+)(?: \((\d+) folded)?", text, re.M)
+    if not nodes or not ops:
+        raise RuntimeError("compile: summary has no 'ATen nodes' / 'device ops' lines")
+    return {"aten_nodes": int(nodes.group(1)), "device_ops": int(ops.group(1)),
+            "folded": int(ops.group(2) or 0)}
+
+
+def _compare_outputs(refs: Sequence[str], outs: Sequence[str]) -> tuple[float, float]:
+    """Worst PCC and max abs error over a model's outputs (floats; integer outputs must be exact)."""
+    worst_pcc, worst_err = 1.0, 0.0
+    for ref_path, out_path in zip(refs, outs):
+        ref, out = np.load(ref_path), np.load(out_path)
+        if ref.shape != out.shape:
+            raise RuntimeError(f"{os.path.basename(out_path)}: shape {list(out.shape)}, expected {list(ref.shape)}")
+        if ref.dtype.kind in "iub":
+            same = np.array_equal(ref.astype(np.int64), out.astype(np.int64))
+            worst_pcc = min(worst_pcc, 1.0 if same else 0.0)
+            worst_err = max(worst_err, float(np.max(np.abs(ref.astype(np.int64) - out.astype(np.int64)), initial=0)))
+            continue
+        worst_pcc = min(worst_pcc, pcc(out, ref))
+        worst_err = max(worst_err, max_abs_err(out, ref))
+    return worst_pcc, worst_err
+
+
+def _run(tools: dict, kiln: str, manifest: dict, base: str, outdir: str, stats_path: str) -> tuple[dict, float]:
+    os.makedirs(outdir, exist_ok=True)
+    inputs = []
+    for entry in manifest["inputs"]:
+        inputs += ["--input", os.path.join(base, entry["file"])]
+    _, seconds = _tool([tools["run"], kiln, *inputs, "--output-dir", outdir, "--stats-json", stats_path])
+    with open(stats_path) as f:
+        return json.load(f), seconds
+
+
+def picture(path: str, model: str, stats: dict) -> None:
+    """Activation bytes live over the simulated run (constants as a flat band below), and time by op kind."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    insts = stats["instructions"]
+    starts = [i["start_us"] for i in insts] + [stats["latency_us"]]
+    live = [i["live_activation_bytes"] / 2**20 for i in insts]
+    constants = sum(r["bytes"] for r in stats["regions"] if r["name"] == "constants") / 2**20
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    ax0.fill_between(starts, [constants] * len(starts), step="post", color="#c8d6e5", label="constants")
+    ax0.stairs([constants + x for x in live], starts, baseline=constants, fill=True, color="#ee5253",
+               label="live activations")
+    ax0.set_xlabel("simulated time (us)")
+    ax0.set_ylabel("device memory (MiB)")
+    ax0.set_title(f"{model}: device memory over the run")
+    ax0.legend(loc="upper right", fontsize=8)
+    by_kind: dict[str, float] = {}
+    for i in insts:
+        by_kind[i["op"]] = by_kind.get(i["op"], 0.0) + i["us"]
+    kinds = sorted(by_kind, key=by_kind.get)[-12:]
+    ax1.barh(kinds, [by_kind[k] for k in kinds], color="#576574")
+    ax1.set_xlabel("simulated time (us)")
+    ax1.set_title("time by op kind")
+    ax1.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def report_model(name: str, tools: dict, workdir: str, pictures: str | None, progress, index: int) -> Row:
+    from torch_frontend import export, models
+    row = Row(name, description=models.get(name).description)
+    try:
+        progress(index, name, "export")
+        t0 = time.monotonic()
+        manifest = export.export_model(name, workdir)
+        row.export_s = time.monotonic() - t0
+        row.distinct_aten_ops = len(manifest["aten_ops"])
+        pt2 = os.path.join(workdir, manifest["pt2"])
+        refs = [os.path.join(workdir, o["file"]) for o in manifest["outputs"]]
+        for dtype in ("fp32", "bf16"):
+            progress(index, name, f"compile ({dtype})")
+            kiln = os.path.join(workdir, f"{name}.{dtype}.kiln")
+            extra = ["--device-dtype", "bf16"] if dtype == "bf16" else []
+            text, seconds = _tool([tools["compile"], pt2, "-o", kiln, *extra])
+            progress(index, name, f"run ({dtype})")
+            outdir = os.path.join(workdir, f"out_{dtype}")
+            stats, wall = _run(tools, kiln, manifest, workdir, outdir, os.path.join(workdir, f"{dtype}.json"))
+            outs = [os.path.join(outdir, f"output{i}.npy") for i in range(len(refs))]
+            p, err = _compare_outputs(refs, outs)
+            if dtype == "fp32":
+                summary = parse_compile_summary(text)
+                row.aten_nodes, row.device_ops, row.folded = (summary["aten_nodes"], summary["device_ops"],
+                                                              summary["folded"])
+                row.compile_s, row.host_wall_s = seconds, wall
+                row.pcc_fp32, row.max_abs_fp32 = p, err
+                row.latency_us, row.roofline_us = stats["latency_us"], stats["roofline_us"]
+                row.peak_device_bytes = stats["peak_device_bytes"]
+                row.weight_upload_bytes = stats["load_host_to_device_bytes"]
+                c = stats["counters"]
+                row.host_link_bytes = c["host_to_device_bytes"] + c["device_to_host_bytes"]
+                if pictures:
+                    os.makedirs(pictures, exist_ok=True)
+                    row.picture = os.path.join(pictures, f"{name}.png")
+                    picture(row.picture, name, stats)
+            else:
+                row.pcc_bf16, row.max_abs_bf16 = p, err
+    except Exception as e:  # one model's failure is a row in the report, not the end of it
+        row.error = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
+    return row
+
+
+def _bytes(b: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.1f} {unit}"
+    return f"{int(b)} B"
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.2f} s" if s >= 1 else f"{s * 1000:.0f} ms"
+
+
+def render_markdown(rows: Sequence[Row], meta: dict, report_dir: str) -> str:
+    lines = [
+        "# Models",
+        "",
+        "Generated by `bazel run //tools:model_report` (torch_frontend/model_report.py); do not edit by hand.",
+        f"Commit {meta['commit']}, {meta['date']}, torch {meta['torch']}, chip {meta['chip']}, batch as "
+        "registered (torch_frontend/models.py), seeded weights and inputs.",
+        "",
+        "Every model is exported with torch.export, compiled by Kiln (fp32, and with bf16 device storage), run "
+        "on the simulated chip and compared with eager PyTorch in fp32 (the bf16 columns compare the bf16 "
+        "program with the same fp32 reference). All ops of a compiled model run on the device: the AOT path "
+        "has no host fallback, so a model with an op Kiln cannot run is an error row. 'host link' is the "
+        "bytes of one inference's inputs and outputs; the weights cross once, at load. 'host wall' is the "
+        "functional simulator's own time for one inference on this machine.",
+        "",
+        "| model | ATen nodes | distinct ATen ops | device ops (folded) | host ops | PCC fp32 | max abs err fp32 | "
+        "PCC bf16 | max abs err bf16 | compile | simulated latency | latency / roofline | peak device memory | "
+        "weights uploaded | host link / inference | host wall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.error:
+            lines.append(f"| {r.model} | error: {r.error.replace('|', '/')} |" + " |" * 14)
+            continue
+        lines.append(
+            f"| {r.model} | {r.aten_nodes} | {r.distinct_aten_ops} | {r.device_ops} ({r.folded}) | {r.host_ops} | "
+            f"{r.pcc_fp32:.6f} | {r.max_abs_fp32:.2e} | {r.pcc_bf16:.6f} | {r.max_abs_bf16:.2e} | "
+            f"{_seconds(r.compile_s)} | {r.latency_us:.1f} us | {r.latency_us / r.roofline_us:.2f} | "
+            f"{_bytes(r.peak_device_bytes)} | {_bytes(r.weight_upload_bytes)} | {_bytes(r.host_link_bytes)} | "
+            f"{_seconds(r.host_wall_s)} |")
+    lines += ["", "## Device memory and time by op kind", ""]
+    for r in rows:
+        if r.picture:
+            rel = os.path.relpath(r.picture, report_dir)
+            lines += [f"### {r.model}", "", r.description, "", f"![{r.model}]({rel})", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _git_commit(cwd: str) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--compile", required=True, help="the compile tool (bazel-bin/tools/compile)")
+    ap.add_argument("--run", required=True, help="the run tool (bazel-bin/tools/run)")
+    ap.add_argument("--models", default="", help="comma-separated registry names (default: every model)")
+    ap.add_argument("--out", default="docs/MODELS.md")
+    ap.add_argument("--pictures", default="docs/models", help="folder for the PNGs ('' for none)")
+    ap.add_argument("--repo", default=os.getcwd(), help="the checkout, for the commit in the report")
+    args = ap.parse_args(argv)
+    import torch
+    from torch_frontend import models
+    names = [m for m in args.models.split(",") if m] or [m for m in models.MODELS if m not in SKIP]
+    unknown = [m for m in names if m not in models.MODELS]
+    if unknown:
+        ap.error(f"unknown model(s): {', '.join(unknown)}; registered: {', '.join(models.MODELS)}")
+    tools = {"compile": os.path.abspath(args.compile), "run": os.path.abspath(args.run)}
+    progress = Progress(len(names))
+    rows = []
+    for i, name in enumerate(names):
+        with tempfile.TemporaryDirectory(prefix=f"kiln_report_{name}_") as wd:
+            rows.append(report_model(name, tools, wd, args.pictures or None, progress, i))
+        r = rows[-1]
+        print(f"model_report: [{i + 1}/{len(names)}] {name}: " +
+              (f"ERROR {r.error}" if r.error else f"PCC {r.pcc_fp32:.6f}, {r.latency_us:.1f} us, "
+               f"latency / roofline {r.latency_us / r.roofline_us:.2f}"), file=sys.stderr, flush=True)
+    meta = {"commit": _git_commit(args.repo), "date": datetime.date.today().isoformat(),
+            "torch": torch.__version__, "chip": "wormhole_n150 (target/configs/wormhole_n150.json)"}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(render_markdown(rows, meta, os.path.dirname(os.path.abspath(args.out))))
+    print(f"model_report: wrote {args.out} ({len(rows)} models, {sum(1 for r in rows if r.error)} errors)",
+          file=sys.stderr)
+    return 1 if any(r.error for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

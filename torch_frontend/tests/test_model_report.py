@@ -1,0 +1,51 @@
+"""Tests for torch_frontend.model_report's parsing and rendering (no torch, no tools)."""
+
+import unittest
+
+from torch_frontend import model_report
+from torch_frontend.model_report import Row
+
+
+class ModelReportTest(unittest.TestCase):
+    def test_compile_summary(self) -> None:
+        text = ("compiled a.pt2 -> a.kiln (100 bytes) for chip wormhole_n150\nATen nodes:        70\n"
+                "device ops:        69 (1 folded into constants)\n  add: 8\ntransfers:         2\n")
+        self.assertEqual(model_report.parse_compile_summary(text),
+                         {"aten_nodes": 70, "device_ops": 69, "folded": 1})
+        self.assertEqual(model_report.parse_compile_summary("ATen nodes: 3\ndevice ops: 3\n")["folded"], 0)
+        with self.assertRaisesRegex(RuntimeError, "no 'ATen nodes'"):
+            model_report.parse_compile_summary("compiled\n")
+
+    def test_markdown_rows_and_pictures(self) -> None:
+        ok = Row("resnet18", "ResNet-18", aten_nodes=70, distinct_aten_ops=9, device_ops=69, folded=1,
+                 pcc_fp32=1.0, max_abs_fp32=2.3e-6, pcc_bf16=0.9991, max_abs_bf16=0.05, compile_s=0.21,
+                 latency_us=577.9, roofline_us=198.8, peak_device_bytes=55234240,
+                 weight_upload_bytes=46845600, host_link_bytes=606112, host_wall_s=1.5,
+                 picture="/r/docs/models/resnet18.png")
+        bad = Row("bert", error="RuntimeError: compile: unsupported ATen op: aten.foo.default | x")
+        md = model_report.render_markdown([ok, bad], {"commit": "abc1234", "date": "2026-11-26",
+                                                      "torch": "2.14.1", "chip": "wormhole_n150"}, "/r/docs")
+        self.assertIn("Commit abc1234, 2026-11-26, torch 2.14.1, chip wormhole_n150", md)
+        self.assertIn("| resnet18 | 70 | 9 | 69 (1) | 0 | 1.000000 | 2.30e-06 | 0.999100 | 5.00e-02 | 210 ms | "
+                      "577.9 us | 2.91 | 52.7 MiB | 44.7 MiB | 591.9 KiB | 1.50 s |", md)
+        self.assertIn("| bert | error: RuntimeError: compile: unsupported ATen op: aten.foo.default / x |", md)
+        self.assertIn("![resnet18](models/resnet18.png)", md)
+        self.assertNotIn("![bert]", md)
+
+    def test_picture_is_a_png(self) -> None:
+        import os
+        import tempfile
+        stats = {"latency_us": 10.0, "regions": [{"name": "activations", "bytes": 4096},
+                                                  {"name": "constants", "bytes": 8192}],
+                 "instructions": [{"op": "host->device", "start_us": 0.0, "us": 4.0, "live_activation_bytes": 1024},
+                                  {"op": "relu", "start_us": 4.0, "us": 2.0, "live_activation_bytes": 2048},
+                                  {"op": "device->host", "start_us": 6.0, "us": 4.0, "live_activation_bytes": 1024}]}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.png")
+            model_report.picture(path, "m", stats)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
