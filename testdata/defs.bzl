@@ -19,3 +19,13 @@ def exported_model(name, num_inputs = 1, num_outputs = 1):
             "> /dev/null",
         ]),
     )
+
+def compiled_model(model):
+    """Declares <model>_kiln: <model>.kiln compiled at build time by the compile tool, for runtime-only tests."""
+    native.genrule(
+        name = model + "_kiln",
+        srcs = [model + ".pt2"],
+        outs = [model + ".kiln"],
+        cmd = "$(location //tools:compile) $(location %s.pt2) -o $@ --quiet" % model,
+        tools = ["//tools:compile"],
+    )

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from torch_frontend.compare import max_abs_err, pcc
+from torch_frontend.provenance import git_commit
 
 # Models the report leaves out: test fixtures, not architectures.
 SKIP = {"unsupported_op"}
@@ -239,12 +240,6 @@ def render_markdown(rows: Sequence[Row], meta: dict, report_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _git_commit(cwd: str) -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -272,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"model_report: [{i + 1}/{len(names)}] {name}: " +
               (f"ERROR {r.error}" if r.error else f"PCC {r.pcc_fp32:.6f}, {r.latency_us:.1f} us, "
                f"latency / roofline {r.latency_us / r.roofline_us:.2f}"), file=sys.stderr, flush=True)
-    meta = {"commit": _git_commit(args.repo), "date": datetime.date.today().isoformat(),
+    meta = {"commit": git_commit(args.repo), "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "chip": "wormhole_n150 (target/configs/wormhole_n150.json)"}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

@@ -42,6 +42,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from torch_frontend.provenance import git_commit
+
 CLASSES = ("passed", "kiln error", "wrong", "crash", "export")
 
 # Float tolerances per dtype: Kiln computes in fp32, with kernels that may order sums differently
@@ -387,12 +389,6 @@ def write_expectations(path: str, results: Sequence[Result], expected: dict) -> 
         f.write("\n".join(lines) + "\n")
 
 
-def _git_commit(cwd: str) -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -423,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.expect and expected is None and not args.update_expect:
         ap.error(f"--expect {args.expect}: no such file")
     results = sweep(tools, args.samples, dtypes, only, args.jobs)
-    meta = {"commit": _git_commit(args.repo), "date": datetime.date.today().isoformat(),
+    meta = {"commit": git_commit(args.repo), "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "samples": args.samples, "dtypes": dtypes}
     t = totals(results)
     print("opinfo: " + ", ".join(f"{k} {v}" for k, v in t.items() if k != "pass_rate") +
