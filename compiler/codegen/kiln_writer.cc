@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/align.h"
 #include "base/macros.h"
 #include "ops/tile_layout.h"
 #include "schema/file_layout.h"
@@ -21,8 +22,6 @@ namespace kiln::compiler {
 namespace {
 constexpr char kProducer[] = "kiln-compiler 0.1";
 constexpr uint32_t kConstantSegment = 0;  // the one segment, laid out like the constants' region
-
-uint64_t AlignUp(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
 
 absl::Status WriteZeros(std::ostream& out, uint64_t n) {
   static const char zeros[4096] = {};
