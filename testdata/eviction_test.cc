@@ -114,7 +114,7 @@ TEST(Eviction, AnOpWhoseOwnTensorsCannotFitIsNamed) {
 }
 
 // ResNet-18 on a device with half the DRAM its plan needs: the weights alone are more than that, so
-// they are streamed from host memory, each uploaded before its use.
+// the largest are streamed from host memory, each uploaded before its use; the rest stay resident.
 TEST(Eviction, ResNet18AtHalfItsPlannedPeakMatchesPyTorch) {
   runtime::HostTensor input, ref;
   ASSERT_TRUE(tools::ReadNpy("testdata/resnet18.input0.npy", &input).ok());
@@ -134,8 +134,10 @@ TEST(Eviction, ResNet18AtHalfItsPlannedPeakMatchesPyTorch) {
   EXPECT_EQ(evicted.outputs[0].bytes, reference.outputs[0].bytes);
   const size_t n = ops::NumElements(ref.shape);
   EXPECT_GE(tools::Pcc(evicted.outputs[0].f32(), ref.f32(), n), 0.999);
-  // Every weight crosses the host link once per run, and that time is in the latency.
-  EXPECT_GE(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes * 0.99));
+  // The weights that do not fit cross the host link once per run, and that time is in the latency.
+  EXPECT_NE(small->summary.eviction.find("weights streamed from host memory"), std::string::npos);
+  EXPECT_GT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes - half));
+  EXPECT_LT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes));
   EXPECT_GT(evicted.stats.eviction_us, 0.0);
   EXPECT_GT(evicted.stats.latency_us, reference.stats.latency_us + 0.9 * evicted.stats.eviction_us);
   std::printf("resnet18 at %lld bytes of DRAM: %s; latency %.1f us (%.1f us without eviction)\n",

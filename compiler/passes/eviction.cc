@@ -13,12 +13,17 @@ namespace {
 
 using Kind = ProgramInstruction::Kind;
 constexpr int kNone = -1;
-constexpr int kMaxRounds = 8;
+constexpr int kMaxRounds = 24;
+constexpr char kSpillRegion[] = "spill";
+constexpr char kHostConstantRegion[] = "constants (host)";
 
 class Evictor {
  public:
   Evictor(ScheduledProgram& p, uint64_t budget, const target::ChipConfig& chip, EvictionStats* stats)
       : p_(p), budget_(budget), chip_(chip), stats_(stats) {}
+
+  // After Run fails: how many bytes the instruction that could not fit was over the budget.
+  uint64_t shortfall() const { return shortfall_; }
 
   absl::Status Run() {
     const int n = static_cast<int>(p_.tensors.size());
@@ -54,12 +59,14 @@ class Evictor {
       }
       if (IsDeviceActivation(inst.output)) incoming += Bytes(inst.output);
       const uint64_t own = incoming + ResidentOperandBytes(inst);
-      if (own > budget_)
+      if (own > budget_) {
+        shortfall_ = own - budget_;
         return absl::ResourceExhaustedError(absl::StrCat(
             "device memory too small: ", Describe(inst), " needs ", own,
             " bytes of device memory for its operands and result at once, but only ", budget_,
             " bytes of device DRAM are left for it (", chip_.dram_bytes, " minus the weights kept on the device); ",
             "eviction cannot help an op whose own tensors do not fit"));
+      }
       // Evict until they fit beside what stays.
       while (resident_bytes_ + incoming > budget_) {
         const int victim = PickVictim(inst, i);
@@ -151,7 +158,7 @@ class Evictor {
       for (int r = 0; r < static_cast<int>(p_.regions.size()); ++r)
         if (p_.regions[r].kind == target::RegionKind::kHostScratch) scratch_region_ = r;
       if (scratch_region_ == kNone) {
-        p_.regions.push_back({"spill", target::RegionKind::kHostScratch, 0});
+        p_.regions.push_back({kSpillRegion, target::RegionKind::kHostScratch, 0});
         scratch_region_ = static_cast<int>(p_.regions.size()) - 1;
       }
     }
@@ -231,6 +238,7 @@ class Evictor {
   uint64_t resident_bytes_ = 0;
   int scratch_region_ = kNone;
   int reload_count_ = 0;
+  uint64_t shortfall_ = 0;
 };
 
 }  // namespace
@@ -243,12 +251,14 @@ std::string EvictionStats::ToString() const {
 }
 
 absl::Status EvictToHost(ScheduledProgram& program, uint64_t activation_budget, const target::ChipConfig& chip,
-                         EvictionStats* stats) {
+                         EvictionStats* stats, uint64_t* shortfall) {
   // All or nothing: a budget that cannot work leaves the program as it was.
   const std::vector<ProgramInstruction> instructions = program.instructions;
   const size_t tensors = program.tensors.size(), regions = program.regions.size();
   EvictionStats trial = stats ? *stats : EvictionStats{};
-  absl::Status s = Evictor(program, activation_budget, chip, &trial).Run();
+  Evictor evictor(program, activation_budget, chip, &trial);
+  absl::Status s = evictor.Run();
+  if (shortfall) *shortfall = evictor.shortfall();
   if (!s.ok()) {
     program.instructions = instructions;
     program.tensors.resize(tensors);
@@ -259,16 +269,33 @@ absl::Status EvictToHost(ScheduledProgram& program, uint64_t activation_budget, 
   return absl::OkStatus();
 }
 
-void MoveConstantsToHost(ScheduledProgram& program) {
-  for (ProgramTensor& t : program.tensors) {
-    if (!t.is_constant || t.in_caller_buffer()) continue;
-    MemoryRegion& region = program.regions[t.region];
-    if (region.kind == target::RegionKind::kDeviceDram) {
-      region.kind = target::RegionKind::kHostScratch;
-      region.name += " (host)";
-    }
-    t.layout = ops::Layout::kRowMajor;  // as the DMA reads host memory; the device copy is laid out anew
+uint64_t MoveConstantsToHost(ScheduledProgram& program, uint64_t bytes) {
+  int host = kNone;
+  for (int r = 0; r < static_cast<int>(program.regions.size()); ++r)
+    if (program.regions[r].name == kHostConstantRegion) host = r;
+  std::vector<int> on_device;
+  for (int t = 0; t < static_cast<int>(program.tensors.size()); ++t) {
+    const ProgramTensor& x = program.tensors[t];
+    if (x.is_constant && !x.in_caller_buffer() && program.regions[x.region].kind == target::RegionKind::kDeviceDram)
+      on_device.push_back(t);
   }
+  // Largest first: the fewest uploads for the bytes freed (each pays the link's fixed latency).
+  std::stable_sort(on_device.begin(), on_device.end(), [&](int a, int b) {
+    return program.tensors[a].size_bytes() > program.tensors[b].size_bytes();
+  });
+  uint64_t freed = 0;
+  for (int t : on_device) {
+    if (freed >= bytes) break;
+    if (host == kNone) {
+      program.regions.push_back({kHostConstantRegion, target::RegionKind::kHostScratch, 0});
+      host = static_cast<int>(program.regions.size()) - 1;
+    }
+    ProgramTensor& x = program.tensors[t];
+    freed += AlignToDevice(x.size_bytes());
+    x.region = host;
+    x.layout = ops::Layout::kRowMajor;  // as the DMA reads host memory; the device copy is laid out anew
+  }
+  return freed;
 }
 
 absl::Status FitDeviceMemory(ScheduledProgram& program, const target::ChipConfig& chip, EvictionStats* stats) {
@@ -282,30 +309,47 @@ absl::Status FitDeviceMemory(ScheduledProgram& program, const target::ChipConfig
       upper_bound += AlignToDevice(t.size_bytes()) + kDeviceAlignment;
   if (upper_bound <= capacity) return absl::OkStatus();
 
-  uint64_t budget = 0;
-  for (s.rounds = 1; s.rounds <= kMaxRounds; ++s.rounds) {
-    MemoryStats plan;
+  MemoryStats plan;
+  KILN_RETURN_IF_ERROR(PlanMemory(program, std::numeric_limits<uint64_t>::max(), &plan));
+  s.rounds = 1;
+  if (plan.arena_bytes + plan.constant_bytes <= capacity) return absl::OkStatus();
+
+  // Each round starts again from the schedule as it came, with more weights on the host or a tighter
+  // budget than the last: eviction decides against a budget, the planner's packing may need more.
+  const std::vector<ProgramInstruction> schedule = program.instructions;
+  const size_t num_tensors = program.tensors.size();
+  uint64_t streamed = 0, slack = 0;
+  while (s.rounds < kMaxRounds) {
+    ++s.rounds;
+    program.instructions = schedule;
+    program.tensors.resize(num_tensors);
+    for (size_t r = 0; r < program.regions.size(); ++r)
+      if (program.regions[r].name == kSpillRegion) program.regions.resize(r);
+    KILN_RETURN_IF_ERROR(PlanMemory(program, std::numeric_limits<uint64_t>::max(), &plan));
+    const uint64_t device_constants = plan.constant_bytes;
+    const uint64_t budget = capacity > device_constants + slack ? capacity - device_constants - slack : 0;
+    const EvictionStats before = s;
+    // With no room at all beside the weights, what the whole plan is over the device.
+    const uint64_t planned = plan.arena_bytes + device_constants + slack;
+    uint64_t shortfall = planned - std::min(capacity, planned);
+    absl::Status evicted = budget > 0 ? EvictToHost(program, budget, chip, &s, &shortfall)
+                                      : absl::ResourceExhaustedError("no device memory left beside the weights");
+    if (!evicted.ok()) {
+      if (!absl::IsResourceExhausted(evicted)) return evicted;
+      // One op's own tensors do not fit beside the weights kept on the device: stream the bytes it
+      // lacks (largest weights first), and more if the next try shows it needs more.
+      const uint64_t more = std::max(shortfall, kDeviceAlignment);
+      const uint64_t freed = MoveConstantsToHost(program, more);
+      if (freed == 0) return evicted;  // every weight is on the host already: the op's own error stands
+      streamed += freed;
+      s.weights_streamed = true;
+      continue;
+    }
     KILN_RETURN_IF_ERROR(PlanMemory(program, std::numeric_limits<uint64_t>::max(), &plan));
     const uint64_t need = plan.arena_bytes + plan.constant_bytes;
     if (need <= capacity) return absl::OkStatus();
-    if (s.rounds == 1) {
-      // Evict activations around resident weights if that can work; else stream the weights too.
-      if (plan.constant_bytes < capacity) {
-        budget = capacity - plan.constant_bytes;
-        absl::Status evicted = EvictToHost(program, budget, chip, &s);
-        if (evicted.ok()) continue;
-        if (!absl::IsResourceExhausted(evicted)) return evicted;
-      }
-      MoveConstantsToHost(program);
-      s.weights_streamed = true;
-      budget = capacity;
-    } else {
-      // Fragmentation: the planner needed more than the live bytes; ask for that much less.
-      const uint64_t over = need - capacity;
-      if (over >= budget) break;
-      budget -= over;
-    }
-    KILN_RETURN_IF_ERROR(EvictToHost(program, budget, chip, &s));
+    s = before;  // this round's spills are undone with the next round's fresh start
+    slack += need - capacity;
   }
   return absl::ResourceExhaustedError(absl::StrCat(
       "device memory too small: after ", kMaxRounds, " rounds of eviction the plan still needs more than the ",

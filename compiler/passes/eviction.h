@@ -11,9 +11,9 @@
 // packs like any other.
 //
 // Weights stay in device DRAM while activations can be evicted around them. When they cannot (the
-// weights alone, or the weights with one op's own tensors, exceed the device), every constant moves to
-// host memory and is uploaded before its first use in each run, then kept on the device while it
-// fits, like an activation that is already on the host.
+// weights alone, or the weights with one op's own tensors, exceed the device), the largest weights
+// move to host memory, as few as make the program fit; each is uploaded before its first use in each
+// run and kept on the device while it fits, like an activation that is already on the host.
 #ifndef KILN_COMPILER_PASSES_EVICTION_H_
 #define KILN_COMPILER_PASSES_EVICTION_H_
 
@@ -40,15 +40,16 @@ struct EvictionStats {
 // Rewrites `program` so that, at every instruction, the device activations alive (inputs, outputs and
 // everything still needed later, each rounded to the device alignment) fit in `activation_budget`
 // bytes. Fails, naming the op and the bytes, when one instruction's own operands and result cannot
-// fit; the program is then left as it was.
+// fit; the program is then left as it was, and `shortfall` (when given) says by how many bytes.
 absl::Status EvictToHost(ScheduledProgram& program, uint64_t activation_budget, const target::ChipConfig& chip,
-                         EvictionStats* stats);
+                         EvictionStats* stats, uint64_t* shortfall = nullptr);
 
 // The "evict" pass: plans the program's memory and, when activations + constants exceed the chip's
 // DRAM, evicts with a budget of DRAM minus constants, tightening it by what fragmentation adds until
 // the plan fits (a few rounds at most). Leaves the program unchanged when it fits.
-// Moves every constant to host memory (its region becomes HOST_SCRATCH, its layout row-major).
-void MoveConstantsToHost(ScheduledProgram& program);
+// Moves device constants to a HOST_SCRATCH region, largest first, until at least `bytes` of device
+// DRAM are freed (or none are left); returns the bytes freed. Their layout becomes row-major.
+uint64_t MoveConstantsToHost(ScheduledProgram& program, uint64_t bytes);
 
 absl::Status FitDeviceMemory(ScheduledProgram& program, const target::ChipConfig& chip, EvictionStats* stats);
 
