@@ -100,7 +100,7 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values("lower", "fold-constants", "dce", "place", "select-layouts", "schedule",
-                                           "plan-memory"),
+                                           "evict", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -112,7 +112,34 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "dce", "place", "select-layouts", "schedule",
-                                             "plan-memory", "serialize"}));
+                                             "evict", "plan-memory", "serialize"}));
+}
+
+// The model above fits any device it can run on; this one, two values kept alive across a chain of ops
+// on a device with room for three of its tensors, shows what eviction inserts and how it is planned.
+TEST(EvictGolden, SpillsAndReloadsOnASmallDevice) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {32, 64});
+  g.inputs.push_back({"x", x});
+  absl::StatusOr<int> w = g.AddNode("sigmoid", {x}, {}, "w", "w");
+  ASSERT_TRUE(w.ok());
+  absl::StatusOr<int> y = x;
+  for (const char* op : {"relu", "neg", "exp"}) {
+    y = g.AddNode(op, {*y}, {}, op, op);
+    ASSERT_TRUE(y.ok());
+  }
+  absl::StatusOr<int> a = g.AddNode("add", {*y, x}, {}, "add_x", "add_x");
+  ASSERT_TRUE(a.ok());
+  absl::StatusOr<int> b = g.AddNode("add", {*a, *w}, {}, "add_w", "add_w");
+  ASSERT_TRUE(b.ok());
+  g.outputs.push_back({"out", *b});
+  CompileOptions options;
+  options.verify_each = true;
+  options.chip.dram_bytes = 3 * 32 * 64 * 4;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",
+                            "compiler/passes/testdata/evict-spills.txt"));
 }
 
 TEST(Golden, AMismatchFailsWithAUnifiedDiff) {

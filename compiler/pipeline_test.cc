@@ -60,7 +60,7 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
             "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, dce, place, select-layouts, "
-            "schedule, plan-memory, serialize");
+            "schedule, evict, plan-memory, serialize");
 }
 
 TEST(Pipeline, FoldingDisabledLeavesThePassOut) {

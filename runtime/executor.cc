@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace kiln::runtime {
 
@@ -16,27 +17,47 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
   if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
   for (size_t r = 0; r < regions.size(); ++r)
-    if (regions[r].kind != RegionKind::kDeviceDram)
+    if (regions[r].kind != RegionKind::kDeviceDram && regions[r].kind != RegionKind::kHostScratch)
       return Status::Unsupported("region " + std::to_string(r) + " '" + regions[r].name + "' is " +
-                                 RegionKindName(regions[r].kind) + "; this runtime places only DEVICE_DRAM regions");
+                                 RegionKindName(regions[r].kind) +
+                                 "; this runtime places only DEVICE_DRAM and HOST_SCRATCH regions");
   const int64_t free_bytes = device->free_bytes();
   if (program.device_dram_bytes() > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
     std::string parts;
     for (size_t r = 0; r < regions.size(); ++r)
-      parts += (r ? " + " : "") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
+      if (regions[r].kind == RegionKind::kDeviceDram)
+        parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
     return Status::OutOfMemory("device memory too small: the program needs " +
                                std::to_string(program.device_dram_bytes()) + " bytes of device DRAM (" + parts +
                                "), the device has " + std::to_string(free_bytes) + " free");
   }
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
   exec->region_addr_.assign(regions.size(), 0);
+  exec->scratch_.resize(regions.size());
   const DeviceCounters before = device->counters();
-  for (size_t r = 0; r < regions.size(); ++r)
+  for (size_t r = 0; r < regions.size(); ++r) {
+    if (regions[r].kind == RegionKind::kHostScratch) {
+      // Bounded by Limits::max_region_bytes at load; a host that cannot provide it is out of memory.
+      try {
+        exec->scratch_[r].resize(regions[r].size_bytes);
+      } catch (const std::bad_alloc&) {
+        return Status::OutOfMemory("host memory too small for region '" + regions[r].name + "' (" +
+                                   std::to_string(regions[r].size_bytes) + " bytes of host scratch)");
+      }
+      continue;
+    }
     KILN_RETURN_IF_ERROR(device->Allocate(static_cast<int64_t>(regions[r].size_bytes), "region '" + regions[r].name + "'",
                                           &exec->region_addr_[r]));
+  }
   // Constants go from the loader's memory (a file mapping) straight to the device.
-  for (const ConstantUpload& u : program.constant_uploads())
+  // (or, for weights the compiler streams from host memory, into this executor's host region).
+  for (const ConstantUpload& u : program.constant_uploads()) {
+    if (regions[u.region].kind == RegionKind::kHostScratch) {
+      std::memcpy(exec->scratch_[u.region].data() + u.offset, u.data, u.size);
+      continue;
+    }
     KILN_RETURN_IF_ERROR(device->WriteRaw(exec->region_addr_[u.region] + u.offset, u.data, static_cast<int64_t>(u.size)));
+  }
   exec->load_stats_.counters = device->counters().Since(before);
   exec->load_stats_.latency_us = device->CyclesToMicros(exec->load_stats_.counters.cycles);
   exec->load_stats_.device_bytes_in_use = device->bytes_in_use();
@@ -53,6 +74,14 @@ Executor::~Executor() {
 DeviceTensor Executor::DeviceView(uint32_t tensor) const {
   const TensorInfo& t = program_->tensors()[tensor];
   return {region_addr_[t.region] + t.offset, t.shape, t.dtype, t.layout};
+}
+
+// A tensor in a HOST_SCRATCH region: its bytes (row-major, its dtype) in this executor's memory, or
+// null for a tensor in the caller's buffers. Offsets and sizes were checked against the region at load.
+uint8_t* Executor::ScratchBytes(uint32_t tensor) {
+  const TensorInfo& t = program_->tensors()[tensor];
+  if (t.in_caller_buffer() || program_->regions()[t.region].kind != RegionKind::kHostScratch) return nullptr;
+  return scratch_[t.region].data() + t.offset;
 }
 
 Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs, RunStats* stats) {
@@ -98,16 +127,29 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
   const DeviceCounters before = device_->counters();
   std::vector<double> instruction_us;
   instruction_us.reserve(program.instructions().size());
+  int64_t spill_bytes = 0, reload_bytes = 0;
+  double eviction_cycles = 0;
   for (const Instruction& inst : program.instructions()) {
     const double start = device_->counters().cycles;
     Status s;
+    bool eviction = false;
     switch (inst.kind) {
       case Instruction::Kind::kHostToDevice: {
         const TensorInfo& src = program.tensors()[inst.inputs[0]];
-        s = device_->CopyToDevice({host_src[inst.inputs[0]], src.shape, src.dtype}, DeviceView(inst.output));
+        const uint8_t* scratch = ScratchBytes(inst.inputs[0]);
+        const void* from = scratch ? scratch : host_src[inst.inputs[0]];
+        s = device_->CopyToDevice({from, src.shape, src.dtype}, DeviceView(inst.output));
+        if (scratch) reload_bytes += static_cast<int64_t>(src.size_bytes), eviction = true;
         break;
       }
       case Instruction::Kind::kDeviceToHost: {
+        const TensorInfo& dst_info = program.tensors()[inst.output];
+        if (uint8_t* scratch = ScratchBytes(inst.output)) {
+          s = device_->CopyToHost(DeviceView(inst.inputs[0]), scratch, dst_info.dtype);
+          spill_bytes += static_cast<int64_t>(dst_info.size_bytes);
+          eviction = true;
+          break;
+        }
         const int slot = output_slot[inst.output];
         if (slot < 0) return Status::Internal("device-to-host transfer into a host tensor that is not an output");
         HostTensor& dst = (*outputs)[slot];
@@ -122,7 +164,9 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
       }
     }
     if (!s.ok()) return s.WithPrefix(inst.source.empty() ? "" : inst.source + ": ");
-    instruction_us.push_back(device_->CyclesToMicros(device_->counters().cycles - start));
+    const double cycles = device_->counters().cycles - start;
+    if (eviction) eviction_cycles += cycles;
+    instruction_us.push_back(device_->CyclesToMicros(cycles));
   }
 
   if (stats) {
@@ -132,6 +176,9 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
     stats->latency_us = device_->CyclesToMicros(d.cycles);
     stats->roofline_us = device_->RooflineMicros(program.workload());
     stats->device_bytes_in_use = device_->bytes_in_use();
+    stats->spill_bytes = spill_bytes;
+    stats->reload_bytes = reload_bytes;
+    stats->eviction_us = device_->CyclesToMicros(eviction_cycles);
   }
   return Status::Ok();
 }

@@ -33,12 +33,17 @@ struct RunStats {
   DeviceCounters counters;  // this run only
   std::vector<double> instruction_us;  // device time of each instruction, in program order
   int64_t device_bytes_in_use = 0;
+  // Eviction's traffic (transfers to and from HOST_SCRATCH regions), included in the counters above.
+  int64_t spill_bytes = 0;   // device -> host scratch
+  int64_t reload_bytes = 0;  // host scratch -> device
+  double eviction_us = 0;    // device time of those transfers
 };
 
 class Executor {
  public:
   // Fails with "device memory too small ..." (OutOfMemory) when the program does not fit the device,
-  // and with Unsupported for regions the runtime cannot place yet (SRAM, host scratch).
+  // and with Unsupported for regions the runtime cannot place yet (SRAM). HOST_SCRATCH regions (where
+  // the compiler's eviction spills activations) are host memory this executor owns.
   static Status Create(const Program& program, Device* device, std::unique_ptr<Executor>* out);
   ~Executor();
   Executor(const Executor&) = delete;
@@ -52,10 +57,12 @@ class Executor {
  private:
   Executor(const Program& program, Device* device) : program_(&program), device_(device) {}
   DeviceTensor DeviceView(uint32_t tensor) const;
+  uint8_t* ScratchBytes(uint32_t tensor);
 
   const Program* program_;
   Device* device_;
   std::vector<uint64_t> region_addr_;  // per region; 0 when not allocated
+  std::vector<std::vector<uint8_t>> scratch_;  // per region: host memory of HOST_SCRATCH regions
   RunStats load_stats_;
 };
 

@@ -159,7 +159,7 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
     return Fail("instruction type and value lists differ in length");
   for (uint32_t i = 0; i < prog->instructions()->size(); ++i) {
     Instruction inst;
-    KILN_RETURN_IF_ERROR(validation::ValidateInstruction(prog, i, tensors_, &written, &inst));
+    KILN_RETURN_IF_ERROR(validation::ValidateInstruction(prog, i, regions_, tensors_, &written, &inst));
     total_work_ += inst.work;
     if (inst.op && inst.op->flops) {
       std::vector<ops::Shape> shapes;

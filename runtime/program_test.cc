@@ -947,7 +947,7 @@ TEST(Semantic, RegionKinds) {
   std::unique_ptr<Executor> exec;
   Status s = Executor::Create(*program, &device, &exec);
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
-  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM regions");
+  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM and HOST_SCRATCH regions");
 }
 
 TEST(Semantic, OperatorIndexOutOfRange) {

@@ -154,8 +154,8 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
   return Status::Ok();
 }
 
-Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vector<TensorInfo>& tensors,
-                           std::vector<bool>* written, Instruction* out) {
+Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vector<RegionInfo>& regions,
+                           const std::vector<TensorInfo>& tensors, std::vector<bool>* written, Instruction* out) {
   const std::string where = "instruction " + std::to_string(i);
   const uint32_t num_tensors = static_cast<uint32_t>(tensors.size());
   auto check_index = [&](uint32_t index, const std::string& at) -> Status {
@@ -163,9 +163,12 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
       return Invalid(at + ": tensor index " + N(index) + " out of range (" + N(num_tensors) + " tensors)");
     return Status::Ok();
   };
-  auto in_device = [&](const TensorInfo& t) {
-    return !t.in_caller_buffer();  // regions' kinds are checked where the executor places them
+  // Host memory is the caller's buffers and the HOST_SCRATCH regions (eviction's spills); ops and
+  // transfers to the device work in the device's regions (the executor places only DRAM ones).
+  auto in_host = [&](const TensorInfo& t) {
+    return t.in_caller_buffer() || regions[t.region].kind == RegionKind::kHostScratch;
   };
+  auto in_device = [&](const TensorInfo& t) { return !in_host(t); };
   const auto type = prog->instructions_type()->Get(i);
   if (type == fb::Instruction::DeviceOp) {
     const auto* op = static_cast<const fb::DeviceOp*>(prog->instructions()->Get(i));
@@ -226,8 +229,8 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
     if (!fb::InRange(tr->direction())) return Invalid(where + ": unknown transfer direction");
     const bool to_device = tr->direction() == fb::Direction::HOST_TO_DEVICE;
     out->kind = to_device ? Instruction::Kind::kHostToDevice : Instruction::Kind::kDeviceToHost;
-    const bool src_ok = to_device ? src.in_caller_buffer() : in_device(src);
-    const bool dst_ok = to_device ? in_device(dst) && !dst.constant : dst.in_caller_buffer();
+    const bool src_ok = to_device ? in_host(src) : in_device(src);
+    const bool dst_ok = to_device ? in_device(dst) && !dst.constant : in_host(dst) && !dst.constant;
     if (!src_ok || !dst_ok)
       return Invalid(where + ": transfer from '" + src.name + "' to '" + dst.name +
                      "' does not go between host and device as its direction says");

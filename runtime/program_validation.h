@@ -38,7 +38,8 @@ Status ValidateTensor(const fb::Tensor* tensor, uint32_t index, const std::vecto
                       const std::vector<Segment>& segments, TensorInfo* out, Segment* data);
 // Operands, result and shapes of one instruction; `written` says which tensors hold a value so far
 // (host inputs and constants at the start) and is updated.
-Status ValidateInstruction(const fb::Program* program, uint32_t index, const std::vector<TensorInfo>& tensors,
+Status ValidateInstruction(const fb::Program* program, uint32_t index, const std::vector<RegionInfo>& regions,
+                           const std::vector<TensorInfo>& tensors,
                            std::vector<bool>* written, Instruction* out);
 // Tensors alive at the same time never share bytes of a region.
 Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vector<TensorInfo>& tensors,

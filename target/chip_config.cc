@@ -83,4 +83,28 @@ const ChipConfig& DefaultChipConfig() {
   return config;
 }
 
+Status ParseByteSize(const std::string& text, int64_t* bytes) {
+  static constexpr struct {
+    const char* suffix;
+    double scale;
+  } kUnits[] = {{"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"B", 1.0}};
+  std::string number = text;
+  double scale = 1;
+  for (const auto& u : kUnits) {
+    const std::string suffix = u.suffix;
+    if (number.size() > suffix.size() && number.compare(number.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      number.resize(number.size() - suffix.size());
+      scale = u.scale;
+      break;
+    }
+  }
+  char* end = nullptr;
+  const double v = number.empty() ? 0 : std::strtod(number.c_str(), &end);
+  const double b = v * scale;
+  if (number.empty() || end != number.c_str() + number.size() || !(b >= 1) || b > 1125899906842624.0)
+    return Status::InvalidArgument("'" + text + "' is not a byte size (e.g. 24MiB, 1.5GiB, 4096; at most 2^50)");
+  *bytes = static_cast<int64_t>(b);
+  return Status::Ok();
+}
+
 }  // namespace kiln::target

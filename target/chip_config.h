@@ -39,6 +39,10 @@ Status LoadChipConfig(const std::string& path, ChipConfig* out);
 // chip_config_test; a malformed embedded file aborts at first use, as the build defect it is).
 const ChipConfig& DefaultChipConfig();
 
+// A byte count as tools take it: a number with an optional binary unit, "24MiB", "1.5GiB", "512KiB",
+// "4096" or "4096B". Fails, naming the text, on anything else, on zero, and beyond 2^50 bytes.
+Status ParseByteSize(const std::string& text, int64_t* bytes);
+
 }  // namespace kiln::target
 
 #endif  // KILN_TARGET_CHIP_CONFIG_H_

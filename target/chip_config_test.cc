@@ -56,5 +56,21 @@ TEST(ChipConfig, RejectsValuesThatWouldOverflow) {
   EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.message();
 }
 
+TEST(ByteSize, UnitsAndErrors) {
+  int64_t b = 0;
+  ASSERT_TRUE(ParseByteSize("24MiB", &b).ok());
+  EXPECT_EQ(b, 24 << 20);
+  ASSERT_TRUE(ParseByteSize("1.5GiB", &b).ok());
+  EXPECT_EQ(b, int64_t{3} << 29);
+  ASSERT_TRUE(ParseByteSize("4096", &b).ok());
+  EXPECT_EQ(b, 4096);
+  ASSERT_TRUE(ParseByteSize("512KiB", &b).ok());
+  EXPECT_EQ(b, 512 << 10);
+  for (const char* bad : {"", "MiB", "24 MiB", "24MB", "-1MiB", "0", "nan", "2000000GiB", "1e400"})
+    EXPECT_EQ(ParseByteSize(bad, &b).message(),
+              std::string("'") + bad + "' is not a byte size (e.g. 24MiB, 1.5GiB, 4096; at most 2^50)")
+        << bad;
+}
+
 }  // namespace
 }  // namespace kiln::target

@@ -1,4 +1,5 @@
-// bazel run //tools:compile -- model.pt2 -o model.kiln [--chip chip.json] [--device-dtype bf16] [--quiet]
+// bazel run //tools:compile -- model.pt2 -o model.kiln [--chip chip.json] [--device-memory 24MiB]
+//                             [--device-dtype bf16] [--quiet]
 //     [--dump-after=NAME|all [--dump-dir=DIR]] [--stop-after=NAME] [--time-passes] [--verify-each]
 // bazel run //tools:compile -- --list-passes
 #include <chrono>
@@ -20,7 +21,8 @@ using kiln::tools::FromCallerDir;
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-dtype f32|bf16] [--quiet]\n"
+               "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-memory SIZE] [--device-dtype f32|bf16]\n"
+               "               [--quiet]\n"
                "               [--dump-after=PASS|all [--dump-dir=DIR]] [--stop-after=PASS] [--time-passes]\n"
                "               [--verify-each]\n"
                "       compile --list-passes\n");
@@ -79,7 +81,7 @@ void PrintTimes(double read_seconds, const CompileState& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after;
+  std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after, device_memory;
   bool quiet = false, time_passes = false, list_passes = false, verify_each = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
     if ((a == "-o" || a == "--output") && i + 1 < argc) output = FromCallerDir(argv[++i]);
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
     else if (a == "--device-dtype" && i + 1 < argc) device_dtype = argv[++i];
+    else if (FlagValue("--device-memory", argc, argv, i, &device_memory)) continue;
     else if (a == "--quiet") quiet = true;
     else if (a == "--time-passes") time_passes = true;
     else if (a == "--list-passes") list_passes = true;
@@ -105,6 +108,11 @@ int main(int argc, char** argv) {
   if (!chip_path.empty()) {
     kiln::Status s = kiln::target::LoadChipConfig(chip_path, &options.chip);
     if (!s.ok()) return Fail(s.message());
+  }
+  // A smaller device than the chip's DRAM: the compiler plans (and evicts) for this capacity.
+  if (!device_memory.empty()) {
+    kiln::Status s = kiln::target::ParseByteSize(device_memory, &options.chip.dram_bytes);
+    if (!s.ok()) return Fail("--device-memory: " + s.message());
   }
   options.output_path = output;  // serialize streams the file; the weights are never held twice
   const std::vector<Pass> pipeline = kiln::compiler::BuildPipeline(options);

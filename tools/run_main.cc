@@ -27,7 +27,9 @@ int Usage(FILE* to = stderr, int code = 2) {
   const kiln::runtime::Limits defaults;
   std::fprintf(to,
                "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json] [--profile]\n"
-               "           [--stats-json FILE] [--max-program-bytes N] [--max-region-bytes N] [--max-work N]\n"
+               "           [--stats-json FILE] [--device-memory SIZE] [--max-program-bytes N] [--max-region-bytes N]\n"
+               "           [--max-work N]\n"
+               "  --device-memory SIZE  the simulated device's DRAM (e.g. 24MiB) instead of the chip's\n"
                "  --profile          the instructions that take the most simulated time, and time per op\n"
                "  --stats-json FILE  counters and one record per instruction (start, time, live bytes) as JSON\n"
                "limits (a program beyond them is refused at load with an out-of-memory error):\n"
@@ -91,7 +93,7 @@ void PrintProfile(const kiln::runtime::Program& program, const kiln::runtime::Ru
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string program_path, output_dir, chip_path, stats_json;
+  std::string program_path, output_dir, chip_path, stats_json, device_memory;
   std::vector<std::string> inputs;
   bool profile = false;
   kiln::runtime::LoadOptions options;
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
     else if (a == "--profile") profile = true;
     else if (a == "--stats-json" && i + 1 < argc) stats_json = FromCallerDir(argv[++i]);
+    else if (a == "--device-memory" && i + 1 < argc) device_memory = argv[++i];
     else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = FromCallerDir(a);
     else return Usage();
   }
@@ -116,6 +119,10 @@ int main(int argc, char** argv) {
   kiln::target::ChipConfig chip = kiln::target::DefaultChipConfig();
   if (!chip_path.empty()) {
     if (kiln::Status s = kiln::target::LoadChipConfig(chip_path, &chip); !s.ok()) return Fail(s);
+  }
+  if (!device_memory.empty()) {
+    if (kiln::Status s = kiln::target::ParseByteSize(device_memory, &chip.dram_bytes); !s.ok())
+      return Fail(s.WithPrefix("--device-memory: "));
   }
   std::unique_ptr<kiln::runtime::Program> program;
   if (kiln::Status s = kiln::runtime::Program::LoadFile(program_path, &program, options); !s.ok()) return Fail(s);
@@ -159,6 +166,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(c.host_to_device_bytes), static_cast<long long>(c.device_to_host_bytes),
               static_cast<long long>(c.dram_read_bytes), static_cast<long long>(c.dram_write_bytes), c.flops,
               static_cast<long long>(device.memory().peak()));
+  if (stats.spill_bytes > 0 || stats.reload_bytes > 0)
+    std::printf("eviction: %lld B spilled to host memory, %lld B reloaded, %.1f us of those transfers\n",
+                static_cast<long long>(stats.spill_bytes), static_cast<long long>(stats.reload_bytes),
+                stats.eviction_us);
   if (profile) PrintProfile(*program, stats, 15);
   if (!stats_json.empty()) {
     const kiln::tools::RunFacts facts{chip.name, exec->load_stats().latency_us,

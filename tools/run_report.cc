@@ -49,7 +49,10 @@ Status WriteRunJson(const std::string& path, const runtime::Program& program, co
                    {"device_to_host_bytes", c.device_to_host_bytes},
                    {"dram_read_bytes", c.dram_read_bytes},
                    {"dram_write_bytes", c.dram_write_bytes},
-                   {"matrix_flops_padded", c.flops}};
+                   {"matrix_flops_padded", c.flops},
+                   {"spill_bytes", stats.spill_bytes},
+                   {"reload_bytes", stats.reload_bytes},
+                   {"eviction_us", stats.eviction_us}};
   j["workload"] = {{"matrix_flops", program.workload().matrix_flops},
                    {"weight_bytes", program.workload().weight_bytes},
                    {"io_bytes", program.workload().io_bytes}};

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/passes/memory_planning.h"
+#include "base/align.h"
 #include "base/macros.h"
 #include "ops/tile_layout.h"
 #include "schema/file_layout.h"
@@ -21,8 +23,6 @@ namespace kiln::compiler {
 namespace {
 constexpr char kProducer[] = "kiln-compiler 0.1";
 constexpr uint32_t kConstantSegment = 0;  // the one segment, laid out like the constants' region
-
-uint64_t AlignUp(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
 
 absl::Status WriteZeros(std::ostream& out, uint64_t n) {
   static const char zeros[4096] = {};
@@ -37,20 +37,18 @@ absl::Status WriteZeros(std::ostream& out, uint64_t n) {
 }  // namespace
 
 absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
-  // The constants segment has the constant region's layout, so each tensor's data sits at its own
-  // region offset and the loader can copy the segment in one piece. All constants share one region.
+  // The constants segment holds each region's constants laid out as in the region (the device's, and
+  // the host's when eviction streams weights), one region after another: a tensor's data sits at its
+  // region's base in the segment plus its region offset, so the loader copies a region in one piece.
   std::vector<const ProgramTensor*> constants;
-  int constant_region = kCallerBuffer;
+  std::vector<bool> holds_constants(program.regions.size(), false);
   for (const ProgramTensor& t : program.tensors) {
     if (!t.in_caller_buffer() && (t.region < 0 || t.region >= static_cast<int>(program.regions.size())))
       return absl::InternalError(absl::StrCat("tensor '", t.name, "' is in region ", t.region, ", but the program has ",
                                               program.regions.size(), " regions"));
     if (!t.is_constant) continue;
-    if (constant_region != kCallerBuffer && t.region != constant_region)
-      return absl::UnimplementedError(absl::StrCat("constant '", t.name, "' is in region ", t.region,
-                                                   ", others in region ", constant_region,
-                                                   "; the writer keeps all constants in one region"));
-    constant_region = t.region;
+    if (t.in_caller_buffer()) return absl::InternalError(absl::StrCat("constant '", t.name, "' is in no region"));
+    holds_constants[t.region] = true;
     const uint64_t region_bytes = program.regions[t.region].size_bytes;
     if (static_cast<int64_t>(t.constant.size()) != ops::NumElements(t.shape))
       return absl::InternalError(absl::StrCat("constant '", t.name, "' has no data"));
@@ -58,9 +56,16 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
       return absl::InternalError(absl::StrCat("constant '", t.name, "' lies outside its region"));
     constants.push_back(&t);
   }
-  const uint64_t segment_bytes = constant_region == kCallerBuffer ? 0 : program.regions[constant_region].size_bytes;
+  std::vector<uint64_t> segment_base(program.regions.size(), 0);
+  uint64_t segment_bytes = 0;
+  for (size_t r = 0; r < program.regions.size(); ++r) {
+    if (!holds_constants[r]) continue;
+    segment_base[r] = AlignUp(segment_bytes, kDeviceAlignment);
+    segment_bytes = segment_base[r] + program.regions[r].size_bytes;
+  }
+  auto data_offset = [&](const ProgramTensor* t) { return segment_base[t->region] + t->offset; };
   std::sort(constants.begin(), constants.end(),
-            [](const ProgramTensor* a, const ProgramTensor* b) { return a->offset < b->offset; });
+            [&](const ProgramTensor* a, const ProgramTensor* b) { return data_offset(a) < data_offset(b); });
 
   flatbuffers::FlatBufferBuilder b(1 << 16);
   // Every scalar is stored, defaults included: a file says what it means (a region's kind, a tensor's
@@ -83,7 +88,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (const ProgramTensor& t : program.tensors) {
     fb::Placement placement(static_cast<uint32_t>(t.region), t.offset);
-    fb::DataRef data(kConstantSegment, t.offset, t.size_bytes());
+    fb::DataRef data(kConstantSegment, t.is_constant ? segment_base[t.region] + t.offset : 0, t.size_bytes());
     tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
                                        static_cast<fb::DType>(t.dtype), static_cast<fb::Layout>(t.layout),
                                        t.in_caller_buffer() ? nullptr : &placement, t.size_bytes(),
@@ -119,7 +124,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   };
   auto inputs = io(program.inputs);
   auto outputs = io(program.outputs);
-  // One segment holds every constant (an empty one when all constants are empty).
+  // One segment holds every constant.
   std::vector<fb::DataSegment> segments;
   if (!constants.empty()) segments.emplace_back(0, segment_bytes);
   auto types_vec = b.CreateVector(reinterpret_cast<const fb::Instruction*>(types.data()), types.size());
@@ -160,16 +165,16 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   std::vector<float> stored;
   std::vector<uint8_t> bytes;
   for (const ProgramTensor* t : constants) {
-    if (t->offset < written)
+    if (data_offset(t) < written)
       return absl::InternalError(absl::StrCat("constant '", t->name, "' overlaps the constant before it"));
-    KILN_RETURN_IF_ERROR(WriteZeros(out, t->offset - written));
+    KILN_RETURN_IF_ERROR(WriteZeros(out, data_offset(t) - written));
     stored.resize(ops::StoredElements(t->shape, t->layout));
     if (t->layout == ops::Layout::kTile) ops::Tilize(t->constant.data(), t->shape, stored.data());
     else std::copy(t->constant.begin(), t->constant.end(), stored.begin());
     bytes.resize(t->size_bytes());
     ops::StoreFromFloat(stored.data(), static_cast<int64_t>(stored.size()), t->dtype, bytes.data());
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    written = t->offset + t->size_bytes();
+    written = data_offset(t) + t->size_bytes();
   }
   KILN_RETURN_IF_ERROR(WriteZeros(out, segment_bytes - written));
   return out ? absl::OkStatus() : absl::DataLossError("write failed");

@@ -11,6 +11,8 @@ namespace kiln::compiler {
 
 inline constexpr double kMaxTilePaddingFactor = 2.0;
 
+// The layout a device tensor of this shape gets (also used for the device copies eviction makes).
+ops::Layout DeviceLayout(const ops::Shape& shape);
 absl::Status SelectLayouts(ScheduledProgram& program);
 
 }  // namespace kiln::compiler

@@ -8,8 +8,6 @@
 namespace kiln::compiler {
 namespace {
 
-uint64_t AlignUp(uint64_t n) { return (n + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment; }
-
 struct Interval {
   int tensor;
   int first;  // instruction that writes it
@@ -31,8 +29,8 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
   for (ProgramTensor& t : program.tensors) {
     if (!t.is_constant) continue;
     t.offset = region_bytes[t.region];
-    region_bytes[t.region] = AlignUp(region_bytes[t.region] + t.size_bytes());
-    constant_bytes += AlignUp(t.size_bytes());
+    region_bytes[t.region] = AlignToDevice(region_bytes[t.region] + t.size_bytes());
+    if (program.regions[t.region].kind == target::RegionKind::kDeviceDram) constant_bytes += AlignToDevice(t.size_bytes());
   }
 
   // Activation lifetimes over the schedule.
@@ -48,7 +46,7 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
   uint64_t total = 0;
   for (int t = 0; t < n; ++t) {
     if (!program.tensors[t].is_activation() || first[t] < 0) continue;
-    intervals.push_back({t, first[t], last[t], AlignUp(program.tensors[t].size_bytes())});
+    intervals.push_back({t, first[t], last[t], AlignToDevice(program.tensors[t].size_bytes())});
     total += intervals.back().size;
   }
   // Largest first; ties by definition order so the plan is deterministic.
@@ -79,18 +77,19 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     region_bytes[t.region] = std::max(region_bytes[t.region], t.offset + iv->size);
   }
 
-  uint64_t dram = 0;
+  uint64_t dram = 0, host = 0;
   for (int r = 0; r < num_regions; ++r) {
     program.regions[r].size_bytes = region_bytes[r];
     if (program.regions[r].kind == target::RegionKind::kDeviceDram) dram += region_bytes[r];
+    if (program.regions[r].kind == target::RegionKind::kHostScratch) host += region_bytes[r];
   }
   const uint64_t activation_bytes = dram - std::min(dram, constant_bytes);
-  if (stats) *stats = {activation_bytes, constant_bytes, total};
+  if (stats) *stats = {activation_bytes, constant_bytes, total, host};
   if (dram > device_dram_bytes)
     return absl::ResourceExhaustedError(absl::StrCat(
         "device memory too small: the program needs ", dram, " bytes of device DRAM (activations ",
         activation_bytes, " + constants ", constant_bytes, "), the device has ", device_dram_bytes,
-        "; eviction to host memory is not implemented yet"));
+        " (the evict pass runs before planning and fits what eviction can)"));
   return absl::OkStatus();
 }
 

@@ -117,6 +117,15 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                       if (!s.program) return Missing("schedule", IrKind::kProgram);
                       return ScheduleTransfers(*s.program);
                     }});
+  passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
+                    "When activations + constants exceed the chip's DRAM, activations the running op does not "
+                    "touch are copied to a HOST_SCRATCH region and reloaded before their next use; the victim "
+                    "is the one whose next use is farthest, weighed by what its transfers cost "
+                    "(compiler/passes/eviction.h). Nothing changes when the program fits.",
+                    IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("evict", IrKind::kProgram);
+                      return FitDeviceMemory(*s.program, chip, &s.eviction);
+                    }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
@@ -256,6 +265,7 @@ CompileSummary CompileState::Summary() const {
   sum.constant_bytes = memory.constant_bytes;
   sum.peak_device_bytes = memory.arena_bytes + memory.constant_bytes;
   sum.activation_bytes_without_reuse = memory.sum_of_activation_bytes;
+  sum.eviction = eviction.ToString();
   return sum;
 }
 
@@ -269,6 +279,7 @@ std::string CompileSummary::ToString() const {
      << " without reuse)\n"
      << "constants:         " << constant_bytes << " bytes\n"
      << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
+  if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
   return os.str();
 }
 

@@ -23,6 +23,7 @@
 #include "compiler/aten/aten_graph.h"
 #include "compiler/lowering/device_graph.h"
 #include "compiler/passes/constant_folding.h"
+#include "compiler/passes/eviction.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/dtype.h"
@@ -57,6 +58,7 @@ struct CompileSummary {
   uint64_t constant_bytes = 0;
   uint64_t peak_device_bytes = 0;
   uint64_t activation_bytes_without_reuse = 0;
+  std::string eviction;  // what the evict pass did; empty when the program fit
 
   std::string ToString() const;
 };
@@ -81,6 +83,7 @@ struct CompileState {
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
   MemoryStats memory;
+  EvictionStats eviction;
   std::vector<PassTiming> timings;  // one per pass run, in order
   std::string last_pass;            // "" before any pass ran
 
@@ -98,7 +101,7 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), dce, place,
-// select-layouts, schedule, plan-memory, serialize.
+// select-layouts, schedule, evict, plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.

@@ -14,10 +14,15 @@ absl::Status Broken(std::string message) { return absl::InternalError(std::move(
 
 bool InRange(int id, size_t size) { return id >= 0 && id < static_cast<int>(size); }
 
-// The verifier's only knowledge of memory spaces: where the caller's tensors live, where ops write
-// (and transfers to the device land), and what is loaded with the program.
-bool IsHost(const ProgramTensor& t) { return t.in_caller_buffer(); }
-bool IsWritableDevice(const ProgramTensor& t) { return t.is_activation(); }
+// The verifier's only knowledge of memory spaces: host memory (the caller's buffers, and the
+// HOST_SCRATCH regions eviction spills to), where ops write (and transfers to the device land), and
+// what is loaded with the program. Region indices are checked before these are asked.
+bool IsHost(const ScheduledProgram& p, const ProgramTensor& t) {
+  return t.in_caller_buffer() || p.regions[t.region].kind == target::RegionKind::kHostScratch;
+}
+bool IsWritableDevice(const ScheduledProgram& p, const ProgramTensor& t) {
+  return t.is_activation() && p.regions[t.region].kind == target::RegionKind::kDeviceDram;
+}
 bool IsLoadedWithProgram(const ProgramTensor& t) { return t.is_constant; }
 
 }  // namespace
@@ -97,15 +102,15 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
   auto out_of_range = [&](const std::string& where, int id) {
     return Broken(absl::StrCat(where, " refers to tensor id ", id, ", but the program has ", n, " tensors"));
   };
-  auto is_host = [&](int t) { return IsHost(p.tensors[t]); };
+  auto is_host = [&](int t) { return IsHost(p, p.tensors[t]); };
 
   std::vector<bool> written(n, false);
   for (size_t t = 0; t < n; ++t) {
     const ProgramTensor& tensor = p.tensors[t];
-    if (!IsHost(tensor) && !InRange(tensor.region, p.regions.size()))
+    if (!tensor.in_caller_buffer() && !InRange(tensor.region, p.regions.size()))
       return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), " is in region ", tensor.region,
                                  ", but the program has ", p.regions.size(), " regions"));
-    if (tensor.is_constant && IsHost(tensor))
+    if (tensor.is_constant && tensor.in_caller_buffer())
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " is in the caller's buffer, not in a region"));
     if (!IsLoadedWithProgram(tensor)) continue;
     if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
@@ -116,7 +121,8 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
   }
   for (const auto& [input, t] : p.inputs) {
     if (!InRange(t, n)) return out_of_range(absl::StrCat("input '", input, "'"), t);
-    if (!is_host(t)) return Broken(absl::StrCat("input '", input, "' is ", name(t), ", which is not a host tensor"));
+    if (!p.tensors[t].in_caller_buffer())
+      return Broken(absl::StrCat("input '", input, "' is ", name(t), ", which is not in the caller's buffer"));
     written[t] = true;  // by the caller
   }
 
@@ -141,7 +147,7 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
         if (is_host(t)) return Broken(absl::StrCat(where(), ": reads host tensor ", name(t), "; ops read device memory"));
         shapes.push_back(p.tensors[t].shape);
       }
-      if (!IsWritableDevice(out))
+      if (!IsWritableDevice(p, out))
         return Broken(absl::StrCat(where(), ": writes ", name(inst.output), ", which is not in the device arena"));
       ops::Shape inferred;
       if (std::string err = ops::InferOutputShape(*inst.op, shapes, inst.attrs, &inferred); !err.empty())
@@ -154,7 +160,8 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
       if (inst.inputs.size() != 1)
         return Broken(absl::StrCat(where(), ": a transfer has one source, not ", inst.inputs.size()));
       const int src = inst.inputs[0];
-      if (to_device ? !is_host(src) || !IsWritableDevice(out) : is_host(src) || !is_host(inst.output))
+      if (to_device ? !is_host(src) || !IsWritableDevice(p, out)
+                    : is_host(src) || !is_host(inst.output) || out.is_constant)
         return Broken(absl::StrCat(where(), ": copies ", name(src), " to ", name(inst.output), "; a ",
                                    to_device ? "host-to-device transfer goes from host memory to the device arena"
                                              : "device-to-host transfer goes from device memory to host memory"));
@@ -167,7 +174,8 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
 
   for (const auto& [output, t] : p.outputs) {
     if (!InRange(t, n)) return out_of_range(absl::StrCat("output '", output, "'"), t);
-    if (!is_host(t)) return Broken(absl::StrCat("output '", output, "' is ", name(t), ", which is not a host tensor"));
+    if (!p.tensors[t].in_caller_buffer())
+      return Broken(absl::StrCat("output '", output, "' is ", name(t), ", which is not in the caller's buffer"));
     if (!written[t]) return Broken(absl::StrCat("output '", output, "' (", name(t), ") is never written"));
   }
   return absl::OkStatus();

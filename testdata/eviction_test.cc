@@ -1,0 +1,149 @@
+// Eviction end to end: a program compiled for a device smaller than its plan spills activations to
+// host memory (or streams its weights), runs on a simulated device of that size, and gives exactly the
+// results of the unconstrained program, with the traffic and its cost in the run's counters.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "compiler/compiler.h"
+#include "compiler/pipeline/pipeline.h"
+#include "runtime/executor.h"
+#include "runtime/program.h"
+#include "simulator/device.h"
+#include "tools/metrics.h"
+#include "tools/npy.h"
+
+namespace kiln {
+namespace {
+
+struct Ran {
+  std::vector<runtime::HostTensor> outputs;
+  runtime::RunStats stats;
+  uint64_t planned_dram = 0;  // what the program asks of the device
+};
+
+// Loads `kiln` onto a simulated device with `dram_bytes` of DRAM and runs it once.
+void LoadAndRun(const std::string& kiln, int64_t dram_bytes, const std::vector<runtime::HostTensor>& inputs, Ran* r) {
+  std::unique_ptr<runtime::Program> program;
+  Status s = runtime::Program::Load(kiln.data(), kiln.size(), "test.kiln", &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  r->planned_dram = program->device_dram_bytes();
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = dram_bytes;
+  sim::Device device(chip);
+  std::unique_ptr<runtime::Executor> exec;
+  s = runtime::Executor::Create(*program, &device, &exec);
+  ASSERT_TRUE(s.ok()) << s.message();
+  s = exec->Run(inputs, &r->outputs, &r->stats);
+  ASSERT_TRUE(s.ok()) << s.message();
+}
+
+compiler::CompileOptions WithDram(int64_t bytes) {
+  compiler::CompileOptions options;
+  options.chip.dram_bytes = bytes;
+  return options;
+}
+
+// Two values (x and w) stay alive across a chain of ops: the plan needs four [256, 256] tensors at
+// once; with room for three, one of them must go to the host and come back for the final adds.
+absl::StatusOr<compiler::DeviceGraph> LongLivedValues() {
+  compiler::DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  KILN_ASSIGN_OR_RETURN(int w, g.AddNode("sigmoid", {x}, {}, "w", "w"));
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) {
+    KILN_ASSIGN_OR_RETURN(y, g.AddNode(op, {y}, {}, op, op));
+  }
+  KILN_ASSIGN_OR_RETURN(int a, g.AddNode("add", {y, x}, {}, "add_x", "add_x"));
+  KILN_ASSIGN_OR_RETURN(int b, g.AddNode("add", {a, w}, {}, "add_w", "add_w"));
+  g.outputs.push_back({"out", b});
+  return g;
+}
+
+TEST(Eviction, LongLivedActivationsSpillAndComeBackExactly) {
+  std::vector<float> values(256 * 256);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = std::sin(0.01f * static_cast<float>(i));
+  const std::vector<runtime::HostTensor> inputs = {runtime::HostTensor::FromFloats({256, 256}, values)};
+  constexpr int64_t kTensor = 256 * 256 * 4;
+
+  absl::StatusOr<compiler::DeviceGraph> g = LongLivedValues();
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<compiler::CompileState> roomy = compiler::RunPipeline(*g, {});
+  ASSERT_TRUE(roomy.ok()) << roomy.status().message();
+  EXPECT_EQ(roomy->Summary().eviction, "");
+  Ran reference;
+  ASSERT_NO_FATAL_FAILURE(LoadAndRun(roomy->kiln, target::DefaultChipConfig().dram_bytes, inputs, &reference));
+  EXPECT_EQ(reference.planned_dram, static_cast<uint64_t>(4 * kTensor));
+
+  g = LongLivedValues();
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<compiler::CompileState> tight = compiler::RunPipeline(*g, WithDram(3 * kTensor));
+  ASSERT_TRUE(tight.ok()) << tight.status();
+  EXPECT_NE(tight->eviction.spills, 0);
+  EXPECT_EQ(tight->eviction.spill_bytes, tight->eviction.reload_bytes);  // each spilled value comes back once
+  EXPECT_FALSE(tight->eviction.weights_streamed);
+  EXPECT_NE(tight->Summary().eviction, "");
+  Ran evicted;
+  ASSERT_NO_FATAL_FAILURE(LoadAndRun(tight->kiln, 3 * kTensor, inputs, &evicted));
+  EXPECT_LE(evicted.planned_dram, static_cast<uint64_t>(3 * kTensor));
+  // The same kernels on the same values: bit for bit what the roomy program computes.
+  ASSERT_EQ(evicted.outputs.size(), 1u);
+  EXPECT_EQ(evicted.outputs[0].bytes, reference.outputs[0].bytes);
+  // The cost shows: the traffic in the counters, and in the latency.
+  EXPECT_EQ(evicted.stats.spill_bytes, static_cast<int64_t>(tight->eviction.spill_bytes));
+  EXPECT_EQ(evicted.stats.reload_bytes, static_cast<int64_t>(tight->eviction.reload_bytes));
+  EXPECT_GT(evicted.stats.eviction_us, 0.0);
+  EXPECT_NEAR(evicted.stats.latency_us - reference.stats.latency_us, evicted.stats.eviction_us,
+              0.05 * evicted.stats.eviction_us);
+}
+
+TEST(Eviction, AnOpWhoseOwnTensorsCannotFitIsNamed) {
+  absl::StatusOr<compiler::DeviceGraph> g = LongLivedValues();
+  ASSERT_TRUE(g.ok()) << g.status();
+  constexpr int64_t kTensor = 256 * 256 * 4;
+  absl::StatusOr<compiler::CompileState> s = compiler::RunPipeline(*g, WithDram(2 * kTensor + 4096));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            "device memory too small: op add (node 'add_x') needs 786432 bytes of device memory for its operands and "
+            "result at once, but only 528384 bytes of device DRAM are left for it (528384 minus the weights kept on "
+            "the device); eviction cannot help an op whose own tensors do not fit");
+}
+
+// ResNet-18 on a device with half the DRAM its plan needs: the weights alone are more than that, so
+// the largest are streamed from host memory, each uploaded before its use; the rest stay resident.
+TEST(Eviction, ResNet18AtHalfItsPlannedPeakMatchesPyTorch) {
+  runtime::HostTensor input, ref;
+  ASSERT_TRUE(tools::ReadNpy("testdata/resnet18.input0.npy", &input).ok());
+  ASSERT_TRUE(tools::ReadNpy("testdata/resnet18.ref0.npy", &ref).ok());
+  absl::StatusOr<compiler::CompileResult> full = compiler::CompilePt2File("testdata/resnet18.pt2");
+  ASSERT_TRUE(full.ok()) << full.status();
+  Ran reference;
+  ASSERT_NO_FATAL_FAILURE(LoadAndRun(full->kiln, target::DefaultChipConfig().dram_bytes, {input}, &reference));
+
+  const int64_t half = static_cast<int64_t>(full->summary.peak_device_bytes / 2);
+  absl::StatusOr<compiler::CompileResult> small = compiler::CompilePt2File("testdata/resnet18.pt2", WithDram(half));
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_LE(small->summary.peak_device_bytes, static_cast<uint64_t>(half));
+  Ran evicted;
+  ASSERT_NO_FATAL_FAILURE(LoadAndRun(small->kiln, half, {input}, &evicted));
+  ASSERT_EQ(evicted.outputs.size(), 1u);
+  EXPECT_EQ(evicted.outputs[0].bytes, reference.outputs[0].bytes);
+  const size_t n = ops::NumElements(ref.shape);
+  EXPECT_GE(tools::Pcc(evicted.outputs[0].f32(), ref.f32(), n), 0.999);
+  // The weights that do not fit cross the host link once per run, and that time is in the latency.
+  EXPECT_NE(small->summary.eviction.find("weights streamed from host memory"), std::string::npos);
+  EXPECT_GT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes - half));
+  EXPECT_LT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes));
+  EXPECT_GT(evicted.stats.eviction_us, 0.0);
+  EXPECT_GT(evicted.stats.latency_us, reference.stats.latency_us + 0.9 * evicted.stats.eviction_us);
+  std::printf("resnet18 at %lld bytes of DRAM: %s; latency %.1f us (%.1f us without eviction)\n",
+              static_cast<long long>(half), small->summary.eviction.c_str(), evicted.stats.latency_us,
+              reference.stats.latency_us);
+}
+
+}  // namespace
+}  // namespace kiln
