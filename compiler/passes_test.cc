@@ -14,12 +14,14 @@
 #include "compiler/lowering/device_graph.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/pipeline/pipeline.h"
 #include "compiler/program/scheduled_program.h"
+#include "ops/kernels.h"
 #include "ops/tile_layout.h"
 
 namespace kiln::compiler {
@@ -54,6 +56,108 @@ ScheduledProgram Pipeline(DeviceGraph g, uint64_t dram = uint64_t{1} << 40, Memo
   if (!state.ok()) return {};
   if (stats) *stats = state->memory;
   return *std::move(state->program);
+}
+
+// ---- Batch-norm folding ---------------------------------------------------------------------
+
+std::vector<float> Seeded(size_t n, unsigned seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+ops::Attrs ConvAttrs() {
+  ops::Attrs a;
+  a.SetInts("stride", {1, 1});
+  a.SetInts("padding", {1, 1});
+  a.SetInts("dilation", {1, 1});
+  a.SetInt("groups", 1);
+  return a;
+}
+
+// x [1, 3, 6, 6] -> conv2d(3 -> 4, 3x3, with or without bias) -> batch_norm -> relu.
+struct ConvBn {
+  DeviceGraph g;
+  int x, conv, bn;
+};
+ConvBn MakeConvBn(bool conv_bias, bool affine) {
+  ConvBn m;
+  m.x = m.g.AddInput("x", {1, 3, 6, 6});
+  m.g.inputs.push_back({"x", m.x});
+  std::vector<int> conv_in = {m.x, m.g.AddConstant("w", {4, 3, 3, 3}, Seeded(108, 1, -1, 1))};
+  if (conv_bias) conv_in.push_back(m.g.AddConstant("b", {4}, Seeded(4, 2, -1, 1)));
+  m.conv = Node(m.g, "conv2d", conv_in, ConvAttrs(), "conv");
+  std::vector<int> bn_in = {m.conv, m.g.AddConstant("mean", {4}, Seeded(4, 3, -1, 1)),
+                            m.g.AddConstant("var", {4}, Seeded(4, 4, 0.5, 2))};
+  if (affine) {
+    bn_in.push_back(m.g.AddConstant("gamma", {4}, Seeded(4, 5, 0.5, 1.5)));
+    bn_in.push_back(m.g.AddConstant("beta", {4}, Seeded(4, 6, -1, 1)));
+  }
+  ops::Attrs eps;
+  eps.SetFloat("eps", 1e-5);
+  m.bn = Node(m.g, "batch_norm", bn_in, eps, "bn");
+  m.g.outputs.push_back({"y", Node(m.g, "relu", {m.bn}, {}, "relu")});
+  return m;
+}
+
+// Runs the graph's nodes with the op library's kernels on `input`; the values of every node's result.
+std::vector<std::vector<float>> Evaluate(const DeviceGraph& g, const std::vector<float>& input) {
+  std::vector<std::vector<float>> values(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v)
+    values[v] = g.values[v].kind == DeviceValue::Kind::kConstant ? g.values[v].constant : std::vector<float>{};
+  values[g.inputs[0].second] = input;
+  for (const DeviceNode& n : g.nodes) {
+    std::vector<ops::ConstView> views;
+    for (int v : n.inputs) views.push_back({values[v].data(), g.values[v].shape});
+    values[n.output].assign(ops::NumElements(g.values[n.output].shape), 0.0f);
+    ops::FindKernel(*n.op)(views, n.attrs, {values[n.output].data(), g.values[n.output].shape});
+  }
+  return values;
+}
+
+TEST(BatchNormFolding, FoldsIntoTheConvolutionAndComputesTheSame) {
+  for (bool conv_bias : {false, true}) {
+    for (bool affine : {false, true}) {
+      SCOPED_TRACE(std::string("conv bias ") + (conv_bias ? "yes" : "no") + ", affine " + (affine ? "yes" : "no"));
+      ConvBn m = MakeConvBn(conv_bias, affine);
+      const std::vector<float> x = Seeded(108, 7, -2, 2);
+      const std::vector<float> want = Evaluate(m.g, x)[m.g.outputs[0].second];
+      BatchNormFoldingStats stats;
+      ASSERT_TRUE(FoldBatchNorm(m.g, &stats).ok());
+      EXPECT_EQ(stats.folded, 1);
+      ASSERT_EQ(m.g.nodes.size(), 2u);
+      EXPECT_EQ(m.g.nodes[0].op->name, "conv2d");
+      EXPECT_EQ(m.g.nodes[0].output, m.bn);  // the norm's readers read the convolution now
+      EXPECT_EQ(m.g.nodes[0].inputs.size(), 3u);
+      EXPECT_EQ(m.g.nodes[0].source, "conv+bn");
+      const std::vector<float> got = Evaluate(m.g, x)[m.g.outputs[0].second];
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f * (1 + std::fabs(want[i]))) << i;
+    }
+  }
+}
+
+TEST(BatchNormFolding, LeavesAConvolutionOthersReadOrNonConstantStatistics) {
+  ConvBn shared = MakeConvBn(true, true);
+  shared.g.outputs.push_back({"conv", shared.conv});  // the unnormalised result is needed too
+  BatchNormFoldingStats stats;
+  ASSERT_TRUE(FoldBatchNorm(shared.g, &stats).ok());
+  EXPECT_EQ(stats.folded, 0);
+  EXPECT_EQ(shared.g.nodes.size(), 3u);
+
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 6, 6});
+  const int mean = g.AddInput("mean", {4});  // statistics computed at run time
+  g.inputs = {{"x", x}, {"mean", mean}};
+  const int conv = Node(g, "conv2d", {x, g.AddConstant("w", {4, 3, 3, 3}, Seeded(108, 1, -1, 1))}, ConvAttrs());
+  ops::Attrs eps;
+  eps.SetFloat("eps", 1e-5);
+  g.outputs.push_back({"y", Node(g, "batch_norm", {conv, mean, g.AddConstant("var", {4}, {1, 1, 1, 1})}, eps)});
+  ASSERT_TRUE(FoldBatchNorm(g, &stats).ok());
+  EXPECT_EQ(stats.folded, 0);
+  EXPECT_EQ(g.nodes.size(), 2u);
 }
 
 // ---- Constant folding -----------------------------------------------------------------------

@@ -78,7 +78,8 @@ TEST(EndToEnd, SmallCnn) {
   EXPECT_GE(r.pcc, 0.999);
   EXPECT_TRUE(r.allclose);
   EXPECT_EQ(r.summary.ops_by_name["conv2d"], 2);
-  EXPECT_EQ(r.summary.ops_by_name["batch_norm"], 1);
+  EXPECT_EQ(r.summary.ops_by_name["batch_norm"], 0);  // folded into the convolution before it
+  EXPECT_EQ(r.summary.batch_norms_folded, 1);
   EXPECT_GT(r.stats.latency_us, 0.0);
 }
 

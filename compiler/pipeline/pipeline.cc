@@ -84,6 +84,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                         if (!s.graph) return Missing("fold-constants", IrKind::kDeviceGraph);
                         return FoldConstants(*s.graph, &s.folding);
                       }});
+  if (options.fold_batch_norm)
+    passes.push_back({"fold-batch-norm", "folds an inference batch_norm into the conv2d that feeds it",
+                      "w' = w * s and b' = (b - mean) * s + beta per output channel, s = gamma / sqrt(var + eps), "
+                      "when the convolution's weights and the norm's parameters are constants and only the norm "
+                      "reads the convolution (compiler/passes/fold_batch_norm.h). E.g. %bn = batch_norm(conv2d(%x, "
+                      "%w), ...) becomes %bn = conv2d(%x, %w.bn, %w.bn_bias).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-batch-norm", IrKind::kDeviceGraph);
+                        return FoldBatchNorm(*s.graph, &s.batch_norm_folding);
+                      }});
   passes.push_back({"dce", "drops nodes no output needs and frees unread constants",
                     "Nodes whose results reach no output are removed; constants nobody reads any more (e.g. a "
                     "weight folding replaced) release their data. Value ids stay stable.",
@@ -246,6 +256,7 @@ CompileSummary CompileState::Summary() const {
   CompileSummary sum;
   sum.aten_nodes = aten_nodes;
   sum.folded_nodes = folding.folded_nodes;
+  sum.batch_norms_folded = batch_norm_folding.folded;
   if (program) {
     for (const ProgramInstruction& inst : program->instructions) {
       if (inst.kind == ProgramInstruction::Kind::kOp) {
@@ -272,7 +283,8 @@ CompileSummary CompileState::Summary() const {
 std::string CompileSummary::ToString() const {
   std::ostringstream os;
   os << "ATen nodes:        " << aten_nodes << "\n"
-     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants)\n";
+     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
+     << batch_norms_folded << " batch norms into convolutions)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";
   os << "transfers:         " << transfers << "\n"
      << "arena:             " << arena_bytes << " bytes (" << activation_bytes_without_reuse
