@@ -33,8 +33,13 @@ void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOp
   Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), name + ".kiln", &program);
   ASSERT_TRUE(s.ok()) << s.message();
   r->workload = program->workload();
-  runtime::HostTensor input, ref;
-  ASSERT_TRUE(tools::ReadNpy(dir + name + ".input0.npy", &input).ok());
+  // One .npy per program input (token ids and an attention mask, say), in the program's order.
+  std::vector<runtime::HostTensor> inputs(program->inputs().size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string path = dir + name + ".input" + std::to_string(i) + ".npy";
+    ASSERT_TRUE(tools::ReadNpy(path, &inputs[i]).ok()) << path;
+  }
+  runtime::HostTensor ref;
   ASSERT_TRUE(tools::ReadNpy(dir + name + ".ref0.npy", &ref).ok());
 
   sim::Device device(target::DefaultChipConfig());
@@ -42,7 +47,7 @@ void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOp
   s = runtime::Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();
   std::vector<runtime::HostTensor> outputs;
-  s = exec->Run({input}, &outputs, &r->stats);
+  s = exec->Run(inputs, &outputs, &r->stats);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(outputs.size(), 1u);
   ASSERT_EQ(outputs[0].shape, ref.shape);
@@ -168,6 +173,18 @@ TEST(EndToEnd, TokenClassifierTakesInt64IdsAndReturnsInt64Argmax) {
   std::memcpy(bad.bytes.data() + 3 * 8, &huge, 8);
   s = exec->Run({bad}, &outputs, nullptr);
   EXPECT_EQ(s.message(), "input 'ids': element 3 is 1099511627776, outside int32; the device holds int64 inputs as int32");
+}
+
+// BERT-base's configuration with 2 of its 12 layers, as transformers builds it: int64 token ids and
+// an attention mask that pads the last 28 of 128 positions (the mask becomes an additive bias through
+// eq/any/logical_not/where), embeddings, layer norms, GELU and scaled-dot-product attention.
+TEST(EndToEnd, Bert2LayerTakesInt64IdsAndMask) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("bert_2layer", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_TRUE(r.allclose);
+  EXPECT_EQ(r.summary.ops_by_name["layer_norm"], 5);  // embeddings + 2 per layer
+  EXPECT_EQ(r.summary.ops_by_name["gelu"], 2);
 }
 
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {
