@@ -214,6 +214,17 @@ TEST(EndToEnd, MiniLmSentenceEmbeddingsMatchPyTorchPerSentence) {
   }
 }
 
+// ultralytics YOLOv8n (from its bundled yaml, random weights, BN statistics measured) at 640x640:
+// C2f blocks (split_with_sizes, cat), SPPF max pools, nearest upsampling, and the detect head's
+// distribution-focal-loss decoding (softmax over 16 bins) into boxes and class scores before NMS.
+TEST(EndToEnd, YoloV8nHeadBeforeNms) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("yolov8n", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_TRUE(r.allclose);
+  EXPECT_EQ(r.summary.ops_by_name["conv2d"], 64);
+}
+
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {
   absl::StatusOr<compiler::CompileResult> r = compiler::CompilePt2File("testdata/unsupported_op.pt2");
   ASSERT_FALSE(r.ok());

@@ -347,6 +347,37 @@ def ids_and_mask(batch: int, seq: int, vocab: int, valid: int) -> InputFn:
     return make
 
 
+class _YoloRawHead(nn.Module):
+    """An ultralytics detector's head output before non-maximum suppression: [batch, 4 + classes,
+    anchors], the decoded boxes (centre x, y, width, height in pixels) and per-class sigmoid scores."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)[0]  # [1] holds the raw per-level maps again, for training losses
+
+
+def _yolov8n() -> nn.Module:
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    # ultralytics writes a settings file on import (under $HOME unless told otherwise) and checks
+    # connectivity before downloads; a private config dir and offline mode keep the build hermetic.
+    if "YOLO_CONFIG_DIR" not in os.environ:
+        os.environ["YOLO_CONFIG_DIR"] = config_dir = tempfile.mkdtemp(prefix="kiln-yolo-")
+        atexit.register(shutil.rmtree, config_dir, ignore_errors=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    from ultralytics.nn.tasks import DetectionModel
+
+    # "yolov8n.yaml" is resolved inside the package (cfg/models/v8/yolov8.yaml, scale n): no weights.
+    model = DetectionModel("yolov8n.yaml", verbose=False)
+    return _YoloRawHead(calibrate_batch_norm(model, (1, 3, 640, 640)))
+
+
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
@@ -370,5 +401,8 @@ register(ModelSpec("falcon", _causal_lm("falcon"), token_ids((1, 128), 65024),
                    f"falcon-7b configuration with {FALCON_LAYERS} of its 32 layers, 128 tokens -> logits"))
 register(ModelSpec("minilm", _minilm, lambda gen: minilm_tokens(),
                    "all-MiniLM-L6-v2, real weights: sentence embeddings (mean pooling, L2 normalised)"))
+register(ModelSpec("yolov8n", _yolov8n, lambda gen: (torch.rand((1, 3, 640, 640), generator=gen),),
+                   "ultralytics YOLOv8n from its bundled yaml, random weights: boxes + class scores "
+                   "before NMS"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))
