@@ -378,6 +378,36 @@ def _yolov8n() -> nn.Module:
     return _YoloRawHead(calibrate_batch_norm(model, (1, 3, 640, 640)))
 
 
+class _FasterRcnnProposals(nn.Module):
+    """The dense part of a torchvision Faster R-CNN, up to where shapes start to depend on the data:
+    normalise and resize (GeneralizedRCNNTransform), backbone + FPN, the RPN head, and every anchor
+    decoded into a proposal box. What follows (per-level top-k, clipping, small-box removal, NMS,
+    RoIAlign over the surviving proposals and the box head) has data-dependent shapes that
+    torch.export cannot trace (batched_nms guards on the number of boxes)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        from torchvision.models.detection.rpn import concat_box_prediction_layers
+
+        batch, _ = self.model.transform(list(images))
+        features = list(self.model.backbone(batch.tensors).values())
+        objectness, deltas = self.model.rpn.head(features)
+        anchors = self.model.rpn.anchor_generator(batch, features)
+        objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+        proposals = self.model.rpn.box_coder.decode(deltas, anchors).view(-1, 4)
+        return objectness.flatten(), proposals
+
+
+def _fasterrcnn_proposals() -> nn.Module:
+    import torchvision
+
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    return calibrate_batch_norm(_FasterRcnnProposals(model), (1, 3, 320, 320))
+
+
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
@@ -404,5 +434,7 @@ register(ModelSpec("minilm", _minilm, lambda gen: minilm_tokens(),
 register(ModelSpec("yolov8n", _yolov8n, lambda gen: (torch.rand((1, 3, 640, 640), generator=gen),),
                    "ultralytics YOLOv8n from its bundled yaml, random weights: boxes + class scores "
                    "before NMS"))
+register(ModelSpec("fasterrcnn_proposals", _fasterrcnn_proposals, lambda gen: (torch.rand((1, 3, 320, 320), generator=gen),),
+                   "torchvision fasterrcnn_mobilenet_v3_large_fpn up to RPN proposals (before top-k/NMS)"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))
