@@ -379,11 +379,12 @@ def _yolov8n() -> nn.Module:
 
 
 class _FasterRcnnProposals(nn.Module):
-    """The dense part of a torchvision Faster R-CNN, up to where shapes start to depend on the data:
-    normalise and resize (GeneralizedRCNNTransform), backbone + FPN, the RPN head, and every anchor
-    decoded into a proposal box. What follows (per-level top-k, clipping, small-box removal, NMS,
-    RoIAlign over the surviving proposals and the box head) has data-dependent shapes that
-    torch.export cannot trace (batched_nms guards on the number of boxes)."""
+    """The dense part of a torchvision Faster R-CNN: normalise and resize (GeneralizedRCNNTransform),
+    backbone + FPN, the RPN head, and every anchor decoded into a proposal box. What follows has
+    data-dependent shapes that torch.export cannot trace (batched_nms guards on the number of boxes:
+    small-box removal, the score threshold, NMS, RoIAlign over the survivors, the box head), except
+    the per-level top-k, left out because its order among scores 1 ulp apart is a coin toss (on the
+    device 10 of 3000 neighbours swap), which only a comparison of matched boxes after NMS tolerates."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
