@@ -50,7 +50,7 @@ for model in "$@"; do
   pcc=$(sed -n 's/^output0: PCC=\([0-9.]*\).*/\1/p' "$dir/compare.txt")
   err=$(sed -n 's/^output0: .*max_abs_err=\([^ ]*\).*/\1/p' "$dir/compare.txt")
   sizes=$(awk -v d="$dram" -v c="$compile_kb" -v r="$run_kb" \
-    'BEGIN { printf "%.1f MB | %.1f / %.1f GB", d / 1e6, c / 1048576, r / 1048576 }')
+    'BEGIN { printf "%.1f MB | %.0f / %.0f MB", d / 1e6, c / 1024, r / 1024 }')
   rows+=("$(printf '| %s | %s | %s | %s | %.1f s | %s us | %s us | %s | %s |' \
     "$model" "$ops" "$pcc" "$err" "$compile_s" "$latency" "$roofline" "$ratio" "$sizes")")
   rm -rf "$dir"  # gigabytes per model: keep only one model's files at a time
