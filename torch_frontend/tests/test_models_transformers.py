@@ -1,8 +1,11 @@
-"""Tests for the transformers entries of torch_frontend.models: the published configurations, and the
-MiniLM entry computing exactly what sentence-transformers computes from the same checkpoint."""
+"""Tests for the transformers and detector entries of torch_frontend.models: the published
+configurations, the MiniLM entry computing exactly what sentence-transformers computes from the same
+checkpoint, and YOLOv8n building offline without writing to $HOME."""
 
 import os
+import tempfile
 import unittest
+import unittest.mock
 
 import torch
 
@@ -46,6 +49,19 @@ class MiniLMTest(unittest.TestCase):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
         # The sentences differ in meaning, so the embeddings are far from one another.
         self.assertLess(float((got @ got.T).fill_diagonal_(0).max()), 0.5)
+
+
+class YoloTest(unittest.TestCase):
+    def test_yolov8n_builds_offline_and_leaves_home_alone(self) -> None:
+        with tempfile.TemporaryDirectory() as home:
+            env = {k: v for k, v in os.environ.items() if k != "YOLO_CONFIG_DIR"}
+            with unittest.mock.patch.dict(os.environ, dict(env, HOME=home), clear=True):
+                model = models.get("yolov8n").build()
+                self.assertEqual(os.listdir(home), [])
+        self.assertEqual(sum(p.numel() for p in model.parameters()), 3_157_200)  # YOLOv8n: 3.2M
+        with torch.no_grad():
+            out = model(*models.get("yolov8n").example_inputs())
+        self.assertEqual(tuple(out.shape), (1, 84, 8400))  # 4 box coordinates + 80 classes per anchor
 
 
 if __name__ == "__main__":
