@@ -25,6 +25,13 @@ def randn_inputs(*shapes: tuple[int, ...]) -> InputFn:
     return make
 
 
+def image_inputs(shape: tuple[int, ...]) -> InputFn:
+    """Input factory producing one float32 image batch uniform in [0, 1), as detectors expect."""
+    def make(gen: torch.Generator) -> tuple[Tensor, ...]:
+        return (torch.rand(shape, generator=gen, dtype=torch.float32),)
+    return make
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -288,18 +295,14 @@ def _bert(layers: int | None = None) -> Callable[[], nn.Module]:
     return build
 
 
-def _causal_lm(kind: str) -> Callable[[], nn.Module]:
+def _causal_lm(model_class: str, config_class: str, config: dict) -> Callable[[], nn.Module]:
+    """Builder for a transformers causal LM (classes named, so transformers is imported only when
+    the model is built) with randomly initialised weights."""
     def build() -> nn.Module:
         import transformers
 
-        if kind == "gpt2":
-            model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**GPT2_CONFIG))
-        elif kind == "bloom":
-            model = transformers.BloomForCausalLM(transformers.BloomConfig(**BLOOM_560M_CONFIG))
-        else:
-            config = dict(FALCON_7B_CONFIG, num_hidden_layers=FALCON_LAYERS)
-            model = transformers.FalconForCausalLM(transformers.FalconConfig(**config))
-        return _Logits(model)
+        config_obj = getattr(transformers, config_class)(**config)
+        return _Logits(getattr(transformers, model_class)(config_obj))
     return build
 
 
@@ -405,7 +408,8 @@ class _FasterRcnnProposals(nn.Module):
 def _fasterrcnn_proposals() -> nn.Module:
     import torchvision
 
-    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    detection = torchvision.models.detection
+    model = detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
     return calibrate_batch_norm(_FasterRcnnProposals(model), (1, 3, 320, 320))
 
 
@@ -424,18 +428,22 @@ register(ModelSpec("bert_2layer", _bert(layers=2), ids_and_mask(1, 128, 30522, v
                    "BERT-base configuration with 2 layers: int64 ids + attention mask, seq 128"))
 register(ModelSpec("bert_base", _bert(), ids_and_mask(1, 128, 30522, valid=100),
                    "bert-base-uncased configuration: int64 ids + attention mask, seq 128"))
-register(ModelSpec("gpt2", _causal_lm("gpt2"), token_ids((1, 128), 50257),
+register(ModelSpec("gpt2", _causal_lm("GPT2LMHeadModel", "GPT2Config", GPT2_CONFIG),
+                   token_ids((1, 128), 50257),
                    "GPT-2 (124M) configuration, one pass over 128 tokens (no KV cache) -> logits"))
-register(ModelSpec("bloom_560m", _causal_lm("bloom"), token_ids((1, 128), 250880),
+register(ModelSpec("bloom_560m", _causal_lm("BloomForCausalLM", "BloomConfig", BLOOM_560M_CONFIG),
+                   token_ids((1, 128), 250880),
                    "bloom-560m configuration, one pass over 128 tokens -> logits"))
-register(ModelSpec("falcon", _causal_lm("falcon"), token_ids((1, 128), 65024),
+register(ModelSpec("falcon", _causal_lm("FalconForCausalLM", "FalconConfig",
+                                         dict(FALCON_7B_CONFIG, num_hidden_layers=FALCON_LAYERS)),
+                   token_ids((1, 128), 65024),
                    f"falcon-7b configuration with {FALCON_LAYERS} of its 32 layers, 128 tokens -> logits"))
 register(ModelSpec("minilm", _minilm, lambda gen: minilm_tokens(),
                    "all-MiniLM-L6-v2, real weights: sentence embeddings (mean pooling, L2 normalised)"))
-register(ModelSpec("yolov8n", _yolov8n, lambda gen: (torch.rand((1, 3, 640, 640), generator=gen),),
+register(ModelSpec("yolov8n", _yolov8n, image_inputs((1, 3, 640, 640)),
                    "ultralytics YOLOv8n from its bundled yaml, random weights: boxes + class scores "
                    "before NMS"))
-register(ModelSpec("fasterrcnn_proposals", _fasterrcnn_proposals, lambda gen: (torch.rand((1, 3, 320, 320), generator=gen),),
+register(ModelSpec("fasterrcnn_proposals", _fasterrcnn_proposals, image_inputs((1, 3, 320, 320)),
                    "torchvision fasterrcnn_mobilenet_v3_large_fpn up to RPN proposals (before top-k/NMS)"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))
