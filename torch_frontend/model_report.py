@@ -2,14 +2,17 @@
 
     bazel run //tools:model_report                          # every model -> docs/MODELS.md, docs/models/*.png
     bazel run //tools:model_report -- --models mlp,resnet18 --out /tmp/m.md --pictures /tmp/pics
+    bazel test //tools:full_size_models_test --test_output=streamed   # the full-size ones (manual)
 
 Per model: export with torch.export (the registry's constructor, seeded weights and inputs), compile with
 the compile tool in fp32 and with bf16 device storage, run each on the simulated chip with
 `run --stats-json`, and compare with PyTorch. The report gives ATen op counts, the share of ops on the
 device, PCC and max abs error in fp32 and bf16, compile time, simulated latency and latency / roofline,
 peak device memory, bytes over the host link and the simulator's own wall time; and for each model a
-picture (PNG beside the report) of the activation bytes live over the run and of the time by op kind.
-Progress (model i of n, stage, elapsed) goes to stderr.
+picture (PNG beside the report) of the activation bytes live over the run and of the time by op kind,
+and the peak host memory of compiling and of running. A model whose fp32 PCC is below --min-pcc
+(0.999) is an error row, and the tool then exits 1. Progress (model i of n, stage, elapsed) goes to
+stderr; the table also to stdout.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class Row:
     weight_upload_bytes: int = 0
     host_link_bytes: int = 0
     host_wall_s: float = 0.0
+    compile_rss_bytes: int = 0
+    run_rss_bytes: int = 0
     picture: str = ""
 
 
@@ -70,14 +75,28 @@ class Progress:
               f"({time.monotonic() - self.start:.0f} s elapsed)", file=self.out, flush=True)
 
 
-def _tool(cmd: Sequence[str]) -> tuple[str, float]:
-    """Runs a Kiln tool; (stdout, seconds). Raises RuntimeError with the tool's last line on failure."""
-    t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+# Runs a command and writes its peak RSS (KiB) to a file. A fresh, small interpreter forks the tool:
+# Linux keeps the larger RSS of a process from before its exec, so a tool forked straight from this
+# process (torch loaded, ~1 GB) would report this process's size, not its own.
+_RSS_WRAPPER = """import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(rc)"""
+
+
+def _tool(cmd: Sequence[str]) -> tuple[str, float, int]:
+    """Runs a Kiln tool; (stdout, seconds, peak RSS in bytes). Raises RuntimeError with the tool's last
+    line on failure."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        t0 = time.monotonic()
+        p = subprocess.run([sys.executable, "-S", "-c", _RSS_WRAPPER, rss.name, *cmd], capture_output=True,
+                           text=True, timeout=TOOL_TIMEOUT_S)
+        seconds = time.monotonic() - t0
+        peak_kib = int(rss.read() or 0)
     if p.returncode != 0:
         lines = [l for l in (p.stderr or p.stdout).strip().splitlines() if l.strip()]
         raise RuntimeError(f"{os.path.basename(cmd[0])}: {lines[-1] if lines else f'exit {p.returncode}'}")
-    return p.stdout, time.monotonic() - t0
+    return p.stdout, seconds, peak_kib * 1024
 
 
 def parse_compile_summary(text: str) -> dict:
@@ -107,14 +126,14 @@ def _compare_outputs(refs: Sequence[str], outs: Sequence[str]) -> tuple[float, f
     return worst_pcc, worst_err
 
 
-def _run(tools: dict, kiln: str, manifest: dict, base: str, outdir: str, stats_path: str) -> tuple[dict, float]:
+def _run(tools: dict, kiln: str, manifest: dict, base: str, outdir: str, stats_path: str) -> tuple[dict, int]:
     os.makedirs(outdir, exist_ok=True)
     inputs = []
     for entry in manifest["inputs"]:
         inputs += ["--input", os.path.join(base, entry["file"])]
-    _, seconds = _tool([tools["run"], kiln, *inputs, "--output-dir", outdir, "--stats-json", stats_path])
+    _, _, rss = _tool([tools["run"], kiln, *inputs, "--output-dir", outdir, "--stats-json", stats_path])
     with open(stats_path) as f:
-        return json.load(f), seconds
+        return json.load(f), rss
 
 
 def picture(path: str, model: str, stats: dict) -> None:
@@ -148,7 +167,8 @@ def picture(path: str, model: str, stats: dict) -> None:
     plt.close(fig)
 
 
-def report_model(name: str, tools: dict, workdir: str, pictures: str | None, progress, index: int) -> Row:
+def report_model(name: str, tools: dict, workdir: str, pictures: str | None, progress, index: int,
+                 min_pcc: float = 0.999) -> Row:
     from torch_frontend import export, models
     row = Row(name, description=models.get(name).description)
     try:
@@ -163,17 +183,18 @@ def report_model(name: str, tools: dict, workdir: str, pictures: str | None, pro
             progress(index, name, f"compile ({dtype})")
             kiln = os.path.join(workdir, f"{name}.{dtype}.kiln")
             extra = ["--device-dtype", "bf16"] if dtype == "bf16" else []
-            text, seconds = _tool([tools["compile"], pt2, "-o", kiln, *extra])
+            text, seconds, compile_rss = _tool([tools["compile"], pt2, "-o", kiln, *extra])
             progress(index, name, f"run ({dtype})")
             outdir = os.path.join(workdir, f"out_{dtype}")
-            stats, wall = _run(tools, kiln, manifest, workdir, outdir, os.path.join(workdir, f"{dtype}.json"))
+            stats, run_rss = _run(tools, kiln, manifest, workdir, outdir, os.path.join(workdir, f"{dtype}.json"))
             outs = [os.path.join(outdir, f"output{i}.npy") for i in range(len(refs))]
             p, err = _compare_outputs(refs, outs)
             if dtype == "fp32":
                 summary = parse_compile_summary(text)
                 row.aten_nodes, row.device_ops, row.folded = (summary["aten_nodes"], summary["device_ops"],
                                                               summary["folded"])
-                row.compile_s, row.host_wall_s = seconds, wall
+                row.compile_s, row.host_wall_s = seconds, stats["host_wall_us"] / 1e6
+                row.compile_rss_bytes, row.run_rss_bytes = compile_rss, run_rss
                 row.pcc_fp32, row.max_abs_fp32 = p, err
                 row.latency_us, row.roofline_us = stats["latency_us"], stats["roofline_us"]
                 row.peak_device_bytes = stats["peak_device_bytes"]
@@ -186,6 +207,8 @@ def report_model(name: str, tools: dict, workdir: str, pictures: str | None, pro
                     picture(row.picture, name, stats)
             else:
                 row.pcc_bf16, row.max_abs_bf16 = p, err
+        if row.pcc_fp32 < min_pcc:
+            raise RuntimeError(f"fp32 PCC {row.pcc_fp32:.6f} < {min_pcc}")
     except Exception as e:  # one model's failure is a row in the report, not the end of it
         row.error = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
     return row
@@ -215,23 +238,24 @@ def render_markdown(rows: Sequence[Row], meta: dict, report_dir: str) -> str:
         "program with the same fp32 reference). All ops of a compiled model run on the device: the AOT path "
         "has no host fallback, so a model with an op Kiln cannot run is an error row. 'host link' is the "
         "bytes of one inference's inputs and outputs; the weights cross once, at load. 'host wall' is the "
-        "functional simulator's own time for one inference on this machine.",
+        "functional simulator's own time for one inference on this machine; 'host RSS' the peak memory of the "
+        "compile and run tools.",
         "",
         "| model | ATen nodes | distinct ATen ops | device ops (folded) | host ops | PCC fp32 | max abs err fp32 | "
         "PCC bf16 | max abs err bf16 | compile | simulated latency | latency / roofline | peak device memory | "
-        "weights uploaded | host link / inference | host wall |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "weights uploaded | host link / inference | host wall | host RSS (compile / run) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r.error:
-            lines.append(f"| {r.model} | error: {r.error.replace('|', '/')} |" + " |" * 14)
+            lines.append(f"| {r.model} | error: {r.error.replace('|', '/')} |" + " |" * 15)
             continue
         lines.append(
             f"| {r.model} | {r.aten_nodes} | {r.distinct_aten_ops} | {r.device_ops} ({r.folded}) | {r.host_ops} | "
             f"{r.pcc_fp32:.6f} | {r.max_abs_fp32:.2e} | {r.pcc_bf16:.6f} | {r.max_abs_bf16:.2e} | "
             f"{_seconds(r.compile_s)} | {r.latency_us:.1f} us | {r.latency_us / r.roofline_us:.2f} | "
             f"{_bytes(r.peak_device_bytes)} | {_bytes(r.weight_upload_bytes)} | {_bytes(r.host_link_bytes)} | "
-            f"{_seconds(r.host_wall_s)} |")
+            f"{_seconds(r.host_wall_s)} | {_bytes(r.compile_rss_bytes)} / {_bytes(r.run_rss_bytes)} |")
     lines += ["", "## Device memory and time by op kind", ""]
     for r in rows:
         if r.picture:
@@ -247,8 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--compile", required=True, help="the compile tool (bazel-bin/tools/compile)")
     ap.add_argument("--run", required=True, help="the run tool (bazel-bin/tools/run)")
     ap.add_argument("--models", default="", help="comma-separated registry names (default: every model)")
-    ap.add_argument("--out", default="docs/MODELS.md")
-    ap.add_argument("--pictures", default="docs/models", help="folder for the PNGs ('' for none)")
+    ap.add_argument("--out", help="the report (default docs/MODELS.md; under `bazel test`, the test's "
+                    "undeclared outputs)")
+    ap.add_argument("--pictures", help="folder for the PNGs (default: models/ beside the report; '' for none)")
+    ap.add_argument("--min-pcc", type=float, default=0.999, help="fp32 PCC below this is an error row")
     ap.add_argument("--repo", default=os.getcwd(), help="the checkout, for the commit in the report")
     args = ap.parse_args(argv)
     import torch
@@ -257,12 +283,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [m for m in names if m not in models.MODELS]
     if unknown:
         ap.error(f"unknown model(s): {', '.join(unknown)}; registered: {', '.join(models.MODELS)}")
+    if args.out is None:
+        outputs = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR")
+        args.out = os.path.join(outputs, "MODELS.md") if outputs else "docs/MODELS.md"
+    if args.pictures is None:
+        args.pictures = os.path.join(os.path.dirname(args.out), "models")
     tools = {"compile": os.path.abspath(args.compile), "run": os.path.abspath(args.run)}
     progress = Progress(len(names))
     rows = []
     for i, name in enumerate(names):
         with tempfile.TemporaryDirectory(prefix=f"kiln_report_{name}_") as wd:
-            rows.append(report_model(name, tools, wd, args.pictures or None, progress, i))
+            rows.append(report_model(name, tools, wd, args.pictures or None, progress, i, args.min_pcc))
         r = rows[-1]
         print(f"model_report: [{i + 1}/{len(names)}] {name}: " +
               (f"ERROR {r.error}" if r.error else f"PCC {r.pcc_fp32:.6f}, {r.latency_us:.1f} us, "
@@ -270,8 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {"commit": git_commit(args.repo), "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "chip": "wormhole_n150 (target/configs/wormhole_n150.json)"}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    markdown = render_markdown(rows, meta, os.path.dirname(os.path.abspath(args.out)))
     with open(args.out, "w") as f:
-        f.write(render_markdown(rows, meta, os.path.dirname(os.path.abspath(args.out))))
+        f.write(markdown)
+    print(markdown.split("\n## ")[0])
     print(f"model_report: wrote {args.out} ({len(rows)} models, {sum(1 for r in rows if r.error)} errors)",
           file=sys.stderr)
     return 1 if any(r.error for r in rows) else 0

@@ -21,14 +21,16 @@ class ModelReportTest(unittest.TestCase):
                  pcc_fp32=1.0, max_abs_fp32=2.3e-6, pcc_bf16=0.9991, max_abs_bf16=0.05, compile_s=0.21,
                  latency_us=577.9, roofline_us=198.8, peak_device_bytes=55234240,
                  weight_upload_bytes=46845600, host_link_bytes=606112, host_wall_s=1.5,
+                 compile_rss_bytes=140 * 2**20, run_rss_bytes=250 * 2**20,
                  picture="/r/docs/models/resnet18.png")
         bad = Row("bert", error="RuntimeError: compile: unsupported ATen op: aten.foo.default | x")
         md = model_report.render_markdown([ok, bad], {"commit": "abc1234", "date": "2026-11-26",
                                                       "torch": "2.14.1", "chip": "wormhole_n150"}, "/r/docs")
         self.assertIn("Commit abc1234, 2026-11-26, torch 2.14.1, chip wormhole_n150", md)
         self.assertIn("| resnet18 | 70 | 9 | 69 (1) | 0 | 1.000000 | 2.30e-06 | 0.999100 | 5.00e-02 | 210 ms | "
-                      "577.9 us | 2.91 | 52.7 MiB | 44.7 MiB | 591.9 KiB | 1.50 s |", md)
-        self.assertIn("| bert | error: RuntimeError: compile: unsupported ATen op: aten.foo.default / x |", md)
+                      "577.9 us | 2.91 | 52.7 MiB | 44.7 MiB | 591.9 KiB | 1.50 s | 140.0 MiB / 250.0 MiB |", md)
+        self.assertIn("| bert | error: RuntimeError: compile: unsupported ATen op: aten.foo.default / x |" + " |" * 15,
+                      md)
         self.assertIn("![resnet18](models/resnet18.png)", md)
         self.assertNotIn("![bert]", md)
 
@@ -45,6 +47,18 @@ class ModelReportTest(unittest.TestCase):
             model_report.picture(path, "m", stats)
             with open(path, "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_tool_reports_its_child_peak_rss_and_failures(self) -> None:
+        import sys
+        ballast = bytearray(256 << 20)  # this process is large; the child's figure must be its own
+        ballast[::4096] = b"x" * len(ballast[::4096])
+        out, seconds, rss = model_report._tool([sys.executable, "-c", "b = bytearray(64 << 20); print('ok')"])
+        del ballast
+        self.assertEqual(out, "ok\n")
+        self.assertGreater(rss, 64 << 20)
+        self.assertLess(rss, 200 << 20)
+        with self.assertRaisesRegex(RuntimeError, "bad input"):
+            model_report._tool([sys.executable, "-c", "import sys; sys.exit('error: bad input')"])
 
 
 if __name__ == "__main__":
