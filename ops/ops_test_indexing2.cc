@@ -1,4 +1,5 @@
-// Reference tests of the scans beside cumsum (cumprod, logcumsumexp) against ATen.
+// Reference tests against ATen of the scans beside cumsum (cumprod, logcumsumexp), and of scatter on
+// rank-0 operands (index_reduce of a scalar).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -44,6 +45,18 @@ TEST(Scan, LogcumsumexpMatchesATen) {
   EXPECT_TRUE(AllClose(RunOp("logcumsumexp", {edge}, Attrs().SetInt("dim", 0)), at::logcumsumexp(edge, 0)));
   const at::Tensor scalar = Randn({});
   EXPECT_TRUE(AllClose(RunOp("logcumsumexp", {scalar}, Attrs().SetInt("dim", -1)), at::logcumsumexp(scalar, -1)));
+}
+
+// A rank-0 x or src counts as one element, as torch.scatter_reduce reads it; shape inference once
+// read past the end of a rank-0 src.
+TEST(Scan, ScatterOfRankZeroOperands) {
+  Attrs attrs;
+  attrs.SetInt("dim", 0).SetInt("reduce", 4).SetInt("include_self", 0);
+  const at::Tensor x = at::tensor(1.0f).reshape({}), src = at::tensor(2.5f).reshape({});
+  const at::Tensor index = at::zeros({1}, at::kLong);
+  EXPECT_TRUE(AllClose(RunOp("scatter", {x, index, src}, attrs),
+                       at::scatter_reduce(x, 0, index.reshape({}), src, "amax", false)));
+  EXPECT_EQ(InferError("scatter", {{}, {2}, {}}, attrs), "index [2] is larger than src [] in dim 0");
 }
 
 }  // namespace
