@@ -2,7 +2,8 @@
 // index_select, embedding, tensor indexing, scatter, index_put, masked_scatter, sort and topk (the
 // device ops gather, take, scatter, argsort); select, split, unbind and repeat (slice, reshape,
 // expand); static views and scatters (as_strided, unfold, diagonal, flip, and their scatters: takes
-// through compile-time index maps); index_reduce, put and nonzero_static (scatter); and cumsum.
+// through compile-time index maps); index_reduce, put and nonzero_static (scatter); and the scans
+// (cumsum, cumprod, logcumsumexp).
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -326,10 +327,11 @@ absl::Status Repeat(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "reshape", {v2}, a3);
 }
 
-absl::Status Cumsum(LoweringContext& ctx, const AtenNode& node) {
+// cumsum, cumprod and logcumsumexp: the device scan of the same name.
+absl::Status Scan(LoweringContext& ctx, const AtenNode& node, const char* op) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
-  // A float input summed as an integer dtype is truncated first; the device has no truncation yet.
+  // A float input accumulated as an integer dtype is truncated first; the device has no truncation yet.
   const Argument* dtype = node.Find("dtype");
   if (dtype && dtype->kind == Argument::Kind::kScalarType) {
     const auto to = static_cast<TorchDType>(dtype->i);
@@ -337,13 +339,16 @@ absl::Status Cumsum(LoweringContext& ctx, const AtenNode& node) {
     const bool int_to = to == TorchDType::kLong || to == TorchDType::kInt;
     const bool int_from = from == TorchDType::kBool || from == TorchDType::kLong || from == TorchDType::kInt;
     if (to != TorchDType::kFloat && !(int_to && int_from))
-      return ctx.NodeError(node, absl::StrCat("cumsum of ", TorchDTypeName(from), " as ", TorchDTypeName(to),
+      return ctx.NodeError(node, absl::StrCat(op, " of ", TorchDTypeName(from), " as ", TorchDTypeName(to),
                                               " is not supported yet"));
   }
   ops::Attrs attrs;
   attrs.SetInt("dim", dim);
-  return EmitAndBind(ctx, node, "cumsum", {x}, attrs);
+  return EmitAndBind(ctx, node, op, {x}, attrs);
 }
+absl::Status Cumsum(LoweringContext& ctx, const AtenNode& node) { return Scan(ctx, node, "cumsum"); }
+absl::Status Cumprod(LoweringContext& ctx, const AtenNode& node) { return Scan(ctx, node, "cumprod"); }
+absl::Status Logcumsumexp(LoweringContext& ctx, const AtenNode& node) { return Scan(ctx, node, "logcumsumexp"); }
 
 // ---- Views and scatters with static positions: one take of the flattened input(s) through a
 // constant index map computed here. ----
@@ -908,6 +913,9 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.split_with_sizes.default", SplitWithSizes, "slice (one per output)");
   Decomposed(rules, "aten.repeat.default", Repeat, "reshape, expand, reshape");
   Lowered(rules, "aten.cumsum.default", Cumsum, "cumsum");
+  // Integer products are exact only while they stay below 2^24 (fp32 on the device).
+  Lowered(rules, "aten.cumprod.default", Cumprod, "cumprod (integers exact below 2^24)");
+  Lowered(rules, "aten.logcumsumexp.default", Logcumsumexp, "logcumsumexp");
   Lowered(rules, "aten.scatter.src", ScatterOp, "scatter");
   Decomposed(rules, "aten.masked_scatter.default", MaskedScatter, "expand, reshape, cumsum, sub, take, where");
   Decomposed(rules, "aten.sort.default", SortOrTopk, "argsort (indices), gather (values)");
