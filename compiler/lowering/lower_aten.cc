@@ -45,6 +45,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddIndexingRules(r);
     AddConstantRules(r);
     AddSortRules(r);
+    AddLinalgRules(r);
     return r;
   }();
   return rules;

@@ -34,6 +34,7 @@ void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, log
 void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
 void AddSortRules(RuleTable& rules);         // rules_sort.cc: median, searchsorted, bucketize, histc
+void AddLinalgRules(RuleTable& rules);       // rules_linalg.cc: addmv, addbmm, _trilinear, dist
 
 }  // namespace kiln::compiler
 

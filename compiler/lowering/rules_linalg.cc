@@ -1,0 +1,161 @@
+// Lowering rules for the products and distances that decompose into matmul and reductions: addmv,
+// addbmm, _trilinear (nn.functional.bilinear) and dist.
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "compiler/lowering/rules.h"
+#include "ops/shape_util.h"
+
+namespace kiln::compiler {
+namespace {
+
+absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
+  if (ctx.graph().values[x].shape == shape) return x;
+  ops::Attrs attrs;
+  attrs.SetInts("shape", shape);
+  return ctx.Emit(node, "reshape", {x}, attrs);
+}
+
+// Binds beta * self + alpha * product, as ATen's addmm family computes it: beta = 0 ignores self
+// (NaN in it does not propagate), a factor of 1 emits no multiplication.
+absl::Status BindScaledSum(LoweringContext& ctx, const AtenNode& node, int product) {
+  KILN_ASSIGN_OR_RETURN(auto self, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto beta, ctx.Float(node, "beta", 1.0));
+  KILN_ASSIGN_OR_RETURN(auto alpha, ctx.Float(node, "alpha", 1.0));
+  // Integer tensors take the factors as integers, truncated (alpha=2.6 multiplies by 2).
+  const TorchDType t = ctx.DTypeOf(node, "self");
+  if (t == TorchDType::kLong || t == TorchDType::kInt || t == TorchDType::kShort || t == TorchDType::kChar ||
+      t == TorchDType::kByte) {
+    alpha = std::trunc(alpha);
+    beta = std::trunc(beta);
+  }
+  if (alpha != 1.0) {
+    KILN_ASSIGN_OR_RETURN(product, ctx.Emit(node, "mul", {product, ctx.ScalarConstant(alpha)}));
+  }
+  if (beta == 0.0) {
+    const ops::Shape& out = ctx.graph().values[product].shape;
+    const ops::Shape& in = ctx.graph().values[self].shape;
+    ops::Shape broadcast;
+    if (std::string err = ops::BroadcastShapes(out, in, &broadcast); !err.empty() || broadcast != out)
+      return ctx.NodeError(node, absl::StrCat("self ", ops::ShapeToString(in), " does not broadcast to the product ",
+                                              ops::ShapeToString(out)));
+    return ctx.Bind(node, product);
+  }
+  if (beta != 1.0) {
+    KILN_ASSIGN_OR_RETURN(self, ctx.Emit(node, "mul", {self, ctx.ScalarConstant(beta)}));
+  }
+  return EmitAndBind(ctx, node, "add", {self, product});
+}
+
+// addmv(self, mat, vec): the matrix-vector product as a matmul with vec as a column.
+absl::Status Addmv(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto mat, ctx.Tensor(node, "mat"));
+  KILN_ASSIGN_OR_RETURN(auto vec, ctx.Tensor(node, "vec"));
+  const ops::Shape& m = ctx.graph().values[mat].shape;
+  const ops::Shape& v = ctx.graph().values[vec].shape;
+  if (m.size() != 2 || v.size() != 1 || m[1] != v[0])
+    return ctx.NodeError(node, absl::StrCat("mat ", ops::ShapeToString(m), " and vec ", ops::ShapeToString(v),
+                                            " are not a matrix and a vector of its width"));
+  KILN_ASSIGN_OR_RETURN(auto column, Reshaped(ctx, node, vec, {v[0], 1}));
+  KILN_ASSIGN_OR_RETURN(auto product, ctx.Emit(node, "matmul", {mat, column}));
+  KILN_ASSIGN_OR_RETURN(product, Reshaped(ctx, node, product, {m[0]}));
+  return BindScaledSum(ctx, node, product);
+}
+
+// addbmm(self, batch1, batch2): the batched product summed over the batch.
+absl::Status Addbmm(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto batch1, ctx.Tensor(node, "batch1"));
+  KILN_ASSIGN_OR_RETURN(auto batch2, ctx.Tensor(node, "batch2"));
+  const ops::Shape& a = ctx.graph().values[batch1].shape;
+  const ops::Shape& b = ctx.graph().values[batch2].shape;
+  if (a.size() != 3 || b.size() != 3 || a[0] != b[0] || a[2] != b[1])
+    return ctx.NodeError(node, absl::StrCat("batch1 ", ops::ShapeToString(a), " and batch2 ", ops::ShapeToString(b),
+                                            " are not batches of the same count of multipliable matrices"));
+  KILN_ASSIGN_OR_RETURN(auto products, ctx.Emit(node, "matmul", {batch1, batch2}));
+  ops::Attrs sum;
+  sum.SetInts("dims", {0}).SetInt("keepdim", 0);
+  KILN_ASSIGN_OR_RETURN(auto product, ctx.Emit(node, "reduce_sum", {products}, sum));
+  return BindScaledSum(ctx, node, product);
+}
+
+// _trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim): each input gets size-1 dims at its
+// expand positions (so all three have the same rank), their broadcast product is summed over sumdim.
+// nn.functional.bilinear is _trilinear(x1, weight, x2, [1, 3], [0], [1, 2], [2, 3]); the product holds
+// every term of that sum at once (N x out x in1 x in2), which is simple and exact but not a matmul.
+absl::Status Trilinear(LoweringContext& ctx, const AtenNode& node) {
+  const char* names[] = {"i1", "i2", "i3"};
+  const char* expands[] = {"expand1", "expand2", "expand3"};
+  int product = -1;
+  int64_t total = -1;
+  for (int k = 0; k < 3; ++k) {
+    KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, names[k]));
+    KILN_ASSIGN_OR_RETURN(auto expand, ctx.Ints(node, expands[k]));
+    const ops::Shape in = ctx.graph().values[x].shape;
+    const int64_t rank = static_cast<int64_t>(in.size() + expand.size());
+    if (total >= 0 && rank != total)
+      return ctx.NodeError(node, absl::StrCat(names[k], " ", ops::ShapeToString(in), " with expand ",
+                                              ops::ShapeToString(expand), " has rank ", rank, ", not ", total));
+    total = rank;
+    const std::set<int64_t> inserted(expand.begin(), expand.end());
+    if (static_cast<int64_t>(inserted.size()) != static_cast<int64_t>(expand.size()) ||
+        (!inserted.empty() && (*inserted.begin() < 0 || *inserted.rbegin() >= rank)))
+      return ctx.NodeError(node, absl::StrCat(expands[k], " ", ops::ShapeToString(expand),
+                                              " must be distinct dims below ", rank));
+    ops::Shape full;
+    for (int64_t d = 0, j = 0; d < rank; ++d) full.push_back(inserted.count(d) ? 1 : in[j++]);
+    KILN_ASSIGN_OR_RETURN(x, Reshaped(ctx, node, x, full));
+    if (product < 0) {
+      product = x;
+    } else {
+      KILN_ASSIGN_OR_RETURN(product, ctx.Emit(node, "mul", {product, x}));
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(auto sumdim, ctx.Ints(node, "sumdim"));
+  if (sumdim.empty()) return ctx.Bind(node, product);
+  ops::Attrs sum;
+  sum.SetInts("dims", sumdim).SetInt("keepdim", 0);
+  return EmitAndBind(ctx, node, "reduce_sum", {product}, sum);
+}
+
+// dist(self, other, p): the p-norm of the broadcast difference. p = 2 is sqrt(sum(d * d)), inf and
+// -inf the max and min of |d|, 0 the count of nonzero d, others sum(|d|^p)^(1/p).
+absl::Status Dist(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto a, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto b, ctx.Tensor(node, "other"));
+  KILN_ASSIGN_OR_RETURN(auto p, ctx.Float(node, "p", 2.0));
+  KILN_ASSIGN_OR_RETURN(auto d, ctx.Emit(node, "sub", {a, b}));
+  ops::Attrs all;
+  all.SetInts("dims", {}).SetInt("keepdim", 0);
+  if (p == 2.0) {
+    KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {d, d}));
+    KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "reduce_sum", {squared}, all));
+    return EmitAndBind(ctx, node, "sqrt", {sum});
+  }
+  if (p == 0.0) {
+    KILN_ASSIGN_OR_RETURN(auto zero, ctx.Emit(node, "logical_not", {d}));
+    KILN_ASSIGN_OR_RETURN(auto nonzero, ctx.Emit(node, "logical_not", {zero}));
+    return EmitAndBind(ctx, node, "reduce_sum", {nonzero}, all);
+  }
+  KILN_ASSIGN_OR_RETURN(auto magnitude, ctx.Emit(node, "abs", {d}));
+  if (std::isinf(p)) return EmitAndBind(ctx, node, p > 0 ? "reduce_max" : "reduce_min", {magnitude}, all);
+  if (p == 1.0) return EmitAndBind(ctx, node, "reduce_sum", {magnitude}, all);
+  KILN_ASSIGN_OR_RETURN(auto powered, ctx.Emit(node, "pow", {magnitude, ctx.ScalarConstant(p)}));
+  KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "reduce_sum", {powered}, all));
+  return EmitAndBind(ctx, node, "pow", {sum, ctx.ScalarConstant(1.0 / p)});
+}
+
+}  // namespace
+
+void AddLinalgRules(RuleTable& rules) {
+  Decomposed(rules, "aten.addmv.default", Addmv, "reshape, matmul, reshape, mul (alpha, beta != 1), add");
+  Decomposed(rules, "aten.addbmm.default", Addbmm, "matmul, reduce_sum, mul (alpha, beta != 1), add");
+  Decomposed(rules, "aten._trilinear.default", Trilinear,
+             "reshape, mul (the broadcast product of all three), reduce_sum");
+  Decomposed(rules, "aten.dist.default", Dist,
+             "sub, mul, reduce_sum, sqrt (p = 2); abs, reduce_max | reduce_min (p = inf | -inf); logical_not, "
+             "reduce_sum (p = 0); abs, pow, reduce_sum, pow (other p)");
+}
+
+}  // namespace kiln::compiler
