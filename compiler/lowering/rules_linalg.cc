@@ -149,8 +149,8 @@ absl::Status Dist(LoweringContext& ctx, const AtenNode& node) {
 }  // namespace
 
 void AddLinalgRules(RuleTable& rules) {
-  Decomposed(rules, "aten.addmv.default", Addmv, "reshape, matmul, reshape, mul (alpha, beta != 1), add");
-  Decomposed(rules, "aten.addbmm.default", Addbmm, "matmul, reduce_sum, mul (alpha, beta != 1), add");
+  Decomposed(rules, "aten.addmv.default", Addmv, "reshape, matmul, reshape, mul (alpha or beta != 1), add");
+  Decomposed(rules, "aten.addbmm.default", Addbmm, "matmul, reduce_sum, mul (alpha or beta != 1), add");
   Decomposed(rules, "aten._trilinear.default", Trilinear,
              "reshape, mul (the broadcast product of all three), reduce_sum");
   Decomposed(rules, "aten.dist.default", Dist,
