@@ -1314,8 +1314,8 @@ TEST(Lowering, ScansVarMeanAndMedians) {
   AddNode(g, "md", "torch.ops.aten.median.dim", {TensorArg("self", "x"), IntArg("dim", 1)}, {2},
           {"md_values", "md_indices"});
   g.values["md_indices"] = Meta({2}, TorchDType::kLong);
-  AddNode(g, "nmd", "torch.ops.aten.nanmedian.dim", {TensorArg("self", "x"), IntArg("dim", 1), BoolArg("keepdim", true)},
-          {2, 1}, {"nmd_values", "nmd_indices"});
+  AddNode(g, "nmd", "torch.ops.aten.nanmedian.dim",
+          {TensorArg("self", "x"), IntArg("dim", 1), BoolArg("keepdim", true)}, {2, 1}, {"nmd_values", "nmd_indices"});
   g.values["nmd_indices"] = Meta({2, 1}, TorchDType::kLong);
   AddNode(g, "m", "torch.ops.aten.median.default", {TensorArg("self", "x")}, {});
   g.outputs = {"cp", "lse", "var", "mean", "md_values", "md_indices", "nmd_values", "nmd_indices", "m"};
@@ -1391,6 +1391,35 @@ TEST(Lowering, AddmvAddbmmBilinearAndDist) {
   EXPECT_EQ(out["tri"], (std::vector<float>{3 + 2 * (4 + 5)}));   // x1 W x2
   EXPECT_FLOAT_EQ(out["d"][0], std::sqrt(4.0f + 16 + 9 + 25 + 49));  // mat - vec = [0 2 4; 3 5 7]
   EXPECT_EQ(out["d1"], (std::vector<float>{21}));
+}
+
+TEST(Lowering, SegmentReduceOverLengthsAndOffsets) {
+  AtenGraph g;
+  AddUserInput(g, "data", {4, 2});
+  AddUserInput(g, "lengths", {3}, TorchDType::kLong);
+  AddUserInput(g, "offsets", {4}, TorchDType::kLong);
+  AddNode(g, "mx", "torch.ops.aten.segment_reduce.default",
+          {TensorArg("data", "data"), StringArg("reduce", "max"), TensorArg("lengths", "lengths")}, {3, 2});
+  AddNode(g, "mean", "torch.ops.aten.segment_reduce.default",
+          {TensorArg("data", "data"), StringArg("reduce", "mean"), TensorArg("offsets", "offsets"),
+           FloatArg("initial", 2)},
+          {3, 2});
+  g.outputs = {"mx", "mean"};
+  // Segments of rows [0, 1), [1, 1) (empty) and [1, 4).
+  auto out = LowerAndRun(g, {{"data", Iota(8)}, {"lengths", {1, 0, 3}}, {"offsets", {0, 1, 1, 4}}});
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(out["mx"], (std::vector<float>{0, 1, -inf, -inf, 6, 7}));
+  // (sum + initial) / count; the empty segment is initial.
+  EXPECT_EQ(out["mean"], (std::vector<float>{2, 3, 2, 2, 14.0f / 3, 17.0f / 3}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "data", {4, 2});
+  AddUserInput(bad, "lengths", {3}, TorchDType::kLong);
+  AddNode(bad, "s", "torch.ops.aten.segment_reduce.default",
+          {TensorArg("data", "data"), StringArg("reduce", "any"), TensorArg("lengths", "lengths")}, {3, 2});
+  bad.outputs = {"s"};
+  EXPECT_EQ(LoweringError(bad), "node 's' (aten.segment_reduce.default): reduce must be 'sum', 'prod', 'mean', 'max' "
+                                "or 'min', got 'any'");
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 // index_select, embedding, tensor indexing, scatter, index_put, masked_scatter, sort and topk (the
 // device ops gather, take, scatter, argsort); select, split, unbind and repeat (slice, reshape,
 // expand); static views and scatters (as_strided, unfold, diagonal, flip, and their scatters: takes
-// through compile-time index maps); index_reduce, put and nonzero_static (scatter); and the scans
-// (cumsum, cumprod, logcumsumexp).
+// through compile-time index maps); index_reduce, segment_reduce, put and nonzero_static (scatter);
+// and the scans (cumsum, cumprod, logcumsumexp).
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -409,7 +409,8 @@ class StorageMap {
     if (meta == ctx.aten().values.end() || meta->second.sizes != m.shape_) return m;  // contiguous from 0
     m.name_ = a->tensor;
     m.offset_ = meta->second.storage_offset;
-    m.strides_ = meta->second.strides.size() == m.shape_.size() ? meta->second.strides : ops::ContiguousStrides(m.shape_);
+    m.strides_ = meta->second.strides.size() == m.shape_.size() ? meta->second.strides
+                                                                 : ops::ContiguousStrides(m.shape_);
     if (m.Contiguous()) return m;
     if (m.numel_ > kMaxIndexMap)
       return ctx.NodeError(node, "needs an index map beyond 2^24 elements, which fp32 indices cannot address exactly");
@@ -741,9 +742,9 @@ absl::Status IndexReduce(LoweringContext& ctx, const AtenNode& node) {
   if (std::string err = ops::NormalizeDim(dim, rank, &d); !err.empty()) return ctx.NodeError(node, err);
   const int64_t len = src_shape.empty() ? 1 : src_shape[d];
   if (index_shape.size() > 1 || ops::NumElements(index_shape) != len)
-    return ctx.NodeError(node, absl::StrCat("index has shape ", ops::ShapeToString(index_shape), "; it must be a vector of ",
-                                            len, " entries, one per slice of source ", ops::ShapeToString(src_shape),
-                                            " along dim ", dim));
+    return ctx.NodeError(node, absl::StrCat("index has shape ", ops::ShapeToString(index_shape),
+                                            "; it must be a vector of ", len, " entries, one per slice of source ",
+                                            ops::ShapeToString(src_shape), " along dim ", dim));
   int broadcast = index;
   if (src_shape.size() > 1) {
     ops::Shape column(src_shape.size(), 1);
@@ -761,6 +762,98 @@ absl::Status IndexReduce(LoweringContext& ctx, const AtenNode& node) {
   if (it->first != "mean" || !integer) return EmitAndBind(ctx, node, "scatter", {x, broadcast, source}, attrs);
   KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "scatter", {x, broadcast, source}, attrs));
   return EmitAndBind(ctx, node, "floor", {mean});
+}
+
+// segment_reduce(data, reduce, lengths | offsets, axis, initial): data's consecutive runs along axis
+// (of the given lengths, or between consecutive offsets) each reduced to one entry. Each element's
+// segment is the number of segment ends at or before it (ends = cumsum(lengths)), and a scatter
+// reduces it there; an element past the last end gets segment S, which the scatter skips. An empty
+// segment is `initial`, or the reduction's identity (NaN for mean). With `initial`, max/min/sum/prod
+// include it once; a mean is (sum + initial) / count.
+absl::Status SegmentReduce(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto data, ctx.Tensor(node, "data"));
+  KILN_ASSIGN_OR_RETURN(auto lengths, ctx.OptionalTensor(node, "lengths"));
+  KILN_ASSIGN_OR_RETURN(auto offsets, ctx.OptionalTensor(node, "offsets"));
+  KILN_ASSIGN_OR_RETURN(auto axis, ctx.Int(node, "axis", 0));
+  const Argument* r = node.Find("reduce");
+  static const std::map<std::string, int64_t> kReduce = {{"sum", 1}, {"prod", 2}, {"mean", 3}, {"max", 4}, {"min", 5}};
+  auto it = r && r->kind == Argument::Kind::kString ? kReduce.find(r->s) : kReduce.end();
+  if (it == kReduce.end())
+    return ctx.NodeError(node, absl::StrCat("reduce must be 'sum', 'prod', 'mean', 'max' or 'min', got '",
+                                            r && r->kind == Argument::Kind::kString ? r->s : "?", "'"));
+  std::optional<double> initial;
+  if (!ctx.IsNone(node, "initial") && node.Find("initial")) {
+    KILN_ASSIGN_OR_RETURN(initial, ctx.Float(node, "initial"));
+  }
+  if (lengths.has_value() == offsets.has_value())
+    return ctx.NodeError(node, "needs exactly one of lengths and offsets (indices are not supported by ATen either)");
+  const ops::Shape in = ctx.graph().values[data].shape;
+  int64_t d;
+  if (std::string err = ops::NormalizeDim(axis, static_cast<int64_t>(in.size()), &d); !err.empty())
+    return ctx.NodeError(node, err);
+  const ops::Shape bounds = ctx.graph().values[lengths ? *lengths : *offsets].shape;
+  if (bounds.size() != 1 || (offsets && bounds[0] < 1))
+    return ctx.NodeError(node, absl::StrCat(lengths ? "lengths " : "offsets ", ops::ShapeToString(bounds),
+                                            " must be a vector", offsets ? " of at least one entry" : "",
+                                            " (one segment per entry; batched segments are not supported yet)"));
+  KILN_RETURN_IF_ERROR(CheckIndexable(ctx, node, data, d));
+  int length;
+  if (lengths) {
+    length = *lengths;
+  } else {
+    ops::Attrs tail, head;
+    tail.SetInt("dim", 0).SetInt("start", 1).SetInt("end", bounds[0]).SetInt("step", 1);
+    head.SetInt("dim", 0).SetInt("start", 0).SetInt("end", bounds[0] - 1).SetInt("step", 1);
+    KILN_ASSIGN_OR_RETURN(auto next, ctx.Emit(node, "slice", {*offsets}, tail));
+    KILN_ASSIGN_OR_RETURN(auto prev, ctx.Emit(node, "slice", {*offsets}, head));
+    KILN_ASSIGN_OR_RETURN(length, ctx.Emit(node, "sub", {next, prev}));
+  }
+  const int64_t segments = ctx.graph().values[length].shape[0], n = in[d];
+  ops::Shape out = in;
+  out[d] = segments;
+  if (std::string err = ops::CheckShape({n, segments}); !err.empty()) return ctx.NodeError(node, "comparison " + err);
+  ops::Attrs cumsum, sum;
+  cumsum.SetInt("dim", 0);
+  sum.SetInts("dims", {1}).SetInt("keepdim", 0);
+  KILN_ASSIGN_OR_RETURN(auto ends, ctx.Emit(node, "cumsum", {length}, cumsum));
+  KILN_ASSIGN_OR_RETURN(auto ends_row, Reshaped(ctx, node, ends, {1, segments}));
+  std::vector<float> iota(n);
+  for (int64_t i = 0; i < n; ++i) iota[i] = static_cast<float>(i);
+  const int positions = ctx.graph().AddConstant(node.name + "_positions", {n, 1}, std::move(iota));
+  KILN_ASSIGN_OR_RETURN(auto ended, ctx.Emit(node, "le", {ends_row, positions}));
+  KILN_ASSIGN_OR_RETURN(auto segment, ctx.Emit(node, "reduce_sum", {ended}, sum));
+  ops::Shape column(in.size(), 1);
+  column[d] = n;
+  KILN_ASSIGN_OR_RETURN(auto index, Reshaped(ctx, node, segment, column));
+  if (column != in) {
+    ops::Attrs expand;
+    expand.SetInts("shape", in);
+    KILN_ASSIGN_OR_RETURN(index, ctx.Emit(node, "expand", {index}, expand));
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  const int64_t reduce = it->second;
+  const double identity = reduce == 2 ? 1.0 : reduce == 3 ? std::numeric_limits<double>::quiet_NaN()
+                          : reduce == 4 ? -inf : reduce == 5 ? inf : 0.0;
+  auto filled = [&](double value) -> absl::StatusOr<int> {
+    ops::Attrs expand;
+    expand.SetInts("shape", out);
+    return ctx.Emit(node, "expand", {ctx.ScalarConstant(value)}, expand);
+  };
+  ops::Attrs scatter;
+  scatter.SetInt("dim", d).SetInt("reduce", reduce == 3 && initial ? 1 : reduce);
+  scatter.SetInt("include_self", initial ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(auto base, filled(initial.value_or(identity)));
+  if (reduce != 3 || !initial) return EmitAndBind(ctx, node, "scatter", {base, index, data}, scatter);
+  // mean with initial: (sum + initial) / count where the segment has elements, else initial.
+  KILN_ASSIGN_OR_RETURN(auto total, ctx.Emit(node, "scatter", {base, index, data}, scatter));
+  KILN_ASSIGN_OR_RETURN(auto zeros, filled(0.0));
+  ops::Attrs ones_shape;
+  ones_shape.SetInts("shape", in);
+  KILN_ASSIGN_OR_RETURN(auto ones, ctx.Emit(node, "expand", {ctx.ScalarConstant(1.0)}, ones_shape));
+  KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "scatter", {zeros, index, ones}, scatter));
+  KILN_ASSIGN_OR_RETURN(auto mean, ctx.Emit(node, "div", {total, count}));
+  KILN_ASSIGN_OR_RETURN(auto empty, ctx.Emit(node, "logical_not", {count}));
+  return EmitAndBind(ctx, node, "where", {empty, base, mean});
 }
 
 // put(self, index, source, accumulate): source written (or added) at flat positions of self; an
@@ -935,6 +1028,9 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.unbind_copy.int", Unbind, "slice, reshape (one pair per output)");
   Decomposed(rules, "aten.index_reduce.default", IndexReduce,
              "reshape, expand (the index), scatter (prod | mean | amax | amin), floor (integer mean)");
+  Decomposed(rules, "aten.segment_reduce.default", SegmentReduce,
+             "slice, sub (offsets), cumsum, reshape, le, reduce_sum (each element's segment), expand, scatter; "
+             "mean with initial: scatter, div, logical_not, where");
   Decomposed(rules, "aten.put.default", Put, "reshape, scatter (replace | sum), reshape");
   Decomposed(rules, "aten.nonzero_static.default", NonzeroStatic,
              "expand, reshape, logical_not, cumsum, sub, lt, logical_and, where, scatter");

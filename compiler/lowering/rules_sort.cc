@@ -54,7 +54,9 @@ absl::Status Median(LoweringContext& ctx, const AtenNode& node) {
     return ctx.NodeError(node, err);
   if (shape.empty()) d = 0;
   const int64_t n = line[d];
-  if (n == 0) return ctx.NodeError(node, absl::StrCat("the median of an empty dim ", dim, " of ", ops::ShapeToString(shape)));
+  if (n == 0)
+    return ctx.NodeError(node, absl::StrCat("has no median: the reduced dim of ", ops::ShapeToString(shape),
+                                            " is empty"));
   if (n > (int64_t{1} << 24))
     return ctx.NodeError(node, absl::StrCat("dim ", dim, " of ", ops::ShapeToString(shape),
                                             " is larger than 2^24, beyond the indices fp32 holds exactly"));
