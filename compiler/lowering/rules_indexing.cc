@@ -1018,7 +1018,7 @@ void AddIndexingRules(RuleTable& rules) {
              "lt, add, where, le, logical_or, mul (positions), reshape, expand, scatter");
   Lowered(rules, "aten.scatter.value", ScatterOp, "scatter, expand (the value)");
   Lowered(rules, "aten.scatter_add.default", ScatterOp, "scatter (sum)");
-  Lowered(rules, "aten.scatter_reduce.two", ScatterOp, "scatter (reduce: sum | prod | mean | amax | amin)");
+  Lowered(rules, "aten.scatter_reduce.two", ScatterOp, "scatter (reduce: sum/prod/mean/amax/amin)");
   Decomposed(rules, "aten.as_strided.default", AsStrided, "reshape, take (constant index map)");
   Decomposed(rules, "aten.as_strided_copy.default", AsStrided, "reshape, take (constant index map)");
   Decomposed(rules, "aten.as_strided_scatter.default", AsStridedScatter, "reshape, concat, take (constant index map)");
@@ -1027,11 +1027,11 @@ void AddIndexingRules(RuleTable& rules) {
   Decomposed(rules, "aten.diagonal_scatter.default", DiagonalScatter, "reshape, concat, take (constant index map)");
   Decomposed(rules, "aten.unbind_copy.int", Unbind, "slice, reshape (one pair per output)");
   Decomposed(rules, "aten.index_reduce.default", IndexReduce,
-             "reshape, expand (the index), scatter (prod | mean | amax | amin), floor (integer mean)");
+             "reshape, expand (the index), scatter (prod/mean/amax/amin), floor (integer mean)");
   Decomposed(rules, "aten.segment_reduce.default", SegmentReduce,
              "slice, sub (offsets), cumsum, reshape, le, reduce_sum (each element's segment), expand, scatter; "
              "mean with initial: scatter, div, logical_not, where");
-  Decomposed(rules, "aten.put.default", Put, "reshape, scatter (replace | sum), reshape");
+  Decomposed(rules, "aten.put.default", Put, "reshape, scatter (replace or sum), reshape");
   Decomposed(rules, "aten.nonzero_static.default", NonzeroStatic,
              "expand, reshape, logical_not, cumsum, sub, lt, logical_and, where, scatter");
   Decomposed(rules, "aten.flip.default", Flip, "take (a reversed index per dim)");

@@ -154,7 +154,7 @@ void AddLinalgRules(RuleTable& rules) {
   Decomposed(rules, "aten._trilinear.default", Trilinear,
              "reshape, mul (the broadcast product of all three), reduce_sum");
   Decomposed(rules, "aten.dist.default", Dist,
-             "sub, mul, reduce_sum, sqrt (p = 2); abs, reduce_max | reduce_min (p = inf | -inf); logical_not, "
+             "sub, mul, reduce_sum, sqrt (p = 2); abs, reduce_max or reduce_min (p = inf or -inf); logical_not, "
              "reduce_sum (p = 0); abs, pow, reduce_sum, pow (other p)");
 }
 

@@ -227,9 +227,9 @@ void AddSortRules(RuleTable& rules) {
              "argsort, eq, reduce_sum, sub, mul, floor, maximum, gather (index), gather (value), reshape");
   for (const char* target : {"aten.searchsorted.Tensor", "aten.searchsorted.Scalar"})
     Decomposed(rules, target, SearchSorted,
-               "gather (sorter), reshape, lt | le (each value with each entry), reduce_sum");
+               "gather (sorter), reshape, lt or le (each value with each entry), reduce_sum");
   for (const char* target : {"aten.bucketize.Tensor", "aten.bucketize.Scalar"})
-    Decomposed(rules, target, Bucketize, "reshape, lt | le (each value with each boundary), reduce_sum");
+    Decomposed(rules, target, Bucketize, "reshape, lt or le (each value with each boundary), reduce_sum");
   Decomposed(rules, "aten.histc.default", Histc,
              "reshape, expand, reduce_min, reduce_max, eq, sub, add (the data's range), mul, div, floor, minimum, "
              "le, logical_and, where, scatter (sum)");
