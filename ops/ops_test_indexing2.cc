@@ -49,7 +49,7 @@ TEST(Scan, LogcumsumexpMatchesATen) {
 
 // A rank-0 x or src counts as one element, as torch.scatter_reduce reads it; shape inference once
 // read past the end of a rank-0 src.
-TEST(Scan, ScatterOfRankZeroOperands) {
+TEST(Indexing, ScatterOfRankZeroOperands) {
   Attrs attrs;
   attrs.SetInt("dim", 0).SetInt("reduce", 4).SetInt("include_self", 0);
   const at::Tensor x = at::tensor(1.0f).reshape({}), src = at::tensor(2.5f).reshape({});
