@@ -1422,5 +1422,40 @@ TEST(Lowering, SegmentReduceOverLengthsAndOffsets) {
                                 "or 'min', got 'any'");
 }
 
+// bilinear's _trilinear is two matmuls; no device value holds every N x out x in1 x in2 term.
+TEST(Lowering, BilinearIsTwoMatmuls) {
+  AtenGraph g;
+  AddUserInput(g, "x1", {4, 5});
+  AddUserInput(g, "w", {3, 5, 6});
+  AddUserInput(g, "x2", {4, 6});
+  AddNode(g, "tri", "torch.ops.aten._trilinear.default",
+          {TensorArg("i1", "x1"), TensorArg("i2", "w"), TensorArg("i3", "x2"), IntsArg("expand1", {1, 3}),
+           IntsArg("expand2", {0}), IntsArg("expand3", {1, 2}), IntsArg("sumdim", {2, 3})},
+          {4, 3});
+  g.outputs = {"tri"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  int matmuls = 0;
+  for (const DeviceNode& n : lowered->nodes) {
+    matmuls += n.op->name == "matmul";
+    // At most the weight (rearranged for the first matmul); all terms would be 4 * 3 * 5 * 6.
+    EXPECT_LE(ops::NumElements(lowered->values[n.output].shape), 3 * 5 * 6) << n.op->name;
+  }
+  EXPECT_EQ(matmuls, 2);
+  std::vector<float> x1(20), w(90), x2(24);
+  for (size_t i = 0; i < x1.size(); ++i) x1[i] = static_cast<float>(i % 7) - 3;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 5) - 2;
+  for (size_t i = 0; i < x2.size(); ++i) x2[i] = static_cast<float>(i % 3) - 1;
+  const std::vector<float> got = Evaluate(*lowered, {{"x1", x1}, {"w", w}, {"x2", x2}})["tri"];
+  ASSERT_EQ(got.size(), 12u);
+  for (int n = 0; n < 4; ++n)
+    for (int o = 0; o < 3; ++o) {
+      float want = 0;
+      for (int i = 0; i < 5; ++i)
+        for (int j = 0; j < 6; ++j) want += x1[n * 5 + i] * w[(o * 5 + i) * 6 + j] * x2[n * 6 + j];
+      EXPECT_EQ(got[n * 3 + o], want) << n << ", " << o;
+    }
+}
+
 }  // namespace
 }  // namespace kiln::compiler
