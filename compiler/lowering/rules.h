@@ -13,6 +13,8 @@ namespace kiln::compiler {
 // Emits one device op for `node` and binds it as the node's first output.
 absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::string& op,
                          std::vector<int> inputs, ops::Attrs attrs = {});
+// `x` reshaped to `shape`: a reshape op, or `x` itself when it already has that shape.
+absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape);
 
 using RuleTable = std::map<std::string, RuleEntry>;
 

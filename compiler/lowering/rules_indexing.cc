@@ -47,14 +47,6 @@ absl::Status Take(LoweringContext& ctx, const AtenNode& node, int x, int index, 
   return EmitAndBind(ctx, node, "take", {x, index}, attrs);
 }
 
-// `x` reshaped (nothing emitted when it already has the shape).
-absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
-  if (ctx.graph().values[x].shape == shape) return x;
-  ops::Attrs attrs;
-  attrs.SetInts("shape", shape);
-  return ctx.Emit(node, "reshape", {x}, attrs);
-}
-
 // index_select of a rank-0 tensor (dim 0 or -1, one index) is the tensor itself, read as a
 // one-element vector and back, so that an index other than 0 or -1 still reads NaN as take does.
 absl::Status IndexSelect(LoweringContext& ctx, const AtenNode& node) {

@@ -12,13 +12,6 @@
 namespace kiln::compiler {
 namespace {
 
-absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
-  if (ctx.graph().values[x].shape == shape) return x;
-  ops::Attrs attrs;
-  attrs.SetInts("shape", shape);
-  return ctx.Emit(node, "reshape", {x}, attrs);
-}
-
 // Binds beta * self + alpha * product, as ATen's addmm family computes it: beta = 0 ignores self
 // (NaN in it does not propagate), a factor of 1 emits no multiplication.
 absl::Status BindScaledSum(LoweringContext& ctx, const AtenNode& node, int product) {

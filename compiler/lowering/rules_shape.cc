@@ -275,6 +275,13 @@ absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::
   return ctx.Bind(node, y);
 }
 
+absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
+  if (ctx.graph().values[x].shape == shape) return x;
+  ops::Attrs attrs;
+  attrs.SetInts("shape", shape);
+  return ctx.Emit(node, "reshape", {x}, attrs);
+}
+
 void AddShapeRules(RuleTable& rules) {
   Lowered(rules, "aten.view.default", View, "reshape (none when the shape is unchanged)");
   Lowered(rules, "aten._unsafe_view.default", View, "reshape (none when the shape is unchanged)");

@@ -12,13 +12,6 @@
 namespace kiln::compiler {
 namespace {
 
-absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
-  if (ctx.graph().values[x].shape == shape) return x;
-  ops::Attrs attrs;
-  attrs.SetInts("shape", shape);
-  return ctx.Emit(node, "reshape", {x}, attrs);
-}
-
 // Binds `v` reshaped to `shape` as output `index`; a reshape it needs is named after that output (a
 // multi-output node's outputs each have their own device value). Nothing when the graph does not use
 // the output.
