@@ -1152,5 +1152,310 @@ TEST(Lowering, RuleStatusesAreConsistent) {
   for (const auto& [target, op] : UnsupportedAtenOps()) EXPECT_FALSE(op.reason.empty()) << target;
 }
 
+
+// ---- Copies, views, scatters, scans, order statistics and products (issue 6) ----
+
+std::vector<float> Iota(int n) {
+  std::vector<float> v(n);
+  for (int i = 0; i < n; ++i) v[i] = static_cast<float>(i);
+  return v;
+}
+
+TEST(Lowering, CopyVariantsNarrowUnbindAndResize) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddNode(g, "vc", "torch.ops.aten.view_copy.default", {TensorArg("self", "x"), IntsArg("size", {3, -1})}, {3, 2});
+  AddNode(g, "pc", "torch.ops.aten.permute_copy.default", {TensorArg("self", "x"), IntsArg("dims", {1, 0})}, {3, 2});
+  AddNode(g, "nc", "torch.ops.aten.narrow_copy.default",
+          {TensorArg("self", "x"), IntArg("dim", 1), IntArg("start", -2), IntArg("length", 2)}, {2, 2});
+  AddNode(g, "ub", "torch.ops.aten.unbind_copy.int", {TensorArg("self", "x"), IntArg("dim", 1)}, {2},
+          {"ub0", "", "ub2"});
+  g.values["ub2"] = Meta({2});
+  AddNode(g, "rs", "torch.ops.aten.resize.default", {TensorArg("self", "x"), IntsArg("size", {2, 2})}, {2, 2});
+  g.outputs = {"vc", "pc", "nc", "ub0", "ub2", "rs"};
+  auto out = LowerAndRun(g, {{"x", Iota(6)}});
+  EXPECT_EQ(out["vc"], (std::vector<float>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(out["pc"], (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(out["nc"], (std::vector<float>{1, 2, 4, 5}));
+  EXPECT_EQ(out["ub0"], (std::vector<float>{0, 3}));
+  EXPECT_EQ(out["ub2"], (std::vector<float>{2, 5}));
+  EXPECT_EQ(out["rs"], (std::vector<float>{0, 1, 2, 3}));  // the first elements
+
+  AtenGraph grow;
+  AddUserInput(grow, "x", {2, 3});
+  AddNode(grow, "rs", "torch.ops.aten.resize.default", {TensorArg("self", "x"), IntsArg("size", {7})}, {7});
+  grow.outputs = {"rs"};
+  EXPECT_EQ(LoweringError(grow), "node 'rs' (aten.resize.default): resizing [2, 3] to [7] adds 1 uninitialized "
+                                 "elements; not supported");
+  AtenGraph narrow;
+  AddUserInput(narrow, "x", {2, 3});
+  AddNode(narrow, "nc", "torch.ops.aten.narrow_copy.default",
+          {TensorArg("self", "x"), IntArg("dim", 1), IntArg("start", 2), IntArg("length", 2)}, {2, 2});
+  narrow.outputs = {"nc"};
+  EXPECT_EQ(LoweringError(narrow), "node 'nc' (aten.narrow_copy.default): start 2 and length 2 are out of range for "
+                                   "dim 1 of [2, 3]");
+}
+
+// as_strided reads the storage behind its input as torch.export recorded it: an input that starts at
+// storage offset 2 holds storage elements 2.., and a transposed input its elements in storage order.
+TEST(Lowering, AsStridedFollowsTheInputsRecordedLayout) {
+  AtenGraph g;
+  AddUserInput(g, "x", {6});
+  g.values["x"].strides = {1};
+  g.values["x"].storage_offset = 2;
+  AddUserInput(g, "t", {3, 2});
+  g.values["t"].strides = {1, 3};  // a [2, 3] tensor transposed: t[i][j] is storage element i + 3j
+  AddNode(g, "a", "torch.ops.aten.as_strided.default",
+          {TensorArg("self", "x"), IntsArg("size", {2, 2}), IntsArg("stride", {3, 1}), IntArg("storage_offset", 3)},
+          {2, 2});
+  AddNode(g, "b", "torch.ops.aten.as_strided_copy.default",
+          {TensorArg("self", "t"), IntsArg("size", {6}), IntsArg("stride", {1})}, {6});
+  g.outputs = {"a", "b"};
+  // x holds storage [2, 8); t's row-major elements are storage 0, 3, 1, 4, 2, 5.
+  auto out = LowerAndRun(g, {{"x", {20, 30, 40, 50, 60, 70}}, {"t", {0, 3, 1, 4, 2, 5}}});
+  EXPECT_EQ(out["a"], (std::vector<float>{30, 40, 60, 70}));
+  EXPECT_EQ(out["b"], (std::vector<float>{0, 1, 2, 3, 4, 5}));
+
+  AtenGraph before;
+  AddUserInput(before, "x", {6});
+  before.values["x"].strides = {1};
+  before.values["x"].storage_offset = 5;
+  AddNode(before, "a", "torch.ops.aten.as_strided.default",
+          {TensorArg("self", "x"), IntsArg("size", {2}), IntsArg("stride", {1}), IntArg("storage_offset", 4)}, {2});
+  before.outputs = {"a"};
+  EXPECT_EQ(LoweringError(before), "node 'a' (aten.as_strided.default): element [0] is at storage index 4, outside "
+                                   "the 6 elements of 'x' (strides [1], storage offset 5)");
+}
+
+TEST(Lowering, StridedAndDiagonalScattersAndUnfold) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3, 3});
+  AddUserInput(g, "d", {2});
+  AddUserInput(g, "v", {5});
+  AddNode(g, "ds", "torch.ops.aten.diagonal_scatter.default",
+          {TensorArg("self", "x"), TensorArg("src", "d"), IntArg("offset", -1)}, {3, 3});
+  AddNode(g, "ss", "torch.ops.aten.as_strided_scatter.default",
+          {TensorArg("self", "x"), TensorArg("src", "d"), IntsArg("size", {2}), IntsArg("stride", {4}),
+           IntArg("storage_offset", 1)},
+          {3, 3});
+  AddNode(g, "uf", "torch.ops.aten.unfold.default",
+          {TensorArg("self", "v"), IntArg("dimension", 0), IntArg("size", 2), IntArg("step", 2)}, {2, 2});
+  g.outputs = {"ds", "ss", "uf"};
+  auto out = LowerAndRun(g, {{"x", Iota(9)}, {"d", {-1, -2}}, {"v", {10, 11, 12, 13, 14}}});
+  EXPECT_EQ(out["ds"], (std::vector<float>{0, 1, 2, -1, 4, 5, 6, -2, 8}));
+  EXPECT_EQ(out["ss"], (std::vector<float>{0, -1, 2, 3, 4, -2, 6, 7, 8}));
+  EXPECT_EQ(out["uf"], (std::vector<float>{10, 11, 12, 13}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3, 3});
+  AddUserInput(bad, "d", {3});
+  AddNode(bad, "ds", "torch.ops.aten.diagonal_scatter.default",
+          {TensorArg("self", "x"), TensorArg("src", "d"), IntArg("offset", 1)}, {3, 3});
+  bad.outputs = {"ds"};
+  EXPECT_EQ(LoweringError(bad), "node 'ds' (aten.diagonal_scatter.default): src has shape [3], the scattered "
+                                "positions [2]");
+}
+
+TEST(Lowering, IndexSelectOfAScalarIndexReducePutAndNonzeroStatic) {
+  AtenGraph g;
+  AddUserInput(g, "s", {});
+  AddUserInput(g, "i", {1}, TorchDType::kLong);
+  AddUserInput(g, "x", {3, 2});
+  AddUserInput(g, "idx", {3}, TorchDType::kLong);
+  AddUserInput(g, "src", {3, 2});
+  AddUserInput(g, "m", {2, 3});
+  AddNode(g, "sel", "torch.ops.aten.index_select.default",
+          {TensorArg("self", "s"), IntArg("dim", 0), TensorArg("index", "i")}, {});
+  AddNode(g, "ir", "torch.ops.aten.index_reduce.default",
+          {TensorArg("self", "x"), IntArg("dim", 0), TensorArg("index", "idx"), TensorArg("source", "src"),
+           StringArg("reduce", "amax"), BoolArg("include_self", false)},
+          {3, 2});
+  AddNode(g, "put", "torch.ops.aten.put.default",
+          {TensorArg("self", "x"), TensorArg("index", "idx"), TensorArg("source", "idx"), BoolArg("accumulate", true)},
+          {3, 2});
+  AddNode(g, "nz", "torch.ops.aten.nonzero_static.default",
+          {TensorArg("self", "m"), IntArg("size", 3), IntArg("fill_value", -7)}, {3, 2});
+  g.outputs = {"sel", "ir", "put", "nz"};
+  auto out = LowerAndRun(g, {{"s", {4.5f}}, {"i", {0}}, {"x", Iota(6)}, {"idx", {2, 0, -1}},
+                             {"src", {1, 9, 3, 4, 5, 6}}, {"m", {0, 1, 0, 2, 3, 4}}});
+  EXPECT_EQ(out["sel"], (std::vector<float>{4.5f}));
+  // Rows of src go to rows 2, 0, 2 of x (-1 wraps); row 1 keeps x; amax without self.
+  EXPECT_EQ(out["ir"], (std::vector<float>{3, 4, 2, 3, 5, 9}));
+  // Flat positions 2, 0, 5 (-1 wraps) get 2, 0 and -1 added.
+  EXPECT_EQ(out["put"], (std::vector<float>{0, 1, 4, 3, 4, 4}));
+  // The first three nonzeros of m: (0, 1), (1, 0), (1, 1).
+  EXPECT_EQ(out["nz"], (std::vector<float>{0, 1, 1, 0, 1, 1}));
+  out = LowerAndRun(g, {{"s", {4.5f}}, {"i", {0}}, {"x", Iota(6)}, {"idx", {2, 0, -1}},
+                        {"src", {1, 9, 3, 4, 5, 6}}, {"m", {0, 0, 0, 0, 3, 0}}});
+  EXPECT_EQ(out["nz"], (std::vector<float>{1, 1, -7, -7, -7, -7}));  // fewer nonzeros than rows
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3, 2});
+  AddUserInput(bad, "idx", {2}, TorchDType::kLong);
+  AddUserInput(bad, "src", {3, 2});
+  AddNode(bad, "ir", "torch.ops.aten.index_reduce.default",
+          {TensorArg("self", "x"), IntArg("dim", 0), TensorArg("index", "idx"), TensorArg("source", "src"),
+           StringArg("reduce", "sum")},
+          {3, 2});
+  bad.outputs = {"ir"};
+  EXPECT_EQ(LoweringError(bad), "node 'ir' (aten.index_reduce.default): reduce must be 'prod', 'mean', 'amax' or "
+                                "'amin', got 'sum'");
+}
+
+TEST(Lowering, ScansVarMeanAndMedians) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 4});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  AddNode(g, "cp", "torch.ops.aten.cumprod.default", {TensorArg("self", "x"), IntArg("dim", 1)}, {2, 4});
+  AddNode(g, "lse", "torch.ops.aten.logcumsumexp.default", {TensorArg("self", "x"), IntArg("dim", 0)}, {2, 4});
+  AddNode(g, "vm", "torch.ops.aten.var_mean.correction", {TensorArg("self", "x"), IntsArg("dim", {1})}, {2},
+          {"var", "mean"});
+  g.values["mean"] = Meta({2});
+  AddNode(g, "md", "torch.ops.aten.median.dim", {TensorArg("self", "x"), IntArg("dim", 1)}, {2},
+          {"md_values", "md_indices"});
+  g.values["md_indices"] = Meta({2}, TorchDType::kLong);
+  AddNode(g, "nmd", "torch.ops.aten.nanmedian.dim",
+          {TensorArg("self", "x"), IntArg("dim", 1), BoolArg("keepdim", true)}, {2, 1}, {"nmd_values", "nmd_indices"});
+  g.values["nmd_indices"] = Meta({2, 1}, TorchDType::kLong);
+  AddNode(g, "m", "torch.ops.aten.median.default", {TensorArg("self", "x")}, {});
+  g.outputs = {"cp", "lse", "var", "mean", "md_values", "md_indices", "nmd_values", "nmd_indices", "m"};
+  auto out = LowerAndRun(g, {{"x", {3, 1, 2, 2, 5, nan, 4, 1}}});
+  EXPECT_EQ(out["cp"][3], 12.0f);
+  EXPECT_TRUE(std::isnan(out["cp"][7]));
+  EXPECT_NEAR(out["lse"][4], std::log(std::exp(3.0) + std::exp(5.0)), 1e-5);
+  EXPECT_FLOAT_EQ(out["var"][0], 2.0f / 3.0f);  // [3, 1, 2, 2]: mean 2, squares 1 + 1 + 0 + 0 over 3
+  EXPECT_FLOAT_EQ(out["mean"][0], 2.0f);
+  // Row 0 sorted is 1, 2, 2, 3: the lower median 2 is the first 2 (index 2). Row 1 has a NaN: median
+  // is that NaN (index 1); nanmedian the lower median of 5, 4, 1: 4 (index 2).
+  EXPECT_EQ(out["md_values"][0], 2.0f);
+  EXPECT_EQ(out["md_indices"], (std::vector<float>{2, 1}));
+  EXPECT_TRUE(std::isnan(out["md_values"][1]));
+  EXPECT_EQ(out["nmd_values"], (std::vector<float>{2, 4}));
+  EXPECT_EQ(out["nmd_indices"], (std::vector<float>{2, 2}));
+  EXPECT_TRUE(std::isnan(out["m"][0]));  // the NaN propagates
+}
+
+TEST(Lowering, SearchSortedBucketizeAndHistc) {
+  AtenGraph g;
+  AddUserInput(g, "seq", {2, 3});
+  AddUserInput(g, "v", {2, 2});
+  AddUserInput(g, "b", {3});
+  AddUserInput(g, "x", {5});
+  NamedArgument side{"side", {}};
+  side.arg.kind = Argument::Kind::kString;
+  side.arg.s = "right";
+  AddNode(g, "ss", "torch.ops.aten.searchsorted.Tensor",
+          {TensorArg("sorted_sequence", "seq"), TensorArg("self", "v"), side}, {2, 2});
+  AddNode(g, "bk", "torch.ops.aten.bucketize.Tensor", {TensorArg("self", "x"), TensorArg("boundaries", "b")}, {5});
+  AddNode(g, "hc", "torch.ops.aten.histc.default", {TensorArg("self", "x"), IntArg("bins", 4)}, {4});
+  AddNode(g, "hr", "torch.ops.aten.histc.default",
+          {TensorArg("self", "x"), IntArg("bins", 2), FloatArg("min", 0), FloatArg("max", 2)}, {2});
+  g.outputs = {"ss", "bk", "hc", "hr"};
+  auto out = LowerAndRun(g, {{"seq", {1, 3, 5, 2, 4, 6}}, {"v", {3, 0, 6, 7}}, {"b", {1, 2, 3}},
+                             {"x", {0, 1, 1.5f, 3, 4}}});
+  EXPECT_EQ(out["ss"], (std::vector<float>{2, 0, 3, 3}));
+  EXPECT_EQ(out["bk"], (std::vector<float>{0, 0, 1, 2, 3}));
+  EXPECT_EQ(out["hc"], (std::vector<float>{1, 2, 0, 2}));  // range [0, 4] from the data; 4 in the last bin
+  EXPECT_EQ(out["hr"], (std::vector<float>{1, 2}));        // 3 and 4 lie outside [0, 2]
+}
+
+TEST(Lowering, AddmvAddbmmBilinearAndDist) {
+  AtenGraph g;
+  AddUserInput(g, "self", {2});
+  AddUserInput(g, "mat", {2, 3});
+  AddUserInput(g, "vec", {3});
+  AddUserInput(g, "b1", {2, 2, 1});
+  AddUserInput(g, "b2", {2, 1, 2});
+  AddUserInput(g, "x1", {1, 2});
+  AddUserInput(g, "w", {1, 2, 3});
+  AddUserInput(g, "x2", {1, 3});
+  AddNode(g, "mv", "torch.ops.aten.addmv.default",
+          {TensorArg("self", "self"), TensorArg("mat", "mat"), TensorArg("vec", "vec"), FloatArg("beta", 0.5),
+           FloatArg("alpha", 2)},
+          {2});
+  AddNode(g, "bmm", "torch.ops.aten.addbmm.default",
+          {TensorArg("self", "self"), TensorArg("batch1", "b1"), TensorArg("batch2", "b2")}, {2, 2});
+  AddNode(g, "tri", "torch.ops.aten._trilinear.default",
+          {TensorArg("i1", "x1"), TensorArg("i2", "w"), TensorArg("i3", "x2"), IntsArg("expand1", {1, 3}),
+           IntsArg("expand2", {0}), IntsArg("expand3", {1, 2}), IntsArg("sumdim", {2, 3})},
+          {1, 1});
+  AddNode(g, "d", "torch.ops.aten.dist.default", {TensorArg("self", "mat"), TensorArg("other", "vec")}, {});
+  AddNode(g, "d1", "torch.ops.aten.dist.default",
+          {TensorArg("self", "mat"), TensorArg("other", "vec"), FloatArg("p", 1)}, {});
+  g.outputs = {"mv", "bmm", "tri", "d", "d1"};
+  auto out = LowerAndRun(g, {{"self", {10, 20}}, {"mat", {1, 2, 3, 4, 5, 6}}, {"vec", {1, 0, -1}},
+                             {"b1", {1, 2, 3, 4}}, {"b2", {1, 1, 2, 2}}, {"x1", {1, 2}},
+                             {"w", {1, 0, 0, 0, 1, 1}}, {"x2", {3, 4, 5}}});
+  EXPECT_EQ(out["mv"], (std::vector<float>{1, 6}));               // 0.5 * [10, 20] + 2 * [-2, -2]
+  EXPECT_EQ(out["bmm"], (std::vector<float>{17, 27, 20, 30}));    // [1, 2]^T [1, 1] + [3, 4]^T [2, 2] + self
+  EXPECT_EQ(out["tri"], (std::vector<float>{3 + 2 * (4 + 5)}));   // x1 W x2
+  EXPECT_FLOAT_EQ(out["d"][0], std::sqrt(4.0f + 16 + 9 + 25 + 49));  // mat - vec = [0 2 4; 3 5 7]
+  EXPECT_EQ(out["d1"], (std::vector<float>{21}));
+}
+
+TEST(Lowering, SegmentReduceOverLengthsAndOffsets) {
+  AtenGraph g;
+  AddUserInput(g, "data", {4, 2});
+  AddUserInput(g, "lengths", {3}, TorchDType::kLong);
+  AddUserInput(g, "offsets", {4}, TorchDType::kLong);
+  AddNode(g, "mx", "torch.ops.aten.segment_reduce.default",
+          {TensorArg("data", "data"), StringArg("reduce", "max"), TensorArg("lengths", "lengths")}, {3, 2});
+  AddNode(g, "mean", "torch.ops.aten.segment_reduce.default",
+          {TensorArg("data", "data"), StringArg("reduce", "mean"), TensorArg("offsets", "offsets"),
+           FloatArg("initial", 2)},
+          {3, 2});
+  g.outputs = {"mx", "mean"};
+  // Segments of rows [0, 1), [1, 1) (empty) and [1, 4).
+  auto out = LowerAndRun(g, {{"data", Iota(8)}, {"lengths", {1, 0, 3}}, {"offsets", {0, 1, 1, 4}}});
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(out["mx"], (std::vector<float>{0, 1, -inf, -inf, 6, 7}));
+  // (sum + initial) / count; the empty segment is initial.
+  EXPECT_EQ(out["mean"], (std::vector<float>{2, 3, 2, 2, 14.0f / 3, 17.0f / 3}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "data", {4, 2});
+  AddUserInput(bad, "lengths", {3}, TorchDType::kLong);
+  AddNode(bad, "s", "torch.ops.aten.segment_reduce.default",
+          {TensorArg("data", "data"), StringArg("reduce", "any"), TensorArg("lengths", "lengths")}, {3, 2});
+  bad.outputs = {"s"};
+  EXPECT_EQ(LoweringError(bad), "node 's' (aten.segment_reduce.default): reduce must be 'sum', 'prod', 'mean', 'max' "
+                                "or 'min', got 'any'");
+}
+
+// bilinear's _trilinear is two matmuls; no device value holds every N x out x in1 x in2 term.
+TEST(Lowering, BilinearIsTwoMatmuls) {
+  AtenGraph g;
+  AddUserInput(g, "x1", {4, 5});
+  AddUserInput(g, "w", {3, 5, 6});
+  AddUserInput(g, "x2", {4, 6});
+  AddNode(g, "tri", "torch.ops.aten._trilinear.default",
+          {TensorArg("i1", "x1"), TensorArg("i2", "w"), TensorArg("i3", "x2"), IntsArg("expand1", {1, 3}),
+           IntsArg("expand2", {0}), IntsArg("expand3", {1, 2}), IntsArg("sumdim", {2, 3})},
+          {4, 3});
+  g.outputs = {"tri"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  int matmuls = 0;
+  for (const DeviceNode& n : lowered->nodes) {
+    matmuls += n.op->name == "matmul";
+    // At most the weight (rearranged for the first matmul); all terms would be 4 * 3 * 5 * 6.
+    EXPECT_LE(ops::NumElements(lowered->values[n.output].shape), 3 * 5 * 6) << n.op->name;
+  }
+  EXPECT_EQ(matmuls, 2);
+  std::vector<float> x1(20), w(90), x2(24);
+  for (size_t i = 0; i < x1.size(); ++i) x1[i] = static_cast<float>(i % 7) - 3;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 5) - 2;
+  for (size_t i = 0; i < x2.size(); ++i) x2[i] = static_cast<float>(i % 3) - 1;
+  const std::vector<float> got = Evaluate(*lowered, {{"x1", x1}, {"w", w}, {"x2", x2}})["tri"];
+  ASSERT_EQ(got.size(), 12u);
+  for (int n = 0; n < 4; ++n)
+    for (int o = 0; o < 3; ++o) {
+      float want = 0;
+      for (int i = 0; i < 5; ++i)
+        for (int j = 0; j < 6; ++j) want += x1[n * 5 + i] * w[(o * 5 + i) * 6 + j] * x2[n * 6 + j];
+      EXPECT_EQ(got[n * 3 + o], want) << n << ", " << o;
+    }
+}
+
 }  // namespace
 }  // namespace kiln::compiler

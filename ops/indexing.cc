@@ -88,11 +88,13 @@ std::string InferScatter(const std::vector<Shape>& inputs, const Attrs& attrs, S
   if (std::max<size_t>(index.size(), 1) != rank || std::max<size_t>(src.size(), 1) != rank)
     return "x " + ShapeToString(x) + ", index " + ShapeToString(index) + " and src " + ShapeToString(src) +
            " must have the same rank";
-  for (size_t d = 0; d < index.size(); ++d) {
-    if (index[d] > src[d])
+  // A rank-0 operand counts as one element of rank 1, as the kernel reads it.
+  auto size = [](const Shape& s, size_t d) { return s.empty() ? int64_t{1} : s[d]; };
+  for (size_t d = 0; d < rank; ++d) {
+    if (size(index, d) > size(src, d))
       return "index " + ShapeToString(index) + " is larger than src " + ShapeToString(src) + " in dim " +
              std::to_string(d);
-    if (static_cast<int64_t>(d) != dim && index[d] > x[d])
+    if (static_cast<int64_t>(d) != dim && size(index, d) > size(x, d))
       return "index " + ShapeToString(index) + " is larger than x " + ShapeToString(x) + " in dim " +
              std::to_string(d);
   }

@@ -12,7 +12,7 @@ std::vector<OpDef> ElementwiseOps();    // elementwise.cc: unary and broadcastin
 std::vector<OpDef> MatmulOps();         // matmul.cc
 std::vector<OpDef> ConvOps();           // conv.cc
 std::vector<OpDef> PoolOps();           // pool.cc
-std::vector<OpDef> ReductionOps();      // reduction.cc: reductions over dims, cumsum
+std::vector<OpDef> ReductionOps();      // reduction.cc: reductions over dims, scans (cumsum, cumprod, ...)
 std::vector<OpDef> NormalizationOps();  // normalization.cc: softmax, layer_norm, batch_norm
 std::vector<OpDef> DataMovementOps();   // data_movement.cc: reshape, permute, expand, slice, concat
 std::vector<OpDef> IndexingOps();       // indexing.cc: take, gather

@@ -1,6 +1,7 @@
 // Sum, mean, max and min over a set of dims (empty set = all dims), optionally keeping them as
-// size 1; and the running sum along one dim (cumsum).
+// size 1; and the scans along one dim (cumsum, cumprod, logcumsumexp).
 #include <algorithm>
+#include <utility>
 
 #include "ops/op_families.h"
 #include "ops/op_params.h"
@@ -70,7 +71,7 @@ double ArgWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) {
   return static_cast<double>(StoredElements(inputs[0], Layout::kTile));
 }
 
-// ---- cumsum ----
+// ---- scans: cumsum, cumprod, logcumsumexp ----
 
 std::string InferCumsum(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   int64_t dim;
@@ -82,7 +83,7 @@ std::string InferCumsum(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
   return "";
 }
 
-// One addition per stored output element.
+// One accumulation per stored output element.
 double CumsumWork(const std::vector<Shape>&, const Shape& output, const Attrs&) {
   return static_cast<double>(StoredElements(output, Layout::kTile));
 }
@@ -147,10 +148,13 @@ std::vector<OpDef> ReductionOps() {
     def.work = ArgWork;
     ops.push_back(std::move(def));
   }
-  {
+  for (const auto& [name, summary] : std::vector<std::pair<const char*, const char*>>{
+           {"cumsum", "Running sum along one dim"},
+           {"cumprod", "Running product along one dim"},
+           {"logcumsumexp", "Running log(sum(exp(x))) along one dim, without overflow"}}) {
     OpDef def;
-    def.name = "cumsum";
-    def.summary = "Running sum along one dim";
+    def.name = name;
+    def.summary = summary;
     def.inputs = {"x"};
     def.attrs = {{"dim", AttrKind::kInt, "Dim to accumulate along (negative counts from the end)"}};
     def.unit = Unit::kVector;

@@ -1,4 +1,4 @@
-// The reduction and cumsum kernels (ops/reduction.cc describes the ops).
+// The reduction and scan kernels (ops/reduction.cc describes the ops).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -126,8 +126,10 @@ void ArgKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView
     }
 }
 
-// Accumulates in double, as ATen's CPU cumsum does for float.
-void CumsumKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+// A running accumulation along one dim, in double as ATen's CPU scans accumulate float: `step`
+// folds the next element into the accumulator, which starts at `init`.
+template <typename Step>
+void ScanKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out, double init, Step step) {
   const Shape& x = inputs[0].shape;
   if (NumElements(x) == 0) return;
   int64_t dim = 0;
@@ -137,13 +139,33 @@ void CumsumKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
   const int64_t inner = x.empty() ? 1 : DimProduct(x, dim + 1, x.size());
   std::vector<double> acc(inner);
   for (int64_t o = 0; o < outer; ++o) {
-    std::fill(acc.begin(), acc.end(), 0.0);
+    std::fill(acc.begin(), acc.end(), init);
     for (int64_t i = 0; i < n; ++i) {
       const float* src = inputs[0].data + (o * n + i) * inner;
       float* dst = out.data + (o * n + i) * inner;
-      for (int64_t k = 0; k < inner; ++k) dst[k] = static_cast<float>(acc[k] += src[k]);
+      for (int64_t k = 0; k < inner; ++k) dst[k] = static_cast<float>(acc[k] = step(acc[k], src[k]));
     }
   }
+}
+
+void CumsumKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  ScanKernel(inputs, attrs, out, 0.0, [](double a, double v) { return a + v; });
+}
+
+void CumprodKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  ScanKernel(inputs, attrs, out, 1.0, [](double a, double v) { return a * v; });
+}
+
+// log(e^a + e^v) as max + log1p(e^-|a - v|), so large values do not overflow; -inf stays -inf (an
+// empty sum) and NaN propagates.
+void LogcumsumexpKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  ScanKernel(inputs, attrs, out, neg_inf, [neg_inf](double a, double v) {
+    if (std::isnan(a) || std::isnan(v)) return std::numeric_limits<double>::quiet_NaN();
+    const double hi = std::max(a, v), lo = std::min(a, v);
+    if (lo == neg_inf || hi == std::numeric_limits<double>::infinity()) return hi;
+    return hi + std::log1p(std::exp(lo - hi));
+  });
 }
 
 }  // namespace
@@ -152,7 +174,9 @@ std::vector<KernelDef> ReductionKernels() {
   return {
       {"argmax", ArgKernel<true>},
       {"argmin", ArgKernel<false>},
+      {"cumprod", CumprodKernel},
       {"cumsum", CumsumKernel},
+      {"logcumsumexp", LogcumsumexpKernel},
       {"reduce_max", ExtremumKernel<true>},
       {"reduce_mean", MeanKernel},
       {"reduce_min", ExtremumKernel<false>},

@@ -44,6 +44,8 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddLogicRules(r);
     AddIndexingRules(r);
     AddConstantRules(r);
+    AddSortRules(r);
+    AddLinalgRules(r);
     return r;
   }();
   return rules;

@@ -13,6 +13,8 @@ namespace kiln::compiler {
 // Emits one device op for `node` and binds it as the node's first output.
 absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::string& op,
                          std::vector<int> inputs, ops::Attrs attrs = {});
+// `x` reshaped to `shape`: a reshape op, or `x` itself when it already has that shape.
+absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape);
 
 using RuleTable = std::map<std::string, RuleEntry>;
 
@@ -33,6 +35,8 @@ void AddShapeRules(RuleTable& rules);        // rules_shape.cc
 void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, logical/bitwise ops, where
 void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
+void AddSortRules(RuleTable& rules);         // rules_sort.cc: median, searchsorted, bucketize, histc
+void AddLinalgRules(RuleTable& rules);       // rules_linalg.cc: addmv, addbmm, _trilinear, dist
 
 }  // namespace kiln::compiler
 

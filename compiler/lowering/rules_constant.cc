@@ -169,6 +169,7 @@ void AddConstantRules(RuleTable& rules) {
   Resolved(rules, "aten.empty.memory_format", Empty, "a zero constant (contents unspecified)");
   Resolved(rules, "aten.empty_strided.default", Empty, "a zero constant (contents unspecified)");
   Resolved(rules, "aten.empty_permuted.default", Empty, "a zero constant (contents unspecified)");
+  Resolved(rules, "aten.new_empty_strided.default", Empty, "a zero constant (contents unspecified)");
   for (const char* target : {"aten.arange.start_step", "aten.arange.start", "aten.arange.default"})
     Resolved(rules, target, Arange, "a constant vector");
   Resolved(rules, "aten._assert_tensor_metadata.default", AssertTensorMetadata,

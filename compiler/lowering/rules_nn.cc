@@ -568,7 +568,8 @@ absl::Status MaxMinDim(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
-// var(x, dims, correction) = sum((x - mean)^2) / (N - correction), N the reduced element count.
+// var(x, dims, correction) = sum((x - mean)^2) / (N - correction), N the reduced element count;
+// var_mean returns the mean too.
 absl::Status Var(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
@@ -595,7 +596,16 @@ absl::Status Var(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto squared, ctx.Emit(node, "mul", {centered, centered}));
   KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "reduce_sum", {squared}, out));
   // Dividing (not multiplying by the reciprocal) gives ATen's inf/NaN when N <= correction.
-  return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(std::max(n - correction, 0.0))});
+  KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "div", {sum, ctx.ScalarConstant(std::max(n - correction, 0.0))}));
+  if (!node.outputs.empty() && !node.outputs[0].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, var, 0));
+  if (node.outputs.size() < 2 || node.outputs[1].empty()) return absl::OkStatus();
+  // var_mean also returns the mean, shaped as the variance.
+  if (ctx.graph().values[mean].shape == ctx.graph().values[var].shape) return ctx.Bind(node, mean, 1);
+  ops::Attrs reshape;
+  reshape.SetInts("shape", ctx.graph().values[var].shape);
+  absl::StatusOr<int> m = ctx.graph().AddNode("reshape", {mean}, reshape, node.name, node.outputs[1]);
+  if (!m.ok()) return ctx.NodeError(node, std::string(m.status().message()));
+  return ctx.Bind(node, *m, 1);
 }
 
 }  // namespace
@@ -642,6 +652,7 @@ void AddNeuralNetRules(RuleTable& rules) {
   Decomposed(rules, "aten.min.dim", MaxMinDim<false>, "reduce_min (values), argmin (indices)");
   Decomposed(rules, "aten.var.correction", Var, "reduce_mean, sub, mul, reduce_sum, div");
   Decomposed(rules, "aten.var.dim", Var, "reduce_mean, sub, mul, reduce_sum, div");
+  Decomposed(rules, "aten.var_mean.correction", Var, "reduce_mean, sub, mul, reduce_sum, div, reshape (the mean)");
 }
 
 }  // namespace kiln::compiler

@@ -1,5 +1,6 @@
-// Lowering rules for ATen ops that only move or re-view data: view, permute, expand, slice, cat,
-// copy, and the no-ops (clone, alias, exact dtype conversions). On the tiled device a view is a real copy.
+// Lowering rules for ATen ops that only move or re-view data: view, permute, expand, slice, narrow,
+// cat, copy, resize, and the no-ops (clone, alias, exact dtype conversions). On the tiled device a
+// view is a real copy, so a view op and its _copy variant share one rule.
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
@@ -135,6 +136,46 @@ absl::Status Slice(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "slice", {x}, attrs);
 }
 
+// narrow_copy(x, dim, start, length): a slice; a negative start counts from the end.
+absl::Status Narrow(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim"));
+  KILN_ASSIGN_OR_RETURN(auto start, ctx.Int(node, "start"));
+  KILN_ASSIGN_OR_RETURN(auto length, ctx.Int(node, "length"));
+  const ops::Shape& in = ctx.graph().values[x].shape;
+  int64_t d;
+  if (std::string err = ops::NormalizeDim(dim, static_cast<int64_t>(in.size()), &d); !err.empty())
+    return ctx.NodeError(node, err);
+  const int64_t begin = start < 0 ? start + in[d] : start;
+  if (begin < 0 || length < 0 || begin + length > in[d])
+    return ctx.NodeError(node, absl::StrCat("start ", start, " and length ", length, " are out of range for dim ",
+                                            dim, " of ", ops::ShapeToString(in)));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", d).SetInt("start", begin).SetInt("end", begin + length).SetInt("step", 1);
+  return EmitAndBind(ctx, node, "slice", {x}, attrs);
+}
+
+// resize(x, size): the functional form of resize_. The same element count is a reshape; fewer keep
+// the first elements in row-major order (the storage a contiguous tensor keeps). More would expose
+// uninitialized memory, which has no value to compute.
+absl::Status Resize(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "size"));
+  if (std::string err = ops::CheckShape(size); !err.empty()) return ctx.NodeError(node, "size " + err);
+  const ops::Shape& in = ctx.graph().values[x].shape;
+  const int64_t have = ops::NumElements(in), want = ops::NumElements(size);
+  if (want > have)
+    return ctx.NodeError(node, absl::StrCat("resizing ", ops::ShapeToString(in), " to ", ops::ShapeToString(size),
+                                            " adds ", want - have, " uninitialized elements; not supported"));
+  if (want == have) return Reshape(ctx, node, x, size);
+  ops::Attrs flat, first;
+  flat.SetInts("shape", {have});
+  KILN_ASSIGN_OR_RETURN(auto v, ctx.Emit(node, "reshape", {x}, flat));
+  first.SetInt("dim", 0).SetInt("start", 0).SetInt("end", want).SetInt("step", 1);
+  KILN_ASSIGN_OR_RETURN(v, ctx.Emit(node, "slice", {v}, first));
+  return Reshape(ctx, node, v, size);
+}
+
 absl::Status Cat(LoweringContext& ctx, const AtenNode& node) {
   const Argument* tensors = node.Find("tensors");
   if (!tensors || tensors->kind != Argument::Kind::kTensors)
@@ -234,6 +275,13 @@ absl::Status EmitAndBind(LoweringContext& ctx, const AtenNode& node, const std::
   return ctx.Bind(node, y);
 }
 
+absl::StatusOr<int> Reshaped(LoweringContext& ctx, const AtenNode& node, int x, const ops::Shape& shape) {
+  if (ctx.graph().values[x].shape == shape) return x;
+  ops::Attrs attrs;
+  attrs.SetInts("shape", shape);
+  return ctx.Emit(node, "reshape", {x}, attrs);
+}
+
 void AddShapeRules(RuleTable& rules) {
   Lowered(rules, "aten.view.default", View, "reshape (none when the shape is unchanged)");
   Lowered(rules, "aten._unsafe_view.default", View, "reshape (none when the shape is unchanged)");
@@ -242,11 +290,16 @@ void AddShapeRules(RuleTable& rules) {
   Lowered(rules, "aten.squeeze.dim", Squeeze, "reshape (none when no dim is dropped)");
   Lowered(rules, "aten.squeeze.dims", Squeeze, "reshape (none when no dim is dropped)");
   Lowered(rules, "aten.squeeze.default", Squeeze, "reshape (none when no dim is dropped)");
+  Lowered(rules, "aten.view_copy.default", View, "reshape (none when the shape is unchanged)");
   Lowered(rules, "aten.permute.default", Permute, "permute");
+  Lowered(rules, "aten.permute_copy.default", Permute, "permute");
   Lowered(rules, "aten.t.default", Transpose, "permute");
   Lowered(rules, "aten.transpose.int", Transpose, "permute");
   Lowered(rules, "aten.expand.default", Expand, "expand");
   Lowered(rules, "aten.slice.Tensor", Slice, "slice");
+  Lowered(rules, "aten.narrow_copy.default", Narrow, "slice");
+  Decomposed(rules, "aten.resize.default", Resize,
+             "reshape (same element count); reshape, slice, reshape (fewer: the first elements)");
   Lowered(rules, "aten.cat.default", Cat, "concat");
   Lowered(rules, "aten.constant_pad_nd.default", Pad<0>, "pad");
   for (const char* target : {"aten.reflection_pad1d.default", "aten.reflection_pad2d.default",

@@ -20,6 +20,9 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
         {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
+        {"aten.hash_tensor.default",
+         {false, "XOR-reduces the elements' bit patterns as 64-bit words; the device holds every dtype as fp32 "
+                 "values, not the host's bits"}},
         {"aten.atan2.out", {false, "writes into an out= tensor; exported programs are functional (atan2.default)"}},
         {"aten.resize_.default", {false, "resizes a tensor's storage in place; exported programs are functional"}},
         {"aten.rand.default", {false, kRandom}},

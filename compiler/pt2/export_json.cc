@@ -1,5 +1,6 @@
 #include "compiler/pt2/export_json.h"
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -102,6 +103,16 @@ absl::StatusOr<int64_t> SymIntValue(const json& v, const std::string& ctx, const
     std::string expr = "?";
     if (const json* e = OptionalField(*u.second, "expr_str"); e != nullptr && e->is_string()) {
       expr = e->get<std::string>();
+    }
+    // torch.export names the sizes it cannot know before running, such as nonzero's row count,
+    // u0, u1, ... ("unbacked"); an input's dynamic dim is s0, s1, ...
+    const size_t name = expr.rfind("Symbol('", 0) == 0 ? 8 : 0;
+    if (expr.size() > name + 1 && expr[name] == 'u' && std::isdigit(static_cast<unsigned char>(expr[name + 1]))) {
+      return absl::UnimplementedError(absl::StrCat(
+          ctx, ": the output shape is data-dependent (", what, " is ", expr,
+          ", known only from the tensor's values); Kiln compiles static shapes, so an op whose result size "
+          "depends on the data (nonzero, masked_select, bincount, unique, ...) cannot run; torch.nonzero_static "
+          "is nonzero with a fixed size"));
     }
     return absl::UnimplementedError(absl::StrCat(
         ctx, ": dynamic shapes are not supported yet (", what, " is symbolic: ", expr,

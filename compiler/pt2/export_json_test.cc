@@ -216,6 +216,17 @@ TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
                                         "symbolic: s77)"));
   }
   {
+    // An unbacked size (u0: nonzero's row count) is the data's, not the export's.
+    absl::Status st = ParseError(Program(
+        "[]", "", R"([{"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])",
+        Meta(R"j([{"as_expr": {"expr_str": "Symbol('u0', integer=True)"}}, {"as_int": 2}])j")));
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(st.message(), HasSubstr("value 'x': the output shape is data-dependent (size[0] is "
+                                        "Symbol('u0', integer=True), known only from the tensor's values); "
+                                        "Kiln compiles static shapes, so an op whose result size depends on the "
+                                        "data (nonzero, masked_select, bincount, unique, ...) cannot run"));
+  }
+  {
     absl::Status st = ParseError(Program(
         "[]", "", R"([{"buffer_mutation": {"arg": {"name": "x"}, "buffer_name": "bn.running_mean"}}])"));
     EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
