@@ -96,7 +96,10 @@ class _Call:
                 for pos, t in zip(positions, tensors):
                     args[pos] = t
                 inp, a, kw = pytree.tree_unflatten(args, spec)
-                return fn_ref(inp, *a, **kw)
+                out = fn_ref(inp, *a, **kw)
+                # torch.return_types (median.dim's values and indices, say) cannot be saved in a .pt2;
+                # the same tensors as a plain tuple can.
+                return tuple(out) if isinstance(out, tuple) and type(out) is not tuple else out
 
         self.module = Module()
 
