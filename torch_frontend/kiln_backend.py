@@ -145,13 +145,13 @@ def _host_reason(name: str) -> str:
 
 
 class _NoBackward(torch.autograd.Function):
-    """Runs a Kiln program where autograd would record it: the outputs require grad as in eager
+    """Runs a compiled graph where autograd would record it: the outputs require grad as in eager
     PyTorch, and backward raises instead of returning gradients Kiln never computed."""
 
     @staticmethod
-    def forward(ctx, program: "_DeviceProgram", *tensors):
-        ctx.name = program.name
-        return tuple(program.run(tensors))
+    def forward(ctx, name: str, run: Callable, *tensors):
+        ctx.name = name
+        return tuple(run())
 
     @staticmethod
     def backward(ctx, *grads):
@@ -190,8 +190,6 @@ class _DeviceProgram:
         return outs
 
     def __call__(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
-        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-            return list(_NoBackward.apply(self, *tensors))
         return self.run(tensors)
 
 
@@ -262,7 +260,20 @@ class _CompiledGraph:
             with torch.inference_mode(False):
                 run = self._compile(args)
             self.cache[key] = run
-        return run([a for a, c in zip(args, self.const) if isinstance(a, torch.Tensor) and not c])
+        inputs = [a for a, c in zip(args, self.const) if isinstance(a, torch.Tensor) and not c]
+        if not (torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)):
+            return run(inputs)
+        # Autograd would record this graph: weights or inputs require grad.
+        leaves, spec = [], None
+
+        def flat_run():
+            nonlocal leaves, spec
+            with torch.no_grad():
+                leaves, spec = pytree.tree_flatten(run(inputs))
+            return leaves
+
+        grad_args = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        return pytree.tree_unflatten(list(_NoBackward.apply(f"graph{self.id}", flat_run, *grad_args)), spec)
 
     def _compile(self, args: Sequence[Any]) -> Callable:
         name = f"graph{self.id}_{len(self.cache)}"
@@ -271,8 +282,14 @@ class _CompiledGraph:
         ep = to_core_aten(torch.export.export(frozen, inputs, strict=False))
         host = [n for n in ep.graph.nodes if n.op == "call_function" and not _is_device_node(n)]
         if not host:
-            program = _DeviceProgram(ep, name, self.opts)
-            return lambda tensors: pytree.tree_unflatten(program(*tensors), program.out_spec)
+            try:
+                program = _DeviceProgram(ep, name, self.opts)
+                return lambda tensors: pytree.tree_unflatten(program(*tensors), program.out_spec)
+            except KilnError as e:  # the whole graph runs on the host, as ATen ops
+                _STATS.fallbacks.append(str(e))
+                self._warn_once(name, collections.Counter(), 0, [str(e)])
+                gm = ep.module()
+                return lambda tensors: gm(*tensors)
         return self._partition(ep, inputs, host, name)
 
     def _partition(self, ep, inputs, host, name) -> Callable:
@@ -301,16 +318,23 @@ class _CompiledGraph:
                 _STATS.fallbacks.append(str(e))
         counts = collections.Counter(str(n.target) for n in host)
         _STATS.host_ops.update(counts)
-        if not self.warned:
-            self.warned = True
-            ops = "; ".join(f"{t} x{n} ({_host_reason(t)})" for t, n in sorted(counts.items()))
-            msg = (f"kiln: {name}: {sum(counts.values())} op(s) run on the host: {ops}; "
-                   f"{len(parts) - len(rejected)} device subgraph(s)")
-            if rejected:
-                msg += "; rejected by Kiln, so on the host too: " + "; ".join(rejected)
-            warnings.warn(msg, stacklevel=2)
+        self._warn_once(name, counts, len(parts) - len(rejected), rejected)
         fused.recompile()
         return lambda tensors: fused(*tensors)
+
+    def _warn_once(self, name: str, host_ops: collections.Counter, device_subgraphs: int,
+                   rejected: list[str]) -> None:
+        if self.warned:
+            return
+        self.warned = True
+        parts = []
+        if host_ops:
+            ops = "; ".join(f"{t} x{n} ({_host_reason(t)})" for t, n in sorted(host_ops.items()))
+            parts.append(f"{sum(host_ops.values())} op(s) run on the host: {ops}")
+        parts.append(f"{device_subgraphs} device subgraph(s)")
+        if rejected:
+            parts.append("rejected by Kiln, so run on the host: " + "; ".join(rejected))
+        warnings.warn(f"kiln: {name}: " + "; ".join(parts), stacklevel=3)
 
 
 def _is_param_or_buffer(placeholder: torch.fx.Node) -> bool:
