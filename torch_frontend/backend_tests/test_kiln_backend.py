@@ -74,6 +74,47 @@ class KilnBackendTest(unittest.TestCase):
     def test_resnet18(self):
         self.check_model("resnet18")
 
+    def test_attention_block(self):
+        self.check_model("tiny_attention")
+
+    def test_int64_inputs_and_outputs(self):
+        spec = models.get("token_classifier")  # int64 token ids in, float logits and int64 argmax out
+        model = spec.build().eval()
+        ids = spec.example_inputs(0)
+        with torch.no_grad():
+            logits, best = torch.compile(model, backend="kiln")(*ids)
+            want_logits, want_best = model(*ids)
+        self.assertGreaterEqual(_pcc(logits, want_logits), 0.999)
+        self.assertEqual(best.dtype, torch.int64)
+        self.assertTrue(torch.equal(best, want_best))
+
+    def test_graph_break_gives_two_kiln_graphs(self):
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 3)
+
+            def forward(self, x):
+                y = self.a(x)
+                torch._dynamo.graph_break()
+                return self.b(torch.relu(y))
+
+        model = Model().eval()
+        x = torch.randn(3, 8)
+        with torch.no_grad():
+            got = torch.compile(model, backend="kiln")(x)
+        self.assertGreaterEqual(_pcc(got, model(x)), 0.999)
+        self.assertEqual((kiln.stats().graphs, kiln.stats().programs_compiled), (2, 2))
+
+    def test_dynamic_graph_compiles_one_program_per_shape(self):
+        model = models.get("mlp").build().eval()
+        compiled = torch.compile(model, backend="kiln", dynamic=True)
+        with torch.no_grad():
+            for batch in (3, 5, 3):
+                x = torch.randn(batch, 64)
+                self.assertGreaterEqual(_pcc(compiled(x), model(x)), 0.999)
+        self.assertEqual((kiln.stats().graphs, kiln.stats().programs_compiled), (1, 2))
+
     def test_unsupported_op_runs_on_host_with_one_warning_and_stats(self):
         # Still without a lowering rule on main; if it gains one, pick another unsupported op.
         self.assertIn("aten._cdist_forward.default", kiln_backend_unsupported())
