@@ -77,6 +77,32 @@ class KilnBackendTest(unittest.TestCase):
     def test_attention_block(self):
         self.check_model("tiny_attention")
 
+    def test_gpt2_block_from_config(self):
+        from transformers import GPT2Config
+        from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+        torch.manual_seed(0)
+        config = GPT2Config(n_embd=64, n_head=4, n_layer=1, n_positions=32, vocab_size=100,
+                            bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+        block = GPT2Block(config).eval()
+        x = torch.randn(2, 8, 64)
+        with torch.no_grad():
+            got, want = torch.compile(block, backend="kiln")(x)[0], block(x)[0]
+        self.assertGreaterEqual(_pcc(got, want), 0.999)
+        self.assertEqual(dict(kiln.stats().host_ops), {})
+
+    def test_bert_encoder_from_config(self):
+        from transformers import BertConfig, BertModel
+        torch.manual_seed(0)
+        config = BertConfig(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, intermediate_size=128,
+                            vocab_size=100, max_position_embeddings=32, attn_implementation="eager")
+        bert = BertModel(config).eval()
+        ids = torch.randint(0, 100, (2, 8))
+        with torch.no_grad():
+            got = torch.compile(bert, backend="kiln")(ids).last_hidden_state
+            want = bert(ids).last_hidden_state
+        self.assertGreaterEqual(_pcc(got, want), 0.999)
+        self.assertEqual(dict(kiln.stats().host_ops), {})
+
     def test_int64_inputs_and_outputs(self):
         spec = models.get("token_classifier")  # int64 token ids in, float logits and int64 argmax out
         model = spec.build().eval()
