@@ -128,7 +128,7 @@ def _is_device_node(node: torch.fx.Node) -> bool:
     if isinstance(node.target, torch._ops.OpOverload):
         return str(node.target) in _SUPPORTED
     # operator.getitem picks one result of a multi-output op; it goes where its producer goes.
-    return node.target.__name__ == "getitem" and _is_device_node(node.args[0])
+    return getattr(node.target, "__name__", "") == "getitem" and _is_device_node(node.args[0])
 
 
 class _DeviceSupport(OperatorSupportBase):
@@ -254,6 +254,10 @@ class _CompiledGraph:
         return tuple(key)
 
     def __call__(self, *args):
+        for i, a in enumerate(args):
+            if isinstance(a, torch.Tensor) and a.device.type != "cpu":
+                raise ValueError(f"kiln: graph{self.id}: argument {i} is on {a.device}; the simulated "
+                                 "device takes CPU tensors")
         key = self._key(args)
         run = self.cache.get(key)
         if run is None:
