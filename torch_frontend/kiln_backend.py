@@ -29,6 +29,7 @@ import io
 import itertools
 import os
 import warnings
+import weakref
 from typing import Any, Callable, Sequence
 
 import torch
@@ -41,6 +42,10 @@ from torch_frontend.export import to_core_aten
 from torch_frontend.ext import kiln_ext
 
 KilnError = kiln_ext.KilnError
+
+# Programs kept per Dynamo graph (one per input shapes and weight version), as Dynamo's own
+# recompile limit bounds its graphs.
+MAX_PROGRAMS_PER_GRAPH = 8
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,12 +91,13 @@ class Stats:
     transfers: int = 0           # host<->device DMAs of those runs
     simulated_us: float = 0.0    # simulated device time of those runs
     fallbacks: list = dataclasses.field(default_factory=list)  # subgraphs Kiln rejected, with why
+    programs_held: int = 0       # compiled programs alive now (the cache drops the least recently used)
 
     def __str__(self) -> str:
         host = ", ".join(f"{name} x{n}" for name, n in sorted(self.host_ops.items())) or "none"
         lines = [
             f"kiln: {self.graphs} graph(s), {self.programs_compiled} program(s) compiled, "
-            f"{self.device_ops} device op(s)",
+            f"{self.device_ops} device op(s), {self.programs_held} held",
             f"  host ops: {host}",
             f"  device calls: {self.device_calls}, transfers: {self.transfers}, "
             f"simulated time: {self.simulated_us:.1f} us",
@@ -102,12 +108,14 @@ class Stats:
 
 _STATS = Stats()
 _GRAPH_IDS = itertools.count()
+_LIVE_PROGRAMS: "weakref.WeakSet[_DeviceProgram]" = weakref.WeakSet()
 
 
 def stats() -> Stats:
     """What the backend has done in this process (a copy)."""
     return dataclasses.replace(_STATS, host_ops=collections.Counter(_STATS.host_ops),
-                               fallbacks=list(_STATS.fallbacks))
+                               fallbacks=list(_STATS.fallbacks),
+                               programs_held=len(_LIVE_PROGRAMS))
 
 
 def reset_stats() -> None:
@@ -180,6 +188,7 @@ class _DeviceProgram:
                                       chip=opts.chip, device_memory_bytes=opts.device_memory_bytes,
                                       dump_dir=dump)
         _STATS.programs_compiled += 1
+        _LIVE_PROGRAMS.add(self)
         _STATS.device_ops += self.graph.summary["device_ops"]
 
     def run(self, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -239,7 +248,10 @@ class _CompiledGraph:
         self.gm, self.opts = gm, opts
         self.id = next(_GRAPH_IDS)
         self.const = [_is_param_or_buffer(n) for n in gm.graph.find_nodes(op="placeholder")]
-        self.cache: dict[tuple, Callable] = {}
+        # Least recently used last out: weights changed in place, or many shapes under dynamic=True,
+        # must not pile up programs (each holds a simulated device's memory).
+        self.cache: collections.OrderedDict[tuple, Callable] = collections.OrderedDict()
+        self.compiled = 0
         self.warned = False
         _STATS.graphs += 1
 
@@ -264,6 +276,10 @@ class _CompiledGraph:
             with torch.inference_mode(False):
                 run = self._compile(args)
             self.cache[key] = run
+            if len(self.cache) > MAX_PROGRAMS_PER_GRAPH:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(key)
         inputs = [a for a, c in zip(args, self.const) if isinstance(a, torch.Tensor) and not c]
         if not (torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)):
             return run(inputs)
@@ -280,7 +296,8 @@ class _CompiledGraph:
         return pytree.tree_unflatten(list(_NoBackward.apply(f"graph{self.id}", flat_run, *grad_args)), spec)
 
     def _compile(self, args: Sequence[Any]) -> Callable:
-        name = f"graph{self.id}_{len(self.cache)}"
+        name = f"graph{self.id}_{self.compiled}"
+        self.compiled += 1
         frozen = _Frozen(self.gm, args, self.const)
         inputs = tuple(_plain(a) for a, c in zip(args, self.const) if isinstance(a, torch.Tensor) and not c)
         ep = to_core_aten(torch.export.export(frozen, inputs, strict=False))

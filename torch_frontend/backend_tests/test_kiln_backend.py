@@ -6,6 +6,7 @@ temporary distribution (what `pip install -e .` in tools/setup.sh installs), so 
 depend on what the shared environment has installed.
 """
 
+import gc
 import os
 import subprocess
 import sys
@@ -50,6 +51,8 @@ class KilnBackendTest(unittest.TestCase):
     def setUp(self):
         torch._dynamo.reset()
         kiln.reset_stats()
+        gc.collect()
+        self.held_before = kiln.stats().programs_held  # earlier tests' graphs may still be alive
 
     def check_model(self, name: str) -> None:
         spec = models.get(name)
@@ -171,6 +174,7 @@ class KilnBackendTest(unittest.TestCase):
         self.assertEqual(s.device_calls, 4)
         self.assertGreater(s.transfers, 0)
         self.assertIn("host ops: aten._cdist_forward.default x1", str(s))
+        self.assertEqual(s.programs_held - self.held_before, 2)
 
     def test_same_shape_reuses_the_program_and_a_new_shape_recompiles(self):
         model = models.get("mlp").build().eval()
@@ -188,16 +192,19 @@ class KilnBackendTest(unittest.TestCase):
             self.assertEqual(kiln.stats().programs_compiled, 2)
             self.assertEqual(kiln.stats().device_calls, 4)
 
-    def test_weights_changed_in_place_recompile(self):
+    def test_weights_changed_in_place_recompile_and_old_programs_are_dropped(self):
         model = nn.Sequential(nn.Linear(8, 8), nn.ReLU()).eval()
         compiled = torch.compile(model, backend="kiln")
         x = torch.randn(3, 8)
+        updates = kiln.MAX_PROGRAMS_PER_GRAPH + 2
         with torch.no_grad():
             compiled(x)
-            model[0].weight.mul_(-2)
-            got = compiled(x)
-            self.assertGreaterEqual(_pcc(got, model(x)), 0.999)
-        self.assertEqual(kiln.stats().programs_compiled, 2)
+            for _ in range(updates):
+                model[0].weight.mul_(-2)
+                got = compiled(x)
+                self.assertGreaterEqual(_pcc(got, model(x)), 0.999)
+        self.assertEqual(kiln.stats().programs_compiled, updates + 1)
+        self.assertEqual(kiln.stats().programs_held - self.held_before, kiln.MAX_PROGRAMS_PER_GRAPH)
 
     def test_inference_mode(self):
         model = models.get("mlp").build().eval()
