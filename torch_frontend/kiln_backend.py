@@ -70,8 +70,8 @@ class Options:
         opts = Options(**options)
         if opts.device_dtype not in ("f32", "bf16"):
             raise ValueError(f"kiln: device_dtype '{opts.device_dtype}': expected f32 or bf16")
-        if opts.chip and not os.path.isfile(opts.chip):
-            raise ValueError(f"kiln: chip '{opts.chip}' is not a file")
+        if opts.chip:
+            kiln_ext.load_chip(opts.chip)  # a bad description is the caller's error, not a fallback
         if not isinstance(opts.device_memory_bytes, int) or opts.device_memory_bytes < 0:
             raise ValueError(f"kiln: device_memory_bytes {opts.device_memory_bytes!r}: expected an int >= 0")
         return opts

@@ -247,6 +247,20 @@ class KilnBackendTest(unittest.TestCase):
         with self.assertRaisesRegex(Exception, "kiln: device_dtype 'f16': expected f32 or bf16"):
             torch.compile(model, backend="kiln", options={"device_dtype": "f16"})(torch.randn(4, 64))
 
+    def test_chip_option(self):
+        model = models.get("mlp").build().eval()
+        x = torch.randn(4, 64)
+        chip = os.path.join(_REPO, "target", "configs", "wormhole_n150.json")
+        with torch.no_grad():
+            got = torch.compile(model, backend="kiln", options={"chip": chip})(x)
+        self.assertGreaterEqual(_pcc(got, model(x)), 0.999)
+        torch._dynamo.reset()
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as bad:
+            bad.write('{"name": "broken"}')
+            bad.flush()
+            with self.assertRaisesRegex(Exception, f"{bad.name}: chip config: missing numeric field 'clock_ghz'"):
+                torch.compile(model, backend="kiln", options={"chip": bad.name})(x)
+
     def test_a_graph_kiln_rejects_runs_on_host_with_the_reason(self):
         model = models.get("mlp").build().eval()
         x = torch.randn(4, 64)

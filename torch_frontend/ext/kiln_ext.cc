@@ -187,7 +187,9 @@ std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, cons
                                     const std::string& dump_dir) {
   compiler::CompileOptions options;
   options.device_dtype = ParseDeviceDType(device_dtype);
-  if (!chip_path.empty()) Check(target::LoadChipConfig(chip_path, &options.chip), "chip " + chip_path);
+  if (!chip_path.empty()) {
+    if (Status s = target::LoadChipConfig(chip_path, &options.chip); !s.ok()) throw KilnError(s.message());
+  }
   if (device_memory_bytes < 0)
     throw KilnError("device_memory_bytes " + std::to_string(device_memory_bytes) + " is negative");
   if (device_memory_bytes > 0) options.chip.dram_bytes = device_memory_bytes;
@@ -224,6 +226,14 @@ std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, cons
   return std::make_unique<Graph>(name, std::move(state.kiln), std::move(summary), options.chip);
 }
 
+// The chip description at `path` (target/chip_config.h), checked: its name and DRAM capacity.
+std::pair<std::string, int64_t> LoadChip(const std::string& path) {
+  target::ChipConfig chip;
+  // The message names the file.
+  if (Status s = target::LoadChipConfig(path, &chip); !s.ok()) throw KilnError(s.message());
+  return {chip.name, chip.dram_bytes};
+}
+
 // overload -> (how: lowered/decomposed/resolved, what it becomes): what the device runs.
 std::map<std::string, std::pair<std::string, std::string>> LoweringRules() {
   std::map<std::string, std::pair<std::string, std::string>> out;
@@ -257,6 +267,7 @@ NB_MODULE(kiln_ext, m) {
   m.def("compile", &CompileGraph, nb::arg("pt2"), nb::arg("name") = "graph", nb::arg("device_dtype") = "f32",
         nb::arg("chip") = "", nb::arg("device_memory_bytes") = 0, nb::arg("dump_dir") = "",
         "Compiles a .pt2 archive's bytes and loads the program onto a new simulated device.");
+  m.def("load_chip", &LoadChip, nb::arg("path"), "Checks a chip description; returns (name, dram_bytes).");
   m.def("lowering_rules", &LoweringRules, "ATen overload -> (lowered|decomposed|resolved, device ops).");
   m.def("unsupported_ops", &UnsupportedOps, "ATen overload -> why the device cannot run it (yet).");
 }
