@@ -198,9 +198,6 @@ class _DeviceProgram:
         _STATS.simulated_us += st["latency_us"]
         return outs
 
-    def __call__(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
-        return self.run(tensors)
-
 
 class _DeviceSubgraph(nn.Module):
     """Replaces one fused device partition in the host graph."""
@@ -210,7 +207,7 @@ class _DeviceSubgraph(nn.Module):
         self.program = program
 
     def forward(self, *tensors):
-        return pytree.tree_unflatten(self.program(*tensors), self.program.out_spec)
+        return pytree.tree_unflatten(self.program.run(tensors), self.program.out_spec)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -244,7 +241,7 @@ class _Frozen(nn.Module):
 class _CompiledGraph:
     """What the backend returns to Dynamo: compiles per input shapes, on first sight, and caches."""
 
-    def __init__(self, gm: torch.fx.GraphModule, example_inputs: Sequence[Any], opts: Options):
+    def __init__(self, gm: torch.fx.GraphModule, opts: Options):
         self.gm, self.opts = gm, opts
         self.id = next(_GRAPH_IDS)
         self.const = [_is_param_or_buffer(n) for n in gm.graph.find_nodes(op="placeholder")]
@@ -305,7 +302,7 @@ class _CompiledGraph:
         if not host:
             try:
                 program = _DeviceProgram(ep, name, self.opts)
-                return lambda tensors: pytree.tree_unflatten(program(*tensors), program.out_spec)
+                return lambda tensors: pytree.tree_unflatten(program.run(tensors), program.out_spec)
             except KilnError as e:  # the whole graph runs on the host, as ATen ops
                 _STATS.fallbacks.append(str(e))
                 self._warn_once(name, collections.Counter(), 0, [str(e)])
@@ -375,4 +372,6 @@ def _plain(t):
 
 def kiln_backend(gm: torch.fx.GraphModule, example_inputs: Sequence[Any], options: dict | None = None):
     """The torch.compile backend, registered as "kiln" by the torch_dynamo_backends entry point."""
-    return _CompiledGraph(gm, example_inputs, Options.parse(options))
+    # Compilation waits for the first call: under dynamic shapes the example inputs hold symbols, and
+    # Kiln compiles each concrete shape.
+    return _CompiledGraph(gm, Options.parse(options))
