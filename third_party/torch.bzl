@@ -16,6 +16,15 @@ def _torch_impl(ctx):
     torch_dir = res.stdout.strip()
     ctx.symlink(torch_dir + "/include", "include")
     ctx.symlink(torch_dir + "/lib", "lib")
+
+    # The interpreter's headers and nanobind, for Python extensions (torch_frontend/ext).
+    res = ctx.execute([python, "-c", "import sysconfig, nanobind; " +
+                                     "print(sysconfig.get_paths()['include']); print(nanobind.include_dir())"])
+    if res.return_code != 0:
+        fail("Kiln: %s has no Python headers or nanobind: %s; run tools/setup.sh" % (python, res.stderr))
+    python_include, nanobind_include = res.stdout.strip().split("\n")
+    ctx.symlink(python_include, "python_include")
+    ctx.symlink(ctx.path(nanobind_include).dirname, "nanobind")
     ctx.file("python.sh", "#!/bin/sh\nexec %s \"$@\"\n" % python, executable = True)
     ctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
@@ -26,6 +35,24 @@ cc_library(
     hdrs = glob(["include/**/*.h", "include/**/*.hpp", "include/**/*.cuh"], allow_empty = True),
     includes = ["include", "include/torch/csrc/api/include"],
     linkopts = ["-Wl,-rpath,%s/lib"],
+)
+
+# Headers only: an extension module gets the interpreter's symbols when Python loads it.
+cc_library(
+    name = "python_headers",
+    hdrs = glob(["python_include/**/*.h"]),
+    includes = ["python_include"],
+)
+
+# libnanobind (its one-file build), linked statically into each extension module.
+cc_library(
+    name = "nanobind",
+    srcs = ["nanobind/src/nb_combined.cpp"],
+    hdrs = glob(["nanobind/include/**/*.h", "nanobind/ext/robin_map/include/**/*.h"]),
+    textual_hdrs = glob(["nanobind/src/*.h", "nanobind/src/*.cpp"], exclude = ["nanobind/src/nb_combined.cpp"]),
+    copts = ["-fno-strict-aliasing", "-fvisibility=hidden", "-Wno-error"],
+    includes = ["nanobind/include", "nanobind/ext/robin_map/include"],
+    deps = [":python_headers"],
 )
 
 sh_binary(

@@ -5,6 +5,9 @@
 #     targets (tools/fuzz.sh).
 #   - A Python environment with the pinned torch/torchvision (requirements.txt), shared between
 #     checkouts under ~/.cache/kiln and linked as .venv, where Bazel's @libtorch rule looks for it.
+#   - This checkout's Python package (pyproject.toml), installed editable into that environment, and
+#     its extension module built: `torch.compile(model, backend="kiln")` then works in any interpreter
+#     of the environment. The environment is shared, so the last checkout to run setup is the one used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +38,7 @@ if [[ ! -f "$venv/.kiln-ready" ]]; then
   touch "$venv/.kiln-ready"
 fi
 ln -sfn "$venv" .venv
+# No build isolation: the build needs only setuptools, which the environment has (and offline works).
+"$venv/bin/pip" install -q --no-build-isolation --no-deps -e .
+bazel build //torch_frontend/ext:kiln_ext.so
 echo "setup: ready (python: .venv -> $venv, bazel: $(bazel --version 2>/dev/null | tail -n1))"

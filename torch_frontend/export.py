@@ -30,6 +30,12 @@ def _pin_threads() -> None:
         pass  # already set (or parallel work started) in this process; harmless
 
 
+def to_core_aten(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """The one decomposition step of both paths (this AOT export and torch.compile's kiln backend):
+    torch.export's default table, down to the core ATen opset that Kiln's lowering rules cover."""
+    return ep.run_decompositions(torch.export.default_decompositions())
+
+
 def aten_ops(ep: torch.export.ExportedProgram) -> list[str]:
     """Sorted, de-duplicated call_function targets of the program's graph."""
     return sorted({_target_name(n.target) for n in ep.graph.nodes if n.op == "call_function"})
@@ -74,7 +80,7 @@ class _Prepared:
         # or decomposition bug shows up as a mismatch instead of being baked in.
         with torch.no_grad():
             self.refs = pytree.tree_leaves(model(*self.inputs))
-        self.ep = torch.export.export(model, self.inputs).run_decompositions()
+        self.ep = to_core_aten(torch.export.export(model, self.inputs))
 
     def write(self, pt2_path: str, input_paths: Sequence[str], ref_paths: Sequence[str],
               manifest_path: str | None) -> dict:

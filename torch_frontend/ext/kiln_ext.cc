@@ -1,0 +1,273 @@
+// kiln_ext: the compiler and the simulated device in the Python process, for torch.compile(backend="kiln")
+// (torch_frontend/kiln_backend.py). compile() takes a .pt2 archive's bytes and returns a Graph: the
+// compiled program loaded onto its own simulated device, with its constants uploaded once; Graph.run()
+// runs it on torch tensors and returns torch tensors (outputs are not copied: they keep the runtime's
+// buffers) with the run's simulated time and counters.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include "compiler/compiler.h"
+#include "compiler/lowering/lowering_context.h"
+#include "compiler/pt2/pt2_reader.h"
+#include "runtime/executor.h"
+#include "runtime/program.h"
+#include "simulator/device.h"
+#include "target/chip_config.h"
+
+namespace nb = nanobind;
+
+namespace kiln::ext {
+namespace {
+
+// Every Kiln failure (bad archive, unsupported op, device too small, wrong input) surfaces as this,
+// with Kiln's message.
+struct KilnError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void Check(const Status& s, const std::string& what) {
+  if (!s.ok()) throw KilnError(what + ": " + s.message());
+}
+
+ops::DType ParseDeviceDType(const std::string& name) {
+  if (name == "f32" || name == "float32") return ops::DType::kF32;
+  if (name == "bf16" || name == "bfloat16") return ops::DType::kBF16;
+  throw KilnError("device_dtype '" + name + "': expected f32 or bf16");
+}
+
+// DLPack dtype <-> Kiln host dtype (ops/dtype.h): the ones a program's inputs and outputs can have.
+ops::DType FromDLPack(nb::dlpack::dtype t, const std::string& what) {
+  using Code = nb::dlpack::dtype_code;
+  const auto code = static_cast<Code>(t.code);
+  if (t.lanes == 1) {
+    if (code == Code::Float && t.bits == 32) return ops::DType::kF32;
+    if (code == Code::Bfloat && t.bits == 16) return ops::DType::kBF16;
+    if (code == Code::Int && t.bits == 32) return ops::DType::kI32;
+    if (code == Code::Int && t.bits == 64) return ops::DType::kI64;
+    if (code == Code::Bool && t.bits == 8) return ops::DType::kBool;
+  }
+  throw KilnError(what + ": dtype (DLPack code " + std::to_string(t.code) + ", " + std::to_string(t.bits) +
+                  " bits) is not one Kiln takes (float32, bfloat16, int32, int64, bool)");
+}
+
+nb::dlpack::dtype ToDLPack(ops::DType t) {
+  switch (t) {
+    case ops::DType::kF32: return nb::dtype<float>();
+    case ops::DType::kBF16: return {static_cast<uint8_t>(nb::dlpack::dtype_code::Bfloat), 16, 1};
+    case ops::DType::kI32: return nb::dtype<int32_t>();
+    case ops::DType::kI64: return nb::dtype<int64_t>();
+    case ops::DType::kBool: return nb::dtype<bool>();
+  }
+  throw KilnError("unknown dtype");
+}
+
+using InputArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
+using OutputArray = nb::ndarray<nb::pytorch, nb::device::cpu>;
+
+// A compiled graph on its own simulated device. The device and executor live as long as the graph,
+// so constants are uploaded once, at compile time, not per run.
+class Graph {
+ public:
+  Graph(std::string name, std::string kiln, compiler::CompileSummary summary, const target::ChipConfig& chip)
+      : name_(std::move(name)), kiln_(std::move(kiln)), summary_(std::move(summary)), device_(chip) {
+    // Program::Load reads kiln_ in place: it must not move, and a std::string's heap buffer does not.
+    Check(runtime::Program::Load(kiln_.data(), kiln_.size(), name_, &program_), name_);
+    Check(runtime::Executor::Create(*program_, &device_, &executor_), name_);
+  }
+
+  nb::tuple Run(const std::vector<InputArray>& inputs) {
+    std::vector<runtime::HostTensor> host(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const InputArray& a = inputs[i];
+      runtime::HostTensor& t = host[i];
+      t.dtype = FromDLPack(a.dtype(), name_ + " input " + std::to_string(i));
+      t.shape.resize(a.ndim());
+      for (size_t d = 0; d < a.ndim(); ++d) t.shape[d] = static_cast<int64_t>(a.shape(d));
+      const auto* data = static_cast<const uint8_t*>(a.data());
+      t.bytes.assign(data, data + a.nbytes());
+    }
+    auto outputs = std::make_unique<std::vector<runtime::HostTensor>>();
+    runtime::RunStats stats;
+    Status status;
+    {
+      nb::gil_scoped_release release;
+      status = executor_->Run(host, outputs.get(), &stats);
+    }
+    Check(status, name_);
+    // One capsule owns every output buffer; each tensor keeps it alive.
+    std::vector<runtime::HostTensor>* raw = outputs.get();
+    nb::capsule owner(outputs.release(),
+                      [](void* p) noexcept { delete static_cast<std::vector<runtime::HostTensor>*>(p); });
+    nb::list result;
+    for (runtime::HostTensor& t : *raw) {
+      std::vector<size_t> shape(t.shape.begin(), t.shape.end());
+      result.append(OutputArray(t.bytes.data(), shape.size(), shape.data(), owner, nullptr, ToDLPack(t.dtype))
+                        .cast());
+    }
+    return nb::make_tuple(result, RunStatsDict(stats));
+  }
+
+  nb::dict Summary() const {
+    nb::dict d;
+    d["aten_nodes"] = summary_.aten_nodes;
+    d["device_ops"] = summary_.device_ops;
+    d["folded_nodes"] = summary_.folded_nodes;
+    d["transfers"] = summary_.transfers;
+    d["ops_by_name"] = summary_.ops_by_name;
+    d["constant_bytes"] = summary_.constant_bytes;
+    d["arena_bytes"] = summary_.arena_bytes;
+    d["peak_device_bytes"] = summary_.peak_device_bytes;
+    d["kiln_bytes"] = kiln_.size();
+    d["text"] = summary_.ToString();
+    return d;
+  }
+
+  nb::dict LoadStats() const { return RunStatsDict(executor_->load_stats()); }
+  size_t num_inputs() const { return program_->inputs().size(); }
+  size_t num_outputs() const { return program_->outputs().size(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  nb::dict RunStatsDict(const runtime::RunStats& stats) const {
+    const runtime::DeviceCounters& c = stats.counters;
+    nb::dict d;
+    d["latency_us"] = stats.latency_us;
+    d["compute_us"] = device_.CyclesToMicros(c.compute_cycles);
+    d["transfer_us"] = device_.CyclesToMicros(c.transfer_cycles);
+    d["ops_executed"] = c.ops_executed;
+    d["transfers"] = c.transfers;
+    d["host_to_device_bytes"] = c.host_to_device_bytes;
+    d["device_to_host_bytes"] = c.device_to_host_bytes;
+    d["dram_read_bytes"] = c.dram_read_bytes;
+    d["dram_write_bytes"] = c.dram_write_bytes;
+    d["flops"] = c.flops;
+    return d;
+  }
+
+  std::string name_;
+  std::string kiln_;
+  compiler::CompileSummary summary_;
+  sim::Device device_;
+  std::unique_ptr<runtime::Program> program_;
+  std::unique_ptr<runtime::Executor> executor_;
+};
+
+// Writes the IR after every pass as DIR/NN-<pass>.txt (as `compile --dump-after=all --dump-dir`) and
+// the program as DIR/program.kiln.
+compiler::RunOptions DumpAfterEachPass(const std::string& dir, int* dumped) {
+  compiler::RunOptions run;
+  run.after_pass = [dir, dumped](const compiler::Pass& pass, const compiler::CompileState& state) -> absl::Status {
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "/%02d-", ++*dumped);
+    const std::string path = dir + prefix + pass.name + ".txt";
+    std::ofstream out(path);
+    out << compiler::PrintState(state);
+    if (!out) return absl::UnavailableError("cannot write " + path);
+    return absl::OkStatus();
+  };
+  return run;
+}
+
+std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, const std::string& device_dtype,
+                                    const std::string& chip_path, int64_t device_memory_bytes,
+                                    const std::string& dump_dir) {
+  compiler::CompileOptions options;
+  options.device_dtype = ParseDeviceDType(device_dtype);
+  if (!chip_path.empty()) {
+    if (Status s = target::LoadChipConfig(chip_path, &options.chip); !s.ok()) throw KilnError(s.message());
+  }
+  if (device_memory_bytes < 0)
+    throw KilnError("device_memory_bytes " + std::to_string(device_memory_bytes) + " is negative");
+  if (device_memory_bytes > 0) options.chip.dram_bytes = device_memory_bytes;
+  std::string archive(pt2.c_str(), pt2.size());
+  compiler::CompileState state;
+  absl::Status status;
+  {
+    nb::gil_scoped_release release;
+    absl::StatusOr<compiler::AtenGraph> aten = compiler::ReadPt2FromBuffer(std::move(archive), name);
+    if (!aten.ok()) {
+      status = aten.status();  // already names the archive
+    } else {
+      int dumped = 0;
+      compiler::RunOptions run;
+      if (!dump_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(dump_dir, ec);
+        if (ec) throw KilnError("cannot create dump dir " + dump_dir + ": " + ec.message());
+        run = DumpAfterEachPass(dump_dir, &dumped);
+      }
+      state.aten = &*aten;
+      status = compiler::RunPasses(compiler::BuildPipeline(options), state, options, run);
+      state.aten = nullptr;
+      if (!status.ok()) status = absl::Status(status.code(), name + ": " + std::string(status.message()));
+    }
+  }
+  if (!status.ok()) throw KilnError(std::string(status.message()));
+  if (!dump_dir.empty()) {
+    std::ofstream out(dump_dir + "/program.kiln", std::ios::binary);
+    out.write(state.kiln.data(), static_cast<std::streamsize>(state.kiln.size()));
+    if (!out) throw KilnError("cannot write " + dump_dir + "/program.kiln");
+  }
+  compiler::CompileSummary summary = state.Summary();
+  return std::make_unique<Graph>(name, std::move(state.kiln), std::move(summary), options.chip);
+}
+
+// The chip description at `path` (target/chip_config.h), checked: its name and DRAM capacity.
+std::pair<std::string, int64_t> LoadChip(const std::string& path) {
+  target::ChipConfig chip;
+  // The message names the file.
+  if (Status s = target::LoadChipConfig(path, &chip); !s.ok()) throw KilnError(s.message());
+  return {chip.name, chip.dram_bytes};
+}
+
+// overload -> (how: lowered/decomposed/resolved, what it becomes): what the device runs.
+std::map<std::string, std::pair<std::string, std::string>> LoweringRules() {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  for (const auto& [target, entry] : compiler::LoweringRules())
+    out[target] = {compiler::RuleKindName(entry.kind), entry.how};
+  return out;
+}
+
+// overload -> why it cannot run on the device (yet).
+std::map<std::string, std::string> UnsupportedOps() {
+  std::map<std::string, std::string> out;
+  for (const auto& [target, op] : compiler::UnsupportedAtenOps()) out[target] = compiler::UnsupportedMessage(op);
+  return out;
+}
+
+}  // namespace
+}  // namespace kiln::ext
+
+NB_MODULE(kiln_ext, m) {
+  using namespace kiln::ext;
+  m.doc() = "Kiln's compiler and simulated device, in process (see torch_frontend/kiln_backend.py)";
+  nb::exception<KilnError>(m, "KilnError");
+  nb::class_<Graph>(m, "Graph")
+      .def("run", &Graph::Run, nb::arg("inputs"),
+           "Runs on CPU tensors (contiguous, in the program's input order); returns (outputs, stats).")
+      .def_prop_ro("summary", &Graph::Summary)
+      .def_prop_ro("load_stats", &Graph::LoadStats)
+      .def_prop_ro("num_inputs", &Graph::num_inputs)
+      .def_prop_ro("num_outputs", &Graph::num_outputs)
+      .def_prop_ro("name", &Graph::name);
+  m.def("compile", &CompileGraph, nb::arg("pt2"), nb::arg("name") = "graph", nb::arg("device_dtype") = "f32",
+        nb::arg("chip") = "", nb::arg("device_memory_bytes") = 0, nb::arg("dump_dir") = "",
+        "Compiles a .pt2 archive's bytes and loads the program onto a new simulated device.");
+  m.def("load_chip", &LoadChip, nb::arg("path"), "Checks a chip description; returns (name, dram_bytes).");
+  m.def("lowering_rules", &LoweringRules, "ATen overload -> (lowered|decomposed|resolved, device ops).");
+  m.def("unsupported_ops", &UnsupportedOps, "ATen overload -> why the device cannot run it (yet).");
+}
