@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/lowering/pool_windows.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
 
@@ -149,17 +150,6 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   attrs.SetInt("divisor_override", 1);
   KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "avg_pool2d", {x}, attrs));
   return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(static_cast<double>(divisor))});
-}
-
-// The [out, in] matrix that averages ATen's adaptive windows: row i averages [floor(i * in / out),
-// ceil((i + 1) * in / out)).
-std::vector<float> AdaptiveWindows(int64_t in, int64_t out) {
-  std::vector<float> m(out * in, 0.0f);
-  for (int64_t i = 0; i < out; ++i) {
-    const int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
-    for (int64_t j = start; j < end; ++j) m[i * in + j] = 1.0f / static_cast<float>(end - start);
-  }
-  return m;
 }
 
 // Adaptive average pooling whose windows tile the input evenly (VGG's and AlexNet's 7x7/6x6 heads,

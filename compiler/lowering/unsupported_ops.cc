@@ -32,13 +32,7 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.sym_storage_offset.default", {false, kSymbolic}},
         {"aten.sym_stride.int", {false, kSymbolic}},
         // Not yet: backward ops.
-        {"aten._adaptive_avg_pool2d_backward.default", {true, kBackward}},
-        {"aten.avg_pool2d_backward.default", {true, kBackward}},
         {"aten.convolution_backward.default", {true, kBackward}},
-        {"aten.embedding_dense_backward.default", {true, kBackward}},
-        {"aten.max_pool2d_with_indices_backward.default", {true, kBackward}},
-        {"aten.native_group_norm_backward.default", {true, kBackward}},
-        {"aten.native_layer_norm_backward.default", {true, kBackward}},
         // Not yet: normalization and distances.
         {"aten._native_batch_norm_legit.default",
          {true, "training-mode batch norm that updates running statistics in place"}},
