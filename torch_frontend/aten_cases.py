@@ -83,6 +83,32 @@ def max_pool2d_with_indices_backward_overlapping():
     return fn, (torch.randn(idx.shape), x, idx)
 
 
+# --- convolution backward --------------------------------------------------------------------------
+
+def _conv_backward_case(x_shape, w_shape, stride, padding, dilation, groups):
+    torch, A = _aten()
+    x, w = torch.randn(x_shape), torch.randn(w_shape)
+    y = A.convolution(x, w, None, stride, padding, dilation, False, [0] * len(stride), groups)
+    fn = lambda g, x, w: A.convolution_backward(g, x, w, [w_shape[0]], stride, padding, dilation, False,
+                                                [0] * len(stride), groups, [True, True, True])
+    return fn, (torch.randn(y.shape), x, w)
+
+
+@case("aten.convolution_backward.default")
+def convolution_backward_strided_grouped():
+    return _conv_backward_case((2, 4, 9, 8), (6, 2, 3, 2), [2, 3], [1, 1], [1, 1], 2)
+
+
+@case("aten.convolution_backward.default")
+def convolution_backward_dilated_big_padding():
+    return _conv_backward_case((1, 3, 6, 7), (2, 3, 3, 3), [1, 2], [3, 2], [2, 1], 1)
+
+
+@case("aten.convolution_backward.default")
+def convolution_backward_1d():
+    return _conv_backward_case((2, 4, 11), (4, 1, 3), [2], [1], [2], 4)
+
+
 # --- embedding and normalization backward -----------------------------------------------------------
 
 @case("aten.embedding_dense_backward.default")

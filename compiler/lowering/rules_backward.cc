@@ -249,9 +249,114 @@ absl::Status GroupNormBackward(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
+// A list argument of a 1-D or 2-D convolution as [H, W] values (1-D: H is a unit dim).
+absl::StatusOr<std::vector<int64_t>> ConvPair(OpBuilder& b, LoweringContext& ctx, const AtenNode& node,
+                                              const std::string& arg, size_t spatial, int64_t unit) {
+  KILN_ASSIGN_OR_RETURN(auto v, ctx.Ints(node, arg));
+  if (v.size() == 1 && spatial == 2) v.push_back(v[0]);
+  if (v.size() != spatial) return b.Error(absl::StrCat("'", arg, "' ", ShapeToString(v), " must hold ", spatial, " values"));
+  if (spatial == 1) v.insert(v.begin(), unit);
+  return v;
+}
+
+// convolution_backward(grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
+// output_padding, groups, output_mask) -> (grad_input, grad_weight, grad_bias) of a 1-D or 2-D
+// convolution (1-D runs as 2-D over [.., 1, L]), each a conv2d:
+// - grad_input: the gradient with `stride - 1` zeros between elements, padded to a full correlation
+//   (negative pads crop), convolved with the weight flipped and transposed per group;
+// - grad_weight: for each group, the input (channels as the batch, batch as channels) convolved with
+//   the gradient as the kernel, stride and dilation swapped: [C / groups, O, >= kh, >= kw], cropped;
+// - grad_bias: the gradient summed over batch and space.
+absl::Status ConvolutionBackward(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto g, ctx.Tensor(node, "grad_output"));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto w, ctx.Tensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto transposed, ctx.Bool(node, "transposed", false));
+  KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "groups", 1));
+  if (transposed) return b.Error("the backward of a transposed convolution is not supported yet");
+  const Shape xs = b.Shape(x), ws = b.Shape(w), gs = b.Shape(g);
+  if ((xs.size() != 3 && xs.size() != 4) || ws.size() != xs.size() || gs.size() != xs.size())
+    return b.Error(absl::StrCat("only 1-D and 2-D convolutions are supported yet: input ", ShapeToString(xs),
+                                ", weight ", ShapeToString(ws), ", grad_output ", ShapeToString(gs)));
+  const size_t spatial = xs.size() - 2;
+  KILN_ASSIGN_OR_RETURN(auto stride, ConvPair(b, ctx, node, "stride", spatial, 1));
+  KILN_ASSIGN_OR_RETURN(auto padding, ConvPair(b, ctx, node, "padding", spatial, 0));
+  KILN_ASSIGN_OR_RETURN(auto dilation, ConvPair(b, ctx, node, "dilation", spatial, 1));
+  auto as_2d = [&](int v) -> absl::StatusOr<int> {
+    if (spatial == 2) return v;
+    Shape s = b.Shape(v);
+    s.insert(s.end() - 1, 1);
+    return b.Reshape(v, s);
+  };
+  KILN_ASSIGN_OR_RETURN(x, as_2d(x));
+  KILN_ASSIGN_OR_RETURN(w, as_2d(w));
+  KILN_ASSIGN_OR_RETURN(g, as_2d(g));
+  const Shape x4 = b.Shape(x), w4 = b.Shape(w), g4 = b.Shape(g);
+  const int64_t n = x4[0], c = x4[1], o = w4[0];
+  if (groups <= 0 || c % groups != 0 || o % groups != 0 || w4[1] * groups != c || g4[0] != n || g4[1] != o)
+    return b.Error(absl::StrCat("input ", ShapeToString(xs), ", weight ", ShapeToString(ws), " and grad_output ",
+                                ShapeToString(gs), " do not fit a convolution with ", groups, " groups"));
+  auto conv = [&](int in, int kernel, std::vector<int64_t> st, std::vector<int64_t> pad, std::vector<int64_t> dil,
+                  int64_t grp) {
+    ops::Attrs a;
+    a.SetInts("stride", st).SetInts("padding", pad).SetInts("dilation", dil).SetInt("groups", grp);
+    return b.Op("conv2d", {in, kernel}, a);
+  };
+  auto back_to = [&](int v, const Shape& shape) { return b.Reshape(v, shape); };
+  if (b.Wants(0)) {
+    int spread = g;
+    if (stride[0] > 1 || stride[1] > 1) {
+      KILN_ASSIGN_OR_RETURN(auto six, b.Reshape(g, {n, o, g4[2], 1, g4[3], 1}));
+      KILN_ASSIGN_OR_RETURN(auto zeros_between, b.Pad(six, {0, 0, 0, 0, 0, 0, 0, stride[0] - 1, 0, 0, 0, stride[1] - 1}, 0.0));
+      KILN_ASSIGN_OR_RETURN(spread, b.Reshape(zeros_between, {n, o, g4[2] * stride[0], g4[3] * stride[1]}));
+    }
+    std::vector<int64_t> pads = {0, 0, 0, 0};
+    for (int i = 0; i < 2; ++i) {
+      const int64_t span = dilation[i] * (w4[2 + i] - 1), before = span - padding[i];
+      pads.push_back(before);
+      pads.push_back(x4[2 + i] + span - before - b.Shape(spread)[2 + i]);  // a full correlation: H out
+    }
+    KILN_ASSIGN_OR_RETURN(auto padded, b.Pad(spread, pads, 0.0));
+    // weight [O, C/G, kh, kw] -> flipped in space, [C, O/G, kh, kw] with each group's in/out swapped.
+    int flipped = w;
+    for (int i = 2; i < 4; ++i) {
+      std::vector<float> reversed(w4[i]);
+      for (int64_t j = 0; j < w4[i]; ++j) reversed[j] = static_cast<float>(w4[i] - 1 - j);
+      KILN_ASSIGN_OR_RETURN(flipped, b.AlongDim("take", {flipped, b.Constant("flip", {w4[i]}, reversed)}, i));
+    }
+    KILN_ASSIGN_OR_RETURN(auto grouped, b.Reshape(flipped, {groups, o / groups, c / groups, w4[2], w4[3]}));
+    KILN_ASSIGN_OR_RETURN(auto swapped, b.Permute(grouped, {0, 2, 1, 3, 4}));
+    KILN_ASSIGN_OR_RETURN(auto w_t, b.Reshape(swapped, {c, o / groups, w4[2], w4[3]}));
+    KILN_ASSIGN_OR_RETURN(auto gx, conv(padded, w_t, {1, 1}, {0, 0}, dilation, groups));
+    KILN_ASSIGN_OR_RETURN(gx, back_to(gx, xs));
+    KILN_RETURN_IF_ERROR(b.BindIfWanted(gx, 0));
+  }
+  if (b.Wants(1)) {
+    // x'[c', g * N + n] = x[n, g * C/G + c'];  g'[g * O/G + o', n] = grad[n, g * O/G + o'].
+    KILN_ASSIGN_OR_RETURN(auto xg, b.Reshape(x, {n, groups, c / groups, x4[2], x4[3]}));
+    KILN_ASSIGN_OR_RETURN(auto xp, b.Permute(xg, {2, 1, 0, 3, 4}));
+    KILN_ASSIGN_OR_RETURN(auto x_t, b.Reshape(xp, {c / groups, groups * n, x4[2], x4[3]}));
+    KILN_ASSIGN_OR_RETURN(auto g_t, b.Permute(g, {1, 0, 2, 3}));
+    KILN_ASSIGN_OR_RETURN(auto full, conv(x_t, g_t, dilation, padding, stride, groups));  // [C/G, O, >=kh, >=kw]
+    KILN_ASSIGN_OR_RETURN(auto rows, b.Slice(full, 2, 0, w4[2]));
+    KILN_ASSIGN_OR_RETURN(auto cropped, b.Slice(rows, 3, 0, w4[3]));
+    KILN_ASSIGN_OR_RETURN(auto gw, b.Permute(cropped, {1, 0, 2, 3}));
+    KILN_ASSIGN_OR_RETURN(gw, back_to(gw, ws));
+    KILN_RETURN_IF_ERROR(b.BindIfWanted(gw, 1));
+  }
+  if (b.Wants(2)) {
+    KILN_ASSIGN_OR_RETURN(auto gb, b.Reduce("reduce_sum", g, {0, 2, 3}, false));
+    KILN_RETURN_IF_ERROR(b.BindIfWanted(gb, 2));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddBackwardRules(RuleTable& rules) {
+  Decomposed(rules, "aten.convolution_backward.default", ConvolutionBackward,
+             "reshape, pad, take (flip), permute, conv2d (input and weight gradients), slice, reduce_sum (bias)");
   Decomposed(rules, "aten._adaptive_avg_pool2d_backward.default", AdaptiveAvgPool2dBackward,
              "matmul (columns), matmul (rows): transposed constant averaging matrices");
   Decomposed(rules, "aten.avg_pool2d_backward.default", AvgPool2dBackward,

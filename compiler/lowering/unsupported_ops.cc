@@ -32,7 +32,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.sym_storage_offset.default", {false, kSymbolic}},
         {"aten.sym_stride.int", {false, kSymbolic}},
         // Not yet: backward ops.
-        {"aten.convolution_backward.default", {true, kBackward}},
         // Not yet: normalization and distances.
         {"aten._native_batch_norm_legit.default",
          {true, "training-mode batch norm that updates running statistics in place"}},
