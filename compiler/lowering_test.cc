@@ -214,19 +214,19 @@ TEST(Lowering, AddmmWithAlphaAndBetaScalesBothTerms) {
 TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});
-  AddNode(g, "cdist_a", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "x"), TensorArg("x2", "x")}, {2, 2});
-  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "cdist_a")}, {2, 2});
+  AddNode(g, "rand_a", "torch.ops.aten.rand.default", {IntsArg("size", {2, 2})}, {2, 2});
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "rand_a")}, {2, 2});
   AddNode(g, "erfinv", "torch.ops.aten.erfinv.default", {TensorArg("self", "relu")}, {2, 2});
-  AddNode(g, "cdist_b", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "erfinv"), TensorArg("x2", "x")},
-          {2, 2});
-  g.outputs = {"cdist_b"};
+  AddNode(g, "rand_b", "torch.ops.aten.rand.default", {IntsArg("size", {2, 2})}, {2, 2});
+  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "erfinv"), TensorArg("other", "rand_b")}, {2, 2});
+  g.outputs = {"add"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   // Supported ops are not listed; a known gap says why.
   EXPECT_EQ(lowered.status().message(),
-            "unsupported ATen ops: aten._cdist_forward.default (nodes cdist_a, cdist_b): not supported yet: no "
-            "pairwise-distance device op; aten.erfinv.default (node erfinv)");
+            "unsupported ATen ops: aten.erfinv.default (node erfinv); aten.rand.default (nodes rand_a, rand_b): "
+            "cannot run on the device: random numbers; the device has no RNG");
 }
 
 TEST(Lowering, OpsThatCannotRunSayWhy) {

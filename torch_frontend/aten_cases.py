@@ -152,6 +152,60 @@ def native_group_norm_backward_affine():
     return fn, (torch.randn(2, 6, 3, 4), x, mean, rstd, w)
 
 
+# --- ops torch decomposes itself, and forward ops --------------------------------------------------
+
+@case("aten.col2im.default")
+def col2im_strided_dilated_padded():
+    torch, A = _aten()
+    # output 7x8, kernel 2x3, dilation 2x1, padding 1x2, stride 2x3: 4 x 4 blocks
+    return (lambda x: A.col2im(x, [7, 8], [2, 3], [2, 1], [1, 2], [2, 3])), (torch.randn(2, 3 * 6, 16),)
+
+
+@case("aten.col2im.default")
+def col2im_unbatched():
+    torch, A = _aten()
+    return (lambda x: A.col2im(x, [4, 5], [2, 2], [1, 1], [0, 0], [1, 1])), (torch.randn(2 * 4, 12),)
+
+
+@case("aten._cdist_forward.default")
+def cdist_p2_batched():
+    torch, A = _aten()
+    return (lambda a, b: A._cdist_forward(a, b, 2.0, None)), (torch.randn(2, 5, 3), torch.randn(2, 4, 3))
+
+
+@case("aten._cdist_forward.default")
+def cdist_p1_5():
+    torch, A = _aten()
+    return (lambda a, b: A._cdist_forward(a, b, 1.5, None)), (torch.randn(5, 3), torch.randn(4, 3))
+
+
+@case("aten._cdist_forward.default")
+def cdist_p_inf_and_0():
+    torch, A = _aten()
+    a, b = torch.randn(3, 4), torch.randn(2, 4)
+    b[0, :2] = a[1, :2]
+    return (lambda a, b: (A._cdist_forward(a, b, float("inf"), None), A._cdist_forward(a, b, 0.0, None))), (a, b)
+
+
+@case("aten._pdist_forward.default")
+def pdist_p2_and_p1():
+    torch, A = _aten()
+    return (lambda a: (A._pdist_forward(a, 2.0), A._pdist_forward(a, 1.0))), (torch.randn(5, 3),)
+
+
+@case("aten.max_pool3d_with_indices.default")
+def max_pool3d_with_indices_padded_dilated_ceil():
+    torch, A = _aten()
+    fn = lambda x: A.max_pool3d_with_indices(x, [3, 2, 2], [2, 2, 1], [1, 1, 0], [1, 1, 2], True)
+    return fn, (torch.randn(2, 3, 6, 5, 7),)
+
+
+@case("aten.max_pool3d_with_indices.default")
+def max_pool3d_with_indices_unbatched():
+    torch, A = _aten()
+    return (lambda x: A.max_pool3d_with_indices(x, [2, 2, 2], [2, 2, 2])), (torch.randn(3, 4, 4, 5),)
+
+
 # --- runner ---------------------------------------------------------------------------------------
 
 def _exported(fn, inputs, overload: str):

@@ -33,6 +33,7 @@ void AddShapeRules(RuleTable& rules);        // rules_shape.cc
 void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, logical/bitwise ops, where
 void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
+void AddSamplingRules(RuleTable& rules);     // rules_sampling.cc: distances, col2im, max_pool3d, grid_sampler, embedding_bag
 void AddBackwardRules(RuleTable& rules);     // rules_backward.cc: gradients of pooling, conv, norms, embedding
 
 }  // namespace kiln::compiler

@@ -35,12 +35,8 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         // Not yet: normalization and distances.
         {"aten._native_batch_norm_legit.default",
          {true, "training-mode batch norm that updates running statistics in place"}},
-        {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
-        {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
         {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
         // Not yet: pooling and sampling.
-        {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
-        {"aten.col2im.default", {true, "no device op"}},
         {"aten.grid_sampler_2d.default", {true, "no device op"}},
     };
     return t;
