@@ -1028,6 +1028,26 @@ TEST(Lowering, NormStatisticsOutputs) {
   EXPECT_EQ(out["bn_out"][1], 1.0f);
 }
 
+// torch.export functionalizes _native_batch_norm_legit (aten_cases checks the functional form against
+// eager); graphs that keep the in-place form get the same batch statistics.
+TEST(Lowering, BatchNormLegitTrainingUsesBatchStatistics) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 2});
+  AddUserInput(g, "rm", {2});
+  AddUserInput(g, "rv", {2});
+  AddNode(g, "bn", "torch.ops.aten._native_batch_norm_legit.default",
+          {TensorArg("input", "x"), TensorArg("running_mean", "rm"), TensorArg("running_var", "rv"),
+           BoolArg("training", true), FloatArg("momentum", 0.1), FloatArg("eps", 0.0)},
+          {1, 2, 2}, {"bn_out", "bn_mean", "bn_rstd"});
+  g.values["bn_mean"] = Meta({2});
+  g.values["bn_rstd"] = Meta({2});
+  g.outputs = {"bn_out", "bn_mean", "bn_rstd"};
+  auto out = LowerAndRun(g, {{"x", {1, 3, 5, 9}}, {"rm", {100, 100}}, {"rv", {7, 7}}});
+  EXPECT_EQ(out["bn_out"], (std::vector<float>{-1, 1, -1, 1}));
+  EXPECT_EQ(out["bn_mean"], (std::vector<float>{2, 7}));
+  EXPECT_EQ(out["bn_rstd"], (std::vector<float>{1, 0.5f}));
+}
+
 TEST(Lowering, ScatterOverloads) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});

@@ -206,6 +206,20 @@ def max_pool3d_with_indices_unbatched():
     return (lambda x: A.max_pool3d_with_indices(x, [2, 2, 2], [2, 2, 2])), (torch.randn(3, 4, 4, 5),)
 
 
+@case("aten._native_batch_norm_legit_functional.default")
+def batch_norm_functional_training_updates_running_stats():
+    torch, A = _aten()
+    fn = lambda x, w, b, m, v: A._native_batch_norm_legit_functional(x, w, b, m, v, True, 0.1, 1e-5)
+    return fn, (torch.randn(4, 3, 5, 2) * 2 + 1, torch.randn(3), torch.randn(3), torch.randn(3), torch.rand(3) + 0.5)
+
+
+@case("aten._native_batch_norm_legit_functional.default")
+def batch_norm_functional_inference():
+    torch, A = _aten()
+    fn = lambda x, w, m, v: A._native_batch_norm_legit_functional(x, w, None, m, v, False, 0.1, 1e-5)[0]
+    return fn, (torch.randn(4, 3, 5), torch.randn(3), torch.randn(3), torch.rand(3) + 0.5)
+
+
 # --- runner ---------------------------------------------------------------------------------------
 
 def _exported(fn, inputs, overload: str):

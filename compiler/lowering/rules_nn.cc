@@ -422,7 +422,7 @@ absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
 }
 
 struct Moments {
-  int mean, rstd, normalized;
+  int mean, rstd, normalized, var;  // var: biased
 };
 
 // (t - mean) * rsqrt(var + eps) with mean and (biased) variance over the dims `stats` names, as ATen's
@@ -436,7 +436,7 @@ absl::StatusOr<Moments> Normalize(LoweringContext& ctx, const AtenNode& node, in
   KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
   KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
   KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "mul", {centered, rstd}));
-  return Moments{mean, rstd, normalized};
+  return Moments{mean, rstd, normalized, var};
 }
 
 // The shared tail of the normalizations that return (out, mean, rstd): weight and bias [C] apply along
@@ -491,20 +491,64 @@ absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
 
 // _native_batch_norm_legit.no_stats(x, weight?, bias?, training, momentum, eps) -> (out, mean, rstd):
 // batch statistics over every dim but the channels (dim 1), biased variance as ATen's training mode.
-absl::Status BatchNormNoStats(LoweringContext& ctx, const AtenNode& node) {
+// _native_batch_norm_legit(x, weight?, bias?, running_mean, running_var, training, momentum, eps) is
+// the same in training mode; it also updates the running statistics in place, which torch.export
+// turns into _native_batch_norm_legit_functional (below) plus a buffer mutation that the .pt2 reader
+// rejects by name. In inference mode it normalizes with the running statistics (mean/rstd are empty).
+// _native_batch_norm_legit_functional returns the updated statistics as outputs 3 and 4:
+// (1 - momentum) * running + momentum * batch (the variance unbiased), or the running ones unchanged.
+absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
   KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
   KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
   KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
+  KILN_ASSIGN_OR_RETURN(auto training, ctx.Bool(node, "training", true));
+  const bool running_stats = node.Find("running_mean") != nullptr;
   const ops::Shape in = ctx.graph().values[x].shape;
   if (in.size() < 2) return ctx.NodeError(node, absl::StrCat("expects [N, C, ...] input, got ", ops::ShapeToString(in)));
+  if (!training) {
+    if (!running_stats) return ctx.NodeError(node, "inference mode needs running statistics");
+    KILN_RETURN_IF_ERROR(BatchNormNoTraining(ctx, node));
+    // ATen returns empty saved statistics in inference mode.
+    for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i)
+      if (!node.outputs[i].empty())
+        KILN_RETURN_IF_ERROR(ctx.Bind(node, ctx.graph().AddConstant(node.name + "_empty", {0}, {}), i));
+    for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
+      if (node.outputs[i].empty()) continue;
+      KILN_ASSIGN_OR_RETURN(auto unchanged, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
+      KILN_RETURN_IF_ERROR(ctx.Bind(node, unchanged, i));
+    }
+    return absl::OkStatus();
+  }
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < static_cast<int64_t>(in.size()); ++d)
     if (d != 1) dims.push_back(d);
   ops::Attrs stats;
   stats.SetInts("dims", dims).SetInt("keepdim", 1);
   KILN_ASSIGN_OR_RETURN(Moments m, Normalize(ctx, node, x, stats, eps));
-  return AffineAndBind(ctx, node, m.normalized, in.size(), in[1], weight, bias, m, {in[1]});
+  KILN_RETURN_IF_ERROR(AffineAndBind(ctx, node, m.normalized, in.size(), in[1], weight, bias, m, {in[1]}));
+  const bool wants_update = (node.outputs.size() > 3 && !node.outputs[3].empty()) ||
+                            (node.outputs.size() > 4 && !node.outputs[4].empty());
+  if (!wants_update) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto momentum, ctx.Float(node, "momentum"));
+  const double count = static_cast<double>(ops::NumElements(in) / std::max<int64_t>(in[1], 1));
+  ops::Attrs flat;
+  flat.SetInts("shape", {in[1]});
+  for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    KILN_ASSIGN_OR_RETURN(auto running, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
+    int batch = m.mean;
+    if (i == 4) {  // the running variance is unbiased
+      KILN_ASSIGN_OR_RETURN(batch, ctx.Emit(node, "mul", {m.var, ctx.ScalarConstant(count / std::max(count - 1, 1.0))}));
+    }
+    KILN_ASSIGN_OR_RETURN(auto batch_flat, ctx.Emit(node, "reshape", {batch}, flat));
+    KILN_ASSIGN_OR_RETURN(auto new_part, ctx.Emit(node, "mul", {batch_flat, ctx.ScalarConstant(momentum)}));
+    KILN_ASSIGN_OR_RETURN(auto old_part, ctx.Emit(node, "mul", {running, ctx.ScalarConstant(1.0 - momentum)}));
+    absl::StatusOr<int> v = ctx.graph().AddNode("add", {old_part, new_part}, {}, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
 }
 
 // prod.default (all dims) and prod.dim_int (one dim).
@@ -596,8 +640,14 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.bmm.default", Matmul, "matmul");
   Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
   Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
-  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormNoStats,
+  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormLegit,
              "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics; mean and rstd outputs too)");
+  Decomposed(rules, "aten._native_batch_norm_legit.default", BatchNormLegit,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (training: batch statistics and mean/rstd outputs), "
+             "batch_norm (inference)");
+  Decomposed(rules, "aten._native_batch_norm_legit_functional.default", BatchNormLegit,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (training: batch statistics and mean/rstd outputs; the "
+             "updated running statistics), batch_norm (inference)");
   Lowered(rules, "aten.native_layer_norm.default", LayerNorm,
           "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
   Decomposed(rules, "aten.native_group_norm.default", GroupNorm,
