@@ -220,6 +220,84 @@ def batch_norm_functional_inference():
     return fn, (torch.randn(4, 3, 5), torch.randn(3), torch.randn(3), torch.rand(3) + 0.5)
 
 
+def _grid_case(mode: int, padding_mode: int, align_corners: bool):
+    torch, A = _aten()
+    grid = torch.rand(2, 4, 5, 2) * 2.6 - 1.3  # some points outside [-1, 1]
+    grid[0, 0, 0] = 0.0  # the centre: x = 2.5, y = 1.5 (align_corners: 2.5, 1.5), halves for nearest to round
+    fn = lambda x, g: A.grid_sampler_2d(x, g, mode, padding_mode, align_corners)
+    return fn, (torch.randn(2, 3, 4, 6), grid)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_bilinear_zeros():
+    return _grid_case(0, 0, False)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_bilinear_border_align_corners():
+    return _grid_case(0, 1, True)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_bilinear_reflection():
+    return _grid_case(0, 2, False)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_bilinear_reflection_align_corners():
+    return _grid_case(0, 2, True)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_nearest_zeros_align_corners():
+    return _grid_case(1, 0, True)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_nearest_reflection():
+    return _grid_case(1, 2, False)
+
+
+@case("aten.grid_sampler_2d.default")
+def grid_sampler_nearest_border():
+    return _grid_case(1, 1, False)
+
+
+def _bag_case(mode: str, **kw):
+    torch, _ = _aten()
+    F = torch.nn.functional
+    weight = torch.randn(10, 3)
+    indices = torch.tensor([1, 2, 4, 5, 4, 3, 2, 9, 0])
+    offsets = torch.tensor([0, 3, 3, 7] + ([9] if kw.get("include_last_offset") else []))  # bag 1 is empty
+    psw = kw.pop("per_sample_weights", None)
+    if psw is None:
+        return (lambda w, i, o: F.embedding_bag(i, w, o, mode=mode, **kw)), (weight, indices, offsets)
+    return (lambda w, i, o, p: F.embedding_bag(i, w, o, mode=mode, per_sample_weights=p, **kw)), \
+        (weight, indices, offsets, torch.randn(9))
+
+
+@case("aten._embedding_bag_forward_only.default")
+def embedding_bag_sum_per_sample_weights():
+    return _bag_case("sum", per_sample_weights=True)
+
+
+@case("aten._embedding_bag_forward_only.default")
+def embedding_bag_mean_padding_idx():
+    return _bag_case("mean", padding_idx=4)
+
+
+@case("aten._embedding_bag_forward_only.default")
+def embedding_bag_max_include_last_offset():
+    return _bag_case("max", include_last_offset=True)
+
+
+@case("aten._embedding_bag.default")
+def embedding_bag_direct_call():
+    torch, A = _aten()
+    fn = lambda w, i, o: A._embedding_bag(w, i, o, False, 1, False, None, False, -1)[0]
+    return fn, (torch.randn(6, 4), torch.tensor([0, 5, 5, 2, 1]), torch.tensor([0, 2]))
+
+
 # --- runner ---------------------------------------------------------------------------------------
 
 def _exported(fn, inputs, overload: str):

@@ -227,9 +227,201 @@ absl::Status MaxPool3dWithIndices(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
+// One grid coordinate in [-1, 1] to a pixel coordinate along an axis of `size` pixels, with the
+// padding mode applied (ATen's grid_sampler_compute_source_index, in its order of float ops).
+absl::StatusOr<int> SourceIndex(OpBuilder& b, int coord, int64_t size, int64_t padding_mode, bool align_corners) {
+  const double n = static_cast<double>(size);
+  KILN_ASSIGN_OR_RETURN(auto plus_one, b.Op("add", {coord, b.Scalar(1.0)}));
+  int x;
+  if (align_corners) {
+    KILN_ASSIGN_OR_RETURN(auto half, b.Op("div", {plus_one, b.Scalar(2.0)}));
+    KILN_ASSIGN_OR_RETURN(x, b.Op("mul", {half, b.Scalar(n - 1)}));
+  } else {
+    KILN_ASSIGN_OR_RETURN(auto scaled, b.Op("mul", {plus_one, b.Scalar(n)}));
+    KILN_ASSIGN_OR_RETURN(auto shifted, b.Op("sub", {scaled, b.Scalar(1.0)}));
+    KILN_ASSIGN_OR_RETURN(x, b.Op("div", {shifted, b.Scalar(2.0)}));
+  }
+  if (padding_mode == 0) return x;  // zeros: out-of-range taps read 0
+  if (padding_mode == 2) {          // reflection about the edges (align_corners) or the pixel borders
+    const double twice_low = align_corners ? 0.0 : -1.0, twice_high = align_corners ? 2 * (n - 1) : 2 * n - 1;
+    if (twice_low == twice_high) return b.Filled(b.Shape(x), 0.0);
+    const double low = twice_low / 2, span = (twice_high - twice_low) / 2;
+    KILN_ASSIGN_OR_RETURN(auto from_low, b.Op("sub", {x, b.Scalar(low)}));
+    KILN_ASSIGN_OR_RETURN(auto dist, b.Op("abs", {from_low}));
+    KILN_ASSIGN_OR_RETURN(auto extra, b.Op("fmod", {dist, b.Scalar(span)}));
+    KILN_ASSIGN_OR_RETURN(auto ratio, b.Op("div", {dist, b.Scalar(span)}));
+    KILN_ASSIGN_OR_RETURN(auto flips, b.Op("floor", {ratio}));
+    KILN_ASSIGN_OR_RETURN(auto parity, b.Op("fmod", {flips, b.Scalar(2.0)}));
+    KILN_ASSIGN_OR_RETURN(auto even, b.Op("eq", {parity, b.Scalar(0.0)}));
+    KILN_ASSIGN_OR_RETURN(auto forward, b.Op("add", {extra, b.Scalar(low)}));
+    KILN_ASSIGN_OR_RETURN(auto back, b.Op("sub", {b.Scalar(span + low), extra}));
+    KILN_ASSIGN_OR_RETURN(x, b.Op("where", {even, forward, back}));
+  }
+  ops::Attrs clip;  // border, and reflection's final clip
+  clip.SetFloat("min", 0.0).SetFloat("max", n - 1);
+  return b.Op("clamp", {x}, clip);
+}
+
+// grid_sampler_2d(input [N, C, H, W], grid [N, Ho, Wo, 2], interpolation_mode, padding_mode,
+// align_corners) -> [N, C, Ho, Wo]: per output pixel, the grid's (x, y) becomes a pixel position;
+// bilinear mode gathers the four neighbours (nearest: the one at the rounded position, halves to
+// even) from the flattened planes, each zero where it falls outside the input, and weights them.
+absl::Status GridSampler2d(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto input, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto grid, ctx.Tensor(node, "grid"));
+  KILN_ASSIGN_OR_RETURN(auto mode, ctx.Int(node, "interpolation_mode"));
+  KILN_ASSIGN_OR_RETURN(auto padding_mode, ctx.Int(node, "padding_mode"));
+  KILN_ASSIGN_OR_RETURN(auto align_corners, ctx.Bool(node, "align_corners"));
+  const Shape in = b.Shape(input), gs = b.Shape(grid);
+  if (in.size() != 4 || gs.size() != 4 || gs[0] != in[0] || gs[3] != 2)
+    return b.Error(absl::StrCat("expects input [N, C, H, W] and grid [N, Ho, Wo, 2], got ", ShapeToString(in), " and ",
+                                ShapeToString(gs)));
+  if (mode != 0 && mode != 1)
+    return b.Error(absl::StrCat("interpolation mode ", mode, (mode == 2 ? " (bicubic)" : ""),
+                                " is not supported yet; bilinear (0) and nearest (1) are"));
+  if (padding_mode < 0 || padding_mode > 2)
+    return b.Error(absl::StrCat("padding mode ", padding_mode, " must be 0 (zeros), 1 (border) or 2 (reflection)"));
+  const int64_t n = in[0], c = in[1], h = in[2], w = in[3], points = gs[1] * gs[2];
+  KILN_ASSIGN_OR_RETURN(auto planes, b.Reshape(input, {n, c, h * w}));
+  int coord[2];  // x (along W), y (along H): [N, 1, Ho * Wo]
+  for (int i = 0; i < 2; ++i) {
+    KILN_ASSIGN_OR_RETURN(auto part, b.Slice(grid, 3, i, i + 1));
+    KILN_ASSIGN_OR_RETURN(auto flat, b.Reshape(part, {n, 1, points}));
+    KILN_ASSIGN_OR_RETURN(coord[i], SourceIndex(b, flat, i == 0 ? w : h, padding_mode, align_corners));
+  }
+  // The input at integer position (x, y), 0 outside it: [N, C, Ho * Wo].
+  auto tap = [&](int x, int y) -> absl::StatusOr<int> {
+    KILN_ASSIGN_OR_RETURN(auto x_low, b.Op("le", {b.Scalar(0.0), x}));
+    KILN_ASSIGN_OR_RETURN(auto x_high, b.Op("lt", {x, b.Scalar(static_cast<double>(w))}));
+    KILN_ASSIGN_OR_RETURN(auto y_low, b.Op("le", {b.Scalar(0.0), y}));
+    KILN_ASSIGN_OR_RETURN(auto y_high, b.Op("lt", {y, b.Scalar(static_cast<double>(h))}));
+    KILN_ASSIGN_OR_RETURN(auto x_in, b.Op("logical_and", {x_low, x_high}));
+    KILN_ASSIGN_OR_RETURN(auto y_in, b.Op("logical_and", {y_low, y_high}));
+    KILN_ASSIGN_OR_RETURN(auto inside, b.Op("logical_and", {x_in, y_in}));
+    KILN_ASSIGN_OR_RETURN(auto row, b.Op("mul", {y, b.Scalar(static_cast<double>(w))}));
+    KILN_ASSIGN_OR_RETURN(auto pos, b.Op("add", {row, x}));
+    KILN_ASSIGN_OR_RETURN(auto safe, b.Op("where", {inside, pos, b.Scalar(0.0)}));
+    KILN_ASSIGN_OR_RETURN(auto index, b.Expand(safe, {n, c, points}));
+    KILN_ASSIGN_OR_RETURN(auto value, b.AlongDim("gather", {planes, index}, 2));
+    return b.Op("where", {inside, value, b.Scalar(0.0)});
+  };
+  int out;
+  if (mode == 1) {
+    KILN_ASSIGN_OR_RETURN(auto x, b.Op("round", {coord[0]}));
+    KILN_ASSIGN_OR_RETURN(auto y, b.Op("round", {coord[1]}));
+    KILN_ASSIGN_OR_RETURN(out, tap(x, y));
+  } else {
+    KILN_ASSIGN_OR_RETURN(auto x0, b.Op("floor", {coord[0]}));
+    KILN_ASSIGN_OR_RETURN(auto y0, b.Op("floor", {coord[1]}));
+    KILN_ASSIGN_OR_RETURN(auto x1, b.Op("add", {x0, b.Scalar(1.0)}));
+    KILN_ASSIGN_OR_RETURN(auto y1, b.Op("add", {y0, b.Scalar(1.0)}));
+    KILN_ASSIGN_OR_RETURN(auto fx, b.Op("sub", {coord[0], x0}));
+    KILN_ASSIGN_OR_RETURN(auto fy, b.Op("sub", {coord[1], y0}));
+    KILN_ASSIGN_OR_RETURN(auto gx, b.Op("sub", {b.Scalar(1.0), fx}));
+    KILN_ASSIGN_OR_RETURN(auto gy, b.Op("sub", {b.Scalar(1.0), fy}));
+    const int corners[4][4] = {{x0, y0, gx, gy}, {x1, y0, fx, gy}, {x0, y1, gx, fy}, {x1, y1, fx, fy}};
+    std::optional<int> sum;
+    for (const auto& [x, y, wx, wy] : corners) {
+      KILN_ASSIGN_OR_RETURN(auto value, tap(x, y));
+      KILN_ASSIGN_OR_RETURN(auto weight, b.Op("mul", {wx, wy}));
+      KILN_ASSIGN_OR_RETURN(auto term, b.Op("mul", {value, weight}));
+      if (sum) {
+        KILN_ASSIGN_OR_RETURN(sum, b.Op("add", {*sum, term}));
+      } else {
+        sum = term;
+      }
+    }
+    out = *sum;
+  }
+  KILN_ASSIGN_OR_RETURN(out, b.Reshape(out, {n, c, gs[1], gs[2]}));
+  return ctx.Bind(node, out);
+}
+
+// _embedding_bag / _embedding_bag_forward_only(weight [V, D], indices [L], offsets [B (+1)], ...,
+// mode, ..., per_sample_weights?, include_last_offset, padding_idx) -> (output [B, D], offset2bag,
+// bag_size, max_indices): index i belongs to bag (number of bag offsets <= i) - 1, computed on the
+// device from the runtime offsets; its weight row (times its per-sample weight) is scatter-added
+// (sum, mean) or scatter-maxed (max) into its bag. Entries equal to padding_idx, and before the first
+// or after the last offset, go nowhere; empty bags are 0. Only the output is produced: the other
+// three are ATen's bookkeeping for the backward, and a graph that uses one fails at that use.
+absl::Status EmbeddingBag(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.Tensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto indices, ctx.Tensor(node, "indices"));
+  KILN_ASSIGN_OR_RETURN(auto offsets, ctx.Tensor(node, "offsets"));
+  KILN_ASSIGN_OR_RETURN(auto mode, ctx.Int(node, "mode", 0));
+  KILN_ASSIGN_OR_RETURN(auto per_sample, ctx.OptionalTensor(node, "per_sample_weights"));
+  KILN_ASSIGN_OR_RETURN(auto include_last, ctx.Bool(node, "include_last_offset", false));
+  KILN_ASSIGN_OR_RETURN(auto padding_idx, ctx.Int(node, "padding_idx", -1));
+  const Shape ws = b.Shape(weight), is = b.Shape(indices), os = b.Shape(offsets);
+  if (ws.size() != 2 || is.size() != 1 || os.size() != 1)
+    return b.Error(absl::StrCat("expects weight [V, D], indices [L] and offsets [B], got ", ShapeToString(ws), ", ",
+                                ShapeToString(is), " and ", ShapeToString(os)));
+  if (mode < 0 || mode > 2) return b.Error(absl::StrCat("mode ", mode, " must be 0 (sum), 1 (mean) or 2 (max)"));
+  if (per_sample && (mode != 0 || b.Shape(*per_sample) != is))
+    return b.Error(absl::StrCat("per_sample_weights ", ShapeToString(b.Shape(*per_sample)),
+                                " need mode sum and the indices' shape ", ShapeToString(is)));
+  const int64_t l = is[0], d = ws[1], bags = os[0] - (include_last ? 1 : 0);
+  if (bags < 0) return b.Error("include_last_offset needs at least one offset");
+  KILN_ASSIGN_OR_RETURN(auto out0, b.Filled({bags, d}, 0.0));
+  if (l == 0 || bags == 0) return ctx.Bind(node, out0);
+  std::vector<float> position(l);
+  for (int64_t i = 0; i < l; ++i) position[i] = static_cast<float>(i);
+  const int pos = b.Constant("positions", {l, 1}, std::move(position));
+  KILN_ASSIGN_OR_RETURN(auto starts, b.Slice(offsets, 0, 0, bags));
+  KILN_ASSIGN_OR_RETURN(auto starts_row, b.Reshape(starts, {1, bags}));
+  KILN_ASSIGN_OR_RETURN(auto started, b.Op("le", {starts_row, pos}));  // [L, B]
+  KILN_ASSIGN_OR_RETURN(auto count, b.Reduce("reduce_sum", started, {1}, true));
+  KILN_ASSIGN_OR_RETURN(auto bag, b.Op("sub", {count, b.Scalar(1.0)}));  // [L, 1]; -1 before the first offset
+  KILN_ASSIGN_OR_RETURN(auto nowhere, b.Op("lt", {bag, b.Scalar(0.0)}));
+  if (include_last) {
+    KILN_ASSIGN_OR_RETURN(auto end, b.Slice(offsets, 0, bags, bags + 1));
+    KILN_ASSIGN_OR_RETURN(auto end_2d, b.Reshape(end, {1, 1}));
+    KILN_ASSIGN_OR_RETURN(auto past, b.Op("le", {end_2d, pos}));
+    KILN_ASSIGN_OR_RETURN(nowhere, b.Op("logical_or", {nowhere, past}));
+  }
+  KILN_ASSIGN_OR_RETURN(auto index_col, b.Reshape(indices, {l, 1}));
+  if (padding_idx >= 0) {
+    KILN_ASSIGN_OR_RETURN(auto is_pad, b.Op("eq", {index_col, b.Scalar(static_cast<double>(padding_idx))}));
+    KILN_ASSIGN_OR_RETURN(nowhere, b.Op("logical_or", {nowhere, is_pad}));
+  }
+  // The scatter skips an out-of-range bag (a negative one would count from the end).
+  KILN_ASSIGN_OR_RETURN(auto target, b.Op("where", {nowhere, b.Scalar(static_cast<double>(bags)), bag}));
+  KILN_ASSIGN_OR_RETURN(auto rows, b.AlongDim("take", {weight, indices}, 0));  // [L, D]
+  if (per_sample) {
+    KILN_ASSIGN_OR_RETURN(auto scale, b.Reshape(*per_sample, {l, 1}));
+    KILN_ASSIGN_OR_RETURN(rows, b.Op("mul", {rows, scale}));
+  }
+  KILN_ASSIGN_OR_RETURN(auto target_rows, b.Expand(target, {l, d}));
+  int out;
+  if (mode == 2) {
+    ops::Attrs amax;
+    amax.SetInt("dim", 0).SetInt("reduce", 4).SetInt("include_self", 0);
+    KILN_ASSIGN_OR_RETURN(out, b.Op("scatter", {out0, target_rows, rows}, amax));
+  } else {
+    KILN_ASSIGN_OR_RETURN(out, b.ScatterAdd(out0, target_rows, rows, 0));
+  }
+  if (mode == 1) {
+    KILN_ASSIGN_OR_RETURN(auto zero_counts, b.Filled({bags, 1}, 0.0));
+    KILN_ASSIGN_OR_RETURN(auto ones, b.Filled({l, 1}, 1.0));
+    KILN_ASSIGN_OR_RETURN(auto sizes, b.ScatterAdd(zero_counts, target, ones, 0));
+    KILN_ASSIGN_OR_RETURN(auto at_least_one, b.Op("maximum", {sizes, b.Scalar(1.0)}));
+    KILN_ASSIGN_OR_RETURN(out, b.Op("div", {out, at_least_one}));
+  }
+  return ctx.Bind(node, out);
+}
+
 }  // namespace
 
 void AddSamplingRules(RuleTable& rules) {
+  for (const char* target : {"aten._embedding_bag.default", "aten._embedding_bag_forward_only.default"})
+    Decomposed(rules, target, EmbeddingBag,
+               "slice, reshape, le, reduce_sum, sub, lt, logical_or, eq, where (bag of each index), take (rows), "
+               "mul (per_sample_weights), expand, scatter (sum or amax per bag), maximum, div (mean)");
+  Decomposed(rules, "aten.grid_sampler_2d.default", GridSampler2d,
+             "slice, reshape, add, sub, mul, div, abs, fmod, floor, eq, where, clamp (coordinates), round (nearest), "
+             "le, lt, logical_and, expand, gather (taps)");
   Decomposed(rules, "aten._cdist_forward.default", Cdist,
              "reshape, sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
   Decomposed(rules, "aten._pdist_forward.default", Pdist,

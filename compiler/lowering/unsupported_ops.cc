@@ -33,9 +33,7 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.sym_stride.int", {false, kSymbolic}},
         // Not yet: backward ops.
         // Not yet: normalization and distances.
-        {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
         // Not yet: pooling and sampling.
-        {"aten.grid_sampler_2d.default", {true, "no device op"}},
     };
     return t;
   }();
