@@ -3,6 +3,7 @@
 #ifndef KILN_COMPILER_LOWERING_OP_BUILDER_H_
 #define KILN_COMPILER_LOWERING_OP_BUILDER_H_
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,8 +79,19 @@ class OpBuilder {
     return Op("scatter", {x, index, src}, a);
   }
 
-  // Whether the graph uses output `i` of the node.
-  bool Wants(size_t i) const { return i < node_.outputs.size() && !node_.outputs[i].empty(); }
+  // Whether the graph uses output `i` of the node (torch.export names every tensor output, used or
+  // not, so multi-output rules skip the work for the ones nothing reads).
+  bool Wants(size_t i) const {
+    if (i >= node_.outputs.size() || node_.outputs[i].empty()) return false;
+    const std::string& name = node_.outputs[i];
+    const AtenGraph& g = ctx_.aten();
+    if (std::find(g.outputs.begin(), g.outputs.end(), name) != g.outputs.end()) return true;
+    for (const AtenNode& n : g.nodes)
+      for (const NamedArgument& a : n.inputs)
+        if (a.arg.tensor == name || std::find(a.arg.tensors.begin(), a.arg.tensors.end(), name) != a.arg.tensors.end())
+          return true;
+    return false;
+  }
   // Binds output `i` when the graph uses it.
   absl::Status BindIfWanted(int v, size_t i) { return Wants(i) ? ctx_.Bind(node_, v, i) : absl::OkStatus(); }
   absl::Status Error(const std::string& message) const { return ctx_.NodeError(node_, message); }

@@ -115,22 +115,6 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
-absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
-  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
-  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
-  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1, 1}));
-  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
-  if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
-  ExpandToPairs({&kernel, &stride, &padding, &dilation});
-  ops::Attrs attrs;
-  attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
-      .SetInts("dilation", dilation).SetInt("ceil_mode", ceil_mode ? 1 : 0);
-  // Output 1 (the argmax indices) is not produced; a graph that uses it fails at that use.
-  return EmitAndBind(ctx, node, "max_pool2d", {x}, attrs);
-}
-
 absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
@@ -652,7 +636,6 @@ void AddNeuralNetRules(RuleTable& rules) {
           "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
   Decomposed(rules, "aten.native_group_norm.default", GroupNorm,
              "reshape, reduce_mean, sub, mul, add, rsqrt (mean and rstd outputs too)");
-  Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
   Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d, div (negative divisor_override)");
   Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool,
           "avg_pool2d (even windows), matmul (uneven windows: constant averaging matrices)");

@@ -150,69 +150,82 @@ int64_t PooledSize(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t d
   return out;
 }
 
-// max_pool3d_with_indices(x [.., D, H, W], kernel, stride, padding, dilation, ceil_mode) -> (values,
-// indices): the input padded with -inf, every window's taps taken into a row with a constant index
-// map, then reduce_max (values) and argmax mapped back to the flat D * H * W position (indices).
-absl::Status MaxPool3dWithIndices(LoweringContext& ctx, const AtenNode& node) {
-  OpBuilder b(ctx, node);
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
-  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
-  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0}));
-  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1}));
-  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
-  if (stride.empty()) stride = kernel;
-  for (auto* v : {&kernel, &stride, &padding, &dilation})
-    if (v->size() == 1) *v = {(*v)[0], (*v)[0], (*v)[0]};
-  if (kernel.size() != 3 || stride.size() != 3 || padding.size() != 3 || dilation.size() != 3)
-    return b.Error("kernel_size, stride, padding and dilation must hold 1 or 3 values");
-  const Shape in = b.Shape(x);
-  if (in.size() != 4 && in.size() != 5)
-    return b.Error(absl::StrCat("expects [N, C, D, H, W] or [C, D, H, W] input, got ", ShapeToString(in)));
-  const size_t r = in.size();
-  int64_t size[3], out[3], padded[3];
-  for (int i = 0; i < 3; ++i) {
-    size[i] = in[r - 3 + i];
-    if (kernel[i] <= 0 || stride[i] <= 0 || dilation[i] <= 0 || padding[i] < 0 || 2 * padding[i] > kernel[i])
-      return b.Error(absl::StrCat("kernel ", ShapeToString(kernel), ", stride ", ShapeToString(stride), ", padding ",
-                                  ShapeToString(padding), ", dilation ", ShapeToString(dilation),
-                                  ": sizes must be positive and padding at most half the kernel"));
-    out[i] = PooledSize(size[i], kernel[i], padding[i], stride[i], dilation[i], ceil_mode);
-    if (out[i] <= 0) return b.Error(absl::StrCat("input ", ShapeToString(in), " is smaller than the window"));
-    // Room for the last window (ceil_mode may reach past the padding; those taps read -inf too).
-    padded[i] = std::max(size[i] + 2 * padding[i], (out[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1);
+// Per axis, for each output position, the input coordinates of its window's taps; -1 for a tap that
+// reads nothing (padding, or a short adaptive window).
+using AxisTaps = std::vector<std::vector<int64_t>>;
+
+AxisTaps StridedTaps(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
+  AxisTaps taps(out, std::vector<int64_t>(k));
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t t = 0; t < k; ++t) {
+      const int64_t i = o * stride - pad + t * dil;
+      taps[o][t] = i >= 0 && i < in ? i : -1;
+    }
+  return taps;
+}
+
+// ATen's adaptive windows [floor(o * in / out), ceil((o + 1) * in / out)), padded to the longest.
+AxisTaps AdaptiveTaps(int64_t in, int64_t out) {
+  AxisTaps taps(out);
+  size_t longest = 0;
+  for (int64_t o = 0; o < out; ++o) {
+    for (int64_t i = (o * in) / out; i < ((o + 1) * in + out - 1) / out; ++i) taps[o].push_back(i);
+    longest = std::max(longest, taps[o].size());
   }
-  const int64_t lead = ops::DimProduct(in, 0, r - 3), taps = kernel[0] * kernel[1] * kernel[2];
-  const int64_t outputs = out[0] * out[1] * out[2];
-  std::vector<float> where_padded, where_in;  // [outputs, taps]: flat position in the padded / the input
-  where_padded.reserve(outputs * taps);
+  for (auto& t : taps) t.resize(longest, -1);
+  return taps;
+}
+
+// Max pooling over the trailing axes.size() dims of x with explicit windows, bound as the node's
+// (values, indices): x flattened per plane with one -inf appended (what absent taps read), every
+// window's taps taken into a row with a constant index map, then reduce_max for the values (unless
+// `values` is given: a device op computed them) and argmax mapped back to the flat position in the
+// plane for the indices (exact while a plane has at most 2^24 elements). Only the outputs the graph
+// uses are computed.
+absl::Status BindWindowMax(OpBuilder& b, LoweringContext& ctx, const AtenNode& node, int x,
+                           const std::vector<AxisTaps>& axes, std::optional<int> values) {
+  const Shape in = b.Shape(x);
+  const size_t k = axes.size(), r = in.size();
+  Shape result(in.begin(), in.end() - k);
+  int64_t outputs = 1, taps = 1;
+  for (const AxisTaps& a : axes) {
+    result.push_back(static_cast<int64_t>(a.size()));
+    outputs *= static_cast<int64_t>(a.size());
+    taps *= a.empty() ? 0 : static_cast<int64_t>(a[0].size());
+  }
+  if (values) KILN_RETURN_IF_ERROR(b.BindIfWanted(*values, 0));
+  const bool need_values = !values && b.Wants(0);
+  if (!need_values && !b.Wants(1)) return absl::OkStatus();
+  const int64_t lead = ops::DimProduct(in, 0, r - k), plane = ops::DimProduct(in, r - k, r);
+  if (outputs * taps == 0 || plane == 0) return b.Error(absl::StrCat("cannot pool ", ShapeToString(in), " to ", ShapeToString(result)));
+  std::vector<float> where_taken, where_in;  // [outputs, taps]: the element taken / its position in the plane
+  where_taken.reserve(outputs * taps);
   where_in.reserve(outputs * taps);
-  for (int64_t od = 0; od < out[0]; ++od)
-    for (int64_t oh = 0; oh < out[1]; ++oh)
-      for (int64_t ow = 0; ow < out[2]; ++ow)
-        for (int64_t a = 0; a < kernel[0]; ++a)
-          for (int64_t c = 0; c < kernel[1]; ++c)
-            for (int64_t e = 0; e < kernel[2]; ++e) {
-              const int64_t pd = od * stride[0] + a * dilation[0], ph = oh * stride[1] + c * dilation[1],
-                            pw = ow * stride[2] + e * dilation[2];
-              where_padded.push_back(static_cast<float>((pd * padded[1] + ph) * padded[2] + pw));
-              const int64_t d = pd - padding[0], h = ph - padding[1], w = pw - padding[2];
-              const bool inside = d >= 0 && d < size[0] && h >= 0 && h < size[1] && w >= 0 && w < size[2];
-              where_in.push_back(inside ? static_cast<float>((d * size[1] + h) * size[2] + w) : -1.0f);
-            }
-  KILN_ASSIGN_OR_RETURN(auto x3, b.Reshape(x, {lead, size[0], size[1], size[2]}));
-  std::vector<int64_t> pads = {0, 0};
-  for (int i = 0; i < 3; ++i) pads.insert(pads.end(), {padding[i], padded[i] - size[i] - padding[i]});
-  KILN_ASSIGN_OR_RETURN(auto xp, b.Pad(x3, pads, -std::numeric_limits<double>::infinity()));
-  KILN_ASSIGN_OR_RETURN(auto flat, b.Reshape(xp, {lead, padded[0] * padded[1] * padded[2]}));
-  KILN_ASSIGN_OR_RETURN(auto taken, b.AlongDim("take", {flat, b.Constant("taps", {outputs * taps}, std::move(where_padded))}, 1));
+  std::vector<int64_t> o(k, 0), t(k, 0);
+  for (int64_t oi = 0; oi < outputs; ++oi) {
+    std::fill(t.begin(), t.end(), 0);
+    for (int64_t ti = 0; ti < taps; ++ti) {
+      int64_t flat = 0;
+      bool inside = true;
+      for (size_t a = 0; a < k; ++a) {
+        const int64_t c = axes[a][o[a]][t[a]];
+        inside &= c >= 0;
+        flat = flat * in[r - k + a] + c;
+      }
+      where_taken.push_back(static_cast<float>(inside ? flat : plane));
+      where_in.push_back(inside ? static_cast<float>(flat) : -1.0f);
+      for (size_t a = k; a-- > 0 && ++t[a] == static_cast<int64_t>(axes[a][0].size());) t[a] = 0;
+    }
+    for (size_t a = k; a-- > 0 && ++o[a] == static_cast<int64_t>(axes[a].size());) o[a] = 0;
+  }
+  KILN_ASSIGN_OR_RETURN(auto flat, b.Reshape(x, {lead, plane}));
+  KILN_ASSIGN_OR_RETURN(auto with_floor, b.Pad(flat, {0, 0, 0, 1}, -std::numeric_limits<double>::infinity()));
+  KILN_ASSIGN_OR_RETURN(auto taken, b.AlongDim("take", {with_floor, b.Constant("taps", {outputs * taps}, std::move(where_taken))}, 1));
   KILN_ASSIGN_OR_RETURN(auto windows, b.Reshape(taken, {lead, outputs, taps}));
-  Shape result(in.begin(), in.end() - 3);
-  result.insert(result.end(), {out[0], out[1], out[2]});
-  if (b.Wants(0)) {
-    KILN_ASSIGN_OR_RETURN(auto values, b.Reduce("reduce_max", windows, {2}, false));
-    KILN_ASSIGN_OR_RETURN(values, b.Reshape(values, result));
-    KILN_RETURN_IF_ERROR(b.BindIfWanted(values, 0));
+  if (need_values) {
+    KILN_ASSIGN_OR_RETURN(auto v, b.Reduce("reduce_max", windows, {2}, false));
+    KILN_ASSIGN_OR_RETURN(v, b.Reshape(v, result));
+    KILN_RETURN_IF_ERROR(b.BindIfWanted(v, 0));
   }
   if (b.Wants(1)) {
     ops::Attrs keep;
@@ -225,6 +238,73 @@ absl::Status MaxPool3dWithIndices(LoweringContext& ctx, const AtenNode& node) {
     KILN_RETURN_IF_ERROR(b.BindIfWanted(index, 1));
   }
   return absl::OkStatus();
+}
+
+// max_pool2d_with_indices / max_pool3d_with_indices(x, kernel, stride, padding, dilation, ceil_mode)
+// -> (values, indices). 2-D values come from the max_pool2d device op; 3-D values, and the indices
+// (the flat position in the input plane ATen returns), from BindWindowMax.
+template <size_t kSpatial>
+absl::Status MaxPoolWithIndices(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
+  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
+  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0}));
+  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1}));
+  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
+  if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
+  for (auto* v : {&kernel, &stride, &padding, &dilation})
+    if (v->size() == 1) v->resize(kSpatial, (*v)[0]);
+  if (kernel.size() != kSpatial || stride.size() != kSpatial || padding.size() != kSpatial ||
+      dilation.size() != kSpatial)
+    return b.Error(absl::StrCat("kernel_size, stride, padding and dilation must hold 1 or ", kSpatial, " values"));
+  const Shape in = b.Shape(x);
+  if (in.size() != kSpatial + 1 && in.size() != kSpatial + 2)
+    return b.Error(absl::StrCat("expects a rank-", kSpatial + 1, " or rank-", kSpatial + 2, " input, got ",
+                                ShapeToString(in)));
+  std::optional<int> values;
+  if (kSpatial == 2 && b.Wants(0)) {
+    ops::Attrs attrs;
+    attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
+        .SetInts("dilation", dilation).SetInt("ceil_mode", ceil_mode ? 1 : 0);
+    KILN_ASSIGN_OR_RETURN(values, b.Op("max_pool2d", {x}, attrs));
+    if (!b.Wants(1)) return b.BindIfWanted(*values, 0);
+  }
+  std::vector<AxisTaps> axes;
+  for (size_t i = 0; i < kSpatial; ++i) {
+    const int64_t size = in[in.size() - kSpatial + i];
+    if (kernel[i] <= 0 || stride[i] <= 0 || dilation[i] <= 0 || padding[i] < 0 || 2 * padding[i] > kernel[i])
+      return b.Error(absl::StrCat("kernel ", ShapeToString(kernel), ", stride ", ShapeToString(stride), ", padding ",
+                                  ShapeToString(padding), ", dilation ", ShapeToString(dilation),
+                                  ": sizes must be positive and padding at most half the kernel"));
+    const int64_t out = PooledSize(size, kernel[i], padding[i], stride[i], dilation[i], ceil_mode);
+    if (out <= 0) return b.Error(absl::StrCat("input ", ShapeToString(in), " is smaller than the window"));
+    axes.push_back(StridedTaps(size, out, kernel[i], stride[i], padding[i], dilation[i]));
+  }
+  return BindWindowMax(b, ctx, node, x, axes, values);
+}
+
+// adaptive_max_pool2d / adaptive_max_pool3d(x, output_size) -> (values, indices) over ATen's
+// adaptive windows.
+template <size_t kSpatial>
+absl::Status AdaptiveMaxPool(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
+  if (size.size() == 1) size.resize(kSpatial, size[0]);
+  const Shape in = b.Shape(x);
+  if (size.size() != kSpatial || (in.size() != kSpatial + 1 && in.size() != kSpatial + 2))
+    return b.Error(absl::StrCat("expects a rank-", kSpatial + 1, " or rank-", kSpatial + 2, " input and ", kSpatial,
+                                " output sizes, got ", ShapeToString(in), " and ", ShapeToString(size)));
+  std::vector<AxisTaps> axes;
+  for (size_t i = 0; i < kSpatial; ++i) {
+    const int64_t n = in[in.size() - kSpatial + i];
+    if (size[i] <= 0 || n <= 0)
+      return b.Error(absl::StrCat("adaptive pooling of ", ShapeToString(in), " to ", ShapeToString(size),
+                                  " needs positive sizes"));
+    axes.push_back(AdaptiveTaps(n, size[i]));
+  }
+  return BindWindowMax(b, ctx, node, x, axes, std::nullopt);
 }
 
 // One grid coordinate in [-1, 1] to a pixel coordinate along an axis of `size` pixels, with the
@@ -427,7 +507,13 @@ void AddSamplingRules(RuleTable& rules) {
   Decomposed(rules, "aten._pdist_forward.default", Pdist,
              "take (constant row pairs), sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
   Decomposed(rules, "aten.col2im.default", Col2Im, "reshape, expand, scatter (sum at constant positions), pad (crop)");
-  Decomposed(rules, "aten.max_pool3d_with_indices.default", MaxPool3dWithIndices,
+  Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPoolWithIndices<2>,
+          "max_pool2d; indices: reshape, pad (-inf), take (constant window map), argmax, expand, gather");
+  Decomposed(rules, "aten.max_pool3d_with_indices.default", MaxPoolWithIndices<3>,
+             "reshape, pad (-inf), take (constant window map), reduce_max (values), argmax, expand, gather (indices)");
+  Decomposed(rules, "aten.adaptive_max_pool2d.default", AdaptiveMaxPool<2>,
+             "reshape, pad (-inf), take (constant window map), reduce_max (values), argmax, expand, gather (indices)");
+  Decomposed(rules, "aten.adaptive_max_pool3d.default", AdaptiveMaxPool<3>,
              "reshape, pad (-inf), take (constant window map), reduce_max (values), argmax, expand, gather (indices)");
 }
 
