@@ -45,6 +45,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddIndexingRules(r);
     AddConstantRules(r);
     AddBackwardRules(r);
+    AddConvolutionRules(r);
     AddSamplingRules(r);
     return r;
   }();

@@ -34,6 +34,7 @@ void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, log
 void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
 void AddSamplingRules(RuleTable& rules);     // rules_sampling.cc: distances, col2im, max_pool3d, grid_sampler, embedding_bag
+void AddConvolutionRules(RuleTable& rules);  // rules_conv.cc: convolution (1-D, 2-D, 3-D, transposed) and its backward
 void AddBackwardRules(RuleTable& rules);     // rules_backward.cc: gradients of pooling, conv, norms, embedding
 
 }  // namespace kiln::compiler

@@ -38,27 +38,6 @@ absl::Status Matmul(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "matmul", {a, b});
 }
 
-absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
-  KILN_ASSIGN_OR_RETURN(auto w, ctx.Tensor(node, "weight"));
-  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
-  KILN_ASSIGN_OR_RETURN(auto transposed, ctx.Bool(node, "transposed", false));
-  if (transposed) return ctx.NodeError(node, "transposed convolution is not supported yet");
-  if (ctx.graph().values[x].shape.size() != 4)
-    return ctx.NodeError(node, absl::StrCat("only 2-D convolution is supported yet (input has rank ",
-                                            ctx.graph().values[x].shape.size(), ")"));
-  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride"));
-  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding"));
-  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation"));
-  KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "groups", 1));
-  ExpandToPairs({&stride, &padding, &dilation});
-  ops::Attrs attrs;
-  attrs.SetInts("stride", stride).SetInts("padding", padding).SetInts("dilation", dilation).SetInt("groups", groups);
-  std::vector<int> inputs = {x, w};
-  if (bias) inputs.push_back(*bias);
-  return EmitAndBind(ctx, node, "conv2d", inputs, attrs);
-}
-
 absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
   KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
@@ -622,7 +601,6 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.addmm.default", Addmm, "matmul, mul, add (alpha or beta != 1)");
   Lowered(rules, "aten.mm.default", Matmul, "matmul");
   Lowered(rules, "aten.bmm.default", Matmul, "matmul");
-  Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
   Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
   Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormLegit,
              "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics; mean and rstd outputs too)");
