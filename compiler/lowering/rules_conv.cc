@@ -42,43 +42,6 @@ absl::StatusOr<int> Conv2d(OpBuilder& b, int x, int w, std::optional<int> bias, 
   return b.Op("conv2d", inputs, a);
 }
 
-// The transposed 2-D convolution of g [N, O, OH, OW] with w [O, C / groups, kh, kw] to [N, C, H, W]:
-// what a convolution with that weight maps back to its input (its input gradient). g gets stride - 1
-// zeros between elements, padding to a full correlation (negative pads crop, which also places
-// ATen's output_padding), and is convolved with w flipped in space and transposed per group.
-absl::StatusOr<int> TransposedConv2d(OpBuilder& b, int g, int w, const std::vector<int64_t>& stride,
-                                     const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
-                                     int64_t groups, int64_t h, int64_t width) {
-  const Shape gs = b.Shape(g), ws = b.Shape(w);
-  const int64_t n = gs[0], o = gs[1], c = ws[1] * groups;
-  int spread = g;
-  if (stride[0] > 1 || stride[1] > 1) {
-    KILN_ASSIGN_OR_RETURN(auto six, b.Reshape(g, {n, o, gs[2], 1, gs[3], 1}));
-    KILN_ASSIGN_OR_RETURN(auto zeros_between,
-                          b.Pad(six, {0, 0, 0, 0, 0, 0, 0, stride[0] - 1, 0, 0, 0, stride[1] - 1}, 0.0));
-    KILN_ASSIGN_OR_RETURN(spread, b.Reshape(zeros_between, {n, o, gs[2] * stride[0], gs[3] * stride[1]}));
-  }
-  std::vector<int64_t> pads = {0, 0, 0, 0};
-  const int64_t out[2] = {h, width};
-  for (int i = 0; i < 2; ++i) {
-    const int64_t span = dilation[i] * (ws[2 + i] - 1), before = span - padding[i];
-    pads.push_back(before);
-    pads.push_back(out[i] + span - before - b.Shape(spread)[2 + i]);  // a correlation of `out` outputs
-  }
-  KILN_ASSIGN_OR_RETURN(auto padded, b.Pad(spread, pads, 0.0));
-  int flipped = w;
-  for (int i = 2; i < 4; ++i) {
-    if (ws[i] == 1) continue;
-    std::vector<float> reversed(ws[i]);
-    for (int64_t j = 0; j < ws[i]; ++j) reversed[j] = static_cast<float>(ws[i] - 1 - j);
-    KILN_ASSIGN_OR_RETURN(flipped, b.AlongDim("take", {flipped, b.Constant("flip", {ws[i]}, reversed)}, i));
-  }
-  KILN_ASSIGN_OR_RETURN(auto grouped, b.Reshape(flipped, {groups, o / groups, c / groups, ws[2], ws[3]}));
-  KILN_ASSIGN_OR_RETURN(auto swapped, b.Permute(grouped, {0, 2, 1, 3, 4}));
-  KILN_ASSIGN_OR_RETURN(auto w_t, b.Reshape(swapped, {c, o / groups, ws[2], ws[3]}));
-  return Conv2d(b, padded, w_t, std::nullopt, {1, 1}, {0, 0}, dilation, groups);
-}
-
 // A 3-D convolution as 2-D ones: for each depth tap a of the kernel, the depth slices it reads
 // (od * stride + a * dilation of the depth-padded input) go through conv2d with w[:, :, a] as
 // [N * OD, C, H, W] batches, and the taps' results are summed.
@@ -111,8 +74,63 @@ absl::StatusOr<int> Conv3d(OpBuilder& b, int x, int w, std::optional<int> bias, 
   return b.Permute(split, {0, 2, 1, 3, 4});
 }
 
+// The transposed convolution of g [N, O, *in] with w [O, C / groups, *k] (2 or 3 spatial dims) to
+// [N, C, *out]: what a convolution with that weight maps back to its input (its input gradient). g
+// gets stride - 1 zeros between elements, padding to a full correlation (negative pads crop, which
+// also places ATen's output_padding), and is convolved with w flipped in space and transposed per
+// group.
+absl::StatusOr<int> TransposedConv(OpBuilder& b, int g, int w, const std::vector<int64_t>& stride,
+                                   const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                                   int64_t groups, const std::vector<int64_t>& out) {
+  const Shape gs = b.Shape(g), ws = b.Shape(w);
+  const size_t k = gs.size() - 2;
+  const int64_t n = gs[0], o = gs[1], c = ws[1] * groups;
+  int spread = g;
+  bool strided = false;
+  for (int64_t s : stride) strided |= s > 1;
+  if (strided) {  // [N, O, d0, 1, d1, 1, ...] padded to [N, O, d0, s0, d1, s1, ...]
+    Shape interleaved = {n, o}, spread_shape = {n, o};
+    std::vector<int64_t> pads = {0, 0, 0, 0};
+    for (size_t i = 0; i < k; ++i) {
+      interleaved.insert(interleaved.end(), {gs[2 + i], 1});
+      spread_shape.push_back(gs[2 + i] * stride[i]);
+      pads.insert(pads.end(), {0, 0, 0, stride[i] - 1});
+    }
+    KILN_ASSIGN_OR_RETURN(auto v, b.Reshape(g, interleaved));
+    KILN_ASSIGN_OR_RETURN(auto zeros_between, b.Pad(v, pads, 0.0));
+    KILN_ASSIGN_OR_RETURN(spread, b.Reshape(zeros_between, spread_shape));
+  }
+  std::vector<int64_t> pads = {0, 0, 0, 0};
+  for (size_t i = 0; i < k; ++i) {
+    const int64_t span = dilation[i] * (ws[2 + i] - 1), before = span - padding[i];
+    pads.push_back(before);
+    pads.push_back(out[i] + span - before - b.Shape(spread)[2 + i]);  // a correlation of `out` outputs
+  }
+  KILN_ASSIGN_OR_RETURN(auto padded, b.Pad(spread, pads, 0.0));
+  int flipped = w;
+  for (size_t i = 2; i < ws.size(); ++i) {
+    if (ws[i] == 1) continue;
+    std::vector<float> reversed(ws[i]);
+    for (int64_t j = 0; j < ws[i]; ++j) reversed[j] = static_cast<float>(ws[i] - 1 - j);
+    KILN_ASSIGN_OR_RETURN(flipped, b.AlongDim("take", {flipped, b.Constant("flip", {ws[i]}, reversed)}, i));
+  }
+  Shape grouped_shape = {groups, o / groups, c / groups}, wt_shape = {c, o / groups};
+  std::vector<int64_t> swap = {0, 2, 1};
+  for (size_t i = 0; i < k; ++i) {
+    grouped_shape.push_back(ws[2 + i]);
+    wt_shape.push_back(ws[2 + i]);
+    swap.push_back(static_cast<int64_t>(3 + i));
+  }
+  KILN_ASSIGN_OR_RETURN(auto grouped, b.Reshape(flipped, grouped_shape));
+  KILN_ASSIGN_OR_RETURN(auto swapped, b.Permute(grouped, swap));
+  KILN_ASSIGN_OR_RETURN(auto w_t, b.Reshape(swapped, wt_shape));
+  const std::vector<int64_t> ones(k, 1), zeros(k, 0);
+  if (k == 3) return Conv3d(b, padded, w_t, std::nullopt, ones, zeros, dilation, groups);
+  return Conv2d(b, padded, w_t, std::nullopt, ones, zeros, dilation, groups);
+}
+
 // convolution(input, weight, bias?, stride, padding, dilation, transposed, output_padding, groups)
-// over 1, 2 or 3 spatial dims (3-D: not transposed).
+// over 1, 2 or 3 spatial dims.
 absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
@@ -129,35 +147,36 @@ absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto stride, PerDim(b, ctx, node, "stride", spatial, 1));
   KILN_ASSIGN_OR_RETURN(auto padding, PerDim(b, ctx, node, "padding", spatial, 0));
   KILN_ASSIGN_OR_RETURN(auto dilation, PerDim(b, ctx, node, "dilation", spatial, 1));
-  if (spatial == 3) {
-    if (transposed) return b.Error("transposed 3-D convolution is not supported yet");
-    KILN_ASSIGN_OR_RETURN(auto y, Conv3d(b, x, w, bias, stride, padding, dilation, groups));
-    return ctx.Bind(node, y);
-  }
   if (spatial == 1) {
     KILN_ASSIGN_OR_RETURN(x, As2d(b, x));
     KILN_ASSIGN_OR_RETURN(w, As2d(b, w));
   }
   int y;
   if (!transposed) {
-    KILN_ASSIGN_OR_RETURN(y, Conv2d(b, x, w, bias, stride, padding, dilation, groups));
+    if (spatial == 3) {
+      KILN_ASSIGN_OR_RETURN(y, Conv3d(b, x, w, bias, stride, padding, dilation, groups));
+    } else {
+      KILN_ASSIGN_OR_RETURN(y, Conv2d(b, x, w, bias, stride, padding, dilation, groups));
+    }
   } else {
     KILN_ASSIGN_OR_RETURN(auto output_padding, PerDim(b, ctx, node, "output_padding", spatial, 0));
-    const Shape x4 = b.Shape(x), w4 = b.Shape(w);
-    if (x4[1] != w4[0] || x4[1] % groups != 0)
+    const Shape xk = b.Shape(x), wk = b.Shape(w);
+    if (xk[1] != wk[0] || xk[1] % groups != 0)
       return b.Error(absl::StrCat("transposed convolution: input ", ShapeToString(xs), " and weight ",
                                   ShapeToString(ws), " need weight [C_in, C_out / groups, ...] with C_in divisible by ",
                                   groups, " groups"));
-    int64_t out[2];
-    for (int i = 0; i < 2; ++i) {
+    std::vector<int64_t> out(xk.size() - 2);
+    for (size_t i = 0; i < out.size(); ++i) {
       if (stride[i] <= 0 || dilation[i] <= 0 || padding[i] < 0 || output_padding[i] < 0)
         return b.Error("stride and dilation must be positive, padding and output_padding >= 0");
-      out[i] = (x4[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (w4[2 + i] - 1) + output_padding[i] + 1;
+      out[i] = (xk[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (wk[2 + i] - 1) + output_padding[i] + 1;
       if (out[i] <= 0) return b.Error(absl::StrCat("transposed convolution output would be empty: input ", ShapeToString(xs)));
     }
-    KILN_ASSIGN_OR_RETURN(y, TransposedConv2d(b, x, w, stride, padding, dilation, groups, out[0], out[1]));
+    KILN_ASSIGN_OR_RETURN(y, TransposedConv(b, x, w, stride, padding, dilation, groups, out));
     if (bias) {
-      KILN_ASSIGN_OR_RETURN(auto per_channel, b.Reshape(*bias, {1, w4[1] * groups, 1, 1}));
+      Shape per_channel_shape(xk.size(), 1);
+      per_channel_shape[1] = wk[1] * groups;
+      KILN_ASSIGN_OR_RETURN(auto per_channel, b.Reshape(*bias, per_channel_shape));
       KILN_ASSIGN_OR_RETURN(y, b.Op("add", {y, per_channel}));
     }
   }
@@ -203,7 +222,7 @@ absl::Status ConvolutionBackward(LoweringContext& ctx, const AtenNode& node) {
     return b.Error(absl::StrCat("input ", ShapeToString(xs), ", weight ", ShapeToString(ws), " and grad_output ",
                                 ShapeToString(gs), " do not fit a convolution with ", groups, " groups"));
   if (b.Wants(0)) {
-    KILN_ASSIGN_OR_RETURN(auto gx, TransposedConv2d(b, g, w, stride, padding, dilation, groups, x4[2], x4[3]));
+    KILN_ASSIGN_OR_RETURN(auto gx, TransposedConv(b, g, w, stride, padding, dilation, groups, {x4[2], x4[3]}));
     KILN_ASSIGN_OR_RETURN(gx, b.Reshape(gx, xs));
     KILN_RETURN_IF_ERROR(b.BindIfWanted(gx, 0));
   }
