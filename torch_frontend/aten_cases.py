@@ -85,12 +85,14 @@ def max_pool2d_with_indices_backward_overlapping():
 
 # --- convolution backward --------------------------------------------------------------------------
 
-def _conv_backward_case(x_shape, w_shape, stride, padding, dilation, groups):
+def _conv_backward_case(x_shape, w_shape, stride, padding, dilation, groups, transposed=False, output_padding=None):
     torch, A = _aten()
     x, w = torch.randn(x_shape), torch.randn(w_shape)
-    y = A.convolution(x, w, None, stride, padding, dilation, False, [0] * len(stride), groups)
-    fn = lambda g, x, w: A.convolution_backward(g, x, w, [w_shape[0]], stride, padding, dilation, False,
-                                                [0] * len(stride), groups, [True, True, True])
+    output_padding = output_padding or [0] * len(stride)
+    y = A.convolution(x, w, None, stride, padding, dilation, transposed, output_padding, groups)
+    bias_size = w_shape[1] * groups if transposed else w_shape[0]
+    fn = lambda g, x, w: A.convolution_backward(g, x, w, [bias_size], stride, padding, dilation, transposed,
+                                                output_padding, groups, [True, True, True])
     return fn, (torch.randn(y.shape), x, w)
 
 
@@ -107,6 +109,16 @@ def convolution_backward_dilated_big_padding():
 @case("aten.convolution_backward.default")
 def convolution_backward_1d():
     return _conv_backward_case((2, 4, 11), (4, 1, 3), [2], [1], [2], 4)
+
+
+@case("aten.convolution_backward.default")
+def convolution_backward_3d():
+    return _conv_backward_case((1, 4, 5, 6, 5), (2, 2, 2, 3, 2), [2, 1, 2], [1, 1, 0], [1, 2, 1], 2)
+
+
+@case("aten.convolution_backward.default")
+def convolution_backward_transposed_2d():
+    return _conv_backward_case((2, 4, 5, 4), (4, 3, 3, 2), [2, 3], [1, 0], [1, 1], 2, True, [1, 2])
 
 
 # --- embedding and normalization backward -----------------------------------------------------------

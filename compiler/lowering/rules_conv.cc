@@ -188,13 +188,48 @@ absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
   return ctx.Bind(node, y);
 }
 
+// A 2-D or 3-D convolution (dispatching on the input's rank).
+absl::StatusOr<int> ConvNd(OpBuilder& b, int x, int w, std::optional<int> bias, const std::vector<int64_t>& stride,
+                           const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation, int64_t groups) {
+  if (b.Shape(x).size() == 5) return Conv3d(b, x, w, bias, stride, padding, dilation, groups);
+  return Conv2d(b, x, w, bias, stride, padding, dilation, groups);
+}
+
+// The weight gradient of z = conv(u, w) [N, O, *out] for the incoming gradient dz, w of shape
+// [O, C / groups, *k]: for each group, u with channels as the batch and batch as channels, convolved
+// with dz as the kernel, stride and dilation swapped: [C / groups, O, >= k...], cropped to k.
+absl::StatusOr<int> ConvWeightGrad(OpBuilder& b, int u, int dz, const Shape& w_shape, const std::vector<int64_t>& stride,
+                                   const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                                   int64_t groups) {
+  const Shape us = b.Shape(u);
+  const size_t k = us.size() - 2;
+  const int64_t n = us[0], c = us[1];
+  // u'[c', g * N + n] = u[n, g * C/G + c'];  dz'[g * O/G + o', n] = dz[n, g * O/G + o'].
+  Shape grouped = {n, groups, c / groups}, batched = {c / groups, groups * n};
+  std::vector<int64_t> to_batch = {2, 1, 0}, swap01 = {1, 0};
+  for (size_t i = 0; i < k; ++i) {
+    grouped.push_back(us[2 + i]);
+    batched.push_back(us[2 + i]);
+    to_batch.push_back(static_cast<int64_t>(3 + i));
+    swap01.push_back(static_cast<int64_t>(2 + i));
+  }
+  KILN_ASSIGN_OR_RETURN(auto ug, b.Reshape(u, grouped));
+  KILN_ASSIGN_OR_RETURN(auto up, b.Permute(ug, to_batch));
+  KILN_ASSIGN_OR_RETURN(auto u_t, b.Reshape(up, batched));
+  KILN_ASSIGN_OR_RETURN(auto dz_t, b.Permute(dz, swap01));
+  KILN_ASSIGN_OR_RETURN(int full, ConvNd(b, u_t, dz_t, std::nullopt, dilation, padding, stride, groups));
+  for (size_t i = 0; i < k; ++i) {
+    KILN_ASSIGN_OR_RETURN(full, b.Slice(full, static_cast<int64_t>(2 + i), 0, w_shape[2 + i]));
+  }
+  return b.Permute(full, swap01);
+}
+
 // convolution_backward(grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
-// output_padding, groups, output_mask) -> (grad_input, grad_weight, grad_bias) of a 1-D or 2-D
-// convolution (1-D runs as 2-D over [.., 1, L]), each computed when the graph uses it:
-// - grad_input: the transposed convolution of the gradient with the weight;
-// - grad_weight: for each group, the input (channels as the batch, batch as channels) convolved with
-//   the gradient as the kernel, stride and dilation swapped: [C / groups, O, >= kh, >= kw], cropped;
-// - grad_bias: the gradient summed over batch and space.
+// output_padding, groups, output_mask) -> (grad_input, grad_weight, grad_bias) of a 1-D (as 2-D),
+// 2-D or 3-D convolution, each computed when the graph uses it. For y = conv(x, w): grad_input is
+// the transposed convolution of dy with w, grad_weight ConvWeightGrad(x, dy). A transposed
+// convolution is conv's adjoint, so the roles swap: grad_input = conv(dy, w), grad_weight =
+// ConvWeightGrad(dy, x). grad_bias sums dy over batch and space.
 absl::Status ConvolutionBackward(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
   KILN_ASSIGN_OR_RETURN(auto g, ctx.Tensor(node, "grad_output"));
@@ -202,11 +237,10 @@ absl::Status ConvolutionBackward(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto w, ctx.Tensor(node, "weight"));
   KILN_ASSIGN_OR_RETURN(auto transposed, ctx.Bool(node, "transposed", false));
   KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "groups", 1));
-  if (transposed) return b.Error("the backward of a transposed convolution is not supported yet");
   const Shape xs = b.Shape(x), ws = b.Shape(w), gs = b.Shape(g);
-  if ((xs.size() != 3 && xs.size() != 4) || ws.size() != xs.size() || gs.size() != xs.size())
-    return b.Error(absl::StrCat("only 1-D and 2-D convolutions are supported yet: input ", ShapeToString(xs),
-                                ", weight ", ShapeToString(ws), ", grad_output ", ShapeToString(gs)));
+  if (xs.size() < 3 || xs.size() > 5 || ws.size() != xs.size() || gs.size() != xs.size())
+    return b.Error(absl::StrCat("expects a 1-D, 2-D or 3-D convolution: input ", ShapeToString(xs), ", weight ",
+                                ShapeToString(ws), ", grad_output ", ShapeToString(gs)));
   const size_t spatial = xs.size() - 2;
   KILN_ASSIGN_OR_RETURN(auto stride, PerDim(b, ctx, node, "stride", spatial, 1));
   KILN_ASSIGN_OR_RETURN(auto padding, PerDim(b, ctx, node, "padding", spatial, 0));
@@ -216,31 +250,34 @@ absl::Status ConvolutionBackward(LoweringContext& ctx, const AtenNode& node) {
     KILN_ASSIGN_OR_RETURN(w, As2d(b, w));
     KILN_ASSIGN_OR_RETURN(g, As2d(b, g));
   }
-  const Shape x4 = b.Shape(x), w4 = b.Shape(w), g4 = b.Shape(g);
-  const int64_t n = x4[0], c = x4[1], o = w4[0];
-  if (groups <= 0 || c % groups != 0 || o % groups != 0 || w4[1] * groups != c || g4[0] != n || g4[1] != o)
+  // In the forward convolution's terms: `in` [N, C, ..] -> `out` [N, O, ..] with weight [O, C/G, ..].
+  const int in = transposed ? g : x, out = transposed ? x : g;
+  const Shape is = b.Shape(in), os = b.Shape(out), wk = b.Shape(w);
+  const int64_t n = is[0], c = is[1], o = wk[0];
+  if (groups <= 0 || c % groups != 0 || o % groups != 0 || wk[1] * groups != c || os[0] != n || os[1] != o)
     return b.Error(absl::StrCat("input ", ShapeToString(xs), ", weight ", ShapeToString(ws), " and grad_output ",
-                                ShapeToString(gs), " do not fit a convolution with ", groups, " groups"));
+                                ShapeToString(gs), " do not fit a", transposed ? " transposed" : "",
+                                " convolution with ", groups, " groups"));
   if (b.Wants(0)) {
-    KILN_ASSIGN_OR_RETURN(auto gx, TransposedConv(b, g, w, stride, padding, dilation, groups, {x4[2], x4[3]}));
+    int gx;
+    if (transposed) {
+      KILN_ASSIGN_OR_RETURN(gx, ConvNd(b, g, w, std::nullopt, stride, padding, dilation, groups));
+    } else {
+      KILN_ASSIGN_OR_RETURN(gx, TransposedConv(b, g, w, stride, padding, dilation, groups,
+                                               std::vector<int64_t>(is.begin() + 2, is.end())));
+    }
     KILN_ASSIGN_OR_RETURN(gx, b.Reshape(gx, xs));
     KILN_RETURN_IF_ERROR(b.BindIfWanted(gx, 0));
   }
   if (b.Wants(1)) {
-    // x'[c', g * N + n] = x[n, g * C/G + c'];  g'[g * O/G + o', n] = grad[n, g * O/G + o'].
-    KILN_ASSIGN_OR_RETURN(auto xg, b.Reshape(x, {n, groups, c / groups, x4[2], x4[3]}));
-    KILN_ASSIGN_OR_RETURN(auto xp, b.Permute(xg, {2, 1, 0, 3, 4}));
-    KILN_ASSIGN_OR_RETURN(auto x_t, b.Reshape(xp, {c / groups, groups * n, x4[2], x4[3]}));
-    KILN_ASSIGN_OR_RETURN(auto g_t, b.Permute(g, {1, 0, 2, 3}));
-    KILN_ASSIGN_OR_RETURN(auto full, Conv2d(b, x_t, g_t, std::nullopt, dilation, padding, stride, groups));
-    KILN_ASSIGN_OR_RETURN(auto rows, b.Slice(full, 2, 0, w4[2]));
-    KILN_ASSIGN_OR_RETURN(auto cropped, b.Slice(rows, 3, 0, w4[3]));
-    KILN_ASSIGN_OR_RETURN(auto gw, b.Permute(cropped, {1, 0, 2, 3}));
+    KILN_ASSIGN_OR_RETURN(auto gw, ConvWeightGrad(b, in, out, wk, stride, padding, dilation, groups));
     KILN_ASSIGN_OR_RETURN(gw, b.Reshape(gw, ws));
     KILN_RETURN_IF_ERROR(b.BindIfWanted(gw, 1));
   }
   if (b.Wants(2)) {
-    KILN_ASSIGN_OR_RETURN(auto gb, b.Reduce("reduce_sum", g, {0, 2, 3}, false));
+    std::vector<int64_t> dims = {0};
+    for (size_t i = 2; i < b.Shape(g).size(); ++i) dims.push_back(static_cast<int64_t>(i));
+    KILN_ASSIGN_OR_RETURN(auto gb, b.Reduce("reduce_sum", g, dims, false));
     KILN_RETURN_IF_ERROR(b.BindIfWanted(gb, 2));
   }
   return absl::OkStatus();
@@ -253,7 +290,8 @@ void AddConvolutionRules(RuleTable& rules) {
           "conv2d; 1-D: reshape; 3-D: pad, take, permute, reshape, slice, add (one conv2d per depth tap); "
           "transposed: reshape, pad (zero spread), take (flip), permute, add (bias)");
   Decomposed(rules, "aten.convolution_backward.default", ConvolutionBackward,
-             "reshape, pad, take (flip), permute, conv2d (input and weight gradients), slice, reduce_sum (bias)");
+             "reshape, pad, take (flip), permute, conv2d (input and weight gradients; 3-D: per depth tap), add, "
+             "slice, reduce_sum (bias)");
 }
 
 }  // namespace kiln::compiler
