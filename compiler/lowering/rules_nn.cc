@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/lowering/op_builder.h"
 #include "compiler/lowering/pool_windows.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
@@ -54,8 +55,12 @@ absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
   }
   ops::Attrs attrs;
   attrs.SetFloat("eps", eps);
-  // Outputs 1 and 2 (saved statistics) are empty in inference; only output 0 is bound.
-  return EmitAndBind(ctx, node, "batch_norm", inputs, attrs);
+  KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "batch_norm", inputs, attrs));
+  // ATen returns empty saved statistics (outputs 1 and 2) in inference mode.
+  OpBuilder b(ctx, node);
+  for (size_t i = 1; i < 3; ++i)
+    if (b.Wants(i)) KILN_RETURN_IF_ERROR(b.BindIfWanted(b.Constant("empty", {0}, {}), i));
+  return absl::OkStatus();
 }
 
 absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
@@ -75,9 +80,8 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   attrs.SetInt("normalized_ndim", static_cast<int64_t>(shape.size())).SetFloat("eps", eps);
   KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "layer_norm", inputs, attrs));
   // Outputs 1 and 2 (mean and rstd over the normalized dims, kept as size 1), when the graph uses them.
-  const bool wants_stats = (node.outputs.size() > 1 && !node.outputs[1].empty()) ||
-                           (node.outputs.size() > 2 && !node.outputs[2].empty());
-  if (!wants_stats) return absl::OkStatus();
+  OpBuilder b(ctx, node);
+  if (!b.Wants(1) && !b.Wants(2)) return absl::OkStatus();
   const int64_t rank = static_cast<int64_t>(ctx.graph().values[x].shape.size());
   std::vector<int64_t> dims;
   for (int64_t d = rank - static_cast<int64_t>(shape.size()); d < rank; ++d) dims.push_back(d);
@@ -89,8 +93,8 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
   KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
   KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
-  if (!node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, mean, 1));
-  if (node.outputs.size() > 2 && !node.outputs[2].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, rstd, 2));
+  KILN_RETURN_IF_ERROR(b.BindIfWanted(mean, 1));
+  KILN_RETURN_IF_ERROR(b.BindIfWanted(rstd, 2));
   return absl::OkStatus();
 }
 
@@ -472,10 +476,6 @@ absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
   if (!training) {
     if (!running_stats) return ctx.NodeError(node, "inference mode needs running statistics");
     KILN_RETURN_IF_ERROR(BatchNormNoTraining(ctx, node));
-    // ATen returns empty saved statistics in inference mode.
-    for (size_t i = 1; i < 3 && i < node.outputs.size(); ++i)
-      if (!node.outputs[i].empty())
-        KILN_RETURN_IF_ERROR(ctx.Bind(node, ctx.graph().AddConstant(node.name + "_empty", {0}, {}), i));
     for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
       KILN_ASSIGN_OR_RETURN(auto unchanged, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
