@@ -19,6 +19,11 @@ std::vector<float> AdaptiveWindows(int64_t in, int64_t out);
 std::vector<float> AvgPoolWindows(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t pad,
                                   bool count_include_pad, bool divisor_override);
 
+// avg_pool's divisor for each output position along one axis (the window's size as above); the
+// divisor of an output is the product over its axes.
+std::vector<float> AvgPoolDivisors(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t pad,
+                                   bool count_include_pad);
+
 // The transpose of a row-major [rows, cols] matrix.
 std::vector<float> Transposed(const std::vector<float>& m, int64_t rows, int64_t cols);
 

@@ -98,6 +98,33 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   return absl::OkStatus();
 }
 
+bool IsIntegral(TorchDType t) {
+  return t == TorchDType::kByte || t == TorchDType::kChar || t == TorchDType::kShort || t == TorchDType::kInt ||
+         t == TorchDType::kLong;
+}
+
+// ATen averages integer tensors with C++ integer division (toward zero). `sum` holds the window sums
+// (exact in fp32 below 2^24); one division by each output's divisor (the override, or the product of
+// the trailing axes' `divisors`) rounds correctly, so trunc gives ATen's quotient.
+absl::StatusOr<int> TruncatedAverage(OpBuilder& b, int sum, int64_t divisor_override,
+                                     const std::vector<std::vector<float>>& divisors) {
+  int by = b.Scalar(static_cast<double>(divisor_override));
+  if (divisor_override == 0) {
+    std::vector<float> map = {1.0f};
+    ops::Shape shape;
+    for (const std::vector<float>& axis : divisors) {
+      std::vector<float> next;
+      for (float m : map)
+        for (float d : axis) next.push_back(m * d);
+      map = std::move(next);
+      shape.push_back(static_cast<int64_t>(axis.size()));
+    }
+    by = b.Constant("divisors", shape, std::move(map));
+  }
+  KILN_ASSIGN_OR_RETURN(auto average, b.Op("div", {sum, by}));
+  return b.Op("trunc", {average});
+}
+
 absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
@@ -111,6 +138,19 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  if (IsIntegral(ctx.DTypeOf(node, "self"))) {
+    OpBuilder b(ctx, node);
+    attrs.SetInt("divisor_override", 1);
+    KILN_ASSIGN_OR_RETURN(auto sum, b.Op("avg_pool2d", {x}, attrs));
+    const ops::Shape &in = b.Shape(x), &out = b.Shape(sum);
+    const size_t r = in.size();
+    std::vector<std::vector<float>> divisors;
+    for (int i = 0; i < 2; ++i)
+      divisors.push_back(AvgPoolDivisors(in[r - 2 + i], out[r - 2 + i], kernel[i], stride[i], padding[i],
+                                         count_include_pad));
+    KILN_ASSIGN_OR_RETURN(auto average, TruncatedAverage(b, sum, divisor, divisors));
+    return ctx.Bind(node, average);
+  }
   if (divisor > 0) attrs.SetInt("divisor_override", divisor);
   if (divisor >= 0) return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
   // ATen divides by a negative override too; the device op takes positive ones, so sum and divide.
@@ -205,8 +245,15 @@ absl::Status AvgPool1d(LoweringContext& ctx, const AtenNode& node) {
   reshape.SetInts("shape", as_2d);
   pool.SetInts("kernel", {1, kernel[0]}).SetInts("stride", {1, stride[0]}).SetInts("padding", {0, padding[0]})
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  const bool integral = IsIntegral(ctx.DTypeOf(node, "self"));
+  if (integral) pool.SetInt("divisor_override", 1);
   KILN_ASSIGN_OR_RETURN(auto x2, ctx.Emit(node, "reshape", {x}, reshape));
   KILN_ASSIGN_OR_RETURN(auto pooled, ctx.Emit(node, "avg_pool2d", {x2}, pool));
+  if (integral) {
+    OpBuilder b(ctx, node);
+    KILN_ASSIGN_OR_RETURN(pooled, TruncatedAverage(b, pooled, 0, {AvgPoolDivisors(length, b.Shape(pooled).back(),
+                                                  kernel[0], stride[0], padding[0], count_include_pad)}));
+  }
   ops::Shape out = ctx.graph().values[pooled].shape;
   out.erase(out.end() - 2);
   back.SetInts("shape", out);
@@ -270,6 +317,7 @@ absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
   // With divisor_override (any non-zero value, negative too), both stages sum (divisor 1) and a div
   // applies the override.
   KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
+  const bool integral = IsIntegral(ctx.DTypeOf(node, "self"));  // stages sum; TruncatedAverage divides
   if (stride.empty()) stride = kernel;
   for (auto* v : {&kernel, &stride, &padding})
     if (v->size() == 1) *v = {(*v)[0], (*v)[0], (*v)[0]};
@@ -295,16 +343,26 @@ absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
   };
   // [batch, 1, rows, cols] views: only the batch dim of a pooling input may be empty.
   KILN_ASSIGN_OR_RETURN(auto slices, reshape(x, {lead * d, 1, in[r - 2], in[r - 1]}));
+  const int64_t stage_divisor = divisor != 0 || integral ? 1 : 0;
   KILN_ASSIGN_OR_RETURN(auto hw, pool(slices, {kernel[1], kernel[2]}, {stride[1], stride[2]}, {padding[1], padding[2]},
-                                      divisor != 0 ? 1 : 0));
+                                      stage_divisor));
   const ops::Shape hw_shape = ctx.graph().values[hw].shape;
   KILN_ASSIGN_OR_RETURN(auto planes, reshape(hw, {lead, 1, d, hw_shape[2] * hw_shape[3]}));
-  KILN_ASSIGN_OR_RETURN(auto dhw, pool(planes, {kernel[0], 1}, {stride[0], 1}, {padding[0], 0}, divisor != 0 ? 1 : 0));
-  if (divisor != 0) {
+  KILN_ASSIGN_OR_RETURN(auto dhw, pool(planes, {kernel[0], 1}, {stride[0], 1}, {padding[0], 0}, stage_divisor));
+  const int64_t out_d = ctx.graph().values[dhw].shape[2];
+  if (integral) {
+    OpBuilder b(ctx, node);
+    KILN_ASSIGN_OR_RETURN(auto by_depth, reshape(dhw, {lead, out_d, hw_shape[2], hw_shape[3]}));
+    std::vector<std::vector<float>> divisors = {
+        AvgPoolDivisors(d, out_d, kernel[0], stride[0], padding[0], count_include_pad),
+        AvgPoolDivisors(in[r - 2], hw_shape[2], kernel[1], stride[1], padding[1], count_include_pad),
+        AvgPoolDivisors(in[r - 1], hw_shape[3], kernel[2], stride[2], padding[2], count_include_pad)};
+    KILN_ASSIGN_OR_RETURN(dhw, TruncatedAverage(b, by_depth, divisor, divisors));
+  } else if (divisor != 0) {
     KILN_ASSIGN_OR_RETURN(dhw, ctx.Emit(node, "div", {dhw, ctx.ScalarConstant(static_cast<double>(divisor))}));
   }
   ops::Shape out(in.begin(), in.end() - 3);
-  out.insert(out.end(), {ctx.graph().values[dhw].shape[2], hw_shape[2], hw_shape[3]});
+  out.insert(out.end(), {out_d, hw_shape[2], hw_shape[3]});
   KILN_ASSIGN_OR_RETURN(auto y, reshape(dhw, out));
   return ctx.Bind(node, y);
 }
