@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 # ATen op (post run_decompositions) the "unsupported_op" model exists to exercise.
-UNSUPPORTED_OP_TARGET = "aten.rand.default"
+UNSUPPORTED_OP_TARGET = "aten._fft_r2c.default"
 
 InputFn = Callable[[torch.Generator], "tuple[Tensor, ...]"]
 
@@ -161,10 +161,10 @@ def token_ids(shape: tuple[int, ...], vocab: int) -> InputFn:
 
 
 class _Unsupported(nn.Module):
-    """rand cannot run on the device (it has no RNG); used to test the compiler's error path."""
+    """An FFT cannot run on the device (it has no complex dtype); used to test the compiler's error path."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.rand(x.shape) + x
+        return torch.fft.rfft(x).abs() + 1
 
 
 class _TinyAttention(nn.Module):
