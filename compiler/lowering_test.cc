@@ -1061,6 +1061,56 @@ TEST(Lowering, BatchNormLegitTrainingUsesBatchStatistics) {
   EXPECT_EQ(out["bn_rstd"], (std::vector<float>{1, 0.5f}));
 }
 
+// Bad arguments to the decomposed nn ops name the node, the op and the values at fault.
+TEST(Lowering, DecomposedNnOpsRejectBadArgumentsByName) {
+  {
+    AtenGraph g;
+    AddUserInput(g, "x", {1, 2, 4, 4});
+    AddUserInput(g, "grid", {1, 3, 3, 2});
+    AddNode(g, "gs", "torch.ops.aten.grid_sampler_2d.default",
+            {TensorArg("input", "x"), TensorArg("grid", "grid"), IntArg("interpolation_mode", 2),
+             IntArg("padding_mode", 0), BoolArg("align_corners", false)},
+            {1, 2, 3, 3});
+    g.outputs = {"gs"};
+    absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+    ASSERT_FALSE(lowered.ok());
+    EXPECT_THAT(lowered.status().message(),
+                HasSubstr("node 'gs' (aten.grid_sampler_2d.default): interpolation mode 2 (bicubic) is not supported "
+                          "yet; bilinear (0) and nearest (1) are"));
+  }
+  {
+    AtenGraph g;
+    AddUserInput(g, "cols", {1, 8, 5});
+    AddNode(g, "fold", "torch.ops.aten.col2im.default",
+            {TensorArg("self", "cols"), IntsArg("output_size", {3, 3}), IntsArg("kernel_size", {2, 2}),
+             IntsArg("dilation", {1}), IntsArg("padding", {0}), IntsArg("stride", {1})},
+            {1, 2, 3, 3});
+    g.outputs = {"fold"};
+    absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+    ASSERT_FALSE(lowered.ok());
+    EXPECT_THAT(lowered.status().message(),
+                HasSubstr("node 'fold' (aten.col2im.default): input [1, 8, 5] does not hold C * 2 * 2 rows of 2 * 2 "
+                          "blocks for output [3, 3]"));
+  }
+  {
+    AtenGraph g;
+    AddUserInput(g, "dy", {1, 4, 3, 3});
+    AddUserInput(g, "x", {1, 3, 5, 5});
+    AddUserInput(g, "w", {4, 2, 3, 3});
+    AddNode(g, "cb", "torch.ops.aten.convolution_backward.default",
+            {TensorArg("grad_output", "dy"), TensorArg("input", "x"), TensorArg("weight", "w"),
+             IntsArg("stride", {1}), IntsArg("padding", {0}), IntsArg("dilation", {1}),
+             BoolArg("transposed", false), IntsArg("output_padding", {0}), IntArg("groups", 1)},
+            {1, 3, 5, 5}, {"cb_input", "cb_weight", ""});
+    g.outputs = {"cb_input"};
+    absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+    ASSERT_FALSE(lowered.ok());
+    EXPECT_THAT(lowered.status().message(),
+                HasSubstr("node 'cb' (aten.convolution_backward.default): input [1, 3, 5, 5], weight [4, 2, 3, 3] and "
+                          "grad_output [1, 4, 3, 3] do not fit a convolution with 1 groups"));
+  }
+}
+
 TEST(Lowering, ScatterOverloads) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});

@@ -205,6 +205,12 @@ def pdist_p2_and_p1():
     return (lambda a: (A._pdist_forward(a, 2.0), A._pdist_forward(a, 1.0))), (torch.randn(5, 3),)
 
 
+@case("aten._pdist_forward.default")
+def pdist_one_row_is_empty():
+    torch, A = _aten()
+    return (lambda a: A._pdist_forward(a, 2.0) + 1), (torch.randn(1, 3),)
+
+
 @case("aten.max_pool3d_with_indices.default")
 def max_pool3d_with_indices_padded_dilated_ceil():
     torch, A = _aten()
