@@ -214,19 +214,19 @@ TEST(Lowering, AddmmWithAlphaAndBetaScalesBothTerms) {
 TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});
-  AddNode(g, "cdist_a", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "x"), TensorArg("x2", "x")}, {2, 2});
-  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "cdist_a")}, {2, 2});
+  AddNode(g, "rand_a", "torch.ops.aten.rand.default", {IntsArg("size", {2, 2})}, {2, 2});
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "rand_a")}, {2, 2});
   AddNode(g, "erfinv", "torch.ops.aten.erfinv.default", {TensorArg("self", "relu")}, {2, 2});
-  AddNode(g, "cdist_b", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "erfinv"), TensorArg("x2", "x")},
-          {2, 2});
-  g.outputs = {"cdist_b"};
+  AddNode(g, "rand_b", "torch.ops.aten.rand.default", {IntsArg("size", {2, 2})}, {2, 2});
+  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "erfinv"), TensorArg("other", "rand_b")}, {2, 2});
+  g.outputs = {"add"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   // Supported ops are not listed; a known gap says why.
   EXPECT_EQ(lowered.status().message(),
-            "unsupported ATen ops: aten._cdist_forward.default (nodes cdist_a, cdist_b): not supported yet: no "
-            "pairwise-distance device op; aten.erfinv.default (node erfinv)");
+            "unsupported ATen ops: aten.erfinv.default (node erfinv); aten.rand.default (nodes rand_a, rand_b): "
+            "cannot run on the device: random numbers; the device has no RNG");
 }
 
 TEST(Lowering, OpsThatCannotRunSayWhy) {
@@ -265,22 +265,35 @@ AtenGraph MaxPoolGraph(const std::string& used_output) {
   return g;
 }
 
-TEST(Lowering, UseOfAnUnproducedOutputNamesTheProducer) {
-  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(MaxPoolGraph("getitem_1"));
-  ASSERT_FALSE(lowered.ok());
-  const std::string msg(lowered.status().message());
-  EXPECT_THAT(msg, HasSubstr("consumer"));
-  EXPECT_THAT(msg, HasSubstr("getitem_1"));
-  EXPECT_THAT(msg, HasSubstr("'max_pool2d_with_indices'"));
-  EXPECT_THAT(msg, HasSubstr("aten.max_pool2d_with_indices.default"));
-
-  // Output 0 (the pooled values) is fine.
-  absl::StatusOr<DeviceGraph> ok = LowerAtenGraph(MaxPoolGraph("getitem"));
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(OpNames(*ok), (std::vector<std::string>{"max_pool2d", "relu"}));
+TEST(Lowering, MaxPoolIndicesAreComputedOnlyWhenUsed) {
   std::vector<float> x(16);
   for (int i = 0; i < 16; ++i) x[i] = static_cast<float>(i);
-  EXPECT_EQ(Evaluate(*ok, {{"x", x}})["consumer"], (std::vector<float>{5, 7, 13, 15}));
+  // Output 0 alone is the max_pool2d device op.
+  absl::StatusOr<DeviceGraph> values = LowerAtenGraph(MaxPoolGraph("getitem"));
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_EQ(OpNames(*values), (std::vector<std::string>{"max_pool2d", "relu"}));
+  EXPECT_EQ(Evaluate(*values, {{"x", x}})["consumer"], (std::vector<float>{5, 7, 13, 15}));
+  // The indices: each window's argmax as a flat position in the 4x4 plane.
+  absl::StatusOr<DeviceGraph> indices = LowerAtenGraph(MaxPoolGraph("getitem_1"));
+  ASSERT_TRUE(indices.ok()) << indices.status();
+  x[4] = 100;  // the top-left window's maximum moves to (1, 0)
+  EXPECT_EQ(Evaluate(*indices, {{"x", x}})["consumer"], (std::vector<float>{4, 7, 13, 15}));
+}
+
+TEST(Lowering, UseOfAnUnproducedOutputNamesTheProducer) {
+  AtenGraph g;
+  AddUserInput(g, "w", {5, 2});
+  AddUserInput(g, "i", {3}, TorchDType::kLong);
+  AddUserInput(g, "o", {2}, TorchDType::kLong);
+  AddNode(g, "bag", "torch.ops.aten._embedding_bag.default",
+          {TensorArg("weight", "w"), TensorArg("indices", "i"), TensorArg("offsets", "o")}, {2, 2},
+          {"bag_out", "offset2bag", "bag_size", "max_indices"});
+  AddNode(g, "consumer", "torch.ops.aten.relu.default", {TensorArg("self", "offset2bag")}, {3});
+  g.outputs = {"consumer"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_EQ(lowered.status().message(), "node 'consumer' (aten.relu.default): uses 'offset2bag', a result of node "
+                                        "'bag' (aten._embedding_bag.default) that Kiln does not produce");
 }
 
 TEST(Lowering, UnknownValueIsNamed) {
@@ -1026,6 +1039,76 @@ TEST(Lowering, NormStatisticsOutputs) {
   EXPECT_EQ(out["bn_mean"], (std::vector<float>{2, 5}));  // per channel (dim 1)
   EXPECT_EQ(out["bn_out"][0], -1.0f);
   EXPECT_EQ(out["bn_out"][1], 1.0f);
+}
+
+// torch.export functionalizes _native_batch_norm_legit (aten_cases checks the functional form against
+// eager); graphs that keep the in-place form get the same batch statistics.
+TEST(Lowering, BatchNormLegitTrainingUsesBatchStatistics) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 2});
+  AddUserInput(g, "rm", {2});
+  AddUserInput(g, "rv", {2});
+  AddNode(g, "bn", "torch.ops.aten._native_batch_norm_legit.default",
+          {TensorArg("input", "x"), TensorArg("running_mean", "rm"), TensorArg("running_var", "rv"),
+           BoolArg("training", true), FloatArg("momentum", 0.1), FloatArg("eps", 0.0)},
+          {1, 2, 2}, {"bn_out", "bn_mean", "bn_rstd"});
+  g.values["bn_mean"] = Meta({2});
+  g.values["bn_rstd"] = Meta({2});
+  g.outputs = {"bn_out", "bn_mean", "bn_rstd"};
+  auto out = LowerAndRun(g, {{"x", {1, 3, 5, 9}}, {"rm", {100, 100}}, {"rv", {7, 7}}});
+  EXPECT_EQ(out["bn_out"], (std::vector<float>{-1, 1, -1, 1}));
+  EXPECT_EQ(out["bn_mean"], (std::vector<float>{2, 7}));
+  EXPECT_EQ(out["bn_rstd"], (std::vector<float>{1, 0.5f}));
+}
+
+// Bad arguments to the decomposed nn ops name the node, the op and the values at fault.
+TEST(Lowering, DecomposedNnOpsRejectBadArgumentsByName) {
+  {
+    AtenGraph g;
+    AddUserInput(g, "x", {1, 2, 4, 4});
+    AddUserInput(g, "grid", {1, 3, 3, 2});
+    AddNode(g, "gs", "torch.ops.aten.grid_sampler_2d.default",
+            {TensorArg("input", "x"), TensorArg("grid", "grid"), IntArg("interpolation_mode", 2),
+             IntArg("padding_mode", 0), BoolArg("align_corners", false)},
+            {1, 2, 3, 3});
+    g.outputs = {"gs"};
+    absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+    ASSERT_FALSE(lowered.ok());
+    EXPECT_THAT(lowered.status().message(),
+                HasSubstr("node 'gs' (aten.grid_sampler_2d.default): interpolation mode 2 (bicubic) is not supported "
+                          "yet; bilinear (0) and nearest (1) are"));
+  }
+  {
+    AtenGraph g;
+    AddUserInput(g, "cols", {1, 8, 5});
+    AddNode(g, "fold", "torch.ops.aten.col2im.default",
+            {TensorArg("self", "cols"), IntsArg("output_size", {3, 3}), IntsArg("kernel_size", {2, 2}),
+             IntsArg("dilation", {1}), IntsArg("padding", {0}), IntsArg("stride", {1})},
+            {1, 2, 3, 3});
+    g.outputs = {"fold"};
+    absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+    ASSERT_FALSE(lowered.ok());
+    EXPECT_THAT(lowered.status().message(),
+                HasSubstr("node 'fold' (aten.col2im.default): input [1, 8, 5] does not hold C * 2 * 2 rows of 2 * 2 "
+                          "blocks for output [3, 3]"));
+  }
+  {
+    AtenGraph g;
+    AddUserInput(g, "dy", {1, 4, 3, 3});
+    AddUserInput(g, "x", {1, 3, 5, 5});
+    AddUserInput(g, "w", {4, 2, 3, 3});
+    AddNode(g, "cb", "torch.ops.aten.convolution_backward.default",
+            {TensorArg("grad_output", "dy"), TensorArg("input", "x"), TensorArg("weight", "w"),
+             IntsArg("stride", {1}), IntsArg("padding", {0}), IntsArg("dilation", {1}),
+             BoolArg("transposed", false), IntsArg("output_padding", {0}), IntArg("groups", 1)},
+            {1, 3, 5, 5}, {"cb_input", "cb_weight", ""});
+    g.outputs = {"cb_input"};
+    absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+    ASSERT_FALSE(lowered.ok());
+    EXPECT_THAT(lowered.status().message(),
+                HasSubstr("node 'cb' (aten.convolution_backward.default): input [1, 3, 5, 5], weight [4, 2, 3, 3] and "
+                          "grad_output [1, 4, 3, 3] do not fit a convolution with 1 groups"));
+  }
 }
 
 TEST(Lowering, ScatterOverloads) {

@@ -40,7 +40,6 @@ std::string InferLayerNorm(const std::vector<Shape>& inputs, const Attrs& attrs,
     if (inputs[i] != normalized)
       return std::string(i == 1 ? "weight" : "bias") + " must have the normalized shape " +
              ShapeToString(normalized) + ", got " + ShapeToString(inputs[i]);
-  if (attrs.Float("eps") < 0) return "attribute 'eps' must be >= 0";
   *out = x;
   return "";
 }
@@ -55,7 +54,6 @@ std::string InferBatchNorm(const std::vector<Shape>& inputs, const Attrs& attrs,
     if (inputs[i] != Shape{x[1]})
       return std::string(kNames[i]) + " must be [" + std::to_string(x[1]) + "] (the channel count), got " +
              ShapeToString(inputs[i]);
-  if (attrs.Float("eps") < 0) return "attribute 'eps' must be >= 0";
   *out = x;
   return "";
 }
@@ -84,7 +82,8 @@ std::vector<OpDef> NormalizationOps() {
     def.num_optional_inputs = 2;
     def.attrs = {
         {"normalized_ndim", AttrKind::kInt, "How many trailing dims to normalize over (>= 1)"},
-        {"eps", AttrKind::kFloat, "Added to the variance before the square root"},
+        {"eps", AttrKind::kFloat,
+         "Added to the variance before the square root (any sign, as ATen: a negative sum gives NaN)"},
     };
     def.unit = Unit::kVector;
     def.infer_shape = InferLayerNorm;
@@ -97,7 +96,8 @@ std::vector<OpDef> NormalizationOps() {
     def.summary = "Inference batch norm: (x - mean) / sqrt(var + eps) * weight + bias per channel (dim 1)";
     def.inputs = {"x", "mean", "var", "weight", "bias"};
     def.num_optional_inputs = 2;
-    def.attrs = {{"eps", AttrKind::kFloat, "Added to the variance before the square root"}};
+    def.attrs = {{"eps", AttrKind::kFloat,
+         "Added to the variance before the square root (any sign, as ATen: a negative sum gives NaN)"}};
     def.unit = Unit::kVector;
     def.infer_shape = InferBatchNorm;
     def.work = NormWork;

@@ -46,6 +46,9 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddConstantRules(r);
     AddSortRules(r);
     AddLinalgRules(r);
+    AddBackwardRules(r);
+    AddConvolutionRules(r);
+    AddSamplingRules(r);
     return r;
   }();
   return rules;

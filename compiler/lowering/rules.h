@@ -37,6 +37,9 @@ void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/s
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
 void AddSortRules(RuleTable& rules);         // rules_sort.cc: median, searchsorted, bucketize, histc
 void AddLinalgRules(RuleTable& rules);       // rules_linalg.cc: addmv, addbmm, _trilinear, dist
+void AddSamplingRules(RuleTable& rules);     // rules_sampling.cc: distances, col2im, max_pool3d, grid_sampler, embedding_bag
+void AddConvolutionRules(RuleTable& rules);  // rules_conv.cc: convolution (1-D, 2-D, 3-D, transposed) and its backward
+void AddBackwardRules(RuleTable& rules);     // rules_backward.cc: gradients of pooling, conv, norms, embedding
 
 }  // namespace kiln::compiler
 

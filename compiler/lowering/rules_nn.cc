@@ -5,6 +5,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/lowering/op_builder.h"
+#include "compiler/lowering/pool_windows.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
 
@@ -37,27 +39,6 @@ absl::Status Matmul(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "matmul", {a, b});
 }
 
-absl::Status Convolution(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
-  KILN_ASSIGN_OR_RETURN(auto w, ctx.Tensor(node, "weight"));
-  KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
-  KILN_ASSIGN_OR_RETURN(auto transposed, ctx.Bool(node, "transposed", false));
-  if (transposed) return ctx.NodeError(node, "transposed convolution is not supported yet");
-  if (ctx.graph().values[x].shape.size() != 4)
-    return ctx.NodeError(node, absl::StrCat("only 2-D convolution is supported yet (input has rank ",
-                                            ctx.graph().values[x].shape.size(), ")"));
-  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride"));
-  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding"));
-  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation"));
-  KILN_ASSIGN_OR_RETURN(auto groups, ctx.Int(node, "groups", 1));
-  ExpandToPairs({&stride, &padding, &dilation});
-  ops::Attrs attrs;
-  attrs.SetInts("stride", stride).SetInts("padding", padding).SetInts("dilation", dilation).SetInt("groups", groups);
-  std::vector<int> inputs = {x, w};
-  if (bias) inputs.push_back(*bias);
-  return EmitAndBind(ctx, node, "conv2d", inputs, attrs);
-}
-
 absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
   KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
@@ -74,8 +55,12 @@ absl::Status BatchNormNoTraining(LoweringContext& ctx, const AtenNode& node) {
   }
   ops::Attrs attrs;
   attrs.SetFloat("eps", eps);
-  // Outputs 1 and 2 (saved statistics) are empty in inference; only output 0 is bound.
-  return EmitAndBind(ctx, node, "batch_norm", inputs, attrs);
+  KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "batch_norm", inputs, attrs));
+  // ATen returns empty saved statistics (outputs 1 and 2) in inference mode.
+  OpBuilder b(ctx, node);
+  for (size_t i = 1; i < 3; ++i)
+    if (b.Wants(i)) KILN_RETURN_IF_ERROR(b.BindIfWanted(b.Constant("empty", {0}, {}), i));
+  return absl::OkStatus();
 }
 
 absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
@@ -95,9 +80,8 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   attrs.SetInt("normalized_ndim", static_cast<int64_t>(shape.size())).SetFloat("eps", eps);
   KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "layer_norm", inputs, attrs));
   // Outputs 1 and 2 (mean and rstd over the normalized dims, kept as size 1), when the graph uses them.
-  const bool wants_stats = (node.outputs.size() > 1 && !node.outputs[1].empty()) ||
-                           (node.outputs.size() > 2 && !node.outputs[2].empty());
-  if (!wants_stats) return absl::OkStatus();
+  OpBuilder b(ctx, node);
+  if (!b.Wants(1) && !b.Wants(2)) return absl::OkStatus();
   const int64_t rank = static_cast<int64_t>(ctx.graph().values[x].shape.size());
   std::vector<int64_t> dims;
   for (int64_t d = rank - static_cast<int64_t>(shape.size()); d < rank; ++d) dims.push_back(d);
@@ -109,25 +93,36 @@ absl::Status LayerNorm(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto var, ctx.Emit(node, "reduce_mean", {squared}, stats));
   KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
   KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
-  if (!node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, mean, 1));
-  if (node.outputs.size() > 2 && !node.outputs[2].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, rstd, 2));
+  KILN_RETURN_IF_ERROR(b.BindIfWanted(mean, 1));
+  KILN_RETURN_IF_ERROR(b.BindIfWanted(rstd, 2));
   return absl::OkStatus();
 }
 
-absl::Status MaxPool(LoweringContext& ctx, const AtenNode& node) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN_OR_RETURN(auto kernel, ctx.Ints(node, "kernel_size"));
-  KILN_ASSIGN_OR_RETURN(auto stride, ctx.Ints(node, "stride", std::vector<int64_t>{}));
-  KILN_ASSIGN_OR_RETURN(auto padding, ctx.Ints(node, "padding", std::vector<int64_t>{0, 0}));
-  KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1, 1}));
-  KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
-  if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
-  ExpandToPairs({&kernel, &stride, &padding, &dilation});
-  ops::Attrs attrs;
-  attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
-      .SetInts("dilation", dilation).SetInt("ceil_mode", ceil_mode ? 1 : 0);
-  // Output 1 (the argmax indices) is not produced; a graph that uses it fails at that use.
-  return EmitAndBind(ctx, node, "max_pool2d", {x}, attrs);
+bool IsIntegral(TorchDType t) {
+  return t == TorchDType::kByte || t == TorchDType::kChar || t == TorchDType::kShort || t == TorchDType::kInt ||
+         t == TorchDType::kLong;
+}
+
+// ATen averages integer tensors with C++ integer division (toward zero). `sum` holds the window sums
+// (exact in fp32 below 2^24); one division by each output's divisor (the override, or the product of
+// the trailing axes' `divisors`) rounds correctly, so trunc gives ATen's quotient.
+absl::StatusOr<int> TruncatedAverage(OpBuilder& b, int sum, int64_t divisor_override,
+                                     const std::vector<std::vector<float>>& divisors) {
+  int by = b.Scalar(static_cast<double>(divisor_override));
+  if (divisor_override == 0) {
+    std::vector<float> map = {1.0f};
+    ops::Shape shape;
+    for (const std::vector<float>& axis : divisors) {
+      std::vector<float> next;
+      for (float m : map)
+        for (float d : axis) next.push_back(m * d);
+      map = std::move(next);
+      shape.push_back(static_cast<int64_t>(axis.size()));
+    }
+    by = b.Constant("divisors", shape, std::move(map));
+  }
+  KILN_ASSIGN_OR_RETURN(auto average, b.Op("div", {sum, by}));
+  return b.Op("trunc", {average});
 }
 
 absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
@@ -143,23 +138,25 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  if (IsIntegral(ctx.DTypeOf(node, "self"))) {
+    OpBuilder b(ctx, node);
+    attrs.SetInt("divisor_override", 1);
+    KILN_ASSIGN_OR_RETURN(auto sum, b.Op("avg_pool2d", {x}, attrs));
+    const ops::Shape &in = b.Shape(x), &out = b.Shape(sum);
+    const size_t r = in.size();
+    std::vector<std::vector<float>> divisors;
+    for (int i = 0; i < 2; ++i)
+      divisors.push_back(AvgPoolDivisors(in[r - 2 + i], out[r - 2 + i], kernel[i], stride[i], padding[i],
+                                         count_include_pad));
+    KILN_ASSIGN_OR_RETURN(auto average, TruncatedAverage(b, sum, divisor, divisors));
+    return ctx.Bind(node, average);
+  }
   if (divisor > 0) attrs.SetInt("divisor_override", divisor);
   if (divisor >= 0) return EmitAndBind(ctx, node, "avg_pool2d", {x}, attrs);
   // ATen divides by a negative override too; the device op takes positive ones, so sum and divide.
   attrs.SetInt("divisor_override", 1);
   KILN_ASSIGN_OR_RETURN(auto sum, ctx.Emit(node, "avg_pool2d", {x}, attrs));
   return EmitAndBind(ctx, node, "div", {sum, ctx.ScalarConstant(static_cast<double>(divisor))});
-}
-
-// The [out, in] matrix that averages ATen's adaptive windows: row i averages [floor(i * in / out),
-// ceil((i + 1) * in / out)).
-std::vector<float> AdaptiveWindows(int64_t in, int64_t out) {
-  std::vector<float> m(out * in, 0.0f);
-  for (int64_t i = 0; i < out; ++i) {
-    const int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
-    for (int64_t j = start; j < end; ++j) m[i * in + j] = 1.0f / static_cast<float>(end - start);
-  }
-  return m;
 }
 
 // Adaptive average pooling whose windows tile the input evenly (VGG's and AlexNet's 7x7/6x6 heads,
@@ -248,8 +245,15 @@ absl::Status AvgPool1d(LoweringContext& ctx, const AtenNode& node) {
   reshape.SetInts("shape", as_2d);
   pool.SetInts("kernel", {1, kernel[0]}).SetInts("stride", {1, stride[0]}).SetInts("padding", {0, padding[0]})
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
+  const bool integral = IsIntegral(ctx.DTypeOf(node, "self"));
+  if (integral) pool.SetInt("divisor_override", 1);
   KILN_ASSIGN_OR_RETURN(auto x2, ctx.Emit(node, "reshape", {x}, reshape));
   KILN_ASSIGN_OR_RETURN(auto pooled, ctx.Emit(node, "avg_pool2d", {x2}, pool));
+  if (integral) {
+    OpBuilder b(ctx, node);
+    KILN_ASSIGN_OR_RETURN(pooled, TruncatedAverage(b, pooled, 0, {AvgPoolDivisors(length, b.Shape(pooled).back(),
+                                                  kernel[0], stride[0], padding[0], count_include_pad)}));
+  }
   ops::Shape out = ctx.graph().values[pooled].shape;
   out.erase(out.end() - 2);
   back.SetInts("shape", out);
@@ -313,6 +317,7 @@ absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
   // With divisor_override (any non-zero value, negative too), both stages sum (divisor 1) and a div
   // applies the override.
   KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
+  const bool integral = IsIntegral(ctx.DTypeOf(node, "self"));  // stages sum; TruncatedAverage divides
   if (stride.empty()) stride = kernel;
   for (auto* v : {&kernel, &stride, &padding})
     if (v->size() == 1) *v = {(*v)[0], (*v)[0], (*v)[0]};
@@ -338,16 +343,26 @@ absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
   };
   // [batch, 1, rows, cols] views: only the batch dim of a pooling input may be empty.
   KILN_ASSIGN_OR_RETURN(auto slices, reshape(x, {lead * d, 1, in[r - 2], in[r - 1]}));
+  const int64_t stage_divisor = divisor != 0 || integral ? 1 : 0;
   KILN_ASSIGN_OR_RETURN(auto hw, pool(slices, {kernel[1], kernel[2]}, {stride[1], stride[2]}, {padding[1], padding[2]},
-                                      divisor != 0 ? 1 : 0));
+                                      stage_divisor));
   const ops::Shape hw_shape = ctx.graph().values[hw].shape;
   KILN_ASSIGN_OR_RETURN(auto planes, reshape(hw, {lead, 1, d, hw_shape[2] * hw_shape[3]}));
-  KILN_ASSIGN_OR_RETURN(auto dhw, pool(planes, {kernel[0], 1}, {stride[0], 1}, {padding[0], 0}, divisor != 0 ? 1 : 0));
-  if (divisor != 0) {
+  KILN_ASSIGN_OR_RETURN(auto dhw, pool(planes, {kernel[0], 1}, {stride[0], 1}, {padding[0], 0}, stage_divisor));
+  const int64_t out_d = ctx.graph().values[dhw].shape[2];
+  if (integral) {
+    OpBuilder b(ctx, node);
+    KILN_ASSIGN_OR_RETURN(auto by_depth, reshape(dhw, {lead, out_d, hw_shape[2], hw_shape[3]}));
+    std::vector<std::vector<float>> divisors = {
+        AvgPoolDivisors(d, out_d, kernel[0], stride[0], padding[0], count_include_pad),
+        AvgPoolDivisors(in[r - 2], hw_shape[2], kernel[1], stride[1], padding[1], count_include_pad),
+        AvgPoolDivisors(in[r - 1], hw_shape[3], kernel[2], stride[2], padding[2], count_include_pad)};
+    KILN_ASSIGN_OR_RETURN(dhw, TruncatedAverage(b, by_depth, divisor, divisors));
+  } else if (divisor != 0) {
     KILN_ASSIGN_OR_RETURN(dhw, ctx.Emit(node, "div", {dhw, ctx.ScalarConstant(static_cast<double>(divisor))}));
   }
   ops::Shape out(in.begin(), in.end() - 3);
-  out.insert(out.end(), {ctx.graph().values[dhw].shape[2], hw_shape[2], hw_shape[3]});
+  out.insert(out.end(), {out_d, hw_shape[2], hw_shape[3]});
   KILN_ASSIGN_OR_RETURN(auto y, reshape(dhw, out));
   return ctx.Bind(node, y);
 }
@@ -432,7 +447,7 @@ absl::Status UpsampleBilinear(LoweringContext& ctx, const AtenNode& node) {
 }
 
 struct Moments {
-  int mean, rstd, normalized;
+  int mean, rstd, normalized, var;  // var: biased
 };
 
 // (t - mean) * rsqrt(var + eps) with mean and (biased) variance over the dims `stats` names, as ATen's
@@ -446,7 +461,7 @@ absl::StatusOr<Moments> Normalize(LoweringContext& ctx, const AtenNode& node, in
   KILN_ASSIGN_OR_RETURN(auto var_eps, ctx.Emit(node, "add", {var, ctx.ScalarConstant(eps)}));
   KILN_ASSIGN_OR_RETURN(auto rstd, ctx.Emit(node, "rsqrt", {var_eps}));
   KILN_ASSIGN_OR_RETURN(auto normalized, ctx.Emit(node, "mul", {centered, rstd}));
-  return Moments{mean, rstd, normalized};
+  return Moments{mean, rstd, normalized, var};
 }
 
 // The shared tail of the normalizations that return (out, mean, rstd): weight and bias [C] apply along
@@ -501,20 +516,60 @@ absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
 
 // _native_batch_norm_legit.no_stats(x, weight?, bias?, training, momentum, eps) -> (out, mean, rstd):
 // batch statistics over every dim but the channels (dim 1), biased variance as ATen's training mode.
-absl::Status BatchNormNoStats(LoweringContext& ctx, const AtenNode& node) {
+// _native_batch_norm_legit(x, weight?, bias?, running_mean, running_var, training, momentum, eps) is
+// the same in training mode; it also updates the running statistics in place, which torch.export
+// turns into _native_batch_norm_legit_functional (below) plus a buffer mutation that the .pt2 reader
+// rejects by name. In inference mode it normalizes with the running statistics (mean/rstd are empty).
+// _native_batch_norm_legit_functional returns the updated statistics as outputs 3 and 4:
+// (1 - momentum) * running + momentum * batch (the variance unbiased), or the running ones unchanged.
+absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
   KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
   KILN_ASSIGN_OR_RETURN(auto bias, ctx.OptionalTensor(node, "bias"));
   KILN_ASSIGN_OR_RETURN(auto eps, ctx.Float(node, "eps"));
+  KILN_ASSIGN_OR_RETURN(auto training, ctx.Bool(node, "training", true));
+  const bool running_stats = node.Find("running_mean") != nullptr;
   const ops::Shape in = ctx.graph().values[x].shape;
   if (in.size() < 2) return ctx.NodeError(node, absl::StrCat("expects [N, C, ...] input, got ", ops::ShapeToString(in)));
+  if (!training) {
+    if (!running_stats) return ctx.NodeError(node, "inference mode needs running statistics");
+    KILN_RETURN_IF_ERROR(BatchNormNoTraining(ctx, node));
+    for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
+      if (node.outputs[i].empty()) continue;
+      KILN_ASSIGN_OR_RETURN(auto unchanged, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
+      KILN_RETURN_IF_ERROR(ctx.Bind(node, unchanged, i));
+    }
+    return absl::OkStatus();
+  }
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < static_cast<int64_t>(in.size()); ++d)
     if (d != 1) dims.push_back(d);
   ops::Attrs stats;
   stats.SetInts("dims", dims).SetInt("keepdim", 1);
   KILN_ASSIGN_OR_RETURN(Moments m, Normalize(ctx, node, x, stats, eps));
-  return AffineAndBind(ctx, node, m.normalized, in.size(), in[1], weight, bias, m, {in[1]});
+  KILN_RETURN_IF_ERROR(AffineAndBind(ctx, node, m.normalized, in.size(), in[1], weight, bias, m, {in[1]}));
+  const bool wants_update = (node.outputs.size() > 3 && !node.outputs[3].empty()) ||
+                            (node.outputs.size() > 4 && !node.outputs[4].empty());
+  if (!wants_update) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto momentum, ctx.Float(node, "momentum"));
+  const double count = static_cast<double>(ops::NumElements(in) / std::max<int64_t>(in[1], 1));
+  ops::Attrs flat;
+  flat.SetInts("shape", {in[1]});
+  for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) continue;
+    KILN_ASSIGN_OR_RETURN(auto running, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
+    int batch = m.mean;
+    if (i == 4) {  // the running variance is unbiased
+      KILN_ASSIGN_OR_RETURN(batch, ctx.Emit(node, "mul", {m.var, ctx.ScalarConstant(count / std::max(count - 1, 1.0))}));
+    }
+    KILN_ASSIGN_OR_RETURN(auto batch_flat, ctx.Emit(node, "reshape", {batch}, flat));
+    KILN_ASSIGN_OR_RETURN(auto new_part, ctx.Emit(node, "mul", {batch_flat, ctx.ScalarConstant(momentum)}));
+    KILN_ASSIGN_OR_RETURN(auto old_part, ctx.Emit(node, "mul", {running, ctx.ScalarConstant(1.0 - momentum)}));
+    absl::StatusOr<int> v = ctx.graph().AddNode("add", {old_part, new_part}, {}, node.name, node.outputs[i]);
+    if (!v.ok()) return ctx.NodeError(node, std::string(v.status().message()));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
+  }
+  return absl::OkStatus();
 }
 
 // prod.default (all dims) and prod.dim_int (one dim).
@@ -614,15 +669,19 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.addmm.default", Addmm, "matmul, mul, add (alpha or beta != 1)");
   Lowered(rules, "aten.mm.default", Matmul, "matmul");
   Lowered(rules, "aten.bmm.default", Matmul, "matmul");
-  Lowered(rules, "aten.convolution.default", Convolution, "conv2d");
   Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
-  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormNoStats,
+  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormLegit,
              "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics; mean and rstd outputs too)");
+  Decomposed(rules, "aten._native_batch_norm_legit.default", BatchNormLegit,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (training: batch statistics and mean/rstd outputs), "
+             "batch_norm (inference)");
+  Decomposed(rules, "aten._native_batch_norm_legit_functional.default", BatchNormLegit,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (training: batch statistics and mean/rstd outputs; the "
+             "updated running statistics), batch_norm (inference)");
   Lowered(rules, "aten.native_layer_norm.default", LayerNorm,
           "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
   Decomposed(rules, "aten.native_group_norm.default", GroupNorm,
              "reshape, reduce_mean, sub, mul, add, rsqrt (mean and rstd outputs too)");
-  Lowered(rules, "aten.max_pool2d_with_indices.default", MaxPool, "max_pool2d");
   Lowered(rules, "aten.avg_pool2d.default", AvgPool, "avg_pool2d, div (negative divisor_override)");
   Lowered(rules, "aten._adaptive_avg_pool2d.default", AdaptiveAvgPool,
           "avg_pool2d (even windows), matmul (uneven windows: constant averaging matrices)");

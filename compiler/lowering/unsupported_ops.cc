@@ -35,23 +35,8 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.sym_storage_offset.default", {false, kSymbolic}},
         {"aten.sym_stride.int", {false, kSymbolic}},
         // Not yet: backward ops.
-        {"aten._adaptive_avg_pool2d_backward.default", {true, kBackward}},
-        {"aten.avg_pool2d_backward.default", {true, kBackward}},
-        {"aten.convolution_backward.default", {true, kBackward}},
-        {"aten.embedding_dense_backward.default", {true, kBackward}},
-        {"aten.max_pool2d_with_indices_backward.default", {true, kBackward}},
-        {"aten.native_group_norm_backward.default", {true, kBackward}},
-        {"aten.native_layer_norm_backward.default", {true, kBackward}},
         // Not yet: normalization and distances.
-        {"aten._native_batch_norm_legit.default",
-         {true, "training-mode batch norm that updates running statistics in place"}},
-        {"aten._cdist_forward.default", {true, "no pairwise-distance device op"}},
-        {"aten._pdist_forward.default", {true, "no pairwise-distance device op"}},
-        {"aten._embedding_bag.default", {true, "multi-output with offsets"}},
         // Not yet: pooling and sampling.
-        {"aten.max_pool3d_with_indices.default", {true, "3-D pooling"}},
-        {"aten.col2im.default", {true, "no device op"}},
-        {"aten.grid_sampler_2d.default", {true, "no device op"}},
     };
     return t;
   }();

@@ -235,6 +235,14 @@ TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
   }
   {
     absl::Status st = ParseError(Program(
+        "[]", "", R"([{"user_input_mutation": {"arg": {"name": "x"}, "user_input_name": "running_mean"}}])"));
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(st.message(), HasSubstr("output spec #0 is a 'user_input_mutation' output (user_input_name "
+                                        "'running_mean'), which is not supported: only user outputs are (the "
+                                        "program updates that input in place"));
+  }
+  {
+    absl::Status st = ParseError(Program(
         "[]", "", R"([{"user_output": {"arg": {"as_none": true}}}])"));
     EXPECT_THAT(st.message(), HasSubstr("output spec #0: user output is 'as_none'"));
   }
