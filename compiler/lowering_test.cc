@@ -216,8 +216,8 @@ TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   AddUserInput(g, "x", {2, 3});
   AddNode(g, "cdist_a", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "x"), TensorArg("x2", "x")}, {2, 2});
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "cdist_a")}, {2, 2});
-  AddNode(g, "erfinv", "torch.ops.aten.erfinv.default", {TensorArg("self", "relu")}, {2, 2});
-  AddNode(g, "cdist_b", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "erfinv"), TensorArg("x2", "x")},
+  AddNode(g, "mystery", "torch.ops.aten.mystery_op.default", {TensorArg("self", "relu")}, {2, 2});
+  AddNode(g, "cdist_b", "torch.ops.aten._cdist_forward.default", {TensorArg("x1", "mystery"), TensorArg("x2", "x")},
           {2, 2});
   g.outputs = {"cdist_b"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
@@ -226,7 +226,7 @@ TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   // Supported ops are not listed; a known gap says why.
   EXPECT_EQ(lowered.status().message(),
             "unsupported ATen ops: aten._cdist_forward.default (nodes cdist_a, cdist_b): not supported yet: no "
-            "pairwise-distance device op; aten.erfinv.default (node erfinv)");
+            "pairwise-distance device op; aten.mystery_op.default (node mystery)");
 }
 
 TEST(Lowering, OpsThatCannotRunSayWhy) {
@@ -1127,6 +1127,33 @@ TEST(Lowering, AvgPool3dIsSeparable) {
   auto out = LowerAndRun(g, {{"x", {1, 2, 3, 4, 5, 6, 7, 8}}});
   EXPECT_EQ(out["pool"], (std::vector<float>{4.5f}));
   EXPECT_EQ(out["sum"], (std::vector<float>{-36}));
+}
+
+// The special functions: a Scalar overload takes a constant operand, polygamma's order becomes the
+// device op's attribute, ldexp is x * 2^e.
+TEST(Lowering, SpecialFunctions) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3});
+  AddUserInput(g, "n", {3});
+  AddNode(g, "cheb", "torch.ops.aten.special_chebyshev_polynomial_t.x_scalar",
+          {FloatArg("x", 0.5), TensorArg("n", "n")}, {3});
+  AddNode(g, "trigamma", "torch.ops.aten.polygamma.default", {IntArg("n", 1), TensorArg("self", "x")}, {3});
+  AddNode(g, "ldexp", "torch.ops.aten.ldexp.Tensor", {TensorArg("self", "x"), TensorArg("other", "n")}, {3});
+  g.outputs = {"cheb", "trigamma", "ldexp"};
+  std::vector<std::string> ops;
+  auto out = LowerAndRun(g, {{"x", {1, 2, 0.5f}}, {"n", {0, 2, 3}}}, &ops);
+  EXPECT_EQ(ops, (std::vector<std::string>{"chebyshev_polynomial_t", "polygamma", "exp2", "mul"}));
+  EXPECT_EQ(out["cheb"], (std::vector<float>{1, -0.5f, -1}));  // T0, T2, T3 at 1/2
+  EXPECT_FLOAT_EQ(out["trigamma"][0], static_cast<float>(M_PI * M_PI / 6));
+  EXPECT_EQ(out["ldexp"], (std::vector<float>{1, 8, 4}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3});
+  AddNode(bad, "pg", "torch.ops.aten.polygamma.default", {IntArg("n", -1), TensorArg("self", "x")}, {3});
+  bad.outputs = {"pg"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(bad);
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_THAT(std::string(lowered.status().message()), ::testing::HasSubstr("polygamma needs an order n >= 0, got -1"));
 }
 
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.

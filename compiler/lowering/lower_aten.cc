@@ -44,6 +44,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddLogicRules(r);
     AddIndexingRules(r);
     AddConstantRules(r);
+    AddSpecialRules(r);
     return r;
   }();
   return rules;

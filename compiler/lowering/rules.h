@@ -33,6 +33,7 @@ void AddShapeRules(RuleTable& rules);        // rules_shape.cc
 void AddLogicRules(RuleTable& rules);        // rules_logic.cc: comparisons, logical/bitwise ops, where
 void AddIndexingRules(RuleTable& rules);     // rules_indexing.cc: gather/take/scatter, views, sort, ...
 void AddConstantRules(RuleTable& rules);     // rules_constant.cc: full, arange, ..., metadata asserts
+void AddSpecialRules(RuleTable& rules);      // rules_special.cc: gamma, Bessel, polynomials, copysign, ...
 
 }  // namespace kiln::compiler
 
