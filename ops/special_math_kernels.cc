@@ -362,6 +362,25 @@ float Legendre(float x, float nf) {
   return r;
 }
 
+// Euclid's algorithm on integer-valued floats (ATen's gcd takes integer tensors, which the device
+// holds exactly up to 2^24); the remainders at least halve every two steps, so it ends.
+float Gcd(float a, float b) {
+  if (!std::isfinite(a) || !std::isfinite(b)) return kNaNF;
+  a = std::fabs(a);
+  b = std::fabs(b);
+  while (b != 0.0f) {
+    const float r = std::fmod(a, b);
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+float Lcm(float a, float b) {
+  const float g = Gcd(a, b);
+  return g == 0.0f ? 0.0f : std::fabs(a / g * b);
+}
+
 // Double-precision functions rounded once to float.
 template <double (*F)(double)>
 float InDouble(float x) { return static_cast<float>(F(x)); }
@@ -408,6 +427,8 @@ constexpr KernelDef kBinary[] = {
     {"hermite_polynomial_he", &BinaryKernel<HermiteHe>},
     {"laguerre_polynomial_l", &BinaryKernel<Laguerre>},
     {"legendre_polynomial_p", &BinaryKernel<Legendre>},
+    {"gcd", &BinaryKernel<Gcd>},
+    {"lcm", &BinaryKernel<Lcm>},
     {"copysign", &BinaryKernel<[](float a, float b) { return std::copysign(a, b); }>},
     {"fmax", &BinaryKernel<[](float a, float b) { return std::fmax(a, b); }>},
     {"fmin", &BinaryKernel<[](float a, float b) { return std::fmin(a, b); }>},
