@@ -16,10 +16,10 @@ namespace {
 struct SpecialSpec {
   std::string_view name;
   std::string_view summary;
-  std::vector<std::string_view> inputs = {};  // a binary op's operand names, when not "a", "b"
+  std::string_view first = "", second = "";  // a binary op's operand names, when not "a", "b"
 };
 
-const SpecialSpec kUnary[] = {
+constexpr SpecialSpec kUnary[] = {
     {"lgamma", "log(abs(Gamma(x))); +inf at 0 and the negative integers"},
     {"digamma", "psi(x) = d/dx log Gamma(x); -inf at +0, +inf at -0, NaN at the negative integers"},
     {"erfc", "Complementary error function 1 - erf(x), accurate where erf(x) is near 1"},
@@ -47,31 +47,31 @@ const SpecialSpec kUnary[] = {
 
 // The polynomials take their degree n per element, as a float: PyTorch truncates it to an integer,
 // and n < 0, NaN or +-inf gives 0.
-const SpecialSpec kBinary[] = {
+constexpr SpecialSpec kBinary[] = {
     {"zeta", "Hurwitz zeta function zeta(x, q) = sum over k >= 0 of (k + q)^-x, for x > 1 (+inf at x = 1, NaN below)",
-     {"x", "q"}},
-    {"igamma", "Regularized lower incomplete gamma P(a, x) for a, x >= 0", {"a", "x"}},
-    {"igammac", "Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x) for a, x >= 0", {"a", "x"}},
-    {"chebyshev_polynomial_t", "Chebyshev polynomial of the first kind T_n(x); n truncated, 0 for n < 0", {"x", "n"}},
-    {"chebyshev_polynomial_u", "Chebyshev polynomial of the second kind U_n(x); n truncated, 0 for n < 0", {"x", "n"}},
-    {"chebyshev_polynomial_v", "Chebyshev polynomial of the third kind V_n(x); n truncated, 0 for n < 0", {"x", "n"}},
-    {"chebyshev_polynomial_w", "Chebyshev polynomial of the fourth kind W_n(x); n truncated, 0 for n < 0", {"x", "n"}},
-    {"shifted_chebyshev_polynomial_t", "Shifted Chebyshev polynomial T_n(2x - 1); n truncated, 0 for n < 0", {"x", "n"}},
-    {"shifted_chebyshev_polynomial_u", "Shifted Chebyshev polynomial U_n(2x - 1); n truncated, 0 for n < 0", {"x", "n"}},
-    {"shifted_chebyshev_polynomial_v", "Shifted Chebyshev polynomial V_n(2x - 1); n truncated, 0 for n < 0", {"x", "n"}},
-    {"shifted_chebyshev_polynomial_w", "Shifted Chebyshev polynomial W_n(2x - 1); n truncated, 0 for n < 0", {"x", "n"}},
+     "x", "q"},
+    {"igamma", "Regularized lower incomplete gamma P(a, x) for a, x >= 0", "a", "x"},
+    {"igammac", "Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x) for a, x >= 0", "a", "x"},
+    {"chebyshev_polynomial_t", "Chebyshev polynomial of the first kind T_n(x); n truncated, 0 for n < 0", "x", "n"},
+    {"chebyshev_polynomial_u", "Chebyshev polynomial of the second kind U_n(x); n truncated, 0 for n < 0", "x", "n"},
+    {"chebyshev_polynomial_v", "Chebyshev polynomial of the third kind V_n(x); n truncated, 0 for n < 0", "x", "n"},
+    {"chebyshev_polynomial_w", "Chebyshev polynomial of the fourth kind W_n(x); n truncated, 0 for n < 0", "x", "n"},
+    {"shifted_chebyshev_polynomial_t", "Shifted Chebyshev polynomial T_n(2x - 1); n truncated, 0 for n < 0", "x", "n"},
+    {"shifted_chebyshev_polynomial_u", "Shifted Chebyshev polynomial U_n(2x - 1); n truncated, 0 for n < 0", "x", "n"},
+    {"shifted_chebyshev_polynomial_v", "Shifted Chebyshev polynomial V_n(2x - 1); n truncated, 0 for n < 0", "x", "n"},
+    {"shifted_chebyshev_polynomial_w", "Shifted Chebyshev polynomial W_n(2x - 1); n truncated, 0 for n < 0", "x", "n"},
     {"hermite_polynomial_h",
      "Physicists' Hermite polynomial H_n(x); n truncated, 0 for n < 0, NaN for n > 128 (PyTorch's float32 limit)",
-     {"x", "n"}},
+     "x", "n"},
     {"hermite_polynomial_he",
      "Probabilists' Hermite polynomial He_n(x); n truncated, 0 for n < 0, NaN for n > 128 (PyTorch's float32 limit)",
-     {"x", "n"}},
+     "x", "n"},
     {"laguerre_polynomial_l",
      "Laguerre polynomial L_n(x); n truncated, 0 for n < 0, NaN for n > 2^20 (bounds the recurrence's steps)",
-     {"x", "n"}},
+     "x", "n"},
     {"legendre_polynomial_p",
      "Legendre polynomial P_n(x); n truncated, 0 for n < 0, NaN for n > 2^20 (bounds the recurrence's steps)",
-     {"x", "n"}},
+     "x", "n"},
     {"gcd", "Greatest common divisor of integer-valued a and b, >= 0 (gcd(0, 0) = 0; NaN for non-finite operands)"},
     {"lcm", "Least common multiple of integer-valued a and b, >= 0 (0 when either is 0; NaN for non-finite operands)"},
     {"copysign", "abs(a) with the sign of b (its sign bit: -0.0 counts as negative), numpy broadcasting"},
@@ -95,7 +95,7 @@ std::vector<OpDef> SpecialMathOps() {
   for (const SpecialSpec& s : kUnary) ops.push_back(UnaryOpDef(s.name, s.summary));
   for (const SpecialSpec& s : kBinary) {
     OpDef def = BinaryOpDef(s.name, s.summary);
-    if (!s.inputs.empty()) def.inputs = s.inputs;
+    if (!s.first.empty()) def.inputs = {s.first, s.second};
     ops.push_back(std::move(def));
   }
   OpDef polygamma = UnaryOpDef("polygamma",
