@@ -199,7 +199,7 @@ TEST(SpecialMath, PolynomialsMatchATen) {
 }
 
 // A recurrence that overflows ends at NaN, as in PyTorch, however large n is; one that stays
-// bounded (Legendre on |x| < 1, Laguerre on x > 0) gives NaN beyond 2^20 steps instead of running
+// bounded (Legendre on |x| < 1, Laguerre on x > 0) gives NaN beyond 2^16 steps instead of running
 // n steps per element.
 TEST(SpecialMath, PolynomialWorkIsBounded) {
   const at::Tensor x = Values({1.0000001f, -1.0000001f, 3.0f});
@@ -208,12 +208,24 @@ TEST(SpecialMath, PolynomialWorkIsBounded) {
     SCOPED_TRACE(name);
     EXPECT_TRUE(at::isnan(RunOp(name, {x, huge})).all().item<bool>());
   }
+  // Next to 1 the Chebyshev recurrence runs longest (to n = 183000 or so) before it overflows; up
+  // to there it agrees with ATen.
+  const at::Tensor near_one = Values({1.0000001f, -1.0000001f});
+  const at::Tensor long_n = Values({100000, 150000}).unsqueeze(1);
+  EXPECT_TRUE(Close(RunOp("chebyshev_polynomial_t", {near_one, long_n}),
+                    at::special_chebyshev_polynomial_t(near_one, long_n), {near_one, long_n}, 1e-2, 0));
+  // zeta(x, q) for q far below 0 sums 2^23 terms one by one in PyTorch; here in constant time.
+  const at::Tensor zx = Values({2, 3, 4, 5, 400, 1e30f, kInf}).unsqueeze(1);
+  const at::Tensor q = Values({-8388607.5f, -1000.25f, -64.5f, -63.5f, -3.75f});
+  // For odd x the negative and positive terms cancel to about 1e-15 (ATen's sum of 2^23 terms
+  // and this difference of sums both round there): compare to that absolute tolerance.
+  EXPECT_TRUE(Close(RunOp("zeta", {zx, q}), at::special_zeta(zx, q), {zx, q}, 1e-5, 1e-13));
   const at::Tensor bounded = Values({0.5f, -0.25f});
-  const at::Tensor past = at::scalar_tensor(static_cast<double>((1 << 20) + 1), at::kFloat);
+  const at::Tensor past = at::scalar_tensor(static_cast<double>((1 << 16) + 1), at::kFloat);
   EXPECT_TRUE(at::isnan(RunOp("legendre_polynomial_p", {bounded, past})).all().item<bool>());
   EXPECT_TRUE(at::isnan(RunOp("laguerre_polynomial_l", {at::abs(bounded), past})).all().item<bool>());
   // At the cap itself the recurrence still runs, and agrees with ATen.
-  const at::Tensor at_cap = at::scalar_tensor(static_cast<double>(1 << 20), at::kFloat);
+  const at::Tensor at_cap = at::scalar_tensor(static_cast<double>(1 << 16), at::kFloat);
   EXPECT_TRUE(AllClose(RunOp("legendre_polynomial_p", {bounded, at_cap}),
                        at::special_legendre_polynomial_p(bounded, at_cap), 1e-3, 1e-5));
 }

@@ -39,23 +39,17 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr float kInfF = std::numeric_limits<float>::infinity();
 constexpr float kNaNF = std::numeric_limits<float>::quiet_NaN();
 
-// Hurwitz zeta(x, q) = sum over k >= 0 of (k + q)^-x, PyTorch's Cephes port (Math.h `zeta`, which
-// computes float32 in double as here): direct summation, then Euler-Maclaurin with the Bernoulli
-// terms in A.
-double Zeta(double x, double q) {
+// sum over k >= 0 of (k + q)^-x for x > 1 and q > 0 (or NaN/inf q), PyTorch's Cephes port (Math.h
+// `zeta`, which computes float32 in double as here): direct summation until k + q > 9, then
+// Euler-Maclaurin with the Bernoulli terms in A.
+double HurwitzSum(double x, double q) {
   constexpr double kMachEp = 1.11022302462515654042E-16;
   static constexpr double A[] = {
       12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
       -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
       1.8152105401943546773e17, -7.1661652561756670113e18};
-  if (x == 1.0) return kInf;
-  if (x < 1.0) return kNaN;  // NaN x too
-  if (q <= 0.0) {
-    if (q == std::floor(q)) return kInf;  // a pole of (k + q)^-x
-    if (x != std::floor(x)) return kNaN;  // (k + q)^-x is not real
-  }
   double s = std::pow(q, -x), a = q, b = 0.0;
-  for (int i = 0; i < 9 || a <= 9.0;) {  // a grows by 1 per step; a NaN q stops at i = 9
+  for (int i = 0; i < 9 || a <= 9.0;) {  // at most 9 steps past q > 0; a NaN q stops at i = 9
     ++i;
     a += 1.0;
     b = std::pow(a, -x);
@@ -78,6 +72,29 @@ double Zeta(double x, double q) {
     k += 1.0;
   }
   return s;
+}
+
+// Hurwitz zeta(x, q) with PyTorch's domain: +inf at x = 1 and at the poles q = 0, -1, ...; NaN for
+// x < 1, and for q < 0 unless x is an integer.
+double Zeta(double x, double q) {
+  if (x == 1.0) return kInf;
+  if (x < 1.0) return kNaN;  // NaN x too
+  if (q > 0.0 || !(q <= 0.0)) return HurwitzSum(x, q);
+  if (q == std::floor(q)) return kInf;  // a pole of (k + q)^-x
+  if (x != std::floor(x)) return kNaN;  // (k + q)^-x is not real
+  // PyTorch adds the terms one by one from q, which for q near -2^23 takes half a second per
+  // element. Up to 64 terms that is what this does too; beyond, the m = ceil(-q) terms with
+  // k + q < 0, (-1)^x (r + i)^-x for i < m and r = frac(-q), are a difference of two sums over
+  // positive arguments, in constant time.
+  if (q > -64.0) return HurwitzSum(x, q);
+  if (std::isinf(x)) return kInf;  // the term nearest 0, r^-inf; PyTorch's pow gives +inf too
+  const double m = std::ceil(-q);
+  const double r = -q - std::floor(-q);
+  const double sign = std::fmod(x, 2.0) == 0.0 ? 1.0 : -1.0;
+  // Where x is so large that every term from r + m on underflows, Euler-Maclaurin's corrections
+  // multiply 0 by an overflowed factor: that tail is 0.
+  const double tail = HurwitzSum(x, r + m);
+  return sign * (HurwitzSum(x, r) - (std::isnan(tail) ? 0.0 : tail)) + HurwitzSum(x, q + m);
 }
 
 // PyTorch's digamma: -inf at +0 and +inf at -0, NaN at the negative integers (no limit exists).
@@ -216,19 +233,21 @@ int64_t Degree(float n) {
 }
 
 // Beyond this degree a recurrence that stays finite (Legendre on |x| < 1, Laguerre on x > 0)
-// would cost n steps per element; those give NaN instead (PyTorch loops n times). The others end
-// earlier, when the values overflow and become NaN.
-constexpr int64_t kMaxRecurrence = int64_t{1} << 20;
+// would cost n steps per element; those give NaN instead (PyTorch loops n times, which for n near
+// 2^63 never ends). 2^16 steps take about a millisecond.
+constexpr int64_t kMaxRecurrence = int64_t{1} << 16;
 // PyTorch's own limit for float32 Hermite polynomials (getHermitianLimit): NaN beyond it.
 constexpr int64_t kHermiteLimit = 128;
 
 // p_{k+1} = 2 y p_k - p_{k-1} from (p_0, p_1) = (1, first), up to p_n (n >= 2), stopping at NaN.
+// Needs no cap: the callers use closed forms for |y| <= 1 past a small n, and for |y| > 1 the
+// values grow as cosh(k acosh|y|), which overflows float within 2^18 steps even for the float next
+// to 1 (acosh = 4.9e-4), then turns NaN (inf - inf) a step later.
 // A fused multiply-add, as PyTorch's CPU kernels (built for AVX2 + FMA) compute the step: with
 // the rounding of a separate multiply, values after a thousand steps differ in the third digit.
 float ChebyshevRecurrence(float y, float first, int64_t n) {
   float p = 1.0f, q = first, r = q;
   for (int64_t k = 2; k <= n && !std::isnan(q); ++k) {
-    if (k > kMaxRecurrence) return kNaNF;
     r = std::fma(y + y, q, -p);
     p = q;
     q = r;
