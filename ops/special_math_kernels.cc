@@ -2,12 +2,14 @@
 // run by the shared elementwise loops.
 //
 // Where a well-kept library has the function it computes it: <cmath> (lgamma, erfc, exp2, ...) and
-// Boost.Math (Bessel, Airy, erf_inv, digamma, incomplete gamma), in double, rounded once to float.
-// PyTorch's own conventions decide the values at poles and outside the domain, so each function
-// handles those before calling the library. Two things are PyTorch's definitions rather than a
-// library's, and follow aten/src/ATen/native/Math.h: the Hurwitz zeta (Boost has only Riemann's),
-// through which PyTorch defines polygamma, and the orthogonal-polynomial recurrences, computed in
-// float as PyTorch does for float32 so that they overflow to the same inf and NaN.
+// Boost.Math (Bessel, Airy, erf_inv, digamma, trigamma, incomplete gamma), in double, rounded once
+// to float. PyTorch's own conventions decide the values at poles and outside the domain, so each
+// function handles those before calling the library. Two things are PyTorch's definitions rather
+// than a library's, and follow aten/src/ATen/native/Math.h: the Hurwitz zeta (Boost has only
+// Riemann's), through which PyTorch defines polygamma, and the orthogonal-polynomial recurrences,
+// computed in float as PyTorch does for float32 so that they overflow to the same inf and NaN.
+// Written here as well: the tails no library covers (erfcx past where erfc underflows, the
+// exponentially scaled Bessel functions past where e^x overflows) and gcd/lcm.
 #include <boost/math/policies/policy.hpp>
 #include <boost/math/special_functions/airy.hpp>
 #include <boost/math/special_functions/bessel.hpp>
@@ -36,7 +38,6 @@ constexpr NoThrow kPolicy;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr float kInfF = std::numeric_limits<float>::infinity();
 constexpr float kNaNF = std::numeric_limits<float>::quiet_NaN();
 
 // sum over k >= 0 of (k + q)^-x for x > 1 and q > 0 (or NaN/inf q), PyTorch's Cephes port (Math.h
