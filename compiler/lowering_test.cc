@@ -216,16 +216,16 @@ TEST(Lowering, UnsupportedOpsAreAllReportedAtOnce) {
   AddUserInput(g, "x", {2, 3});
   AddNode(g, "rand_a", "torch.ops.aten.rand.default", {IntsArg("size", {2, 2})}, {2, 2});
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "rand_a")}, {2, 2});
-  AddNode(g, "erfinv", "torch.ops.aten.erfinv.default", {TensorArg("self", "relu")}, {2, 2});
+  AddNode(g, "mystery", "torch.ops.aten.mystery_op.default", {TensorArg("self", "relu")}, {2, 2});
   AddNode(g, "rand_b", "torch.ops.aten.rand.default", {IntsArg("size", {2, 2})}, {2, 2});
-  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "erfinv"), TensorArg("other", "rand_b")}, {2, 2});
+  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "mystery"), TensorArg("other", "rand_b")}, {2, 2});
   g.outputs = {"add"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   // Supported ops are not listed; a known gap says why.
   EXPECT_EQ(lowered.status().message(),
-            "unsupported ATen ops: aten.erfinv.default (node erfinv); aten.rand.default (nodes rand_a, rand_b): "
+            "unsupported ATen ops: aten.mystery_op.default (node mystery); aten.rand.default (nodes rand_a, rand_b): "
             "cannot run on the device: random numbers; the device has no RNG");
 }
 
@@ -1210,6 +1210,33 @@ TEST(Lowering, AvgPool3dIsSeparable) {
   auto out = LowerAndRun(g, {{"x", {1, 2, 3, 4, 5, 6, 7, 8}}});
   EXPECT_EQ(out["pool"], (std::vector<float>{4.5f}));
   EXPECT_EQ(out["sum"], (std::vector<float>{-36}));
+}
+
+// The special functions: a Scalar overload takes a constant operand, polygamma's order becomes the
+// device op's attribute, ldexp is x * 2^e.
+TEST(Lowering, SpecialFunctions) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3});
+  AddUserInput(g, "n", {3});
+  AddNode(g, "cheb", "torch.ops.aten.special_chebyshev_polynomial_t.x_scalar",
+          {FloatArg("x", 0.5), TensorArg("n", "n")}, {3});
+  AddNode(g, "trigamma", "torch.ops.aten.polygamma.default", {IntArg("n", 1), TensorArg("self", "x")}, {3});
+  AddNode(g, "ldexp", "torch.ops.aten.ldexp.Tensor", {TensorArg("self", "x"), TensorArg("other", "n")}, {3});
+  g.outputs = {"cheb", "trigamma", "ldexp"};
+  std::vector<std::string> ops;
+  auto out = LowerAndRun(g, {{"x", {1, 2, 0.5f}}, {"n", {0, 2, 3}}}, &ops);
+  EXPECT_EQ(ops, (std::vector<std::string>{"chebyshev_polynomial_t", "polygamma", "exp2", "mul"}));
+  EXPECT_EQ(out["cheb"], (std::vector<float>{1, -0.5f, -1}));  // T0, T2, T3 at 1/2
+  EXPECT_FLOAT_EQ(out["trigamma"][0], static_cast<float>(M_PI * M_PI / 6));
+  EXPECT_EQ(out["ldexp"], (std::vector<float>{1, 8, 4}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3});
+  AddNode(bad, "pg", "torch.ops.aten.polygamma.default", {IntArg("n", -1), TensorArg("self", "x")}, {3});
+  bad.outputs = {"pg"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(bad);
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_THAT(std::string(lowered.status().message()), ::testing::HasSubstr("polygamma needs an order n >= 0, got -1"));
 }
 
 // Every rule names device ops that exist, and no overload both has a rule and is listed unsupported.

@@ -1,6 +1,7 @@
 // Unary math functions, numpy-broadcasting binary ops (their kernels: elementwise_kernels.cc), and
 // the ternary select `where`. Comparisons and logical ops produce 1.0 for true and 0.0 for false:
 // the device computes in fp32, and a bool tensor is one holding only 0 and 1.
+#include "ops/elementwise_defs.h"
 #include "ops/op_families.h"
 #include "ops/shape_util.h"
 #include "ops/tile_layout.h"
@@ -93,18 +94,31 @@ std::string InferWhere(const std::vector<Shape>& inputs, const Attrs&, Shape* ou
 
 }  // namespace
 
+OpDef UnaryOpDef(std::string_view name, std::string_view summary) {
+  OpDef def;
+  def.name = name;
+  def.summary = summary;
+  def.inputs = {"x"};
+  def.unit = Unit::kVector;
+  def.infer_shape = InferSame;
+  def.work = OutputElementWork;
+  return def;
+}
+
+OpDef BinaryOpDef(std::string_view name, std::string_view summary) {
+  OpDef def;
+  def.name = name;
+  def.summary = summary;
+  def.inputs = {"a", "b"};
+  def.unit = Unit::kVector;
+  def.infer_shape = InferBroadcast;
+  def.work = OutputElementWork;
+  return def;
+}
+
 std::vector<OpDef> ElementwiseOps() {
   std::vector<OpDef> ops;
-  for (const ElementwiseSpec& s : kUnary) {
-    OpDef def;
-    def.name = s.name;
-    def.summary = s.summary;
-    def.inputs = {"x"};
-    def.unit = Unit::kVector;
-    def.infer_shape = InferSame;
-    def.work = OutputElementWork;
-    ops.push_back(std::move(def));
-  }
+  for (const ElementwiseSpec& s : kUnary) ops.push_back(UnaryOpDef(s.name, s.summary));
   {
     OpDef def;
     def.name = "clamp";
@@ -116,16 +130,7 @@ std::vector<OpDef> ElementwiseOps() {
     def.work = OutputElementWork;
     ops.push_back(std::move(def));
   }
-  for (const ElementwiseSpec& s : kBinary) {
-    OpDef def;
-    def.name = s.name;
-    def.summary = s.summary;
-    def.inputs = {"a", "b"};
-    def.unit = Unit::kVector;
-    def.infer_shape = InferBroadcast;
-    def.work = OutputElementWork;
-    ops.push_back(std::move(def));
-  }
+  for (const ElementwiseSpec& s : kBinary) ops.push_back(BinaryOpDef(s.name, s.summary));
   {
     OpDef def;
     def.name = "where";

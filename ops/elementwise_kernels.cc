@@ -4,54 +4,12 @@
 #include <array>
 #include <cmath>
 
+#include "ops/elementwise_kernel_util.h"
 #include "ops/kernel_families.h"
 #include "ops/kernel_util.h"
 
 namespace kiln::ops {
 namespace {
-
-// F is a captureless lambda passed as a template argument so it inlines into the loop.
-template <auto F>
-void UnaryKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
-  const float* x = inputs[0].data;
-  const int64_t n = NumElements(out.shape);
-  for (int64_t i = 0; i < n; ++i) out.data[i] = F(x[i]);
-}
-
-template <auto F>
-void BinaryKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
-  const ConstView& a = inputs[0];
-  const ConstView& b = inputs[1];
-  float* o = out.data;
-  const int64_t n = NumElements(out.shape);
-  // Fast path for identical shapes: no index arithmetic at all.
-  if (a.shape == out.shape && b.shape == out.shape) {
-    for (int64_t i = 0; i < n; ++i) o[i] = F(a.data[i], b.data[i]);
-    return;
-  }
-  // Everything else (scalars, bias-like leading/trailing broadcast, general) goes through merged
-  // strided runs; the innermost run is specialized on whether each operand is contiguous or fixed.
-  const std::array<std::vector<int64_t>, 3> strides = {
-      ContiguousStrides(out.shape), BroadcastStrides(a.shape, out.shape),
-      BroadcastStrides(b.shape, out.shape)};
-  ForEachRun(out.shape, strides, [&](int64_t count, const std::array<int64_t, 3>& off,
-                                     const std::array<int64_t, 3>& st) {
-    float* __restrict dst = o + off[0];
-    const float* pa = a.data + off[1];
-    const float* pb = b.data + off[2];
-    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-      for (int64_t i = 0; i < count; ++i) dst[i] = F(pa[i], pb[i]);
-    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
-      const float vb = *pb;
-      for (int64_t i = 0; i < count; ++i) dst[i] = F(pa[i], vb);
-    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-      const float va = *pa;
-      for (int64_t i = 0; i < count; ++i) dst[i] = F(va, pb[i]);
-    } else {
-      for (int64_t i = 0; i < count; ++i) dst[i * st[0]] = F(pa[i * st[1]], pb[i * st[2]]);
-    }
-  });
-}
 
 // NaN-propagating max/min, as torch.maximum/minimum.
 inline float NanMax(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Kiln needs on a fresh Debian machine; safe to run again (it skips what is there).
 #   - Debian packages: Bazel 4.2.3 (bazel-bootstrap), a C++20 compiler, Abseil, GoogleTest, Google
-#     Benchmark, FlatBuffers + flatc, nlohmann-json, zlib; clang 14 with libFuzzer and lld for the fuzz
-#     targets (tools/fuzz.sh).
+#     Benchmark, FlatBuffers + flatc, nlohmann-json, zlib, Boost (Boost.Math, header-only); clang 14
+#     with libFuzzer and lld for the fuzz targets (tools/fuzz.sh).
 #   - A Python environment with the pinned torch/torchvision (requirements.txt), shared between
 #     checkouts under ~/.cache/kiln and linked as .venv, where Bazel's @libtorch rule looks for it.
 #   - This checkout's Python package (pyproject.toml), installed editable into that environment, and
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(bazel-bootstrap g++ libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-              libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev zlib1g-dev
+              libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev zlib1g-dev libboost-dev
               clang-14 libclang-rt-14-dev lld-14)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -143,7 +143,9 @@ def _compare(ref: np.ndarray, out: np.ndarray) -> str:
         p = pcc(y, x)
         err = float(np.max(np.abs(x - y)))
         return f"not allclose (max abs err {err:.3g}, PCC {p:.6f})"
-    if x.size > 1 and pcc(y, x) < MIN_PCC:
+    # A constant reference has no variation to correlate with (its PCC is 1 or 0 by bit-equality):
+    # allclose alone decides, so float32 results a few ulp from PyTorch's are not "wrong".
+    if x.size > 1 and not (x == x[0]).all() and pcc(y, x) < MIN_PCC:
         return f"PCC {pcc(y, x):.6f} < {MIN_PCC}"
     return ""
 

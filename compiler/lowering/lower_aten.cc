@@ -49,6 +49,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddBackwardRules(r);
     AddConvolutionRules(r);
     AddSamplingRules(r);
+    AddSpecialRules(r);
     return r;
   }();
   return rules;
