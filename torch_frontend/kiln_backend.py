@@ -298,7 +298,9 @@ class _CompiledGraph:
         frozen = _Frozen(self.gm, args, self.const)
         inputs = tuple(_plain(a) for a, c in zip(args, self.const) if isinstance(a, torch.Tensor) and not c)
         ep = to_core_aten(torch.export.export(frozen, inputs, strict=False))
-        host = [n for n in ep.graph.nodes if n.op == "call_function" and not _is_device_node(n)]
+        # The ops that stay on the host; a getitem picking a host op's result is part of that op.
+        host = [n for n in ep.graph.nodes if n.op == "call_function" and not _is_device_node(n)
+                and getattr(n.target, "__name__", "") != "getitem"]
         if not host:
             try:
                 program = _DeviceProgram(ep, name, self.opts)
