@@ -394,13 +394,40 @@ TEST(Lowering, IntegerAndBoolInputsAndOutputsKeepTheirDType) {
 
 TEST(Lowering, UnsupportedInputDTypeIsRejected) {
   AtenGraph g;
-  AddUserInput(g, "x", {2, 3}, TorchDType::kDouble);
+  AddUserInput(g, "x", {2, 3}, TorchDType::kByte);
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2, 3});
   g.outputs = {"relu"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(lowered.status().message(), "input 'x' is float64; inputs may be float32, int64, int32 or bool");
+  EXPECT_EQ(lowered.status().message(),
+            "input 'x' is uint8; inputs may be float32, float16, bfloat16, float64, int64, int32 or bool");
+}
+
+// float16 and bfloat16 cross to the host as themselves (the DMA converts); float64 too, but the
+// device computes it in float32, so lowering warns once per tensor, naming it.
+TEST(Lowering, HalfAndDoubleHostDTypes) {
+  AtenGraph g;
+  AddUserInput(g, "h", {2, 3}, TorchDType::kHalf);
+  AddUserInput(g, "b", {2, 3}, TorchDType::kBFloat16);
+  AddUserInput(g, "d", {2, 3}, TorchDType::kDouble);
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "d")}, {2, 3});
+  g.values["relu"].dtype = TorchDType::kDouble;
+  AddNode(g, "neg", "torch.ops.aten.neg.default", {TensorArg("self", "h")}, {2, 3});
+  g.values["neg"].dtype = TorchDType::kHalf;
+  g.outputs = {"relu", "neg", "b"};
+  g.values["b"].dtype = TorchDType::kBFloat16;
+  std::vector<std::string> warnings;
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g, &warnings);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  EXPECT_EQ(lowered->values[lowered->inputs[0].second].dtype, ops::DType::kF16);
+  EXPECT_EQ(lowered->values[lowered->inputs[1].second].dtype, ops::DType::kBF16);
+  EXPECT_EQ(lowered->values[lowered->inputs[2].second].dtype, ops::DType::kF64);
+  EXPECT_EQ(lowered->values[lowered->outputs[0].second].dtype, ops::DType::kF64);
+  EXPECT_EQ(lowered->values[lowered->outputs[1].second].dtype, ops::DType::kF16);
+  EXPECT_EQ(warnings, (std::vector<std::string>{
+                          "input 'd' is float64; the device computes it in float32 (about 7 significant digits)",
+                          "output 'relu' is float64; the device computes it in float32 (about 7 significant digits)"}));
 }
 
 // An output that is an input unchanged (clone binds to it) comes back in the input's own dtype.

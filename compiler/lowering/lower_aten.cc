@@ -10,21 +10,6 @@
 #include "compiler/lowering/rules.h"
 
 namespace kiln::compiler {
-namespace {
-
-// The host dtype of a user input or output. The device stores integers and bools as i32 and computes
-// in fp32 (ops/dtype.h), so they are exact up to 2^24: token ids, indices and masks.
-std::optional<ops::DType> HostDType(TorchDType t) {
-  switch (t) {
-    case TorchDType::kFloat: return ops::DType::kF32;
-    case TorchDType::kLong: return ops::DType::kI64;
-    case TorchDType::kInt: return ops::DType::kI32;
-    case TorchDType::kBool: return ops::DType::kBool;
-    default: return std::nullopt;
-  }
-}
-
-}  // namespace
 
 const char* RuleKindName(RuleKind kind) {
   switch (kind) {
@@ -49,7 +34,12 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
   return rules;
 }
 
-absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
+absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<std::string>* warnings) {
+  auto narrowed = [&](const char* what, const std::string& name) {
+    if (warnings)
+      warnings->push_back(absl::StrCat(what, " '", name,
+                                       "' is float64; the device computes it in float32 (about 7 significant digits)"));
+  };
   const auto& rules = LoweringRules();
   std::map<std::string, std::vector<std::string>> unsupported;  // op -> node names
   for (const AtenNode& node : aten.nodes)
@@ -79,7 +69,8 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
     const std::optional<ops::DType> dtype = HostDType(meta->second.dtype);
     if (!dtype)
       return absl::UnimplementedError(absl::StrCat("input '", in.name, "' is ", TorchDTypeName(meta->second.dtype),
-                                                   "; inputs may be float32, int64, int32 or bool"));
+                                                   "; inputs may be ", kHostDTypeNames));
+    if (*dtype == ops::DType::kF64) narrowed("input", in.name);
     const int id = graph.AddInput(in.name, meta->second.sizes, *dtype);
     graph.inputs.push_back({in.name, id});
     ctx.BindValue(in.name, id);
@@ -91,11 +82,12 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
   for (const std::string& name : aten.outputs) {
     std::optional<int> v = ctx.Lookup(name);
     if (!v) return absl::InvalidArgumentError(absl::StrCat("output '", name, "' is not produced by the graph"));
-    // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool). Other dtypes
-    // (float64, float16, uint8, ...) come back as f32, as before host dtypes existed.
+    // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool, a float64 model:
+    // float64). Others (uint8, int8, int16) come back as f32.
     auto meta = aten.values.find(name);
     const std::optional<ops::DType> dtype =
         meta == aten.values.end() ? ops::DType::kF32 : HostDType(meta->second.dtype).value_or(ops::DType::kF32);
+    if (*dtype == ops::DType::kF64) narrowed("output", name);
     DeviceValue& value = graph.values[*v];
     if (value.kind == DeviceValue::Kind::kInput && value.dtype != *dtype)
       return absl::UnimplementedError(absl::StrCat("output '", name, "' is input '", value.name, "' converted from ",

@@ -23,6 +23,19 @@ std::optional<int> LoweringContext::Lookup(const std::string& name) const {
   return it->second;
 }
 
+std::optional<ops::DType> HostDType(TorchDType t) {
+  switch (t) {
+    case TorchDType::kFloat: return ops::DType::kF32;
+    case TorchDType::kHalf: return ops::DType::kF16;
+    case TorchDType::kBFloat16: return ops::DType::kBF16;
+    case TorchDType::kDouble: return ops::DType::kF64;
+    case TorchDType::kLong: return ops::DType::kI64;
+    case TorchDType::kInt: return ops::DType::kI32;
+    case TorchDType::kBool: return ops::DType::kBool;
+    default: return std::nullopt;
+  }
+}
+
 namespace {
 // Converts an archive weight (any supported float or int dtype) to fp32.
 absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, const WeightTensor& w) {
@@ -33,20 +46,12 @@ absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, con
     return absl::InvalidArgumentError(absl::StrCat("weight '", target, "': ", w.bytes.size(),
                                                    " bytes do not hold ", n, " elements of ",
                                                    TorchDTypeName(w.meta.dtype)));
+  const std::optional<ops::DType> dtype = HostDType(w.meta.dtype);
+  if (!dtype)
+    return absl::UnimplementedError(absl::StrCat("weight '", target, "' has unsupported dtype ",
+                                                 TorchDTypeName(w.meta.dtype), "; weights may be ", kHostDTypeNames));
   std::vector<float> out(n);
-  const uint8_t* p = w.bytes.data();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (w.meta.dtype) {
-      case TorchDType::kFloat: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-      case TorchDType::kDouble: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
-      case TorchDType::kBFloat16: { uint16_t v; std::memcpy(&v, p + 2 * i, 2); out[i] = ops::BF16ToFloat(v); break; }
-      case TorchDType::kLong: { int64_t v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
-      case TorchDType::kInt: { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = static_cast<float>(v); break; }
-      default:
-        return absl::UnimplementedError(absl::StrCat("weight '", target, "' has unsupported dtype ",
-                                                     TorchDTypeName(w.meta.dtype)));
-    }
-  }
+  ops::LoadAsFloat(w.bytes.data(), *dtype, n, out.data());
   return out;
 }
 }  // namespace
