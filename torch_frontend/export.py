@@ -45,10 +45,12 @@ def _target_name(target: object) -> str:
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    arr = t.detach().cpu().numpy()
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.float32)
-    return np.ascontiguousarray(arr)
+    """The tensor in its own dtype. NumPy has no bfloat16: it is saved as its bits under '<V2', the
+    descr np.save writes for an ml_dtypes.bfloat16 array (tools/npy.h; compare.load reads it)."""
+    t = t.detach().cpu().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.dtype("<V2"))
+    return np.ascontiguousarray(t.numpy())
 
 
 def _entry(path: str, arr: np.ndarray, base_dir: str) -> dict:

@@ -17,10 +17,10 @@ UNSUPPORTED_OP_TARGET = "aten._cdist_forward.default"
 InputFn = Callable[[torch.Generator], "tuple[Tensor, ...]"]
 
 
-def randn_inputs(*shapes: tuple[int, ...]) -> InputFn:
-    """Input factory producing one float32 N(0,1) tensor per shape."""
+def randn_inputs(*shapes: tuple[int, ...], dtype: torch.dtype = torch.float32) -> InputFn:
+    """Input factory producing one N(0,1) tensor of `dtype` per shape."""
     def make(gen: torch.Generator) -> tuple[Tensor, ...]:
-        return tuple(torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes)
+        return tuple(torch.randn(s, generator=gen, dtype=torch.float32).to(dtype) for s in shapes)
     return make
 
 
@@ -206,6 +206,14 @@ class _TinyAttention(nn.Module):
 
 
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
+# The same MLP in half, bfloat16 and double precision: weights, inputs and outputs of that dtype
+# (the DMA converts; the device computes in float32, and the compiler warns about float64).
+register(ModelSpec("mlp_fp16", lambda: _mlp().half(), randn_inputs((4, 64), dtype=torch.float16),
+                   "Linear-ReLU-Linear-softmax in float16"))
+register(ModelSpec("mlp_bf16", lambda: _mlp().bfloat16(), randn_inputs((4, 64), dtype=torch.bfloat16),
+                   "Linear-ReLU-Linear-softmax in bfloat16"))
+register(ModelSpec("mlp_fp64", lambda: _mlp().double(), randn_inputs((4, 64), dtype=torch.float64),
+                   "Linear-ReLU-Linear-softmax in float64"))
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
 for _name in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11", "squeezenet1_0",

@@ -108,6 +108,16 @@ def _to_numpy(t):
     return np.array(t.numpy(), order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
 
 
+def _to_file(t) -> np.ndarray:
+    """What the Kiln tools read: the tensor in its own dtype, bfloat16 as its bits under '<V2'
+    (tools/npy.h); compare.load reads that back as float32 values."""
+    torch = _torch()
+    t = t.detach().cpu().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.dtype("<V2"))
+    return np.array(t.numpy(), order="C")
+
+
 def _compare(ref: np.ndarray, out: np.ndarray) -> str:
     """'' when `out` matches `ref`, else why not."""
     if ref.shape != out.shape:
@@ -197,7 +207,7 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
     inputs = []
     for i, t in enumerate(call.tensors):
         path = f"{base}.in{i}.npy"
-        np.save(path, _to_numpy(t))
+        np.save(path, _to_file(t))
         inputs += ["--input", path]
     cls, why = _tool([tools["compile"], pt2, "-o", kiln, "--quiet"])
     if not cls:
@@ -210,7 +220,8 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
                 if not os.path.exists(path):
                     cls, why = "wrong", f"output {i} was not written"
                     break
-                got, want = np.load(path), _to_numpy(ref)
+                from torch_frontend.compare import load
+                got, want = load(path), _to_numpy(ref)
                 if opinfo.name in UNINITIALIZED:
                     got, want = np.zeros_like(got), np.zeros_like(want)
                 diff = _compare(want, got)
