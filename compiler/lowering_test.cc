@@ -430,16 +430,31 @@ TEST(Lowering, HalfAndDoubleHostDTypes) {
                           "output 'relu' is float64; the device computes it in float32 (about 7 significant digits)"}));
 }
 
-// An output that is an input unchanged (clone binds to it) comes back in the input's own dtype.
-TEST(Lowering, InputReturnedInAnotherDTypeIsRejected) {
+// An output that is an input in another dtype (to_copy of exact conversions binds to the input) gets
+// its own copy, stored in the output's dtype; so does a value returned twice in two dtypes.
+TEST(Lowering, InputReturnedInAnotherDTypeGetsItsOwnCopy) {
   AtenGraph g;
   AddUserInput(g, "tokens", {2}, TorchDType::kLong);
-  AddNode(g, "clone", "torch.ops.aten.clone.default", {TensorArg("self", "tokens")}, {2});
-  g.outputs = {"clone"};  // recorded as float32
+  AddNode(g, "clone", "torch.ops.aten.clone.default", {TensorArg("self", "tokens")}, {2});  // float32
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "tokens")}, {2});
+  g.values["relu"].dtype = TorchDType::kLong;
+  AddNode(g, "same", "torch.ops.aten.clone.default", {TensorArg("self", "relu")}, {2});
+  g.values["same"].dtype = TorchDType::kInt;
+  g.outputs = {"clone", "tokens", "relu", "same"};
+  g.values["tokens"].dtype = TorchDType::kLong;
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
-  ASSERT_FALSE(lowered.ok());
-  EXPECT_EQ(lowered.status().message(), "output 'clone' is input 'tokens' converted from i64 to f32; a program "
-                                        "cannot return an input in another dtype yet");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  const DeviceGraph& d = *lowered;
+  ASSERT_EQ(d.outputs.size(), 4u);
+  const DeviceValue& clone = d.values[d.outputs[0].second];
+  EXPECT_EQ(clone.dtype, ops::DType::kF32);
+  EXPECT_EQ(clone.kind, DeviceValue::Kind::kIntermediate);
+  EXPECT_EQ(d.outputs[1].second, d.inputs[0].second);  // returned unchanged, no copy
+  EXPECT_EQ(d.values[d.outputs[2].second].dtype, ops::DType::kI64);
+  EXPECT_NE(d.outputs[3].second, d.outputs[2].second);
+  EXPECT_EQ(d.values[d.outputs[3].second].dtype, ops::DType::kI32);
+  EXPECT_EQ(d.nodes.back().op->name, "reshape");
+  EXPECT_EQ(d.nodes.back().source, "same");
 }
 
 TEST(Lowering, UserInputWithoutMetadataIsRejected) {

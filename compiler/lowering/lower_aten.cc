@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/macros.h"
 #include "compiler/lowering/lowering_context.h"
 #include "compiler/lowering/rules.h"
 
@@ -79,21 +80,27 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
     absl::Status s = rules.at(ShortTarget(node.target)).rule(ctx, node);
     if (!s.ok()) return s;
   }
+  std::set<int> claimed;  // values already returned to the caller, in their DeviceValue::dtype
   for (const std::string& name : aten.outputs) {
     std::optional<int> v = ctx.Lookup(name);
     if (!v) return absl::InvalidArgumentError(absl::StrCat("output '", name, "' is not produced by the graph"));
     // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool, a float64 model:
     // float64). Others (uint8, int8, int16) come back as f32.
     auto meta = aten.values.find(name);
-    const std::optional<ops::DType> dtype =
+    const ops::DType dtype =
         meta == aten.values.end() ? ops::DType::kF32 : HostDType(meta->second.dtype).value_or(ops::DType::kF32);
-    if (*dtype == ops::DType::kF64) narrowed("output", name);
-    DeviceValue& value = graph.values[*v];
-    if (value.kind == DeviceValue::Kind::kInput && value.dtype != *dtype)
-      return absl::UnimplementedError(absl::StrCat("output '", name, "' is input '", value.name, "' converted from ",
-                                                   ops::DTypeName(value.dtype), " to ", ops::DTypeName(*dtype),
-                                                   "; a program cannot return an input in another dtype yet"));
-    value.dtype = *dtype;
+    if (dtype == ops::DType::kF64) narrowed("output", name);
+    const DeviceValue& value = graph.values[*v];
+    // A value crosses to the host in one dtype. An input returned in another (x.long() of int32 ids,
+    // a bool mask as float: exact conversions that lower to no op) or a value returned twice in two
+    // dtypes gets its own copy, which the DMA then stores in the output's dtype.
+    if ((value.kind == DeviceValue::Kind::kInput || claimed.count(*v)) && value.dtype != dtype) {
+      ops::Attrs same_shape;
+      same_shape.SetInts("shape", value.shape);
+      KILN_ASSIGN_OR_RETURN(v, graph.AddNode("reshape", {*v}, same_shape, name, name));
+    }
+    graph.values[*v].dtype = dtype;
+    claimed.insert(*v);
     graph.outputs.push_back({name, *v});
   }
   return graph;
