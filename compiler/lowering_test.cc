@@ -875,6 +875,24 @@ TEST(Lowering, DTypeConversions) {
             "node 'as_long' (aten._to_copy.default): conversion from float32 to float16 is not supported yet");
 }
 
+// sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
+// target dtypes are the value itself, and a rounding one is a clear error.
+TEST(Lowering, SumToAnotherDType) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3});
+  AddNode(g, "sum", "torch.ops.aten.sum.dim_IntList",
+          {TensorArg("self", "x"), IntsArg("dim", {0}), DTypeArg("dtype", TorchDType::kLong)}, {});
+  SetDType(g, "sum", TorchDType::kLong);
+  g.outputs = {"sum"};
+  std::vector<std::string> ops;
+  EXPECT_EQ(LowerAndRun(g, {{"x", {-2.5f, 0.5f, 3.99f}}}, &ops)["sum"], (std::vector<float>{1}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"trunc", "reduce_sum"}));
+  g.nodes[0].inputs[2] = DTypeArg("dtype", TorchDType::kDouble);
+  EXPECT_EQ(LowerAndRun(g, {{"x", {-2.5f, 0.5f, 3.75f}}}, &ops)["sum"], (std::vector<float>{1.75f}));
+  g.nodes[0].inputs[2] = DTypeArg("dtype", TorchDType::kBool);
+  EXPECT_EQ(LoweringError(g), "node 'sum' (aten.sum.dim_IntList): reducing float32 as bool is not supported yet");
+}
+
 NamedArgument StringArg(const std::string& name, const std::string& v) {
   NamedArgument a{name, {}};
   a.arg.kind = Argument::Kind::kString;

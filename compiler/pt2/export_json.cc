@@ -308,7 +308,20 @@ absl::StatusOr<AtenNode> ParseNode(const json& v, size_t index) {
   }
   KILN_ASSIGN_OR_RETURN(const json* inputs_f, Field(v, "inputs", ctx));
   KILN_ASSIGN_OR_RETURN(const json* inputs, AsArray(*inputs_f, ctx + " inputs"));
-  for (size_t i = 0; i < inputs->size(); ++i) {
+  // with_effects(token, op, *args) orders a side-effecting op by threading an effect token through
+  // the graph. The device runs one stream in program order, so the token means nothing here: the
+  // node becomes `op` over its own arguments (positional, unnamed) and its results minus the token.
+  size_t first_input = 0, first_output = 0;
+  if (n.target == "torch.ops.higher_order.with_effects") {
+    const json* op = inputs->size() >= 2 ? OptionalField((*inputs)[1], "arg") : nullptr;
+    op = op ? OptionalField(*op, "as_operator") : nullptr;
+    if (op == nullptr || !op->is_string())
+      return Bad(ctx, "with_effects needs a token and an operator as its first two inputs");
+    n.target = op->get<std::string>();
+    first_input = 2;
+    first_output = 1;
+  }
+  for (size_t i = first_input; i < inputs->size(); ++i) {
     const json& in = (*inputs)[i];
     NamedArgument na;
     const std::string ictx = absl::StrCat(ctx, " (", n.target, ") input #", i);
@@ -321,7 +334,7 @@ absl::StatusOr<AtenNode> ParseNode(const json& v, size_t index) {
   }
   KILN_ASSIGN_OR_RETURN(const json* outputs_f, Field(v, "outputs", ctx));
   KILN_ASSIGN_OR_RETURN(const json* outputs, AsArray(*outputs_f, ctx + " outputs"));
-  for (size_t i = 0; i < outputs->size(); ++i) {
+  for (size_t i = first_output; i < outputs->size(); ++i) {
     KILN_RETURN_IF_ERROR(
         AppendOutputs((*outputs)[i], absl::StrCat(ctx, " (", n.target, ") output #", i), &n.outputs));
   }
@@ -376,6 +389,8 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       KILN_ASSIGN_OR_RETURN(const json* t, Field(spec, target_key, sctx + " (" + kind + ")"));
       KILN_ASSIGN_OR_RETURN(in.target, AsString(*t, sctx + " " + target_key));
       if (in.target.empty()) return Bad(sctx, absl::StrCat("empty ", target_key));
+    } else if (kind == "token") {
+      continue;  // effect tokens order side effects; with_effects nodes drop them (ParseNode)
     } else {
       std::string what;
       if (const json* n = OptionalField(*arg, "name"); n != nullptr && n->is_string()) {
@@ -403,6 +418,7 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
     const std::string sctx = absl::StrCat("output spec #", i);
     KILN_ASSIGN_OR_RETURN(auto u, Union((*ospecs)[i], sctx));
     const json& spec = *u.second;
+    if (u.first == "token") continue;  // the effect token a program returns; see ParseNode
     if (u.first != "user_output") {
       std::string what;
       for (const char* key : {"buffer_name", "parameter_name", "user_input_name"}) {

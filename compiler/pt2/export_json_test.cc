@@ -155,6 +155,39 @@ absl::Status ParseError(const std::string& text) {
   return g.ok() ? absl::OkStatus() : g.status();
 }
 
+// An effect token (torch.export's ordering of side effects, e.g. around linalg error checks) is
+// dropped: its input and output specs, and with_effects(token, op, *args) becomes op(*args).
+TEST(ExportJsonTest, EffectTokensAreDropped) {
+  std::string text = Program(
+      "[" + Node("with_effects", "torch.ops.higher_order.with_effects",
+                 R"([{"name": "", "arg": {"as_tensor": {"name": "token"}}, "kind": 1},
+                     {"name": "", "arg": {"as_operator": "torch.ops.aten._linalg_check_errors.default"}, "kind": 1},
+                     {"name": "", "arg": {"as_tensor": {"name": "x"}}, "kind": 1},
+                     {"name": "", "arg": {"as_string": "linalg.inv"}, "kind": 1}])",
+                 R"([{"as_tensor": {"name": "token_out"}}, {"as_none": true}])") + "]",
+      R"(, "token_out": )" + Meta(),
+      R"([{"token": {"arg": {"name": "token_out"}}}, {"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])");
+  const std::string inputs = R"("inputs": [{"as_tensor": {"name": "x"}}])";
+  text.replace(text.find(inputs), inputs.size(), R"("inputs": [{"as_tensor": {"name": "token"}}, {"as_tensor": {"name": "x"}}])");
+  const std::string specs = R"("input_specs": [)";
+  text.replace(text.find(specs), specs.size(), R"("input_specs": [{"token": {"arg": {"name": "token"}}}, )");
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(text);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->inputs.size(), 1u);
+  EXPECT_EQ(g->inputs[0].name, "x");
+  EXPECT_THAT(g->outputs, ElementsAre("x"));
+  ASSERT_EQ(g->nodes.size(), 1u);
+  EXPECT_EQ(g->nodes[0].target, "torch.ops.aten._linalg_check_errors.default");
+  ASSERT_EQ(g->nodes[0].inputs.size(), 2u);
+  EXPECT_EQ(g->nodes[0].inputs[0].arg.tensor, "x");
+  EXPECT_THAT(g->nodes[0].outputs, ElementsAre(""));
+
+  const std::string op = R"({"as_operator": "torch.ops.aten._linalg_check_errors.default"})";
+  text.replace(text.find(op), op.size(), R"({"as_int": 3})");
+  EXPECT_THAT(ParseError(text).message(),
+              HasSubstr("node 'with_effects': with_effects needs a token and an operator as its first two inputs"));
+}
+
 TEST(ExportJsonTest, StructuralErrorsNameTheNode) {
   const std::string y_meta = R"(, "y": )" + Meta();
   const std::string out_y = R"([{"as_tensor": {"name": "y"}}])";
