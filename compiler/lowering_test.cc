@@ -274,6 +274,13 @@ TEST(Lowering, UseOfAnUnproducedOutputNamesTheProducer) {
   EXPECT_THAT(msg, HasSubstr("'max_pool2d_with_indices'"));
   EXPECT_THAT(msg, HasSubstr("aten.max_pool2d_with_indices.default"));
 
+  // Returned rather than used: the same producer is named.
+  AtenGraph returned = MaxPoolGraph("getitem");
+  returned.outputs = {"getitem_1"};
+  EXPECT_EQ(LowerAtenGraph(returned).status().message(),
+            "output 'getitem_1' is a result of node 'max_pool2d_with_indices' (aten.max_pool2d_with_indices.default) "
+            "that Kiln does not produce");
+
   // Output 0 (the pooled values) is fine.
   absl::StatusOr<DeviceGraph> ok = LowerAtenGraph(MaxPoolGraph("getitem"));
   ASSERT_TRUE(ok.ok()) << ok.status();
@@ -455,6 +462,24 @@ TEST(Lowering, InputReturnedInAnotherDTypeGetsItsOwnCopy) {
   EXPECT_EQ(d.values[d.outputs[3].second].dtype, ops::DType::kI32);
   EXPECT_EQ(d.nodes.back().op->name, "reshape");
   EXPECT_EQ(d.nodes.back().source, "same");
+}
+
+// x.add_(1) returns x's new value twice: as the user output and, after the outputs, under the
+// input's name, so the caller can write it back.
+TEST(Lowering, MutatedInputIsReturnedUnderItsName) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2});
+  AddNode(g, "add", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2});
+  g.outputs = {"add"};
+  g.input_mutations = {{"add", "x"}};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ASSERT_EQ(lowered->outputs.size(), 2u);
+  EXPECT_EQ(lowered->outputs[0].first, "add");
+  EXPECT_EQ(lowered->outputs[1].first, "x");
+  EXPECT_EQ(lowered->outputs[1].second, lowered->outputs[0].second);
+  g.input_mutations = {{"nope", "x"}};
+  EXPECT_EQ(LowerAtenGraph(g).status().message(), "output 'nope' is not produced by the graph");
 }
 
 TEST(Lowering, UserInputWithoutMetadataIsRejected) {

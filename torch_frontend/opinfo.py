@@ -178,16 +178,26 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
         if not call.tensors:
             res.reason = "sample has no tensor argument"
             return res
+        # In-place ops (add_, index_put_) change their inputs: every call gets fresh copies, and a
+        # mutated input's new value is an output too (Kiln returns it after the user outputs).
+        def fresh():
+            return tuple(t.clone() for t in call.tensors)
         with torch.no_grad():
-            refs = _tensor_outputs(call.module(*call.tensors))
+            args = fresh()
+            refs = _tensor_outputs(call.module(*args))
         if not refs:
             res.reason = "op returns no tensor"
             return res
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = torch.export.export(call.module, call.tensors).run_decompositions()
+            ep = torch.export.export(call.module, fresh()).run_decompositions()
             with torch.no_grad():
-                exported = _tensor_outputs(ep.module()(*call.tensors))
+                exported_args = fresh()
+                exported = _tensor_outputs(ep.module()(*exported_args))
+        sig = ep.graph_signature
+        mutated = [sig.user_inputs.index(name) for name in sig.user_inputs_to_mutate.values()]
+        refs += [args[i] for i in mutated]
+        exported += [exported_args[i] for i in mutated]
     except Exception as e:  # torch refused: record why, in one line
         res.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
         return res

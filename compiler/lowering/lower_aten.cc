@@ -81,12 +81,20 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
     if (!s.ok()) return s;
   }
   std::set<int> claimed;  // values already returned to the caller, in their DeviceValue::dtype
-  for (const std::string& name : aten.outputs) {
-    std::optional<int> v = ctx.Lookup(name);
-    if (!v) return absl::InvalidArgumentError(absl::StrCat("output '", name, "' is not produced by the graph"));
+  // Returns ATen value `value_name` as program output `name` in the dtype torch.export recorded.
+  auto add_output = [&](const std::string& name, const std::string& value_name) -> absl::Status {
+    std::optional<int> v = ctx.Lookup(value_name);
+    if (!v) {
+      // E.g. max_pool2d_with_indices' indices: the node lowers, but to its first result only.
+      if (const AtenNode* producer = aten.FindProducer(value_name))
+        return absl::UnimplementedError(absl::StrCat("output '", value_name, "' is a result of node '", producer->name,
+                                                     "' (", ShortTarget(producer->target),
+                                                     ") that Kiln does not produce"));
+      return absl::InvalidArgumentError(absl::StrCat("output '", value_name, "' is not produced by the graph"));
+    }
     // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool, a float64 model:
     // float64). Others (uint8, int8, int16) come back as f32.
-    auto meta = aten.values.find(name);
+    auto meta = aten.values.find(value_name);
     const ops::DType dtype =
         meta == aten.values.end() ? ops::DType::kF32 : HostDType(meta->second.dtype).value_or(ops::DType::kF32);
     if (dtype == ops::DType::kF64) narrowed("output", name);
@@ -97,12 +105,17 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
     if ((value.kind == DeviceValue::Kind::kInput || claimed.count(*v)) && value.dtype != dtype) {
       ops::Attrs same_shape;
       same_shape.SetInts("shape", value.shape);
-      KILN_ASSIGN_OR_RETURN(v, graph.AddNode("reshape", {*v}, same_shape, name, name));
+      KILN_ASSIGN_OR_RETURN(v, graph.AddNode("reshape", {*v}, same_shape, value_name, name));
     }
     graph.values[*v].dtype = dtype;
     claimed.insert(*v);
     graph.outputs.push_back({name, *v});
-  }
+    return absl::OkStatus();
+  };
+  for (const std::string& name : aten.outputs) KILN_RETURN_IF_ERROR(add_output(name, name));
+  // An input an in-place op changed comes back after the outputs under the input's own name: its
+  // new value, which the caller writes back (the runtime has no aliasing of caller buffers).
+  for (const auto& [value, input] : aten.input_mutations) KILN_RETURN_IF_ERROR(add_output(input, value));
   return graph;
 }
 

@@ -1,5 +1,6 @@
 #include "compiler/pt2/export_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -419,6 +420,19 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
     KILN_ASSIGN_OR_RETURN(auto u, Union((*ospecs)[i], sctx));
     const json& spec = *u.second;
     if (u.first == "token") continue;  // the effect token a program returns; see ParseNode
+    if (u.first == "user_input_mutation") {
+      const std::string mctx = sctx + " (user_input_mutation)";
+      KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", mctx));
+      KILN_ASSIGN_OR_RETURN(std::string value, TensorName(*arg, mctx));
+      KILN_ASSIGN_OR_RETURN(const json* input_f, Field(spec, "user_input_name", mctx));
+      KILN_ASSIGN_OR_RETURN(std::string input, AsString(*input_f, mctx + " user_input_name"));
+      const bool is_user_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
+        return in.kind == InputKind::kUserInput && in.name == input;
+      });
+      if (!is_user_input) return Bad(mctx, absl::StrCat("mutates '", input, "', which is not a user input"));
+      g->input_mutations.emplace_back(std::move(value), std::move(input));
+      continue;
+    }
     if (u.first != "user_output") {
       std::string what;
       for (const char* key : {"buffer_name", "parameter_name", "user_input_name"}) {
@@ -542,6 +556,11 @@ absl::StatusOr<AtenGraph> ParseProgram(const json& doc) {
       return Bad(absl::StrCat("output spec #", i),
                  absl::StrCat("user output '", g.outputs[i], "' is not defined by the graph"));
     }
+  }
+  for (const auto& [value, input] : g.input_mutations) {
+    if (!defined.count(value))
+      return Bad(absl::StrCat("the mutation of input '", input, "'"),
+                 absl::StrCat("value '", value, "' is not defined by the graph"));
   }
   return g;
 }

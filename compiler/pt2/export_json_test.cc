@@ -271,6 +271,29 @@ TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
   }
 }
 
+// An in-place op on a user input: the mutation is recorded with the input it changes.
+TEST(ExportJsonTest, UserInputMutations) {
+  const std::string node = "[" + Node("y", "torch.ops.aten.relu.default",
+                                      R"([{"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}])",
+                                      R"([{"as_tensor": {"name": "y"}}])") + "]";
+  const std::string mutation = R"({"user_input_mutation": {"arg": {"name": "y"}, "user_input_name": "x"}})";
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(Program(
+      node, R"(, "y": )" + Meta(), "[" + mutation + R"(, {"user_output": {"arg": {"as_tensor": {"name": "y"}}}}])"));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_THAT(g->outputs, ElementsAre("y"));
+  ASSERT_EQ(g->input_mutations.size(), 1u);
+  EXPECT_EQ(g->input_mutations[0], (std::pair<std::string, std::string>{"y", "x"}));
+
+  std::string bad = mutation;
+  bad.replace(bad.find("\"x\""), 3, "\"w\"");
+  EXPECT_THAT(ParseError(Program(node, R"(, "y": )" + Meta(), "[" + bad + "]")).message(),
+              HasSubstr("output spec #0 (user_input_mutation): mutates 'w', which is not a user input"));
+  bad = mutation;
+  bad.replace(bad.find("\"y\""), 3, "\"q\"");
+  EXPECT_THAT(ParseError(Program(node, R"(, "y": )" + Meta(), "[" + bad + "]")).message(),
+              HasSubstr("the mutation of input 'x': value 'q' is not defined by the graph"));
+}
+
 TEST(ExportJsonTest, PayloadConfig) {
   absl::StatusOr<std::map<std::string, PayloadMeta>> c = ParsePayloadConfigJson(
       R"({"config": {"l1.weight": {"path_name": "weight_0", "is_param": true, "use_pickle": false,
