@@ -687,15 +687,25 @@ TEST(Lowering, LogicalAndBitwiseOps) {
   EXPECT_EQ(out["xor"], (std::vector<float>{0, 1, 1, 0}));
   EXPECT_EQ(out["not"], (std::vector<float>{1, 1, 0, 0}));
 
-  // On integers bitwise ops act on bits, which fp32 values do not have.
+  // On integers they act on bits: the integer ops (ops/integer.cc).
   AtenGraph ints;
-  AddUserInput(ints, "x", {4});
+  AddUserInput(ints, "x", {4}, TorchDType::kLong);
   AddNode(ints, "band", "torch.ops.aten.bitwise_and.Scalar", {TensorArg("self", "x"), IntArg("other", 6)}, {4});
+  AddNode(ints, "bnot", "torch.ops.aten.bitwise_not.default", {TensorArg("self", "x")}, {4});
+  AddNode(ints, "shl", "torch.ops.aten.bitwise_left_shift.Scalar_Tensor", {IntArg("self", 1), TensorArg("other", "x")},
+          {4});
+  AddNode(ints, "gcd", "torch.ops.aten.gcd.default", {TensorArg("self", "x"), TensorArg("other", "band")}, {4});
+  for (const char* v : {"band", "bnot", "shl", "gcd"}) SetDType(ints, v, TorchDType::kLong);
+  ints.outputs = {"band", "bnot", "shl", "gcd"};
+  std::vector<std::string> ops;
+  out = LowerAndRun(ints, {{"x", {3, 12, -7, 0}}}, &ops);
+  EXPECT_EQ(out["band"], (std::vector<float>{2, 4, 0, 0}));
+  EXPECT_EQ(out["bnot"], (std::vector<float>{-4, -13, 6, -1}));
+  EXPECT_EQ(out["shl"], (std::vector<float>{8, 4096, 0, 1}));
+  EXPECT_EQ(out["gcd"], (std::vector<float>{1, 4, 7, 0}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"bitwise_and", "bitwise_not", "shift_left", "gcd"}));
   ints.values["x"].dtype = TorchDType::kFloat;
-  ints.outputs = {"band"};
-  EXPECT_EQ(LoweringError(ints),
-            "node 'band' (aten.bitwise_and.Scalar): bitwise ops on float32 tensors need integer kernels; only bool "
-            "operands are supported yet");
+  EXPECT_EQ(LoweringError(ints), "node 'band' (aten.bitwise_and.Scalar): takes integer or bool operands, got float32");
 }
 
 TEST(Lowering, AnyAndAllNormalizeNonBoolInputs) {

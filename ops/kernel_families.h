@@ -17,6 +17,7 @@ std::vector<KernelDef> ReductionKernels();
 std::vector<KernelDef> NormalizationKernels();
 std::vector<KernelDef> DataMovementKernels();
 std::vector<KernelDef> IndexingKernels();
+std::vector<KernelDef> IntegerKernels();
 
 }  // namespace kiln::ops
 

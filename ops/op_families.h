@@ -16,6 +16,7 @@ std::vector<OpDef> ReductionOps();      // reduction.cc: reductions over dims, c
 std::vector<OpDef> NormalizationOps();  // normalization.cc: softmax, layer_norm, batch_norm
 std::vector<OpDef> DataMovementOps();   // data_movement.cc: reshape, permute, expand, slice, concat
 std::vector<OpDef> IndexingOps();       // indexing.cc: take, gather
+std::vector<OpDef> IntegerOps();        // integer.cc: bitwise, shifts, gcd, lcm
 
 }  // namespace kiln::ops
 
