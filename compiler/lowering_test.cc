@@ -928,6 +928,24 @@ TEST(Lowering, SumToAnotherDType) {
   EXPECT_EQ(LoweringError(g), "node 'sum' (aten.sum.dim_IntList): reducing float32 as bool is not supported yet");
 }
 
+// An integer ATen result from a device op that can make fractions is converted as ATen's integer
+// arithmetic does (int64 avg_pool2d truncates); a float result of the same op is left alone.
+TEST(Lowering, IntegerResultsTruncateLikeATen) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 1, 2, 2}, TorchDType::kLong);
+  AddNode(g, "avg", "torch.ops.aten.avg_pool2d.default", {TensorArg("self", "x"), IntsArg("kernel_size", {2, 2})},
+          {1, 1, 1, 1});
+  SetDType(g, "avg", TorchDType::kLong);
+  g.outputs = {"avg"};
+  std::vector<std::string> ops;
+  EXPECT_EQ(LowerAndRun(g, {{"x", {1, 2, 4, 4}}}, &ops)["avg"], (std::vector<float>{2}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"avg_pool2d", "to_int"}));
+  EXPECT_EQ(LowerAndRun(g, {{"x", {-1, -2, -4, -4}}})["avg"], (std::vector<float>{-2}));  // toward zero
+  SetDType(g, "avg", TorchDType::kFloat);
+  EXPECT_EQ(LowerAndRun(g, {{"x", {1, 2, 4, 4}}}, &ops)["avg"], (std::vector<float>{2.75f}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"avg_pool2d"}));
+}
+
 NamedArgument StringArg(const std::string& name, const std::string& v) {
   NamedArgument a{name, {}};
   a.arg.kind = Argument::Kind::kString;

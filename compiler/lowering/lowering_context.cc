@@ -1,9 +1,12 @@
 #include "compiler/lowering/lowering_context.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/macros.h"
 
 namespace kiln::compiler {
 
@@ -37,6 +40,14 @@ std::optional<ops::DType> HostDType(TorchDType t) {
 }
 
 namespace {
+// Device ops whose result can be a fraction even when every operand is an integer. Their result,
+// where ATen's is integral, goes through to_int (ops/integer.cc); every other op maps integers to
+// integers (or is one ATen never gives an integer result), so it needs no conversion.
+bool MayMakeFractions(std::string_view op) {
+  static constexpr std::string_view kOps[] = {"avg_pool2d", "div", "reduce_mean", "pow", "reciprocal", "sqrt"};
+  return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
+}
+
 // Converts an archive weight (any supported float or int dtype) to fp32.
 absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, const WeightTensor& w) {
   int64_t n = 1;
@@ -172,6 +183,27 @@ absl::Status LoweringContext::Bind(const AtenNode& node, int value, size_t index
   if (meta != aten_.values.end() && meta->second.sizes != graph_->values[value].shape)
     return NodeError(node, absl::StrCat("lowered result has shape ", ops::ShapeToString(graph_->values[value].shape),
                                         " but torch.export recorded ", ops::ShapeToString(meta->second.sizes)));
+  // An integer ATen result computed by a device op that can make fractions of integers (int64
+  // avg_pool2d, whose ATen kernel divides in integer arithmetic) is converted the way ATen's is.
+  if (meta != aten_.values.end() && (meta->second.dtype == TorchDType::kLong || meta->second.dtype == TorchDType::kInt)) {
+    // The op that computed the value, looking through data movement (the reshape that ends
+    // avg_pool3d's decomposition) among this node's own device ops: an earlier node's integer
+    // result was converted when it was bound.
+    int source = value;
+    bool fractional = false;
+    for (auto n = graph_->nodes.rbegin(); n != graph_->nodes.rend() && n->source == node.name; ++n) {
+      if (n->output != source) continue;
+      if (n->op->unit == ops::Unit::kDataMovement && n->inputs.size() == 1) {
+        source = n->inputs[0];
+        continue;
+      }
+      fractional = MayMakeFractions(n->op->name);
+      break;
+    }
+    if (fractional) {
+      KILN_ASSIGN_OR_RETURN(value, graph_->AddNode("to_int", {value}, {}, node.name, name));
+    }
+  }
   value_of_[name] = value;
   return absl::OkStatus();
 }
