@@ -946,6 +946,37 @@ TEST(Lowering, IntegerResultsTruncateLikeATen) {
   EXPECT_EQ(ops, (std::vector<std::string>{"avg_pool2d"}));
 }
 
+// int64 legalization (README, Dtypes): device integers are fp32 values, exact within 2^24, so an
+// integer weight or an integer operand beyond that is a compile error naming it and the value.
+TEST(Lowering, IntegerConstantsBeyondTwoToThe24AreNamed) {
+  AtenGraph g;
+  AddUserInput(g, "ids", {2}, TorchDType::kLong);
+  g.inputs.push_back({"b_pos", InputKind::kBuffer, "pos"});
+  g.values["b_pos"] = Meta({2}, TorchDType::kLong);
+  const std::vector<int64_t> pos = {7, (int64_t{1} << 24) + 1};
+  std::vector<uint8_t> bytes(16);
+  std::memcpy(bytes.data(), pos.data(), 16);
+  g.weights["pos"] = {Meta({2}, TorchDType::kLong), WeightBytes(std::move(bytes))};
+  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "ids"), TensorArg("other", "b_pos")}, {2});
+  SetDType(g, "add", TorchDType::kLong);
+  g.outputs = {"add"};
+  EXPECT_EQ(LoweringError(g), "node 'add' (aten.add.Tensor): weight 'pos': element 1 is 16777217, beyond 2^24, "
+                              "which the device's fp32 integers do not hold exactly");
+
+  AtenGraph scalar;
+  AddUserInput(scalar, "ids", {2}, TorchDType::kLong);
+  AddNode(scalar, "add", "torch.ops.aten.add.Scalar", {TensorArg("self", "ids"), IntArg("other", int64_t{1} << 40)},
+          {2});
+  SetDType(scalar, "add", TorchDType::kLong);
+  scalar.outputs = {"add"};
+  EXPECT_EQ(LoweringError(scalar), "node 'add' (aten.add.Scalar): integer operand 'other' = 1099511627776 is beyond "
+                                   "2^24, which the device's fp32 integers do not hold exactly");
+  // The same Python int with a float result is a float constant, as in ATen.
+  SetDType(scalar, "add", TorchDType::kFloat);
+  scalar.values["ids"].dtype = TorchDType::kFloat;
+  EXPECT_TRUE(LowerAtenGraph(scalar).ok());
+}
+
 NamedArgument StringArg(const std::string& name, const std::string& v) {
   NamedArgument a{name, {}};
   a.arg.kind = Argument::Kind::kString;

@@ -25,6 +25,11 @@ using Shape = std::vector<int64_t>;
 // with room to spare, and every loop over a tensor's dims is bounded by the tensor's size.
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
 
+// Kernels compute in fp32, which holds every integer of magnitude up to 2^24 exactly: the device's
+// integers (int64 and int32 tensors, indices) are exact within this bound, and the compiler rejects
+// integer constants beyond it.
+inline constexpr int64_t kMaxExactInteger = int64_t{1} << 24;
+
 inline int64_t DTypeSize(DType t) {
   switch (t) {
     case DType::kBF16:

@@ -1,6 +1,7 @@
 #include "compiler/lowering/lowering_context.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string_view>
 
@@ -63,6 +64,23 @@ absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, con
                                                  TorchDTypeName(w.meta.dtype), "; weights may be ", kHostDTypeNames));
   std::vector<float> out(n);
   ops::LoadAsFloat(w.bytes.data(), *dtype, n, out.data());
+  // int64 and int32 tensors live on the device as fp32 values: exact within 2^24 (ops/dtype.h).
+  if (*dtype == ops::DType::kI64 || *dtype == ops::DType::kI32) {
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t v = 0;
+      if (*dtype == ops::DType::kI64) {
+        std::memcpy(&v, w.bytes.data() + 8 * i, 8);
+      } else {
+        int32_t v32;
+        std::memcpy(&v32, w.bytes.data() + 4 * i, 4);
+        v = v32;
+      }
+      if (v > ops::kMaxExactInteger || v < -ops::kMaxExactInteger)
+        return absl::InvalidArgumentError(absl::StrCat("weight '", target, "': element ", i, " is ", v,
+                                                       ", beyond 2^24, which the device's fp32 integers do not "
+                                                       "hold exactly"));
+    }
+  }
   return out;
 }
 }  // namespace
@@ -121,7 +139,17 @@ absl::StatusOr<std::optional<int>> LoweringContext::OptionalTensor(const AtenNod
 
 absl::StatusOr<int> LoweringContext::TensorOrScalar(const AtenNode& node, const std::string& arg) {
   const Argument* a = node.Find(arg);
-  if (a && a->kind == Argument::Kind::kInt) return ScalarConstant(static_cast<double>(a->i));
+  if (a && a->kind == Argument::Kind::kInt) {
+    // An integer result's operands are device integers, exact within 2^24 (ops/dtype.h); a float
+    // result's Python int operand is a float constant, as in ATen.
+    const auto meta = node.outputs.empty() ? aten_.values.end() : aten_.values.find(node.outputs[0]);
+    const bool integer_result = meta != aten_.values.end() && (meta->second.dtype == TorchDType::kLong ||
+                                                               meta->second.dtype == TorchDType::kInt);
+    if (integer_result && (a->i > ops::kMaxExactInteger || a->i < -ops::kMaxExactInteger))
+      return NodeError(node, absl::StrCat("integer operand '", arg, "' = ", a->i,
+                                          " is beyond 2^24, which the device's fp32 integers do not hold exactly"));
+    return ScalarConstant(static_cast<double>(a->i));
+  }
   if (a && a->kind == Argument::Kind::kFloat) return ScalarConstant(a->f);
   if (a && a->kind == Argument::Kind::kBool) return ScalarConstant(a->b ? 1.0 : 0.0);
   return Tensor(node, arg);
