@@ -906,8 +906,12 @@ TEST(Lowering, DTypeConversions) {
   trunc.outputs = {"as_long"};
   EXPECT_EQ(LowerAndRun(trunc, {{"x", {-2.5f, 0.5f, 3.99f}}})["as_long"], (std::vector<float>{-2, 0, 3}));
   trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kHalf);
+  SetDType(trunc, "as_long", TorchDType::kHalf);
+  EXPECT_EQ(LowerAndRun(trunc, {{"x", {0.1f, 70000.0f, 1.0f + std::ldexp(1.0f, -11)}}})["as_long"],
+            (std::vector<float>{0.0999755859375f, INFINITY, 1.0f}));
+  trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kByte);
   EXPECT_EQ(LoweringError(trunc),
-            "node 'as_long' (aten._to_copy.default): conversion from float32 to float16 is not supported yet");
+            "node 'as_long' (aten._to_copy.default): conversion from float32 to uint8 is not supported yet");
 }
 
 // sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other

@@ -52,17 +52,6 @@ std::vector<OpDef> IntegerOps() {
     def.work = IntegerElementWork;
     ops.push_back(std::move(def));
   }
-  {
-    OpDef def;
-    def.name = "to_int";
-    def.summary = "The integer an ATen integer result holds: x rounded toward zero, after a value within 2 "
-                  "fp32 ulps of an integer is taken as that integer (fp32 division inexactness)";
-    def.inputs = {"x"};
-    def.unit = Unit::kVector;
-    def.infer_shape = InferSame;
-    def.work = IntegerElementWork;
-    ops.push_back(std::move(def));
-  }
   for (const IntegerSpec& s : kBinary) {
     OpDef def;
     def.name = s.name;

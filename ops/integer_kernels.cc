@@ -1,8 +1,6 @@
 // The integer kernels (ops/integer.cc describes the ops): each element goes from fp32 to int64,
 // through one integer operation, and back to fp32.
-#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -26,20 +24,6 @@ template <auto F>
 void UnaryIntKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
   const int64_t n = NumElements(out.shape);
   for (int64_t i = 0; i < n; ++i) out.data[i] = static_cast<float>(F(ToInt(inputs[0].data[i])));
-}
-
-// ATen computes an integer result in integer arithmetic (int64 avg_pool2d: sum / count, truncated);
-// the device divides in fp32, where a chain of divisions may land an ulp below an exact quotient.
-float ToIntegerValue(float x) {
-  if (!std::isfinite(x)) return x;
-  const float r = std::nearbyint(x);
-  if (std::fabs(x - r) <= 2.0f * std::numeric_limits<float>::epsilon() * std::max(std::fabs(x), 1.0f)) return r;
-  return std::trunc(x);
-}
-
-void ToIntKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
-  const int64_t n = NumElements(out.shape);
-  for (int64_t i = 0; i < n; ++i) out.data[i] = ToIntegerValue(inputs[0].data[i]);
 }
 
 template <auto F>
@@ -87,7 +71,6 @@ int64_t Lcm(int64_t a, int64_t b) {
 std::vector<KernelDef> IntegerKernels() {
   return {
       {"bitwise_not", &UnaryIntKernel<[](int64_t x) { return ~x; }>},
-      {"to_int", &ToIntKernel},
       {"bitwise_and", &BinaryIntKernel<[](int64_t a, int64_t b) { return a & b; }>},
       {"bitwise_or", &BinaryIntKernel<[](int64_t a, int64_t b) { return a | b; }>},
       {"bitwise_xor", &BinaryIntKernel<[](int64_t a, int64_t b) { return a ^ b; }>},

@@ -18,6 +18,7 @@ std::vector<KernelDef> NormalizationKernels();
 std::vector<KernelDef> DataMovementKernels();
 std::vector<KernelDef> IndexingKernels();
 std::vector<KernelDef> IntegerKernels();
+std::vector<KernelDef> ConvertKernels();
 
 }  // namespace kiln::ops
 
