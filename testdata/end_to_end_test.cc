@@ -226,6 +226,32 @@ TEST(EndToEnd, Float16BFloat16AndFloat64HostTensors) {
   }
 }
 
+// x.mul_(2); return x + 1: the mutated input comes back after the model's output, under its name.
+TEST(EndToEnd, MutatedInputIsReturnedAfterTheOutputs) {
+  absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File("testdata/inplace_input.pt2");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  std::unique_ptr<runtime::Program> program;
+  Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), "inplace.kiln", &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(program->inputs().size(), 1u);
+  ASSERT_EQ(program->outputs().size(), 2u);
+  EXPECT_EQ(program->outputs()[1].name, program->inputs()[0].name);
+  runtime::HostTensor x, ref;
+  ASSERT_TRUE(tools::ReadNpy("testdata/inplace_input.input0.npy", &x).ok());
+  ASSERT_TRUE(tools::ReadNpy("testdata/inplace_input.ref0.npy", &ref).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<runtime::Executor> exec;
+  ASSERT_TRUE(runtime::Executor::Create(*program, &device, &exec).ok());
+  std::vector<runtime::HostTensor> outputs;
+  s = exec->Run({x}, &outputs, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const size_t n = ops::NumElements(x.shape);
+  EXPECT_TRUE(tools::AllClose(outputs[0].f32(), ref.f32(), n, 1e-6, 1e-6));
+  std::vector<float> doubled(x.f32(), x.f32() + n);
+  for (float& v : doubled) v *= 2;
+  EXPECT_TRUE(tools::AllClose(outputs[1].f32(), doubled.data(), n, 0, 0));
+}
+
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {
   absl::StatusOr<compiler::CompileResult> r = compiler::CompilePt2File("testdata/unsupported_op.pt2");
   ASSERT_FALSE(r.ok());

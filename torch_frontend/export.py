@@ -74,9 +74,10 @@ class _Prepared:
         self.inputs = spec.example_inputs(seed)
         # References come from the eager model, not the exported program, so an export
         # or decomposition bug shows up as a mismatch instead of being baked in.
+        # On copies: a model with an in-place op on an input must not change the inputs saved.
         with torch.no_grad():
-            self.refs = pytree.tree_leaves(model(*self.inputs))
-        self.ep = torch.export.export(model, self.inputs).run_decompositions()
+            self.refs = pytree.tree_leaves(model(*[t.clone() for t in self.inputs]))
+        self.ep = torch.export.export(model, tuple(t.clone() for t in self.inputs)).run_decompositions()
 
     def write(self, pt2_path: str, input_paths: Sequence[str], ref_paths: Sequence[str],
               manifest_path: str | None) -> dict:

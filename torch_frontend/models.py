@@ -160,6 +160,15 @@ def token_ids(shape: tuple[int, ...], vocab: int) -> InputFn:
     return make
 
 
+class _InPlaceInput(nn.Module):
+    """Scales its input in place (x.mul_(2)), then returns x + 1: the program returns the input's new
+    value as a second output, named after the input."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x.mul_(2)
+        return x + 1
+
+
 class _Unsupported(nn.Module):
     """cdist has no lowering in Kiln yet; used to test the compiler's error path."""
 
@@ -224,5 +233,7 @@ register(ModelSpec("tiny_attention", _TinyAttention, randn_inputs((2, 8, 32)),
                    "causal self-attention block: RMSNorm, split QKV, rotary, arange/le/where mask"))
 register(ModelSpec("token_classifier", _TokenClassifier, token_ids((2, 8), 100),
                    "int64 token ids -> embedding, layer norm, GELU MLP -> logits and int64 argmax"))
+register(ModelSpec("inplace_input", _InPlaceInput, randn_inputs((2, 8)),
+                   "x.mul_(2); return x + 1: an in-place op on a user input"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))
