@@ -7,7 +7,7 @@ namespace kiln::compiler {
 
 absl::StatusOr<CompileResult> Compile(const AtenGraph& aten, const CompileOptions& options) {
   KILN_ASSIGN_OR_RETURN(CompileState state, RunPipeline(aten, options));
-  return CompileResult{std::move(state.kiln), state.Summary()};
+  return CompileResult{std::move(state.kiln), state.Summary(), std::move(state.warnings)};
 }
 
 absl::StatusOr<CompileResult> CompilePt2File(const std::string& path, const CompileOptions& options) {

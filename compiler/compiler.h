@@ -3,6 +3,7 @@
 #define KILN_COMPILER_COMPILER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "compiler/aten/aten_graph.h"
@@ -13,6 +14,7 @@ namespace kiln::compiler {
 struct CompileResult {
   std::string kiln;  // the .kiln file's bytes
   CompileSummary summary;
+  std::vector<std::string> warnings;  // see CompileState::warnings
 };
 
 // Runs the whole default pipeline.

@@ -407,25 +407,85 @@ TEST(Lowering, IntegerAndBoolInputsAndOutputsKeepTheirDType) {
 
 TEST(Lowering, UnsupportedInputDTypeIsRejected) {
   AtenGraph g;
-  AddUserInput(g, "x", {2, 3}, TorchDType::kDouble);
+  AddUserInput(g, "x", {2, 3}, TorchDType::kByte);
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2, 3});
   g.outputs = {"relu"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(lowered.status().message(), "input 'x' is float64; inputs may be float32, int64, int32 or bool");
+  EXPECT_EQ(lowered.status().message(),
+            "input 'x' is uint8; inputs may be float32, float16, bfloat16, float64, int64, int32 or bool");
 }
 
-// An output that is an input unchanged (clone binds to it) comes back in the input's own dtype.
-TEST(Lowering, InputReturnedInAnotherDTypeIsRejected) {
+// float16 and bfloat16 cross to the host as themselves (the DMA converts); float64 too, but the
+// device computes it in float32, so lowering warns once per tensor, naming it.
+TEST(Lowering, HalfAndDoubleHostDTypes) {
+  AtenGraph g;
+  AddUserInput(g, "h", {2, 3}, TorchDType::kHalf);
+  AddUserInput(g, "b", {2, 3}, TorchDType::kBFloat16);
+  AddUserInput(g, "d", {2, 3}, TorchDType::kDouble);
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "d")}, {2, 3});
+  g.values["relu"].dtype = TorchDType::kDouble;
+  AddNode(g, "neg", "torch.ops.aten.neg.default", {TensorArg("self", "h")}, {2, 3});
+  g.values["neg"].dtype = TorchDType::kHalf;
+  g.outputs = {"relu", "neg", "b"};
+  g.values["b"].dtype = TorchDType::kBFloat16;
+  std::vector<std::string> warnings;
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g, &warnings);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  EXPECT_EQ(lowered->values[lowered->inputs[0].second].dtype, ops::DType::kF16);
+  EXPECT_EQ(lowered->values[lowered->inputs[1].second].dtype, ops::DType::kBF16);
+  EXPECT_EQ(lowered->values[lowered->inputs[2].second].dtype, ops::DType::kF64);
+  EXPECT_EQ(lowered->values[lowered->outputs[0].second].dtype, ops::DType::kF64);
+  EXPECT_EQ(lowered->values[lowered->outputs[1].second].dtype, ops::DType::kF16);
+  EXPECT_EQ(warnings, (std::vector<std::string>{
+                          "input 'd' is float64; the device computes it in float32 (about 7 significant digits)",
+                          "output 'relu' is float64; the device computes it in float32 (about 7 significant digits)"}));
+}
+
+// An output that is an input in another dtype (to_copy of exact conversions binds to the input) gets
+// its own copy, stored in the output's dtype; so does a value returned twice in two dtypes.
+TEST(Lowering, InputReturnedInAnotherDTypeGetsItsOwnCopy) {
   AtenGraph g;
   AddUserInput(g, "tokens", {2}, TorchDType::kLong);
-  AddNode(g, "clone", "torch.ops.aten.clone.default", {TensorArg("self", "tokens")}, {2});
-  g.outputs = {"clone"};  // recorded as float32
+  AddNode(g, "clone", "torch.ops.aten.clone.default", {TensorArg("self", "tokens")}, {2});  // float32
+  AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "tokens")}, {2});
+  g.values["relu"].dtype = TorchDType::kLong;
+  AddNode(g, "same", "torch.ops.aten.clone.default", {TensorArg("self", "relu")}, {2});
+  g.values["same"].dtype = TorchDType::kInt;
+  g.outputs = {"clone", "tokens", "relu", "same"};
+  g.values["tokens"].dtype = TorchDType::kLong;
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
-  ASSERT_FALSE(lowered.ok());
-  EXPECT_EQ(lowered.status().message(), "output 'clone' is input 'tokens' converted from i64 to f32; a program "
-                                        "cannot return an input in another dtype yet");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  const DeviceGraph& d = *lowered;
+  ASSERT_EQ(d.outputs.size(), 4u);
+  const DeviceValue& clone = d.values[d.outputs[0].second];
+  EXPECT_EQ(clone.dtype, ops::DType::kF32);
+  EXPECT_EQ(clone.kind, DeviceValue::Kind::kIntermediate);
+  EXPECT_EQ(d.outputs[1].second, d.inputs[0].second);  // returned unchanged, no copy
+  EXPECT_EQ(d.values[d.outputs[2].second].dtype, ops::DType::kI64);
+  EXPECT_NE(d.outputs[3].second, d.outputs[2].second);
+  EXPECT_EQ(d.values[d.outputs[3].second].dtype, ops::DType::kI32);
+  EXPECT_EQ(d.nodes.back().op->name, "reshape");
+  EXPECT_EQ(d.nodes.back().source, "same");
+}
+
+// x.add_(1) returns x's new value twice: as the user output and, after the outputs, under the
+// input's name, so the caller can write it back.
+TEST(Lowering, MutatedInputIsReturnedUnderItsName) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2});
+  AddNode(g, "add", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2});
+  g.outputs = {"add"};
+  g.input_mutations = {{"add", "x"}};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ASSERT_EQ(lowered->outputs.size(), 2u);
+  EXPECT_EQ(lowered->outputs[0].first, "add");
+  EXPECT_EQ(lowered->outputs[1].first, "x");
+  EXPECT_EQ(lowered->outputs[1].second, lowered->outputs[0].second);
+  g.input_mutations = {{"nope", "x"}};
+  EXPECT_EQ(LowerAtenGraph(g).status().message(), "output 'nope' is not produced by the graph");
 }
 
 TEST(Lowering, UserInputWithoutMetadataIsRejected) {
@@ -633,15 +693,25 @@ TEST(Lowering, LogicalAndBitwiseOps) {
   EXPECT_EQ(out["xor"], (std::vector<float>{0, 1, 1, 0}));
   EXPECT_EQ(out["not"], (std::vector<float>{1, 1, 0, 0}));
 
-  // On integers bitwise ops act on bits, which fp32 values do not have.
+  // On integers they act on bits: the integer ops (ops/integer.cc).
   AtenGraph ints;
-  AddUserInput(ints, "x", {4});
+  AddUserInput(ints, "x", {4}, TorchDType::kLong);
   AddNode(ints, "band", "torch.ops.aten.bitwise_and.Scalar", {TensorArg("self", "x"), IntArg("other", 6)}, {4});
+  AddNode(ints, "bnot", "torch.ops.aten.bitwise_not.default", {TensorArg("self", "x")}, {4});
+  AddNode(ints, "shl", "torch.ops.aten.bitwise_left_shift.Scalar_Tensor", {IntArg("self", 1), TensorArg("other", "x")},
+          {4});
+  AddNode(ints, "gcd", "torch.ops.aten.gcd.default", {TensorArg("self", "x"), TensorArg("other", "band")}, {4});
+  for (const char* v : {"band", "bnot", "shl", "gcd"}) SetDType(ints, v, TorchDType::kLong);
+  ints.outputs = {"band", "bnot", "shl", "gcd"};
+  std::vector<std::string> ops;
+  out = LowerAndRun(ints, {{"x", {3, 12, -7, 0}}}, &ops);
+  EXPECT_EQ(out["band"], (std::vector<float>{2, 4, 0, 0}));
+  EXPECT_EQ(out["bnot"], (std::vector<float>{-4, -13, 6, -1}));
+  EXPECT_EQ(out["shl"], (std::vector<float>{8, 4096, 0, 1}));
+  EXPECT_EQ(out["gcd"], (std::vector<float>{1, 4, 7, 0}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"bitwise_and", "bitwise_not", "shift_left", "gcd"}));
   ints.values["x"].dtype = TorchDType::kFloat;
-  ints.outputs = {"band"};
-  EXPECT_EQ(LoweringError(ints),
-            "node 'band' (aten.bitwise_and.Scalar): bitwise ops on float32 tensors need integer kernels; only bool "
-            "operands are supported yet");
+  EXPECT_EQ(LoweringError(ints), "node 'band' (aten.bitwise_and.Scalar): takes integer or bool operands, got float32");
 }
 
 TEST(Lowering, AnyAndAllNormalizeNonBoolInputs) {
@@ -842,8 +912,84 @@ TEST(Lowering, DTypeConversions) {
   trunc.outputs = {"as_long"};
   EXPECT_EQ(LowerAndRun(trunc, {{"x", {-2.5f, 0.5f, 3.99f}}})["as_long"], (std::vector<float>{-2, 0, 3}));
   trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kHalf);
+  SetDType(trunc, "as_long", TorchDType::kHalf);
+  EXPECT_EQ(LowerAndRun(trunc, {{"x", {0.1f, 70000.0f, 1.0f + std::ldexp(1.0f, -11)}}})["as_long"],
+            (std::vector<float>{0.0999755859375f, INFINITY, 1.0f}));
+  trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kByte);
   EXPECT_EQ(LoweringError(trunc),
-            "node 'as_long' (aten._to_copy.default): conversion from float32 to float16 is not supported yet");
+            "node 'as_long' (aten._to_copy.default): conversion from float32 to uint8 is not supported yet");
+}
+
+// sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
+// target dtypes are the value itself, and a rounding one is a clear error.
+TEST(Lowering, SumToAnotherDType) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3});
+  AddNode(g, "sum", "torch.ops.aten.sum.dim_IntList",
+          {TensorArg("self", "x"), IntsArg("dim", {0}), DTypeArg("dtype", TorchDType::kLong)}, {});
+  SetDType(g, "sum", TorchDType::kLong);
+  g.outputs = {"sum"};
+  std::vector<std::string> ops;
+  EXPECT_EQ(LowerAndRun(g, {{"x", {-2.5f, 0.5f, 3.99f}}}, &ops)["sum"], (std::vector<float>{1}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"trunc", "reduce_sum"}));
+  g.nodes[0].inputs[2] = DTypeArg("dtype", TorchDType::kDouble);
+  EXPECT_EQ(LowerAndRun(g, {{"x", {-2.5f, 0.5f, 3.75f}}}, &ops)["sum"], (std::vector<float>{1.75f}));
+  g.nodes[0].inputs[2] = DTypeArg("dtype", TorchDType::kBool);
+  EXPECT_EQ(LoweringError(g), "node 'sum' (aten.sum.dim_IntList): reducing float32 as bool is not supported yet");
+}
+
+// An integer ATen result from a device op that can make fractions is converted as ATen's integer
+// arithmetic does (int64 avg_pool2d truncates); a float result of the same op is left alone.
+TEST(Lowering, IntegerResultsTruncateLikeATen) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 1, 2, 2}, TorchDType::kLong);
+  AddNode(g, "avg", "torch.ops.aten.avg_pool2d.default", {TensorArg("self", "x"), IntsArg("kernel_size", {2, 2})},
+          {1, 1, 1, 1});
+  SetDType(g, "avg", TorchDType::kLong);
+  g.outputs = {"avg"};
+  std::vector<std::string> ops;
+  EXPECT_EQ(LowerAndRun(g, {{"x", {1, 2, 4, 4}}}, &ops)["avg"], (std::vector<float>{2}));
+  // Window sums, one exact division by each window's divisor, truncation.
+  EXPECT_EQ(ops, (std::vector<std::string>{"avg_pool2d", "div", "trunc"}));
+  EXPECT_EQ(LowerAndRun(g, {{"x", {-1, -2, -4, -4}}})["avg"], (std::vector<float>{-2}));  // toward zero
+  AtenGraph f;
+  AddUserInput(f, "x", {1, 1, 2, 2});
+  AddNode(f, "avg", "torch.ops.aten.avg_pool2d.default", {TensorArg("self", "x"), IntsArg("kernel_size", {2, 2})},
+          {1, 1, 1, 1});
+  f.outputs = {"avg"};
+  EXPECT_EQ(LowerAndRun(f, {{"x", {1, 2, 4, 4}}}, &ops)["avg"], (std::vector<float>{2.75f}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"avg_pool2d"}));
+}
+
+// int64 legalization (README, Dtypes): device integers are fp32 values, exact within 2^24, so an
+// integer weight or an integer operand beyond that is a compile error naming it and the value.
+TEST(Lowering, IntegerConstantsBeyondTwoToThe24AreNamed) {
+  AtenGraph g;
+  AddUserInput(g, "ids", {2}, TorchDType::kLong);
+  g.inputs.push_back({"b_pos", InputKind::kBuffer, "pos"});
+  g.values["b_pos"] = Meta({2}, TorchDType::kLong);
+  const std::vector<int64_t> pos = {7, (int64_t{1} << 24) + 1};
+  std::vector<uint8_t> bytes(16);
+  std::memcpy(bytes.data(), pos.data(), 16);
+  g.weights["pos"] = {Meta({2}, TorchDType::kLong), WeightBytes(std::move(bytes))};
+  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "ids"), TensorArg("other", "b_pos")}, {2});
+  SetDType(g, "add", TorchDType::kLong);
+  g.outputs = {"add"};
+  EXPECT_EQ(LoweringError(g), "node 'add' (aten.add.Tensor): weight 'pos': element 1 is 16777217, beyond 2^24, "
+                              "which the device's fp32 integers do not hold exactly");
+
+  AtenGraph scalar;
+  AddUserInput(scalar, "ids", {2}, TorchDType::kLong);
+  AddNode(scalar, "add", "torch.ops.aten.add.Scalar", {TensorArg("self", "ids"), IntArg("other", int64_t{1} << 40)},
+          {2});
+  SetDType(scalar, "add", TorchDType::kLong);
+  scalar.outputs = {"add"};
+  EXPECT_EQ(LoweringError(scalar), "node 'add' (aten.add.Scalar): integer operand 'other' = 1099511627776 is beyond "
+                                   "2^24, which the device's fp32 integers do not hold exactly");
+  // The same Python int with a float result is a float constant, as in ATen.
+  SetDType(scalar, "add", TorchDType::kFloat);
+  scalar.values["ids"].dtype = TorchDType::kFloat;
+  EXPECT_TRUE(LowerAtenGraph(scalar).ok());
 }
 
 NamedArgument StringArg(const std::string& name, const std::string& v) {

@@ -11,6 +11,8 @@ const char* DTypeName(DType t) {
     case DType::kI32: return "i32";
     case DType::kI64: return "i64";
     case DType::kBool: return "bool";
+    case DType::kF16: return "f16";
+    case DType::kF64: return "f64";
   }
   return "?";
 }
@@ -76,6 +78,16 @@ void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
       for (int64_t i = 0; i < count; ++i) dst[i] = s[i] ? 1.0f : 0.0f;
       return;
     }
+    case DType::kF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = F16ToFloat(s[i]);
+      return;
+    }
+    case DType::kF64: {
+      const double* s = static_cast<const double*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
   }
 }
 
@@ -115,6 +127,16 @@ void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
     case DType::kBool: {
       uint8_t* d = static_cast<uint8_t*>(dst);
       for (int64_t i = 0; i < count; ++i) d[i] = src[i] != 0.0f ? 1 : 0;  // NaN != 0: true
+      return;
+    }
+    case DType::kF16: {
+      uint16_t* d = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = FloatToF16(src[i]);
+      return;
+    }
+    case DType::kF64: {
+      double* d = static_cast<double*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = src[i];
       return;
     }
   }

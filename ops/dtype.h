@@ -10,11 +10,12 @@
 namespace kiln::ops {
 
 // Element types. The chip stores f32, bf16 and i32; kernels compute in fp32, and bf16 and i32 are
-// storage formats converted on load and store, as the chip's vector and matrix units do. i64 and
-// bool exist only in host memory (a caller's inputs and outputs, ATen's int64 and bool): the DMA
-// converts them to and from a device dtype, so integers and bools are exact on the device while
-// their magnitude is at most 2^24 (fp32's integer range), and an int64 input must fit int32.
-enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4 };
+// storage formats converted on load and store, as the chip's vector and matrix units do. i64, bool,
+// f16 and f64 exist only in host memory (a caller's inputs and outputs): the DMA converts them to and
+// from a device dtype. Integers and bools are exact on the device while their magnitude is at most
+// 2^24 (fp32's integer range), and an int64 input must fit int32; f16 widens exactly to fp32; f64 is
+// narrowed to fp32 on the way in (the compiler warns) and widened on the way out.
+enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6 };
 
 using Shape = std::vector<int64_t>;
 
@@ -24,16 +25,23 @@ using Shape = std::vector<int64_t>;
 // with room to spare, and every loop over a tensor's dims is bounded by the tensor's size.
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
 
+// Kernels compute in fp32, which holds every integer of magnitude up to 2^24 exactly: the device's
+// integers (int64 and int32 tensors, indices) are exact within this bound, and the compiler rejects
+// integer constants beyond it.
+inline constexpr int64_t kMaxExactInteger = int64_t{1} << 24;
+
 inline int64_t DTypeSize(DType t) {
   switch (t) {
-    case DType::kBF16: return 2;
-    case DType::kI64: return 8;
+    case DType::kBF16:
+    case DType::kF16: return 2;
+    case DType::kI64:
+    case DType::kF64: return 8;
     case DType::kBool: return 1;
     default: return 4;
   }
 }
 const char* DTypeName(DType t);
-// Whether device memory can hold `t` (f32, bf16, i32); i64 and bool are host-only.
+// Whether device memory can hold `t` (f32, bf16, i32); i64, bool, f16 and f64 are host-only.
 inline bool IsDeviceDType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kI32; }
 inline bool IsIntegral(DType t) { return t == DType::kI32 || t == DType::kI64 || t == DType::kBool; }
 
@@ -62,9 +70,24 @@ inline float BF16ToFloat(uint16_t h) {
   return f;
 }
 
+// fp32 <-> IEEE binary16 (the compiler's _Float16: round-to-nearest-even, overflow to inf, NaN kept).
+inline uint16_t FloatToF16(float f) {
+  const _Float16 h = static_cast<_Float16>(f);
+  uint16_t bits;
+  std::memcpy(&bits, &h, 2);
+  return bits;
+}
+
+inline float F16ToFloat(uint16_t bits) {
+  _Float16 h;
+  std::memcpy(&h, &bits, 2);
+  return static_cast<float>(h);
+}
+
 // Reads `count` elements of type `dtype` from `src` into fp32, and back. With count 0 the
 // pointers may be null (an empty tensor has no buffer). Storing rounds to nearest and saturates
-// for integers (NaN becomes 0) and stores value != 0 for bool (NaN is true, as in PyTorch).
+// for integers (NaN becomes 0) and stores value != 0 for bool (NaN is true, as in PyTorch); f64
+// loads round to nearest fp32 (beyond its range: inf).
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst);
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst);
 

@@ -18,6 +18,8 @@ std::vector<KernelDef> NormalizationKernels();
 std::vector<KernelDef> DataMovementKernels();
 std::vector<KernelDef> IndexingKernels();
 std::vector<KernelDef> SpecialMathKernels();
+std::vector<KernelDef> IntegerKernels();
+std::vector<KernelDef> ConvertKernels();
 
 }  // namespace kiln::ops
 

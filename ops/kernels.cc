@@ -8,7 +8,8 @@ const std::vector<KernelDef>& AllKernels() {
   static const std::vector<KernelDef> registry = [] {
     std::vector<KernelDef> all;
     for (auto family : {ElementwiseKernels, MatmulKernels, ConvKernels, PoolKernels, ReductionKernels,
-                        NormalizationKernels, DataMovementKernels, IndexingKernels, SpecialMathKernels})
+                        NormalizationKernels, DataMovementKernels, IndexingKernels, SpecialMathKernels,
+                        IntegerKernels, ConvertKernels})
       for (const KernelDef& k : family()) all.push_back(k);
     return all;
   }();

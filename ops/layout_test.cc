@@ -162,6 +162,44 @@ TEST(DTypeConversion, LoadAndStoreI64AndBool) {
   EXPECT_TRUE(IsDeviceDType(DType::kI32));
 }
 
+// f16 and f64 are host dtypes too: f16 widens exactly and narrows with round-to-nearest-even,
+// overflowing to inf and flushing below its smallest subnormal (2^-24) to zero, as torch.half does.
+TEST(DTypeConversion, LoadAndStoreF16AndF64) {
+  const std::vector<uint16_t> half = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x8000};
+  std::vector<float> f(half.size());
+  LoadAsFloat(half.data(), DType::kF16, half.size(), f.data());
+  EXPECT_EQ(f, (std::vector<float>{1.0f, -2.0f, 65504.0f, std::ldexp(1.0f, -24), INFINITY, -0.0f}));
+  EXPECT_TRUE(std::signbit(f[5]));
+  const std::vector<float> src = {0.1f, 1.0f + std::ldexp(1.0f, -11), 70000.0f, 1e-8f,
+                                  std::numeric_limits<float>::quiet_NaN()};
+  std::vector<uint16_t> h(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kF16, h.data());
+  // 0.1 -> 0x2e66; 1 + 2^-11 is a tie between 0x3c00 and 0x3c01 and goes to even.
+  EXPECT_EQ(h[0], 0x2e66);
+  EXPECT_EQ(h[1], 0x3c00);
+  EXPECT_EQ(h[2], 0x7c00);
+  EXPECT_EQ(h[3], 0x0000);
+  EXPECT_EQ(h[4] & 0x7c00, 0x7c00);
+  EXPECT_NE(h[4] & 0x03ff, 0);
+
+  const std::vector<double> wide = {0.1, 1e300, -1e-300, 3.0};
+  LoadAsFloat(wide.data(), DType::kF64, wide.size(), f.data());
+  EXPECT_EQ(f[0], 0.1f);
+  EXPECT_EQ(f[1], INFINITY);
+  EXPECT_EQ(f[2], 0.0f);
+  EXPECT_EQ(f[3], 3.0f);
+  std::vector<double> back(2);
+  const float narrow[] = {0.1f, -7.5f};
+  StoreFromFloat(narrow, 2, DType::kF64, back.data());
+  EXPECT_EQ(back, (std::vector<double>{static_cast<double>(0.1f), -7.5}));
+  EXPECT_EQ(DTypeSize(DType::kF16), 2);
+  EXPECT_EQ(DTypeSize(DType::kF64), 8);
+  EXPECT_FALSE(IsDeviceDType(DType::kF16));
+  EXPECT_FALSE(IsDeviceDType(DType::kF64));
+  EXPECT_STREQ(DTypeName(DType::kF16), "f16");
+  EXPECT_STREQ(DTypeName(DType::kF64), "f64");
+}
+
 TEST(DTypeConversion, Names) {
   EXPECT_EQ(DTypeSize(DType::kBF16), 2);
   EXPECT_EQ(DTypeSize(DType::kI32), 4);
@@ -229,7 +267,7 @@ TEST(ShapeLimits, EmptyTileTensorsConvertInConstantTime) {
 // An empty tensor has no buffer; copying zero elements must not pass null to memcpy (UB, which
 // --config=asan's UBSan reports).
 TEST(DTypeConversion, ZeroElementsWithNullBuffers) {
-  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32, DType::kI64, DType::kBool}) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32, DType::kI64, DType::kBool, DType::kF16, DType::kF64}) {
     LoadAsFloat(nullptr, dt, 0, nullptr);
     StoreFromFloat(nullptr, 0, dt, nullptr);
   }

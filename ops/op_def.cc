@@ -21,7 +21,7 @@ std::vector<const OpDef*> BuildRegistry() {
   static std::vector<OpDef> storage = [] {
     std::vector<OpDef> all;
     for (auto family : {ElementwiseOps, MatmulOps, ConvOps, PoolOps, ReductionOps, NormalizationOps,
-                        DataMovementOps, IndexingOps, SpecialMathOps}) {
+                        DataMovementOps, IndexingOps, SpecialMathOps, IntegerOps, ConvertOps}) {
       std::vector<OpDef> ops = family();
       for (OpDef& op : ops) all.push_back(std::move(op));
     }

@@ -17,6 +17,8 @@ std::vector<OpDef> NormalizationOps();  // normalization.cc: softmax, layer_norm
 std::vector<OpDef> DataMovementOps();   // data_movement.cc: reshape, permute, expand, slice, concat
 std::vector<OpDef> IndexingOps();       // indexing.cc: take, gather
 std::vector<OpDef> SpecialMathOps();    // special_math.cc: gamma, Bessel, orthogonal polynomials, ...
+std::vector<OpDef> IntegerOps();        // integer.cc: bitwise, shifts, gcd, lcm
+std::vector<OpDef> ConvertOps();        // convert.cc: to_int, round_to_f16, round_to_bf16
 
 }  // namespace kiln::ops
 

@@ -230,27 +230,6 @@ TEST(SpecialMath, PolynomialWorkIsBounded) {
                        at::special_legendre_polynomial_p(bounded, at_cap), 1e-3, 1e-5));
 }
 
-const bool kGcdCovered = Covers({"gcd", "lcm"});
-
-// On the integers the device holds exactly (up to 2^24), signs and zeros included.
-TEST(SpecialMath, GcdAndLcmMatchATen) {
-  at::manual_seed(15);
-  const at::Tensor a = at::cat({at::randint(-1000, 1000, {200}), at::tensor({0, 0, 7, -12, 16777216, 1 << 23}),
-                                at::randint(-(1 << 24), 1 << 24, {50})}).to(at::kInt);
-  const at::Tensor b = at::cat({at::randint(-1000, 1000, {200}), at::tensor({0, 5, 0, -18, 6, 3 << 10}),
-                                at::randint(-(1 << 12), 1 << 12, {50})}).to(at::kInt);
-  EXPECT_TRUE(Close(RunOp("gcd", {a, b}), at::gcd(a, b), {a, b}, 0, 0));
-  // lcm's result can exceed 2^24 (and int32): compare, in int64, where it is exact in float32.
-  const at::Tensor want = at::lcm(a.to(at::kLong), b.to(at::kLong));
-  const at::Tensor small = want <= (1 << 24);
-  EXPECT_GT(small.sum().item<int64_t>(), 200);
-  EXPECT_TRUE(Close(RunOp("lcm", {a, b}).masked_select(small), want.masked_select(small), {}, 0, 0));
-  EXPECT_TRUE(Close(RunOp("gcd", {a.unsqueeze(1).slice(0, 0, 6), b.slice(0, 0, 5)}),
-                    at::gcd(a.unsqueeze(1).slice(0, 0, 6), b.slice(0, 0, 5)), {}, 0, 0));
-  // Non-integer dtypes never reach these ops (ATen refuses them), but a NaN or inf must not loop.
-  EXPECT_TRUE(at::isnan(RunOp("gcd", {Values({kNaN, kInf, 3}), Values({4, 2, kInf})})).all().item<bool>());
-}
-
 const bool kBinaryCovered = Covers({"zeta", "igamma", "igammac", "copysign", "fmax", "fmin", "hypot", "nextafter"});
 
 TEST(SpecialMath, BinaryMatchesATen) {

@@ -1,6 +1,6 @@
 // Special mathematical functions applied per element (their kernels: special_math_kernels.cc): the
 // gamma family, error-function relatives, Bessel and Airy functions, the orthogonal polynomials of
-// torch.special, gcd and lcm, and the IEEE helpers (copysign, fmin, nextafter, ...). Each follows the definition
+// torch.special, and the IEEE helpers (copysign, fmin, nextafter, ...). Each follows the definition
 // PyTorch gives it, including its values outside the mathematical domain (NaN, +-inf, 0), and
 // takes fp32 like every device op: integer and bool inputs arrive converted.
 #include <string>
@@ -72,8 +72,6 @@ constexpr SpecialSpec kBinary[] = {
     {"legendre_polynomial_p",
      "Legendre polynomial P_n(x); n truncated, 0 for n < 0, NaN for n > 2^16 (bounds the recurrence's steps)",
      "x", "n"},
-    {"gcd", "Greatest common divisor of integer-valued a and b, >= 0 (gcd(0, 0) = 0; NaN for non-finite operands)"},
-    {"lcm", "Least common multiple of integer-valued a and b, >= 0 (0 when either is 0; NaN for non-finite operands)"},
     {"copysign", "abs(a) with the sign of b (its sign bit: -0.0 counts as negative), numpy broadcasting"},
     {"fmax", "Elementwise max ignoring NaN (NaN only where both are), numpy broadcasting"},
     {"fmin", "Elementwise min ignoring NaN (NaN only where both are), numpy broadcasting"},

@@ -9,7 +9,7 @@
 // Riemann's), through which PyTorch defines polygamma, and the orthogonal-polynomial recurrences,
 // computed in float as PyTorch does for float32 so that they overflow to the same inf and NaN.
 // Written here as well: the tails no library covers (erfcx past where erfc underflows, the
-// exponentially scaled Bessel functions past where e^x overflows) and gcd/lcm.
+// exponentially scaled Bessel functions past where e^x overflows).
 #include <boost/math/policies/policy.hpp>
 #include <boost/math/special_functions/airy.hpp>
 #include <boost/math/special_functions/bessel.hpp>
@@ -382,25 +382,6 @@ float Legendre(float x, float nf) {
   return r;
 }
 
-// Euclid's algorithm on integer-valued floats (ATen's gcd takes integer tensors, which the device
-// holds exactly up to 2^24); the remainders at least halve every two steps, so it ends.
-float Gcd(float a, float b) {
-  if (!std::isfinite(a) || !std::isfinite(b)) return kNaNF;
-  a = std::fabs(a);
-  b = std::fabs(b);
-  while (b != 0.0f) {
-    const float r = std::fmod(a, b);
-    a = b;
-    b = r;
-  }
-  return a;
-}
-
-float Lcm(float a, float b) {
-  const float g = Gcd(a, b);
-  return g == 0.0f ? 0.0f : std::fabs(a / g * b);
-}
-
 // Double-precision functions rounded once to float.
 template <double (*F)(double)>
 float InDouble(float x) { return static_cast<float>(F(x)); }
@@ -447,8 +428,6 @@ constexpr KernelDef kBinary[] = {
     {"hermite_polynomial_he", &BinaryKernel<HermiteHe>},
     {"laguerre_polynomial_l", &BinaryKernel<Laguerre>},
     {"legendre_polynomial_p", &BinaryKernel<Legendre>},
-    {"gcd", &BinaryKernel<Gcd>},
-    {"lcm", &BinaryKernel<Lcm>},
     {"copysign", &BinaryKernel<[](float a, float b) { return std::copysign(a, b); }>},
     {"fmax", &BinaryKernel<[](float a, float b) { return std::fmax(a, b); }>},
     {"fmin", &BinaryKernel<[](float a, float b) { return std::fmin(a, b); }>},

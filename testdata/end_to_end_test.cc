@@ -226,6 +226,88 @@ TEST(EndToEnd, YoloV8nHeadBeforeNms) {
   EXPECT_EQ(r.summary.ops_by_name["conv2d"], 64);
 }
 
+// Half, bfloat16 and double models: the caller's input and output keep the model's dtype across the
+// DMA (bfloat16 travels as ml_dtypes' '<V2' .npy), the device computes in fp32, and a float64 model
+// compiles with a warning naming each narrowed tensor.
+TEST(EndToEnd, Float16BFloat16AndFloat64HostTensors) {
+  const struct {
+    const char* name;
+    ops::DType dtype;
+    double rtol, atol;
+    std::vector<std::string> warnings;
+  } cases[] = {
+      {"mlp_fp16", ops::DType::kF16, 1e-2, 1e-3, {}},
+      {"mlp_bf16", ops::DType::kBF16, 2e-2, 2e-3, {}},
+      {"mlp_fp64", ops::DType::kF64, 1e-3, 1e-5,
+       {"input 'input' is float64; the device computes it in float32 (about 7 significant digits)",
+        "output '_softmax' is float64; the device computes it in float32 (about 7 significant digits)"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = std::string("testdata/") + c.name;
+    absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File(dir + ".pt2");
+    ASSERT_TRUE(compiled.ok()) << compiled.status();
+    EXPECT_EQ(compiled->warnings, c.warnings);
+    std::unique_ptr<runtime::Program> program;
+    Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), "m.kiln", &program);
+    ASSERT_TRUE(s.ok()) << s.message();
+    runtime::HostTensor input, ref;
+    ASSERT_TRUE(tools::ReadNpy(dir + ".input0.npy", &input).ok());
+    ASSERT_TRUE(tools::ReadNpy(dir + ".ref0.npy", &ref).ok());
+    ASSERT_EQ(input.dtype, c.dtype);
+    ASSERT_EQ(ref.dtype, c.dtype);
+
+    sim::Device device(target::DefaultChipConfig());
+    std::unique_ptr<runtime::Executor> exec;
+    ASSERT_TRUE(runtime::Executor::Create(*program, &device, &exec).ok());
+    std::vector<runtime::HostTensor> outputs;
+    s = exec->Run({input}, &outputs, nullptr);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(outputs.size(), 1u);
+    ASSERT_EQ(outputs[0].dtype, c.dtype);
+    ASSERT_EQ(outputs[0].shape, ref.shape);
+    const int64_t n = ops::NumElements(ref.shape);
+    std::vector<float> got(n), want(n);
+    ops::LoadAsFloat(outputs[0].bytes.data(), c.dtype, n, got.data());
+    ops::LoadAsFloat(ref.bytes.data(), c.dtype, n, want.data());
+    const double pcc = tools::Pcc(got.data(), want.data(), n);
+    std::printf("%s: PCC=%.6f\n", c.name, pcc);
+    EXPECT_GE(pcc, 0.999);
+    EXPECT_TRUE(tools::AllClose(got.data(), want.data(), n, c.rtol, c.atol));
+
+    // The input's dtype is part of the program's interface: a float32 buffer is the caller's error.
+    runtime::HostTensor as_f32{input.shape, ops::DType::kF32, std::vector<uint8_t>(ops::NumElements(input.shape) * 4)};
+    EXPECT_EQ(exec->Run({as_f32}, &outputs, nullptr).message(),
+              std::string("input 'input': expected ") + ops::DTypeName(c.dtype) + " [4, 64], got f32 [4, 64]");
+  }
+}
+
+// x.mul_(2); return x + 1: the mutated input comes back after the model's output, under its name.
+TEST(EndToEnd, MutatedInputIsReturnedAfterTheOutputs) {
+  absl::StatusOr<compiler::CompileResult> compiled = compiler::CompilePt2File("testdata/inplace_input.pt2");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  std::unique_ptr<runtime::Program> program;
+  Status s = runtime::Program::Load(compiled->kiln.data(), compiled->kiln.size(), "inplace.kiln", &program);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(program->inputs().size(), 1u);
+  ASSERT_EQ(program->outputs().size(), 2u);
+  EXPECT_EQ(program->outputs()[1].name, program->inputs()[0].name);
+  runtime::HostTensor x, ref;
+  ASSERT_TRUE(tools::ReadNpy("testdata/inplace_input.input0.npy", &x).ok());
+  ASSERT_TRUE(tools::ReadNpy("testdata/inplace_input.ref0.npy", &ref).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<runtime::Executor> exec;
+  ASSERT_TRUE(runtime::Executor::Create(*program, &device, &exec).ok());
+  std::vector<runtime::HostTensor> outputs;
+  s = exec->Run({x}, &outputs, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const size_t n = ops::NumElements(x.shape);
+  EXPECT_TRUE(tools::AllClose(outputs[0].f32(), ref.f32(), n, 1e-6, 1e-6));
+  std::vector<float> doubled(x.f32(), x.f32() + n);
+  for (float& v : doubled) v *= 2;
+  EXPECT_TRUE(tools::AllClose(outputs[1].f32(), doubled.data(), n, 0, 0));
+}
+
 TEST(EndToEnd, UnsupportedOpIsACompileErrorNamingOpAndNode) {
   absl::StatusOr<compiler::CompileResult> r = compiler::CompilePt2File("testdata/unsupported_op.pt2");
   ASSERT_FALSE(r.ok());

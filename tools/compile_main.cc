@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
   state.aten = &*aten;
   if (absl::Status s = kiln::compiler::RunPasses(pipeline, state, options, run); !s.ok())
     return Fail(input + ": " + std::string(s.message()));
+  for (const std::string& w : state.warnings) std::fprintf(stderr, "%s: warning: %s\n", input.c_str(), w.c_str());
 
   if (time_passes) PrintTimes(read_seconds, state);
   if (!dump_dir.empty() && !quiet) std::printf("wrote %d dump(s) to %s\n", dumped, dump_dir.c_str());

@@ -15,10 +15,17 @@
 namespace kiln::tools {
 namespace {
 
-// The NumPy dtypes a host tensor can have (NumPy writes bool as '|b1', one byte 0 or 1).
+// The NumPy dtypes a host tensor can have (NumPy writes bool as '|b1', one byte 0 or 1). NumPy has
+// no bfloat16: it is '<V2', two opaque bytes holding the bf16 bits, which is what np.save writes for
+// an ml_dtypes.bfloat16 array (read it back with np.load(p).view(ml_dtypes.bfloat16), or
+// .view('<u2') for the bits); '|V2', NumPy's own spelling of a 2-byte void, reads as bf16 too. The
+// first entry of a dtype is what WriteNpy writes.
 constexpr std::pair<const char*, ops::DType> kDescrs[] = {
-    {"<f4", ops::DType::kF32}, {"<i8", ops::DType::kI64}, {"<i4", ops::DType::kI32}, {"|b1", ops::DType::kBool}};
-constexpr const char* kSupportedDescrs = "little-endian float32 '<f4', int64 '<i8', int32 '<i4' and bool '|b1'";
+    {"<f4", ops::DType::kF32}, {"<f2", ops::DType::kF16}, {"<V2", ops::DType::kBF16}, {"|V2", ops::DType::kBF16},
+    {"<f8", ops::DType::kF64}, {"<i8", ops::DType::kI64}, {"<i4", ops::DType::kI32}, {"|b1", ops::DType::kBool}};
+constexpr const char* kSupportedDescrs =
+    "little-endian float32 '<f4', float16 '<f2', bfloat16 '<V2' (ml_dtypes), float64 '<f8', int64 '<i8', "
+    "int32 '<i4' and bool '|b1'";
 
 std::optional<ops::DType> DTypeOfDescr(const std::string& descr) {
   for (const auto& [d, t] : kDescrs)
@@ -248,9 +255,8 @@ Status ReadNpy(const std::string& path, runtime::HostTensor* out) {
 
 Status WriteNpy(const std::string& path, const runtime::HostTensor& tensor) {
   const char* descr = DescrOf(tensor.dtype);
-  if (descr == nullptr)
-    return Status::InvalidArgument(path + ": " + ops::DTypeName(tensor.dtype) + " tensors cannot be written; " +
-                                   "supported are " + kSupportedDescrs);
+  if (descr == nullptr)  // every ops::DType has a descr; this is a value outside the enum
+    return Status::InvalidArgument(path + ": dtype code " + std::to_string(int(tensor.dtype)) + " has no .npy name");
   std::string shape;
   for (int64_t d : tensor.shape) shape += std::to_string(d) + ",";
   if (tensor.shape.size() > 1) shape.pop_back();

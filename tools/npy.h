@@ -1,5 +1,6 @@
-// Minimal .npy reading and writing (C order; float32 '<f4', int64 '<i8', int32 '<i4', bool '|b1'):
-// how the command-line tools exchange tensors with torch_frontend and NumPy.
+// Minimal .npy reading and writing (C order; float32 '<f4', float16 '<f2', bfloat16 '<V2' as
+// ml_dtypes saves it, float64 '<f8', int64 '<i8', int32 '<i4', bool '|b1'): how the command-line
+// tools exchange tensors with torch_frontend and NumPy.
 #ifndef KILN_TOOLS_NPY_H_
 #define KILN_TOOLS_NPY_H_
 

@@ -142,7 +142,12 @@ int main(int argc, char** argv) {
 
   for (size_t i = 0; i < outputs.size(); ++i) {
     const std::string& name = program->outputs()[i].name;
-    std::printf("output %zu '%s': %s\n", i, name.c_str(), kiln::ops::ShapeToString(outputs[i].shape).c_str());
+    // An output named like an input is that input's value after the program ran (an in-place op
+    // mutated it, or it is returned unchanged); the caller writes it back.
+    const bool is_input = std::any_of(program->inputs().begin(), program->inputs().end(),
+                                      [&](const kiln::runtime::IoInfo& in) { return in.name == name; });
+    std::printf("output %zu '%s': %s%s\n", i, name.c_str(), kiln::ops::ShapeToString(outputs[i].shape).c_str(),
+                is_input ? " (the input's new value)" : "");
     if (!output_dir.empty()) {
       const std::string path = output_dir + "/output" + std::to_string(i) + ".npy";
       if (kiln::Status s = kiln::tools::WriteNpy(path, outputs[i]); !s.ok()) return Fail(s);

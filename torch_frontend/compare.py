@@ -18,6 +18,15 @@ from typing import Sequence
 import numpy as np
 
 
+def load(path: str) -> np.ndarray:
+    """np.load, with bfloat16 (saved as its bits under a 2-byte void descr, see tools/npy.h) widened
+    exactly to float32, since NumPy cannot compute with it."""
+    arr = np.load(path)
+    if arr.dtype.kind == "V" and arr.dtype.itemsize == 2:
+        arr = (arr.view("<u2").astype("<u4") << 16).view("<f4")
+    return arr
+
+
 def _as_f64_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
@@ -69,7 +78,7 @@ def compare_files(refs: Sequence[str], outs: Sequence[str], min_pcc: float,
     """Returns (report lines, failure messages)."""
     lines, failures = [], []
     for i, (ref_path, out_path) in enumerate(zip(refs, outs)):
-        ref, out = np.load(ref_path), np.load(out_path)
+        ref, out = load(ref_path), load(out_path)
         if ref.shape != out.shape:
             lines.append(f"output{i}: shape mismatch: ref {ref.shape} vs out {out.shape}")
             failures.append(f"output{i}: shape mismatch (ref {ref.shape}, out {out.shape})")

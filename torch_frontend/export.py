@@ -51,10 +51,12 @@ def _target_name(target: object) -> str:
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    arr = t.detach().cpu().numpy()
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.float32)
-    return np.ascontiguousarray(arr)
+    """The tensor in its own dtype. NumPy has no bfloat16: it is saved as its bits under '<V2', the
+    descr np.save writes for an ml_dtypes.bfloat16 array (tools/npy.h; compare.load reads it)."""
+    t = t.detach().cpu().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.dtype("<V2"))
+    return np.ascontiguousarray(t.numpy())
 
 
 def _entry(path: str, arr: np.ndarray, base_dir: str) -> dict:
@@ -78,9 +80,10 @@ class _Prepared:
         self.inputs = spec.example_inputs(seed)
         # References come from the eager model, not the exported program, so an export
         # or decomposition bug shows up as a mismatch instead of being baked in.
+        # On copies: a model with an in-place op on an input must not change the inputs saved.
         with torch.no_grad():
-            self.refs = pytree.tree_leaves(model(*self.inputs))
-        self.ep = to_core_aten(torch.export.export(model, self.inputs))
+            self.refs = pytree.tree_leaves(model(*[t.clone() for t in self.inputs]))
+        self.ep = to_core_aten(torch.export.export(model, tuple(t.clone() for t in self.inputs)))
 
     def write(self, pt2_path: str, input_paths: Sequence[str], ref_paths: Sequence[str],
               manifest_path: str | None) -> dict:

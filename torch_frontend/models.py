@@ -18,10 +18,10 @@ UNSUPPORTED_OP_TARGET = "aten._fft_r2c.default"
 InputFn = Callable[[torch.Generator], "tuple[Tensor, ...]"]
 
 
-def randn_inputs(*shapes: tuple[int, ...]) -> InputFn:
-    """Input factory producing one float32 N(0,1) tensor per shape."""
+def randn_inputs(*shapes: tuple[int, ...], dtype: torch.dtype = torch.float32) -> InputFn:
+    """Input factory producing one N(0,1) tensor of `dtype` per shape."""
     def make(gen: torch.Generator) -> tuple[Tensor, ...]:
-        return tuple(torch.randn(s, generator=gen, dtype=torch.float32) for s in shapes)
+        return tuple(torch.randn(s, generator=gen, dtype=torch.float32).to(dtype) for s in shapes)
     return make
 
 
@@ -166,6 +166,15 @@ def token_ids(shape: tuple[int, ...], vocab: int) -> InputFn:
     def make(gen: torch.Generator) -> tuple[Tensor, ...]:
         return (torch.randint(0, vocab, shape, generator=gen, dtype=torch.int64),)
     return make
+
+
+class _InPlaceInput(nn.Module):
+    """Scales its input in place (x.mul_(2)), then returns x + 1: the program returns the input's new
+    value as a second output, named after the input."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x.mul_(2)
+        return x + 1
 
 
 class _Unsupported(nn.Module):
@@ -414,6 +423,14 @@ def _fasterrcnn_proposals() -> nn.Module:
 
 
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))
+# The same MLP in half, bfloat16 and double precision: weights, inputs and outputs of that dtype
+# (the DMA converts; the device computes in float32, and the compiler warns about float64).
+register(ModelSpec("mlp_fp16", lambda: _mlp().half(), randn_inputs((4, 64), dtype=torch.float16),
+                   "Linear-ReLU-Linear-softmax in float16"))
+register(ModelSpec("mlp_bf16", lambda: _mlp().bfloat16(), randn_inputs((4, 64), dtype=torch.bfloat16),
+                   "Linear-ReLU-Linear-softmax in bfloat16"))
+register(ModelSpec("mlp_fp64", lambda: _mlp().double(), randn_inputs((4, 64), dtype=torch.float64),
+                   "Linear-ReLU-Linear-softmax in float64"))
 register(ModelSpec("small_cnn", _small_cnn, randn_inputs((2, 3, 32, 32)),
                    "conv-BN-relu-maxpool-conv(s2)-relu-avgpool-linear"))
 for _name in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11", "squeezenet1_0",
@@ -445,5 +462,7 @@ register(ModelSpec("yolov8n", _yolov8n, image_inputs((1, 3, 640, 640)),
                    "before NMS"))
 register(ModelSpec("fasterrcnn_proposals", _fasterrcnn_proposals, image_inputs((1, 3, 320, 320)),
                    "torchvision fasterrcnn_mobilenet_v3_large_fpn up to RPN proposals (before top-k/NMS)"))
+register(ModelSpec("inplace_input", _InPlaceInput, randn_inputs((2, 8)),
+                   "x.mul_(2); return x + 1: an in-place op on a user input"))
 register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))

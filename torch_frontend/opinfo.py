@@ -53,6 +53,9 @@ FLOAT_TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-4, a
 MIN_PCC = 0.999
 # Ops whose result is uninitialized memory: only the shape and dtype can be compared.
 UNINITIALIZED = {"empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided", "empty_permuted"}
+# Ops whose indices may order equal values any way unless asked to be stable (ATen's own unstable
+# sort permutes ties differently from its stable one): indices that sort the input are right.
+TIES_IN_ANY_ORDER = {"argsort"}
 TOOL_TIMEOUT_S = 60
 
 
@@ -118,6 +121,16 @@ def _to_numpy(t):
     return np.array(t.numpy(), order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
 
 
+def _to_file(t) -> np.ndarray:
+    """What the Kiln tools read: the tensor in its own dtype, bfloat16 as its bits under '<V2'
+    (tools/npy.h); compare.load reads that back as float32 values."""
+    torch = _torch()
+    t = t.detach().cpu().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.dtype("<V2"))
+    return np.array(t.numpy(), order="C")
+
+
 def _compare(ref: np.ndarray, out: np.ndarray) -> str:
     """'' when `out` matches `ref`, else why not."""
     if ref.shape != out.shape:
@@ -147,6 +160,20 @@ def _compare(ref: np.ndarray, out: np.ndarray) -> str:
     # allclose alone decides, so float32 results a few ulp from PyTorch's are not "wrong".
     if x.size > 1 and not (x == x[0]).all() and pcc(y, x) < MIN_PCC:
         return f"PCC {pcc(y, x):.6f} < {MIN_PCC}"
+    return ""
+
+
+def _compare_sorting_indices(x: np.ndarray, want: np.ndarray, got: np.ndarray, dim: int) -> str:
+    """'' when `got`, like `want`, is a permutation along `dim` that puts x in the same order."""
+    if got.shape != want.shape or x.ndim == 0:
+        return _compare(want, got)
+    n = x.shape[dim]
+    if got.min(initial=0) < 0 or got.max(initial=0) >= n or \
+            not np.array_equal(np.sort(got, axis=dim), np.sort(want, axis=dim)):
+        return "indices are not a permutation"
+    if not np.array_equal(np.take_along_axis(x, got.astype(np.int64), dim),
+                          np.take_along_axis(x, want.astype(np.int64), dim)):
+        return "indices do not sort the input as torch's do"
     return ""
 
 
@@ -180,16 +207,26 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
         if not call.tensors:
             res.reason = "sample has no tensor argument"
             return res
+        # In-place ops (add_, index_put_) change their inputs: every call gets fresh copies, and a
+        # mutated input's new value is an output too (Kiln returns it after the user outputs).
+        def fresh():
+            return tuple(t.clone() for t in call.tensors)
         with torch.no_grad():
-            refs = _tensor_outputs(call.module(*call.tensors))
+            args = fresh()
+            refs = _tensor_outputs(call.module(*args))
         if not refs:
             res.reason = "op returns no tensor"
             return res
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ep = torch.export.export(call.module, call.tensors).run_decompositions()
+            ep = torch.export.export(call.module, fresh()).run_decompositions()
             with torch.no_grad():
-                exported = _tensor_outputs(ep.module()(*call.tensors))
+                exported_args = fresh()
+                exported = _tensor_outputs(ep.module()(*exported_args))
+        sig = ep.graph_signature
+        mutated = [sig.user_inputs.index(name) for name in sig.user_inputs_to_mutate.values()]
+        refs += [args[i] for i in mutated]
+        exported += [exported_args[i] for i in mutated]
     except Exception as e:  # torch refused: record why, in one line
         res.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
         return res
@@ -209,7 +246,7 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
     inputs = []
     for i, t in enumerate(call.tensors):
         path = f"{base}.in{i}.npy"
-        np.save(path, _to_numpy(t))
+        np.save(path, _to_file(t))
         inputs += ["--input", path]
     cls, why = _tool([tools["compile"], pt2, "-o", kiln, "--quiet"])
     if not cls:
@@ -222,10 +259,14 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
                 if not os.path.exists(path):
                     cls, why = "wrong", f"output {i} was not written"
                     break
-                got, want = np.load(path), _to_numpy(ref)
+                from torch_frontend.compare import load
+                got, want = load(path), _to_numpy(ref)
                 if opinfo.name in UNINITIALIZED:
                     got, want = np.zeros_like(got), np.zeros_like(want)
                 diff = _compare(want, got)
+                if diff and opinfo.name in TIES_IN_ANY_ORDER and not sample.kwargs.get("stable", False):
+                    diff = _compare_sorting_indices(_to_numpy(sample.input), want, got,
+                                                    sample.kwargs.get("dim", sample.args[0] if sample.args else -1))
                 if diff:
                     cls, why = "wrong", f"output {i}: {diff}"
                     break

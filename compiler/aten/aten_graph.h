@@ -112,6 +112,9 @@ struct AtenGraph {
   std::vector<GraphInput> inputs;  // in signature order
   std::vector<AtenNode> nodes;     // in topological order, as exported
   std::vector<std::string> outputs;  // user output value names, in order
+  // In-place ops on user inputs (x.add_(y), index_put_): (value, input name) per mutated input, the
+  // input's new value. The program returns each after the user outputs, named after the input.
+  std::vector<std::pair<std::string, std::string>> input_mutations;
   std::map<std::string, TensorMeta> values;  // every tensor value's metadata by name
   std::map<std::string, WeightTensor> weights;  // by fully qualified target name
 

@@ -6,25 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/macros.h"
 #include "compiler/lowering/lowering_context.h"
 #include "compiler/lowering/rules.h"
 
 namespace kiln::compiler {
-namespace {
-
-// The host dtype of a user input or output. The device stores integers and bools as i32 and computes
-// in fp32 (ops/dtype.h), so they are exact up to 2^24: token ids, indices and masks.
-std::optional<ops::DType> HostDType(TorchDType t) {
-  switch (t) {
-    case TorchDType::kFloat: return ops::DType::kF32;
-    case TorchDType::kLong: return ops::DType::kI64;
-    case TorchDType::kInt: return ops::DType::kI32;
-    case TorchDType::kBool: return ops::DType::kBool;
-    default: return std::nullopt;
-  }
-}
-
-}  // namespace
 
 const char* RuleKindName(RuleKind kind) {
   switch (kind) {
@@ -55,7 +41,12 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
   return rules;
 }
 
-absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
+absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<std::string>* warnings) {
+  auto narrowed = [&](const char* what, const std::string& name) {
+    if (warnings)
+      warnings->push_back(absl::StrCat(what, " '", name,
+                                       "' is float64; the device computes it in float32 (about 7 significant digits)"));
+  };
   const auto& rules = LoweringRules();
   std::map<std::string, std::vector<std::string>> unsupported;  // op -> node names
   for (const AtenNode& node : aten.nodes)
@@ -85,7 +76,8 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
     const std::optional<ops::DType> dtype = HostDType(meta->second.dtype);
     if (!dtype)
       return absl::UnimplementedError(absl::StrCat("input '", in.name, "' is ", TorchDTypeName(meta->second.dtype),
-                                                   "; inputs may be float32, int64, int32 or bool"));
+                                                   "; inputs may be ", kHostDTypeNames));
+    if (*dtype == ops::DType::kF64) narrowed("input", in.name);
     const int id = graph.AddInput(in.name, meta->second.sizes, *dtype);
     graph.inputs.push_back({in.name, id});
     ctx.BindValue(in.name, id);
@@ -94,22 +86,42 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten) {
     absl::Status s = rules.at(ShortTarget(node.target)).rule(ctx, node);
     if (!s.ok()) return s;
   }
-  for (const std::string& name : aten.outputs) {
-    std::optional<int> v = ctx.Lookup(name);
-    if (!v) return absl::InvalidArgumentError(absl::StrCat("output '", name, "' is not produced by the graph"));
-    // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool). Other dtypes
-    // (float64, float16, uint8, ...) come back as f32, as before host dtypes existed.
-    auto meta = aten.values.find(name);
-    const std::optional<ops::DType> dtype =
+  std::set<int> claimed;  // values already returned to the caller, in their DeviceValue::dtype
+  // Returns ATen value `value_name` as program output `name` in the dtype torch.export recorded.
+  auto add_output = [&](const std::string& name, const std::string& value_name) -> absl::Status {
+    std::optional<int> v = ctx.Lookup(value_name);
+    if (!v) {
+      // E.g. max_pool2d_with_indices' indices: the node lowers, but to its first result only.
+      if (const AtenNode* producer = aten.FindProducer(value_name))
+        return absl::UnimplementedError(absl::StrCat("output '", value_name, "' is a result of node '", producer->name,
+                                                     "' (", ShortTarget(producer->target),
+                                                     ") that Kiln does not produce"));
+      return absl::InvalidArgumentError(absl::StrCat("output '", value_name, "' is not produced by the graph"));
+    }
+    // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool, a float64 model:
+    // float64). Others (uint8, int8, int16) come back as f32.
+    auto meta = aten.values.find(value_name);
+    const ops::DType dtype =
         meta == aten.values.end() ? ops::DType::kF32 : HostDType(meta->second.dtype).value_or(ops::DType::kF32);
-    DeviceValue& value = graph.values[*v];
-    if (value.kind == DeviceValue::Kind::kInput && value.dtype != *dtype)
-      return absl::UnimplementedError(absl::StrCat("output '", name, "' is input '", value.name, "' converted from ",
-                                                   ops::DTypeName(value.dtype), " to ", ops::DTypeName(*dtype),
-                                                   "; a program cannot return an input in another dtype yet"));
-    value.dtype = *dtype;
+    if (dtype == ops::DType::kF64) narrowed("output", name);
+    const DeviceValue& value = graph.values[*v];
+    // A value crosses to the host in one dtype. An input returned in another (x.long() of int32 ids,
+    // a bool mask as float: exact conversions that lower to no op) or a value returned twice in two
+    // dtypes gets its own copy, which the DMA then stores in the output's dtype.
+    if ((value.kind == DeviceValue::Kind::kInput || claimed.count(*v)) && value.dtype != dtype) {
+      ops::Attrs same_shape;
+      same_shape.SetInts("shape", value.shape);
+      KILN_ASSIGN_OR_RETURN(v, graph.AddNode("reshape", {*v}, same_shape, value_name, name));
+    }
+    graph.values[*v].dtype = dtype;
+    claimed.insert(*v);
     graph.outputs.push_back({name, *v});
-  }
+    return absl::OkStatus();
+  };
+  for (const std::string& name : aten.outputs) KILN_RETURN_IF_ERROR(add_output(name, name));
+  // An input an in-place op changed comes back after the outputs under the input's own name: its
+  // new value, which the caller writes back (the runtime has no aliasing of caller buffers).
+  for (const auto& [value, input] : aten.input_mutations) KILN_RETURN_IF_ERROR(add_output(input, value));
   return graph;
 }
 

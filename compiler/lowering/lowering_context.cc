@@ -1,9 +1,13 @@
 #include "compiler/lowering/lowering_context.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/macros.h"
 
 namespace kiln::compiler {
 
@@ -23,7 +27,28 @@ std::optional<int> LoweringContext::Lookup(const std::string& name) const {
   return it->second;
 }
 
+std::optional<ops::DType> HostDType(TorchDType t) {
+  switch (t) {
+    case TorchDType::kFloat: return ops::DType::kF32;
+    case TorchDType::kHalf: return ops::DType::kF16;
+    case TorchDType::kBFloat16: return ops::DType::kBF16;
+    case TorchDType::kDouble: return ops::DType::kF64;
+    case TorchDType::kLong: return ops::DType::kI64;
+    case TorchDType::kInt: return ops::DType::kI32;
+    case TorchDType::kBool: return ops::DType::kBool;
+    default: return std::nullopt;
+  }
+}
+
 namespace {
+// Device ops whose result can be a fraction even when every operand is an integer. Their result,
+// where ATen's is integral, goes through to_int (ops/integer.cc); every other op maps integers to
+// integers (or is one ATen never gives an integer result), so it needs no conversion.
+bool MayMakeFractions(std::string_view op) {
+  static constexpr std::string_view kOps[] = {"avg_pool2d", "div", "reduce_mean", "pow", "reciprocal", "sqrt"};
+  return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
+}
+
 // Converts an archive weight (any supported float or int dtype) to fp32.
 absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, const WeightTensor& w) {
   int64_t n = 1;
@@ -33,18 +58,27 @@ absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, con
     return absl::InvalidArgumentError(absl::StrCat("weight '", target, "': ", w.bytes.size(),
                                                    " bytes do not hold ", n, " elements of ",
                                                    TorchDTypeName(w.meta.dtype)));
+  const std::optional<ops::DType> dtype = HostDType(w.meta.dtype);
+  if (!dtype)
+    return absl::UnimplementedError(absl::StrCat("weight '", target, "' has unsupported dtype ",
+                                                 TorchDTypeName(w.meta.dtype), "; weights may be ", kHostDTypeNames));
   std::vector<float> out(n);
-  const uint8_t* p = w.bytes.data();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (w.meta.dtype) {
-      case TorchDType::kFloat: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-      case TorchDType::kDouble: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
-      case TorchDType::kBFloat16: { uint16_t v; std::memcpy(&v, p + 2 * i, 2); out[i] = ops::BF16ToFloat(v); break; }
-      case TorchDType::kLong: { int64_t v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
-      case TorchDType::kInt: { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = static_cast<float>(v); break; }
-      default:
-        return absl::UnimplementedError(absl::StrCat("weight '", target, "' has unsupported dtype ",
-                                                     TorchDTypeName(w.meta.dtype)));
+  ops::LoadAsFloat(w.bytes.data(), *dtype, n, out.data());
+  // int64 and int32 tensors live on the device as fp32 values: exact within 2^24 (ops/dtype.h).
+  if (*dtype == ops::DType::kI64 || *dtype == ops::DType::kI32) {
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t v = 0;
+      if (*dtype == ops::DType::kI64) {
+        std::memcpy(&v, w.bytes.data() + 8 * i, 8);
+      } else {
+        int32_t v32;
+        std::memcpy(&v32, w.bytes.data() + 4 * i, 4);
+        v = v32;
+      }
+      if (v > ops::kMaxExactInteger || v < -ops::kMaxExactInteger)
+        return absl::InvalidArgumentError(absl::StrCat("weight '", target, "': element ", i, " is ", v,
+                                                       ", beyond 2^24, which the device's fp32 integers do not "
+                                                       "hold exactly"));
     }
   }
   return out;
@@ -105,7 +139,17 @@ absl::StatusOr<std::optional<int>> LoweringContext::OptionalTensor(const AtenNod
 
 absl::StatusOr<int> LoweringContext::TensorOrScalar(const AtenNode& node, const std::string& arg) {
   const Argument* a = node.Find(arg);
-  if (a && a->kind == Argument::Kind::kInt) return ScalarConstant(static_cast<double>(a->i));
+  if (a && a->kind == Argument::Kind::kInt) {
+    // An integer result's operands are device integers, exact within 2^24 (ops/dtype.h); a float
+    // result's Python int operand is a float constant, as in ATen.
+    const auto meta = node.outputs.empty() ? aten_.values.end() : aten_.values.find(node.outputs[0]);
+    const bool integer_result = meta != aten_.values.end() && (meta->second.dtype == TorchDType::kLong ||
+                                                               meta->second.dtype == TorchDType::kInt);
+    if (integer_result && (a->i > ops::kMaxExactInteger || a->i < -ops::kMaxExactInteger))
+      return NodeError(node, absl::StrCat("integer operand '", arg, "' = ", a->i,
+                                          " is beyond 2^24, which the device's fp32 integers do not hold exactly"));
+    return ScalarConstant(static_cast<double>(a->i));
+  }
   if (a && a->kind == Argument::Kind::kFloat) return ScalarConstant(a->f);
   if (a && a->kind == Argument::Kind::kBool) return ScalarConstant(a->b ? 1.0 : 0.0);
   return Tensor(node, arg);
@@ -167,6 +211,27 @@ absl::Status LoweringContext::Bind(const AtenNode& node, int value, size_t index
   if (meta != aten_.values.end() && meta->second.sizes != graph_->values[value].shape)
     return NodeError(node, absl::StrCat("lowered result has shape ", ops::ShapeToString(graph_->values[value].shape),
                                         " but torch.export recorded ", ops::ShapeToString(meta->second.sizes)));
+  // An integer ATen result computed by a device op that can make fractions of integers (int64
+  // avg_pool2d, whose ATen kernel divides in integer arithmetic) is converted the way ATen's is.
+  if (meta != aten_.values.end() && (meta->second.dtype == TorchDType::kLong || meta->second.dtype == TorchDType::kInt)) {
+    // The op that computed the value, looking through data movement (the reshape that ends
+    // avg_pool3d's decomposition) among this node's own device ops: an earlier node's integer
+    // result was converted when it was bound.
+    int source = value;
+    bool fractional = false;
+    for (auto n = graph_->nodes.rbegin(); n != graph_->nodes.rend() && n->source == node.name; ++n) {
+      if (n->output != source) continue;
+      if (n->op->unit == ops::Unit::kDataMovement && n->inputs.size() == 1) {
+        source = n->inputs[0];
+        continue;
+      }
+      fractional = MayMakeFractions(n->op->name);
+      break;
+    }
+    if (fractional) {
+      KILN_ASSIGN_OR_RETURN(value, graph_->AddNode("to_int", {value}, {}, node.name, name));
+    }
+  }
   value_of_[name] = value;
   return absl::OkStatus();
 }

@@ -13,7 +13,7 @@ namespace {
 
 // fp32 holds every integer up to 2^24 exactly; an integer constant beyond that would silently
 // change value on the device.
-constexpr double kExactInFloat = 16777216.0;
+constexpr double kExactInFloat = static_cast<double>(ops::kMaxExactInteger);
 
 // The dtype argument `arg`, or `fallback` when absent or None.
 TorchDType DTypeArg(const AtenNode& node, const std::string& arg, TorchDType fallback) {

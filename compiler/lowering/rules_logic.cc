@@ -55,28 +55,49 @@ absl::Status Logical(LoweringContext& ctx, const AtenNode& node) {
   return EmitLogic(ctx, node, kOp, a, b);
 }
 
-// On bools, bitwise ops are the logical ones. On integers they act on bits, which fp32 values do
-// not have: that needs the device's integer kernels.
-absl::Status RequireBool(LoweringContext& ctx, const AtenNode& node) {
+// The dtype of a binary op's tensor operand (self may be a Python scalar, as in Scalar_Tensor).
+TorchDType OperandDType(LoweringContext& ctx, const AtenNode& node) {
   const TorchDType t = ctx.DTypeOf(node, "self");
-  if (t != TorchDType::kBool)
-    return ctx.NodeError(node, absl::StrCat("bitwise ops on ", TorchDTypeName(t),
-                                            " tensors need integer kernels; only bool operands are supported yet"));
+  return t != TorchDType::kUnknown ? t : ctx.DTypeOf(node, "other");
+}
+
+// ATen defines bitwise ops, shifts, gcd and lcm on integers and bools only; a float operand can only
+// come from a malformed graph.
+absl::Status RequireIntegral(LoweringContext& ctx, const AtenNode& node) {
+  const TorchDType t = OperandDType(ctx, node);
+  if (t == TorchDType::kFloat || t == TorchDType::kDouble || t == TorchDType::kHalf || t == TorchDType::kBFloat16)
+    return ctx.NodeError(node, absl::StrCat("takes integer or bool operands, got ", TorchDTypeName(t)));
   return absl::OkStatus();
 }
 
+// On bools, bitwise ops are the logical ones; on integers, the integer ops (ops/integer.cc), exact
+// while operands and results stay within 2^24 like every integer on the device.
 template <Logic kOp>
 absl::Status Bitwise(LoweringContext& ctx, const AtenNode& node) {
-  KILN_RETURN_IF_ERROR(RequireBool(ctx, node));
-  KILN_ASSIGN_OR_RETURN(auto a, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto a, ctx.TensorOrScalar(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto b, ctx.TensorOrScalar(node, "other"));
-  return EmitLogic(ctx, node, kOp, a, b);
+  if (OperandDType(ctx, node) == TorchDType::kBool) return EmitLogic(ctx, node, kOp, a, b);
+  KILN_RETURN_IF_ERROR(RequireIntegral(ctx, node));
+  return EmitAndBind(ctx, node,
+                     kOp == Logic::kAnd ? "bitwise_and" : kOp == Logic::kOr ? "bitwise_or" : "bitwise_xor", {a, b});
 }
 
 absl::Status BitwiseNot(LoweringContext& ctx, const AtenNode& node) {
-  KILN_RETURN_IF_ERROR(RequireBool(ctx, node));
-  return LogicalNot(ctx, node);
+  if (ctx.DTypeOf(node, "self") == TorchDType::kBool) return LogicalNot(ctx, node);
+  KILN_RETURN_IF_ERROR(RequireIntegral(ctx, node));
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  return EmitAndBind(ctx, node, "bitwise_not", {x});
 }
+
+// Shifts, gcd and lcm: integer operands only (torch rejects the others before export).
+template <const char* kOp>
+absl::Status IntegerBinary(LoweringContext& ctx, const AtenNode& node) {
+  KILN_RETURN_IF_ERROR(RequireIntegral(ctx, node));
+  KILN_ASSIGN_OR_RETURN(auto a, ctx.TensorOrScalar(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto b, ctx.TensorOrScalar(node, "other"));
+  return EmitAndBind(ctx, node, kOp, {a, b});
+}
+constexpr char kShiftLeft[] = "shift_left", kShiftRight[] = "shift_right", kGcd[] = "gcd", kLcm[] = "lcm";
 
 absl::Status Where(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto cond, ctx.Tensor(node, "condition"));
@@ -130,16 +151,27 @@ void AddLogicRules(RuleTable& rules) {
     Lowered(rules, "aten.le." + o, Compare<Cmp::kLe>, "le");
     Lowered(rules, "aten.gt." + o, Compare<Cmp::kGt>, "lt (operands swapped)");
     Lowered(rules, "aten.ge." + o, Compare<Cmp::kGe>, "le (operands swapped)");
-    Lowered(rules, "aten.bitwise_and." + o, Bitwise<Logic::kAnd>, "logical_and (bool operands only)");
-    Lowered(rules, "aten.bitwise_or." + o, Bitwise<Logic::kOr>, "logical_or (bool operands only)");
-    Decomposed(rules, "aten.bitwise_xor." + o, Bitwise<Logic::kXor>,
-               "logical_not, eq (bool operands only)");
+    Lowered(rules, "aten.bitwise_and." + o, Bitwise<Logic::kAnd>, "bitwise_and (bools: logical_and)");
+    Lowered(rules, "aten.bitwise_or." + o, Bitwise<Logic::kOr>, "bitwise_or (bools: logical_or)");
+    Lowered(rules, "aten.bitwise_xor." + o, Bitwise<Logic::kXor>, "bitwise_xor (bools: logical_not, eq)");
+    Lowered(rules, "aten.__lshift__." + o, IntegerBinary<kShiftLeft>, "shift_left");
+    Lowered(rules, "aten.__rshift__." + o, IntegerBinary<kShiftRight>, "shift_right");
   }
+  for (const char* overload : {"Tensor", "Tensor_Scalar", "Scalar_Tensor"}) {
+    const std::string o = overload;
+    Lowered(rules, "aten.bitwise_left_shift." + o, IntegerBinary<kShiftLeft>, "shift_left");
+    Lowered(rules, "aten.bitwise_right_shift." + o, IntegerBinary<kShiftRight>, "shift_right");
+  }
+  Lowered(rules, "aten.bitwise_and.Scalar_Tensor", Bitwise<Logic::kAnd>, "bitwise_and (bools: logical_and)");
+  Lowered(rules, "aten.bitwise_or.Scalar_Tensor", Bitwise<Logic::kOr>, "bitwise_or (bools: logical_or)");
+  Lowered(rules, "aten.bitwise_xor.Scalar_Tensor", Bitwise<Logic::kXor>, "bitwise_xor (bools: logical_not, eq)");
+  Lowered(rules, "aten.gcd.default", IntegerBinary<kGcd>, "gcd");
+  Lowered(rules, "aten.lcm.default", IntegerBinary<kLcm>, "lcm");
   Lowered(rules, "aten.logical_not.default", LogicalNot, "logical_not");
   Lowered(rules, "aten.logical_and.default", Logical<Logic::kAnd>, "logical_and");
   Lowered(rules, "aten.logical_or.default", Logical<Logic::kOr>, "logical_or");
   Decomposed(rules, "aten.logical_xor.default", Logical<Logic::kXor>, "logical_not, eq");
-  Lowered(rules, "aten.bitwise_not.default", BitwiseNot, "logical_not (bool operands only)");
+  Lowered(rules, "aten.bitwise_not.default", BitwiseNot, "bitwise_not (bools: logical_not)");
   Lowered(rules, "aten.where.self", Where, "where");
   Decomposed(rules, "aten.isnan.default", IsNan, "eq, logical_not");
   Decomposed(rules, "aten.isinf.default", IsInf, "abs, eq");

@@ -205,9 +205,21 @@ absl::Status Reduce(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto dims, ctx.Ints(node, "dim", std::vector<int64_t>{}));
   KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  // sum(x, dtype=...) converts x first: exactly (the device holds every dtype as fp32 values),
+  // except float to an integer dtype, which truncates each element as to_copy does.
   const Argument* dtype = node.Find("dtype");
-  if (dtype && dtype->kind != Argument::Kind::kNone && !(dtype->kind == Argument::Kind::kScalarType && dtype->i == 7))
-    return ctx.NodeError(node, "reductions to another dtype are not supported yet");
+  if (dtype && dtype->kind == Argument::Kind::kScalarType) {
+    const auto to = static_cast<TorchDType>(dtype->i);
+    const TorchDType from = ctx.DTypeOf(node, "self");
+    const bool int_to = to == TorchDType::kLong || to == TorchDType::kInt;
+    const bool int_from = from == TorchDType::kLong || from == TorchDType::kInt || from == TorchDType::kBool;
+    if (int_to && !int_from) {
+      KILN_ASSIGN_OR_RETURN(x, ctx.Emit(node, "trunc", {x}));
+    } else if (to != from && to != TorchDType::kFloat && to != TorchDType::kDouble && !int_to) {
+      return ctx.NodeError(node, absl::StrCat("reducing ", TorchDTypeName(from), " as ", TorchDTypeName(to),
+                                              " is not supported yet"));
+    }
+  }
   ops::Attrs attrs;
   attrs.SetInts("dims", dims).SetInt("keepdim", keepdim ? 1 : 0);
   return EmitAndBind(ctx, node, kOp, {x}, attrs);

@@ -205,7 +205,7 @@ bool IsExactInteger(TorchDType t) { return t == TorchDType::kBool || t == TorchD
 // _to_copy changes dtype (device and layout are the compiler's). The device holds every dtype as
 // fp32 values, so a conversion that keeps every value (to float32, or bool/integers to wider
 // integers, or to float64) is the value itself, x.to(bool) is x != 0 and float to int32/int64 is
-// trunc(x). Conversions that round (to float16/bfloat16) need device kernels not written yet.
+// trunc(x); to float16/bfloat16 rounds to what that type holds.
 absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const TorchDType from = ctx.DTypeOf(node, "self");
@@ -224,6 +224,9 @@ absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   const bool float_from = from == TorchDType::kFloat || from == TorchDType::kDouble || from == TorchDType::kHalf ||
                           from == TorchDType::kBFloat16;
   if (float_from && (to == TorchDType::kLong || to == TorchDType::kInt)) return EmitAndBind(ctx, node, "trunc", {x});
+  // To float16 / bfloat16: the value that type holds, still fp32 on the device (ops/convert.cc).
+  if (to == TorchDType::kHalf) return EmitAndBind(ctx, node, "round_to_f16", {x});
+  if (to == TorchDType::kBFloat16) return EmitAndBind(ctx, node, "round_to_bf16", {x});
   return ctx.NodeError(node, absl::StrCat("conversion from ", TorchDTypeName(from), " to ", TorchDTypeName(to),
                                           " is not supported yet"));
 }

@@ -56,8 +56,6 @@ constexpr Mapping kBinary[] = {
     {"aten.special_zeta.other_scalar", "zeta", "self", "other"},
     {"aten.igamma.default", "igamma", "self", "other"},
     {"aten.igammac.default", "igammac", "self", "other"},
-    {"aten.gcd.default", "gcd", "self", "other"},
-    {"aten.lcm.default", "lcm", "self", "other"},
     {"aten.copysign.Tensor", "copysign", "self", "other"},
     {"aten.copysign.Scalar", "copysign", "self", "other"},
     {"aten.fmax.default", "fmax", "self", "other"},

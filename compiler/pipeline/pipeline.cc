@@ -70,7 +70,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                     "torch.export's. E.g. aten.addmm(b, x, permute(w)) -> %addmm = matmul(%x, %permute, %b).",
                     IrKind::kAten, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                       if (!s.aten) return Missing("lower", IrKind::kAten);
-                      KILN_ASSIGN_OR_RETURN(DeviceGraph graph, LowerAtenGraph(*s.aten));
+                      KILN_ASSIGN_OR_RETURN(DeviceGraph graph, LowerAtenGraph(*s.aten, &s.warnings));
                       s.aten_nodes = static_cast<int>(s.aten->nodes.size());
                       s.graph = std::move(graph);
                       return absl::OkStatus();

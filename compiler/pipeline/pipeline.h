@@ -79,6 +79,7 @@ struct PassTiming {
 struct CompileState {
   const AtenGraph* aten = nullptr;           // the input; not owned, must outlive the run
   int aten_nodes = 0;                        // set by lowering, for the summary
+  std::vector<std::string> warnings;         // for the user, e.g. a float64 input computed in float32
   std::optional<DeviceGraph> graph;          // from lowering until placement
   std::optional<ScheduledProgram> program;   // from placement on
   bool memory_planned = false;               // offsets in `program` are final

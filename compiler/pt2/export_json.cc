@@ -1,5 +1,6 @@
 #include "compiler/pt2/export_json.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -319,7 +320,20 @@ absl::StatusOr<AtenNode> ParseNode(const json& v, size_t index) {
   }
   KILN_ASSIGN_OR_RETURN(const json* inputs_f, Field(v, "inputs", ctx));
   KILN_ASSIGN_OR_RETURN(const json* inputs, AsArray(*inputs_f, ctx + " inputs"));
-  for (size_t i = 0; i < inputs->size(); ++i) {
+  // with_effects(token, op, *args) orders a side-effecting op by threading an effect token through
+  // the graph. The device runs one stream in program order, so the token means nothing here: the
+  // node becomes `op` over its own arguments (positional, unnamed) and its results minus the token.
+  size_t first_input = 0, first_output = 0;
+  if (n.target == "torch.ops.higher_order.with_effects") {
+    const json* op = inputs->size() >= 2 ? OptionalField((*inputs)[1], "arg") : nullptr;
+    op = op ? OptionalField(*op, "as_operator") : nullptr;
+    if (op == nullptr || !op->is_string())
+      return Bad(ctx, "with_effects needs a token and an operator as its first two inputs");
+    n.target = op->get<std::string>();
+    first_input = 2;
+    first_output = 1;
+  }
+  for (size_t i = first_input; i < inputs->size(); ++i) {
     const json& in = (*inputs)[i];
     NamedArgument na;
     const std::string ictx = absl::StrCat(ctx, " (", n.target, ") input #", i);
@@ -332,7 +346,7 @@ absl::StatusOr<AtenNode> ParseNode(const json& v, size_t index) {
   }
   KILN_ASSIGN_OR_RETURN(const json* outputs_f, Field(v, "outputs", ctx));
   KILN_ASSIGN_OR_RETURN(const json* outputs, AsArray(*outputs_f, ctx + " outputs"));
-  for (size_t i = 0; i < outputs->size(); ++i) {
+  for (size_t i = first_output; i < outputs->size(); ++i) {
     KILN_RETURN_IF_ERROR(
         AppendOutputs((*outputs)[i], absl::StrCat(ctx, " (", n.target, ") output #", i), &n.outputs));
   }
@@ -387,6 +401,8 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       KILN_ASSIGN_OR_RETURN(const json* t, Field(spec, target_key, sctx + " (" + kind + ")"));
       KILN_ASSIGN_OR_RETURN(in.target, AsString(*t, sctx + " " + target_key));
       if (in.target.empty()) return Bad(sctx, absl::StrCat("empty ", target_key));
+    } else if (kind == "token") {
+      continue;  // effect tokens order side effects; with_effects nodes drop them (ParseNode)
     } else {
       std::string what;
       if (const json* n = OptionalField(*arg, "name"); n != nullptr && n->is_string()) {
@@ -414,6 +430,20 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
     const std::string sctx = absl::StrCat("output spec #", i);
     KILN_ASSIGN_OR_RETURN(auto u, Union((*ospecs)[i], sctx));
     const json& spec = *u.second;
+    if (u.first == "token") continue;  // the effect token a program returns; see ParseNode
+    if (u.first == "user_input_mutation") {
+      const std::string mctx = sctx + " (user_input_mutation)";
+      KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", mctx));
+      KILN_ASSIGN_OR_RETURN(std::string value, TensorName(*arg, mctx));
+      KILN_ASSIGN_OR_RETURN(const json* input_f, Field(spec, "user_input_name", mctx));
+      KILN_ASSIGN_OR_RETURN(std::string input, AsString(*input_f, mctx + " user_input_name"));
+      const bool is_user_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
+        return in.kind == InputKind::kUserInput && in.name == input;
+      });
+      if (!is_user_input) return Bad(mctx, absl::StrCat("mutates '", input, "', which is not a user input"));
+      g->input_mutations.emplace_back(std::move(value), std::move(input));
+      continue;
+    }
     if (u.first != "user_output") {
       std::string what;
       for (const char* key : {"buffer_name", "parameter_name", "user_input_name"}) {
@@ -424,12 +454,9 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       return absl::UnimplementedError(absl::StrCat(
           sctx, " is a '", u.first, "' output", what,
           ", which is not supported: only user outputs are",
-          u.first == "buffer_mutation"       ? " (a training-mode module mutates its buffers; call "
-                                               "model.eval() before torch.export)"
-          : u.first == "user_input_mutation" ? " (the program updates that input in place, e.g. training-mode "
-                                               "batch norm's running statistics; Kiln programs do not write "
-                                               "their inputs)"
-                                             : ""));
+          u.first == "buffer_mutation" ? " (a training-mode module mutates its buffers; call model.eval() "
+                                         "before torch.export)"
+                                       : ""));
     }
     KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", sctx + " (user_output)"));
     KILN_ASSIGN_OR_RETURN(auto au, Union(*arg, sctx + " (user_output) arg"));
@@ -540,6 +567,11 @@ absl::StatusOr<AtenGraph> ParseProgram(const json& doc) {
       return Bad(absl::StrCat("output spec #", i),
                  absl::StrCat("user output '", g.outputs[i], "' is not defined by the graph"));
     }
+  }
+  for (const auto& [value, input] : g.input_mutations) {
+    if (!defined.count(value))
+      return Bad(absl::StrCat("the mutation of input '", input, "'"),
+                 absl::StrCat("value '", value, "' is not defined by the graph"));
   }
   return g;
 }

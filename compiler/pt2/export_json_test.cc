@@ -155,6 +155,39 @@ absl::Status ParseError(const std::string& text) {
   return g.ok() ? absl::OkStatus() : g.status();
 }
 
+// An effect token (torch.export's ordering of side effects, e.g. around linalg error checks) is
+// dropped: its input and output specs, and with_effects(token, op, *args) becomes op(*args).
+TEST(ExportJsonTest, EffectTokensAreDropped) {
+  std::string text = Program(
+      "[" + Node("with_effects", "torch.ops.higher_order.with_effects",
+                 R"([{"name": "", "arg": {"as_tensor": {"name": "token"}}, "kind": 1},
+                     {"name": "", "arg": {"as_operator": "torch.ops.aten._linalg_check_errors.default"}, "kind": 1},
+                     {"name": "", "arg": {"as_tensor": {"name": "x"}}, "kind": 1},
+                     {"name": "", "arg": {"as_string": "linalg.inv"}, "kind": 1}])",
+                 R"([{"as_tensor": {"name": "token_out"}}, {"as_none": true}])") + "]",
+      R"(, "token_out": )" + Meta(),
+      R"([{"token": {"arg": {"name": "token_out"}}}, {"user_output": {"arg": {"as_tensor": {"name": "x"}}}}])");
+  const std::string inputs = R"("inputs": [{"as_tensor": {"name": "x"}}])";
+  text.replace(text.find(inputs), inputs.size(), R"("inputs": [{"as_tensor": {"name": "token"}}, {"as_tensor": {"name": "x"}}])");
+  const std::string specs = R"("input_specs": [)";
+  text.replace(text.find(specs), specs.size(), R"("input_specs": [{"token": {"arg": {"name": "token"}}}, )");
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(text);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->inputs.size(), 1u);
+  EXPECT_EQ(g->inputs[0].name, "x");
+  EXPECT_THAT(g->outputs, ElementsAre("x"));
+  ASSERT_EQ(g->nodes.size(), 1u);
+  EXPECT_EQ(g->nodes[0].target, "torch.ops.aten._linalg_check_errors.default");
+  ASSERT_EQ(g->nodes[0].inputs.size(), 2u);
+  EXPECT_EQ(g->nodes[0].inputs[0].arg.tensor, "x");
+  EXPECT_THAT(g->nodes[0].outputs, ElementsAre(""));
+
+  const std::string op = R"({"as_operator": "torch.ops.aten._linalg_check_errors.default"})";
+  text.replace(text.find(op), op.size(), R"({"as_int": 3})");
+  EXPECT_THAT(ParseError(text).message(),
+              HasSubstr("node 'with_effects': with_effects needs a token and an operator as its first two inputs"));
+}
+
 TEST(ExportJsonTest, StructuralErrorsNameTheNode) {
   const std::string y_meta = R"(, "y": )" + Meta();
   const std::string out_y = R"([{"as_tensor": {"name": "y"}}])";
@@ -235,14 +268,6 @@ TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
   }
   {
     absl::Status st = ParseError(Program(
-        "[]", "", R"([{"user_input_mutation": {"arg": {"name": "x"}, "user_input_name": "running_mean"}}])"));
-    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
-    EXPECT_THAT(st.message(), HasSubstr("output spec #0 is a 'user_input_mutation' output (user_input_name "
-                                        "'running_mean'), which is not supported: only user outputs are (the "
-                                        "program updates that input in place"));
-  }
-  {
-    absl::Status st = ParseError(Program(
         "[]", "", R"([{"user_output": {"arg": {"as_none": true}}}])"));
     EXPECT_THAT(st.message(), HasSubstr("output spec #0: user output is 'as_none'"));
   }
@@ -255,6 +280,29 @@ TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
     EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
     EXPECT_THAT(st.message(), HasSubstr("input spec #0 ('x') is a 'custom_obj' input"));
   }
+}
+
+// An in-place op on a user input: the mutation is recorded with the input it changes.
+TEST(ExportJsonTest, UserInputMutations) {
+  const std::string node = "[" + Node("y", "torch.ops.aten.relu.default",
+                                      R"([{"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}])",
+                                      R"([{"as_tensor": {"name": "y"}}])") + "]";
+  const std::string mutation = R"({"user_input_mutation": {"arg": {"name": "y"}, "user_input_name": "x"}})";
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(Program(
+      node, R"(, "y": )" + Meta(), "[" + mutation + R"(, {"user_output": {"arg": {"as_tensor": {"name": "y"}}}}])"));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_THAT(g->outputs, ElementsAre("y"));
+  ASSERT_EQ(g->input_mutations.size(), 1u);
+  EXPECT_EQ(g->input_mutations[0], (std::pair<std::string, std::string>{"y", "x"}));
+
+  std::string bad = mutation;
+  bad.replace(bad.find("\"x\""), 3, "\"w\"");
+  EXPECT_THAT(ParseError(Program(node, R"(, "y": )" + Meta(), "[" + bad + "]")).message(),
+              HasSubstr("output spec #0 (user_input_mutation): mutates 'w', which is not a user input"));
+  bad = mutation;
+  bad.replace(bad.find("\"y\""), 3, "\"q\"");
+  EXPECT_THAT(ParseError(Program(node, R"(, "y": )" + Meta(), "[" + bad + "]")).message(),
+              HasSubstr("the mutation of input 'x': value 'q' is not defined by the graph"));
 }
 
 TEST(ExportJsonTest, PayloadConfig) {

@@ -158,6 +158,20 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("output0: dtype float32, expected int64", err)
 
+    def test_bfloat16_bits_load_as_float32(self) -> None:
+        # bf16 1.0, -2.0 and 0.5: the high halves of the float32 bit patterns, saved as '<V2'
+        # (what np.save writes for an ml_dtypes.bfloat16 array) and as NumPy's own '|V2'.
+        bits = np.array([0x3F80, 0xC000, 0x3F00], dtype="<u2")
+        for descr in ("<V2", "|V2"):
+            path = os.path.join(self.tmp.name, "bf16.npy")
+            np.save(path, bits.view(np.dtype(descr)))
+            arr = compare.load(path)
+            self.assertEqual(arr.dtype, np.float32)
+            np.testing.assert_array_equal(arr, [1.0, -2.0, 0.5])
+        rc, out, _ = self.run_cli("--ref", path, "--out", path)
+        self.assertEqual(rc, 0)
+        self.assertIn("PCC=1.000000", out)
+
     def test_missing_file_fails(self) -> None:
         rc, _, err = self.run_cli("--ref", self.paths["ref"], "--out", "/nonexistent/x.npy")
         self.assertEqual(rc, 1)

@@ -104,6 +104,16 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(self.manifests["mlp"]["outputs"][0]["shape"], [4, 10])
         self.assertEqual(self.manifests["small_cnn"]["outputs"][0]["shape"], [2, 10])
 
+    def test_tensors_keep_their_dtype(self) -> None:
+        # float16/float64 stay themselves; bfloat16 is saved as its bits under '<V2' (tools/npy.h).
+        t = torch.tensor([1.0, -2.0, 0.5])
+        self.assertEqual(export._to_numpy(t.half()).dtype, np.float16)
+        self.assertEqual(export._to_numpy(t.double()).dtype, np.float64)
+        bf = export._to_numpy(t.bfloat16())
+        self.assertEqual((bf.dtype.kind, bf.dtype.itemsize), ("V", 2))
+        np.testing.assert_array_equal(bf.view("<u2"), [0x3F80, 0xC000, 0x3F00])
+        self.assertEqual(export._to_numpy(t.long()).dtype, np.int64)
+
     def test_pt2_loads_and_contains_expected_ops(self) -> None:
         for name, expected in EXPECTED_OPS.items():
             ep = torch.export.load(self.path(name, ".pt2"))

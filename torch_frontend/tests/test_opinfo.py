@@ -35,6 +35,15 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(_compare(ref, np.array([1.0, 0.0, np.inf, -np.inf], np.float32)), "NaN positions differ")
         self.assertEqual(_compare(ref, np.array([1.0, np.nan, -np.inf, -np.inf], np.float32)), "infinities differ")
 
+    def test_ties_may_sort_in_any_order(self) -> None:
+        x = np.array([[1, 0, 1, 0]], dtype=np.bool_)
+        want = np.array([[1, 3, 0, 2]])
+        self.assertEqual(opinfo._compare_sorting_indices(x, want, np.array([[3, 1, 2, 0]]), -1), "")
+        self.assertEqual(opinfo._compare_sorting_indices(x, want, np.array([[0, 1, 2, 3]]), -1),
+                         "indices do not sort the input as torch's do")
+        self.assertEqual(opinfo._compare_sorting_indices(x, want, np.array([[1, 1, 0, 2]]), -1),
+                         "indices are not a permutation")
+
 
 class ReportTest(unittest.TestCase):
     def test_totals_and_markdown(self) -> None:
