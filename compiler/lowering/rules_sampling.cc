@@ -182,8 +182,7 @@ AxisTaps AdaptiveTaps(int64_t in, int64_t out) {
 // `values` is given: a device op computed them) and argmax mapped back to the flat position in the
 // plane for the indices (exact while a plane has at most 2^24 elements). Only the outputs the graph
 // uses are computed.
-absl::Status BindWindowMax(OpBuilder& b, LoweringContext& ctx, const AtenNode& node, int x,
-                           const std::vector<AxisTaps>& axes, std::optional<int> values) {
+absl::Status BindWindowMax(OpBuilder& b, int x, const std::vector<AxisTaps>& axes, std::optional<int> values) {
   const Shape in = b.Shape(x);
   const size_t k = axes.size(), r = in.size();
   Shape result(in.begin(), in.end() - k);
@@ -281,7 +280,7 @@ absl::Status MaxPoolWithIndices(LoweringContext& ctx, const AtenNode& node) {
     if (out <= 0) return b.Error(absl::StrCat("input ", ShapeToString(in), " is smaller than the window"));
     axes.push_back(StridedTaps(size, out, kernel[i], stride[i], padding[i], dilation[i]));
   }
-  return BindWindowMax(b, ctx, node, x, axes, values);
+  return BindWindowMax(b, x, axes, values);
 }
 
 // adaptive_max_pool2d / adaptive_max_pool3d(x, output_size) -> (values, indices) over ATen's
@@ -304,7 +303,7 @@ absl::Status AdaptiveMaxPool(LoweringContext& ctx, const AtenNode& node) {
                                   " needs positive sizes"));
     axes.push_back(AdaptiveTaps(n, size[i]));
   }
-  return BindWindowMax(b, ctx, node, x, axes, std::nullopt);
+  return BindWindowMax(b, x, axes, std::nullopt);
 }
 
 // One grid coordinate in [-1, 1] to a pixel coordinate along an axis of `size` pixels, with the
