@@ -19,22 +19,22 @@ using ops::ShapeToString;
 
 // The p-norm of `diff` over `dim` as ATen's distance kernels define it: p = 0 counts non-zeros,
 // p = inf is the largest magnitude.
-absl::StatusOr<int> PNorm(OpBuilder& b, int diff, double p, int64_t dim) {
+absl::StatusOr<int> PNorm(OpBuilder& b, int diff, double p, std::vector<int64_t> dims) {
   if (p == 0) {
     KILN_ASSIGN_OR_RETURN(auto zero, b.Op("eq", {diff, b.Scalar(0.0)}));
     KILN_ASSIGN_OR_RETURN(auto nonzero, b.Op("logical_not", {zero}));
-    return b.Reduce("reduce_sum", nonzero, {dim}, false);
+    return b.Reduce("reduce_sum", nonzero, dims, false);
   }
   KILN_ASSIGN_OR_RETURN(auto mag, b.Op("abs", {diff}));
-  if (std::isinf(p)) return b.Reduce("reduce_max", mag, {dim}, false);
-  if (p == 1) return b.Reduce("reduce_sum", mag, {dim}, false);
+  if (std::isinf(p)) return b.Reduce("reduce_max", mag, dims, false);
+  if (p == 1) return b.Reduce("reduce_sum", mag, dims, false);
   if (p == 2) {
     KILN_ASSIGN_OR_RETURN(auto sq, b.Op("mul", {diff, diff}));
-    KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", sq, {dim}, false));
+    KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", sq, dims, false));
     return b.Op("sqrt", {sum});
   }
   KILN_ASSIGN_OR_RETURN(auto powered, b.Op("pow", {mag, b.Scalar(p)}));
-  KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", powered, {dim}, false));
+  KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", powered, dims, false));
   return b.Op("pow", {sum, b.Scalar(1.0 / p)});
 }
 
@@ -60,7 +60,7 @@ absl::Status Cdist(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto a, b.Reshape(x1, s1));
   KILN_ASSIGN_OR_RETURN(auto c, b.Reshape(x2, s2));
   KILN_ASSIGN_OR_RETURN(auto diff, b.Op("sub", {a, c}));
-  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, -1));
+  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, {-1}));
   return ctx.Bind(node, dist);
 }
 
@@ -85,7 +85,18 @@ absl::Status Pdist(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto a, b.AlongDim("take", {x, b.Constant("first", {pairs}, std::move(first))}, 0));
   KILN_ASSIGN_OR_RETURN(auto c, b.AlongDim("take", {x, b.Constant("second", {pairs}, std::move(second))}, 0));
   KILN_ASSIGN_OR_RETURN(auto diff, b.Op("sub", {a, c}));
-  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, 1));
+  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, {1}));
+  return ctx.Bind(node, dist);
+}
+
+// dist(self, other, p) -> []: the p-norm of self - other (broadcast) over all elements.
+absl::Status Dist(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto y, ctx.Tensor(node, "other"));
+  KILN_ASSIGN_OR_RETURN(double p, NormOrder(b, ctx, node));
+  KILN_ASSIGN_OR_RETURN(auto diff, b.Op("sub", {x, y}));
+  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, {}));  // no dims: all of them
   return ctx.Bind(node, dist);
 }
 
@@ -503,6 +514,8 @@ void AddSamplingRules(RuleTable& rules) {
              "le, lt, logical_and, expand, gather (taps)");
   Decomposed(rules, "aten._cdist_forward.default", Cdist,
              "reshape, sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
+  Decomposed(rules, "aten.dist.default", Dist,
+             "sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
   Decomposed(rules, "aten._pdist_forward.default", Pdist,
              "take (constant row pairs), sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
   Decomposed(rules, "aten.col2im.default", Col2Im, "reshape, expand, scatter (sum at constant positions), pad (crop)");

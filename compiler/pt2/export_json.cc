@@ -415,9 +415,9 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
           ", which is not supported: only user outputs are",
           u.first == "buffer_mutation"       ? " (a training-mode module mutates its buffers; call "
                                                "model.eval() before torch.export)"
-          : u.first == "user_input_mutation" ? " (the program updates that input in place, e.g. training-mode "
-                                               "batch norm's running statistics; Kiln programs do not write "
-                                               "their inputs)"
+          : u.first == "user_input_mutation" ? " (the program updates that input in place, as training-mode "
+                                               "batch norm does with its running statistics and in-place random "
+                                               "fills do; Kiln programs do not write their inputs)"
                                              : ""));
     }
     KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", sctx + " (user_output)"));
