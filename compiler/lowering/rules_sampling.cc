@@ -19,22 +19,22 @@ using ops::ShapeToString;
 
 // The p-norm of `diff` over `dim` as ATen's distance kernels define it: p = 0 counts non-zeros,
 // p = inf is the largest magnitude.
-absl::StatusOr<int> PNorm(OpBuilder& b, int diff, double p, int64_t dim) {
+absl::StatusOr<int> PNorm(OpBuilder& b, int diff, double p, std::vector<int64_t> dims) {
   if (p == 0) {
     KILN_ASSIGN_OR_RETURN(auto zero, b.Op("eq", {diff, b.Scalar(0.0)}));
     KILN_ASSIGN_OR_RETURN(auto nonzero, b.Op("logical_not", {zero}));
-    return b.Reduce("reduce_sum", nonzero, {dim}, false);
+    return b.Reduce("reduce_sum", nonzero, dims, false);
   }
   KILN_ASSIGN_OR_RETURN(auto mag, b.Op("abs", {diff}));
-  if (std::isinf(p)) return b.Reduce("reduce_max", mag, {dim}, false);
-  if (p == 1) return b.Reduce("reduce_sum", mag, {dim}, false);
+  if (std::isinf(p)) return b.Reduce("reduce_max", mag, dims, false);
+  if (p == 1) return b.Reduce("reduce_sum", mag, dims, false);
   if (p == 2) {
     KILN_ASSIGN_OR_RETURN(auto sq, b.Op("mul", {diff, diff}));
-    KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", sq, {dim}, false));
+    KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", sq, dims, false));
     return b.Op("sqrt", {sum});
   }
   KILN_ASSIGN_OR_RETURN(auto powered, b.Op("pow", {mag, b.Scalar(p)}));
-  KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", powered, {dim}, false));
+  KILN_ASSIGN_OR_RETURN(auto sum, b.Reduce("reduce_sum", powered, dims, false));
   return b.Op("pow", {sum, b.Scalar(1.0 / p)});
 }
 
@@ -60,7 +60,7 @@ absl::Status Cdist(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto a, b.Reshape(x1, s1));
   KILN_ASSIGN_OR_RETURN(auto c, b.Reshape(x2, s2));
   KILN_ASSIGN_OR_RETURN(auto diff, b.Op("sub", {a, c}));
-  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, -1));
+  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, {-1}));
   return ctx.Bind(node, dist);
 }
 
@@ -85,7 +85,18 @@ absl::Status Pdist(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto a, b.AlongDim("take", {x, b.Constant("first", {pairs}, std::move(first))}, 0));
   KILN_ASSIGN_OR_RETURN(auto c, b.AlongDim("take", {x, b.Constant("second", {pairs}, std::move(second))}, 0));
   KILN_ASSIGN_OR_RETURN(auto diff, b.Op("sub", {a, c}));
-  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, 1));
+  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, {1}));
+  return ctx.Bind(node, dist);
+}
+
+// dist(self, other, p) -> []: the p-norm of self - other (broadcast) over all elements.
+absl::Status Dist(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto y, ctx.Tensor(node, "other"));
+  KILN_ASSIGN_OR_RETURN(double p, NormOrder(b, ctx, node));
+  KILN_ASSIGN_OR_RETURN(auto diff, b.Op("sub", {x, y}));
+  KILN_ASSIGN_OR_RETURN(auto dist, PNorm(b, diff, p, {}));  // no dims: all of them
   return ctx.Bind(node, dist);
 }
 
@@ -182,8 +193,7 @@ AxisTaps AdaptiveTaps(int64_t in, int64_t out) {
 // `values` is given: a device op computed them) and argmax mapped back to the flat position in the
 // plane for the indices (exact while a plane has at most 2^24 elements). Only the outputs the graph
 // uses are computed.
-absl::Status BindWindowMax(OpBuilder& b, LoweringContext& ctx, const AtenNode& node, int x,
-                           const std::vector<AxisTaps>& axes, std::optional<int> values) {
+absl::Status BindWindowMax(OpBuilder& b, int x, const std::vector<AxisTaps>& axes, std::optional<int> values) {
   const Shape in = b.Shape(x);
   const size_t k = axes.size(), r = in.size();
   Shape result(in.begin(), in.end() - k);
@@ -281,7 +291,7 @@ absl::Status MaxPoolWithIndices(LoweringContext& ctx, const AtenNode& node) {
     if (out <= 0) return b.Error(absl::StrCat("input ", ShapeToString(in), " is smaller than the window"));
     axes.push_back(StridedTaps(size, out, kernel[i], stride[i], padding[i], dilation[i]));
   }
-  return BindWindowMax(b, ctx, node, x, axes, values);
+  return BindWindowMax(b, x, axes, values);
 }
 
 // adaptive_max_pool2d / adaptive_max_pool3d(x, output_size) -> (values, indices) over ATen's
@@ -304,7 +314,7 @@ absl::Status AdaptiveMaxPool(LoweringContext& ctx, const AtenNode& node) {
                                   " needs positive sizes"));
     axes.push_back(AdaptiveTaps(n, size[i]));
   }
-  return BindWindowMax(b, ctx, node, x, axes, std::nullopt);
+  return BindWindowMax(b, x, axes, std::nullopt);
 }
 
 // One grid coordinate in [-1, 1] to a pixel coordinate along an axis of `size` pixels, with the
@@ -343,10 +353,12 @@ absl::StatusOr<int> SourceIndex(OpBuilder& b, int coord, int64_t size, int64_t p
 }
 
 // grid_sampler_2d(input [N, C, H, W], grid [N, Ho, Wo, 2], interpolation_mode, padding_mode,
-// align_corners) -> [N, C, Ho, Wo]: per output pixel, the grid's (x, y) becomes a pixel position;
-// bilinear mode gathers the four neighbours (nearest: the one at the rounded position, halves to
-// even) from the flattened planes, each zero where it falls outside the input, and weights them.
-absl::Status GridSampler2d(LoweringContext& ctx, const AtenNode& node) {
+// align_corners) -> [N, C, Ho, Wo], and grid_sampler_3d over [N, C, D, H, W] with (x, y, z) grid
+// points: per output point, the grid's coordinates become pixel positions; bilinear (trilinear) mode
+// gathers the 2^k neighbours (nearest: the one at the rounded position, halves to even) from the
+// flattened volumes, each zero where it falls outside the input, and weights them in ATen's order.
+template <size_t kDims>
+absl::Status GridSampler(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
   KILN_ASSIGN_OR_RETURN(auto input, ctx.Tensor(node, "input"));
   KILN_ASSIGN_OR_RETURN(auto grid, ctx.Tensor(node, "grid"));
@@ -354,58 +366,80 @@ absl::Status GridSampler2d(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto padding_mode, ctx.Int(node, "padding_mode"));
   KILN_ASSIGN_OR_RETURN(auto align_corners, ctx.Bool(node, "align_corners"));
   const Shape in = b.Shape(input), gs = b.Shape(grid);
-  if (in.size() != 4 || gs.size() != 4 || gs[0] != in[0] || gs[3] != 2)
-    return b.Error(absl::StrCat("expects input [N, C, H, W] and grid [N, Ho, Wo, 2], got ", ShapeToString(in), " and ",
-                                ShapeToString(gs)));
+  const size_t r = kDims + 2;
+  if (in.size() != r || gs.size() != r || gs[0] != in[0] || gs.back() != static_cast<int64_t>(kDims))
+    return b.Error(absl::StrCat("expects input [N, C, ", kDims == 2 ? "H, W" : "D, H, W", "] and grid [N, ",
+                                kDims == 2 ? "Ho, Wo" : "Do, Ho, Wo", ", ", kDims, "], got ", ShapeToString(in),
+                                " and ", ShapeToString(gs)));
   if (mode != 0 && mode != 1)
     return b.Error(absl::StrCat("interpolation mode ", mode, (mode == 2 ? " (bicubic)" : ""),
                                 " is not supported yet; bilinear (0) and nearest (1) are"));
   if (padding_mode < 0 || padding_mode > 2)
     return b.Error(absl::StrCat("padding mode ", padding_mode, " must be 0 (zeros), 1 (border) or 2 (reflection)"));
-  const int64_t n = in[0], c = in[1], h = in[2], w = in[3], points = gs[1] * gs[2];
-  KILN_ASSIGN_OR_RETURN(auto planes, b.Reshape(input, {n, c, h * w}));
-  int coord[2];  // x (along W), y (along H): [N, 1, Ho * Wo]
-  for (int i = 0; i < 2; ++i) {
-    KILN_ASSIGN_OR_RETURN(auto part, b.Slice(grid, 3, i, i + 1));
+  const int64_t n = in[0], c = in[1], volume = ops::DimProduct(in, 2, r), points = ops::DimProduct(gs, 1, r - 1);
+  KILN_ASSIGN_OR_RETURN(auto planes, b.Reshape(input, {n, c, volume}));
+  int64_t size[kDims], stride[kDims];  // coordinate i (x, y, z) runs along input dim r - 1 - i
+  int coord[kDims];                     // [N, 1, points]
+  for (size_t i = 0; i < kDims; ++i) {
+    size[i] = in[r - 1 - i];
+    stride[i] = i == 0 ? 1 : stride[i - 1] * size[i - 1];
+    KILN_ASSIGN_OR_RETURN(auto part, b.Slice(grid, static_cast<int64_t>(r - 1), i, i + 1));
     KILN_ASSIGN_OR_RETURN(auto flat, b.Reshape(part, {n, 1, points}));
-    KILN_ASSIGN_OR_RETURN(coord[i], SourceIndex(b, flat, i == 0 ? w : h, padding_mode, align_corners));
+    KILN_ASSIGN_OR_RETURN(coord[i], SourceIndex(b, flat, size[i], padding_mode, align_corners));
   }
-  // The input at integer position (x, y), 0 outside it: [N, C, Ho * Wo].
-  auto tap = [&](int x, int y) -> absl::StatusOr<int> {
-    KILN_ASSIGN_OR_RETURN(auto x_low, b.Op("le", {b.Scalar(0.0), x}));
-    KILN_ASSIGN_OR_RETURN(auto x_high, b.Op("lt", {x, b.Scalar(static_cast<double>(w))}));
-    KILN_ASSIGN_OR_RETURN(auto y_low, b.Op("le", {b.Scalar(0.0), y}));
-    KILN_ASSIGN_OR_RETURN(auto y_high, b.Op("lt", {y, b.Scalar(static_cast<double>(h))}));
-    KILN_ASSIGN_OR_RETURN(auto x_in, b.Op("logical_and", {x_low, x_high}));
-    KILN_ASSIGN_OR_RETURN(auto y_in, b.Op("logical_and", {y_low, y_high}));
-    KILN_ASSIGN_OR_RETURN(auto inside, b.Op("logical_and", {x_in, y_in}));
-    KILN_ASSIGN_OR_RETURN(auto row, b.Op("mul", {y, b.Scalar(static_cast<double>(w))}));
-    KILN_ASSIGN_OR_RETURN(auto pos, b.Op("add", {row, x}));
-    KILN_ASSIGN_OR_RETURN(auto safe, b.Op("where", {inside, pos, b.Scalar(0.0)}));
+  // The input at integer position p, 0 outside it: [N, C, points].
+  auto tap = [&](const int (&p)[kDims]) -> absl::StatusOr<int> {
+    std::optional<int> inside, pos;
+    for (size_t i = 0; i < kDims; ++i) {
+      KILN_ASSIGN_OR_RETURN(auto low, b.Op("le", {b.Scalar(0.0), p[i]}));
+      KILN_ASSIGN_OR_RETURN(auto high, b.Op("lt", {p[i], b.Scalar(static_cast<double>(size[i]))}));
+      KILN_ASSIGN_OR_RETURN(auto in_axis, b.Op("logical_and", {low, high}));
+      KILN_ASSIGN_OR_RETURN(auto offset, stride[i] == 1 ? absl::StatusOr<int>(p[i])
+                                                        : b.Op("mul", {p[i], b.Scalar(static_cast<double>(stride[i]))}));
+      if (inside) {
+        KILN_ASSIGN_OR_RETURN(inside, b.Op("logical_and", {*inside, in_axis}));
+        KILN_ASSIGN_OR_RETURN(pos, b.Op("add", {*pos, offset}));
+      } else {
+        inside = in_axis;
+        pos = offset;
+      }
+    }
+    KILN_ASSIGN_OR_RETURN(auto safe, b.Op("where", {*inside, *pos, b.Scalar(0.0)}));
     KILN_ASSIGN_OR_RETURN(auto index, b.Expand(safe, {n, c, points}));
     KILN_ASSIGN_OR_RETURN(auto value, b.AlongDim("gather", {planes, index}, 2));
-    return b.Op("where", {inside, value, b.Scalar(0.0)});
+    return b.Op("where", {*inside, value, b.Scalar(0.0)});
   };
   int out;
   if (mode == 1) {
-    KILN_ASSIGN_OR_RETURN(auto x, b.Op("round", {coord[0]}));
-    KILN_ASSIGN_OR_RETURN(auto y, b.Op("round", {coord[1]}));
-    KILN_ASSIGN_OR_RETURN(out, tap(x, y));
+    int p[kDims];
+    for (size_t i = 0; i < kDims; ++i) {
+      KILN_ASSIGN_OR_RETURN(p[i], b.Op("round", {coord[i]}));
+    }
+    KILN_ASSIGN_OR_RETURN(out, tap(p));
   } else {
-    KILN_ASSIGN_OR_RETURN(auto x0, b.Op("floor", {coord[0]}));
-    KILN_ASSIGN_OR_RETURN(auto y0, b.Op("floor", {coord[1]}));
-    KILN_ASSIGN_OR_RETURN(auto x1, b.Op("add", {x0, b.Scalar(1.0)}));
-    KILN_ASSIGN_OR_RETURN(auto y1, b.Op("add", {y0, b.Scalar(1.0)}));
-    KILN_ASSIGN_OR_RETURN(auto fx, b.Op("sub", {coord[0], x0}));
-    KILN_ASSIGN_OR_RETURN(auto fy, b.Op("sub", {coord[1], y0}));
-    KILN_ASSIGN_OR_RETURN(auto gx, b.Op("sub", {b.Scalar(1.0), fx}));
-    KILN_ASSIGN_OR_RETURN(auto gy, b.Op("sub", {b.Scalar(1.0), fy}));
-    const int corners[4][4] = {{x0, y0, gx, gy}, {x1, y0, fx, gy}, {x0, y1, gx, fy}, {x1, y1, fx, fy}};
+    int lo[kDims], hi[kDims], w_hi[kDims], w_lo[kDims];  // w_hi: the fraction past lo
+    for (size_t i = 0; i < kDims; ++i) {
+      KILN_ASSIGN_OR_RETURN(lo[i], b.Op("floor", {coord[i]}));
+      KILN_ASSIGN_OR_RETURN(hi[i], b.Op("add", {lo[i], b.Scalar(1.0)}));
+      KILN_ASSIGN_OR_RETURN(w_hi[i], b.Op("sub", {coord[i], lo[i]}));
+      KILN_ASSIGN_OR_RETURN(w_lo[i], b.Op("sub", {b.Scalar(1.0), w_hi[i]}));
+    }
     std::optional<int> sum;
-    for (const auto& [x, y, wx, wy] : corners) {
-      KILN_ASSIGN_OR_RETURN(auto value, tap(x, y));
-      KILN_ASSIGN_OR_RETURN(auto weight, b.Op("mul", {wx, wy}));
-      KILN_ASSIGN_OR_RETURN(auto term, b.Op("mul", {value, weight}));
+    for (int corner = 0; corner < (1 << kDims); ++corner) {  // x varies fastest, as ATen sums them
+      int p[kDims];
+      std::optional<int> weight;
+      for (size_t i = 0; i < kDims; ++i) {
+        const bool up = (corner >> i) & 1;
+        p[i] = up ? hi[i] : lo[i];
+        const int w = up ? w_hi[i] : w_lo[i];
+        if (weight) {
+          KILN_ASSIGN_OR_RETURN(weight, b.Op("mul", {*weight, w}));
+        } else {
+          weight = w;
+        }
+      }
+      KILN_ASSIGN_OR_RETURN(auto value, tap(p));
+      KILN_ASSIGN_OR_RETURN(auto term, b.Op("mul", {value, *weight}));
       if (sum) {
         KILN_ASSIGN_OR_RETURN(sum, b.Op("add", {*sum, term}));
       } else {
@@ -414,7 +448,9 @@ absl::Status GridSampler2d(LoweringContext& ctx, const AtenNode& node) {
     }
     out = *sum;
   }
-  KILN_ASSIGN_OR_RETURN(out, b.Reshape(out, {n, c, gs[1], gs[2]}));
+  Shape result = {n, c};
+  result.insert(result.end(), gs.begin() + 1, gs.end() - 1);
+  KILN_ASSIGN_OR_RETURN(out, b.Reshape(out, result));
   return ctx.Bind(node, out);
 }
 
@@ -499,11 +535,16 @@ void AddSamplingRules(RuleTable& rules) {
     Decomposed(rules, target, EmbeddingBag,
                "slice, reshape, le, reduce_sum, sub, lt, logical_or, eq, where (bag of each index), take (rows), "
                "mul (per_sample_weights), expand, scatter (sum or amax per bag), maximum, div (mean)");
-  Decomposed(rules, "aten.grid_sampler_2d.default", GridSampler2d,
+  Decomposed(rules, "aten.grid_sampler_3d.default", GridSampler<3>,
+             "slice, reshape, add, sub, mul, div, abs, fmod, floor, eq, where, clamp (coordinates), round (nearest), "
+             "le, lt, logical_and, expand, gather (taps)");
+  Decomposed(rules, "aten.grid_sampler_2d.default", GridSampler<2>,
              "slice, reshape, add, sub, mul, div, abs, fmod, floor, eq, where, clamp (coordinates), round (nearest), "
              "le, lt, logical_and, expand, gather (taps)");
   Decomposed(rules, "aten._cdist_forward.default", Cdist,
              "reshape, sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
+  Decomposed(rules, "aten.dist.default", Dist,
+             "sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
   Decomposed(rules, "aten._pdist_forward.default", Pdist,
              "take (constant row pairs), sub, abs, mul, pow, reduce_sum, reduce_max, sqrt, eq, logical_not (by p)");
   Decomposed(rules, "aten.col2im.default", Col2Im, "reshape, expand, scatter (sum at constant positions), pad (crop)");

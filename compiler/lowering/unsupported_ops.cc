@@ -13,7 +13,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
     const std::string kSymbolic =
         "symbolic size arithmetic; Kiln compiles static shapes, where torch.export makes these constants";
     const std::string kRandom = "random numbers; the device has no RNG";
-    const std::string kBackward = "backward (training) op";
     auto* t = new std::map<std::string, UnsupportedOp>{
         // Cannot run: no device meaning, or an output the device cannot produce.
         {"aten._fft_c2r.default", {false, "complex-valued; the device has no complex dtype"}},
@@ -35,9 +34,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.sym_size.int", {false, kSymbolic}},
         {"aten.sym_storage_offset.default", {false, kSymbolic}},
         {"aten.sym_stride.int", {false, kSymbolic}},
-        // Not yet: backward ops.
-        // Not yet: normalization and distances.
-        // Not yet: pooling and sampling.
     };
     return t;
   }();
