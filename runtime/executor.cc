@@ -85,6 +85,13 @@ uint8_t* Executor::ScratchBytes(uint32_t tensor) {
 }
 
 Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs, RunStats* stats) {
+  std::vector<HostTensorView> views;
+  views.reserve(inputs.size());
+  for (const HostTensor& t : inputs) views.push_back(HostTensorView::Of(t));
+  return RunViews(views, outputs, stats);
+}
+
+Status Executor::RunViews(const std::vector<HostTensorView>& inputs, std::vector<HostTensor>* outputs, RunStats* stats) {
   const Program& program = *program_;
   const auto& specs = program.inputs();
   if (inputs.size() != specs.size())
@@ -94,25 +101,27 @@ Status Executor::Run(const std::vector<HostTensor>& inputs, std::vector<HostTens
   std::vector<const void*> host_src(program.tensors().size(), nullptr);
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorInfo& t = program.tensors()[specs[i].tensor];
-    const HostTensor& in = inputs[i];
+    const HostTensorView& in = inputs[i];
     if (in.shape != t.shape || in.dtype != t.dtype)
       return Status::InvalidArgument("input '" + specs[i].name + "': expected " + ops::DTypeName(t.dtype) + " " +
                                      ops::ShapeToString(t.shape) + ", got " + ops::DTypeName(in.dtype) + " " +
                                      ops::ShapeToString(in.shape));
     const int64_t need = ops::NumElements(t.shape) * ops::DTypeSize(t.dtype);
-    if (in.bytes.size() != static_cast<size_t>(need))
-      return Status::InvalidArgument("input '" + specs[i].name + "': buffer holds " + std::to_string(in.bytes.size()) +
+    if (in.size_bytes != static_cast<size_t>(need))
+      return Status::InvalidArgument("input '" + specs[i].name + "': buffer holds " + std::to_string(in.size_bytes) +
                                      " bytes, shape needs " + std::to_string(need));
     // The device holds an int64 input as int32 (ops/dtype.h): a value beyond it is the caller's error.
     if (in.dtype == ops::DType::kI64) {
-      const auto* values = reinterpret_cast<const int64_t*>(in.bytes.data());
+      const auto* values = static_cast<const int64_t*>(in.data);
       const int64_t bad = ops::FirstOutsideInt32(values, ops::NumElements(in.shape));
       if (bad >= 0)
         return Status::InvalidArgument("input '" + specs[i].name + "': element " + std::to_string(bad) + " is " +
                                        std::to_string(values[bad]) +
                                        ", outside int32; the device holds int64 inputs as int32");
     }
-    host_src[specs[i].tensor] = in.bytes.data();
+    if (in.data == nullptr && need > 0)
+      return Status::InvalidArgument("input '" + specs[i].name + "': no buffer for " + std::to_string(need) + " bytes");
+    host_src[specs[i].tensor] = in.data;
   }
   outputs->clear();
   std::vector<int> output_slot(program.tensors().size(), -1);

@@ -27,6 +27,16 @@ struct HostTensor {
   static HostTensor FromFloats(ops::Shape shape, const std::vector<float>& values);
 };
 
+// A caller's row-major input read in place (no copy): it must stay alive and unchanged during Run.
+struct HostTensorView {
+  ops::Shape shape;
+  ops::DType dtype = ops::DType::kF32;
+  const void* data = nullptr;
+  size_t size_bytes = 0;
+
+  static HostTensorView Of(const HostTensor& t) { return {t.shape, t.dtype, t.bytes.data(), t.bytes.size()}; }
+};
+
 struct RunStats {
   double latency_us = 0;   // device time of this run
   double roofline_us = 0;  // the device's lower bound for this program (Device::RooflineMicros)
@@ -51,6 +61,8 @@ class Executor {
 
   // Inputs in the program's input order; shapes and dtypes must match exactly.
   Status Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs, RunStats* stats);
+  // The same on views of the caller's buffers (e.g. a framework's tensors), which are not copied.
+  Status RunViews(const std::vector<HostTensorView>& inputs, std::vector<HostTensor>* outputs, RunStats* stats);
 
   const RunStats& load_stats() const { return load_stats_; }
 

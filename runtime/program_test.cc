@@ -173,6 +173,27 @@ TEST(Program, SmallProgramRunsAndMatchesHandComputation) {
   EXPECT_EQ(device.memory().in_use(), 0);  // the executor frees what it allocated
 }
 
+// A caller's buffer read in place (HostTensorView, as the torch.compile backend passes tensors):
+// the same results as an owned HostTensor; a view that is too short or has no buffer is named.
+TEST(Program, InputViewsAreReadInPlace) {
+  const std::string bytes = Write(SmallProgram());
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(bytes, &program).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
+  std::vector<float> x(kX);
+  std::vector<HostTensor> outputs;
+  Status s = exec->RunViews({HostTensorView{{2, 4}, ops::DType::kF32, x.data(), x.size() * sizeof(float)}}, &outputs,
+                       nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(outputs[0].f32()[i], kY[i]) << i;
+  s = exec->RunViews({HostTensorView{{2, 4}, ops::DType::kF32, x.data(), 16}}, &outputs, nullptr);
+  EXPECT_EQ(s.message(), "input 'x': buffer holds 16 bytes, shape needs 32");
+  s = exec->RunViews({HostTensorView{{2, 4}, ops::DType::kF32, nullptr, 32}}, &outputs, nullptr);
+  EXPECT_EQ(s.message(), "input 'x': no buffer for 32 bytes");
+}
+
 TEST(Program, TiledProgramMatchesReference) {
   // Big enough that activations and weights use the 32x32 tile layout (and a bias stays row-major).
   constexpr int M = 33, K = 64, N = 64;

@@ -420,11 +420,11 @@ def check_expectations(results: Sequence[Result], expected: dict) -> list[str]:
 
 def write_expectations(path: str, results: Sequence[Result], expected: dict) -> None:
     got = {(r.op, r.dtype): r for r in results if r.sample == 0}
-    lines = ["# The OpInfo fast slice's ratchet (torch_frontend/opinfo.py --expect; //tools:opinfo_fast_test):",
-             "# first sample per OpInfo and dtype. 'passed' must keep passing; 'wrong' lines are known",
-             "# limitations with their cause. Rewrite with `bazel run //tools:opinfo_report -- --samples 1",
-             "# --dtypes float32 --expect torch_frontend/opinfo_expected.txt --update-expect",
-             "# --report /tmp/opinfo.md`; causes of wrong results are written by hand."]
+    lines = ["# The OpInfo ratchet (torch_frontend/opinfo.py --expect): the first sample per OpInfo and dtype.",
+             "# 'passed' must keep passing; 'wrong' lines are known limitations with their cause. The fast",
+             "# slice in `bazel test //...` (//tools:opinfo_fast_test) checks the float32 lines. Rewritten with",
+             "# `bazel run //tools:opinfo_report -- --samples 1 --expect torch_frontend/opinfo_expected.txt",
+             "# --update-expect` (which also writes docs/OPINFO.md); causes of wrong results are written by hand."]
     for key in sorted(set(got) | set(expected)):
         r = got.get(key)
         if r is not None and r.cls == "passed":
