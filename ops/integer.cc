@@ -2,21 +2,12 @@
 // integer_kernels.cc). The device holds integers as fp32 values (ops/dtype.h); these ops convert each
 // element to a 64-bit integer, operate on its bits, and convert back, so they are exact while
 // operands and results stay within fp32's integer range (magnitude <= 2^24).
+#include "ops/elementwise_defs.h"
 #include "ops/op_families.h"
-#include "ops/shape_util.h"
 #include "ops/tile_layout.h"
 
 namespace kiln::ops {
 namespace {
-
-std::string InferSame(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
-  *out = inputs[0];
-  return "";
-}
-
-std::string InferBroadcast(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
-  return BroadcastShapes(inputs[0], inputs[1], out);
-}
 
 // A conversion in, one integer operation, a conversion out per stored output element.
 double IntegerElementWork(const std::vector<Shape>&, const Shape& output, const Attrs&) {
@@ -41,27 +32,10 @@ constexpr IntegerSpec kBinary[] = {
 }  // namespace
 
 std::vector<OpDef> IntegerOps() {
-  std::vector<OpDef> ops;
-  {
-    OpDef def;
-    def.name = "bitwise_not";
-    def.summary = "~x on two's-complement integers (-x - 1)";
-    def.inputs = {"x"};
-    def.unit = Unit::kVector;
-    def.infer_shape = InferSame;
-    def.work = IntegerElementWork;
-    ops.push_back(std::move(def));
-  }
-  for (const IntegerSpec& s : kBinary) {
-    OpDef def;
-    def.name = s.name;
-    def.summary = s.summary;
-    def.inputs = {"a", "b"};
-    def.unit = Unit::kVector;
-    def.infer_shape = InferBroadcast;
-    def.work = IntegerElementWork;
-    ops.push_back(std::move(def));
-  }
+  // Shaped like the elementwise ops, with the conversions in the work.
+  std::vector<OpDef> ops = {UnaryOpDef("bitwise_not", "~x on two's-complement integers (-x - 1)")};
+  for (const IntegerSpec& s : kBinary) ops.push_back(BinaryOpDef(s.name, s.summary));
+  for (OpDef& def : ops) def.work = IntegerElementWork;
   return ops;
 }
 
