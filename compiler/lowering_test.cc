@@ -1713,5 +1713,60 @@ TEST(Lowering, BilinearIsTwoMatmuls) {
     }
 }
 
+// kthvalue is a gather into an argsort; mode and cummax/cummin compare each element with each other
+// along the dim, and take the last index holding the result, as ATen's CPU kernels do.
+TEST(Lowering, KthvalueModeCummaxCummin) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 5});
+  AddUserInput(g, "y", {2, 5});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  AddNode(g, "kth", "torch.ops.aten.kthvalue.default", {TensorArg("self", "x"), IntArg("k", 2), IntArg("dim", 1)},
+          {2}, {"kth_values", "kth_indices"});
+  g.values["kth_indices"] = Meta({2}, TorchDType::kLong);
+  AddNode(g, "mode", "torch.ops.aten.mode.default",
+          {TensorArg("self", "y"), IntArg("dim", -1), BoolArg("keepdim", true)}, {2, 1},
+          {"mode_values", "mode_indices"});
+  g.values["mode_indices"] = Meta({2, 1}, TorchDType::kLong);
+  AddNode(g, "cmax", "torch.ops.aten.cummax.default", {TensorArg("self", "x"), IntArg("dim", 1)}, {2, 5},
+          {"cmax_values", "cmax_indices"});
+  g.values["cmax_indices"] = Meta({2, 5}, TorchDType::kLong);
+  AddNode(g, "cmin", "torch.ops.aten.cummin.default", {TensorArg("self", "x"), IntArg("dim", 0)}, {2, 5},
+          {"cmin_values", "cmin_indices"});
+  g.values["cmin_indices"] = Meta({2, 5}, TorchDType::kLong);
+  g.outputs = {"kth_values", "kth_indices", "mode_values", "mode_indices", "cmax_values", "cmax_indices",
+               "cmin_values", "cmin_indices"};
+  auto out = LowerAndRun(g, {{"x", {3, 1, 3, 1, 2, /**/ 4, nan, 0, 4, 5}}, {"y", {3, 1, 3, 1, 2, /**/ 4, 2, 0, 4, 5}}});
+  // Row 0 sorted is 1 (1), 1 (3), 2, 3, 3: the 2nd smallest is the second 1. Row 1: 0 (2), 4 (0 or 3:
+  // ATen's quickselect picks either of tied elements), 4, 5, NaN.
+  EXPECT_EQ(out["kth_values"], (std::vector<float>{1, 4}));
+  EXPECT_EQ(out["kth_indices"][0], 3.0f);
+  EXPECT_TRUE(out["kth_indices"][1] == 0.0f || out["kth_indices"][1] == 3.0f) << out["kth_indices"][1];
+  // mode (of y: ATen's mode of NaN is unordered): row 0 has 3 and 1 twice, the smaller 1 wins, last at
+  // 3. Row 1: 4 twice, last at 3.
+  EXPECT_EQ(out["mode_values"], (std::vector<float>{1, 4}));
+  EXPECT_EQ(out["mode_indices"], (std::vector<float>{3, 3}));
+  // Row 0: 3, 3, 3 (a later equal takes the index), 3, 3. Row 1: the NaN propagates from index 1.
+  EXPECT_EQ(std::vector<float>(out["cmax_values"].begin(), out["cmax_values"].begin() + 5),
+            (std::vector<float>{3, 3, 3, 3, 3}));
+  EXPECT_EQ(out["cmax_indices"], (std::vector<float>{0, 0, 2, 2, 2, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(out["cmax_values"][5], 4.0f);
+  for (int i = 6; i < 10; ++i) EXPECT_TRUE(std::isnan(out["cmax_values"][i])) << i;
+  // Down dim 0: row 1 is min(row 0, row 1), NaN propagating; ties take row 1.
+  EXPECT_EQ(std::vector<float>(out["cmin_values"].begin(), out["cmin_values"].begin() + 5),
+            (std::vector<float>{3, 1, 3, 1, 2}));
+  EXPECT_EQ(out["cmin_values"][5], 3.0f);
+  EXPECT_TRUE(std::isnan(out["cmin_values"][6]));
+  EXPECT_EQ(std::vector<float>(out["cmin_values"].begin() + 7, out["cmin_values"].end()),
+            (std::vector<float>{0, 1, 2}));
+  EXPECT_EQ(out["cmin_indices"], (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 1, 0, 0}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {2, 5});
+  AddNode(bad, "kth", "torch.ops.aten.kthvalue.default", {TensorArg("self", "x"), IntArg("k", 6)}, {2},
+          {"v", "i"});
+  bad.outputs = {"v"};
+  EXPECT_EQ(LoweringError(bad), "node 'kth' (aten.kthvalue.default): k = 6 is outside [1, 5], the size of the dim");
+}
+
 }  // namespace
 }  // namespace kiln::compiler

@@ -1,6 +1,7 @@
 // Lowering rules for order statistics and searches: median and nanmedian (argsort, then a gather at a
-// position counted from the NaNs), searchsorted and bucketize (a count of the boundaries below each
-// value), and histc (a scatter-add of each value's bin).
+// position counted from the NaNs), kthvalue (argsort, then a gather at k - 1), mode and cummax/cummin
+// (a comparison of every element with every other along the dim), searchsorted and bucketize (a count
+// of the boundaries below each value), and histc (a scatter-add of each value's bin).
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -90,6 +91,157 @@ absl::Status Median(LoweringContext& ctx, const AtenNode& node) {
   if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
   KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, "gather", {x, index}, gather));
   return BindOutput(ctx, node, 0, value, out);
+}
+
+// The operand of a rule over one dim: x (a rank-0 x as a vector of one) with that dim normalized, its
+// size, and the shape of a per-dim result (the dim kept as 1, or dropped).
+struct AlongDim {
+  int x;
+  int64_t d;
+  int64_t n;
+  ops::Shape shape;   // self's shape
+  ops::Shape kept;    // x's shape with dim d as 1
+  ops::Shape result;  // the ATen result's shape (per dim: d kept as 1, or dropped)
+};
+
+absl::StatusOr<AlongDim> Along(LoweringContext& ctx, const AtenNode& node, const char* what, bool keepdim) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim", -1));
+  const ops::Shape shape = ctx.graph().values[x].shape;
+  AlongDim a;
+  if (std::string err = ops::NormalizeDim(dim, std::max<int64_t>(shape.size(), 1), &a.d); !err.empty())
+    return ctx.NodeError(node, err);
+  if (shape.empty()) {
+    KILN_ASSIGN_OR_RETURN(x, Reshaped(ctx, node, x, {1}));
+    a.d = 0;
+  }
+  a.x = x;
+  a.shape = shape;
+  a.n = ctx.graph().values[x].shape[a.d];
+  a.kept = ctx.graph().values[x].shape;
+  a.kept[a.d] = 1;
+  a.result = shape;
+  if (!shape.empty() && !keepdim) a.result.erase(a.result.begin() + a.d);
+  else if (!shape.empty()) a.result[a.d] = 1;
+  if (a.n == 0)
+    return ctx.NodeError(node, absl::StrCat("has no ", what, ": dim ", dim, " of ", ops::ShapeToString(shape),
+                                            " is empty"));
+  if (a.n > (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat("dim ", dim, " of ", ops::ShapeToString(shape),
+                                            " is larger than 2^24, beyond the indices fp32 holds exactly"));
+  return a;
+}
+
+// The positions 0 .. n-1 along dim `d` of a rank-`rank` value (1 in every other dim), as a constant.
+int Positions(LoweringContext& ctx, const AtenNode& node, int64_t rank, int64_t d, int64_t n) {
+  ops::Shape shape(rank, 1);
+  shape[d] = n;
+  std::vector<float> iota(n);
+  for (int64_t i = 0; i < n; ++i) iota[i] = static_cast<float>(i);
+  return ctx.graph().AddConstant(absl::StrCat(node.name, "_positions", d), std::move(shape), std::move(iota));
+}
+
+// x with a dim of 1 inserted at `at`.
+absl::StatusOr<int> Unsqueezed(LoweringContext& ctx, const AtenNode& node, int x, int64_t at) {
+  ops::Shape shape = ctx.graph().values[x].shape;
+  shape.insert(shape.begin() + at, 1);
+  return Reshaped(ctx, node, x, shape);
+}
+
+// The pairs (i, j) of a dim of n along which every element meets every other: an error when they
+// would not fit in one device value.
+absl::Status CheckPairs(LoweringContext& ctx, const AtenNode& node, const AlongDim& a) {
+  ops::Shape pairs = ctx.graph().values[a.x].shape;
+  pairs.insert(pairs.begin() + a.d, a.n);
+  if (std::string err = ops::CheckShape(pairs); !err.empty())
+    return ctx.NodeError(node, "the comparison of each element with each other along the dim: " + err);
+  return absl::OkStatus();
+}
+
+// kthvalue(self, k, dim, keepdim) -> (values, indices): the k-th smallest, NaN counted as the largest
+// (a stable ascending argsort puts it last), at position k - 1 of the argsort.
+absl::Status Kthvalue(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  KILN_ASSIGN_OR_RETURN(auto k, ctx.Int(node, "k"));
+  KILN_ASSIGN_OR_RETURN(AlongDim a, Along(ctx, node, "k-th value", keepdim));
+  if (k < 1 || k > a.n)
+    return ctx.NodeError(node, absl::StrCat("k = ", k, " is outside [1, ", a.n, "], the size of the dim"));
+  ops::Attrs sort, gather, fill;
+  sort.SetInt("dim", a.d).SetInt("descending", 0);
+  gather.SetInt("dim", a.d);
+  fill.SetInts("shape", a.kept);
+  KILN_ASSIGN_OR_RETURN(auto order, ctx.Emit(node, "argsort", {a.x}, sort));
+  KILN_ASSIGN_OR_RETURN(auto position, ctx.Emit(node, "expand", {ctx.ScalarConstant(static_cast<double>(k - 1))}, fill));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "gather", {order, position}, gather));
+  KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
+  if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, "gather", {a.x, index}, gather));
+  return BindOutput(ctx, node, 0, value, a.result);
+}
+
+// mode(self, dim, keepdim) -> (values, indices): the most frequent value, the smallest of those tied,
+// and the last index holding it (as ATen's CPU kernel, which sorts stably for small dims). Each
+// element's count is its equals along the dim (an n x n comparison); NaN equals nothing.
+absl::Status Mode(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  KILN_ASSIGN_OR_RETURN(AlongDim a, Along(ctx, node, "mode", keepdim));
+  KILN_RETURN_IF_ERROR(CheckPairs(ctx, node, a));
+  KILN_ASSIGN_OR_RETURN(auto xi, Unsqueezed(ctx, node, a.x, a.d + 1));  // [.., n, 1, ..]
+  KILN_ASSIGN_OR_RETURN(auto xj, Unsqueezed(ctx, node, a.x, a.d));      // [.., 1, n, ..]
+  KILN_ASSIGN_OR_RETURN(auto same, ctx.Emit(node, "eq", {xi, xj}));
+  ops::Attrs pairs, along;
+  pairs.SetInts("dims", {a.d + 1}).SetInt("keepdim", 0);
+  along.SetInts("dims", {a.d}).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "reduce_sum", {same}, pairs));
+  KILN_ASSIGN_OR_RETURN(auto most, ctx.Emit(node, "reduce_max", {count}, along));
+  KILN_ASSIGN_OR_RETURN(auto is_most, ctx.Emit(node, "eq", {count, most}));
+  const int inf = ctx.ScalarConstant(std::numeric_limits<double>::infinity());
+  KILN_ASSIGN_OR_RETURN(auto candidates, ctx.Emit(node, "where", {is_most, a.x, inf}));
+  KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, "reduce_min", {candidates}, along));
+  KILN_ASSIGN_OR_RETURN(auto holds, ctx.Emit(node, "eq", {a.x, value}));
+  const int positions = Positions(ctx, node, ctx.graph().values[a.x].shape.size(), a.d, a.n);
+  KILN_ASSIGN_OR_RETURN(auto where, ctx.Emit(node, "where", {holds, positions, ctx.ScalarConstant(-1.0)}));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "reduce_max", {where}, along));
+  KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
+  return BindOutput(ctx, node, 0, value, a.result);
+}
+
+// cummax and cummin(self, dim) -> (values, indices): at i, the max (min) of elements 0..i, NaN
+// propagating, and the last index at or before i holding it (ATen takes a later equal, and a later
+// NaN). Each i reduces the elements j <= i of an n x n comparison.
+template <bool kMax>
+absl::Status CumulativeExtreme(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(AlongDim a, Along(ctx, node, kMax ? "cummax" : "cummin", true));
+  a.result = a.shape;
+  KILN_RETURN_IF_ERROR(CheckPairs(ctx, node, a));
+  const int64_t rank = ctx.graph().values[a.x].shape.size();
+  // earlier[i, j] = j <= i, laid out as [.., n (i), n (j), ..].
+  ops::Shape tri(rank + 1, 1);
+  tri[a.d] = tri[a.d + 1] = a.n;
+  std::vector<float> earlier(a.n * a.n);
+  for (int64_t i = 0; i < a.n; ++i)
+    for (int64_t j = 0; j < a.n; ++j) earlier[i * a.n + j] = j <= i ? 1.0f : 0.0f;
+  const int mask = ctx.graph().AddConstant(node.name + "_earlier", tri, std::move(earlier));
+  KILN_ASSIGN_OR_RETURN(auto xj, Unsqueezed(ctx, node, a.x, a.d));  // [.., 1, n, ..]
+  const int fill = ctx.ScalarConstant(kMax ? -std::numeric_limits<double>::infinity()
+                                           : std::numeric_limits<double>::infinity());
+  KILN_ASSIGN_OR_RETURN(auto prefix, ctx.Emit(node, "where", {mask, xj, fill}));
+  ops::Attrs over_j;
+  over_j.SetInts("dims", {a.d + 1}).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, kMax ? "reduce_max" : "reduce_min", {prefix}, over_j));
+  // [.., n, 1, ..]: element j matches value i when equal, or both NaN.
+  KILN_ASSIGN_OR_RETURN(auto equal, ctx.Emit(node, "eq", {xj, value}));
+  KILN_ASSIGN_OR_RETURN(auto x_number, ctx.Emit(node, "eq", {xj, xj}));
+  KILN_ASSIGN_OR_RETURN(auto value_number, ctx.Emit(node, "eq", {value, value}));
+  KILN_ASSIGN_OR_RETURN(auto either_number, ctx.Emit(node, "logical_or", {x_number, value_number}));
+  KILN_ASSIGN_OR_RETURN(auto both_nan, ctx.Emit(node, "logical_not", {either_number}));
+  KILN_ASSIGN_OR_RETURN(auto matches, ctx.Emit(node, "logical_or", {equal, both_nan}));
+  KILN_ASSIGN_OR_RETURN(auto eligible, ctx.Emit(node, "logical_and", {matches, mask}));
+  const int positions = Positions(ctx, node, rank + 1, a.d + 1, a.n);
+  KILN_ASSIGN_OR_RETURN(auto where, ctx.Emit(node, "where", {eligible, positions, ctx.ScalarConstant(-1.0)}));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "reduce_max", {where}, over_j));
+  KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
+  return BindOutput(ctx, node, 0, value, a.result);
 }
 
 // The number of entries of `sequence` (its last dim) below each value (le: at or below): the
@@ -218,6 +370,16 @@ void AddSortRules(RuleTable& rules) {
              "reshape, argsort, eq, reduce_sum, sub, mul, floor, maximum, gather (index), gather (value)");
   Decomposed(rules, "aten.nanmedian.dim", Median<true>,
              "argsort, eq, reduce_sum, sub, mul, floor, maximum, gather (index), gather (value), reshape");
+  Decomposed(rules, "aten.kthvalue.default", Kthvalue, "argsort, expand, gather (index), gather (value), reshape");
+  Decomposed(rules, "aten.mode.default", Mode,
+             "reshape, eq (each element with each other), reduce_sum, reduce_max, eq, where, reduce_min (value), "
+             "eq, where, reduce_max (last index)");
+  Decomposed(rules, "aten.cummax.default", CumulativeExtreme<true>,
+             "reshape, where (the elements up to each position), reduce_max (value), eq, logical_or, logical_not, "
+             "logical_and, where, reduce_max (last index)");
+  Decomposed(rules, "aten.cummin.default", CumulativeExtreme<false>,
+             "reshape, where (the elements up to each position), reduce_min (value), eq, logical_or, logical_not, "
+             "logical_and, where, reduce_max (last index)");
   for (const char* target : {"aten.searchsorted.Tensor", "aten.searchsorted.Scalar"})
     Decomposed(rules, target, SearchSorted,
                "gather (sorter), reshape, lt or le (each value with each entry), reduce_sum");
