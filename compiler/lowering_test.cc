@@ -1768,5 +1768,36 @@ TEST(Lowering, KthvalueModeCummaxCummin) {
   EXPECT_EQ(LoweringError(bad), "node 'kth' (aten.kthvalue.default): k = 6 is outside [1, 5], the size of the dim");
 }
 
+// frexp matches std::frexp on powers of two and their neighbours, the largest float and subnormals
+// (where log2 rounds and 2^-exponent alone would overflow), and keeps 0, inf and NaN with exponent 0.
+TEST(Lowering, FrexpIsExact) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x = {1, 0.5f, -3, 0.75f, std::nextafter(1.0f, 0.0f), std::nextafter(8.0f, 16.0f),
+                          std::numeric_limits<float>::max(), 1e-40f, -std::numeric_limits<float>::denorm_min(),
+                          std::numeric_limits<float>::min(), 16777215.0f, 0.0f, -0.0f, inf, -inf, nan};
+  AtenGraph g;
+  AddUserInput(g, "x", {static_cast<int64_t>(x.size())});
+  AddNode(g, "fr", "torch.ops.aten.frexp.Tensor", {TensorArg("self", "x")}, {static_cast<int64_t>(x.size())},
+          {"mantissa", "exponent"});
+  g.values["exponent"] = Meta({static_cast<int64_t>(x.size())}, TorchDType::kInt);
+  g.outputs = {"mantissa", "exponent"};
+  auto out = LowerAndRun(g, {{"x", x}});
+  for (size_t i = 0; i < x.size(); ++i) {
+    SCOPED_TRACE(x[i]);
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(out["mantissa"][i]));
+    } else if (std::isinf(x[i]) || x[i] == 0) {
+      EXPECT_EQ(out["mantissa"][i], x[i]);
+      EXPECT_EQ(std::signbit(out["mantissa"][i]), std::signbit(x[i]));
+    } else {
+      int e = 0;
+      EXPECT_EQ(out["mantissa"][i], std::frexp(x[i], &e));
+      EXPECT_EQ(out["exponent"][i], static_cast<float>(e));
+      continue;
+    }
+    EXPECT_EQ(out["exponent"][i], 0.0f);
+  }
+}
+
 }  // namespace
 }  // namespace kiln::compiler
