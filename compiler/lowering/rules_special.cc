@@ -166,7 +166,7 @@ void AddSpecialRules(RuleTable& rules) {
   Decomposed(rules, "aten.ldexp.Tensor", Ldexp, "exp2, mul");
   Decomposed(rules, "aten.frexp.Tensor", Frexp,
              "abs, lt, logical_and, where, log2, floor, add, neg, mul, sub, exp2 (2^-exponent in two halves), mul, le, "
-             "where (a correction by one), copysign, where (0, inf and NaN as they are)");
+             "where (a correction by one), copysign, where (zeros and non-finite values as they are)");
 }
 
 }  // namespace kiln::compiler
