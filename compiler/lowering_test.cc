@@ -1799,5 +1799,45 @@ TEST(Lowering, FrexpIsExact) {
   }
 }
 
+// histogram: ATen's linspace edges over the data's range, the last bin holding its right edge, the
+// weights summed per bin, and density dividing by the total and the bin widths.
+TEST(Lowering, HistogramBinCount) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddUserInput(g, "w", {2, 3});
+  AddNode(g, "h", "torch.ops.aten.histogram.bin_ct", {TensorArg("self", "x"), IntArg("bins", 3)}, {3},
+          {"hist", "edges"});
+  g.values["edges"] = Meta({4});
+  NamedArgument range{"range", {}};
+  range.arg.kind = Argument::Kind::kFloats;
+  range.arg.floats = {0, 2};
+  AddNode(g, "hd", "torch.ops.aten.histogram.bin_ct",
+          {TensorArg("self", "x"), IntArg("bins", 2), range, TensorArg("weight", "w"), BoolArg("density", true)}, {2},
+          {"dens", "dens_edges"});
+  g.values["dens_edges"] = Meta({3});
+  g.outputs = {"hist", "edges", "dens", "dens_edges"};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto out = LowerAndRun(g, {{"x", {0, 1, 1.5f, 3, nan, 2}}, {"w", {1, 2, 3, 4, 5, 6}}});
+  // reduce_min/max see the NaN: torch.histogram's aminmax of this input is NaN too, so only the
+  // ranged call is compared here.
+  EXPECT_EQ(out["dens_edges"], (std::vector<float>{0, 1, 2}));
+  // Bin [0, 1): 0 (weight 1); bin [1, 2]: 1, 1.5, 2 (2 + 3 + 6); 3 and NaN in none. Total 12, width 1.
+  EXPECT_FLOAT_EQ(out["dens"][0], 1.0f / 12);
+  EXPECT_FLOAT_EQ(out["dens"][1], 11.0f / 12);
+
+  AtenGraph data_range;
+  AddUserInput(data_range, "x", {5});
+  AddNode(data_range, "h", "torch.ops.aten.histogram.bin_ct", {TensorArg("self", "x"), IntArg("bins", 3)}, {3},
+          {"hist", "edges"});
+  data_range.values["edges"] = Meta({4});
+  data_range.outputs = {"hist", "edges"};
+  out = LowerAndRun(data_range, {{"x", {0, 1, 1.5f, 3, 2}}});
+  EXPECT_EQ(out["edges"], (std::vector<float>{0, 1, 2, 3}));
+  EXPECT_EQ(out["hist"], (std::vector<float>{1, 2, 2}));  // 3 in the last bin with its right edge
+  out = LowerAndRun(data_range, {{"x", {4, 4, 4, 4, 4}}});  // an empty range widens by 0.5 each way
+  EXPECT_EQ(out["edges"], (std::vector<float>{3.5f, 3.5f + 1.0f / 3, 4.5f - 1.0f / 3, 4.5f}));
+  EXPECT_EQ(out["hist"], (std::vector<float>{0, 5, 0}));
+}
+
 }  // namespace
 }  // namespace kiln::compiler

@@ -1,8 +1,9 @@
 // Lowering rules for order statistics and searches: median and nanmedian (argsort, then a gather at a
 // position counted from the NaNs), kthvalue (argsort, then a gather at k - 1), mode and cummax/cummin
 // (a comparison of every element with every other along the dim), searchsorted and bucketize (a count
-// of the boundaries below each value), and histc (a scatter-add of each value's bin).
+// of the boundaries below each value), and histc and histogram (a scatter-add of each value's bin).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 
@@ -359,6 +360,116 @@ absl::Status Histc(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "scatter", {counts, index, one}, scatter);
 }
 
+// histogram(x, bins, range, weight, density) -> (hist, bin_edges), as ATen's CPU kernel: the edges are
+// linspace(lo, hi, bins + 1) in fp32 over the range (the data's min and max without one; widened by
+// 0.5 each way when empty), each element in [edge 0, edge bins] falls in the bin of the last edge at
+// or below it (the last bin also holds its right edge), NaN and elements outside in none. The bins
+// are a scatter-add of the weights (or ones); density divides by their sum and by each bin's width.
+absl::Status Histogram(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto bins, ctx.Int(node, "bins", 100));
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto density, ctx.Bool(node, "density", false));
+  if (bins <= 0) return ctx.NodeError(node, absl::StrCat("bins must be positive, got ", bins));
+  if (bins >= (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
+  const ops::Shape shape = ctx.graph().values[x].shape;
+  if (weight && ctx.graph().values[*weight].shape != shape)
+    return ctx.NodeError(node, absl::StrCat("weight ", ops::ShapeToString(ctx.graph().values[*weight].shape),
+                                            " must have the input's shape ", ops::ShapeToString(shape)));
+  const int64_t n = ops::NumElements(shape);
+  KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
+  int lo, hi;
+  if (const Argument* range = node.Find("range"); range && range->kind == Argument::Kind::kFloats) {
+    if (range->floats.size() != 2)
+      return ctx.NodeError(node, absl::StrCat("range must be (min, max), got ", range->floats.size(), " values"));
+    double a = range->floats[0], b = range->floats[1];
+    if (!std::isfinite(a) || !std::isfinite(b) || a > b)
+      return ctx.NodeError(node, absl::StrCat("range (", a, ", ", b, ") must be finite with min <= max"));
+    if (a == b) a -= 0.5, b += 0.5;
+    lo = ctx.ScalarConstant(static_cast<float>(a));
+    hi = ctx.ScalarConstant(static_cast<float>(b));
+  } else if (n == 0) {
+    lo = ctx.ScalarConstant(-0.5);
+    hi = ctx.ScalarConstant(0.5);
+  } else {
+    ops::Attrs all;
+    all.SetInts("dims", {}).SetInt("keepdim", 0);
+    KILN_ASSIGN_OR_RETURN(auto data_lo, ctx.Emit(node, "reduce_min", {flat}, all));
+    KILN_ASSIGN_OR_RETURN(auto data_hi, ctx.Emit(node, "reduce_max", {flat}, all));
+    KILN_ASSIGN_OR_RETURN(auto same, ctx.Emit(node, "eq", {data_lo, data_hi}));
+    KILN_ASSIGN_OR_RETURN(auto widen, ctx.Emit(node, "mul", {same, ctx.ScalarConstant(0.5)}));
+    KILN_ASSIGN_OR_RETURN(lo, ctx.Emit(node, "sub", {data_lo, widen}));
+    KILN_ASSIGN_OR_RETURN(hi, ctx.Emit(node, "add", {data_hi, widen}));
+  }
+  // linspace as ATen computes it: start + step * i for the first half, end - step * (steps - 1 - i) after.
+  std::vector<float> from_lo(bins + 1), from_hi(bins + 1), first_half(bins + 1);
+  for (int64_t i = 0; i <= bins; ++i) {
+    from_lo[i] = static_cast<float>(i);
+    from_hi[i] = static_cast<float>(bins - i);
+    first_half[i] = i < (bins + 1) / 2 ? 1.0f : 0.0f;
+  }
+  const int up = ctx.graph().AddConstant(node.name + "_from_lo", {bins + 1}, std::move(from_lo));
+  const int down = ctx.graph().AddConstant(node.name + "_from_hi", {bins + 1}, std::move(from_hi));
+  const int half = ctx.graph().AddConstant(node.name + "_first_half", {bins + 1}, std::move(first_half));
+  KILN_ASSIGN_OR_RETURN(auto span, ctx.Emit(node, "sub", {hi, lo}));
+  KILN_ASSIGN_OR_RETURN(auto step, ctx.Emit(node, "div", {span, ctx.ScalarConstant(static_cast<double>(bins))}));
+  KILN_ASSIGN_OR_RETURN(auto rise, ctx.Emit(node, "mul", {step, up}));
+  KILN_ASSIGN_OR_RETURN(auto ascending, ctx.Emit(node, "add", {lo, rise}));
+  KILN_ASSIGN_OR_RETURN(auto fall, ctx.Emit(node, "mul", {step, down}));
+  KILN_ASSIGN_OR_RETURN(auto descending, ctx.Emit(node, "sub", {hi, fall}));
+  KILN_ASSIGN_OR_RETURN(auto edges, ctx.Emit(node, "where", {half, ascending, descending}));
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, edges, 1));
+  if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
+  ops::Attrs zeros;
+  zeros.SetInts("shape", {bins});
+  KILN_ASSIGN_OR_RETURN(auto hist, ctx.Emit(node, "expand", {ctx.ScalarConstant(0.0)}, zeros));
+  if (n > 0) {
+    if (std::string err = ops::CheckShape({n, bins + 1}); !err.empty())
+      return ctx.NodeError(node, "the comparison of each element with each bin edge: " + err);
+    KILN_ASSIGN_OR_RETURN(auto column, Reshaped(ctx, node, flat, {n, 1}));
+    KILN_ASSIGN_OR_RETURN(auto row, Reshaped(ctx, node, edges, {1, bins + 1}));
+    KILN_ASSIGN_OR_RETURN(auto at_or_below, ctx.Emit(node, "le", {row, column}));
+    ops::Attrs sum;
+    sum.SetInts("dims", {1}).SetInt("keepdim", 0);
+    KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "reduce_sum", {at_or_below}, sum));
+    KILN_ASSIGN_OR_RETURN(auto bin, ctx.Emit(node, "sub", {count, ctx.ScalarConstant(1.0)}));
+    KILN_ASSIGN_OR_RETURN(bin, ctx.Emit(node, "minimum", {bin, ctx.ScalarConstant(static_cast<double>(bins - 1))}));
+    // Inside [edge 0, edge bins] = [lo, hi]: edge 0 is at or below, and hi at or above.
+    KILN_ASSIGN_OR_RETURN(auto above_lo, ctx.Emit(node, "lt", {ctx.ScalarConstant(0.0), count}));
+    KILN_ASSIGN_OR_RETURN(auto below_hi, ctx.Emit(node, "le", {flat, hi}));
+    KILN_ASSIGN_OR_RETURN(auto inside, ctx.Emit(node, "logical_and", {above_lo, below_hi}));
+    const int nan = ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN());
+    KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "where", {inside, bin, nan}));
+    int source;
+    if (weight) {
+      KILN_ASSIGN_OR_RETURN(source, Reshaped(ctx, node, *weight, {n}));
+    } else {
+      ops::Attrs ones;
+      ones.SetInts("shape", {n});
+      KILN_ASSIGN_OR_RETURN(source, ctx.Emit(node, "expand", {ctx.ScalarConstant(1.0)}, ones));
+    }
+    ops::Attrs scatter;
+    scatter.SetInt("dim", 0).SetInt("reduce", 1).SetInt("include_self", 1);
+    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "scatter", {hist, index, source}, scatter));
+  }
+  if (density) {
+    ops::Attrs all;
+    all.SetInts("dims", {}).SetInt("keepdim", 0);
+    KILN_ASSIGN_OR_RETURN(auto total, ctx.Emit(node, "reduce_sum", {hist}, all));
+    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "div", {hist, total}));
+    // Each bin's width, edges[1:] - edges[:-1].
+    ops::Attrs left_edges, right_edges;
+    left_edges.SetInt("dim", 0).SetInt("start", 0).SetInt("end", bins).SetInt("step", 1);
+    right_edges.SetInt("dim", 0).SetInt("start", 1).SetInt("end", bins + 1).SetInt("step", 1);
+    KILN_ASSIGN_OR_RETURN(auto left, ctx.Emit(node, "slice", {edges}, left_edges));
+    KILN_ASSIGN_OR_RETURN(auto right, ctx.Emit(node, "slice", {edges}, right_edges));
+    KILN_ASSIGN_OR_RETURN(auto width, ctx.Emit(node, "sub", {right, left}));
+    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "div", {hist, width}));
+  }
+  return ctx.Bind(node, hist);
+}
+
 }  // namespace
 
 void AddSortRules(RuleTable& rules) {
@@ -385,6 +496,9 @@ void AddSortRules(RuleTable& rules) {
                "gather (sorter), reshape, lt or le (each value with each entry), reduce_sum");
   for (const char* target : {"aten.bucketize.Tensor", "aten.bucketize.Scalar"})
     Decomposed(rules, target, Bucketize, "reshape, lt or le (each value with each boundary), reduce_sum");
+  Decomposed(rules, "aten.histogram.bin_ct", Histogram,
+             "reduce_min, reduce_max, eq, mul, sub, add, div, where (the edges: ATen's linspace), reshape, le (each "
+             "element with each edge), reduce_sum, minimum, lt, logical_and, expand, scatter (sum), slice, div (density)");
   Decomposed(rules, "aten.histc.default", Histc,
              "reshape, expand, reduce_min, reduce_max, eq, sub, add (the data's range), mul, div, floor, minimum, "
              "le, logical_and, where, scatter (sum)");
