@@ -915,9 +915,51 @@ TEST(Lowering, DTypeConversions) {
   SetDType(trunc, "as_long", TorchDType::kHalf);
   EXPECT_EQ(LowerAndRun(trunc, {{"x", {0.1f, 70000.0f, 1.0f + std::ldexp(1.0f, -11)}}})["as_long"],
             (std::vector<float>{0.0999755859375f, INFINITY, 1.0f}));
-  trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kByte);
+  trunc.nodes[0].inputs[1] = DTypeArg("dtype", static_cast<TorchDType>(10));
   EXPECT_EQ(LoweringError(trunc),
-            "node 'as_long' (aten._to_copy.default): conversion from float32 to uint8 is not supported yet");
+            "node 'as_long' (aten._to_copy.default): conversion from float32 to complex64 is not supported yet");
+}
+
+// To int8, uint8 and int16 the truncated value wraps around, as torch converts on the CPU; from those
+// to a wider integer or float is the value itself. (Expected values are torch 2.14's.)
+TEST(Lowering, ToCopyToNarrowIntegersWraps) {
+  const std::vector<float> x = {-1.5f, 300.7f, -129.2f, 40000, 127.9f, 255.5f, -0.7f};
+  const std::map<TorchDType, std::vector<float>> want = {
+      {TorchDType::kChar, {-1, 44, 127, 64, 127, -1, 0}},
+      {TorchDType::kByte, {255, 44, 127, 64, 127, 255, 0}},
+      {TorchDType::kShort, {-1, 300, -129, -25536, 127, 255, 0}},
+  };
+  for (const auto& [dtype, values] : want) {
+    SCOPED_TRACE(TorchDTypeName(dtype));
+    AtenGraph g;
+    AddUserInput(g, "x", {7});
+    AddNode(g, "narrow", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", dtype)}, {7});
+    SetDType(g, "narrow", dtype);
+    AddNode(g, "back", "torch.ops.aten._to_copy.default",
+            {TensorArg("self", "narrow"), DTypeArg("dtype", TorchDType::kLong)}, {7});
+    SetDType(g, "back", TorchDType::kLong);
+    AddNode(g, "f", "torch.ops.aten._to_copy.default", {TensorArg("self", "back"), DTypeArg("dtype", TorchDType::kFloat)},
+            {7});
+    g.outputs = {"f"};
+    std::vector<std::string> ops;
+    EXPECT_EQ(LowerAndRun(g, {{"x", x}}, &ops)["f"], values);
+    EXPECT_EQ(ops, (std::vector<std::string>{"trunc", "sub", "remainder", "add"}));  // the widenings are free
+  }
+  // int32 to uint8 wraps too; uint8 to int16 is the value itself.
+  AtenGraph ints;
+  AddUserInput(ints, "i", {4}, TorchDType::kInt);
+  AddNode(ints, "u8", "torch.ops.aten._to_copy.default", {TensorArg("self", "i"), DTypeArg("dtype", TorchDType::kByte)},
+          {4});
+  SetDType(ints, "u8", TorchDType::kByte);
+  AddNode(ints, "i16", "torch.ops.aten._to_copy.default",
+          {TensorArg("self", "u8"), DTypeArg("dtype", TorchDType::kShort)}, {4});
+  SetDType(ints, "i16", TorchDType::kShort);
+  AddNode(ints, "f", "torch.ops.aten._to_copy.default", {TensorArg("self", "i16"), DTypeArg("dtype", TorchDType::kFloat)},
+          {4});
+  ints.outputs = {"f"};
+  std::vector<std::string> ops;
+  EXPECT_EQ(LowerAndRun(ints, {{"i", {-1, 300, -129, 40000}}}, &ops)["f"], (std::vector<float>{255, 44, 127, 64}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"sub", "remainder", "add"}));
 }
 
 // sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
