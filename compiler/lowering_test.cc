@@ -1879,6 +1879,19 @@ TEST(Lowering, HistogramBinCount) {
   out = LowerAndRun(data_range, {{"x", {4, 4, 4, 4, 4}}});  // an empty range widens by 0.5 each way
   EXPECT_EQ(out["edges"], (std::vector<float>{3.5f, 3.5f + 1.0f / 3, 4.5f - 1.0f / 3, 4.5f}));
   EXPECT_EQ(out["hist"], (std::vector<float>{0, 5, 0}));
+
+  // Given edges (bins_tensor): uneven bins; 3 is the last edge, in the last bin; 4 and -1 in none.
+  AtenGraph given;
+  AddUserInput(given, "x", {6});
+  AddUserInput(given, "e", {4});
+  AddNode(given, "h", "torch.ops.aten.histogram.bins_tensor",
+          {TensorArg("self", "x"), TensorArg("bins", "e"), BoolArg("density", true)}, {3}, {"hist", "edges"});
+  given.values["edges"] = Meta({4});
+  given.outputs = {"hist", "edges"};
+  out = LowerAndRun(given, {{"x", {0, 0.5f, 1, 3, 4, -1}}, {"e", {0, 1, 2.5f, 3}}});
+  // Counts 2, 1, 1 of 4; widths 1, 1.5, 0.5.
+  EXPECT_EQ(out["hist"], (std::vector<float>{0.5f, 0.25f / 1.5f, 0.5f}));
+  EXPECT_EQ(out["edges"], (std::vector<float>{0, 1, 2.5f, 3}));
 }
 
 }  // namespace

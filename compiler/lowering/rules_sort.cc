@@ -360,6 +360,10 @@ absl::Status Histc(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "scatter", {counts, index, one}, scatter);
 }
 
+// The counts (or weights) of the elements of `flat` per bin of the increasing `edges` [bins + 1],
+// whose last is `hi`, and their density when asked; binds both outputs. Defined below.
+absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins);
+
 // histogram(x, bins, range, weight, density) -> (hist, bin_edges), as ATen's CPU kernel: the edges are
 // linspace(lo, hi, bins + 1) in fp32 over the range (the data's min and max without one; widened by
 // 0.5 each way when empty), each element in [edge 0, edge bins] falls in the bin of the last edge at
@@ -368,16 +372,10 @@ absl::Status Histc(LoweringContext& ctx, const AtenNode& node) {
 absl::Status Histogram(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto bins, ctx.Int(node, "bins", 100));
-  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
-  KILN_ASSIGN_OR_RETURN(auto density, ctx.Bool(node, "density", false));
   if (bins <= 0) return ctx.NodeError(node, absl::StrCat("bins must be positive, got ", bins));
   if (bins >= (int64_t{1} << 24))
     return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
-  const ops::Shape shape = ctx.graph().values[x].shape;
-  if (weight && ctx.graph().values[*weight].shape != shape)
-    return ctx.NodeError(node, absl::StrCat("weight ", ops::ShapeToString(ctx.graph().values[*weight].shape),
-                                            " must have the input's shape ", ops::ShapeToString(shape)));
-  const int64_t n = ops::NumElements(shape);
+  const int64_t n = ops::NumElements(ctx.graph().values[x].shape);
   KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
   int lo, hi;
   if (const Argument* range = node.Find("range"); range && range->kind == Argument::Kind::kFloats) {
@@ -419,6 +417,36 @@ absl::Status Histogram(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto fall, ctx.Emit(node, "mul", {step, down}));
   KILN_ASSIGN_OR_RETURN(auto descending, ctx.Emit(node, "sub", {hi, fall}));
   KILN_ASSIGN_OR_RETURN(auto edges, ctx.Emit(node, "where", {half, ascending, descending}));
+  return BinCounts(ctx, node, flat, edges, hi, bins);
+}
+
+// histogram.bins_tensor: the edges given (increasing, as ATen requires), each element in the bin of
+// the last edge at or below it, as its binary search finds.
+absl::Status HistogramEdges(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto edges, ctx.Tensor(node, "bins"));
+  const ops::Shape edge_shape = ctx.graph().values[edges].shape;
+  if (edge_shape.size() != 1 || edge_shape[0] < 2)
+    return ctx.NodeError(node, absl::StrCat("bins ", ops::ShapeToString(edge_shape),
+                                            " must be a vector of at least 2 edges"));
+  const int64_t bins = edge_shape[0] - 1;
+  if (bins >= (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
+  const int64_t n = ops::NumElements(ctx.graph().values[x].shape);
+  KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
+  ops::Attrs last;
+  last.SetInt("dim", 0).SetInt("start", bins).SetInt("end", bins + 1).SetInt("step", 1);
+  KILN_ASSIGN_OR_RETURN(auto hi, ctx.Emit(node, "slice", {edges}, last));
+  return BinCounts(ctx, node, flat, edges, hi, bins);
+}
+
+absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins) {
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto density, ctx.Bool(node, "density", false));
+  const int64_t n = ctx.graph().values[flat].shape[0];
+  if (weight && ops::NumElements(ctx.graph().values[*weight].shape) != n)
+    return ctx.NodeError(node, absl::StrCat("weight ", ops::ShapeToString(ctx.graph().values[*weight].shape),
+                                            " must have the input's ", n, " elements"));
   if (node.outputs.size() > 1 && !node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, edges, 1));
   if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
   ops::Attrs zeros;
@@ -499,6 +527,9 @@ void AddSortRules(RuleTable& rules) {
   Decomposed(rules, "aten.histogram.bin_ct", Histogram,
              "reduce_min, reduce_max, eq, mul, sub, add, div, where (the edges: ATen's linspace), reshape, le (each "
              "element with each edge), reduce_sum, minimum, lt, logical_and, expand, scatter (sum), slice, div (density)");
+  Decomposed(rules, "aten.histogram.bins_tensor", HistogramEdges,
+             "reshape, slice (the last edge), le (each element with each edge), reduce_sum, sub, minimum, lt, le, "
+             "logical_and, where, expand, scatter (sum), div (density)");
   Decomposed(rules, "aten.histc.default", Histc,
              "reshape, expand, reduce_min, reduce_max, eq, sub, add (the data's range), mul, div, floor, minimum, "
              "le, logical_and, where, scatter (sum)");
