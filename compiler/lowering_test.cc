@@ -960,6 +960,10 @@ TEST(Lowering, ToCopyToNarrowIntegersWraps) {
   std::vector<std::string> ops;
   EXPECT_EQ(LowerAndRun(ints, {{"i", {-1, 300, -129, 40000}}}, &ops)["f"], (std::vector<float>{255, 44, 127, 64}));
   EXPECT_EQ(ops, (std::vector<std::string>{"sub", "remainder", "add"}));
+  // The host side does not carry them: a program returning one is a clear error.
+  ints.outputs = {"u8"};
+  EXPECT_EQ(LoweringError(ints), "output 'u8' is uint8; outputs may be float32, float16, bfloat16, float64, int64, "
+                                 "int32 or bool");
 }
 
 // sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
