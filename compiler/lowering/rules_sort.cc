@@ -172,7 +172,8 @@ absl::Status Kthvalue(LoweringContext& ctx, const AtenNode& node) {
   gather.SetInt("dim", a.d);
   fill.SetInts("shape", a.kept);
   KILN_ASSIGN_OR_RETURN(auto order, ctx.Emit(node, "argsort", {a.x}, sort));
-  KILN_ASSIGN_OR_RETURN(auto position, ctx.Emit(node, "expand", {ctx.ScalarConstant(static_cast<double>(k - 1))}, fill));
+  const int kth = ctx.ScalarConstant(static_cast<double>(k - 1));
+  KILN_ASSIGN_OR_RETURN(auto position, ctx.Emit(node, "expand", {kth}, fill));
   KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "gather", {order, position}, gather));
   KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
   if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
@@ -526,7 +527,8 @@ void AddSortRules(RuleTable& rules) {
     Decomposed(rules, target, Bucketize, "reshape, lt or le (each value with each boundary), reduce_sum");
   Decomposed(rules, "aten.histogram.bin_ct", Histogram,
              "reduce_min, reduce_max, eq, mul, sub, add, div, where (the edges: ATen's linspace), reshape, le (each "
-             "element with each edge), reduce_sum, minimum, lt, logical_and, expand, scatter (sum), slice, div (density)");
+             "element with each edge), reduce_sum, minimum, lt, logical_and, expand, scatter (sum), slice, "
+             "div (density)");
   Decomposed(rules, "aten.histogram.bins_tensor", HistogramEdges,
              "reshape, slice (the last edge), le (each element with each edge), reduce_sum, sub, minimum, lt, le, "
              "logical_and, where, expand, scatter (sum), div (density)");

@@ -1,5 +1,6 @@
-// The core ATen overloads without a lowering rule (and others models meet), each with the reason, so that a user hitting one
-// learns whether to wait for it or to change the model, and docs/OPS.md can list every core overload.
+// The core ATen overloads without a lowering rule (and others models meet), each with the reason, so
+// that a user hitting one learns whether to wait for it or to change the model, and docs/OPS.md can
+// list every core overload.
 #include "compiler/lowering/lowering_context.h"
 
 namespace kiln::compiler {
