@@ -253,6 +253,8 @@ def run_sample(opinfo, dtype, index: int, sample, tools: dict, workdir: str) -> 
         res.reason = f"the exported program returns {len(exported)} tensors, eager {len(refs)}"
         return res
     for i, (ref, got) in enumerate(zip(refs, exported)):
+        if opinfo.name in UNINITIALIZED:  # two reads of uninitialized memory need not agree
+            break
         diff = _compare(_to_numpy(ref), _to_numpy(got))
         if diff:
             res.reason = f"the exported program differs from eager: output {i}: {diff}"
