@@ -915,9 +915,55 @@ TEST(Lowering, DTypeConversions) {
   SetDType(trunc, "as_long", TorchDType::kHalf);
   EXPECT_EQ(LowerAndRun(trunc, {{"x", {0.1f, 70000.0f, 1.0f + std::ldexp(1.0f, -11)}}})["as_long"],
             (std::vector<float>{0.0999755859375f, INFINITY, 1.0f}));
-  trunc.nodes[0].inputs[1] = DTypeArg("dtype", TorchDType::kByte);
+  trunc.nodes[0].inputs[1] = DTypeArg("dtype", static_cast<TorchDType>(10));
   EXPECT_EQ(LoweringError(trunc),
-            "node 'as_long' (aten._to_copy.default): conversion from float32 to uint8 is not supported yet");
+            "node 'as_long' (aten._to_copy.default): conversion from float32 to complex64 is not supported yet");
+}
+
+// To int8, uint8 and int16 the truncated value wraps around, as torch converts on the CPU; from those
+// to a wider integer or float is the value itself. (Expected values are torch 2.14's.)
+TEST(Lowering, ToCopyToNarrowIntegersWraps) {
+  const std::vector<float> x = {-1.5f, 300.7f, -129.2f, 40000, 127.9f, 255.5f, -0.7f};
+  const std::map<TorchDType, std::vector<float>> want = {
+      {TorchDType::kChar, {-1, 44, 127, 64, 127, -1, 0}},
+      {TorchDType::kByte, {255, 44, 127, 64, 127, 255, 0}},
+      {TorchDType::kShort, {-1, 300, -129, -25536, 127, 255, 0}},
+  };
+  for (const auto& [dtype, values] : want) {
+    SCOPED_TRACE(TorchDTypeName(dtype));
+    AtenGraph g;
+    AddUserInput(g, "x", {7});
+    AddNode(g, "narrow", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", dtype)}, {7});
+    SetDType(g, "narrow", dtype);
+    AddNode(g, "back", "torch.ops.aten._to_copy.default",
+            {TensorArg("self", "narrow"), DTypeArg("dtype", TorchDType::kLong)}, {7});
+    SetDType(g, "back", TorchDType::kLong);
+    AddNode(g, "f", "torch.ops.aten._to_copy.default", {TensorArg("self", "back"), DTypeArg("dtype", TorchDType::kFloat)},
+            {7});
+    g.outputs = {"f"};
+    std::vector<std::string> ops;
+    EXPECT_EQ(LowerAndRun(g, {{"x", x}}, &ops)["f"], values);
+    EXPECT_EQ(ops, (std::vector<std::string>{"trunc", "sub", "remainder", "add"}));  // the widenings are free
+  }
+  // int32 to uint8 wraps too; uint8 to int16 is the value itself.
+  AtenGraph ints;
+  AddUserInput(ints, "i", {4}, TorchDType::kInt);
+  AddNode(ints, "u8", "torch.ops.aten._to_copy.default", {TensorArg("self", "i"), DTypeArg("dtype", TorchDType::kByte)},
+          {4});
+  SetDType(ints, "u8", TorchDType::kByte);
+  AddNode(ints, "i16", "torch.ops.aten._to_copy.default",
+          {TensorArg("self", "u8"), DTypeArg("dtype", TorchDType::kShort)}, {4});
+  SetDType(ints, "i16", TorchDType::kShort);
+  AddNode(ints, "f", "torch.ops.aten._to_copy.default", {TensorArg("self", "i16"), DTypeArg("dtype", TorchDType::kFloat)},
+          {4});
+  ints.outputs = {"f"};
+  std::vector<std::string> ops;
+  EXPECT_EQ(LowerAndRun(ints, {{"i", {-1, 300, -129, 40000}}}, &ops)["f"], (std::vector<float>{255, 44, 127, 64}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"sub", "remainder", "add"}));
+  // The host side does not carry them: a program returning one is a clear error.
+  ints.outputs = {"u8"};
+  EXPECT_EQ(LoweringError(ints), "output 'u8' is uint8; outputs may be float32, float16, bfloat16, float64, int64, "
+                                 "int32 or bool");
 }
 
 // sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
@@ -1711,6 +1757,145 @@ TEST(Lowering, BilinearIsTwoMatmuls) {
         for (int j = 0; j < 6; ++j) want += x1[n * 5 + i] * w[(o * 5 + i) * 6 + j] * x2[n * 6 + j];
       EXPECT_EQ(got[n * 3 + o], want) << n << ", " << o;
     }
+}
+
+// kthvalue is a gather into an argsort; mode and cummax/cummin compare each element with each other
+// along the dim, and take the last index holding the result, as ATen's CPU kernels do.
+TEST(Lowering, KthvalueModeCummaxCummin) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 5});
+  AddUserInput(g, "y", {2, 5});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  AddNode(g, "kth", "torch.ops.aten.kthvalue.default", {TensorArg("self", "x"), IntArg("k", 2), IntArg("dim", 1)},
+          {2}, {"kth_values", "kth_indices"});
+  g.values["kth_indices"] = Meta({2}, TorchDType::kLong);
+  AddNode(g, "mode", "torch.ops.aten.mode.default",
+          {TensorArg("self", "y"), IntArg("dim", -1), BoolArg("keepdim", true)}, {2, 1},
+          {"mode_values", "mode_indices"});
+  g.values["mode_indices"] = Meta({2, 1}, TorchDType::kLong);
+  AddNode(g, "cmax", "torch.ops.aten.cummax.default", {TensorArg("self", "x"), IntArg("dim", 1)}, {2, 5},
+          {"cmax_values", "cmax_indices"});
+  g.values["cmax_indices"] = Meta({2, 5}, TorchDType::kLong);
+  AddNode(g, "cmin", "torch.ops.aten.cummin.default", {TensorArg("self", "x"), IntArg("dim", 0)}, {2, 5},
+          {"cmin_values", "cmin_indices"});
+  g.values["cmin_indices"] = Meta({2, 5}, TorchDType::kLong);
+  g.outputs = {"kth_values", "kth_indices", "mode_values", "mode_indices", "cmax_values", "cmax_indices",
+               "cmin_values", "cmin_indices"};
+  auto out = LowerAndRun(g, {{"x", {3, 1, 3, 1, 2, /**/ 4, nan, 0, 4, 5}}, {"y", {3, 1, 3, 1, 2, /**/ 4, 2, 0, 4, 5}}});
+  // Row 0 sorted is 1 (1), 1 (3), 2, 3, 3: the 2nd smallest is the second 1. Row 1: 0 (2), 4 (0 or 3:
+  // ATen's quickselect picks either of tied elements), 4, 5, NaN.
+  EXPECT_EQ(out["kth_values"], (std::vector<float>{1, 4}));
+  EXPECT_EQ(out["kth_indices"][0], 3.0f);
+  EXPECT_TRUE(out["kth_indices"][1] == 0.0f || out["kth_indices"][1] == 3.0f) << out["kth_indices"][1];
+  // mode (of y: ATen's mode of NaN is unordered): row 0 has 3 and 1 twice, the smaller 1 wins, last at
+  // 3. Row 1: 4 twice, last at 3.
+  EXPECT_EQ(out["mode_values"], (std::vector<float>{1, 4}));
+  EXPECT_EQ(out["mode_indices"], (std::vector<float>{3, 3}));
+  // Row 0: 3, 3, 3 (a later equal takes the index), 3, 3. Row 1: the NaN propagates from index 1.
+  EXPECT_EQ(std::vector<float>(out["cmax_values"].begin(), out["cmax_values"].begin() + 5),
+            (std::vector<float>{3, 3, 3, 3, 3}));
+  EXPECT_EQ(out["cmax_indices"], (std::vector<float>{0, 0, 2, 2, 2, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(out["cmax_values"][5], 4.0f);
+  for (int i = 6; i < 10; ++i) EXPECT_TRUE(std::isnan(out["cmax_values"][i])) << i;
+  // Down dim 0: row 1 is min(row 0, row 1), NaN propagating; ties take row 1.
+  EXPECT_EQ(std::vector<float>(out["cmin_values"].begin(), out["cmin_values"].begin() + 5),
+            (std::vector<float>{3, 1, 3, 1, 2}));
+  EXPECT_EQ(out["cmin_values"][5], 3.0f);
+  EXPECT_TRUE(std::isnan(out["cmin_values"][6]));
+  EXPECT_EQ(std::vector<float>(out["cmin_values"].begin() + 7, out["cmin_values"].end()),
+            (std::vector<float>{0, 1, 2}));
+  EXPECT_EQ(out["cmin_indices"], (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 1, 0, 0}));
+
+  AtenGraph bad;
+  AddUserInput(bad, "x", {2, 5});
+  AddNode(bad, "kth", "torch.ops.aten.kthvalue.default", {TensorArg("self", "x"), IntArg("k", 6)}, {2},
+          {"v", "i"});
+  bad.outputs = {"v"};
+  EXPECT_EQ(LoweringError(bad), "node 'kth' (aten.kthvalue.default): k = 6 is outside [1, 5], the size of the dim");
+}
+
+// frexp matches std::frexp on powers of two and their neighbours, the largest float and subnormals
+// (where log2 rounds and 2^-exponent alone would overflow), and keeps 0, inf and NaN with exponent 0.
+TEST(Lowering, FrexpIsExact) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x = {1, 0.5f, -3, 0.75f, std::nextafter(1.0f, 0.0f), std::nextafter(8.0f, 16.0f),
+                          std::numeric_limits<float>::max(), 1e-40f, -std::numeric_limits<float>::denorm_min(),
+                          std::numeric_limits<float>::min(), 16777215.0f, 0.0f, -0.0f, inf, -inf, nan};
+  AtenGraph g;
+  AddUserInput(g, "x", {static_cast<int64_t>(x.size())});
+  AddNode(g, "fr", "torch.ops.aten.frexp.Tensor", {TensorArg("self", "x")}, {static_cast<int64_t>(x.size())},
+          {"mantissa", "exponent"});
+  g.values["exponent"] = Meta({static_cast<int64_t>(x.size())}, TorchDType::kInt);
+  g.outputs = {"mantissa", "exponent"};
+  auto out = LowerAndRun(g, {{"x", x}});
+  for (size_t i = 0; i < x.size(); ++i) {
+    SCOPED_TRACE(x[i]);
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(out["mantissa"][i]));
+    } else if (std::isinf(x[i]) || x[i] == 0) {
+      EXPECT_EQ(out["mantissa"][i], x[i]);
+      EXPECT_EQ(std::signbit(out["mantissa"][i]), std::signbit(x[i]));
+    } else {
+      int e = 0;
+      EXPECT_EQ(out["mantissa"][i], std::frexp(x[i], &e));
+      EXPECT_EQ(out["exponent"][i], static_cast<float>(e));
+      continue;
+    }
+    EXPECT_EQ(out["exponent"][i], 0.0f);
+  }
+}
+
+// histogram: ATen's linspace edges over the data's range, the last bin holding its right edge, the
+// weights summed per bin, and density dividing by the total and the bin widths.
+TEST(Lowering, HistogramBinCount) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddUserInput(g, "w", {2, 3});
+  AddNode(g, "h", "torch.ops.aten.histogram.bin_ct", {TensorArg("self", "x"), IntArg("bins", 3)}, {3},
+          {"hist", "edges"});
+  g.values["edges"] = Meta({4});
+  NamedArgument range{"range", {}};
+  range.arg.kind = Argument::Kind::kFloats;
+  range.arg.floats = {0, 2};
+  AddNode(g, "hd", "torch.ops.aten.histogram.bin_ct",
+          {TensorArg("self", "x"), IntArg("bins", 2), range, TensorArg("weight", "w"), BoolArg("density", true)}, {2},
+          {"dens", "dens_edges"});
+  g.values["dens_edges"] = Meta({3});
+  g.outputs = {"hist", "edges", "dens", "dens_edges"};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto out = LowerAndRun(g, {{"x", {0, 1, 1.5f, 3, nan, 2}}, {"w", {1, 2, 3, 4, 5, 6}}});
+  // reduce_min/max see the NaN: torch.histogram's aminmax of this input is NaN too, so only the
+  // ranged call is compared here.
+  EXPECT_EQ(out["dens_edges"], (std::vector<float>{0, 1, 2}));
+  // Bin [0, 1): 0 (weight 1); bin [1, 2]: 1, 1.5, 2 (2 + 3 + 6); 3 and NaN in none. Total 12, width 1.
+  EXPECT_FLOAT_EQ(out["dens"][0], 1.0f / 12);
+  EXPECT_FLOAT_EQ(out["dens"][1], 11.0f / 12);
+
+  AtenGraph data_range;
+  AddUserInput(data_range, "x", {5});
+  AddNode(data_range, "h", "torch.ops.aten.histogram.bin_ct", {TensorArg("self", "x"), IntArg("bins", 3)}, {3},
+          {"hist", "edges"});
+  data_range.values["edges"] = Meta({4});
+  data_range.outputs = {"hist", "edges"};
+  out = LowerAndRun(data_range, {{"x", {0, 1, 1.5f, 3, 2}}});
+  EXPECT_EQ(out["edges"], (std::vector<float>{0, 1, 2, 3}));
+  EXPECT_EQ(out["hist"], (std::vector<float>{1, 2, 2}));  // 3 in the last bin with its right edge
+  out = LowerAndRun(data_range, {{"x", {4, 4, 4, 4, 4}}});  // an empty range widens by 0.5 each way
+  EXPECT_EQ(out["edges"], (std::vector<float>{3.5f, 3.5f + 1.0f / 3, 4.5f - 1.0f / 3, 4.5f}));
+  EXPECT_EQ(out["hist"], (std::vector<float>{0, 5, 0}));
+
+  // Given edges (bins_tensor): uneven bins; 3 is the last edge, in the last bin; 4 and -1 in none.
+  AtenGraph given;
+  AddUserInput(given, "x", {6});
+  AddUserInput(given, "e", {4});
+  AddNode(given, "h", "torch.ops.aten.histogram.bins_tensor",
+          {TensorArg("self", "x"), TensorArg("bins", "e"), BoolArg("density", true)}, {3}, {"hist", "edges"});
+  given.values["edges"] = Meta({4});
+  given.outputs = {"hist", "edges"};
+  out = LowerAndRun(given, {{"x", {0, 0.5f, 1, 3, 4, -1}}, {"e", {0, 1, 2.5f, 3}}});
+  // Counts 2, 1, 1 of 4; widths 1, 1.5, 0.5.
+  EXPECT_EQ(out["hist"], (std::vector<float>{0.5f, 0.25f / 1.5f, 0.5f}));
+  EXPECT_EQ(out["edges"], (std::vector<float>{0, 1, 2.5f, 3}));
 }
 
 }  // namespace

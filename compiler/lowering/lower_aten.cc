@@ -99,10 +99,14 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
       return absl::InvalidArgumentError(absl::StrCat("output '", value_name, "' is not produced by the graph"));
     }
     // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool, a float64 model:
-    // float64). Others (uint8, int8, int16) come back as f32.
+    // float64); one the host side does not carry (uint8, int8, int16) is an error rather than a
+    // result in another dtype. A value without a recorded dtype comes back as f32.
     auto meta = aten.values.find(value_name);
-    const ops::DType dtype =
-        meta == aten.values.end() ? ops::DType::kF32 : HostDType(meta->second.dtype).value_or(ops::DType::kF32);
+    const bool recorded = meta != aten.values.end() && meta->second.dtype != TorchDType::kUnknown;
+    if (recorded && !HostDType(meta->second.dtype))
+      return absl::UnimplementedError(absl::StrCat("output '", name, "' is ", TorchDTypeName(meta->second.dtype),
+                                                   "; outputs may be ", kHostDTypeNames));
+    const ops::DType dtype = recorded ? *HostDType(meta->second.dtype) : ops::DType::kF32;
     if (dtype == ops::DType::kF64) narrowed("output", name);
     const DeviceValue& value = graph.values[*v];
     // A value crosses to the host in one dtype. An input returned in another (x.long() of int32 ids,

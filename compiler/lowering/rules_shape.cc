@@ -1,6 +1,9 @@
 // Lowering rules for ATen ops that only move or re-view data: view, permute, expand, slice, narrow,
 // cat, copy, resize, and the no-ops (clone, alias, exact dtype conversions). On the tiled device a
 // view is a real copy, so a view op and its _copy variant share one rule.
+#include <optional>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
@@ -202,17 +205,33 @@ absl::Status Identity(LoweringContext& ctx, const AtenNode& node) {
 
 bool IsExactInteger(TorchDType t) { return t == TorchDType::kBool || t == TorchDType::kInt || t == TorchDType::kLong; }
 
+// The integer range of a dtype narrower than int32 (bool counts as [0, 1]); nullopt for the others.
+std::optional<std::pair<int64_t, int64_t>> NarrowIntegerRange(TorchDType t) {
+  switch (t) {
+    case TorchDType::kBool: return std::pair<int64_t, int64_t>{0, 1};
+    case TorchDType::kByte: return std::pair<int64_t, int64_t>{0, 255};
+    case TorchDType::kChar: return std::pair<int64_t, int64_t>{-128, 127};
+    case TorchDType::kShort: return std::pair<int64_t, int64_t>{-32768, 32767};
+    default: return std::nullopt;
+  }
+}
+
 // _to_copy changes dtype (device and layout are the compiler's). The device holds every dtype as
 // fp32 values, so a conversion that keeps every value (to float32, or bool/integers to wider
 // integers, or to float64) is the value itself, x.to(bool) is x != 0 and float to int32/int64 is
-// trunc(x); to float16/bfloat16 rounds to what that type holds.
+// trunc(x); to float16/bfloat16 rounds to what that type holds. To int8, uint8 and int16 (held as
+// fp32 integers like the others) the value wraps around as ATen's conversion does on the host (the
+// low bits of the truncated int32): lo + (trunc(x) - lo) mod 2^bits.
 absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const TorchDType from = ctx.DTypeOf(node, "self");
   const Argument* dtype = node.Find("dtype");
   if (!dtype || dtype->kind != Argument::Kind::kScalarType) return ctx.Bind(node, x);
   const auto to = static_cast<TorchDType>(dtype->i);
-  if (to == from || to == TorchDType::kFloat || to == TorchDType::kDouble ||
+  const auto from_range = NarrowIntegerRange(from), to_range = NarrowIntegerRange(to);
+  const bool widening = from_range && (IsExactInteger(to) || (to_range && to_range->first <= from_range->first &&
+                                                                 from_range->second <= to_range->second));
+  if (to == from || to == TorchDType::kFloat || to == TorchDType::kDouble || widening ||
       (IsExactInteger(from) && IsExactInteger(to)))
     return ctx.Bind(node, x);
   if (to == TorchDType::kBool) {
@@ -224,6 +243,17 @@ absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   const bool float_from = from == TorchDType::kFloat || from == TorchDType::kDouble || from == TorchDType::kHalf ||
                           from == TorchDType::kBFloat16;
   if (float_from && (to == TorchDType::kLong || to == TorchDType::kInt)) return EmitAndBind(ctx, node, "trunc", {x});
+  if (to_range) {
+    int whole = x;
+    if (float_from) {
+      KILN_ASSIGN_OR_RETURN(whole, ctx.Emit(node, "trunc", {x}));
+    }
+    const int lo = ctx.ScalarConstant(static_cast<double>(to_range->first));
+    KILN_ASSIGN_OR_RETURN(auto offset, ctx.Emit(node, "sub", {whole, lo}));
+    const double span = static_cast<double>(to_range->second - to_range->first + 1);
+    KILN_ASSIGN_OR_RETURN(auto wrapped, ctx.Emit(node, "remainder", {offset, ctx.ScalarConstant(span)}));
+    return EmitAndBind(ctx, node, "add", {wrapped, lo});
+  }
   // To float16 / bfloat16: the value that type holds, still fp32 on the device (ops/convert.cc).
   if (to == TorchDType::kHalf) return EmitAndBind(ctx, node, "round_to_f16", {x});
   if (to == TorchDType::kBFloat16) return EmitAndBind(ctx, node, "round_to_bf16", {x});
@@ -314,7 +344,7 @@ void AddShapeRules(RuleTable& rules) {
   Resolved(rules, "aten.alias.default", Identity, "the input value itself");
   Resolved(rules, "aten._to_copy.default", ToCopy,
            "the input value when every value converts exactly; x != 0 (logical_not twice) to bool; trunc from "
-           "float to integer");
+           "float to integer; to int8/uint8/int16 wrapped around as ATen converts (trunc, sub, remainder, add)");
   Lowered(rules, "aten.copy.default", Copy, "expand (none when the shapes match)");
   Resolved(rules, "aten.contiguous.default", Identity, "the input value itself");
 }

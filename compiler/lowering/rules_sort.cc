@@ -1,7 +1,9 @@
 // Lowering rules for order statistics and searches: median and nanmedian (argsort, then a gather at a
-// position counted from the NaNs), searchsorted and bucketize (a count of the boundaries below each
-// value), and histc (a scatter-add of each value's bin).
+// position counted from the NaNs), kthvalue (argsort, then a gather at k - 1), mode and cummax/cummin
+// (a comparison of every element with every other along the dim), searchsorted and bucketize (a count
+// of the boundaries below each value), and histc and histogram (a scatter-add of each value's bin).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 
@@ -90,6 +92,158 @@ absl::Status Median(LoweringContext& ctx, const AtenNode& node) {
   if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
   KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, "gather", {x, index}, gather));
   return BindOutput(ctx, node, 0, value, out);
+}
+
+// The operand of a rule over one dim: x (a rank-0 x as a vector of one) with that dim normalized, its
+// size, and the shape of a per-dim result (the dim kept as 1, or dropped).
+struct AlongDim {
+  int x;
+  int64_t d;
+  int64_t n;
+  ops::Shape shape;   // self's shape
+  ops::Shape kept;    // x's shape with dim d as 1
+  ops::Shape result;  // the ATen result's shape (per dim: d kept as 1, or dropped)
+};
+
+absl::StatusOr<AlongDim> Along(LoweringContext& ctx, const AtenNode& node, const char* what, bool keepdim) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto dim, ctx.Int(node, "dim", -1));
+  const ops::Shape shape = ctx.graph().values[x].shape;
+  AlongDim a;
+  if (std::string err = ops::NormalizeDim(dim, std::max<int64_t>(shape.size(), 1), &a.d); !err.empty())
+    return ctx.NodeError(node, err);
+  if (shape.empty()) {
+    KILN_ASSIGN_OR_RETURN(x, Reshaped(ctx, node, x, {1}));
+    a.d = 0;
+  }
+  a.x = x;
+  a.shape = shape;
+  a.n = ctx.graph().values[x].shape[a.d];
+  a.kept = ctx.graph().values[x].shape;
+  a.kept[a.d] = 1;
+  a.result = shape;
+  if (!shape.empty() && !keepdim) a.result.erase(a.result.begin() + a.d);
+  else if (!shape.empty()) a.result[a.d] = 1;
+  if (a.n == 0)
+    return ctx.NodeError(node, absl::StrCat("has no ", what, ": dim ", dim, " of ", ops::ShapeToString(shape),
+                                            " is empty"));
+  if (a.n > (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat("dim ", dim, " of ", ops::ShapeToString(shape),
+                                            " is larger than 2^24, beyond the indices fp32 holds exactly"));
+  return a;
+}
+
+// The positions 0 .. n-1 along dim `d` of a rank-`rank` value (1 in every other dim), as a constant.
+int Positions(LoweringContext& ctx, const AtenNode& node, int64_t rank, int64_t d, int64_t n) {
+  ops::Shape shape(rank, 1);
+  shape[d] = n;
+  std::vector<float> iota(n);
+  for (int64_t i = 0; i < n; ++i) iota[i] = static_cast<float>(i);
+  return ctx.graph().AddConstant(absl::StrCat(node.name, "_positions", d), std::move(shape), std::move(iota));
+}
+
+// x with a dim of 1 inserted at `at`.
+absl::StatusOr<int> Unsqueezed(LoweringContext& ctx, const AtenNode& node, int x, int64_t at) {
+  ops::Shape shape = ctx.graph().values[x].shape;
+  shape.insert(shape.begin() + at, 1);
+  return Reshaped(ctx, node, x, shape);
+}
+
+// The pairs (i, j) of a dim of n along which every element meets every other: an error when they
+// would not fit in one device value.
+absl::Status CheckPairs(LoweringContext& ctx, const AtenNode& node, const AlongDim& a) {
+  ops::Shape pairs = ctx.graph().values[a.x].shape;
+  pairs.insert(pairs.begin() + a.d, a.n);
+  if (std::string err = ops::CheckShape(pairs); !err.empty())
+    return ctx.NodeError(node, "the comparison of each element with each other along the dim: " + err);
+  return absl::OkStatus();
+}
+
+// kthvalue(self, k, dim, keepdim) -> (values, indices): the k-th smallest, NaN counted as the largest
+// (a stable ascending argsort puts it last), at position k - 1 of the argsort.
+absl::Status Kthvalue(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  KILN_ASSIGN_OR_RETURN(auto k, ctx.Int(node, "k"));
+  KILN_ASSIGN_OR_RETURN(AlongDim a, Along(ctx, node, "k-th value", keepdim));
+  if (k < 1 || k > a.n)
+    return ctx.NodeError(node, absl::StrCat("k = ", k, " is outside [1, ", a.n, "], the size of the dim"));
+  ops::Attrs sort, gather, fill;
+  sort.SetInt("dim", a.d).SetInt("descending", 0);
+  gather.SetInt("dim", a.d);
+  fill.SetInts("shape", a.kept);
+  KILN_ASSIGN_OR_RETURN(auto order, ctx.Emit(node, "argsort", {a.x}, sort));
+  const int kth = ctx.ScalarConstant(static_cast<double>(k - 1));
+  KILN_ASSIGN_OR_RETURN(auto position, ctx.Emit(node, "expand", {kth}, fill));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "gather", {order, position}, gather));
+  KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
+  if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, "gather", {a.x, index}, gather));
+  return BindOutput(ctx, node, 0, value, a.result);
+}
+
+// mode(self, dim, keepdim) -> (values, indices): the most frequent value, the smallest of those tied,
+// and the last index holding it (as ATen's CPU kernel, which sorts stably for small dims). Each
+// element's count is its equals along the dim (an n x n comparison); NaN equals nothing.
+absl::Status Mode(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto keepdim, ctx.Bool(node, "keepdim", false));
+  KILN_ASSIGN_OR_RETURN(AlongDim a, Along(ctx, node, "mode", keepdim));
+  KILN_RETURN_IF_ERROR(CheckPairs(ctx, node, a));
+  KILN_ASSIGN_OR_RETURN(auto xi, Unsqueezed(ctx, node, a.x, a.d + 1));  // [.., n, 1, ..]
+  KILN_ASSIGN_OR_RETURN(auto xj, Unsqueezed(ctx, node, a.x, a.d));      // [.., 1, n, ..]
+  KILN_ASSIGN_OR_RETURN(auto same, ctx.Emit(node, "eq", {xi, xj}));
+  ops::Attrs pairs, along;
+  pairs.SetInts("dims", {a.d + 1}).SetInt("keepdim", 0);
+  along.SetInts("dims", {a.d}).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "reduce_sum", {same}, pairs));
+  KILN_ASSIGN_OR_RETURN(auto most, ctx.Emit(node, "reduce_max", {count}, along));
+  KILN_ASSIGN_OR_RETURN(auto is_most, ctx.Emit(node, "eq", {count, most}));
+  const int inf = ctx.ScalarConstant(std::numeric_limits<double>::infinity());
+  KILN_ASSIGN_OR_RETURN(auto candidates, ctx.Emit(node, "where", {is_most, a.x, inf}));
+  KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, "reduce_min", {candidates}, along));
+  KILN_ASSIGN_OR_RETURN(auto holds, ctx.Emit(node, "eq", {a.x, value}));
+  const int positions = Positions(ctx, node, ctx.graph().values[a.x].shape.size(), a.d, a.n);
+  KILN_ASSIGN_OR_RETURN(auto where, ctx.Emit(node, "where", {holds, positions, ctx.ScalarConstant(-1.0)}));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "reduce_max", {where}, along));
+  KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
+  return BindOutput(ctx, node, 0, value, a.result);
+}
+
+// cummax and cummin(self, dim) -> (values, indices): at i, the max (min) of elements 0..i, NaN
+// propagating, and the last index at or before i holding it (ATen takes a later equal, and a later
+// NaN). Each i reduces the elements j <= i of an n x n comparison.
+template <bool kMax>
+absl::Status CumulativeExtreme(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(AlongDim a, Along(ctx, node, kMax ? "cummax" : "cummin", true));
+  a.result = a.shape;
+  KILN_RETURN_IF_ERROR(CheckPairs(ctx, node, a));
+  const int64_t rank = ctx.graph().values[a.x].shape.size();
+  // earlier[i, j] = j <= i, laid out as [.., n (i), n (j), ..].
+  ops::Shape tri(rank + 1, 1);
+  tri[a.d] = tri[a.d + 1] = a.n;
+  std::vector<float> earlier(a.n * a.n);
+  for (int64_t i = 0; i < a.n; ++i)
+    for (int64_t j = 0; j < a.n; ++j) earlier[i * a.n + j] = j <= i ? 1.0f : 0.0f;
+  const int mask = ctx.graph().AddConstant(node.name + "_earlier", tri, std::move(earlier));
+  KILN_ASSIGN_OR_RETURN(auto xj, Unsqueezed(ctx, node, a.x, a.d));  // [.., 1, n, ..]
+  const int fill = ctx.ScalarConstant(kMax ? -std::numeric_limits<double>::infinity()
+                                           : std::numeric_limits<double>::infinity());
+  KILN_ASSIGN_OR_RETURN(auto prefix, ctx.Emit(node, "where", {mask, xj, fill}));
+  ops::Attrs over_j;
+  over_j.SetInts("dims", {a.d + 1}).SetInt("keepdim", 1);
+  KILN_ASSIGN_OR_RETURN(auto value, ctx.Emit(node, kMax ? "reduce_max" : "reduce_min", {prefix}, over_j));
+  // [.., n, 1, ..]: element j matches value i when equal, or both NaN.
+  KILN_ASSIGN_OR_RETURN(auto equal, ctx.Emit(node, "eq", {xj, value}));
+  KILN_ASSIGN_OR_RETURN(auto x_number, ctx.Emit(node, "eq", {xj, xj}));
+  KILN_ASSIGN_OR_RETURN(auto value_number, ctx.Emit(node, "eq", {value, value}));
+  KILN_ASSIGN_OR_RETURN(auto either_number, ctx.Emit(node, "logical_or", {x_number, value_number}));
+  KILN_ASSIGN_OR_RETURN(auto both_nan, ctx.Emit(node, "logical_not", {either_number}));
+  KILN_ASSIGN_OR_RETURN(auto matches, ctx.Emit(node, "logical_or", {equal, both_nan}));
+  KILN_ASSIGN_OR_RETURN(auto eligible, ctx.Emit(node, "logical_and", {matches, mask}));
+  const int positions = Positions(ctx, node, rank + 1, a.d + 1, a.n);
+  KILN_ASSIGN_OR_RETURN(auto where, ctx.Emit(node, "where", {eligible, positions, ctx.ScalarConstant(-1.0)}));
+  KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "reduce_max", {where}, over_j));
+  KILN_RETURN_IF_ERROR(BindOutput(ctx, node, 1, index, a.result));
+  return BindOutput(ctx, node, 0, value, a.result);
 }
 
 // The number of entries of `sequence` (its last dim) below each value (le: at or below): the
@@ -207,6 +361,144 @@ absl::Status Histc(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "scatter", {counts, index, one}, scatter);
 }
 
+// The counts (or weights) of the elements of `flat` per bin of the increasing `edges` [bins + 1],
+// whose last is `hi`, and their density when asked; binds both outputs. Defined below.
+absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins);
+
+// histogram(x, bins, range, weight, density) -> (hist, bin_edges), as ATen's CPU kernel: the edges are
+// linspace(lo, hi, bins + 1) in fp32 over the range (the data's min and max without one; widened by
+// 0.5 each way when empty), each element in [edge 0, edge bins] falls in the bin of the last edge at
+// or below it (the last bin also holds its right edge), NaN and elements outside in none. The bins
+// are a scatter-add of the weights (or ones); density divides by their sum and by each bin's width.
+absl::Status Histogram(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto bins, ctx.Int(node, "bins", 100));
+  if (bins <= 0) return ctx.NodeError(node, absl::StrCat("bins must be positive, got ", bins));
+  if (bins >= (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
+  const int64_t n = ops::NumElements(ctx.graph().values[x].shape);
+  KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
+  int lo, hi;
+  if (const Argument* range = node.Find("range"); range && range->kind == Argument::Kind::kFloats) {
+    if (range->floats.size() != 2)
+      return ctx.NodeError(node, absl::StrCat("range must be (min, max), got ", range->floats.size(), " values"));
+    double a = range->floats[0], b = range->floats[1];
+    if (!std::isfinite(a) || !std::isfinite(b) || a > b)
+      return ctx.NodeError(node, absl::StrCat("range (", a, ", ", b, ") must be finite with min <= max"));
+    if (a == b) a -= 0.5, b += 0.5;
+    lo = ctx.ScalarConstant(static_cast<float>(a));
+    hi = ctx.ScalarConstant(static_cast<float>(b));
+  } else if (n == 0) {
+    lo = ctx.ScalarConstant(-0.5);
+    hi = ctx.ScalarConstant(0.5);
+  } else {
+    ops::Attrs all;
+    all.SetInts("dims", {}).SetInt("keepdim", 0);
+    KILN_ASSIGN_OR_RETURN(auto data_lo, ctx.Emit(node, "reduce_min", {flat}, all));
+    KILN_ASSIGN_OR_RETURN(auto data_hi, ctx.Emit(node, "reduce_max", {flat}, all));
+    KILN_ASSIGN_OR_RETURN(auto same, ctx.Emit(node, "eq", {data_lo, data_hi}));
+    KILN_ASSIGN_OR_RETURN(auto widen, ctx.Emit(node, "mul", {same, ctx.ScalarConstant(0.5)}));
+    KILN_ASSIGN_OR_RETURN(lo, ctx.Emit(node, "sub", {data_lo, widen}));
+    KILN_ASSIGN_OR_RETURN(hi, ctx.Emit(node, "add", {data_hi, widen}));
+  }
+  // linspace as ATen computes it: start + step * i for the first half, end - step * (steps - 1 - i) after.
+  std::vector<float> from_lo(bins + 1), from_hi(bins + 1), first_half(bins + 1);
+  for (int64_t i = 0; i <= bins; ++i) {
+    from_lo[i] = static_cast<float>(i);
+    from_hi[i] = static_cast<float>(bins - i);
+    first_half[i] = i < (bins + 1) / 2 ? 1.0f : 0.0f;
+  }
+  const int up = ctx.graph().AddConstant(node.name + "_from_lo", {bins + 1}, std::move(from_lo));
+  const int down = ctx.graph().AddConstant(node.name + "_from_hi", {bins + 1}, std::move(from_hi));
+  const int half = ctx.graph().AddConstant(node.name + "_first_half", {bins + 1}, std::move(first_half));
+  KILN_ASSIGN_OR_RETURN(auto span, ctx.Emit(node, "sub", {hi, lo}));
+  KILN_ASSIGN_OR_RETURN(auto step, ctx.Emit(node, "div", {span, ctx.ScalarConstant(static_cast<double>(bins))}));
+  KILN_ASSIGN_OR_RETURN(auto rise, ctx.Emit(node, "mul", {step, up}));
+  KILN_ASSIGN_OR_RETURN(auto ascending, ctx.Emit(node, "add", {lo, rise}));
+  KILN_ASSIGN_OR_RETURN(auto fall, ctx.Emit(node, "mul", {step, down}));
+  KILN_ASSIGN_OR_RETURN(auto descending, ctx.Emit(node, "sub", {hi, fall}));
+  KILN_ASSIGN_OR_RETURN(auto edges, ctx.Emit(node, "where", {half, ascending, descending}));
+  return BinCounts(ctx, node, flat, edges, hi, bins);
+}
+
+// histogram.bins_tensor: the edges given (increasing, as ATen requires), each element in the bin of
+// the last edge at or below it, as its binary search finds.
+absl::Status HistogramEdges(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto edges, ctx.Tensor(node, "bins"));
+  const ops::Shape edge_shape = ctx.graph().values[edges].shape;
+  if (edge_shape.size() != 1 || edge_shape[0] < 2)
+    return ctx.NodeError(node, absl::StrCat("bins ", ops::ShapeToString(edge_shape),
+                                            " must be a vector of at least 2 edges"));
+  const int64_t bins = edge_shape[0] - 1;
+  if (bins >= (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
+  const int64_t n = ops::NumElements(ctx.graph().values[x].shape);
+  KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
+  ops::Attrs last;
+  last.SetInt("dim", 0).SetInt("start", bins).SetInt("end", bins + 1).SetInt("step", 1);
+  KILN_ASSIGN_OR_RETURN(auto hi, ctx.Emit(node, "slice", {edges}, last));
+  return BinCounts(ctx, node, flat, edges, hi, bins);
+}
+
+absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins) {
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto density, ctx.Bool(node, "density", false));
+  const int64_t n = ctx.graph().values[flat].shape[0];
+  if (weight && ops::NumElements(ctx.graph().values[*weight].shape) != n)
+    return ctx.NodeError(node, absl::StrCat("weight ", ops::ShapeToString(ctx.graph().values[*weight].shape),
+                                            " must have the input's ", n, " elements"));
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, edges, 1));
+  if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
+  ops::Attrs zeros;
+  zeros.SetInts("shape", {bins});
+  KILN_ASSIGN_OR_RETURN(auto hist, ctx.Emit(node, "expand", {ctx.ScalarConstant(0.0)}, zeros));
+  if (n > 0) {
+    if (std::string err = ops::CheckShape({n, bins + 1}); !err.empty())
+      return ctx.NodeError(node, "the comparison of each element with each bin edge: " + err);
+    KILN_ASSIGN_OR_RETURN(auto column, Reshaped(ctx, node, flat, {n, 1}));
+    KILN_ASSIGN_OR_RETURN(auto row, Reshaped(ctx, node, edges, {1, bins + 1}));
+    KILN_ASSIGN_OR_RETURN(auto at_or_below, ctx.Emit(node, "le", {row, column}));
+    ops::Attrs sum;
+    sum.SetInts("dims", {1}).SetInt("keepdim", 0);
+    KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "reduce_sum", {at_or_below}, sum));
+    KILN_ASSIGN_OR_RETURN(auto bin, ctx.Emit(node, "sub", {count, ctx.ScalarConstant(1.0)}));
+    KILN_ASSIGN_OR_RETURN(bin, ctx.Emit(node, "minimum", {bin, ctx.ScalarConstant(static_cast<double>(bins - 1))}));
+    // Inside [edge 0, edge bins] = [lo, hi]: edge 0 is at or below, and hi at or above.
+    KILN_ASSIGN_OR_RETURN(auto above_lo, ctx.Emit(node, "lt", {ctx.ScalarConstant(0.0), count}));
+    KILN_ASSIGN_OR_RETURN(auto below_hi, ctx.Emit(node, "le", {flat, hi}));
+    KILN_ASSIGN_OR_RETURN(auto inside, ctx.Emit(node, "logical_and", {above_lo, below_hi}));
+    const int nan = ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN());
+    KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "where", {inside, bin, nan}));
+    int source;
+    if (weight) {
+      KILN_ASSIGN_OR_RETURN(source, Reshaped(ctx, node, *weight, {n}));
+    } else {
+      ops::Attrs ones;
+      ones.SetInts("shape", {n});
+      KILN_ASSIGN_OR_RETURN(source, ctx.Emit(node, "expand", {ctx.ScalarConstant(1.0)}, ones));
+    }
+    ops::Attrs scatter;
+    scatter.SetInt("dim", 0).SetInt("reduce", 1).SetInt("include_self", 1);
+    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "scatter", {hist, index, source}, scatter));
+  }
+  if (density) {
+    ops::Attrs all;
+    all.SetInts("dims", {}).SetInt("keepdim", 0);
+    KILN_ASSIGN_OR_RETURN(auto total, ctx.Emit(node, "reduce_sum", {hist}, all));
+    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "div", {hist, total}));
+    // Each bin's width, edges[1:] - edges[:-1].
+    ops::Attrs left_edges, right_edges;
+    left_edges.SetInt("dim", 0).SetInt("start", 0).SetInt("end", bins).SetInt("step", 1);
+    right_edges.SetInt("dim", 0).SetInt("start", 1).SetInt("end", bins + 1).SetInt("step", 1);
+    KILN_ASSIGN_OR_RETURN(auto left, ctx.Emit(node, "slice", {edges}, left_edges));
+    KILN_ASSIGN_OR_RETURN(auto right, ctx.Emit(node, "slice", {edges}, right_edges));
+    KILN_ASSIGN_OR_RETURN(auto width, ctx.Emit(node, "sub", {right, left}));
+    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "div", {hist, width}));
+  }
+  return ctx.Bind(node, hist);
+}
+
 }  // namespace
 
 void AddSortRules(RuleTable& rules) {
@@ -218,11 +510,28 @@ void AddSortRules(RuleTable& rules) {
              "reshape, argsort, eq, reduce_sum, sub, mul, floor, maximum, gather (index), gather (value)");
   Decomposed(rules, "aten.nanmedian.dim", Median<true>,
              "argsort, eq, reduce_sum, sub, mul, floor, maximum, gather (index), gather (value), reshape");
+  Decomposed(rules, "aten.kthvalue.default", Kthvalue, "argsort, expand, gather (index), gather (value), reshape");
+  Decomposed(rules, "aten.mode.default", Mode,
+             "reshape, eq (each element with each other), reduce_sum, reduce_max, eq, where, reduce_min (value), "
+             "eq, where, reduce_max (last index)");
+  Decomposed(rules, "aten.cummax.default", CumulativeExtreme<true>,
+             "reshape, where (the elements up to each position), reduce_max (value), eq, logical_or, logical_not, "
+             "logical_and, where, reduce_max (last index)");
+  Decomposed(rules, "aten.cummin.default", CumulativeExtreme<false>,
+             "reshape, where (the elements up to each position), reduce_min (value), eq, logical_or, logical_not, "
+             "logical_and, where, reduce_max (last index)");
   for (const char* target : {"aten.searchsorted.Tensor", "aten.searchsorted.Scalar"})
     Decomposed(rules, target, SearchSorted,
                "gather (sorter), reshape, lt or le (each value with each entry), reduce_sum");
   for (const char* target : {"aten.bucketize.Tensor", "aten.bucketize.Scalar"})
     Decomposed(rules, target, Bucketize, "reshape, lt or le (each value with each boundary), reduce_sum");
+  Decomposed(rules, "aten.histogram.bin_ct", Histogram,
+             "reduce_min, reduce_max, eq, mul, sub, add, div, where (the edges: ATen's linspace), reshape, le (each "
+             "element with each edge), reduce_sum, minimum, lt, logical_and, expand, scatter (sum), slice, "
+             "div (density)");
+  Decomposed(rules, "aten.histogram.bins_tensor", HistogramEdges,
+             "reshape, slice (the last edge), le (each element with each edge), reduce_sum, sub, minimum, lt, le, "
+             "logical_and, where, expand, scatter (sum), div (density)");
   Decomposed(rules, "aten.histc.default", Histc,
              "reshape, expand, reduce_min, reduce_max, eq, sub, add (the data's range), mul, div, floor, minimum, "
              "le, logical_and, where, scatter (sum)");

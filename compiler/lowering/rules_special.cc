@@ -1,6 +1,7 @@
 // Lowering rules for the special functions (ops/special_math.cc): most ATen overloads here are one
 // device op applied to one or two operands, so they share one table-driven rule; polygamma (an int
-// order) and ldexp (a decomposition) have their own.
+// order), ldexp and frexp (decompositions) have their own.
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -116,12 +117,56 @@ absl::Status Ldexp(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "mul", {x, scale});
 }
 
+// frexp(self) -> (mantissa, exponent): x = mantissa * 2^exponent with 0.5 <= |mantissa| < 1, and
+// (x, 0) for 0, inf and NaN. The exponent is floor(log2|x|) + 1, corrected by one where log2 rounded
+// across a power of two; the scale 2^-exponent is applied in two halves so that neither overflows for
+// the largest and the subnormal x, which keeps both products exact.
+absl::Status Frexp(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  const int zero = ctx.ScalarConstant(0.0), one = ctx.ScalarConstant(1.0), two = ctx.ScalarConstant(2.0);
+  const int half = ctx.ScalarConstant(0.5), inf = ctx.ScalarConstant(std::numeric_limits<double>::infinity());
+  KILN_ASSIGN_OR_RETURN(auto mag, ctx.Emit(node, "abs", {x}));
+  KILN_ASSIGN_OR_RETURN(auto nonzero, ctx.Emit(node, "lt", {zero, mag}));
+  KILN_ASSIGN_OR_RETURN(auto finite, ctx.Emit(node, "lt", {mag, inf}));
+  KILN_ASSIGN_OR_RETURN(auto normal, ctx.Emit(node, "logical_and", {nonzero, finite}));  // NaN: neither
+  KILN_ASSIGN_OR_RETURN(auto safe, ctx.Emit(node, "where", {normal, mag, one}));
+  KILN_ASSIGN_OR_RETURN(auto log, ctx.Emit(node, "log2", {safe}));
+  KILN_ASSIGN_OR_RETURN(auto floor, ctx.Emit(node, "floor", {log}));
+  KILN_ASSIGN_OR_RETURN(auto e, ctx.Emit(node, "add", {floor, one}));
+  KILN_ASSIGN_OR_RETURN(auto neg, ctx.Emit(node, "neg", {e}));
+  KILN_ASSIGN_OR_RETURN(auto neg_half, ctx.Emit(node, "mul", {neg, half}));
+  KILN_ASSIGN_OR_RETURN(auto first, ctx.Emit(node, "floor", {neg_half}));
+  KILN_ASSIGN_OR_RETURN(auto second, ctx.Emit(node, "sub", {neg, first}));
+  KILN_ASSIGN_OR_RETURN(auto scale1, ctx.Emit(node, "exp2", {first}));
+  KILN_ASSIGN_OR_RETURN(auto scale2, ctx.Emit(node, "exp2", {second}));
+  KILN_ASSIGN_OR_RETURN(auto m, ctx.Emit(node, "mul", {safe, scale1}));
+  KILN_ASSIGN_OR_RETURN(m, ctx.Emit(node, "mul", {m, scale2}));
+  KILN_ASSIGN_OR_RETURN(auto too_big, ctx.Emit(node, "le", {one, m}));
+  KILN_ASSIGN_OR_RETURN(auto too_small, ctx.Emit(node, "lt", {m, half}));
+  KILN_ASSIGN_OR_RETURN(auto down, ctx.Emit(node, "mul", {m, half}));
+  KILN_ASSIGN_OR_RETURN(auto up, ctx.Emit(node, "mul", {m, two}));
+  KILN_ASSIGN_OR_RETURN(m, ctx.Emit(node, "where", {too_big, down, m}));
+  KILN_ASSIGN_OR_RETURN(m, ctx.Emit(node, "where", {too_small, up, m}));
+  KILN_ASSIGN_OR_RETURN(e, ctx.Emit(node, "add", {e, too_big}));
+  KILN_ASSIGN_OR_RETURN(e, ctx.Emit(node, "sub", {e, too_small}));
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) {
+    KILN_ASSIGN_OR_RETURN(auto exponent, ctx.Emit(node, "where", {normal, e, zero}));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, exponent, 1));
+  }
+  if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto sign, ctx.Emit(node, "copysign", {m, x}));
+  return EmitAndBind(ctx, node, "where", {normal, sign, x});
+}
+
 }  // namespace
 
 void AddSpecialRules(RuleTable& rules) {
   for (const auto& [aten, m] : Mappings()) Lowered(rules, aten, LowerMapped, m.op);
   Lowered(rules, "aten.polygamma.default", Polygamma, "polygamma");
   Decomposed(rules, "aten.ldexp.Tensor", Ldexp, "exp2, mul");
+  Decomposed(rules, "aten.frexp.Tensor", Frexp,
+             "abs, lt, logical_and, where, log2, floor, add, neg, mul, sub, exp2 (2^-exponent in two halves), mul, le, "
+             "where (a correction by one), copysign, where (zeros and non-finite values as they are)");
 }
 
 }  // namespace kiln::compiler

@@ -1,5 +1,6 @@
-// The core ATen overloads without a lowering rule, each with the reason, so that a user hitting one
-// learns whether to wait for it or to change the model, and docs/OPS.md can list every core overload.
+// The core ATen overloads without a lowering rule (and others models meet), each with the reason, so
+// that a user hitting one learns whether to wait for it or to change the model, and docs/OPS.md can
+// list every core overload.
 #include "compiler/lowering/lowering_context.h"
 
 namespace kiln::compiler {
@@ -19,7 +20,8 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
         {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
-        {"aten.mode.default", {true, "no device op for the most frequent value along a dim"}},
+        {"aten._upsample_bilinear2d_aa.default",
+         {true, "no rule yet for antialiased bilinear resizing (interpolate(..., antialias=True))"}},
         {"aten.hash_tensor.default",
          {false, "XOR-reduces the elements' bit patterns as 64-bit words; the device holds every dtype as fp32 "
                  "values, not the host's bits"}},

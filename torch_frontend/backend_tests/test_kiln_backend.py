@@ -146,7 +146,7 @@ class KilnBackendTest(unittest.TestCase):
 
     def test_unsupported_op_runs_on_host_with_one_warning_and_stats(self):
         # Still without a lowering rule on main; if it gains one, pick another unsupported op.
-        self.assertIn("aten.mode.default", kiln.kiln_ext.unsupported_ops())
+        self.assertIn("aten._upsample_bilinear2d_aa.default", kiln.kiln_ext.unsupported_ops())
 
         class Model(nn.Module):
             def __init__(self):
@@ -155,7 +155,8 @@ class KilnBackendTest(unittest.TestCase):
 
             def forward(self, x):
                 y = self.a(x)
-                return self.b(torch.relu(y - torch.mode(y, dim=-1).values[:, None]))
+                z = nn.functional.interpolate(y.view(-1, 1, 2, 4), size=(1, 2), mode="bilinear", antialias=True)
+                return self.b(torch.relu(y - z.flatten(1).sum(-1, keepdim=True)))
 
         model = Model().eval()
         x = torch.randn(5, 8)
@@ -167,14 +168,15 @@ class KilnBackendTest(unittest.TestCase):
         self.assertGreaterEqual(_pcc(got, model(x)), 0.999)
         kiln_warnings = [str(w.message) for w in caught if "kiln:" in str(w.message)]
         self.assertEqual(len(kiln_warnings), 1, kiln_warnings)
-        self.assertIn("1 op(s) run on the host: aten.mode.default x1 (not supported yet: "
-                      "no device op for the most frequent value along a dim); 2 device subgraph(s)", kiln_warnings[0])
+        self.assertIn("1 op(s) run on the host: aten._upsample_bilinear2d_aa.default x1 (not supported yet: "
+                      "no rule yet for antialiased bilinear resizing (interpolate(..., antialias=True))); "
+                      "2 device subgraph(s)", kiln_warnings[0])
         s = kiln.stats()
-        self.assertEqual(dict(s.host_ops), {"aten.mode.default": 1})
-        self.assertEqual(s.programs_compiled, 2)  # before mode and after it
+        self.assertEqual(dict(s.host_ops), {"aten._upsample_bilinear2d_aa.default": 1})
+        self.assertEqual(s.programs_compiled, 2)  # before the resize and after it
         self.assertEqual(s.device_calls, 4)
         self.assertGreater(s.transfers, 0)
-        self.assertIn("host ops: aten.mode.default x1", str(s))
+        self.assertIn("host ops: aten._upsample_bilinear2d_aa.default x1", str(s))
         self.assertEqual(s.programs_held - self.held_before, 2)
 
     def test_same_shape_reuses_the_program_and_a_new_shape_recompiles(self):
