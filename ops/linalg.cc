@@ -1,0 +1,121 @@
+// Dense linear algebra on batched square matrices [..., n, n]: determinants, inverse, solve,
+// Cholesky, and LAPACK's info codes. The kernels (linalg_kernels.cc) factor in double precision,
+// so fp32 results match LAPACK's sgetrf/spotrf to fp32 rounding.
+#include "ops/op_families.h"
+#include "ops/shape_util.h"
+#include "ops/tile_layout.h"
+
+namespace kiln::ops {
+namespace {
+
+// "" when `s` is a batch of square matrices.
+std::string CheckSquare(const Shape& s, const char* what) {
+  if (s.size() < 2 || s[s.size() - 1] != s[s.size() - 2])
+    return std::string(what) + " must be a batch of square matrices [..., n, n], got " + ShapeToString(s);
+  return "";
+}
+
+Shape BatchOf(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
+
+// det, slogdet, info: one scalar per matrix.
+std::string InferPerMatrix(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  if (std::string err = CheckSquare(inputs[0], "a"); !err.empty()) return err;
+  *out = BatchOf(inputs[0]);
+  return "";
+}
+
+std::string InferSlogdet(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const int64_t part = attrs.Int("part");
+  if (part != 0 && part != 1) return "attribute 'part' must be 0 (sign) or 1 (log|det|), got " + std::to_string(part);
+  return InferPerMatrix(inputs, attrs, out);
+}
+
+std::string InferInfo(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const int64_t kind = attrs.Int("factorization");
+  if (kind != 0 && kind != 1)
+    return "attribute 'factorization' must be 0 (LU) or 1 (Cholesky), got " + std::to_string(kind);
+  return InferPerMatrix(inputs, attrs, out);
+}
+
+// inv, cholesky, cholesky_inverse: a matrix per matrix.
+std::string InferSameSquare(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  if (std::string err = CheckSquare(inputs[0], "a"); !err.empty()) return err;
+  if (attrs.Has("upper")) {
+    bool upper;
+    if (std::string err = GetFlag(attrs, "upper", &upper); !err.empty()) return err;
+  }
+  *out = inputs[0];
+  return "";
+}
+
+// solve(a, b) and cholesky_solve(b, l): the coefficient matrix [..., n, n] and right-hand sides
+// [..., n, k] with the same batch (the compiler broadcasts them first).
+std::string InferSolve(const Shape& a, const Shape& b, Shape* out) {
+  if (std::string err = CheckSquare(a, "the coefficient matrix"); !err.empty()) return err;
+  if (b.size() != a.size() || BatchOf(b) != BatchOf(a) || b[b.size() - 2] != a.back())
+    return "right-hand sides " + ShapeToString(b) + " must be [..., n, k] with the batch and n of the coefficient matrix " +
+           ShapeToString(a);
+  *out = b;
+  return "";
+}
+
+std::string InferLinalgSolve(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  return InferSolve(inputs[0], inputs[1], out);
+}
+
+std::string InferCholeskySolve(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  bool upper;
+  if (std::string err = GetFlag(attrs, "upper", &upper); !err.empty()) return err;
+  return InferSolve(inputs[1], inputs[0], out);
+}
+
+// Factoring a matrix costs ~n^3 element operations (on tile-padded sizes), solving for k
+// right-hand sides n^2 k more: each operand [..., n, k] counts n * n * k per matrix.
+double FactorWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) {
+  double work = 0;
+  for (const Shape& s : inputs) {
+    const double n = RoundUpToTile(s[s.size() - 2]);
+    work += static_cast<double>(DimProduct(s, 0, s.size() - 2)) * n * n * RoundUpToTile(s.back());
+  }
+  return work;
+}
+
+OpDef Op(std::string_view name, std::string_view summary, std::vector<std::string_view> inputs, InferShapeFn infer,
+         std::vector<AttrDef> attrs = {}) {
+  OpDef def;
+  def.name = name;
+  def.summary = summary;
+  def.inputs = std::move(inputs);
+  def.attrs = std::move(attrs);
+  def.infer_shape = infer;
+  def.work = FactorWork;
+  return def;
+}
+
+}  // namespace
+
+std::vector<OpDef> LinalgOps() {
+  const AttrDef upper{"upper", AttrKind::kInt, "1: the factor is upper triangular U (a = U^T U); 0: lower L (a = L L^T)"};
+  return {
+      Op("linalg_det", "Determinant of each matrix (LU with partial pivoting)", {"a"}, InferPerMatrix),
+      Op("linalg_slogdet", "Sign or log|det| of each matrix's determinant (torch.linalg.slogdet)", {"a"}, InferSlogdet,
+         {{"part", AttrKind::kInt, "0: the sign (0 for a singular matrix); 1: log|det| (-inf when singular)"}}),
+      Op("linalg_inv", "Inverse of each matrix (LU with partial pivoting; inf/nan where singular)", {"a"},
+         InferSameSquare),
+      Op("linalg_solve", "X with a X = b for each matrix a and right-hand sides b [..., n, k]", {"a", "b"},
+         InferLinalgSolve),
+      Op("linalg_cholesky",
+         "Cholesky factor of each symmetric positive-definite matrix (reads a's lower triangle; NaN where not PD)",
+         {"a"}, InferSameSquare, {upper}),
+      Op("linalg_info",
+         "LAPACK's info code of factoring each matrix: 0, or the 1-based index of the first zero pivot (LU) or "
+         "non-positive leading minor (Cholesky)",
+         {"a"}, InferInfo, {{"factorization", AttrKind::kInt, "0: LU with partial pivoting (getrf); 1: Cholesky (potrf)"}}),
+      Op("cholesky_solve", "X with a X = b where a = L L^T (or U^T U) is given by its Cholesky factor", {"b", "factor"},
+         InferCholeskySolve, {upper}),
+      Op("cholesky_inverse", "Inverse of a = L L^T (or U^T U) from its Cholesky factor", {"factor"}, InferSameSquare,
+         {upper}),
+  };
+}
+
+}  // namespace kiln::ops

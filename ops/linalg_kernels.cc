@@ -1,0 +1,155 @@
+// The linear-algebra kernels (ops/linalg.cc describes them), with Eigen. Each matrix is factored
+// in double precision: the fp32 results then round like LAPACK's, and singular or indefinite input
+// gives the values LAPACK-backed PyTorch gives (0 determinant, -inf log|det|, info codes).
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Dense>
+
+#include "ops/kernel_families.h"
+#include "ops/kernel_util.h"
+
+namespace kiln::ops {
+namespace {
+
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using FloatMap = Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using ConstFloatMap = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+int64_t Rows(const Shape& s) { return s[s.size() - 2]; }
+int64_t Batch(const Shape& s) { return DimProduct(s, 0, s.size() - 2); }
+
+// Matrix `i` of a batch [..., rows, cols], widened to double.
+Matrix Load(const ConstView& v, int64_t i) {
+  const int64_t r = Rows(v.shape), c = v.shape.back();
+  return ConstFloatMap(v.data + i * r * c, r, c).cast<double>();
+}
+void Store(const Matrix& m, float* out, int64_t i) {
+  FloatMap(out + i * m.rows() * m.cols(), m.rows(), m.cols()) = m.cast<float>();
+}
+
+// The lower Cholesky factor of a's lower triangle, as LAPACK's potrf computes it. Returns 0, or the
+// 1-based index of the first leading minor that is not positive definite (the factor is then NaN
+// from that column on, where potrf leaves unspecified values).
+int64_t Cholesky(const Matrix& a, Matrix* l) {
+  const int64_t n = a.rows();
+  *l = Matrix::Zero(n, n);
+  for (int64_t j = 0; j < n; ++j) {
+    const double d = a(j, j) - l->row(j).head(j).squaredNorm();
+    if (!(d > 0)) {  // also NaN
+      l->bottomRightCorner(n - j, n - j).triangularView<Eigen::Lower>().setConstant(kNaN);
+      return j + 1;
+    }
+    const double ljj = std::sqrt(d);
+    (*l)(j, j) = ljj;
+    for (int64_t i = j + 1; i < n; ++i) (*l)(i, j) = (a(i, j) - l->row(i).head(j).dot(l->row(j).head(j))) / ljj;
+  }
+  return 0;
+}
+
+// The lower factor L of a = L L^T from a kernel's factor operand (stored as U = L^T when upper).
+Matrix LowerFactor(const ConstView& v, int64_t i, bool upper) {
+  Matrix f = Load(v, i);
+  return upper ? Matrix(f.transpose().triangularView<Eigen::Lower>()) : Matrix(f.triangularView<Eigen::Lower>());
+}
+
+// Solves (L L^T) X = B in place.
+void CholeskySolveInPlace(const Matrix& l, Matrix* b) {
+  l.triangularView<Eigen::Lower>().solveInPlace(*b);
+  l.transpose().triangularView<Eigen::Upper>().solveInPlace(*b);
+}
+
+void DetKernel(const std::vector<ConstView>& in, const Attrs&, MutView out) {
+  for (int64_t i = 0, n = Batch(in[0].shape); i < n; ++i)
+    out.data[i] = static_cast<float>(Load(in[0], i).partialPivLu().determinant());
+}
+
+void SlogdetKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool log_abs = attrs.Int("part") == 1;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Eigen::PartialPivLU<Matrix> lu(Load(in[0], i));
+    double sign = lu.permutationP().determinant(), log_abs_det = 0;
+    const auto diag = lu.matrixLU().diagonal();
+    for (int64_t j = 0; j < diag.size(); ++j) {
+      if (diag(j) < 0) sign = -sign;
+      log_abs_det += std::log(std::abs(diag(j)));
+    }
+    if (log_abs_det == -std::numeric_limits<double>::infinity()) sign = 0;  // singular
+    out.data[i] = static_cast<float>(log_abs ? log_abs_det : sign);
+  }
+}
+
+void InvKernel(const std::vector<ConstView>& in, const Attrs&, MutView out) {
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i)
+    Store(Load(in[0], i).partialPivLu().inverse(), out.data, i);
+}
+
+void SolveKernel(const std::vector<ConstView>& in, const Attrs&, MutView out) {
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i)
+    Store(Load(in[0], i).partialPivLu().solve(Load(in[1], i)), out.data, i);
+}
+
+void CholeskyKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool upper = attrs.Int("upper") == 1;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    Matrix l;
+    Cholesky(Load(in[0], i), &l);
+    Store(upper ? Matrix(l.transpose()) : l, out.data, i);
+  }
+}
+
+void InfoKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool cholesky = attrs.Int("factorization") == 1;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Matrix a = Load(in[0], i);
+    int64_t info = 0;
+    if (cholesky) {
+      Matrix l;
+      info = Cholesky(a, &l);
+    } else {
+      // getrf's info: the first exactly zero pivot of U (Eigen pivots on the largest magnitude, as getrf).
+      const auto diag = a.partialPivLu().matrixLU().diagonal();
+      for (int64_t j = 0; j < diag.size() && info == 0; ++j)
+        if (diag(j) == 0) info = j + 1;
+    }
+    out.data[i] = static_cast<float>(info);
+  }
+}
+
+void CholeskySolveKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool upper = attrs.Int("upper") == 1;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    Matrix x = Load(in[0], i);
+    CholeskySolveInPlace(LowerFactor(in[1], i, upper), &x);
+    Store(x, out.data, i);
+  }
+}
+
+void CholeskyInverseKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool upper = attrs.Int("upper") == 1;
+  const int64_t n = Rows(in[0].shape);
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    Matrix x = Matrix::Identity(n, n);
+    CholeskySolveInPlace(LowerFactor(in[0], i, upper), &x);
+    Store(x, out.data, i);
+  }
+}
+
+}  // namespace
+
+std::vector<KernelDef> LinalgKernels() {
+  return {
+      {"linalg_det", DetKernel},
+      {"linalg_slogdet", SlogdetKernel},
+      {"linalg_inv", InvKernel},
+      {"linalg_solve", SolveKernel},
+      {"linalg_cholesky", CholeskyKernel},
+      {"linalg_info", InfoKernel},
+      {"cholesky_solve", CholeskySolveKernel},
+      {"cholesky_inverse", CholeskyInverseKernel},
+  };
+}
+
+}  // namespace kiln::ops

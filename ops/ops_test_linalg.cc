@@ -1,0 +1,95 @@
+// The linear-algebra kernels (ops/linalg_kernels.cc) against ATen's LAPACK-backed float32
+// functions, on batches of well-conditioned, singular and indefinite matrices.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "ops/ops_test_util.h"
+
+namespace kiln::ops {
+namespace {
+
+const bool kCovered = Covers({"linalg_det", "linalg_slogdet", "linalg_inv", "linalg_solve", "linalg_cholesky",
+                              "linalg_info", "cholesky_solve", "cholesky_inverse"});
+
+// Well conditioned: random plus a dominant diagonal.
+at::Tensor Square(Shape batch, int64_t n) {
+  batch.push_back(n);
+  batch.push_back(n);
+  return Randn(batch) + 2.0 * at::eye(n, at::kFloat);
+}
+// Symmetric positive definite.
+at::Tensor Spd(Shape batch, int64_t n) {
+  const at::Tensor a = Square(batch, n);
+  return at::matmul(a, a.transpose(-2, -1)) + at::eye(n, at::kFloat);
+}
+Attrs Int(const char* name, int64_t v) {
+  Attrs a;
+  a.SetInt(name, v);
+  return a;
+}
+
+TEST(Linalg, DetAndSlogdet) {
+  for (int64_t n : {0, 1, 3, 7}) {
+    const at::Tensor a = Square({2, 3}, n);
+    EXPECT_TRUE(AllClose(RunOp("linalg_det", {a}), at::linalg_det(a), 1e-4, 1e-4)) << n;
+    const auto [sign, logabs] = at::linalg_slogdet(a);
+    EXPECT_TRUE(AllClose(RunOp("linalg_slogdet", {a}, Int("part", 0)), sign)) << n;
+    EXPECT_TRUE(AllClose(RunOp("linalg_slogdet", {a}, Int("part", 1)), logabs, 1e-4, 1e-4)) << n;
+  }
+}
+
+TEST(Linalg, SingularMatrix) {
+  const at::Tensor a = at::tensor({1.0f, 2.0f, 2.0f, 4.0f}).reshape({1, 2, 2});
+  EXPECT_TRUE(AllClose(RunOp("linalg_det", {a}), at::linalg_det(a)));
+  const auto [sign, logabs] = at::linalg_slogdet(a);
+  EXPECT_TRUE(AllClose(RunOp("linalg_slogdet", {a}, Int("part", 0)), sign));
+  EXPECT_TRUE(AllClose(RunOp("linalg_slogdet", {a}, Int("part", 1)), logabs));
+  const auto [lu, pivots, info] = at::linalg_lu_factor_ex(a);
+  EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 0)), info));
+}
+
+TEST(Linalg, InvAndSolve) {
+  const at::Tensor a = Square({4}, 5);
+  EXPECT_TRUE(AllClose(RunOp("linalg_inv", {a}), at::linalg_inv(a), 1e-4, 1e-4));
+  const at::Tensor b = Randn({4, 5, 3});
+  EXPECT_TRUE(AllClose(RunOp("linalg_solve", {a, b}), at::linalg_solve(a, b), 1e-4, 1e-4));
+  const auto [inv, info] = at::linalg_inv_ex(a);
+  EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 0)), info));
+}
+
+TEST(Linalg, Cholesky) {
+  const at::Tensor a = Spd({3}, 6);
+  for (bool upper : {false, true}) {
+    const at::Tensor l = at::linalg_cholesky(a, upper);
+    EXPECT_TRUE(AllClose(RunOp("linalg_cholesky", {a}, Int("upper", upper)), l, 1e-4, 1e-4)) << upper;
+    const at::Tensor b = Randn({3, 6, 2});
+    EXPECT_TRUE(AllClose(RunOp("cholesky_solve", {b, l}, Int("upper", upper)), at::cholesky_solve(b, l, upper), 1e-3,
+                         1e-3))
+        << upper;
+    EXPECT_TRUE(
+        AllClose(RunOp("cholesky_inverse", {l[0]}, Int("upper", upper)), at::cholesky_inverse(l[0], upper), 1e-3, 1e-3))
+        << upper;
+  }
+  EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 1)), at::zeros({3})));
+}
+
+TEST(Linalg, CholeskyInfoNamesTheFirstFailingMinor) {
+  // Leading minors 1, -3, ...: potrf stops at column 2.
+  const at::Tensor a = at::tensor({1.0f, 2.0f, 0.0f, 2.0f, 1.0f, 0.0f, 0.0f, 0.0f, 1.0f}).reshape({3, 3});
+  const auto [l, info] = at::linalg_cholesky_ex(a);
+  EXPECT_EQ(info.item<int>(), 2);
+  EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 1)), info.to(at::kFloat)));
+}
+
+TEST(Linalg, ShapeErrors) {
+  EXPECT_EQ(InferError("linalg_det", {{2, 3}}), "a must be a batch of square matrices [..., n, n], got [2, 3]");
+  EXPECT_EQ(InferError("linalg_solve", {{2, 3, 3}, {2, 4, 1}}),
+            "right-hand sides [2, 4, 1] must be [..., n, k] with the batch and n of the coefficient matrix [2, 3, 3]");
+  EXPECT_EQ(InferError("linalg_slogdet", {{3, 3}}, Int("part", 2)),
+            "attribute 'part' must be 0 (sign) or 1 (log|det|), got 2");
+  EXPECT_EQ(InferError("cholesky_solve", {{3, 1}, {3, 3}}, Int("upper", 3)), "attribute 'upper' must be 0 or 1, got 3");
+  EXPECT_EQ(InferOk("linalg_det", {{4, 2, 2}}), (Shape{4}));
+}
+
+}  // namespace
+}  // namespace kiln::ops
