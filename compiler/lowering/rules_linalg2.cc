@@ -1,0 +1,194 @@
+// Lowering rules for the dense factorizations that torch.linalg decomposes to: determinants,
+// inverse, solve, Cholesky and its solves, onto the linalg device ops (ops/linalg.cc).
+//
+// LAPACK's byproducts that only autograd reads (the LU factors and pivots of _linalg_det,
+// _linalg_slogdet and _linalg_solve_ex) are not produced: a graph that uses them gets an error
+// naming the output. The info outputs are computed (linalg_info), but the device cannot stop a
+// program, so _linalg_check_errors (and check_errors=True) resolve to nothing: where PyTorch raises
+// on a singular or indefinite matrix, the device returns inf/NaN and a nonzero info.
+#include "absl/strings/str_cat.h"
+#include "compiler/lowering/op_builder.h"
+#include "compiler/lowering/rules.h"
+#include "ops/shape_util.h"
+
+namespace kiln::compiler {
+namespace {
+
+ops::Shape Batch(const ops::Shape& s) { return ops::Shape(s.begin(), s.end() - 2); }
+
+// Errors when the graph reads output `i` (named `what`), which the device does not compute.
+absl::Status RefuseOutput(OpBuilder& b, size_t i, const char* what) {
+  if (!b.Wants(i)) return absl::OkStatus();
+  return b.Error(absl::StrCat("output ", i, " (", what,
+                              ") is not computed on the device; only the results PyTorch returns to the caller are"));
+}
+
+// `x` as a batch of square matrices, or an error naming the argument and its shape.
+absl::StatusOr<int> SquareArg(LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, arg));
+  const ops::Shape& s = ctx.graph().values[x].shape;
+  if (s.size() < 2 || s[s.size() - 1] != s[s.size() - 2])
+    return ctx.NodeError(node, absl::StrCat(arg, " must be a batch of square matrices [..., n, n], got ",
+                                            ops::ShapeToString(s)));
+  return x;
+}
+
+// `a` [..., n, n] and `b` [..., n, k] expanded to their broadcast batch.
+absl::Status BroadcastBatch(OpBuilder& b, int* a, int* rhs) {
+  const ops::Shape sa = b.Shape(*a), sb = b.Shape(*rhs);
+  ops::Shape batch;
+  if (std::string err = ops::BroadcastShapes(Batch(sa), Batch(sb), &batch); !err.empty())
+    return b.Error(absl::StrCat("the batch dims of ", ops::ShapeToString(sa), " and ", ops::ShapeToString(sb),
+                                " do not broadcast"));
+  ops::Shape full_a = batch, full_b = batch;
+  full_a.insert(full_a.end(), sa.end() - 2, sa.end());
+  full_b.insert(full_b.end(), sb.end() - 2, sb.end());
+  KILN_ASSIGN_OR_RETURN(*a, b.Expand(*a, full_a));
+  KILN_ASSIGN_OR_RETURN(*rhs, b.Expand(*rhs, full_b));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Transposed(OpBuilder& b, int x) {
+  std::vector<int64_t> dims;
+  for (size_t d = 0; d < b.Shape(x).size(); ++d) dims.push_back(static_cast<int64_t>(d));
+  std::swap(dims[dims.size() - 1], dims[dims.size() - 2]);
+  return b.Permute(x, dims);
+}
+
+absl::StatusOr<int> Info(OpBuilder& b, int a, int factorization) {
+  ops::Attrs attrs;
+  attrs.SetInt("factorization", factorization);
+  return b.Op("linalg_info", {a}, attrs);
+}
+
+// _linalg_det(A) -> (det, LU, pivots).
+absl::Status Det(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 1, "LU"));
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 2, "pivots"));
+  KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "A"));
+  return EmitAndBind(ctx, node, "linalg_det", {a});
+}
+
+// _linalg_slogdet(A) -> (sign, logabsdet, LU, pivots).
+absl::Status Slogdet(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 2, "LU"));
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 3, "pivots"));
+  KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "A"));
+  for (size_t part : {0, 1}) {
+    if (!b.Wants(part)) continue;
+    ops::Attrs attrs;
+    attrs.SetInt("part", static_cast<int64_t>(part));
+    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_slogdet", {a}, attrs));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
+  }
+  return absl::OkStatus();
+}
+
+// linalg_inv_ex(A) -> (inverse, info).
+absl::Status InvEx(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "A"));
+  KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "linalg_inv", {a}));
+  if (!b.Wants(1)) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto info, Info(b, a, 0));
+  return ctx.Bind(node, info, 1);
+}
+
+// _linalg_solve_ex(A, B, left) -> (result, LU, pivots, info). B is a batch of vectors [..., n] when
+// it is 1-D or A's shape without the last dim (PyTorch's linalg_solve_is_vector_rhs); left=False
+// solves X A = B as A^T X^T = B^T.
+absl::Status SolveEx(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 1, "LU"));
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 2, "pivots"));
+  KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "A"));
+  KILN_ASSIGN_OR_RETURN(auto rhs, ctx.Tensor(node, "B"));
+  KILN_ASSIGN_OR_RETURN(auto left, ctx.Bool(node, "left", true));
+  const ops::Shape sa = b.Shape(a), sb = b.Shape(rhs);
+  const ops::Shape a_rows(sa.begin(), sa.end() - 1);
+  const bool vector = sb.size() == 1 || sb == a_rows;
+  if (vector) {
+    ops::Shape column = sb;
+    column.insert(left ? column.end() : column.end() - 1, 1);
+    KILN_ASSIGN_OR_RETURN(rhs, b.Reshape(rhs, column));
+  }
+  const ops::Shape sr = b.Shape(rhs);
+  const int64_t n = sa.back();
+  if (sr.size() < 2 || (left ? sr[sr.size() - 2] : sr.back()) != n)
+    return b.Error(absl::StrCat("B ", ops::ShapeToString(sb), " does not match A ", ops::ShapeToString(sa), " (",
+                                left ? "A X = B" : "X A = B", ")"));
+  int coeff = a;
+  if (!left) {
+    KILN_ASSIGN_OR_RETURN(coeff, Transposed(b, a));
+    KILN_ASSIGN_OR_RETURN(rhs, Transposed(b, rhs));
+  }
+  KILN_RETURN_IF_ERROR(BroadcastBatch(b, &coeff, &rhs));
+  KILN_ASSIGN_OR_RETURN(auto x, b.Op("linalg_solve", {coeff, rhs}));
+  if (!left) {
+    KILN_ASSIGN_OR_RETURN(x, Transposed(b, x));
+  }
+  if (vector) {
+    ops::Shape out = b.Shape(x);
+    out.erase(left ? out.end() - 1 : out.end() - 2);
+    KILN_ASSIGN_OR_RETURN(x, b.Reshape(x, out));
+  }
+  KILN_RETURN_IF_ERROR(ctx.Bind(node, x, 0));
+  if (!b.Wants(3)) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto info, Info(b, a, 0));
+  return ctx.Bind(node, info, 3);
+}
+
+// linalg_cholesky_ex(self, upper) -> (L, info).
+absl::Status CholeskyEx(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto upper, ctx.Bool(node, "upper", false));
+  ops::Attrs attrs;
+  attrs.SetInt("upper", upper ? 1 : 0);
+  KILN_RETURN_IF_ERROR(EmitAndBind(ctx, node, "linalg_cholesky", {a}, attrs));
+  if (!b.Wants(1)) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto info, Info(b, a, 1));
+  return ctx.Bind(node, info, 1);
+}
+
+// cholesky_solve(self=B, input2=factor, upper).
+absl::Status CholeskySolve(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto rhs, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto factor, SquareArg(ctx, node, "input2"));
+  KILN_ASSIGN_OR_RETURN(auto upper, ctx.Bool(node, "upper", false));
+  if (b.Shape(rhs).size() < 2)
+    return b.Error(absl::StrCat("self must be right-hand sides [..., n, k], got ", ops::ShapeToString(b.Shape(rhs))));
+  KILN_RETURN_IF_ERROR(BroadcastBatch(b, &factor, &rhs));
+  ops::Attrs attrs;
+  attrs.SetInt("upper", upper ? 1 : 0);
+  return EmitAndBind(ctx, node, "cholesky_solve", {rhs, factor}, attrs);
+}
+
+absl::Status CholeskyInverse(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto factor, SquareArg(ctx, node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto upper, ctx.Bool(node, "upper", false));
+  ops::Attrs attrs;
+  attrs.SetInt("upper", upper ? 1 : 0);
+  return EmitAndBind(ctx, node, "cholesky_inverse", {factor}, attrs);
+}
+
+absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkStatus(); }
+
+}  // namespace
+
+void AddLinalgFactorRules(RuleTable& rules) {
+  Lowered(rules, "aten._linalg_det.default", Det, "linalg_det");
+  Decomposed(rules, "aten._linalg_slogdet.default", Slogdet, "linalg_slogdet");
+  Decomposed(rules, "aten.linalg_inv_ex.default", InvEx, "linalg_inv, linalg_info");
+  Decomposed(rules, "aten._linalg_solve_ex.default", SolveEx, "linalg_solve, linalg_info, permute, expand, reshape");
+  Decomposed(rules, "aten.linalg_cholesky_ex.default", CholeskyEx, "linalg_cholesky, linalg_info");
+  Decomposed(rules, "aten.cholesky_solve.default", CholeskySolve, "cholesky_solve, expand");
+  Lowered(rules, "aten.cholesky_inverse.default", CholeskyInverse, "cholesky_inverse");
+  Resolved(rules, "aten._linalg_check_errors.default", CheckErrors,
+           "nothing: the device cannot raise; a singular or indefinite matrix gives inf/NaN and a nonzero info");
+}
+
+}  // namespace kiln::compiler
