@@ -1713,5 +1713,40 @@ TEST(Lowering, BilinearIsTwoMatmuls) {
     }
 }
 
+
+// torch.linalg's solve takes vectors and left=False; slogdet and info are outputs of their own;
+// the LU byproducts autograd would read are refused by name.
+TEST(Lowering, LinalgSolveAndSlogdet) {
+  AtenGraph g;
+  AddUserInput(g, "a", {2, 2});
+  AddUserInput(g, "b", {2});
+  AddNode(g, "solve", "torch.ops.aten._linalg_solve_ex.default", {TensorArg("A", "a"), TensorArg("B", "b")}, {2},
+          {"x", "lu", "pivots", "info"});
+  g.values["info"] = Meta({}, TorchDType::kInt);
+  AddNode(g, "solve_right", "torch.ops.aten._linalg_solve_ex.default",
+          {TensorArg("A", "a"), TensorArg("B", "b"), BoolArg("left", false)}, {2}, {"y", "lu2", "pivots2", "info2"});
+  AddNode(g, "slogdet", "torch.ops.aten._linalg_slogdet.default", {TensorArg("A", "a")}, {},
+          {"sign", "logabsdet", "lu3", "pivots3"});
+  g.values["logabsdet"] = Meta({});
+  g.outputs = {"x", "info", "y", "sign", "logabsdet"};
+  auto out = LowerAndRun(g, {{"a", {2, 1, 0, 4}}, {"b", {4, 8}}});
+  EXPECT_EQ(out["x"], (std::vector<float>{1, 2}));     // [[2, 1], [0, 4]] x = [4, 8]
+  EXPECT_EQ(out["y"], (std::vector<float>{2, 1.5f}));  // y [[2, 1], [0, 4]] = [4, 8]
+  EXPECT_EQ(out["info"], (std::vector<float>{0}));
+  EXPECT_EQ(out["sign"], (std::vector<float>{1}));
+  EXPECT_FLOAT_EQ(out["logabsdet"][0], std::log(8.0f));
+
+  g.outputs = {"x", "lu"};
+  EXPECT_EQ(LoweringError(g), "node 'solve' (aten._linalg_solve_ex.default): output 1 (LU) is not computed on the "
+                              "device; only the results PyTorch returns to the caller are");
+  AtenGraph bad;
+  AddUserInput(bad, "a", {2, 2});
+  AddUserInput(bad, "b", {3});
+  AddNode(bad, "solve", "torch.ops.aten._linalg_solve_ex.default", {TensorArg("A", "a"), TensorArg("B", "b")}, {2},
+          {"x", "lu", "pivots", "info"});
+  bad.outputs = {"x"};
+  EXPECT_EQ(LoweringError(bad), "node 'solve' (aten._linalg_solve_ex.default): B [3] does not match A [2, 2] (A X = B)");
+}
+
 }  // namespace
 }  // namespace kiln::compiler

@@ -181,7 +181,7 @@ absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkSta
 
 void AddLinalgFactorRules(RuleTable& rules) {
   Lowered(rules, "aten._linalg_det.default", Det, "linalg_det");
-  Decomposed(rules, "aten._linalg_slogdet.default", Slogdet, "linalg_slogdet");
+  Lowered(rules, "aten._linalg_slogdet.default", Slogdet, "linalg_slogdet (one per output: sign, log|det|)");
   Decomposed(rules, "aten.linalg_inv_ex.default", InvEx, "linalg_inv, linalg_info");
   Decomposed(rules, "aten._linalg_solve_ex.default", SolveEx, "linalg_solve, linalg_info, permute, expand, reshape");
   Decomposed(rules, "aten.linalg_cholesky_ex.default", CholeskyEx, "linalg_cholesky, linalg_info");
