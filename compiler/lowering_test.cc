@@ -1738,7 +1738,17 @@ TEST(Lowering, LinalgSolveAndSlogdet) {
 
   g.outputs = {"x", "lu"};
   EXPECT_EQ(LoweringError(g), "node 'solve' (aten._linalg_solve_ex.default): output 1 (LU) is not computed on the "
-                              "device; only the results PyTorch returns to the caller are");
+                              "device: LAPACK's byproduct, which only autograd reads");
+  AtenGraph svd;
+  AddUserInput(svd, "a", {3, 2});
+  AddNode(svd, "svd", "torch.ops.aten._linalg_svd.default", {TensorArg("A", "a")}, {3, 2}, {"u", "s", "vh"});
+  svd.values["s"] = Meta({2});
+  svd.outputs = {"s"};
+  EXPECT_EQ(LowerAndRun(svd, {{"a", {3, 0, 0, 4, 0, 0}}})["s"], (std::vector<float>{4, 3}));
+  svd.outputs = {"s", "vh"};
+  EXPECT_EQ(LoweringError(svd), "node 'svd' (aten._linalg_svd.default): output 2 (Vh) is not computed on the device: "
+                                "each vector is defined only up to sign and the device does not reproduce LAPACK's "
+                                "choice; the values alone (torch.linalg.svdvals, eigvalsh) are supported");
   AtenGraph bad;
   AddUserInput(bad, "a", {2, 2});
   AddUserInput(bad, "b", {3});

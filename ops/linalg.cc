@@ -1,6 +1,8 @@
-// Dense linear algebra on batched square matrices [..., n, n]: determinants, inverse, solve,
-// Cholesky, and LAPACK's info codes. The kernels (linalg_kernels.cc) factor in double precision,
+// Dense linear algebra on batched matrices [..., n, n] (or [..., m, n]): determinants, inverse,
+// solve, Cholesky, LAPACK's info codes, singular values and symmetric eigenvalues. The kernels (linalg_kernels.cc) factor in double precision,
 // so fp32 results match LAPACK's sgetrf/spotrf to fp32 rounding.
+#include <algorithm>
+
 #include "ops/op_families.h"
 #include "ops/shape_util.h"
 #include "ops/tile_layout.h"
@@ -69,6 +71,24 @@ std::string InferCholeskySolve(const std::vector<Shape>& inputs, const Attrs& at
   return InferSolve(inputs[1], inputs[0], out);
 }
 
+// svdvals: [..., m, n] -> [..., min(m, n)].
+std::string InferSvdvals(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  const Shape& a = inputs[0];
+  if (a.size() < 2) return "a must be a batch of matrices [..., m, n], got " + ShapeToString(a);
+  *out = BatchOf(a);
+  out->push_back(std::min(a[a.size() - 2], a.back()));
+  return "";
+}
+
+// eigvalsh: [..., n, n] -> [..., n].
+std::string InferEigvalsh(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  if (std::string err = CheckSquare(inputs[0], "a"); !err.empty()) return err;
+  bool upper;
+  if (std::string err = GetFlag(attrs, "upper", &upper); !err.empty()) return err;
+  *out = Shape(inputs[0].begin(), inputs[0].end() - 1);
+  return "";
+}
+
 // Factoring a matrix costs ~n^3 element operations (on tile-padded sizes), solving for k
 // right-hand sides n^2 k more: each operand [..., n, k] counts n * n * k per matrix.
 double FactorWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) {
@@ -113,6 +133,9 @@ std::vector<OpDef> LinalgOps() {
          {"a"}, InferInfo, {{"factorization", AttrKind::kInt, "0: LU with partial pivoting (getrf); 1: Cholesky (potrf)"}}),
       Op("cholesky_solve", "X with a X = b where a = L L^T (or U^T U) is given by its Cholesky factor", {"b", "factor"},
          InferCholeskySolve, {upper}),
+      Op("linalg_svdvals", "Singular values of each matrix [..., m, n], in descending order", {"a"}, InferSvdvals),
+      Op("linalg_eigvalsh", "Eigenvalues of each symmetric matrix, in ascending order", {"a"}, InferEigvalsh,
+         {{"upper", AttrKind::kInt, "1: read a's upper triangle; 0: its lower triangle (the other is ignored)"}}),
       Op("cholesky_inverse", "Inverse of a = L L^T (or U^T U) from its Cholesky factor", {"factor"}, InferSameSquare,
          {upper}),
   };

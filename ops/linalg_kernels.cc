@@ -137,6 +137,28 @@ void CholeskyInverseKernel(const std::vector<ConstView>& in, const Attrs& attrs,
   }
 }
 
+void SvdvalsKernel(const std::vector<ConstView>& in, const Attrs&, MutView out) {
+  const int64_t k = out.shape.back();
+  if (k == 0) return;  // Eigen asserts on empty matrices
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    // Singular values only (no vectors): unique, and JacobiSVD returns them in descending order.
+    const Eigen::JacobiSVD<Matrix> svd(Load(in[0], i));
+    for (int64_t j = 0; j < k; ++j) out.data[i * k + j] = static_cast<float>(svd.singularValues()(j));
+  }
+}
+
+void EigvalshKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool upper = attrs.Int("upper") == 1;
+  const int64_t n = out.shape.back();
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Matrix a = Load(in[0], i);
+    // The triangle PyTorch reads, mirrored: the other one may hold anything.
+    const Matrix sym = upper ? Matrix(a.selfadjointView<Eigen::Upper>()) : Matrix(a.selfadjointView<Eigen::Lower>());
+    const Eigen::SelfAdjointEigenSolver<Matrix> eig(sym, Eigen::EigenvaluesOnly);  // ascending
+    for (int64_t j = 0; j < n; ++j) out.data[i * n + j] = static_cast<float>(eig.eigenvalues()(j));
+  }
+}
+
 }  // namespace
 
 std::vector<KernelDef> LinalgKernels() {
@@ -149,6 +171,8 @@ std::vector<KernelDef> LinalgKernels() {
       {"linalg_info", InfoKernel},
       {"cholesky_solve", CholeskySolveKernel},
       {"cholesky_inverse", CholeskyInverseKernel},
+      {"linalg_svdvals", SvdvalsKernel},
+      {"linalg_eigvalsh", EigvalshKernel},
   };
 }
 

@@ -9,7 +9,8 @@ namespace kiln::ops {
 namespace {
 
 const bool kCovered = Covers({"linalg_det", "linalg_slogdet", "linalg_inv", "linalg_solve", "linalg_cholesky",
-                              "linalg_info", "cholesky_solve", "cholesky_inverse"});
+                              "linalg_info", "cholesky_solve", "cholesky_inverse", "linalg_svdvals",
+                              "linalg_eigvalsh"});
 
 // Well conditioned: random plus a dominant diagonal.
 at::Tensor Square(Shape batch, int64_t n) {
@@ -79,6 +80,19 @@ TEST(Linalg, CholeskyInfoNamesTheFirstFailingMinor) {
   const auto [l, info] = at::linalg_cholesky_ex(a);
   EXPECT_EQ(info.item<int>(), 2);
   EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 1)), info.to(at::kFloat)));
+}
+
+TEST(Linalg, SingularValuesAndSymmetricEigenvalues) {
+  for (Shape s : {Shape{2, 5, 3}, Shape{3, 4}, Shape{2, 0, 3}}) {
+    const at::Tensor a = Randn(s);
+    EXPECT_TRUE(AllClose(RunOp("linalg_svdvals", {a}), at::linalg_svdvals(a), 1e-4, 1e-4)) << a.sizes();
+  }
+  // Only the named triangle is read: garbage in the other must not matter.
+  const at::Tensor sym = Spd({2}, 5) - 3.0 * at::eye(5, at::kFloat);
+  const at::Tensor lower = sym.tril() + 100.0 * at::ones({5, 5}).triu(1);
+  const at::Tensor upper = sym.triu() + 100.0 * at::ones({5, 5}).tril(-1);
+  EXPECT_TRUE(AllClose(RunOp("linalg_eigvalsh", {lower}, Int("upper", 0)), at::linalg_eigvalsh(sym), 1e-4, 1e-4));
+  EXPECT_TRUE(AllClose(RunOp("linalg_eigvalsh", {upper}, Int("upper", 1)), at::linalg_eigvalsh(sym, "U"), 1e-4, 1e-4));
 }
 
 TEST(Linalg, ShapeErrors) {

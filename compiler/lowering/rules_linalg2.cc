@@ -1,5 +1,5 @@
 // Lowering rules for the dense factorizations that torch.linalg decomposes to: determinants,
-// inverse, solve, Cholesky and its solves, onto the linalg device ops (ops/linalg.cc).
+// inverse, solve, Cholesky and its solves, singular values and symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
 //
 // LAPACK's byproducts that only autograd reads (the LU factors and pivots of _linalg_det,
 // _linalg_slogdet and _linalg_solve_ex) are not produced: a graph that uses them gets an error
@@ -14,13 +14,18 @@
 namespace kiln::compiler {
 namespace {
 
+// Why outputs are refused.
+constexpr char kOnlyAutogradReads[] = "LAPACK's byproduct, which only autograd reads";
+constexpr char kVectorsUpToSign[] =
+    "each vector is defined only up to sign and the device does not reproduce LAPACK's choice; the values alone "
+    "(torch.linalg.svdvals, eigvalsh) are supported";
+
 ops::Shape Batch(const ops::Shape& s) { return ops::Shape(s.begin(), s.end() - 2); }
 
 // Errors when the graph reads output `i` (named `what`), which the device does not compute.
-absl::Status RefuseOutput(OpBuilder& b, size_t i, const char* what) {
+absl::Status RefuseOutput(OpBuilder& b, size_t i, const char* what, const char* why = kOnlyAutogradReads) {
   if (!b.Wants(i)) return absl::OkStatus();
-  return b.Error(absl::StrCat("output ", i, " (", what,
-                              ") is not computed on the device; only the results PyTorch returns to the caller are"));
+  return b.Error(absl::StrCat("output ", i, " (", what, ") is not computed on the device: ", why));
 }
 
 // `x` as a batch of square matrices, or an error naming the argument and its shape.
@@ -175,6 +180,31 @@ absl::Status CholeskyInverse(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "cholesky_inverse", {factor}, attrs);
 }
 
+// _linalg_svd(A, full_matrices, compute_uv) -> (U, S, Vh): the singular values only.
+absl::Status Svd(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 0, "U", kVectorsUpToSign));
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 2, "Vh", kVectorsUpToSign));
+  KILN_ASSIGN_OR_RETURN(auto a, ctx.Tensor(node, "A"));
+  if (b.Shape(a).size() < 2)
+    return b.Error(absl::StrCat("A must be a batch of matrices [..., m, n], got ", ops::ShapeToString(b.Shape(a))));
+  KILN_ASSIGN_OR_RETURN(auto s, b.Op("linalg_svdvals", {a}));
+  return ctx.Bind(node, s, 1);
+}
+
+// _linalg_eigh(A, UPLO, compute_v) -> (eigenvalues, eigenvectors): the eigenvalues only.
+absl::Status Eigh(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_RETURN_IF_ERROR(RefuseOutput(b, 1, "eigenvectors", kVectorsUpToSign));
+  KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "A"));
+  const Argument* uplo = node.Find("UPLO");
+  const std::string triangle = uplo && uplo->kind == Argument::Kind::kString ? uplo->s : "L";
+  if (triangle != "L" && triangle != "U") return b.Error("UPLO must be 'L' or 'U', got '" + triangle + "'");
+  ops::Attrs attrs;
+  attrs.SetInt("upper", triangle == "U" ? 1 : 0);
+  return EmitAndBind(ctx, node, "linalg_eigvalsh", {a}, attrs);
+}
+
 absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkStatus(); }
 
 }  // namespace
@@ -187,6 +217,8 @@ void AddLinalgFactorRules(RuleTable& rules) {
   Decomposed(rules, "aten.linalg_cholesky_ex.default", CholeskyEx, "linalg_cholesky, linalg_info");
   Decomposed(rules, "aten.cholesky_solve.default", CholeskySolve, "cholesky_solve, expand");
   Lowered(rules, "aten.cholesky_inverse.default", CholeskyInverse, "cholesky_inverse");
+  Lowered(rules, "aten._linalg_svd.default", Svd, "linalg_svdvals (the singular values only)");
+  Lowered(rules, "aten._linalg_eigh.default", Eigh, "linalg_eigvalsh (the eigenvalues only)");
   Resolved(rules, "aten._linalg_check_errors.default", CheckErrors,
            "nothing: the device cannot raise; a singular or indefinite matrix gives inf/NaN and a nonzero info");
 }
