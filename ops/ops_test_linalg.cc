@@ -95,6 +95,23 @@ TEST(Linalg, SingularValuesAndSymmetricEigenvalues) {
   EXPECT_TRUE(AllClose(RunOp("linalg_eigvalsh", {upper}, Int("upper", 1)), at::linalg_eigvalsh(sym, "U"), 1e-4, 1e-4));
 }
 
+// 0 x 0 matrices and empty batches: no kernel may touch Eigen's empty-matrix assertions.
+TEST(Linalg, EmptyMatrices) {
+  for (Shape s : {Shape{2, 0, 0}, Shape{0, 3, 3}}) {
+    const at::Tensor a = at::zeros(s), b = at::zeros({s[0], s[1], 2});
+    EXPECT_TRUE(AllClose(RunOp("linalg_det", {a}), at::linalg_det(a)));
+    EXPECT_TRUE(AllClose(RunOp("linalg_slogdet", {a}, Int("part", 1)), std::get<1>(at::linalg_slogdet(a))));
+    EXPECT_TRUE(AllClose(RunOp("linalg_inv", {a}), a));
+    EXPECT_TRUE(AllClose(RunOp("linalg_solve", {a, b}), b));
+    EXPECT_TRUE(AllClose(RunOp("linalg_cholesky", {a}, Int("upper", 0)), a));
+    EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 0)), at::zeros({s[0]})));
+    EXPECT_TRUE(AllClose(RunOp("cholesky_solve", {b, a}, Int("upper", 0)), b));
+    EXPECT_TRUE(AllClose(RunOp("cholesky_inverse", {a}, Int("upper", 0)), a));
+    EXPECT_TRUE(AllClose(RunOp("linalg_svdvals", {a}), at::linalg_svdvals(a)));
+    EXPECT_TRUE(AllClose(RunOp("linalg_eigvalsh", {a}, Int("upper", 0)), at::linalg_eigvalsh(a)));
+  }
+}
+
 TEST(Linalg, ShapeErrors) {
   EXPECT_EQ(InferError("linalg_det", {{2, 3}}), "a must be a batch of square matrices [..., n, n], got [2, 3]");
   EXPECT_EQ(InferError("linalg_solve", {{2, 3, 3}, {2, 4, 1}}),

@@ -19,6 +19,9 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
         {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
+        {"aten.linalg_eig.default",
+         {false, "complex-valued: a general real matrix has complex eigenvalues and eigenvectors, and the device has "
+                 "no complex dtype (torch.linalg.eigvalsh covers symmetric matrices)"}},
         {"aten.mode.default", {true, "no device op for the most frequent value along a dim"}},
         {"aten.hash_tensor.default",
          {false, "XOR-reduces the elements' bit patterns as 64-bit words; the device holds every dtype as fp32 "
