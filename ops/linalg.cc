@@ -89,11 +89,53 @@ std::string InferEigvalsh(const std::vector<Shape>& inputs, const Attrs& attrs, 
   return "";
 }
 
+// geqrf: part 0 is the compact factorization [..., m, n], part 1 the Householder scalars tau
+// [..., min(m, n)].
+std::string InferGeqrf(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const int64_t part = attrs.Int("part");
+  if (part != 0 && part != 1) return "attribute 'part' must be 0 (a) or 1 (tau), got " + std::to_string(part);
+  if (part == 0) {
+    if (inputs[0].size() < 2) return "a must be a batch of matrices [..., m, n], got " + ShapeToString(inputs[0]);
+    *out = inputs[0];
+    return "";
+  }
+  return InferSvdvals(inputs, attrs, out);
+}
+
+// qr: Q [..., m, k] and R [..., k, n] with k = min(m, n), or k = m when complete.
+std::string InferQr(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& a = inputs[0];
+  if (a.size() < 2) return "a must be a batch of matrices [..., m, n], got " + ShapeToString(a);
+  bool complete, r;
+  if (std::string err = GetFlag(attrs, "complete", &complete); !err.empty()) return err;
+  if (std::string err = GetFlag(attrs, "r", &r); !err.empty()) return err;
+  const int64_t m = a[a.size() - 2], n = a.back(), k = complete ? m : std::min(m, n);
+  *out = BatchOf(a);
+  out->push_back(r ? k : m);
+  out->push_back(r ? n : k);
+  return "";
+}
+
+// householder_product(v [..., m, n], tau [..., k]) with k <= n <= m: the first n columns of
+// H_1 ... H_k.
+std::string InferHouseholderProduct(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  const Shape& v = inputs[0];
+  const Shape& tau = inputs[1];
+  if (v.size() < 2 || v[v.size() - 2] < v.back() || tau.size() != v.size() - 1 ||
+      Shape(tau.begin(), tau.end() - 1) != BatchOf(v) || tau.back() > v.back())
+    return "reflectors " + ShapeToString(v) + " and tau " + ShapeToString(tau) +
+           " must be [..., m, n] with m >= n and [..., k] with k <= n";
+  *out = v;
+  return "";
+}
+
 // Factoring a matrix costs ~n^3 element operations (on tile-padded sizes), solving for k
-// right-hand sides n^2 k more: each operand [..., n, k] counts n * n * k per matrix.
+// right-hand sides n^2 k more: each matrix operand [..., n, k] counts n * n * k per matrix (vectors
+// such as tau add nothing).
 double FactorWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) {
   double work = 0;
   for (const Shape& s : inputs) {
+    if (s.size() < 2) continue;
     const double n = RoundUpToTile(s[s.size() - 2]);
     work += static_cast<double>(DimProduct(s, 0, s.size() - 2)) * n * n * RoundUpToTile(s.back());
   }
@@ -136,6 +178,14 @@ std::vector<OpDef> LinalgOps() {
       Op("linalg_svdvals", "Singular values of each matrix [..., m, n], in descending order", {"a"}, InferSvdvals),
       Op("linalg_eigvalsh", "Eigenvalues of each symmetric matrix, in ascending order", {"a"}, InferEigvalsh,
          {{"upper", AttrKind::kInt, "1: read a's upper triangle; 0: its lower triangle (the other is ignored)"}}),
+      Op("linalg_geqrf", "LAPACK geqrf's Householder QR of each matrix: the compact factorization or its tau", {"a"},
+         InferGeqrf, {{"part", AttrKind::kInt, "0: R on and above the diagonal, the reflectors below; 1: tau"}}),
+      Op("linalg_qr", "Q or R of each matrix's Householder QR (LAPACK's signs: R's diagonal may be negative)", {"a"},
+         InferQr,
+         {{"r", AttrKind::kInt, "0: Q; 1: R"},
+          {"complete", AttrKind::kInt, "1: Q is m x m and R m x n; 0: reduced, Q m x k and R k x n, k = min(m, n)"}}),
+      Op("householder_product", "The first n columns of H_1 ... H_k from geqrf's reflectors and tau (LAPACK orgqr)",
+         {"reflectors", "tau"}, InferHouseholderProduct),
       Op("cholesky_inverse", "Inverse of a = L L^T (or U^T U) from its Cholesky factor", {"factor"}, InferSameSquare,
          {upper}),
   };

@@ -1,6 +1,7 @@
 // The linear-algebra kernels (ops/linalg.cc describes them), with Eigen. Each matrix is factored
 // in double precision: the fp32 results then round like LAPACK's, and singular or indefinite input
 // gives the values LAPACK-backed PyTorch gives (0 determinant, -inf log|det|, info codes).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -160,6 +161,54 @@ void EigvalshKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutVie
   }
 }
 
+// Eigen's Householder reflectors are LAPACK's (dlarfg: beta = -sign(alpha) * norm, tau = 0 for a
+// zero tail), so the compact factorization, tau, Q and R's signs match geqrf/orgqr's.
+void GeqrfKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool tau = attrs.Int("part") == 1;
+  const int64_t per = NumElements(out.shape) / std::max<int64_t>(Batch(in[0].shape), 1);
+  if (per == 0) return;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Eigen::HouseholderQR<Matrix> qr(Load(in[0], i));
+    if (tau) {
+      for (int64_t j = 0; j < per; ++j) out.data[i * per + j] = static_cast<float>(qr.hCoeffs()(j));
+    } else {
+      Store(qr.matrixQR(), out.data, i);
+    }
+  }
+}
+
+void QrKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool r = attrs.Int("r") == 1;
+  const int64_t rows = Rows(out.shape), cols = out.shape.back();
+  if (rows == 0 || cols == 0) return;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Matrix a = Load(in[0], i);
+    if (a.size() == 0) {  // Q of an m x 0 matrix (complete mode): the identity
+      Store(Matrix::Identity(rows, cols), out.data, i);
+      continue;
+    }
+    const Eigen::HouseholderQR<Matrix> qr(a);
+    if (r) {
+      Store(Matrix(qr.matrixQR().topRows(rows).triangularView<Eigen::Upper>()), out.data, i);
+    } else {
+      Store(Matrix(qr.householderQ() * Matrix::Identity(rows, cols)), out.data, i);
+    }
+  }
+}
+
+void HouseholderProductKernel(const std::vector<ConstView>& in, const Attrs&, MutView out) {
+  const int64_t m = Rows(out.shape), n = out.shape.back(), k = in[1].shape.back();
+  if (m == 0 || n == 0) return;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Matrix v = Load(in[0], i);
+    Eigen::VectorXd tau(k);
+    for (int64_t j = 0; j < k; ++j) tau(j) = in[1].data[i * k + j];
+    Eigen::HouseholderSequence<Matrix, Eigen::VectorXd> h(v, tau);
+    h.setLength(k);
+    Store(Matrix(h * Matrix::Identity(m, n)), out.data, i);
+  }
+}
+
 }  // namespace
 
 std::vector<KernelDef> LinalgKernels() {
@@ -174,6 +223,9 @@ std::vector<KernelDef> LinalgKernels() {
       {"cholesky_inverse", CholeskyInverseKernel},
       {"linalg_svdvals", SvdvalsKernel},
       {"linalg_eigvalsh", EigvalshKernel},
+      {"linalg_geqrf", GeqrfKernel},
+      {"linalg_qr", QrKernel},
+      {"householder_product", HouseholderProductKernel},
   };
 }
 

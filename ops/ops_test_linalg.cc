@@ -10,7 +10,7 @@ namespace {
 
 const bool kCovered = Covers({"linalg_det", "linalg_slogdet", "linalg_inv", "linalg_solve", "linalg_cholesky",
                               "linalg_info", "cholesky_solve", "cholesky_inverse", "linalg_svdvals",
-                              "linalg_eigvalsh"});
+                              "linalg_eigvalsh", "linalg_geqrf", "linalg_qr", "householder_product"});
 
 // Well conditioned: random plus a dominant diagonal.
 at::Tensor Square(Shape batch, int64_t n) {
@@ -93,6 +93,42 @@ TEST(Linalg, SingularValuesAndSymmetricEigenvalues) {
   const at::Tensor upper = sym.triu() + 100.0 * at::ones({5, 5}).tril(-1);
   EXPECT_TRUE(AllClose(RunOp("linalg_eigvalsh", {lower}, Int("upper", 0)), at::linalg_eigvalsh(sym), 1e-4, 1e-4));
   EXPECT_TRUE(AllClose(RunOp("linalg_eigvalsh", {upper}, Int("upper", 1)), at::linalg_eigvalsh(sym, "U"), 1e-4, 1e-4));
+}
+
+Attrs QrAttrs(bool r, bool complete) {
+  Attrs a;
+  a.SetInt("r", r).SetInt("complete", complete);
+  return a;
+}
+
+// Same signs as LAPACK: Q and R are compared directly, not up to sign.
+TEST(Linalg, HouseholderQr) {
+  for (Shape s : {Shape{2, 5, 3}, Shape{3, 4}, Shape{4, 4}}) {
+    const at::Tensor a = Randn(s);
+    const auto [ga, gtau] = at::geqrf(a);
+    EXPECT_TRUE(AllClose(RunOp("linalg_geqrf", {a}, Int("part", 0)), ga, 1e-4, 1e-4)) << a.sizes();
+    EXPECT_TRUE(AllClose(RunOp("linalg_geqrf", {a}, Int("part", 1)), gtau, 1e-4, 1e-4)) << a.sizes();
+    for (bool complete : {false, true}) {
+      const auto [q, r] = at::linalg_qr(a, complete ? "complete" : "reduced");
+      EXPECT_TRUE(AllClose(RunOp("linalg_qr", {a}, QrAttrs(false, complete)), q, 1e-4, 1e-4)) << a.sizes();
+      EXPECT_TRUE(AllClose(RunOp("linalg_qr", {a}, QrAttrs(true, complete)), r, 1e-4, 1e-4)) << a.sizes();
+    }
+  }
+  // OpInfo's shapes: k = n, k < n, k = 0, m > n, batched, empty.
+  for (auto [vs, ts] : std::vector<std::pair<Shape, Shape>>{{{5, 5}, {5}},
+                                                           {{6, 5}, {5}},
+                                                           {{2, 1, 6, 5}, {2, 1, 5}},
+                                                           {{5, 4}, {3}},
+                                                           {{5, 5}, {0}},
+                                                           {{0, 0}, {0}}}) {
+    const at::Tensor v = Randn(vs), tau = Randn(ts);
+    EXPECT_TRUE(AllClose(RunOp("householder_product", {v, tau}), at::linalg_householder_product(v, tau), 1e-4, 1e-4))
+        << v.sizes() << " " << tau.sizes();
+  }
+  EXPECT_EQ(Work("householder_product", {{5, 5}, {5}}), 32.0 * 32 * 32);  // tau, a vector, adds nothing
+  EXPECT_EQ(Work("linalg_solve", {{2, 3, 3}, {2, 3, 1}}), 2 * 2 * 32.0 * 32 * 32);
+  EXPECT_EQ(InferError("householder_product", {{3, 4}, {2}}),
+            "reflectors [3, 4] and tau [2] must be [..., m, n] with m >= n and [..., k] with k <= n");
 }
 
 // 0 x 0 matrices and empty batches: no kernel may touch Eigen's empty-matrix assertions.

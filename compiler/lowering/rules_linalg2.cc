@@ -1,5 +1,5 @@
 // Lowering rules for the dense factorizations that torch.linalg decomposes to: determinants,
-// inverse, solve, Cholesky and its solves, singular values and symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
+// inverse, solve, Cholesky and its solves, Householder QR, singular values and symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
 //
 // LAPACK's byproducts that only autograd reads (the LU factors and pivots of _linalg_det,
 // _linalg_slogdet and _linalg_solve_ex) are not produced: a graph that uses them gets an error
@@ -205,6 +205,56 @@ absl::Status Eigh(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "linalg_eigvalsh", {a}, attrs);
 }
 
+absl::StatusOr<int> MatrixArg(LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, arg));
+  const ops::Shape& s = ctx.graph().values[x].shape;
+  if (s.size() < 2)
+    return ctx.NodeError(node, absl::StrCat(arg, " must be a batch of matrices [..., m, n], got ", ops::ShapeToString(s)));
+  return x;
+}
+
+// geqrf(self) -> (a, tau).
+absl::Status Geqrf(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto a, MatrixArg(ctx, node, "self"));
+  for (size_t part : {0, 1}) {
+    if (!b.Wants(part)) continue;
+    ops::Attrs attrs;
+    attrs.SetInt("part", static_cast<int64_t>(part));
+    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_geqrf", {a}, attrs));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
+  }
+  return absl::OkStatus();
+}
+
+// linalg_qr(A, mode) -> (Q, R); mode "r" returns an empty Q.
+absl::Status Qr(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto a, MatrixArg(ctx, node, "A"));
+  const Argument* mode_arg = node.Find("mode");
+  const std::string mode = mode_arg && mode_arg->kind == Argument::Kind::kString ? mode_arg->s : "reduced";
+  if (mode != "reduced" && mode != "complete" && mode != "r")
+    return b.Error("mode must be 'reduced', 'complete' or 'r', got '" + mode + "'");
+  for (size_t r : {0, 1}) {
+    if (!b.Wants(r)) continue;
+    if (r == 0 && mode == "r") {
+      KILN_RETURN_IF_ERROR(ctx.Bind(node, b.Constant("q", {0}, {}), 0));
+      continue;
+    }
+    ops::Attrs attrs;
+    attrs.SetInt("r", static_cast<int64_t>(r)).SetInt("complete", mode == "complete" ? 1 : 0);
+    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_qr", {a}, attrs));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, r));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HouseholderProduct(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto v, ctx.Tensor(node, "input"));
+  KILN_ASSIGN_OR_RETURN(auto tau, ctx.Tensor(node, "tau"));
+  return EmitAndBind(ctx, node, "householder_product", {v, tau});
+}
+
 absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkStatus(); }
 
 }  // namespace
@@ -219,6 +269,9 @@ void AddLinalgFactorRules(RuleTable& rules) {
   Lowered(rules, "aten.cholesky_inverse.default", CholeskyInverse, "cholesky_inverse");
   Lowered(rules, "aten._linalg_svd.default", Svd, "linalg_svdvals (the singular values only)");
   Lowered(rules, "aten._linalg_eigh.default", Eigh, "linalg_eigvalsh (the eigenvalues only)");
+  Lowered(rules, "aten.geqrf.default", Geqrf, "linalg_geqrf (one per output: a, tau)");
+  Lowered(rules, "aten.linalg_qr.default", Qr, "linalg_qr (one per output: Q, R)");
+  Lowered(rules, "aten.linalg_householder_product.default", HouseholderProduct, "householder_product");
   Resolved(rules, "aten._linalg_check_errors.default", CheckErrors,
            "nothing: the device cannot raise; a singular or indefinite matrix gives inf/NaN and a nonzero info");
 }
