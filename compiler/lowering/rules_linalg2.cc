@@ -261,7 +261,7 @@ absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkSta
 
 void AddLinalgFactorRules(RuleTable& rules) {
   Lowered(rules, "aten._linalg_det.default", Det, "linalg_det");
-  Lowered(rules, "aten._linalg_slogdet.default", Slogdet, "linalg_slogdet (one per output: sign, log|det|)");
+  Lowered(rules, "aten._linalg_slogdet.default", Slogdet, "linalg_slogdet (one per output: sign and log|det|)");
   Decomposed(rules, "aten.linalg_inv_ex.default", InvEx, "linalg_inv, linalg_info");
   Decomposed(rules, "aten._linalg_solve_ex.default", SolveEx, "linalg_solve, linalg_info, permute, expand, reshape");
   Decomposed(rules, "aten.linalg_cholesky_ex.default", CholeskyEx, "linalg_cholesky, linalg_info");
@@ -269,8 +269,8 @@ void AddLinalgFactorRules(RuleTable& rules) {
   Lowered(rules, "aten.cholesky_inverse.default", CholeskyInverse, "cholesky_inverse");
   Lowered(rules, "aten._linalg_svd.default", Svd, "linalg_svdvals (the singular values only)");
   Lowered(rules, "aten._linalg_eigh.default", Eigh, "linalg_eigvalsh (the eigenvalues only)");
-  Lowered(rules, "aten.geqrf.default", Geqrf, "linalg_geqrf (one per output: a, tau)");
-  Lowered(rules, "aten.linalg_qr.default", Qr, "linalg_qr (one per output: Q, R)");
+  Lowered(rules, "aten.geqrf.default", Geqrf, "linalg_geqrf (one per output: a and tau)");
+  Lowered(rules, "aten.linalg_qr.default", Qr, "linalg_qr (one per output: Q and R)");
   Lowered(rules, "aten.linalg_householder_product.default", HouseholderProduct, "householder_product");
   Resolved(rules, "aten._linalg_check_errors.default", CheckErrors,
            "nothing: the device cannot raise; a singular or indefinite matrix gives inf/NaN and a nonzero info");
