@@ -129,6 +129,23 @@ std::string InferHouseholderProduct(const std::vector<Shape>& inputs, const Attr
   return "";
 }
 
+// pinv(a [..., m, n], atol [...], rtol [...]) -> [..., n, m]; the tolerances hold one value per
+// matrix (the compiler expands them).
+std::string InferPinv(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& a = inputs[0];
+  if (a.size() < 2) return "a must be a batch of matrices [..., m, n], got " + ShapeToString(a);
+  for (size_t i = 1; i < inputs.size(); ++i)
+    if (inputs[i] != BatchOf(a))
+      return std::string(i == 1 ? "atol " : "rtol ") + ShapeToString(inputs[i]) + " must have the batch shape " +
+             ShapeToString(BatchOf(a)) + " of a " + ShapeToString(a);
+  bool flag;
+  if (std::string err = GetFlag(attrs, "hermitian", &flag); !err.empty()) return err;
+  *out = BatchOf(a);
+  out->push_back(a.back());
+  out->push_back(a[a.size() - 2]);
+  return "";
+}
+
 // Factoring a matrix costs ~n^3 element operations (on tile-padded sizes), solving for k
 // right-hand sides n^2 k more: each matrix operand [..., n, k] counts n * n * k per matrix (vectors
 // such as tau add nothing).
@@ -143,7 +160,7 @@ double FactorWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) 
 }
 
 OpDef Op(std::string_view name, std::string_view summary, std::vector<std::string_view> inputs, InferShapeFn infer,
-         std::vector<AttrDef> attrs = {}) {
+         std::vector<AttrDef> attrs = {}, int num_optional = 0) {
   OpDef def;
   def.name = name;
   def.summary = summary;
@@ -151,6 +168,7 @@ OpDef Op(std::string_view name, std::string_view summary, std::vector<std::strin
   def.attrs = std::move(attrs);
   def.infer_shape = infer;
   def.work = FactorWork;
+  def.num_optional_inputs = num_optional;
   return def;
 }
 
@@ -186,6 +204,12 @@ std::vector<OpDef> LinalgOps() {
           {"complete", AttrKind::kInt, "1: Q is m x m and R m x n; 0: reduced, Q m x k and R k x n, k = min(m, n)"}}),
       Op("householder_product", "The first n columns of H_1 ... H_k from geqrf's reflectors and tau (LAPACK orgqr)",
          {"reflectors", "tau"}, InferHouseholderProduct),
+      Op("linalg_pinv",
+         "Moore-Penrose pseudo-inverse of each matrix, dropping singular values <= max(atol, rtol * largest); "
+         "without rtol, rtol is 0 where atol > 0, else eps * max(m, n) (torch.linalg.pinv)",
+         {"a", "atol", "rtol"}, InferPinv,
+         {{"hermitian", AttrKind::kInt, "1: a is symmetric (only its lower triangle is read; eigendecomposition)"}},
+         /*num_optional=*/2),
       Op("cholesky_inverse", "Inverse of a = L L^T (or U^T U) from its Cholesky factor", {"factor"}, InferSameSquare,
          {upper}),
   };

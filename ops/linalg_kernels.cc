@@ -209,6 +209,35 @@ void HouseholderProductKernel(const std::vector<ConstView>& in, const Attrs&, Mu
   }
 }
 
+void PinvKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool hermitian = attrs.Int("hermitian") == 1;
+  const int64_t m = Rows(in[0].shape), n = in[0].shape.back();
+  if (m == 0 || n == 0) return;
+  const double default_rtol = std::numeric_limits<float>::epsilon() * static_cast<double>(std::max(m, n));
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const double atol = in.size() > 1 ? in[1].data[i] : 0.0;
+    const double rtol = in.size() > 2 ? in[2].data[i] : (atol > 0 ? 0.0 : default_rtol);
+    const Matrix a = Load(in[0], i);
+    Matrix u, v;
+    Eigen::VectorXd s;  // a = u diag(s) v^T
+    if (hermitian) {
+      const Eigen::SelfAdjointEigenSolver<Matrix> eig(Matrix(a.selfadjointView<Eigen::Lower>()));
+      u = eig.eigenvectors();
+      s = eig.eigenvalues();
+      v = u;
+    } else {
+      const Eigen::JacobiSVD<Matrix> svd(a, Eigen::ComputeThinU | Eigen::ComputeThinV);
+      u = svd.matrixU();
+      v = svd.matrixV();
+      s = svd.singularValues();
+    }
+    const double tol = std::max(atol, rtol * s.cwiseAbs().maxCoeff());
+    Eigen::VectorXd inv_s(s.size());
+    for (int64_t j = 0; j < s.size(); ++j) inv_s(j) = std::abs(s(j)) > tol ? 1.0 / s(j) : 0.0;
+    Store(Matrix(v * inv_s.asDiagonal() * u.transpose()), out.data, i);
+  }
+}
+
 }  // namespace
 
 std::vector<KernelDef> LinalgKernels() {
@@ -226,6 +255,7 @@ std::vector<KernelDef> LinalgKernels() {
       {"linalg_geqrf", GeqrfKernel},
       {"linalg_qr", QrKernel},
       {"householder_product", HouseholderProductKernel},
+      {"linalg_pinv", PinvKernel},
   };
 }
 

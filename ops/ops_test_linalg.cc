@@ -10,7 +10,8 @@ namespace {
 
 const bool kCovered = Covers({"linalg_det", "linalg_slogdet", "linalg_inv", "linalg_solve", "linalg_cholesky",
                               "linalg_info", "cholesky_solve", "cholesky_inverse", "linalg_svdvals",
-                              "linalg_eigvalsh", "linalg_geqrf", "linalg_qr", "householder_product"});
+                              "linalg_eigvalsh", "linalg_geqrf", "linalg_qr", "householder_product",
+                              "linalg_pinv"});
 
 // Well conditioned: random plus a dominant diagonal.
 at::Tensor Square(Shape batch, int64_t n) {
@@ -129,6 +130,23 @@ TEST(Linalg, HouseholderQr) {
   EXPECT_EQ(Work("linalg_solve", {{2, 3, 3}, {2, 3, 1}}), 2 * 2 * 32.0 * 32 * 32);
   EXPECT_EQ(InferError("householder_product", {{3, 4}, {2}}),
             "reflectors [3, 4] and tau [2] must be [..., m, n] with m >= n and [..., k] with k <= n");
+}
+
+TEST(Linalg, PseudoInverse) {
+  for (Shape s : {Shape{2, 5, 3}, Shape{3, 4}}) {
+    const at::Tensor a = Randn(s);
+    EXPECT_TRUE(AllClose(RunOp("linalg_pinv", {a}, Int("hermitian", 0)), at::linalg_pinv(a), 1e-4, 1e-4)) << a.sizes();
+  }
+  // Rank 2 of 4: the tolerance drops the two (numerically) zero singular values.
+  const at::Tensor low = at::matmul(Randn({4, 2}), Randn({2, 4}));
+  EXPECT_TRUE(AllClose(RunOp("linalg_pinv", {low}, Int("hermitian", 0)), at::linalg_pinv(low), 1e-3, 1e-3));
+  // atol per matrix: drops what is below it.
+  const at::Tensor d = at::diag(at::tensor({4.0f, 2.0f, 0.5f})).expand({2, 3, 3}).contiguous();
+  const at::Tensor atol = at::tensor({1.0f, 0.1f});
+  EXPECT_TRUE(AllClose(RunOp("linalg_pinv", {d, atol}, Int("hermitian", 0)),
+                       at::linalg_pinv(d, atol, std::optional<at::Tensor>(), false), 1e-5, 1e-5));
+  const at::Tensor sym = Spd({}, 4) - 4.0 * at::eye(4, at::kFloat);
+  EXPECT_TRUE(AllClose(RunOp("linalg_pinv", {sym.tril()}, Int("hermitian", 1)), at::linalg_pinv(sym, 1e-30, true), 1e-3, 1e-3));
 }
 
 // 0 x 0 matrices and empty batches: no kernel may touch Eigen's empty-matrix assertions.

@@ -1,5 +1,6 @@
 // Lowering rules for the dense factorizations that torch.linalg decomposes to: determinants,
-// inverse, solve, Cholesky and its solves, Householder QR, singular values and symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
+// inverse, solve, Cholesky and its solves, Householder QR, pseudo-inverse, singular values and
+// symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
 //
 // LAPACK's byproducts that only autograd reads (the LU factors and pivots of _linalg_det,
 // _linalg_slogdet and _linalg_solve_ex) are not produced: a graph that uses them gets an error
@@ -255,6 +256,31 @@ absl::Status HouseholderProduct(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "householder_product", {v, tau});
 }
 
+// linalg_pinv.atol_rtol_tensor(self, atol?, rtol?, hermitian): the tolerances expanded to one per
+// matrix; an absent atol is 0, an absent rtol is left to the op (its default depends on atol).
+absl::Status Pinv(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto a, MatrixArg(ctx, node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto atol, ctx.OptionalTensor(node, "atol"));
+  KILN_ASSIGN_OR_RETURN(auto rtol, ctx.OptionalTensor(node, "rtol"));
+  KILN_ASSIGN_OR_RETURN(auto hermitian, ctx.Bool(node, "hermitian", false));
+  const ops::Shape batch = Batch(b.Shape(a));
+  std::vector<int> inputs = {a};
+  if (rtol && !atol) atol = b.Scalar(0.0);
+  for (auto [tol, name] : {std::pair{atol, "atol"}, std::pair{rtol, "rtol"}}) {
+    if (!tol) continue;
+    ops::Shape broadcast;
+    if (std::string err = ops::BroadcastShapes(batch, b.Shape(*tol), &broadcast); !err.empty() || broadcast != batch)
+      return b.Error(absl::StrCat(name, " ", ops::ShapeToString(b.Shape(*tol)), " does not broadcast to the batch ",
+                                  ops::ShapeToString(batch), " of self ", ops::ShapeToString(b.Shape(a))));
+    KILN_ASSIGN_OR_RETURN(auto expanded, b.Expand(*tol, batch));
+    inputs.push_back(expanded);
+  }
+  ops::Attrs attrs;
+  attrs.SetInt("hermitian", hermitian ? 1 : 0);
+  return EmitAndBind(ctx, node, "linalg_pinv", inputs, attrs);
+}
+
 absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkStatus(); }
 
 }  // namespace
@@ -272,6 +298,7 @@ void AddLinalgFactorRules(RuleTable& rules) {
   Lowered(rules, "aten.geqrf.default", Geqrf, "linalg_geqrf (one per output: a and tau)");
   Lowered(rules, "aten.linalg_qr.default", Qr, "linalg_qr (one per output: Q and R)");
   Lowered(rules, "aten.linalg_householder_product.default", HouseholderProduct, "householder_product");
+  Decomposed(rules, "aten.linalg_pinv.atol_rtol_tensor", Pinv, "linalg_pinv, expand");
   Resolved(rules, "aten._linalg_check_errors.default", CheckErrors,
            "nothing: the device cannot raise; a singular or indefinite matrix gives inf/NaN and a nonzero info");
 }
