@@ -36,8 +36,26 @@ std::string InferInfo(const std::vector<Shape>& inputs, const Attrs& attrs, Shap
   const int64_t kind = attrs.Int("factorization");
   if (kind != 0 && kind != 1)
     return "attribute 'factorization' must be 0 (LU) or 1 (Cholesky), got " + std::to_string(kind);
-  return InferPerMatrix(inputs, attrs, out);
+  if (kind == 1) return InferPerMatrix(inputs, attrs, out);
+  if (inputs[0].size() < 2) return "a must be a batch of matrices [..., m, n], got " + ShapeToString(inputs[0]);
+  *out = BatchOf(inputs[0]);  // LU also factors rectangular matrices
+  return "";
 }
+
+// lu_factor: part 0 is the compact LU [..., m, n], part 1 the 1-based pivots [..., min(m, n)].
+std::string InferLuFactor(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const int64_t part = attrs.Int("part");
+  if (part != 0 && part != 1) return "attribute 'part' must be 0 (LU) or 1 (pivots), got " + std::to_string(part);
+  if (inputs[0].size() < 2) return "a must be a batch of matrices [..., m, n], got " + ShapeToString(inputs[0]);
+  if (part == 0) {
+    *out = inputs[0];
+    return "";
+  }
+  *out = BatchOf(inputs[0]);
+  out->push_back(std::min(inputs[0][inputs[0].size() - 2], inputs[0].back()));
+  return "";
+}
+
 
 // inv, cholesky, cholesky_inverse: a matrix per matrix.
 std::string InferSameSquare(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
@@ -59,6 +77,18 @@ std::string InferSolve(const Shape& a, const Shape& b, Shape* out) {
            ShapeToString(a);
   *out = b;
   return "";
+}
+
+// lu_solve(lu [..., n, n], pivots [..., n], b [..., n, k]) -> [..., n, k], one batch.
+std::string InferLuSolve(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  bool adjoint;
+  if (std::string err = GetFlag(attrs, "adjoint", &adjoint); !err.empty()) return err;
+  const Shape& lu = inputs[0];
+  const Shape& piv = inputs[1];
+  if (std::string err = CheckSquare(lu, "lu"); !err.empty()) return err;
+  if (piv != Shape(lu.begin(), lu.end() - 1))
+    return "pivots " + ShapeToString(piv) + " must be [..., n] for lu " + ShapeToString(lu);
+  return InferSolve(lu, inputs[2], out);
 }
 
 std::string InferLinalgSolve(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
@@ -210,6 +240,10 @@ std::vector<OpDef> LinalgOps() {
          {"a", "atol", "rtol"}, InferPinv,
          {{"hermitian", AttrKind::kInt, "1: a is symmetric (only its lower triangle is read; eigendecomposition)"}},
          /*num_optional=*/2),
+      Op("linalg_lu_factor", "LAPACK getrf's LU with partial pivoting: the compact L\\U or the 1-based row swaps",
+         {"a"}, InferLuFactor, {{"part", AttrKind::kInt, "0: U on and above the diagonal, L's multipliers below; 1: pivots"}}),
+      Op("linalg_lu_solve", "X with A X = b (or A^T X = b) from getrf's LU and pivots", {"lu", "pivots", "b"},
+         InferLuSolve, {{"adjoint", AttrKind::kInt, "1: solve A^T X = b"}}),
       Op("cholesky_inverse", "Inverse of a = L L^T (or U^T U) from its Cholesky factor", {"factor"}, InferSameSquare,
          {upper}),
   };

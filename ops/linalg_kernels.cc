@@ -62,6 +62,29 @@ void CholeskySolveInPlace(const Matrix& l, Matrix* b) {
   l.transpose().triangularView<Eigen::Upper>().solveInPlace(*b);
 }
 
+// LAPACK's getf2 on `a` in place: partial pivoting on the first largest magnitude, pivots 1-based
+// (row j was swapped with row pivots[j] - 1). Returns info: 0, or 1 + the first exactly zero pivot.
+int64_t Getrf(Matrix* a, std::vector<int64_t>* pivots) {
+  const int64_t m = a->rows(), n = a->cols(), k = std::min(m, n);
+  pivots->assign(k, 0);
+  int64_t info = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    int64_t p = j;
+    for (int64_t i = j + 1; i < m; ++i)
+      if (std::abs((*a)(i, j)) > std::abs((*a)(p, j))) p = i;
+    (*pivots)[j] = p + 1;
+    if ((*a)(p, j) == 0) {
+      if (info == 0) info = j + 1;
+      continue;
+    }
+    if (p != j) a->row(p).swap(a->row(j));
+    a->col(j).tail(m - j - 1) /= (*a)(j, j);
+    a->bottomRightCorner(m - j - 1, n - j - 1).noalias() -=
+        a->col(j).tail(m - j - 1) * a->row(j).tail(n - j - 1);
+  }
+  return info;
+}
+
 void DetKernel(const std::vector<ConstView>& in, const Attrs&, MutView out) {
   for (int64_t i = 0, n = Batch(in[0].shape); i < n; ++i)
     out.data[i] = static_cast<float>(Load(in[0], i).partialPivLu().determinant());
@@ -110,10 +133,9 @@ void InfoKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView ou
       Matrix l;
       info = Cholesky(a, &l);
     } else {
-      // getrf's info: the first exactly zero pivot of U (Eigen pivots on the largest magnitude, as getrf).
-      const auto diag = a.partialPivLu().matrixLU().diagonal();
-      for (int64_t j = 0; j < diag.size() && info == 0; ++j)
-        if (diag(j) == 0) info = j + 1;
+      Matrix lu = a;
+      std::vector<int64_t> pivots;
+      info = Getrf(&lu, &pivots);
     }
     out.data[i] = static_cast<float>(info);
   }
@@ -238,6 +260,47 @@ void PinvKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView ou
   }
 }
 
+void LuFactorKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool pivots_part = attrs.Int("part") == 1;
+  if (NumElements(out.shape) == 0) return;
+  const int64_t k = out.shape.back();
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    Matrix lu = Load(in[0], i);
+    std::vector<int64_t> pivots;
+    Getrf(&lu, &pivots);
+    if (pivots_part) {
+      for (int64_t j = 0; j < k; ++j) out.data[i * k + j] = static_cast<float>(pivots[j]);
+    } else {
+      Store(lu, out.data, i);
+    }
+  }
+}
+
+void LuSolveKernel(const std::vector<ConstView>& in, const Attrs& attrs, MutView out) {
+  const bool adjoint = attrs.Int("adjoint") == 1;
+  const int64_t n = Rows(in[0].shape);
+  if (NumElements(out.shape) == 0) return;
+  for (int64_t i = 0, count = Batch(in[0].shape); i < count; ++i) {
+    const Matrix lu = Load(in[0], i);
+    Matrix x = Load(in[2], i);
+    // Pivots out of [1, n] (not getrf's) are skipped rather than read out of bounds.
+    auto swap = [&](int64_t j) {
+      const int64_t p = static_cast<int64_t>(in[1].data[i * n + j]) - 1;
+      if (p >= 0 && p < n && p != j) x.row(p).swap(x.row(j));
+    };
+    if (!adjoint) {  // A = P L U: X = U^-1 L^-1 P^T b
+      for (int64_t j = 0; j < n; ++j) swap(j);
+      lu.triangularView<Eigen::UnitLower>().solveInPlace(x);
+      lu.triangularView<Eigen::Upper>().solveInPlace(x);
+    } else {  // A^T = U^T L^T P^T: X = P L^-T U^-T b
+      lu.transpose().triangularView<Eigen::Lower>().solveInPlace(x);
+      lu.transpose().triangularView<Eigen::UnitUpper>().solveInPlace(x);
+      for (int64_t j = n; j-- > 0;) swap(j);
+    }
+    Store(x, out.data, i);
+  }
+}
+
 }  // namespace
 
 std::vector<KernelDef> LinalgKernels() {
@@ -256,6 +319,8 @@ std::vector<KernelDef> LinalgKernels() {
       {"linalg_qr", QrKernel},
       {"householder_product", HouseholderProductKernel},
       {"linalg_pinv", PinvKernel},
+      {"linalg_lu_factor", LuFactorKernel},
+      {"linalg_lu_solve", LuSolveKernel},
   };
 }
 

@@ -11,7 +11,7 @@ namespace {
 const bool kCovered = Covers({"linalg_det", "linalg_slogdet", "linalg_inv", "linalg_solve", "linalg_cholesky",
                               "linalg_info", "cholesky_solve", "cholesky_inverse", "linalg_svdvals",
                               "linalg_eigvalsh", "linalg_geqrf", "linalg_qr", "householder_product",
-                              "linalg_pinv"});
+                              "linalg_pinv", "linalg_lu_factor", "linalg_lu_solve"});
 
 // Well conditioned: random plus a dominant diagonal.
 at::Tensor Square(Shape batch, int64_t n) {
@@ -147,6 +147,27 @@ TEST(Linalg, PseudoInverse) {
                        at::linalg_pinv(d, atol, std::optional<at::Tensor>(), false), 1e-5, 1e-5));
   const at::Tensor sym = Spd({}, 4) - 4.0 * at::eye(4, at::kFloat);
   EXPECT_TRUE(AllClose(RunOp("linalg_pinv", {sym.tril()}, Int("hermitian", 1)), at::linalg_pinv(sym, 1e-30, true), 1e-3, 1e-3));
+}
+
+TEST(Linalg, LuFactorAndSolve) {
+  for (Shape s : {Shape{2, 4, 4}, Shape{5, 3}, Shape{3, 5}}) {
+    const at::Tensor a = Randn(s);
+    const auto [lu, pivots, info] = at::linalg_lu_factor_ex(a);
+    EXPECT_TRUE(AllClose(RunOp("linalg_lu_factor", {a}, Int("part", 0)), lu, 1e-4, 1e-4)) << a.sizes();
+    EXPECT_TRUE(AllClose(RunOp("linalg_lu_factor", {a}, Int("part", 1)), pivots)) << a.sizes();
+    EXPECT_TRUE(AllClose(RunOp("linalg_info", {a}, Int("factorization", 0)), info)) << a.sizes();
+  }
+  const at::Tensor a = Square({2}, 4), b = Randn({2, 4, 3});
+  const auto [lu, pivots] = at::linalg_lu_factor(a);
+  for (bool adjoint : {false, true})
+    EXPECT_TRUE(AllClose(RunOp("linalg_lu_solve", {lu, pivots, b}, Int("adjoint", adjoint)),
+                         at::linalg_lu_solve(lu, pivots, b, true, adjoint), 1e-4, 1e-4))
+        << adjoint;
+  // A zero column: getrf's info names it and leaves it unscaled.
+  const at::Tensor z = at::tensor({1.0f, 0.0f, 2.0f, 0.0f}).reshape({2, 2});
+  const auto [zlu, zpiv, zinfo] = at::linalg_lu_factor_ex(z);
+  EXPECT_TRUE(AllClose(RunOp("linalg_lu_factor", {z}, Int("part", 0)), zlu));
+  EXPECT_TRUE(AllClose(RunOp("linalg_info", {z}, Int("factorization", 0)), zinfo));
 }
 
 // 0 x 0 matrices and empty batches: no kernel may touch Eigen's empty-matrix assertions.
