@@ -1,6 +1,6 @@
 // Lowering rules for the dense factorizations that torch.linalg decomposes to: determinants,
-// inverse, solve, Cholesky and its solves, Householder QR, pseudo-inverse, singular values and
-// symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
+// inverse, solve, LU and its solve, Cholesky and its solves, Householder QR, pseudo-inverse, singular
+// values and symmetric eigenvalues, onto the linalg device ops (ops/linalg.cc).
 //
 // LAPACK's byproducts that only autograd reads (the LU factors and pivots of _linalg_det,
 // _linalg_slogdet and _linalg_solve_ex) are not produced: a graph that uses them gets an error
@@ -281,6 +281,56 @@ absl::Status Pinv(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "linalg_pinv", inputs, attrs);
 }
 
+// linalg_lu_factor_ex(A, pivot, check_errors) -> (LU, pivots, info).
+absl::Status LuFactorEx(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto a, MatrixArg(ctx, node, "A"));
+  KILN_ASSIGN_OR_RETURN(auto pivot, ctx.Bool(node, "pivot", true));
+  if (!pivot) return b.Error("LU without pivoting (pivot=False) is not supported; LAPACK's getrf always pivots");
+  for (size_t part : {0, 1}) {
+    if (!b.Wants(part)) continue;
+    ops::Attrs attrs;
+    attrs.SetInt("part", static_cast<int64_t>(part));
+    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_lu_factor", {a}, attrs));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
+  }
+  if (!b.Wants(2)) return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(auto info, Info(b, a, 0));
+  return ctx.Bind(node, info, 2);
+}
+
+// linalg_lu_solve(LU, pivots, B, left, adjoint); left=False solves X A = B as A^T X^T = B^T.
+absl::Status LuSolve(LoweringContext& ctx, const AtenNode& node) {
+  OpBuilder b(ctx, node);
+  KILN_ASSIGN_OR_RETURN(auto lu, SquareArg(ctx, node, "LU"));
+  KILN_ASSIGN_OR_RETURN(auto pivots, ctx.Tensor(node, "pivots"));
+  KILN_ASSIGN_OR_RETURN(auto rhs, MatrixArg(ctx, node, "B"));
+  KILN_ASSIGN_OR_RETURN(auto left, ctx.Bool(node, "left", true));
+  KILN_ASSIGN_OR_RETURN(auto adjoint, ctx.Bool(node, "adjoint", false));
+  const ops::Shape slu = b.Shape(lu);
+  if (b.Shape(pivots) != ops::Shape(slu.begin(), slu.end() - 1))
+    return b.Error(absl::StrCat("pivots ", ops::ShapeToString(b.Shape(pivots)), " must be [..., n] for LU ",
+                                ops::ShapeToString(slu)));
+  if (!left) {
+    KILN_ASSIGN_OR_RETURN(rhs, Transposed(b, rhs));
+    adjoint = !adjoint;
+  }
+  const int lu_before = lu;
+  KILN_RETURN_IF_ERROR(BroadcastBatch(b, &lu, &rhs));
+  if (lu != lu_before) {
+    ops::Shape piv_shape = b.Shape(lu);
+    piv_shape.pop_back();
+    KILN_ASSIGN_OR_RETURN(pivots, b.Expand(pivots, piv_shape));
+  }
+  ops::Attrs attrs;
+  attrs.SetInt("adjoint", adjoint ? 1 : 0);
+  KILN_ASSIGN_OR_RETURN(auto x, b.Op("linalg_lu_solve", {lu, pivots, rhs}, attrs));
+  if (!left) {
+    KILN_ASSIGN_OR_RETURN(x, Transposed(b, x));
+  }
+  return ctx.Bind(node, x);
+}
+
 absl::Status CheckErrors(LoweringContext&, const AtenNode&) { return absl::OkStatus(); }
 
 }  // namespace
@@ -299,6 +349,8 @@ void AddLinalgFactorRules(RuleTable& rules) {
   Lowered(rules, "aten.linalg_qr.default", Qr, "linalg_qr (one per output: Q and R)");
   Lowered(rules, "aten.linalg_householder_product.default", HouseholderProduct, "householder_product");
   Decomposed(rules, "aten.linalg_pinv.atol_rtol_tensor", Pinv, "linalg_pinv, expand");
+  Decomposed(rules, "aten.linalg_lu_factor_ex.default", LuFactorEx, "linalg_lu_factor, linalg_info");
+  Decomposed(rules, "aten.linalg_lu_solve.default", LuSolve, "linalg_lu_solve, permute, expand");
   Resolved(rules, "aten._linalg_check_errors.default", CheckErrors,
            "nothing: the device cannot raise; a singular or indefinite matrix gives inf/NaN and a nonzero info");
 }
