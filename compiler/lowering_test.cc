@@ -1898,5 +1898,49 @@ TEST(Lowering, HistogramBinCount) {
   EXPECT_EQ(out["edges"], (std::vector<float>{0, 1, 2.5f, 3}));
 }
 
+// torch.linalg's solve takes vectors and left=False; slogdet and info are outputs of their own;
+// the LU byproducts autograd would read are refused by name.
+TEST(Lowering, LinalgSolveAndSlogdet) {
+  AtenGraph g;
+  AddUserInput(g, "a", {2, 2});
+  AddUserInput(g, "b", {2});
+  AddNode(g, "solve", "torch.ops.aten._linalg_solve_ex.default", {TensorArg("A", "a"), TensorArg("B", "b")}, {2},
+          {"x", "lu", "pivots", "info"});
+  g.values["info"] = Meta({}, TorchDType::kInt);
+  AddNode(g, "solve_right", "torch.ops.aten._linalg_solve_ex.default",
+          {TensorArg("A", "a"), TensorArg("B", "b"), BoolArg("left", false)}, {2}, {"y", "lu2", "pivots2", "info2"});
+  AddNode(g, "slogdet", "torch.ops.aten._linalg_slogdet.default", {TensorArg("A", "a")}, {},
+          {"sign", "logabsdet", "lu3", "pivots3"});
+  g.values["logabsdet"] = Meta({});
+  g.outputs = {"x", "info", "y", "sign", "logabsdet"};
+  auto out = LowerAndRun(g, {{"a", {2, 1, 0, 4}}, {"b", {4, 8}}});
+  EXPECT_EQ(out["x"], (std::vector<float>{1, 2}));     // [[2, 1], [0, 4]] x = [4, 8]
+  EXPECT_EQ(out["y"], (std::vector<float>{2, 1.5f}));  // y [[2, 1], [0, 4]] = [4, 8]
+  EXPECT_EQ(out["info"], (std::vector<float>{0}));
+  EXPECT_EQ(out["sign"], (std::vector<float>{1}));
+  EXPECT_FLOAT_EQ(out["logabsdet"][0], std::log(8.0f));
+
+  g.outputs = {"x", "lu"};
+  EXPECT_EQ(LoweringError(g), "node 'solve' (aten._linalg_solve_ex.default): output 1 (LU) is not computed on the "
+                              "device: LAPACK's byproduct, which only autograd reads");
+  AtenGraph svd;
+  AddUserInput(svd, "a", {3, 2});
+  AddNode(svd, "svd", "torch.ops.aten._linalg_svd.default", {TensorArg("A", "a")}, {3, 2}, {"u", "s", "vh"});
+  svd.values["s"] = Meta({2});
+  svd.outputs = {"s"};
+  EXPECT_EQ(LowerAndRun(svd, {{"a", {3, 0, 0, 4, 0, 0}}})["s"], (std::vector<float>{4, 3}));
+  svd.outputs = {"s", "vh"};
+  EXPECT_EQ(LoweringError(svd), "node 'svd' (aten._linalg_svd.default): output 2 (Vh) is not computed on the device: "
+                                "each vector is defined only up to sign and the device does not reproduce LAPACK's "
+                                "choice; the values alone (torch.linalg.svdvals, eigvalsh) are supported");
+  AtenGraph bad;
+  AddUserInput(bad, "a", {2, 2});
+  AddUserInput(bad, "b", {3});
+  AddNode(bad, "solve", "torch.ops.aten._linalg_solve_ex.default", {TensorArg("A", "a"), TensorArg("B", "b")}, {2},
+          {"x", "lu", "pivots", "info"});
+  bad.outputs = {"x"};
+  EXPECT_EQ(LoweringError(bad), "node 'solve' (aten._linalg_solve_ex.default): B [3] does not match A [2, 2] (A X = B)");
+}
+
 }  // namespace
 }  // namespace kiln::compiler

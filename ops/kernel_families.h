@@ -20,6 +20,7 @@ std::vector<KernelDef> IndexingKernels();
 std::vector<KernelDef> SpecialMathKernels();
 std::vector<KernelDef> IntegerKernels();
 std::vector<KernelDef> ConvertKernels();
+std::vector<KernelDef> LinalgKernels();
 
 }  // namespace kiln::ops
 

@@ -9,7 +9,7 @@ const std::vector<KernelDef>& AllKernels() {
     std::vector<KernelDef> all;
     for (auto family : {ElementwiseKernels, MatmulKernels, ConvKernels, PoolKernels, ReductionKernels,
                         NormalizationKernels, DataMovementKernels, IndexingKernels, SpecialMathKernels,
-                        IntegerKernels, ConvertKernels})
+                        IntegerKernels, ConvertKernels, LinalgKernels})
       for (const KernelDef& k : family()) all.push_back(k);
     return all;
   }();

@@ -21,7 +21,8 @@ std::vector<const OpDef*> BuildRegistry() {
   static std::vector<OpDef> storage = [] {
     std::vector<OpDef> all;
     for (auto family : {ElementwiseOps, MatmulOps, ConvOps, PoolOps, ReductionOps, NormalizationOps,
-                        DataMovementOps, IndexingOps, SpecialMathOps, IntegerOps, ConvertOps}) {
+                        DataMovementOps, IndexingOps, SpecialMathOps, IntegerOps, ConvertOps,
+                        LinalgOps}) {
       std::vector<OpDef> ops = family();
       for (OpDef& op : ops) all.push_back(std::move(op));
     }

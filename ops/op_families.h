@@ -19,6 +19,7 @@ std::vector<OpDef> IndexingOps();       // indexing.cc: take, gather
 std::vector<OpDef> SpecialMathOps();    // special_math.cc: gamma, Bessel, orthogonal polynomials, ...
 std::vector<OpDef> IntegerOps();        // integer.cc: bitwise, shifts, gcd, lcm
 std::vector<OpDef> ConvertOps();        // convert.cc: to_int, round_to_f16, round_to_bf16
+std::vector<OpDef> LinalgOps();         // linalg.cc: det, slogdet, inv, solve, Cholesky
 
 }  // namespace kiln::ops
 

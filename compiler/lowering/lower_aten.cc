@@ -36,6 +36,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddConvolutionRules(r);
     AddSamplingRules(r);
     AddSpecialRules(r);
+    AddLinalgFactorRules(r);
     return r;
   }();
   return rules;

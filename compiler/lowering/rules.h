@@ -40,6 +40,7 @@ void AddLinalgRules(RuleTable& rules);       // rules_linalg.cc: addmv, addbmm, 
 void AddSamplingRules(RuleTable& rules);     // rules_sampling.cc: distances, col2im, max_pool3d, grid_sampler, embedding_bag
 void AddConvolutionRules(RuleTable& rules);  // rules_conv.cc: convolution (1-D, 2-D, 3-D, transposed) and its backward
 void AddBackwardRules(RuleTable& rules);     // rules_backward.cc: gradients of pooling, conv, norms, embedding
+void AddLinalgFactorRules(RuleTable& rules);  // rules_linalg2.cc: det, slogdet, inv, solve, Cholesky
 void AddSpecialRules(RuleTable& rules);      // rules_special.cc: gamma, Bessel, polynomials, copysign, ...
 
 }  // namespace kiln::compiler

@@ -22,6 +22,9 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
         {"aten._upsample_bilinear2d_aa.default",
          {true, "no rule yet for antialiased bilinear resizing (interpolate(..., antialias=True))"}},
+        {"aten.linalg_eig.default",
+         {false, "complex-valued: a general real matrix has complex eigenvalues and eigenvectors, and the device has "
+                 "no complex dtype (torch.linalg.eigvalsh covers symmetric matrices)"}},
         {"aten.hash_tensor.default",
          {false, "XOR-reduces the elements' bit patterns as 64-bit words; the device holds every dtype as fp32 "
                  "values, not the host's bits"}},
