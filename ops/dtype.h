@@ -70,18 +70,46 @@ inline float BF16ToFloat(uint16_t h) {
   return f;
 }
 
-// fp32 <-> IEEE binary16 (the compiler's _Float16: round-to-nearest-even, overflow to inf, NaN kept).
+// fp32 <-> IEEE binary16: round-to-nearest-even, overflow to inf, subnormals kept, NaN stays a quiet
+// NaN. Bit arithmetic rather than the compiler's _Float16, which not every compiler has (clang 14
+// on x86-64 lacks it).
 inline uint16_t FloatToF16(float f) {
-  const _Float16 h = static_cast<_Float16>(f);
-  uint16_t bits;
-  std::memcpy(&bits, &h, 2);
-  return bits;
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));  // NaN
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to 65536 or beyond: inf
+  if (abs >= 0x38800000u) {  // a normal half: rebias the exponent, round the mantissa to 10 bits
+    const uint32_t v = abs - 0x38000000u;
+    return static_cast<uint16_t>(sign | ((v + 0xfffu + ((v >> 13) & 1u)) >> 13));
+  }
+  if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // below 2^-25 (a tie at 2^-25 goes to 0)
+  // A subnormal half: the value in units of 2^-24, rounded to nearest even.
+  const uint32_t m = (abs & 0x7fffffu) | 0x800000u;
+  const uint32_t shift = 126u - (abs >> 23);  // 14..24
+  uint32_t q = m >> shift;
+  const uint32_t rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+  if (rem > half || (rem == half && (q & 1u))) ++q;
+  return static_cast<uint16_t>(sign | q);
 }
 
-inline float F16ToFloat(uint16_t bits) {
-  _Float16 h;
-  std::memcpy(&h, &bits, 2);
-  return static_cast<float>(h);
+inline float F16ToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {  // zero or subnormal: man * 2^-24, exact in fp32
+    const float v = static_cast<float>(man) * 5.9604644775390625e-8f;
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (man << 13);
+  } else {
+    bits = sign | ((exp + 112u) << 23) | (man << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
 }
 
 // Reads `count` elements of type `dtype` from `src` into fp32, and back. With count 0 the
