@@ -4,10 +4,19 @@
 #ifndef KILN_COMPILER_LOWERING_POOL_WINDOWS_H_
 #define KILN_COMPILER_LOWERING_POOL_WINDOWS_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 namespace kiln::compiler {
+
+// ATen lets one value stand for every spatial dim ([3] means [3, 3] for 2-D pooling): each list of
+// one value becomes `dims` copies of it; other lengths are left for the caller to check.
+inline void ExpandToSpatial(std::size_t dims, std::initializer_list<std::vector<int64_t>*> lists) {
+  for (std::vector<int64_t>* v : lists)
+    if (v->size() == 1) v->resize(dims, (*v)[0]);
+}
 
 // ATen's adaptive windows: row i averages [floor(i * in / out), ceil((i + 1) * in / out)).
 std::vector<float> AdaptiveWindows(int64_t in, int64_t out);

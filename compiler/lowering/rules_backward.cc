@@ -48,8 +48,7 @@ absl::Status AvgPool2dBackward(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto count_include_pad, ctx.Bool(node, "count_include_pad", true));
   KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
   if (stride.empty()) stride = kernel;
-  for (auto* v : {&kernel, &stride, &padding})
-    if (v->size() == 1) v->push_back((*v)[0]);
+  ExpandToSpatial(2, {&kernel, &stride, &padding});
   if (kernel.size() != 2 || stride.size() != 2 || padding.size() != 2)
     return b.Error("kernel_size, stride and padding must hold 1 or 2 values");
   const Shape in = b.Shape(x), out = b.Shape(g);

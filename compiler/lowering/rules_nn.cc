@@ -13,12 +13,6 @@
 namespace kiln::compiler {
 namespace {
 
-// ATen lets one value stand for both spatial dims ([3] means [3, 3]).
-void ExpandToPairs(std::initializer_list<std::vector<int64_t>*> lists) {
-  for (std::vector<int64_t>* v : lists)
-    if (v->size() == 1) v->push_back((*v)[0]);
-}
-
 absl::Status Addmm(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto bias, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto a, ctx.Tensor(node, "mat1"));
@@ -134,7 +128,7 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto count_include_pad, ctx.Bool(node, "count_include_pad", true));
   KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
   if (stride.empty()) stride = kernel;
-  ExpandToPairs({&kernel, &stride, &padding});
+  ExpandToSpatial(2, {&kernel, &stride, &padding});
   ops::Attrs attrs;
   attrs.SetInts("kernel", kernel).SetInts("stride", stride).SetInts("padding", padding)
       .SetInt("ceil_mode", ceil_mode ? 1 : 0).SetInt("count_include_pad", count_include_pad ? 1 : 0);
@@ -165,7 +159,7 @@ absl::Status AvgPool(LoweringContext& ctx, const AtenNode& node) {
 absl::Status AdaptiveAvgPool(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
-  ExpandToPairs({&size});
+  ExpandToSpatial(2, {&size});
   const ops::Shape& in = ctx.graph().values[x].shape;
   if (in.size() < 3 || size.size() != 2) return ctx.NodeError(node, "expects [.., H, W] input and a 2-D output size");
   const int64_t h = in[in.size() - 2], w = in.back();
@@ -331,8 +325,7 @@ absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto divisor, ctx.Int(node, "divisor_override", 0));
   const bool integral = IsIntegral(ctx.DTypeOf(node, "self"));  // stages sum; TruncatedAverage divides
   if (stride.empty()) stride = kernel;
-  for (auto* v : {&kernel, &stride, &padding})
-    if (v->size() == 1) *v = {(*v)[0], (*v)[0], (*v)[0]};
+  ExpandToSpatial(3, {&kernel, &stride, &padding});
   if (kernel.size() != 3 || stride.size() != 3 || padding.size() != 3)
     return ctx.NodeError(node, "kernel, stride and padding must hold 1 or 3 values");
   const ops::Shape in = ctx.graph().values[x].shape;
@@ -384,7 +377,7 @@ absl::Status AvgPool3d(LoweringContext& ctx, const AtenNode& node) {
 absl::Status AdaptiveAvgPool3d(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
-  if (size.size() == 1) size = {size[0], size[0], size[0]};
+  ExpandToSpatial(3, {&size});
   const ops::Shape in = ctx.graph().values[x].shape;
   if (in.size() < 4 || size.size() != 3) return ctx.NodeError(node, "expects [.., D, H, W] input and a 3-D output size");
   const size_t r = in.size();

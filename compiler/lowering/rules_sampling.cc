@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "compiler/lowering/op_builder.h"
+#include "compiler/lowering/pool_windows.h"
 #include "compiler/lowering/rules.h"
 
 namespace kiln::compiler {
@@ -104,7 +105,7 @@ absl::Status Dist(LoweringContext& ctx, const AtenNode& node) {
 absl::StatusOr<std::vector<int64_t>> Pair(OpBuilder& b, LoweringContext& ctx, const AtenNode& node,
                                           const std::string& arg) {
   KILN_ASSIGN_OR_RETURN(auto v, ctx.Ints(node, arg));
-  if (v.size() == 1) v.push_back(v[0]);
+  ExpandToSpatial(2, {&v});
   if (v.size() != 2) return b.Error(absl::StrCat("'", arg, "' ", ShapeToString(v), " must hold 1 or 2 values"));
   return v;
 }
@@ -263,8 +264,7 @@ absl::Status MaxPoolWithIndices(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto dilation, ctx.Ints(node, "dilation", std::vector<int64_t>{1}));
   KILN_ASSIGN_OR_RETURN(auto ceil_mode, ctx.Bool(node, "ceil_mode", false));
   if (stride.empty()) stride = kernel;  // ATen: stride defaults to the kernel size
-  for (auto* v : {&kernel, &stride, &padding, &dilation})
-    if (v->size() == 1) v->resize(kSpatial, (*v)[0]);
+  ExpandToSpatial(kSpatial, {&kernel, &stride, &padding, &dilation});
   if (kernel.size() != kSpatial || stride.size() != kSpatial || padding.size() != kSpatial ||
       dilation.size() != kSpatial)
     return b.Error(absl::StrCat("kernel_size, stride, padding and dilation must hold 1 or ", kSpatial, " values"));
@@ -301,7 +301,7 @@ absl::Status AdaptiveMaxPool(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto size, ctx.Ints(node, "output_size"));
-  if (size.size() == 1) size.resize(kSpatial, size[0]);
+  ExpandToSpatial(kSpatial, {&size});
   const Shape in = b.Shape(x);
   if (size.size() != kSpatial || (in.size() != kSpatial + 1 && in.size() != kSpatial + 2))
     return b.Error(absl::StrCat("expects a rank-", kSpatial + 1, " or rank-", kSpatial + 2, " input and ", kSpatial,
