@@ -130,13 +130,17 @@ _SUPPORTED = frozenset(kiln_ext.lowering_rules())
 _UNSUPPORTED = kiln_ext.unsupported_ops()
 
 
+def _is_getitem(node: torch.fx.Node) -> bool:
+    """operator.getitem: picks one result of a multi-output op, and goes where its producer goes."""
+    return getattr(node.target, "__name__", "") == "getitem"
+
+
 def _is_device_node(node: torch.fx.Node) -> bool:
     if node.op != "call_function":
         return False
     if isinstance(node.target, torch._ops.OpOverload):
         return str(node.target) in _SUPPORTED
-    # operator.getitem picks one result of a multi-output op; it goes where its producer goes.
-    return getattr(node.target, "__name__", "") == "getitem" and _is_device_node(node.args[0])
+    return _is_getitem(node) and _is_device_node(node.args[0])
 
 
 class _DeviceSupport(OperatorSupportBase):
@@ -300,7 +304,7 @@ class _CompiledGraph:
         ep = to_core_aten(torch.export.export(frozen, inputs, strict=False))
         # The ops that stay on the host; a getitem picking a host op's result is part of that op.
         host = [n for n in ep.graph.nodes if n.op == "call_function" and not _is_device_node(n)
-                and getattr(n.target, "__name__", "") != "getitem"]
+                and not _is_getitem(n)]
         if not host:
             try:
                 program = _DeviceProgram(ep, name, self.opts)

@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from torch_frontend.compare import max_abs_err, pcc
+from torch_frontend.compare import load, max_abs_err, pcc
 from torch_frontend.provenance import git_commit
 
 # Models the report leaves out: test fixtures, not architectures.
@@ -113,7 +113,7 @@ def _compare_outputs(refs: Sequence[str], outs: Sequence[str]) -> tuple[float, f
     """Worst PCC and max abs error over a model's outputs (floats; integer outputs must be exact)."""
     worst_pcc, worst_err = 1.0, 0.0
     for ref_path, out_path in zip(refs, outs):
-        ref, out = np.load(ref_path), np.load(out_path)
+        ref, out = load(ref_path), load(out_path)  # bf16 files too (compare.load)
         if ref.shape != out.shape:
             raise RuntimeError(f"{os.path.basename(out_path)}: shape {list(out.shape)}, expected {list(ref.shape)}")
         if ref.dtype.kind in "iub":
