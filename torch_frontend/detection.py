@@ -283,3 +283,117 @@ def yolov8n(size: int = 640) -> Detector:
     return Detector("yolov8n", staged, eager, (1, 3, size, size),
                     f"ultralytics DetectionModel(yolov8n.yaml), NMS conf {YOLO_CONF}, iou {YOLO_IOU}, "
                     f"max_det {YOLO_MAX_DET}")
+
+
+class _RcnnDense(nn.Module):
+    """Faster R-CNN's dense front: GeneralizedRCNNTransform (normalise, resize, pad to a multiple of
+    32), backbone + FPN, and the RPN head on every level. Out: the FPN levels, then the objectness and
+    box-delta maps per level, as a flat tuple (static shapes for one input size)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        batch, _ = self.model.transform(list(images))
+        features = list(self.model.backbone(batch.tensors).values())
+        objectness, deltas = self.model.rpn.head(features)
+        return (*features, *objectness, *deltas)
+
+
+class _BoxHead(nn.Module):
+    """The RoI heads' dense part: TwoMLPHead (flatten, fc6, fc7) and FastRCNNPredictor, per RoI."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.head, self.predictor = model.roi_heads.box_head, model.roi_heads.box_predictor
+
+    def forward(self, roi_features: Tensor) -> tuple[Tensor, Tensor]:
+        return self.predictor(self.head(roi_features))
+
+
+# The box classifier's weight scale for seeded random weights (see calibrate_box_classifier).
+FASTERRCNN_CLASSIFIER_STD = 0.5
+
+
+def calibrate_box_classifier(model: nn.Module, std: float = FASTERRCNN_CLASSIFIER_STD) -> nn.Module:
+    """Redraws the box predictor's class weights with a larger spread (seeded). torchvision's default
+    initialisation gives 91 class logits within ~0.3 of each other, so every softmax score is ~0.011,
+    below the 0.05 score threshold: the eager model detects nothing, and any device output would pass.
+    Spread logits give confident classes, as in a trained head, and tens of detections to compare."""
+    gen = torch.Generator().manual_seed(4321)
+    w = model.roi_heads.box_predictor.cls_score.weight
+    with torch.no_grad():
+        w.copy_(torch.randn(w.shape, generator=gen) * std)
+    return model
+
+
+def fasterrcnn(min_size: int = 320, size: int = 320) -> Detector:
+    """fasterrcnn_mobilenet_v3_large_fpn in eval mode with torchvision's post-processing on the host.
+
+    Device: transform + backbone + FPN + RPN head; then the box head + predictor over the RPN's
+    post_nms_top_n RoIs (RoIAlign's output zero-padded to that count; rows are independent, so the
+    padding's rows are dropped after and change nothing). Host: anchors, box decoding, the RPN's
+    filter_proposals (per-level top-k, clip, small-box removal, score threshold, NMS),
+    MultiScaleRoIAlign (torchvision::roi_align has no device lowering), postprocess_detections
+    (softmax, decode, score threshold, per-class NMS, top detections) and transform.postprocess (boxes
+    back to the input image's size)."""
+    from torch_frontend import models
+    from torchvision.models.detection.image_list import ImageList
+    from torchvision.models.detection.rpn import concat_box_prediction_layers
+
+    torch.manual_seed(0)
+    model = calibrate_box_classifier(models.fasterrcnn_detector(min_size=min_size))
+    shape = (1, 3, size, size)
+    with torch.no_grad():  # the resized size and the FPN's levels follow from the input's shape alone
+        batch, _ = model.transform([torch.zeros(shape[1:])])
+        levels = list(model.backbone(batch.tensors).keys())
+    image_sizes, batched_shape = batch.image_sizes, tuple(batch.tensors.shape)
+    original_sizes = [tuple(shape[-2:])]
+    n = len(levels)
+    feats = [f"feature_{k}" for k in levels]
+    objs, dels = [f"objectness_{k}" for k in levels], [f"deltas_{k}" for k in levels]
+    rois = model.rpn.post_nms_top_n()
+
+    def proposals(*maps):
+        features, objectness, deltas = maps[:n], maps[n:2 * n], maps[2 * n:]
+        # RegionProposalNetwork.forward after its head, step for step; the anchors need only shapes.
+        anchors = model.rpn.anchor_generator(ImageList(torch.empty(batched_shape), image_sizes), list(features))
+        per_level = [o[0].numel() for o in objectness]
+        objectness, deltas = concat_box_prediction_layers(list(objectness), list(deltas))
+        boxes = model.rpn.box_coder.decode(deltas.detach(), anchors).view(1, -1, 4)
+        kept, _ = model.rpn.filter_proposals(boxes, objectness, image_sizes, per_level)
+        return (kept[0],)
+
+    def roi_align(proposal_boxes, *features):
+        pooled = model.roi_heads.box_roi_pool(dict(zip(levels, features)), [proposal_boxes], image_sizes)
+        return (torch.cat([pooled, pooled.new_zeros((rois - len(pooled), *pooled.shape[1:]))]),)
+
+    def detections(class_logits, box_regression, proposal_boxes):
+        k = len(proposal_boxes)  # the RoIs that are not padding
+        boxes, scores, labels = model.roi_heads.postprocess_detections(
+            class_logits[:k], box_regression[:k], [proposal_boxes], image_sizes)
+        result = model.transform.postprocess([{"boxes": boxes[0], "scores": scores[0], "labels": labels[0]}],
+                                             image_sizes, original_sizes)[0]
+        return result["boxes"], result["scores"], result["labels"]
+
+    staged = StagedModel("fasterrcnn", ["image"], [
+        Stage("backbone_rpn_head", True, _RcnnDense(model), ["image"], feats + objs + dels),
+        Stage("proposals", False, proposals, feats + objs + dels, ["proposals"]),
+        Stage("roi_align", False, roi_align, ["proposals"] + feats, ["roi_features"]),
+        Stage("box_head", True, _BoxHead(model), ["roi_features"], ["class_logits", "box_regression"]),
+        Stage("detections", False, detections, ["class_logits", "box_regression", "proposals"],
+              ["boxes", "scores", "labels"]),
+    ], ["boxes", "scores", "labels"])
+
+    def eager(images: Tensor):
+        with torch.no_grad():
+            d = model(list(images))[0]
+        return d["boxes"], d["scores"], d["labels"]
+
+    return Detector("fasterrcnn", staged, eager, shape,
+                    f"torchvision fasterrcnn_mobilenet_v3_large_fpn, min_size {min_size}, {rois} RoIs, box "
+                    f"classifier weights std {FASTERRCNN_CLASSIFIER_STD}")
+
+
+DETECTORS: dict[str, Callable[..., Detector]] = {"yolov8n": yolov8n, "fasterrcnn": fasterrcnn}
