@@ -259,9 +259,10 @@ class Detector:
 YOLO_CONF, YOLO_IOU, YOLO_MAX_DET = 0.25, 0.7, 300
 
 
-def yolov8n(size: int = 640) -> Detector:
+def yolov8n(size: tuple[int, int] = (640, 640)) -> Detector:
     """YOLOv8n: the network on the device ([1, 84, anchors]: xywh boxes and 80 sigmoid class scores),
     ultralytics' own non_max_suppression on the host with its predictor's thresholds."""
+    import torchvision  # noqa: F401  non_max_suppression calls torchvision.ops.nms only once it is imported
     from torch_frontend import models
     from ultralytics.utils.nms import non_max_suppression
 
@@ -280,7 +281,7 @@ def yolov8n(size: int = 640) -> Detector:
         with torch.no_grad():
             return nms(network.model(image)[0])
 
-    return Detector("yolov8n", staged, eager, (1, 3, size, size),
+    return Detector("yolov8n", staged, eager, (1, 3, *size),
                     f"ultralytics DetectionModel(yolov8n.yaml), NMS conf {YOLO_CONF}, iou {YOLO_IOU}, "
                     f"max_det {YOLO_MAX_DET}")
 
@@ -328,8 +329,10 @@ def calibrate_box_classifier(model: nn.Module, std: float = FASTERRCNN_CLASSIFIE
     return model
 
 
-def fasterrcnn(min_size: int = 320, size: int = 320) -> Detector:
-    """fasterrcnn_mobilenet_v3_large_fpn in eval mode with torchvision's post-processing on the host.
+def fasterrcnn(min_size: int = 800, size: tuple[int, int] = (240, 320)) -> Detector:
+    """fasterrcnn_mobilenet_v3_large_fpn in eval mode with torchvision's post-processing on the host;
+    an input image of `size` (height, width), resized by the model's transform to `min_size`
+    (torchvision's default 800; smaller is faster).
 
     Device: transform + backbone + FPN + RPN head; then the box head + predictor over the RPN's
     post_nms_top_n RoIs (RoIAlign's output zero-padded to that count; rows are independent, so the
@@ -344,7 +347,7 @@ def fasterrcnn(min_size: int = 320, size: int = 320) -> Detector:
 
     torch.manual_seed(0)
     model = calibrate_box_classifier(models.fasterrcnn_detector(min_size=min_size))
-    shape = (1, 3, size, size)
+    shape = (1, 3, *size)
     with torch.no_grad():  # the resized size and the FPN's levels follow from the input's shape alone
         batch, _ = model.transform([torch.zeros(shape[1:])])
         levels = list(model.backbone(batch.tensors).keys())
