@@ -40,6 +40,8 @@ def run(name: str, seed: int = 0, **options) -> Result:
         build = detection.DETECTORS[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; known: {', '.join(detection.DETECTORS)}") from None
+    from torch_frontend.export import pin_threads
+    pin_threads()  # one thread: a repeatable eager reference, and host times of one core
     det = build(**options)
     image = det.example_input(seed)
     reference = det.eager(image)
@@ -102,8 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.model != "fasterrcnn":
             ap.error("--min-size applies to fasterrcnn only")
         options["min_size"] = args.min_size
-    import torch
-    torch.set_num_threads(1)  # reductions in a fixed order: the eager reference is repeatable
     t0 = time.monotonic()
     result = run(args.model, args.seed, **options)
     print(render(result))

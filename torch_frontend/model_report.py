@@ -243,7 +243,7 @@ def report_detector(name: str, progress, index: int) -> DetectionRow:
         row.device_us = rep.total_device_us
         row.device_stages = ", ".join(f"{k} {v:.1f} us" for k, v in rep.device_us.items())
         row.host_wall_s = rep.total_host_s
-        row.host_stages = ", ".join(f"{k} {_seconds(v)}" for k, v in rep.host_stage_s.items())
+        row.host_stages = ", ".join(f"{k} {_ms(v)}" for k, v in rep.host_stage_s.items())
         row.host_ops = [(op, rep.host_op_calls[op], sec) for op, sec in rep.host_op_s.most_common()]
         row.host_link_bytes = rep.host_to_device_bytes + rep.device_to_host_bytes
         if not r.ok:
@@ -267,12 +267,12 @@ def render_detection(rows: Sequence[DetectionRow], top_ops: int = 6) -> list[str
         if r.error and not r.match:
             lines.append(f"| {r.model} | error: {r.error.replace('|', '/')} | | | | |")
             continue
-        ops = "; ".join(f"{op} x{n} {_seconds(sec)}" for op, n, sec in r.host_ops[:top_ops])
+        ops = "; ".join(f"{op} x{n} {_ms(sec)}" for op, n, sec in r.host_ops[:top_ops])
         if len(r.host_ops) > top_ops:
             rest = r.host_ops[top_ops:]
-            ops += f"; {len(rest)} more {_seconds(sum(sec for _, _, sec in rest))}"
+            ops += f"; {len(rest)} more {_ms(sum(sec for _, _, sec in rest))}"
         lines.append(f"| {r.model} | {'PASS' if r.passed else 'FAIL'}: {r.match} | {r.device_us:.1f} us "
-                     f"({r.device_stages}) | {_seconds(r.host_wall_s)} ({r.host_stages}) | {ops} | "
+                     f"({r.device_stages}) | {_ms(r.host_wall_s)} ({r.host_stages}) | {ops} | "
                      f"{_bytes(r.host_link_bytes)} |")
     return lines + [""]
 
@@ -282,6 +282,10 @@ def _bytes(b: float) -> str:
         if b >= scale:
             return f"{b / scale:.1f} {unit}"
     return f"{int(b)} B"
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:.1f} ms"
 
 
 def _seconds(s: float) -> str:

@@ -4,16 +4,10 @@ torch_frontend.detect prints the same figures)."""
 
 import unittest
 
-import torch
-
 from torch_frontend import detect
 
 
 class DetectorsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        torch.set_num_threads(1)
-
     def check(self, result: detect.Result, min_detections: int) -> None:
         text = detect.render(result)
         print(text, flush=True)

@@ -46,12 +46,12 @@ class ModelReportTest(unittest.TestCase):
                                                "chip": "wormhole_n150"}, "/r/docs", [ok, bad])
         self.assertIn("## Detection with post-processing", md)
         self.assertIn("| yolov8n | PASS: 226 matched of 226 eager / 226 staged detections (0 unmatched) | "
-                      "2924.1 us (network 2924.1 us) | 12 ms (nms 12 ms) | aten.amax.default x1 5 ms; "
-                      "torchvision.nms.default x1 4 ms; aten.index.Tensor x3 2 ms; aten.gt.Scalar x2 1 ms | "
+                      "2924.1 us (network 2924.1 us) | 12.3 ms (nms 12 ms) | aten.amax.default x1 5.0 ms; "
+                      "torchvision.nms.default x1 4.0 ms; aten.index.Tensor x3 2.0 ms; aten.gt.Scalar x2 1.0 ms | "
                       "7.4 MiB |", md)
         self.assertIn("| fasterrcnn | error: KilnError: compile: unsupported ATen op / x | | | | |", md)
         lines = model_report.render_detection([ok], top_ops=2)
-        self.assertIn("aten.amax.default x1 5 ms; torchvision.nms.default x1 4 ms; 2 more 3 ms |", lines[-2])
+        self.assertIn("aten.amax.default x1 5.0 ms; torchvision.nms.default x1 4.0 ms; 2 more 3.0 ms |", lines[-2])
 
     def test_picture_is_a_png(self) -> None:
         import os
