@@ -4,6 +4,8 @@ torch_frontend.detect prints the same figures)."""
 
 import unittest
 
+import torch
+
 from torch_frontend import detect
 
 
@@ -33,6 +35,12 @@ class DetectorsTest(unittest.TestCase):
         # The image crosses to the device, the [1, 84, 2100] prediction back.
         self.assertEqual(result.report.host_to_device_bytes, 3 * 320 * 320 * 4)
         self.assertEqual(result.report.device_to_host_bytes, 84 * 2100 * 4)
+        # The program has static shapes: another image size is an error naming the stage and both shapes.
+        from torch_frontend.models import image_inputs
+        other = image_inputs((1, 3, 256, 320))(torch.Generator().manual_seed(0))[0]
+        with self.assertRaisesRegex(ValueError, r"device stage yolov8n.network: inputs of shapes "
+                                    r"\[\(1, 3, 256, 320\)\], but it was compiled for \[\(1, 3, 320, 320\)\]"):
+            result.detector.staged.run(other)
 
     def test_fasterrcnn(self) -> None:
         result = detect.run("fasterrcnn", min_size=320)

@@ -59,6 +59,25 @@ class MatchTest(unittest.TestCase):
         self.assertEqual((m.matched, m.unmatched, m.max_score_diff), (1, 1, 0.0))
 
 
+class DetectToolTest(unittest.TestCase):
+    def test_size_and_option_errors(self) -> None:
+        import contextlib
+        import io
+
+        from torch_frontend import detect
+        self.assertEqual(detect._size("320"), (320, 320))
+        self.assertEqual(detect._size("240,320"), (240, 320))
+        for bad in ("0", "a,b", "1,2,3", "-5,4"):
+            with self.assertRaisesRegex(Exception, "expected H,W or N"):
+                detect._size(bad)
+        err = io.StringIO()
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(err):
+            detect.main(["--model", "yolov8n", "--min-size", "320"])
+        self.assertIn("--min-size applies to fasterrcnn only", err.getvalue())
+        with self.assertRaisesRegex(KeyError, "unknown detector 'ssd'; known: yolov8n, fasterrcnn"):
+            detect.run("ssd")
+
+
 class StagedModelTest(unittest.TestCase):
     def test_a_stage_reading_an_unwritten_value_is_rejected(self) -> None:
         with self.assertRaisesRegex(ValueError, "toy: stage post reads scores, which no earlier stage writes"):
