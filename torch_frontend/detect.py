@@ -1,6 +1,7 @@
 """Runs a detector with its real post-processing (torch_frontend/detection.py) against eager PyTorch.
 
     python -m torch_frontend.detect --model yolov8n|fasterrcnn [--size H,W] [--min-size N] [--seed S]
+        [--device-dtype f32|bf16]
     bazel run //torch_frontend:detect -- --model fasterrcnn
 
 Prints the detections matched (boxes paired by IoU), the largest IoU deficit and score difference over
@@ -28,14 +29,16 @@ class Result:
     match: detection.Match
     report: detection.RunReport
     compile_s: dict
+    device_dtype: str = "f32"
 
     @property
     def ok(self) -> bool:
         return self.match.ok(MIN_IOU, MAX_SCORE_DIFF)
 
 
-def run(name: str, seed: int = 0, **options) -> Result:
-    """Builds, compiles and runs one detector on its seeded example image; compares with eager."""
+def run(name: str, seed: int = 0, device_dtype: str = "f32", **options) -> Result:
+    """Builds, compiles (device storage `device_dtype`: f32 or bf16) and runs one detector on its seeded
+    example image; compares with eager."""
     try:
         build = detection.DETECTORS[name]
     except KeyError:
@@ -45,9 +48,9 @@ def run(name: str, seed: int = 0, **options) -> Result:
     det = build(**options)
     image = det.example_input(seed)
     reference = det.eager(image)
-    compile_s = det.staged.compile(image)
+    compile_s = det.staged.compile(image, device_dtype=device_dtype)
     outputs, report = det.staged.run(image)
-    return Result(det, detection.match_detections(*reference, *outputs), report, compile_s)
+    return Result(det, detection.match_detections(*reference, *outputs), report, compile_s, device_dtype)
 
 
 def _ms(seconds: float) -> str:
@@ -56,7 +59,7 @@ def _ms(seconds: float) -> str:
 
 def render(r: Result, top_ops: int = 8) -> str:
     rep, det = r.report, r.detector
-    lines = [f"{det.name}: input {list(det.input_shape)}; {det.notes}",
+    lines = [f"{det.name}: input {list(det.input_shape)}, device dtype {r.device_dtype}; {det.notes}",
              f"  detections: {r.match}",
              f"  criteria (IoU >= {MIN_IOU}, same label, score diff <= {MAX_SCORE_DIFF}, none unmatched): "
              f"{'PASS' if r.ok else 'FAIL'}",
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="input image seed (default 0)")
     ap.add_argument("--size", type=_size, help="input image size, H,W or N for N,N (default: the detector's)")
     ap.add_argument("--min-size", type=int, help="Faster R-CNN's transform min_size (default 800)")
+    ap.add_argument("--device-dtype", choices=("f32", "bf16"), default="f32",
+                    help="weights and activations on the device (default f32; the criteria are fp32's)")
     args = ap.parse_args(argv)
     options = {}
     if args.size:
@@ -105,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error("--min-size applies to fasterrcnn only")
         options["min_size"] = args.min_size
     t0 = time.monotonic()
-    result = run(args.model, args.seed, **options)
+    result = run(args.model, args.seed, args.device_dtype, **options)
     print(render(result))
     print(f"  ({time.monotonic() - t0:.0f} s in all)")
     return 0 if result.ok else 1
