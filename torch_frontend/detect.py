@@ -53,6 +53,18 @@ def run(name: str, seed: int = 0, device_dtype: str = "f32", **options) -> Resul
     return Result(det, detection.match_detections(*reference, *outputs), report, compile_s, device_dtype)
 
 
+def device_status(op: str) -> str:
+    """Whether Kiln has a lowering rule for a host op. A rule does not mean the host stage could run on
+    the device as it stands (its shapes may depend on the data there); no rule says why, if known."""
+    from torch_frontend.ext import kiln_ext
+
+    rule = kiln_ext.lowering_rules().get(op)
+    if rule:
+        return f"Kiln: {rule[0]}"
+    reason = kiln_ext.unsupported_ops().get(op)
+    return f"no device rule: {reason}" if reason else "no device rule"
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms"
 
@@ -72,7 +84,7 @@ def render(r: Result, top_ops: int = 8) -> str:
     ops = rep.host_op_s.most_common()
     lines.append(f"  host ops ({len(ops)} distinct, by wall time):")
     for op, s in ops[:top_ops]:
-        lines.append(f"    {op} x{rep.host_op_calls[op]}: {_ms(s)}")
+        lines.append(f"    {op} x{rep.host_op_calls[op]}: {_ms(s)} ({device_status(op)})")
     if len(ops) > top_ops:
         rest = ops[top_ops:]
         lines.append(f"    {len(rest)} more: {_ms(sum(s for _, s in rest))}")
