@@ -28,7 +28,8 @@ class Stage:
     """One step of a staged model: reads `inputs` from the value table, writes `outputs` to it.
 
     A device stage's `fn` is an nn.Module over tensors returning a tuple of tensors (compiled by
-    `StagedModel.compile`); a host stage's `fn` is any callable over the values, returning a tuple."""
+    `StagedModel.compile`); a host stage's `fn` is any callable over the values. Either returns a
+    tensor or a tuple of values, one per output."""
     name: str
     device: bool
     fn: Callable
