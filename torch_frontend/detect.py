@@ -30,6 +30,7 @@ class Result:
     report: detection.RunReport
     compile_s: dict
     device_dtype: str = "f32"
+    values: dict = dataclasses.field(default_factory=dict)  # every named value of the staged run
 
     @property
     def ok(self) -> bool:
@@ -49,8 +50,10 @@ def run(name: str, seed: int = 0, device_dtype: str = "f32", **options) -> Resul
     image = det.example_input(seed)
     reference = det.eager(image)
     compile_s = det.staged.compile(image, device_dtype=device_dtype)
-    outputs, report = det.staged.run(image)
-    return Result(det, detection.match_detections(*reference, *outputs), report, compile_s, device_dtype)
+    values: dict = {}
+    outputs, report = det.staged.run(image, values=values)
+    return Result(det, detection.match_detections(*reference, *outputs), report, compile_s, device_dtype,
+                  values)
 
 
 def device_status(op: str) -> str:

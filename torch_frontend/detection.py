@@ -140,8 +140,9 @@ class StagedModel:
             seconds[s.name] = time.perf_counter() - t0
         return seconds
 
-    def run(self, *inputs: Tensor) -> tuple[tuple, RunReport]:
-        """Device stages on the simulator, host stages in PyTorch, each op timed."""
+    def run(self, *inputs: Tensor, values: dict | None = None) -> tuple[tuple, RunReport]:
+        """Device stages on the simulator, host stages in PyTorch, each op timed; `values` receives
+        every named value of the run."""
         if len(self.programs) != len(self.device_stages):
             raise RuntimeError(f"{self.name}: compile() the device stages before run()")
         report = RunReport()
@@ -164,8 +165,10 @@ class StagedModel:
             return outs
 
         with torch.no_grad():
-            values = self._execute(inputs, device, host)
-        return tuple(values[v] for v in self.outputs), report
+            table = self._execute(inputs, device, host)
+        if values is not None:
+            values.update(table)
+        return tuple(table[v] for v in self.outputs), report
 
 
 def _as_tuple(result) -> tuple:
