@@ -19,6 +19,7 @@ import time
 from typing import Sequence
 
 from torch_frontend import detection
+from torch_frontend.export import pin_threads
 
 MIN_IOU, MAX_SCORE_DIFF = 0.99, 1e-3
 
@@ -44,7 +45,6 @@ def run(name: str, seed: int = 0, device_dtype: str = "f32", **options) -> Resul
         build = detection.DETECTORS[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; known: {', '.join(detection.DETECTORS)}") from None
-    from torch_frontend.export import pin_threads
     pin_threads()  # one thread: a repeatable eager reference, and host times of one core
     det = build(**options)
     image = det.example_input(seed)
