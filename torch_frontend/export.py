@@ -20,7 +20,7 @@ from torch.utils import _pytree as pytree
 from torch_frontend import models
 
 
-def _pin_threads() -> None:
+def pin_threads() -> None:
     # One intra-op thread keeps reductions in a fixed order, so reference outputs are
     # bit-identical between runs regardless of how many cores the host has.
     torch.set_num_threads(1)
@@ -73,7 +73,7 @@ class _Prepared:
     """A built model's example inputs, eager reference outputs and exported program."""
 
     def __init__(self, name: str, seed: int):
-        _pin_threads()
+        pin_threads()
         spec = models.get(name)
         model = spec.build()
         self.name, self.seed = name, seed

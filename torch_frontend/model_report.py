@@ -10,7 +10,8 @@ the compile tool in fp32 and with bf16 device storage, run each on the simulated
 device, PCC and max abs error in fp32 and bf16, compile time, simulated latency and latency / roofline,
 peak device memory, bytes over the host link and the simulator's own wall time; and for each model a
 picture (PNG beside the report) of the activation bytes live over the run and of the time by op kind,
-and the peak host memory of compiling and of running. A model whose fp32 PCC is below --min-pcc
+and the peak host memory of compiling and of running. The detectors run with their post-processing
+(torch_frontend/detection.py) in a section of their own, which lists the ops that ran on the host. A model whose fp32 PCC is below --min-pcc
 (0.999) is an error row, and the tool then exits 1. Progress (model i of n, stage, elapsed) goes to
 stderr; the table also to stdout.
 """
@@ -214,6 +215,68 @@ def report_model(name: str, tools: dict, workdir: str, pictures: str | None, pro
     return row
 
 
+@dataclasses.dataclass
+class DetectionRow:
+    """A detector with its post-processing (torch_frontend/detection.py): the stages' costs and host ops."""
+    model: str
+    notes: str = ""
+    error: str = ""
+    match: str = ""
+    passed: bool = False
+    device_us: float = 0.0
+    device_stages: str = ""
+    host_wall_s: float = 0.0
+    host_stages: str = ""
+    host_ops: list = dataclasses.field(default_factory=list)  # (op, calls, seconds), slowest first
+    host_link_bytes: int = 0
+
+
+def report_detector(name: str, progress, index: int) -> DetectionRow:
+    """Runs `python -m torch_frontend.detect --model name` in process (the detector's default sizes)."""
+    from torch_frontend import detect
+    row = DetectionRow(name)
+    try:
+        progress(index, name, "detection: export, compile, run, compare")
+        r = detect.run(name)
+        rep = r.report
+        row.notes, row.match, row.passed = r.detector.notes, str(r.match), r.ok
+        row.device_us = rep.total_device_us
+        row.device_stages = ", ".join(f"{k} {v:.1f} us" for k, v in rep.device_us.items())
+        row.host_wall_s = rep.total_host_s
+        row.host_stages = ", ".join(f"{k} {_ms(v)}" for k, v in rep.host_stage_s.items())
+        row.host_ops = [(op, rep.host_op_calls[op], sec) for op, sec in rep.host_op_s.most_common()]
+        row.host_link_bytes = rep.host_to_device_bytes + rep.device_to_host_bytes
+        if not r.ok:
+            raise RuntimeError(f"detections do not match eager PyTorch: {r.match}")
+    except Exception as e:  # as for models: a row, not the end of the report
+        row.error = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
+    return row
+
+
+def render_detection(rows: Sequence[DetectionRow], top_ops: int = 6) -> list[str]:
+    lines = ["## Detection with post-processing", "",
+             "`python -m torch_frontend.detect --model NAME` (torch_frontend/detection.py, docs/DETECTION.md): "
+             "the dense stages compiled by Kiln and run on the simulated chip, the stages with data-dependent "
+             "shapes (top-k, NMS, RoIAlign) in PyTorch on the host, compared with the eager model's boxes, "
+             "scores and labels (pairs by IoU; pass: IoU >= 0.99, same label, score within 1e-3, none "
+             "unmatched). Host wall times are one thread on this machine.", "",
+             "| detector | detections | device (simulated) | host stages (wall) | host ops, slowest first | "
+             "host link / inference |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.error and not r.match:
+            lines.append(f"| {r.model} | error: {r.error.replace('|', '/')} | | | | |")
+            continue
+        ops = "; ".join(f"{op} x{n} {_ms(sec)}" for op, n, sec in r.host_ops[:top_ops])
+        if len(r.host_ops) > top_ops:
+            rest = r.host_ops[top_ops:]
+            ops += f"; {len(rest)} more {_ms(sum(sec for _, _, sec in rest))}"
+        lines.append(f"| {r.model} | {'PASS' if r.passed else 'FAIL'}: {r.match} | {r.device_us:.1f} us "
+                     f"({r.device_stages}) | {_ms(r.host_wall_s)} ({r.host_stages}) | {ops} | "
+                     f"{_bytes(r.host_link_bytes)} |")
+    return lines + [""]
+
+
 def _bytes(b: float) -> str:
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= scale:
@@ -221,11 +284,16 @@ def _bytes(b: float) -> str:
     return f"{int(b)} B"
 
 
+def _ms(s: float) -> str:
+    return f"{s * 1e3:.1f} ms"
+
+
 def _seconds(s: float) -> str:
     return f"{s:.2f} s" if s >= 1 else f"{s * 1000:.0f} ms"
 
 
-def render_markdown(rows: Sequence[Row], meta: dict, report_dir: str) -> str:
+def render_markdown(rows: Sequence[Row], meta: dict, report_dir: str,
+                    detections: Sequence[DetectionRow] = ()) -> str:
     lines = [
         "# Models",
         "",
@@ -256,7 +324,10 @@ def render_markdown(rows: Sequence[Row], meta: dict, report_dir: str) -> str:
             f"{_seconds(r.compile_s)} | {r.latency_us:.1f} us | {r.latency_us / r.roofline_us:.2f} | "
             f"{_bytes(r.peak_device_bytes)} | {_bytes(r.weight_upload_bytes)} | {_bytes(r.host_link_bytes)} | "
             f"{_seconds(r.host_wall_s)} | {_bytes(r.compile_rss_bytes)} / {_bytes(r.run_rss_bytes)} |")
-    lines += ["", "## Device memory and time by op kind", ""]
+    lines.append("")
+    if detections:
+        lines += render_detection(detections)
+    lines += ["## Device memory and time by op kind", ""]
     for r in rows:
         if r.picture:
             rel = os.path.relpath(r.picture, report_dir)
@@ -274,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", help="the report (default docs/MODELS.md; under `bazel test`, the test's "
                     "undeclared outputs)")
     ap.add_argument("--pictures", help="folder for the PNGs (default: models/ beside the report; '' for none)")
+    ap.add_argument("--detectors", help="comma-separated detectors run with their post-processing "
+                    "(torch_frontend/detection.py; default: all of them when --models is not given)")
     ap.add_argument("--min-pcc", type=float, default=0.999, help="fp32 PCC below this is an error row")
     ap.add_argument("--repo", default=os.getcwd(), help="the checkout, for the commit in the report")
     args = ap.parse_args(argv)
@@ -288,8 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out = os.path.join(outputs, "MODELS.md") if outputs else "docs/MODELS.md"
     if args.pictures is None:
         args.pictures = os.path.join(os.path.dirname(args.out), "models")
+    from torch_frontend import detection
+    if args.detectors is None:
+        args.detectors = "" if args.models else ",".join(detection.DETECTORS)
+    detectors = [d for d in args.detectors.split(",") if d]
+    unknown = [d for d in detectors if d not in detection.DETECTORS]
+    if unknown:
+        ap.error(f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(detection.DETECTORS)}")
     tools = {"compile": os.path.abspath(args.compile), "run": os.path.abspath(args.run)}
-    progress = Progress(len(names))
+    progress = Progress(len(names) + len(detectors))
     rows = []
     for i, name in enumerate(names):
         with tempfile.TemporaryDirectory(prefix=f"kiln_report_{name}_") as wd:
@@ -298,16 +378,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"model_report: [{i + 1}/{len(names)}] {name}: " +
               (f"ERROR {r.error}" if r.error else f"PCC {r.pcc_fp32:.6f}, {r.latency_us:.1f} us, "
                f"latency / roofline {r.latency_us / r.roofline_us:.2f}"), file=sys.stderr, flush=True)
+    detection_rows = []
+    for i, name in enumerate(detectors, start=len(names)):
+        detection_rows.append(report_detector(name, progress, i))
+        r = detection_rows[-1]
+        print(f"model_report: [{i + 1}/{progress.total}] {name}: " + (f"ERROR {r.error}" if r.error else
+              f"{r.match}; device {r.device_us:.1f} us, host {_seconds(r.host_wall_s)}"), file=sys.stderr,
+              flush=True)
     meta = {"commit": git_commit(args.repo), "date": datetime.date.today().isoformat(),
             "torch": torch.__version__, "chip": "wormhole_n150 (target/configs/wormhole_n150.json)"}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    markdown = render_markdown(rows, meta, os.path.dirname(os.path.abspath(args.out)))
+    markdown = render_markdown(rows, meta, os.path.dirname(os.path.abspath(args.out)), detection_rows)
     with open(args.out, "w") as f:
         f.write(markdown)
     print(markdown.split("\n## ")[0])
-    print(f"model_report: wrote {args.out} ({len(rows)} models, {sum(1 for r in rows if r.error)} errors)",
+    errors = sum(1 for r in [*rows, *detection_rows] if r.error)
+    print(f"model_report: wrote {args.out} ({len(rows)} models, {len(detection_rows)} detectors, {errors} errors)",
           file=sys.stderr)
-    return 1 if any(r.error for r in rows) else 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

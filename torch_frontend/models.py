@@ -414,12 +414,19 @@ class _FasterRcnnProposals(nn.Module):
         return objectness.flatten(), proposals
 
 
-def _fasterrcnn_proposals() -> nn.Module:
+def fasterrcnn_detector(**kwargs) -> nn.Module:
+    """torchvision's fasterrcnn_mobilenet_v3_large_fpn (eval mode), random weights with the backbone's
+    batch norms calibrated; `kwargs` go to the constructor (min_size, box_score_thresh, ...)."""
     import torchvision
 
     detection = torchvision.models.detection
-    model = detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
-    return calibrate_batch_norm(_FasterRcnnProposals(model), (1, 3, 320, 320))
+    model = detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, **kwargs)
+    # The full model's forward wants targets in train mode; the proposal wrapper runs the backbone alone.
+    return calibrate_batch_norm(_FasterRcnnProposals(model), (1, 3, 320, 320)).model.eval()
+
+
+def _fasterrcnn_proposals() -> nn.Module:
+    return _FasterRcnnProposals(fasterrcnn_detector())
 
 
 register(ModelSpec("mlp", _mlp, randn_inputs((4, 64)), "Linear-ReLU-Linear-softmax"))

@@ -34,6 +34,25 @@ class ModelReportTest(unittest.TestCase):
         self.assertIn("![resnet18](models/resnet18.png)", md)
         self.assertNotIn("![bert]", md)
 
+    def test_detection_section_lists_host_ops(self) -> None:
+        ok = model_report.DetectionRow(
+            "yolov8n", match="226 matched of 226 eager / 226 staged detections (0 unmatched)", passed=True,
+            device_us=2924.1, device_stages="network 2924.1 us", host_wall_s=0.0123, host_stages="nms 12 ms",
+            host_ops=[("aten.amax.default", 1, 0.005), ("torchvision.nms.default", 1, 0.004),
+                      ("aten.index.Tensor", 3, 0.002), ("aten.gt.Scalar", 2, 0.001)],
+            host_link_bytes=7737600)
+        bad = model_report.DetectionRow("fasterrcnn", error="KilnError: compile: unsupported ATen op | x")
+        md = model_report.render_markdown([], {"commit": "abc1234", "date": "2026-11-26", "torch": "2.14.1",
+                                               "chip": "wormhole_n150"}, "/r/docs", [ok, bad])
+        self.assertIn("## Detection with post-processing", md)
+        self.assertIn("| yolov8n | PASS: 226 matched of 226 eager / 226 staged detections (0 unmatched) | "
+                      "2924.1 us (network 2924.1 us) | 12.3 ms (nms 12 ms) | aten.amax.default x1 5.0 ms; "
+                      "torchvision.nms.default x1 4.0 ms; aten.index.Tensor x3 2.0 ms; aten.gt.Scalar x2 1.0 ms | "
+                      "7.4 MiB |", md)
+        self.assertIn("| fasterrcnn | error: KilnError: compile: unsupported ATen op / x | | | | |", md)
+        lines = model_report.render_detection([ok], top_ops=2)
+        self.assertIn("aten.amax.default x1 5.0 ms; torchvision.nms.default x1 4.0 ms; 2 more 3.0 ms |", lines[-2])
+
     def test_picture_is_a_png(self) -> None:
         import os
         import tempfile
