@@ -29,6 +29,9 @@ std::string InferMatmul(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
       return "bias shape " + ShapeToString(inputs[2]) + " does not broadcast to output shape " +
              ShapeToString(result);
   }
+  if (inputs.size() > 3 && inputs[3] != result)
+    return "residual must have the output's shape " + ShapeToString(result) + ", got " + ShapeToString(inputs[3]);
+  if (std::string err = CheckEpilogue(attrs); !err.empty()) return err;
   *out = std::move(result);
   return "";
 }
