@@ -16,6 +16,7 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
@@ -244,6 +245,53 @@ TEST(EpilogueFusion, LeavesResultsOthersSeeAndAddsThatBroadcast) {
   ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
   EXPECT_EQ(stats.residuals + stats.activations, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Op ordering -----------------------------------------------------------------------------
+
+// Two branches, each a large value reduced to a small one; graph order builds both large values
+// before reducing either.
+TEST(OpOrdering, ReducesEachBranchBeforeBuildingTheNext) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 256});
+  g.inputs.push_back({"x", x});
+  ops::Attrs cat;
+  cat.SetInt("dim", 0);
+  ops::Attrs mean;
+  mean.SetInts("dims", {0});
+  mean.SetInt("keepdim", 0);
+  const int big1 = Node(g, "concat", {x, x, x, x, x, x, x, x}, cat, "big1");  // [8, 256]
+  const int big2 = Node(g, "concat", {x, x, x, x, x, x, x, x}, cat, "big2");
+  const int small1 = Node(g, "reduce_mean", {big1}, mean, "small1");  // [256]
+  const int small2 = Node(g, "reduce_mean", {big2}, mean, "small2");
+  g.outputs.push_back({"y", Node(g, "add", {small1, small2}, {}, "y")});
+  const DeviceGraph before = g;
+
+  OpOrderStats stats;
+  ASSERT_TRUE(OrderOpsForMemory(g, &stats).ok());
+  // Graph order: big1, big2 and small1 (or x) live at once; chosen: one large value, x or small2, and
+  // small1 at most.
+  EXPECT_EQ(stats.graph_order_peak, 4u * (2048 + 2048 + 256));
+  EXPECT_EQ(stats.chosen_peak, 4u * (256 + 2048 + 256));
+  EXPECT_EQ(stats.ops_moved, 2);
+  std::vector<std::string> order;
+  for (const DeviceNode& n : g.nodes) order.push_back(n.source);
+  EXPECT_EQ(order, (std::vector<std::string>{"big1", "small1", "big2", "small2", "y"}));
+  ExpectSameOutputs(before, g, Seeded(256, 1, -1, 1));
+  EXPECT_THAT(stats.ToString(), ::testing::HasSubstr("(graph order: 17408), 2 ops moved"));
+}
+
+TEST(OpOrdering, KeepsTheGraphOrderWhenTheGreedyOrderIsNoBetter) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 4});
+  g.inputs.push_back({"x", x});
+  const int a = Node(g, "exp", {x}, {}, "a");
+  g.outputs.push_back({"y", Node(g, "neg", {a}, {}, "y")});
+  OpOrderStats stats;
+  ASSERT_TRUE(OrderOpsForMemory(g, &stats).ok());
+  EXPECT_EQ(stats.ops_moved, 0);
+  EXPECT_EQ(stats.chosen_peak, stats.graph_order_peak);
+  EXPECT_EQ(stats.graph_order_peak, 4u * 32);  // while exp runs: x and a; while neg runs: a and y
 }
 
 // ---- Constant folding -----------------------------------------------------------------------

@@ -111,6 +111,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                       if (!s.graph) return Missing("dce", IrKind::kDeviceGraph);
                       return EliminateDeadCode(*s.graph);
                     }});
+  if (options.order_ops)
+    passes.push_back({"order-ops", "orders ops so that fewer activation bytes are live at once",
+                      "Greedy list scheduling: of the ready ops, the one that grows live memory least runs next; "
+                      "the order is kept only if its peak is below the graph order's (compiler/passes/op_ordering.h). "
+                      "E.g. of two branches, the one that frees its input runs first.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("order-ops", IrKind::kDeviceGraph);
+                        s.op_order.emplace();
+                        return OrderOpsForMemory(*s.graph, &*s.op_order);
+                      }});
   const ops::DType device_dtype = options.device_dtype;
   passes.push_back({"place", "device graph -> scheduled program: memory spaces and transfers",
                     "Inputs get a host tensor and a device copy (copy_to_device), outputs a copy_to_host; "
@@ -289,6 +299,7 @@ CompileSummary CompileState::Summary() const {
   sum.peak_device_bytes = memory.arena_bytes + memory.constant_bytes;
   sum.activation_bytes_without_reuse = memory.sum_of_activation_bytes;
   sum.eviction = eviction.ToString();
+  if (op_order) sum.op_order = op_order->ToString();
   return sum;
 }
 
@@ -304,6 +315,7 @@ std::string CompileSummary::ToString() const {
      << " without reuse)\n"
      << "constants:         " << constant_bytes << " bytes\n"
      << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
+  if (!op_order.empty()) os << "op order:          " << op_order << "\n";
   if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
   return os.str();
 }
