@@ -1129,6 +1129,18 @@ TEST(Lowering, StaticViewsAndScattersAreTakesThroughIndexMaps) {
   EXPECT_EQ(out["sel"], (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, -1, -2, -3, -4}));
   EXPECT_EQ(out["sl"], (std::vector<float>{0, -1, 2, -2, 4, -3, 6, -4, 8, -5, 10, -6}));
 
+  // The index maps are whole numbers the device indexes with: i32 whatever the device dtype (bf16
+  // would round positions above 256, as a [3, 64, 64] slice_scatter's map has).
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  int maps = 0;
+  for (const DeviceValue& v : lowered->values)
+    if (v.kind == DeviceValue::Kind::kConstant && (v.name.ends_with("_index") || v.name.ends_with("_reversed"))) {
+      EXPECT_EQ(v.dtype, ops::DType::kI32) << v.name;
+      ++maps;
+    }
+  EXPECT_GE(maps, 4);
+
   AtenGraph bad;
   AddUserInput(bad, "x", {3, 4});
   AddNode(bad, "strided", "torch.ops.aten.as_strided.default",

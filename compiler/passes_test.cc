@@ -15,12 +15,15 @@
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
+#include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/pipeline/pipeline.h"
 #include "compiler/program/scheduled_program.h"
+#include "ops/epilogue.h"
 #include "ops/kernels.h"
 #include "ops/tile_layout.h"
 
@@ -158,6 +161,137 @@ TEST(BatchNormFolding, LeavesAConvolutionOthersReadOrNonConstantStatistics) {
   ASSERT_TRUE(FoldBatchNorm(g, &stats).ok());
   EXPECT_EQ(stats.folded, 0);
   EXPECT_EQ(g.nodes.size(), 2u);
+}
+
+// ---- Epilogue fusion -------------------------------------------------------------------------
+
+void ExpectSameOutputs(const DeviceGraph& before, const DeviceGraph& after, const std::vector<float>& x) {
+  const std::vector<std::vector<float>> want = Evaluate(before, x), got = Evaluate(after, x);
+  ASSERT_EQ(before.outputs.size(), after.outputs.size());
+  for (size_t o = 0; o < before.outputs.size(); ++o) {
+    const std::vector<float>& w = want[before.outputs[o].second];
+    const std::vector<float>& g = got[after.outputs[o].second];
+    ASSERT_EQ(g.size(), w.size());
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(g[i], w[i]) << "output " << o << " element " << i;
+  }
+}
+
+// x -> main = conv2d(x, w1) (no bias), skip = conv2d(x, w2, b2); y = relu(main + skip): a ResNet
+// block's tail.
+TEST(EpilogueFusion, ResidualAddAndReluMoveIntoTheConvolution) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 6, 6});
+  g.inputs.push_back({"x", x});
+  const int main = Node(g, "conv2d", {x, g.AddConstant("w1", {4, 3, 3, 3}, Seeded(108, 1, -1, 1))}, ConvAttrs(), "main");
+  const int skip = Node(g, "conv2d",
+                        {x, g.AddConstant("w2", {4, 3, 3, 3}, Seeded(108, 2, -1, 1)),
+                         g.AddConstant("b2", {4}, Seeded(4, 3, -1, 1))},
+                        ConvAttrs(), "skip");
+  const int y = Node(g, "relu", {Node(g, "add", {main, skip}, {}, "add")}, {}, "relu");
+  g.outputs.push_back({"y", y});
+  const DeviceGraph before = g;
+  EpilogueFusionStats stats;
+  ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
+  EXPECT_EQ(stats.residuals, 1);
+  EXPECT_EQ(stats.activations, 1);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  const DeviceNode& fused = g.nodes[1];
+  EXPECT_EQ(fused.op->name, "conv2d");
+  EXPECT_EQ(fused.output, y);
+  EXPECT_EQ(fused.source, "main+add+relu");
+  ASSERT_EQ(fused.inputs.size(), 4u);
+  EXPECT_EQ(g.values[fused.inputs[2]].name, "w1.zero_bias");  // the residual is positional: bias first
+  EXPECT_EQ(fused.inputs[3], skip);
+  EXPECT_EQ(fused.attrs.Int("activation", -1), 0);
+  ExpectSameOutputs(before, g, Seeded(108, 7, -2, 2));
+}
+
+TEST(EpilogueFusion, MatmulTakesAClampWithItsBounds) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {5, 8});
+  g.inputs.push_back({"x", x});
+  const int mm = Node(g, "matmul",
+                      {x, g.AddConstant("w", {8, 3}, Seeded(24, 1, -1, 1)), g.AddConstant("b", {3}, Seeded(3, 2, -1, 1))},
+                      {}, "mm");
+  ops::Attrs relu6;
+  relu6.SetFloat("min", 0.0).SetFloat("max", 0.5);
+  g.outputs.push_back({"y", Node(g, "clamp", {mm}, relu6, "relu6")});
+  const DeviceGraph before = g;
+  EpilogueFusionStats stats;
+  ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
+  EXPECT_EQ(stats.activations, 1);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(ops::EpilogueActivationName(g.nodes[0].attrs), "clamp");
+  EXPECT_EQ(g.nodes[0].attrs.Float("max"), 0.5);
+  ExpectSameOutputs(before, g, Seeded(40, 3, -2, 2));
+}
+
+TEST(EpilogueFusion, LeavesResultsOthersSeeAndAddsThatBroadcast) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {5, 8});
+  g.inputs.push_back({"x", x});
+  const int w = g.AddConstant("w", {8, 3}, Seeded(24, 1, -1, 1));
+  const int seen = Node(g, "matmul", {x, w}, {}, "seen");
+  g.outputs.push_back({"seen", seen});  // the caller reads the pre-activation value
+  g.outputs.push_back({"r", Node(g, "relu", {seen}, {}, "r")});
+  const int mm = Node(g, "matmul", {x, w}, {}, "mm");
+  const int row = g.AddConstant("row", {3}, Seeded(3, 2, -1, 1));
+  g.outputs.push_back({"b", Node(g, "add", {mm, row}, {}, "broadcast_add")});  // not a residual: [3] broadcasts
+  const int twice = Node(g, "matmul", {x, w}, {}, "twice");
+  g.outputs.push_back({"t1", Node(g, "sigmoid", {twice}, {}, "t1")});
+  g.outputs.push_back({"t2", Node(g, "silu", {twice}, {}, "t2")});  // two readers
+  const size_t nodes = g.nodes.size();
+  EpilogueFusionStats stats;
+  ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
+  EXPECT_EQ(stats.residuals + stats.activations, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Op ordering -----------------------------------------------------------------------------
+
+// Two branches, each a large value reduced to a small one; graph order builds both large values
+// before reducing either.
+TEST(OpOrdering, ReducesEachBranchBeforeBuildingTheNext) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 256});
+  g.inputs.push_back({"x", x});
+  ops::Attrs cat;
+  cat.SetInt("dim", 0);
+  ops::Attrs mean;
+  mean.SetInts("dims", {0});
+  mean.SetInt("keepdim", 0);
+  const int big1 = Node(g, "concat", {x, x, x, x, x, x, x, x}, cat, "big1");  // [8, 256]
+  const int big2 = Node(g, "concat", {x, x, x, x, x, x, x, x}, cat, "big2");
+  const int small1 = Node(g, "reduce_mean", {big1}, mean, "small1");  // [256]
+  const int small2 = Node(g, "reduce_mean", {big2}, mean, "small2");
+  g.outputs.push_back({"y", Node(g, "add", {small1, small2}, {}, "y")});
+  const DeviceGraph before = g;
+
+  OpOrderStats stats;
+  ASSERT_TRUE(OrderOpsForMemory(g, &stats).ok());
+  // Graph order: big1, big2 and small1 (or x) live at once; chosen: one large value, x or small2, and
+  // small1 at most.
+  EXPECT_EQ(stats.graph_order_peak, 4u * (2048 + 2048 + 256));
+  EXPECT_EQ(stats.chosen_peak, 4u * (256 + 2048 + 256));
+  EXPECT_EQ(stats.ops_moved, 2);
+  std::vector<std::string> order;
+  for (const DeviceNode& n : g.nodes) order.push_back(n.source);
+  EXPECT_EQ(order, (std::vector<std::string>{"big1", "small1", "big2", "small2", "y"}));
+  ExpectSameOutputs(before, g, Seeded(256, 1, -1, 1));
+  EXPECT_THAT(stats.ToString(), ::testing::HasSubstr("(graph order: 17408), 2 ops moved"));
+}
+
+TEST(OpOrdering, KeepsTheGraphOrderWhenTheGreedyOrderIsNoBetter) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 4});
+  g.inputs.push_back({"x", x});
+  const int a = Node(g, "exp", {x}, {}, "a");
+  g.outputs.push_back({"y", Node(g, "neg", {a}, {}, "y")});
+  OpOrderStats stats;
+  ASSERT_TRUE(OrderOpsForMemory(g, &stats).ok());
+  EXPECT_EQ(stats.ops_moved, 0);
+  EXPECT_EQ(stats.chosen_peak, stats.graph_order_peak);
+  EXPECT_EQ(stats.graph_order_peak, 4u * 32);  // while exp runs: x and a; while neg runs: a and y
 }
 
 // ---- Constant folding -----------------------------------------------------------------------

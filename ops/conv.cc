@@ -2,6 +2,7 @@
 // kernel (im2col + the shared SGEMM) is in conv_kernels.cc.
 #include <algorithm>
 
+#include "ops/epilogue.h"
 #include "ops/op_families.h"
 #include "ops/op_params.h"
 #include "ops/shape_util.h"
@@ -26,12 +27,15 @@ std::string InferConv2d(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
            ShapeToString(x) + " has " + std::to_string(x[1]) + " channels";
   if (inputs.size() > 2 && inputs[2] != Shape{w[0]})
     return "bias must be [" + std::to_string(w[0]) + "], got " + ShapeToString(inputs[2]);
+  if (std::string err = CheckEpilogue(attrs); !err.empty()) return err;
   const int64_t oh = WindowOutputSize(x[2], w[2], p.stride[0], p.padding[0], p.dilation[0], false);
   const int64_t ow = WindowOutputSize(x[3], w[3], p.stride[1], p.padding[1], p.dilation[1], false);
   if (oh < 1 || ow < 1)
     return "conv2d output would be empty: padded input " + ShapeToString(x) +
            " is smaller than the dilated kernel " + ShapeToString(w);
   *out = {x[0], w[0], oh, ow};
+  if (inputs.size() > 3 && inputs[3] != *out)
+    return "residual must have the output's shape " + ShapeToString(*out) + ", got " + ShapeToString(inputs[3]);
   return "";
 }
 
@@ -65,15 +69,18 @@ std::string GetConvParams(const Attrs& attrs, ConvParams* p) {
 std::vector<OpDef> ConvOps() {
   OpDef def;
   def.name = "conv2d";
-  def.summary = "2-D convolution over NCHW input with stride, padding, dilation and groups";
-  def.inputs = {"input", "weight", "bias"};
-  def.num_optional_inputs = 1;
+  def.summary =
+      "2-D convolution over NCHW input with stride, padding, dilation and groups; act(conv + bias + residual) "
+      "with a fused epilogue";
+  def.inputs = {"input", "weight", "bias", "residual"};
+  def.num_optional_inputs = 2;
   def.attrs = {
       {"stride", AttrKind::kInts, "Window step [sh, sw], each in [1, 2^40]"},
       {"padding", AttrKind::kInts, "Zero padding [ph, pw] added on both sides, each in [0, 2^40]"},
       {"dilation", AttrKind::kInts, "Spacing between kernel taps [dh, dw], each in [1, 2^40]"},
       {"groups", AttrKind::kInt, "Channel groups; C and O must be divisible by it (C for depthwise)"},
   };
+  for (AttrDef& a : EpilogueAttrs()) def.attrs.push_back(a);
   def.unit = Unit::kMatrix;
   def.infer_shape = InferConv2d;
   def.work = Conv2dWork;

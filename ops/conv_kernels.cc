@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/epilogue_kernel.h"
 #include "ops/kernel_families.h"
 #include "ops/kernel_util.h"
 #include "ops/op_params.h"
@@ -83,13 +84,16 @@ void Conv2dKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
       }
       if (direct) {
         Sgemm(og, pix, k, wg, k, in, pix, dst, pix, has_bias);
-        continue;
+      } else {
+        for (int64_t p0 = 0; p0 < pix; p0 += block) {
+          const int64_t p1 = std::min(pix, p0 + block);
+          Im2Col(in, cg, h, wd, kh, kw, ow, p, p0, p1, col.data());
+          Sgemm(og, p1 - p0, k, wg, k, col.data(), p1 - p0, dst + p0, pix, has_bias);
+        }
       }
-      for (int64_t p0 = 0; p0 < pix; p0 += block) {
-        const int64_t p1 = std::min(pix, p0 + block);
-        Im2Col(in, cg, h, wd, kh, kw, ow, p, p0, p1, col.data());
-        Sgemm(og, p1 - p0, k, wg, k, col.data(), p1 - p0, dst + p0, pix, has_bias);
-      }
+      // While this image's group is still in cache.
+      const float* residual = inputs.size() > 3 ? inputs[3].data + (b * o + g * og) * pix : nullptr;
+      ApplyEpilogue(attrs, residual, dst, og * pix);
     }
   }
 }

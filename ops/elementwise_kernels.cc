@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "ops/activation_fns.h"
 #include "ops/elementwise_kernel_util.h"
 #include "ops/kernel_families.h"
 #include "ops/kernel_util.h"
@@ -28,18 +29,18 @@ inline float FloorDivide(float a, float b) {
 }
 
 constexpr KernelDef kUnary[] = {
-    {"relu", &UnaryKernel<[](float x) { return x < 0.0f ? 0.0f : x; }>},
+    {"relu", &UnaryKernel<Relu>},
     {"neg", &UnaryKernel<[](float x) { return -x; }>},
     {"exp", &UnaryKernel<[](float x) { return std::exp(x); }>},
     {"log", &UnaryKernel<[](float x) { return std::log(x); }>},
     {"sqrt", &UnaryKernel<[](float x) { return std::sqrt(x); }>},
     {"rsqrt", &UnaryKernel<[](float x) { return 1.0f / std::sqrt(x); }>},
-    {"sigmoid", &UnaryKernel<[](float x) { return 1.0f / (1.0f + std::exp(-x)); }>},
+    {"sigmoid", &UnaryKernel<Sigmoid>},
     {"tanh", &UnaryKernel<[](float x) { return std::tanh(x); }>},
-    {"gelu", &UnaryKernel<[](float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }>},
+    {"gelu", &UnaryKernel<Gelu>},
     {"abs", &UnaryKernel<[](float x) { return std::fabs(x); }>},
     {"reciprocal", &UnaryKernel<[](float x) { return 1.0f / x; }>},
-    {"silu", &UnaryKernel<[](float x) { return x / (1.0f + std::exp(-x)); }>},
+    {"silu", &UnaryKernel<Silu>},
     {"sin", &UnaryKernel<[](float x) { return std::sin(x); }>},
     {"cos", &UnaryKernel<[](float x) { return std::cos(x); }>},
     {"tan", &UnaryKernel<[](float x) { return std::tan(x); }>},
@@ -113,12 +114,7 @@ void ClampKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutVi
   const float lo = static_cast<float>(attrs.Float("min")), hi = static_cast<float>(attrs.Float("max"));
   const float* x = inputs[0].data;
   const int64_t n = NumElements(out.shape);
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i];
-    if (has_min && v < lo) v = lo;
-    if (has_max && v > hi) v = hi;
-    out.data[i] = v;
-  }
+  for (int64_t i = 0; i < n; ++i) out.data[i] = Clamp(x[i], has_min, lo, has_max, hi);
 }
 
 }  // namespace

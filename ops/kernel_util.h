@@ -11,8 +11,8 @@
 
 namespace kiln::ops {
 
-// C[m x n] (+)= A[m x k] * B[k x n], all row-major with leading dimensions lda/ldb/ldc. Cache-blocked
-// and packed (Goto-style) with a register-tiled micro-kernel; shared by matmul and conv (im2col).
+// C[m x n] (+)= A[m x k] * B[k x n], all row-major with leading dimensions lda/ldb/ldc: OpenBLAS's
+// SGEMM (third_party/openblas.BUILD); shared by matmul and conv (im2col).
 // With accumulate=false C is overwritten, so it need not be initialized.
 void Sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
            float* c, int64_t ldc, bool accumulate);

@@ -1,4 +1,5 @@
 // Batched matrix multiply with broadcast batch dims and an optional broadcast bias.
+#include "ops/epilogue.h"
 #include "ops/op_families.h"
 #include "ops/shape_util.h"
 #include "ops/tile_layout.h"
@@ -6,7 +7,7 @@
 namespace kiln::ops {
 namespace {
 
-std::string InferMatmul(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+std::string InferMatmul(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   const Shape& a = inputs[0];
   const Shape& b = inputs[1];
   if (a.size() < 2 || b.size() < 2)
@@ -28,6 +29,9 @@ std::string InferMatmul(const std::vector<Shape>& inputs, const Attrs&, Shape* o
       return "bias shape " + ShapeToString(inputs[2]) + " does not broadcast to output shape " +
              ShapeToString(result);
   }
+  if (inputs.size() > 3 && inputs[3] != result)
+    return "residual must have the output's shape " + ShapeToString(result) + ", got " + ShapeToString(inputs[3]);
+  if (std::string err = CheckEpilogue(attrs); !err.empty()) return err;
   *out = std::move(result);
   return "";
 }
@@ -51,9 +55,11 @@ double MatmulFlops(const std::vector<Shape>& inputs, const Shape& output, const 
 std::vector<OpDef> MatmulOps() {
   OpDef def;
   def.name = "matmul";
-  def.summary = "Batched matrix product a @ b (+ bias), batch dims broadcast";
-  def.inputs = {"a", "b", "bias"};
-  def.num_optional_inputs = 1;
+  def.summary = "Batched matrix product a @ b (+ bias), batch dims broadcast; act(a @ b + bias + residual) with a "
+                "fused epilogue";
+  def.inputs = {"a", "b", "bias", "residual"};
+  def.num_optional_inputs = 2;
+  def.attrs = EpilogueAttrs();
   def.unit = Unit::kMatrix;
   def.infer_shape = InferMatmul;
   def.work = MatmulWork;

@@ -95,6 +95,10 @@ TEST(EndToEnd, ResNet18) {
   ASSERT_NO_FATAL_FAILURE(RunModel("resnet18", &r));
   EXPECT_GE(r.pcc, 0.999);
   EXPECT_EQ(r.summary.ops_by_name["conv2d"], 20);
+  // Each block's residual add and ReLU, and the stem's ReLU, run as the convolutions' epilogues.
+  EXPECT_EQ(r.summary.residuals_fused, 8);
+  EXPECT_EQ(r.summary.activations_fused, 17);
+  EXPECT_EQ(r.summary.ops_by_name["relu"], 0);
   // ResNet-18 is 1.82 GMACs at 224x224: convolutions plus the final linear layer.
   EXPECT_NEAR(r.workload.matrix_flops, 3.64e9, 0.03e9);
   // The arena reuses memory: far less than every activation side by side.
@@ -107,7 +111,11 @@ TEST(EndToEnd, MobileNetV2) {
   ASSERT_NO_FATAL_FAILURE(RunModel("mobilenet_v2", &r));
   EXPECT_GE(r.pcc, 0.999);
   EXPECT_EQ(r.summary.ops_by_name["conv2d"], 52);
-  EXPECT_EQ(r.summary.ops_by_name["clamp"], 35);
+  // Every ReLU6 and residual add is fused into the convolution before it.
+  EXPECT_EQ(r.summary.ops_by_name["clamp"], 0);
+  EXPECT_EQ(r.summary.activations_fused, 35);
+  EXPECT_EQ(r.summary.ops_by_name["add"], 0);
+  EXPECT_EQ(r.summary.residuals_fused, 10);
 }
 
 // bf16 storage on the device: weights and activations rounded to bf16, compute in fp32.

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(bazel-bootstrap g++ libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
               libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev zlib1g-dev libboost-dev
-              libeigen3-dev
+              libeigen3-dev libopenblas-dev
               clang-14 libclang-rt-14-dev lld-14)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -14,6 +14,12 @@ int DeviceGraph::AddConstant(const std::string& name, ops::Shape shape, std::vec
   return static_cast<int>(values.size()) - 1;
 }
 
+int DeviceGraph::AddIndexConstant(const std::string& name, ops::Shape shape, std::vector<float> data) {
+  const int v = AddConstant(name, std::move(shape), std::move(data));
+  values[v].dtype = ops::DType::kI32;
+  return v;
+}
+
 absl::StatusOr<int> DeviceGraph::AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
                                          const std::string& source, const std::string& result_name) {
   const ops::OpDef* def = ops::FindOp(op);

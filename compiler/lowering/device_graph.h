@@ -41,6 +41,9 @@ struct DeviceGraph {
 
   int AddInput(const std::string& name, ops::Shape shape, ops::DType dtype = ops::DType::kF32);
   int AddConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
+  // A constant of whole numbers the program indexes or counts with (a take's index map, positions):
+  // stored as i32 on the device whatever the device dtype, since bf16 holds integers exactly only to 256.
+  int AddIndexConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
   // Appends `op` over `inputs`, inferring the result's shape with the op library; the error names
   // the op and `source`.
   absl::StatusOr<int> AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,

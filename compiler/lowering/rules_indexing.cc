@@ -366,7 +366,7 @@ absl::Status BindIndexMap(LoweringContext& ctx, const AtenNode& node, int flat, 
     attrs.SetInts("shape", shape);
     return EmitAndBind(ctx, node, "expand", {ctx.ScalarConstant(0.0)}, attrs);
   }
-  const int map = ctx.graph().AddConstant(node.name + "_index", std::move(shape), std::move(index));
+  const int map = ctx.graph().AddIndexConstant(node.name + "_index", std::move(shape), std::move(index));
   attrs.SetInt("dim", 0);
   return EmitAndBind(ctx, node, "take", {flat, map}, attrs);
 }
@@ -620,7 +620,7 @@ absl::Status Flip(LoweringContext& ctx, const AtenNode& node) {
     if (in[d] <= 1) continue;  // nothing to reverse
     std::vector<float> reversed(in[d]);
     for (int64_t k = 0; k < in[d]; ++k) reversed[k] = static_cast<float>(in[d] - 1 - k);
-    const int index = ctx.graph().AddConstant(node.name + "_reversed", {in[d]}, std::move(reversed));
+    const int index = ctx.graph().AddIndexConstant(node.name + "_reversed", {in[d]}, std::move(reversed));
     ops::Attrs attrs;
     attrs.SetInt("dim", d);
     KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, "take", {y, index}, attrs));
@@ -811,7 +811,7 @@ absl::Status SegmentReduce(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto ends_row, Reshaped(ctx, node, ends, {1, segments}));
   std::vector<float> iota(n);
   for (int64_t i = 0; i < n; ++i) iota[i] = static_cast<float>(i);
-  const int positions = ctx.graph().AddConstant(node.name + "_positions", {n, 1}, std::move(iota));
+  const int positions = ctx.graph().AddIndexConstant(node.name + "_positions", {n, 1}, std::move(iota));
   KILN_ASSIGN_OR_RETURN(auto ended, ctx.Emit(node, "le", {ends_row, positions}));
   KILN_ASSIGN_OR_RETURN(auto segment, ctx.Emit(node, "reduce_sum", {ended}, sum));
   ops::Shape column(in.size(), 1);
@@ -895,7 +895,7 @@ absl::Status NonzeroStatic(LoweringContext& ctx, const AtenNode& node) {
   ForEachPosition(in, [&](const std::vector<int64_t>& pos, int64_t e) {
     for (int64_t d = 0; d < rank; ++d) coords[e * rank + d] = static_cast<float>(pos[d]);
   });
-  const int coord = ctx.graph().AddConstant(node.name + "_coords", {n, rank}, std::move(coords));
+  const int coord = ctx.graph().AddIndexConstant(node.name + "_coords", {n, rank}, std::move(coords));
   KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
   KILN_ASSIGN_OR_RETURN(auto is_zero, ctx.Emit(node, "logical_not", {flat}));
   KILN_ASSIGN_OR_RETURN(auto nonzero, ctx.Emit(node, "logical_not", {is_zero}));

@@ -302,7 +302,7 @@ absl::Status UpsampleNearest(LoweringContext& ctx, const AtenNode& node) {
     for (int64_t o = 0; o < n_out; ++o)
       index[o] = static_cast<float>(
           n_out == n_in ? o : std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), n_in - 1));
-    const int map = ctx.graph().AddConstant(node.name + "_index", {n_out}, std::move(index));
+    const int map = ctx.graph().AddIndexConstant(node.name + "_index", {n_out}, std::move(index));
     ops::Attrs attrs;
     attrs.SetInt("dim", 2 + i);
     KILN_ASSIGN_OR_RETURN(y, ctx.Emit(node, "take", {y, map}, attrs));

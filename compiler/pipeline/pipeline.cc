@@ -94,6 +94,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                         if (!s.graph) return Missing("fold-batch-norm", IrKind::kDeviceGraph);
                         return FoldBatchNorm(*s.graph, &s.batch_norm_folding);
                       }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
+                      "add(mm, r) with r of mm's shape becomes mm's residual operand, and relu, sigmoid, gelu, silu or "
+                      "clamp of it mm's activation attribute, when each fused op alone reads the value before it "
+                      "(compiler/passes/fuse_epilogue.h). E.g. %r = relu(add(conv2d(%x, %w, %b), %s)) becomes "
+                      "%r = conv2d(%x, %w, %b, %s) {activation = 0}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-epilogues", IrKind::kDeviceGraph);
+                        return FuseEpilogues(*s.graph, &s.epilogue_fusion);
+                      }});
   passes.push_back({"dce", "drops nodes no output needs and frees unread constants",
                     "Nodes whose results reach no output are removed; constants nobody reads any more (e.g. a "
                     "weight folding replaced) release their data. Value ids stay stable.",
@@ -101,6 +111,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                       if (!s.graph) return Missing("dce", IrKind::kDeviceGraph);
                       return EliminateDeadCode(*s.graph);
                     }});
+  if (options.order_ops)
+    passes.push_back({"order-ops", "orders ops so that fewer activation bytes are live at once",
+                      "Greedy list scheduling: of the ready ops, the one that grows live memory least runs next; "
+                      "the order is kept only if its peak is below the graph order's (compiler/passes/op_ordering.h). "
+                      "E.g. of two branches, the one that frees its input runs first.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("order-ops", IrKind::kDeviceGraph);
+                        s.op_order.emplace();
+                        return OrderOpsForMemory(*s.graph, &*s.op_order);
+                      }});
   const ops::DType device_dtype = options.device_dtype;
   passes.push_back({"place", "device graph -> scheduled program: memory spaces and transfers",
                     "Inputs get a host tensor and a device copy (copy_to_device), outputs a copy_to_host; "
@@ -257,6 +277,8 @@ CompileSummary CompileState::Summary() const {
   sum.aten_nodes = aten_nodes;
   sum.folded_nodes = folding.folded_nodes;
   sum.batch_norms_folded = batch_norm_folding.folded;
+  sum.residuals_fused = epilogue_fusion.residuals;
+  sum.activations_fused = epilogue_fusion.activations;
   if (program) {
     for (const ProgramInstruction& inst : program->instructions) {
       if (inst.kind == ProgramInstruction::Kind::kOp) {
@@ -277,6 +299,7 @@ CompileSummary CompileState::Summary() const {
   sum.peak_device_bytes = memory.arena_bytes + memory.constant_bytes;
   sum.activation_bytes_without_reuse = memory.sum_of_activation_bytes;
   sum.eviction = eviction.ToString();
+  if (op_order) sum.op_order = op_order->ToString();
   return sum;
 }
 
@@ -284,13 +307,15 @@ std::string CompileSummary::ToString() const {
   std::ostringstream os;
   os << "ATen nodes:        " << aten_nodes << "\n"
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
-     << batch_norms_folded << " batch norms into convolutions)\n";
+     << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
+     << activations_fused << " activations fused into their producer)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";
   os << "transfers:         " << transfers << "\n"
      << "arena:             " << arena_bytes << " bytes (" << activation_bytes_without_reuse
      << " without reuse)\n"
      << "constants:         " << constant_bytes << " bytes\n"
      << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
+  if (!op_order.empty()) os << "op order:          " << op_order << "\n";
   if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
   return os.str();
 }

@@ -25,6 +25,8 @@
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
+#include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/dtype.h"
@@ -43,6 +45,8 @@ struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
+  bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
+  bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   ops::DType device_dtype = ops::DType::kF32;  // storage of weights and activations on the device
   bool verify_each = kVerifyEachByDefault;     // run the structural verifier after every pass
   // When set, serialize streams the .kiln file here, one constant at a time, so the weights are never
@@ -55,6 +59,8 @@ struct CompileSummary {
   int device_ops = 0;
   int folded_nodes = 0;
   int batch_norms_folded = 0;
+  int residuals_fused = 0;
+  int activations_fused = 0;
   int transfers = 0;
   std::map<std::string, int> ops_by_name;
   uint64_t arena_bytes = 0;
@@ -62,6 +68,7 @@ struct CompileSummary {
   uint64_t peak_device_bytes = 0;
   uint64_t activation_bytes_without_reuse = 0;
   std::string eviction;  // what the evict pass did; empty when the program fit
+  std::string op_order;  // what the order-ops pass found; empty when it did not run
 
   std::string ToString() const;
 };
@@ -87,6 +94,8 @@ struct CompileState {
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
   BatchNormFoldingStats batch_norm_folding;
+  EpilogueFusionStats epilogue_fusion;
+  std::optional<OpOrderStats> op_order;
   MemoryStats memory;
   EvictionStats eviction;
   std::vector<PassTiming> timings;  // one per pass run, in order
@@ -106,7 +115,7 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
-// (if enabled), dce, place, select-layouts, schedule, evict, plan-memory, serialize.
+// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.

@@ -1,0 +1,89 @@
+#include "compiler/passes/fuse_epilogue.h"
+
+#include <string>
+#include <vector>
+
+#include "ops/epilogue.h"
+
+namespace kiln::compiler {
+
+absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
+  const int num_values = static_cast<int>(graph.values.size());
+  const int num_nodes = static_cast<int>(graph.nodes.size());
+  std::vector<int> readers(num_values, 0), reader(num_values, -1);
+  for (int n = 0; n < num_nodes; ++n)
+    for (int v : graph.nodes[n].inputs) {
+      ++readers[v];
+      reader[v] = n;
+    }
+  for (const auto& [name, v] : graph.outputs) readers[v] += 2;  // the caller sees it: never fused away
+  std::vector<bool> removed(num_nodes, false), fused(num_nodes, false);
+  // The node that alone reads v, or -1; a node already absorbed into an earlier fusion is taken.
+  auto only_reader = [&](int v) { return readers[v] == 1 && !removed[reader[v]] ? reader[v] : -1; };
+  for (int n = 0; n < num_nodes; ++n) {
+    const DeviceNode& mm = graph.nodes[n];
+    if (removed[n] || fused[n] || (mm.op->name != "conv2d" && mm.op->name != "matmul")) continue;
+    if (mm.inputs.size() > 3 || mm.attrs.Has("activation")) continue;  // already has an epilogue
+    const ops::Shape shape = graph.values[mm.output].shape;  // copies: AddConstant grows graph.values
+    const ops::DType dtype = graph.values[mm.output].dtype;
+    std::vector<int> absorbed = {n};
+    int tail = n;  // the last node absorbed so far; the fused op produces its output
+    int residual = -1;
+    ops::Attrs attrs = mm.attrs;
+    std::string source = mm.source;
+
+    if (int r = only_reader(mm.output); r >= 0 && graph.nodes[r].op->name == "add") {
+      const DeviceNode& add = graph.nodes[r];
+      const int other = add.inputs[0] == mm.output ? add.inputs[1] : add.inputs[0];
+      const DeviceValue& o = graph.values[other];
+      if (other != mm.output && o.shape == shape && o.dtype == dtype && graph.values[add.output].dtype == dtype) {
+        residual = other;
+        tail = r;
+        absorbed.push_back(r);
+        source += "+" + add.source;
+      }
+    }
+    if (int r = only_reader(graph.nodes[tail].output); r >= 0) {
+      const DeviceNode& act = graph.nodes[r];
+      const int index = ops::EpilogueActivation(act.op->name);
+      if (index >= 0 && graph.values[act.output].dtype == dtype) {
+        attrs.SetInt("activation", index);
+        if (act.attrs.Has("min")) attrs.SetFloat("min", act.attrs.Float("min"));
+        if (act.attrs.Has("max")) attrs.SetFloat("max", act.attrs.Float("max"));
+        tail = r;
+        absorbed.push_back(r);
+        source += "+" + act.source;
+        if (stats) stats->activations++;
+      }
+    }
+    if (tail == n) continue;
+
+    DeviceNode out;
+    out.op = mm.op;
+    out.inputs = mm.inputs;
+    out.attrs = std::move(attrs);
+    out.source = std::move(source);
+    out.output = graph.nodes[tail].output;
+    if (residual >= 0) {
+      if (out.inputs.size() == 2) {
+        // conv2d's bias is [O] (dim 1 of its [N, O, H, W] result); matmul's broadcasts from [N].
+        const int64_t channels = out.op->name == "conv2d" ? shape[1] : shape.back();
+        const std::string name = graph.values[out.inputs[1]].name + ".zero_bias";
+        out.inputs.push_back(graph.AddConstant(name, {channels}, std::vector<float>(channels, 0.0f)));
+      }
+      out.inputs.push_back(residual);
+      if (stats) stats->residuals++;
+    }
+    for (int k : absorbed) removed[k] = k != tail;
+    graph.nodes[tail] = std::move(out);
+    fused[tail] = true;
+  }
+  std::vector<DeviceNode> kept;
+  kept.reserve(graph.nodes.size());
+  for (int n = 0; n < num_nodes; ++n)
+    if (!removed[n]) kept.push_back(std::move(graph.nodes[n]));
+  graph.nodes = std::move(kept);
+  return absl::OkStatus();
+}
+
+}  // namespace kiln::compiler

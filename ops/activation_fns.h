@@ -1,0 +1,23 @@
+// The activations a matrix op can fuse (ops/epilogue.h), as scalar functions: the standalone
+// elementwise kernels and the epilogue call the same code, so fusing never changes a result.
+#ifndef KILN_OPS_ACTIVATION_FNS_H_
+#define KILN_OPS_ACTIVATION_FNS_H_
+
+#include <cmath>
+
+namespace kiln::ops {
+
+inline float Relu(float x) { return x < 0.0f ? 0.0f : x; }  // NaN propagates
+inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float Gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
+// torch.clamp: either bound optional, NaN propagates, min > max gives max everywhere.
+inline float Clamp(float x, bool has_min, float lo, bool has_max, float hi) {
+  if (has_min && x < lo) x = lo;
+  if (has_max && x > hi) x = hi;
+  return x;
+}
+
+}  // namespace kiln::ops
+
+#endif  // KILN_OPS_ACTIVATION_FNS_H_
