@@ -59,6 +59,21 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.numpy())
 
 
+def batched_inputs(spec: models.ModelSpec, seed: int, batch: int) -> list[torch.Tensor]:
+    """The model's example inputs for `batch` samples: samples seed, seed+1, ... joined along dim 0, which
+    must be a batch dimension of size 1 in every registered input."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    samples = [spec.example_inputs(seed + i) for i in range(batch)]
+    if batch == 1:
+        return list(samples[0])
+    for j, t in enumerate(samples[0]):
+        if t.dim() == 0 or t.shape[0] != 1:
+            raise ValueError(f"{spec.name}: input {j} has shape {list(t.shape)}, not a leading batch dimension "
+                             f"of 1, so it cannot be batched")
+    return [torch.cat([s[j] for s in samples]) for j in range(len(samples[0]))]
+
+
 def _entry(path: str, arr: np.ndarray, base_dir: str) -> dict:
     return {"file": os.path.relpath(path, base_dir), "shape": list(arr.shape),
             "dtype": str(arr.dtype)}
@@ -72,12 +87,12 @@ def _mkparent(path: str) -> None:
 class _Prepared:
     """A built model's example inputs, eager reference outputs and exported program."""
 
-    def __init__(self, name: str, seed: int):
+    def __init__(self, name: str, seed: int, batch: int = 1):
         pin_threads()
         spec = models.get(name)
         model = spec.build()
         self.name, self.seed = name, seed
-        self.inputs = spec.example_inputs(seed)
+        self.inputs = batched_inputs(spec, seed, batch)
         # References come from the eager model, not the exported program, so an export
         # or decomposition bug shows up as a mismatch instead of being baked in.
         # On copies: a model with an in-place op on an input must not change the inputs saved.
@@ -112,6 +127,7 @@ class _Prepared:
             "inputs": save_all(input_paths, self.inputs),
             "outputs": save_all(ref_paths, self.refs),
             "seed": self.seed,
+            "batch": int(self.inputs[0].shape[0]) if self.inputs and self.inputs[0].dim() else 1,
             "aten_ops": aten_ops(self.ep),
             "torch_version": torch.__version__,
         }
@@ -124,18 +140,18 @@ class _Prepared:
 
 def export_to_paths(name: str, pt2_path: str, input_paths: Sequence[str],
                     ref_paths: Sequence[str], manifest_path: str | None = None,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, batch: int = 1) -> dict:
     """Export `name` to explicit file paths; returns the manifest dict.
 
     Manifest file paths are relative to the manifest's directory (or the .pt2's
     directory when no manifest is written).
     """
-    return _Prepared(name, seed).write(pt2_path, input_paths, ref_paths, manifest_path)
+    return _Prepared(name, seed, batch).write(pt2_path, input_paths, ref_paths, manifest_path)
 
 
-def export_model(name: str, out_dir: str, seed: int = 0) -> dict:
+def export_model(name: str, out_dir: str, seed: int = 0, batch: int = 1) -> dict:
     """Write <name>.pt2, <name>.input<i>.npy, <name>.ref<i>.npy and <name>.json into out_dir."""
-    prep = _Prepared(name, seed)
+    prep = _Prepared(name, seed, batch)
     p = lambda suffix: os.path.join(out_dir, f"{name}{suffix}")
     return prep.write(p(".pt2"),
                       [p(f".input{i}.npy") for i in range(len(prep.inputs))],
@@ -149,6 +165,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--list", action="store_true", help="list registered models and exit")
     ap.add_argument("--model", help="registered model name")
     ap.add_argument("--seed", type=int, default=0, help="input seed (default 0)")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="samples per inference, joined along the inputs' leading dim (default 1)")
     ap.add_argument("--out-dir", help="write <model>.{pt2,json,input<i>.npy,ref<i>.npy} here")
     ap.add_argument("--pt2", help="explicit .pt2 output path")
     ap.add_argument("--inputs", "--input-npy", nargs="+", metavar="NPY",
@@ -179,11 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.out_dir:
-            m = export_model(args.model, args.out_dir, seed=args.seed)
+            m = export_model(args.model, args.out_dir, seed=args.seed, batch=args.batch)
             base = args.out_dir
         else:
             m = export_to_paths(args.model, args.pt2, args.inputs, args.refs,
-                                manifest_path=args.manifest, seed=args.seed)
+                                manifest_path=args.manifest, seed=args.seed, batch=args.batch)
             base = os.path.dirname(os.path.abspath(args.manifest or args.pt2))
     except (KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)

@@ -52,6 +52,19 @@ class ModelsTest(unittest.TestCase):
         self.assertFalse(torch.equal(spec.example_inputs(0)[0], spec.example_inputs(1)[0]))
         self.assertEqual(tuple(spec.example_inputs()[0].shape), (4, 64))
 
+    def test_batched_inputs_join_samples_along_the_batch_dim(self) -> None:
+        spec = models.get("resnet18")  # one [1, 3, 224, 224] image per sample (inputs only: no build)
+        one = spec.example_inputs(5)[0]
+        batch = export.batched_inputs(spec, 5, 3)[0]
+        self.assertEqual(batch.shape[0], 3)
+        self.assertTrue(torch.equal(batch[:1], one))
+        self.assertTrue(torch.equal(batch[1:2], spec.example_inputs(6)[0]))
+        with self.assertRaisesRegex(ValueError, r"small_cnn: input 0 has shape \[2, 3, 32, 32\], not a leading "
+                                                r"batch dimension of 1"):
+            export.batched_inputs(models.get("small_cnn"), 0, 2)
+        with self.assertRaisesRegex(ValueError, "batch must be >= 1, got 0"):
+            export.batched_inputs(spec, 0, 0)
+
     def test_small_cnn_batchnorm_is_nontrivial(self) -> None:
         bn = models.get("small_cnn").build()[1]
         self.assertIsInstance(bn, torch.nn.BatchNorm2d)
