@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
-import time
 
 import torch
 
@@ -22,17 +20,11 @@ from torch_frontend import kiln_backend as kiln
 from torch_frontend import models
 from torch_frontend.export import to_core_aten
 from torch_frontend.ext import kiln_ext
+from torch_frontend.timing import median_seconds
 
 
 def _median_us(fn, calls: int) -> float:
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
+    return median_seconds(fn, calls, warmup=5) * 1e6
 
 
 def main(argv=None) -> int:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
-import time
 
 import torch
 
@@ -22,16 +20,11 @@ from torch_frontend import models
 from torch_frontend.export import to_core_aten
 from torch_frontend.ext import kiln_ext
 from torch_frontend.provenance import git_commit
+from torch_frontend.timing import median_seconds
 
 
 def _median_ms(fn, calls: int) -> float:
-    fn()  # warm-up: first-touch of buffers, OpenBLAS's thread pool
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return median_seconds(fn, calls) * 1e3
 
 
 def main(argv=None) -> int:
