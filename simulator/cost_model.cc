@@ -6,9 +6,7 @@
 
 namespace kiln::sim {
 
-int64_t OutputTiles(const ops::Shape& shape, ops::Layout layout) {
-  return (ops::StoredElements(shape, layout) + ops::kTileElems - 1) / ops::kTileElems;
-}
+int64_t OutputTiles(const ops::Shape& shape) { return ops::StoredElements(shape, ops::Layout::kTile) / ops::kTileElems; }
 
 OpCost CostModel::Op(ops::Unit unit, ops::DType dtype, double work, int64_t output_tiles, int64_t dram_bytes_read,
                      int64_t dram_bytes_written) const {

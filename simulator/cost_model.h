@@ -43,9 +43,9 @@ class CostModel {
   target::ChipConfig config_;  // a copy, so a copied Device never points at another's config
 };
 
-// Output tiles of a tensor as the cores share them: whole 32x32 tiles of its stored form (a row-major
-// tensor counts 1024 elements a tile).
-int64_t OutputTiles(const ops::Shape& shape, ops::Layout layout);
+// Output tiles of a tensor as the cores share them: whole 32x32 tiles over its last two dims, whatever
+// its layout in DRAM (the compute engines work on tiles; a row-major tensor is tilized on its way in).
+int64_t OutputTiles(const ops::Shape& shape);
 
 }  // namespace kiln::sim
 

@@ -165,7 +165,7 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   const bool all_bf16 = std::all_of(inputs.begin(), inputs.end(),
                                     [](const DeviceTensor& t) { return t.dtype == ops::DType::kBF16; });
   const OpCost cost = cost_.Op(op.unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
-                               OutputTiles(output.shape, output.layout), bytes_read, output.stored_bytes());
+                               OutputTiles(output.shape), bytes_read, output.stored_bytes());
   std::vector<Range> reads;
   for (const DeviceTensor& t : inputs) reads.push_back({t.addr, t.stored_bytes()});
   const runtime::Engine engine = op.unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
