@@ -70,6 +70,11 @@ Status WriteRunJson(const std::string& path, const runtime::Program& program, co
                    {"spill_bytes", stats.spill_bytes},
                    {"reload_bytes", stats.reload_bytes},
                    {"eviction_us", stats.eviction_us}};
+  // Per op kind: the share of the chip's cores busy while it ran (time-weighted).
+  json utilisation = json::object();
+  for (const auto& [name, cycles] : c.op_cycles)
+    if (cycles > 0) utilisation[name] = c.op_core_cycles.at(name) / cycles;
+  j["utilisation_by_op"] = utilisation;
   j["workload"] = {{"matrix_flops", program.workload().matrix_flops},
                    {"weight_bytes", program.workload().weight_bytes},
                    {"io_bytes", program.workload().io_bytes}};

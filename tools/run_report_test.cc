@@ -72,6 +72,12 @@ TEST(RunReport, JsonHasOneRecordPerInstructionAndAddsUp) {
   EXPECT_EQ(j["chip"], "test chip");
   EXPECT_DOUBLE_EQ(j["latency_us"].get<double>(), r.stats.latency_us);
   EXPECT_EQ(j["peak_device_bytes"], 4096);
+  // Utilisation per op kind: a share of the cores, below 1 for the small final layers.
+  ASSERT_TRUE(j["utilisation_by_op"].contains("conv2d"));
+  for (const auto& [name, u] : j["utilisation_by_op"].items()) {
+    EXPECT_GT(u.get<double>(), 0.0) << name;
+    EXPECT_LE(u.get<double>(), 1.0) << name;
+  }
   const auto& insts = j["instructions"];
   ASSERT_EQ(insts.size(), r.program->instructions().size());
   double last_end = 0;
