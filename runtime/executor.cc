@@ -17,15 +17,15 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
   if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
   for (size_t r = 0; r < regions.size(); ++r)
-    if (regions[r].kind != RegionKind::kDeviceDram && regions[r].kind != RegionKind::kHostScratch)
+    if (regions[r].kind == RegionKind::kDeviceSram)
       return Status::Unsupported("region " + std::to_string(r) + " '" + regions[r].name + "' is " +
                                  RegionKindName(regions[r].kind) +
-                                 "; this runtime places only DEVICE_DRAM and HOST_SCRATCH regions");
+                                 "; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
   const int64_t free_bytes = device->free_bytes();
   if (program.device_dram_bytes() > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
     std::string parts;
     for (size_t r = 0; r < regions.size(); ++r)
-      if (regions[r].kind == RegionKind::kDeviceDram)
+      if (regions[r].kind == RegionKind::kDeviceDram || regions[r].kind == RegionKind::kDeviceState)
         parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
     return Status::OutOfMemory("device memory too small: the program needs " +
                                std::to_string(program.device_dram_bytes()) + " bytes of device DRAM (" + parts +
@@ -49,7 +49,7 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
     KILN_RETURN_IF_ERROR(device->Allocate(static_cast<int64_t>(regions[r].size_bytes), "region '" + regions[r].name + "'",
                                           &exec->region_addr_[r]));
   }
-  // Constants go from the loader's memory (a file mapping) straight to the device.
+  // Constants and initial state go from the loader's memory (a file mapping) straight to the device
   // (or, for weights the compiler streams from host memory, into this executor's host region).
   for (const ConstantUpload& u : program.constant_uploads()) {
     if (regions[u.region].kind == RegionKind::kHostScratch) {
@@ -62,6 +62,14 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
   exec->load_stats_.latency_us = device->CyclesToMicros(exec->load_stats_.counters.cycles);
   exec->load_stats_.device_bytes_in_use = device->bytes_in_use();
   *out = std::move(exec);
+  return Status::Ok();
+}
+
+Status Executor::ResetState() {
+  const auto& regions = program_->regions();
+  for (const ConstantUpload& u : program_->constant_uploads())
+    if (regions[u.region].kind == RegionKind::kDeviceState)
+      KILN_RETURN_IF_ERROR(device_->WriteRaw(region_addr_[u.region] + u.offset, u.data, static_cast<int64_t>(u.size)));
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 // Runs a verified Program on a Device: allocates the program's device regions, copies the constants
-// in once, then executes the instruction list per call to Run().
+// and the initial state in once, then executes the instruction list per call to Run(). State (tensors
+// in DEVICE_STATE regions) keeps what a run wrote for the next run, until ResetState().
 //
 // Lifetimes: the Program and the Device must outlive the Executor. It keeps pointers to both, reads
 // the program's instructions on every Run, and frees its allocations through the device when
@@ -63,6 +64,10 @@ class Executor {
   Status Run(const std::vector<HostTensor>& inputs, std::vector<HostTensor>* outputs, RunStats* stats);
   // The same on views of the caller's buffers (e.g. a framework's tensors), which are not copied.
   Status RunViews(const std::vector<HostTensorView>& inputs, std::vector<HostTensor>* outputs, RunStats* stats);
+
+  // Puts every state tensor (DEVICE_STATE regions, e.g. a KV cache) back to its initial value, as
+  // when the executor was created; runs between resets see the state the previous run left.
+  Status ResetState();
 
   const RunStats& load_stats() const { return load_stats_; }
 

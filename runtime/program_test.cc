@@ -913,7 +913,7 @@ TEST(BadInputs, RegionSizesThatWrap) {
   std::unique_ptr<Program> program;
   Status s = LoadWith(Write(p), unlimited, &program);
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.message(), HasSubstr("the device DRAM regions' sizes add up to more than 2^64 bytes"));
+  EXPECT_THAT(s.message(), HasSubstr("the device regions' sizes add up to more than 2^64 bytes"));
 }
 
 TEST(BadInputs, ProgramLargerThanTheCallerAllows) {

@@ -444,6 +444,21 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       g->input_mutations.emplace_back(std::move(value), std::move(input));
       continue;
     }
+    if (u.first == "buffer_mutation") {
+      const std::string mctx = sctx + " (buffer_mutation)";
+      KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", mctx));
+      KILN_ASSIGN_OR_RETURN(std::string value, TensorName(*arg, mctx));
+      KILN_ASSIGN_OR_RETURN(const json* buffer_f, Field(spec, "buffer_name", mctx));
+      KILN_ASSIGN_OR_RETURN(std::string buffer, AsString(*buffer_f, mctx + " buffer_name"));
+      const bool is_buffer = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
+        return in.kind == InputKind::kBuffer && in.target == buffer;
+      });
+      if (!is_buffer) return Bad(mctx, absl::StrCat("mutates '", buffer, "', which is not a buffer input"));
+      for (const auto& [other, name] : g->buffer_mutations)
+        if (name == buffer) return Bad(mctx, absl::StrCat("mutates buffer '", buffer, "' a second time"));
+      g->buffer_mutations.emplace_back(std::move(value), std::move(buffer));
+      continue;
+    }
     if (u.first != "user_output") {
       std::string what;
       for (const char* key : {"buffer_name", "parameter_name", "user_input_name"}) {
@@ -454,9 +469,7 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       return absl::UnimplementedError(absl::StrCat(
           sctx, " is a '", u.first, "' output", what,
           ", which is not supported: only user outputs are",
-          u.first == "buffer_mutation" ? " (a training-mode module mutates its buffers; call model.eval() "
-                                         "before torch.export)"
-                                       : ""));
+          ""));
     }
     KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", sctx + " (user_output)"));
     KILN_ASSIGN_OR_RETURN(auto au, Union(*arg, sctx + " (user_output) arg"));
@@ -572,6 +585,18 @@ absl::StatusOr<AtenGraph> ParseProgram(const json& doc) {
     if (!defined.count(value))
       return Bad(absl::StrCat("the mutation of input '", input, "'"),
                  absl::StrCat("value '", value, "' is not defined by the graph"));
+  }
+  for (const auto& [value, buffer] : g.buffer_mutations) {
+    if (!defined.count(value))
+      return Bad(absl::StrCat("the mutation of buffer '", buffer, "'"),
+                 absl::StrCat("value '", value, "' is not defined by the graph"));
+    // A buffer mutation is program state (a KV cache), except batch norm's running statistics: a
+    // module exported in training mode updates them, and it was meant to be exported for inference.
+    const AtenNode* producer = g.FindProducer(value);
+    if (producer != nullptr && producer->target.find("batch_norm") != std::string::npos)
+      return absl::UnimplementedError(absl::StrCat(
+          "buffer '", buffer, "' is updated by node '", producer->name, "' (", producer->target,
+          "): a training-mode module mutates its batch-norm statistics; call model.eval() before torch.export"));
   }
   return g;
 }
