@@ -968,7 +968,94 @@ TEST(Semantic, RegionKinds) {
   std::unique_ptr<Executor> exec;
   Status s = Executor::Create(*program, &device, &exec);
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
-  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM and HOST_SCRATCH regions");
+  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
+}
+
+// ---- State: a module's mutated buffers, kept on the device between runs -------------------------
+
+// s starts at kState0; each run adds x to it and returns 2 * (s + x); the new s is kept.
+const std::vector<float> kState0 = {1, 2, 3, 4, 5, 6, 7, 8};
+
+DeviceGraph StateGraph() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4});
+  const int s = g.AddState("cache", {2, 4}, ops::DType::kF32, kState0);
+  const int sum = Node(g, "add", {s, x}, "add");
+  const int two = g.AddConstant("two", {}, {2.0f});
+  const int y = Node(g, "mul", {sum, two}, "mul");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  g.state_updates = {{s, sum}};
+  return g;
+}
+
+std::vector<float> Floats(const HostTensor& t) { return std::vector<float>(t.f32(), t.f32() + t.bytes.size() / 4); }
+
+TEST(State, PersistsAcrossRunsPerExecutorUntilReset) {
+  const ScheduledProgram p = Compile(StateGraph());
+  const int cache = TensorNamed(p, "cache");
+  ASSERT_EQ(p.tensors[cache].region, compiler::kStateRegion);
+  EXPECT_EQ(p.regions[compiler::kStateRegion].kind, target::RegionKind::kDeviceState);
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(Write(p), &program).ok());
+  EXPECT_TRUE(program->tensors()[cache].state);
+  EXPECT_FALSE(program->tensors()[cache].constant);
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
+  const std::vector<HostTensor> ones = {HostTensor::FromFloats({2, 4}, std::vector<float>(8, 1.0f))};
+  auto expect_after = [&](Executor& e, float added) {
+    std::vector<HostTensor> out;
+    ASSERT_TRUE(e.Run(ones, &out, nullptr).ok());
+    std::vector<float> want;
+    for (float v : kState0) want.push_back(2 * (v + added));
+    EXPECT_EQ(Floats(out[0]), want) << "after adding " << added;
+  };
+  expect_after(*exec, 1);
+  expect_after(*exec, 2);
+  expect_after(*exec, 3);
+  // Another executor of the same program has its own state, from the initial value.
+  std::unique_ptr<Executor> other;
+  ASSERT_TRUE(Executor::Create(*program, &device, &other).ok());
+  expect_after(*other, 1);
+  expect_after(*exec, 4);
+  ASSERT_TRUE(exec->ResetState().ok());
+  expect_after(*exec, 1);
+}
+
+TEST(State, LoadErrorsNameTheStateTensor) {
+  const ScheduledProgram good = Compile(StateGraph());
+  const int cache = TensorNamed(good, "cache");
+  {
+    ScheduledProgram p = good;  // in the state region, but written without initial data
+    p.tensors[cache].is_state = false;
+    EXPECT_THAT(LoadError(p), HasSubstr("tensor " + std::to_string(cache) + " 'cache': a state tensor (in region 2 "
+                                        "'state') has no initial data; the executor would start from undefined bytes"));
+  }
+  {
+    // The writer refuses a state tensor outside its region; move it in the file instead.
+    std::string bytes = Write(good);
+    uint8_t* placement = FieldAddress(fb::GetProgram(bytes.data())->tensors()->Get(cache), fb::Tensor::VT_PLACEMENT);
+    ASSERT_NE(placement, nullptr);
+    const uint64_t beyond = 64;
+    std::memcpy(placement + kPlacementOffset, &beyond, 8);
+    EXPECT_THAT(LoadError(bytes), HasSubstr("tensor " + std::to_string(cache) + " 'cache': bytes [64, " +
+                                            std::to_string(64 + good.tensors[cache].size_bytes()) +
+                                            ") lie outside region 2 'state' of " +
+                                            std::to_string(good.regions[compiler::kStateRegion].size_bytes) + " bytes"));
+  }
+  {
+    ScheduledProgram p = good;  // the update reads the state it writes
+    for (compiler::ProgramInstruction& inst : p.instructions)
+      if (inst.output == cache) inst.inputs = {cache};
+    EXPECT_THAT(LoadError(p), HasSubstr("reads its own result 'cache'; ops do not work in place"));
+  }
+  {
+    ScheduledProgram p = good;  // a transfer may not overwrite state
+    for (compiler::ProgramInstruction& inst : p.instructions)
+      if (inst.kind == compiler::ProgramInstruction::Kind::kHostToDevice) inst.output = cache;
+    EXPECT_THAT(LoadError(p), HasSubstr("to 'cache' does not go between host and device as its direction says"));
+  }
 }
 
 TEST(Semantic, OperatorIndexOutOfRange) {

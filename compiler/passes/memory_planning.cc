@@ -24,7 +24,7 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
       return absl::InternalError(absl::StrCat("memory planning: tensor '", t.name, "' is in region ", t.region,
                                               ", but the program has ", num_regions, " regions"));
   std::vector<uint64_t> region_bytes(num_regions, 0);
-  uint64_t constant_bytes = 0;
+  uint64_t constant_bytes = 0, state_bytes = 0;
   // Device memory that holds its contents for the whole run: DRAM, and the state the executor keeps.
   auto on_device = [&](int r) {
     return program.regions[r].kind == target::RegionKind::kDeviceDram ||
@@ -37,6 +37,7 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     t.offset = region_bytes[t.region];
     region_bytes[t.region] = AlignToDevice(region_bytes[t.region] + t.size_bytes());
     if (on_device(t.region)) constant_bytes += AlignToDevice(t.size_bytes());
+    if (t.is_state) state_bytes += AlignToDevice(t.size_bytes());
   }
 
   // Activation lifetimes over the schedule.
@@ -94,7 +95,8 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
   if (dram > device_dram_bytes)
     return absl::ResourceExhaustedError(absl::StrCat(
         "device memory too small: the program needs ", dram, " bytes of device DRAM (activations ",
-        activation_bytes, " + constants and state ", constant_bytes, "), the device has ", device_dram_bytes,
+        activation_bytes, " + constants ", constant_bytes - state_bytes,
+        state_bytes > 0 ? absl::StrCat(" + state ", state_bytes) : "", "), the device has ", device_dram_bytes,
         " (the evict pass runs before planning and fits what eviction can)"));
   return absl::OkStatus();
 }

@@ -2,7 +2,8 @@
 // (torch_frontend/kiln_backend.py). compile() takes a .pt2 archive's bytes and returns a Graph: the
 // compiled program loaded onto its own simulated device, with its constants uploaded once; Graph.run()
 // runs it on torch tensors and returns torch tensors (outputs are not copied: they keep the runtime's
-// buffers) with the run's simulated time and counters.
+// buffers) with the run's simulated time and counters. A program with state (a module's mutated
+// buffers, e.g. a static KV cache) keeps it on the device between run() calls; reset_state() restarts it.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +139,9 @@ class Graph {
   }
 
   nb::dict LoadStats() const { return RunStatsDict(executor_->load_stats()); }
+  // The program's state (a KV cache: the buffers the module mutates) stays on the device from one
+  // run to the next; this puts it back to its initial value (a new generation).
+  void ResetState() { Check(executor_->ResetState(), name_); }
   size_t num_inputs() const { return program_->inputs().size(); }
   size_t num_outputs() const { return program_->outputs().size(); }
   const std::string& name() const { return name_; }
@@ -260,6 +264,8 @@ NB_MODULE(kiln_ext, m) {
   nb::class_<Graph>(m, "Graph")
       .def("run", &Graph::Run, nb::arg("inputs"),
            "Runs on CPU tensors (contiguous, in the program's input order); returns (outputs, stats).")
+      .def("reset_state", &Graph::ResetState,
+           "Puts the program's state (buffers the module mutates, e.g. a KV cache) back to its initial value.")
       .def_prop_ro("summary", &Graph::Summary)
       .def_prop_ro("load_stats", &Graph::LoadStats)
       .def_prop_ro("num_inputs", &Graph::num_inputs)
