@@ -61,6 +61,49 @@ class Gpt2DecodeStep(nn.Module):
         return self.model.lm_head(t.ln_f(x)).argmax(-1)
 
 
+class _SlotCache:
+    """What transformers' attention layers call on a cache (update(keys, values, layer) -> the whole
+    cache), over a decode step's buffers: the token's keys and values go into slot `pos`."""
+
+    def __init__(self, step: nn.Module, pos: Tensor) -> None:
+        self.step, self.pos = step, pos
+
+    def update(self, k: Tensor, v: Tensor, layer: int, *args, **kwargs) -> tuple[Tensor, Tensor]:
+        keys, values = getattr(self.step, f"key_cache_{layer}"), getattr(self.step, f"value_cache_{layer}")
+        keys.index_copy_(2, self.pos, k)
+        values.index_copy_(2, self.pos, v)
+        return keys, values
+
+
+class BloomDecodeStep(nn.Module):
+    """One Bloom decoding step over a static KV cache: the model's own blocks, given a _SlotCache,
+    ALiBi over the cache's slots (softmax is shift-invariant, so slope * slot equals transformers'
+    slope * position for the visible slots) and an additive mask hiding the slots after `pos`."""
+
+    def __init__(self, model: nn.Module, max_len: int) -> None:
+        super().__init__()
+        from transformers.models.bloom.modeling_bloom import _get_alibi_slopes
+
+        self.model = model
+        config = model.config
+        heads, head_dim = config.n_head, config.hidden_size // config.n_head
+        for i in range(config.n_layer):
+            self.register_buffer(f"key_cache_{i}", torch.zeros(1, heads, max_len, head_dim))
+            self.register_buffer(f"value_cache_{i}", torch.zeros(1, heads, max_len, head_dim))
+        self.register_buffer("slots", torch.arange(max_len), persistent=False)
+        alibi = _get_alibi_slopes(heads, torch.device("cpu"))[:, None, None] * torch.arange(max_len)
+        self.register_buffer("alibi", alibi.float(), persistent=False)
+
+    def forward(self, ids: Tensor, pos: Tensor) -> Tensor:
+        t = self.model.transformer
+        h = t.word_embeddings_layernorm(t.word_embeddings(ids))
+        hidden = torch.where(self.slots <= pos, 0.0, torch.finfo(torch.float32).min)[None, None, None]
+        cache = _SlotCache(self, pos)
+        for block in t.h:
+            h = block(h, alibi=self.alibi, attention_mask=hidden, layer_past=cache)[0]
+        return self.model.lm_head(t.ln_f(h)).argmax(-1)
+
+
 # Generation configurations: name -> (transformers model class, config). The small one is CI's; its
 # initialiser range is wide enough that a random model's greedy tokens vary (at GPT-2's 0.02 a tiny
 # model repeats one token), so the comparison with PyTorch has something to compare.
@@ -70,8 +113,12 @@ CONFIGS = {
                         activation_function="gelu_new", bos_token_id=0, eos_token_id=0,
                         initializer_range=0.2)),
     "gpt2": ("GPT2LMHeadModel", "GPT2Config", models.GPT2_CONFIG),
+    "bloom_small": ("BloomForCausalLM", "BloomConfig",
+                    dict(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4, bos_token_id=1, eos_token_id=2,
+                         pad_token_id=3, initializer_range=0.2)),
+    "bloom_560m": ("BloomForCausalLM", "BloomConfig", models.BLOOM_560M_CONFIG),
 }
-STEP_MODULES = {"GPT2LMHeadModel": Gpt2DecodeStep}
+STEP_MODULES = {"GPT2LMHeadModel": Gpt2DecodeStep, "BloomForCausalLM": BloomDecodeStep}
 
 
 def build(name: str, seed: int = 0) -> nn.Module:
