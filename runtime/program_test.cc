@@ -1023,6 +1023,62 @@ TEST(State, PersistsAcrossRunsPerExecutorUntilReset) {
   expect_after(*exec, 1);
 }
 
+// A second program over the same state (as a prefill program shares the KV cache with the decode
+// step): s := s - x, returning s - x.
+DeviceGraph SubtractingStateGraph(ops::Shape shape = {2, 4}) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", shape);
+  const int s = g.AddState("cache", shape, ops::DType::kF32, std::vector<float>(ops::NumElements(shape), 0.0f));
+  const int diff = Node(g, "sub", {s, x}, "sub");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", diff}};
+  g.state_updates = {{s, diff}};
+  return g;
+}
+
+TEST(State, TwoProgramsShareOneStateOnOneDevice) {
+  std::unique_ptr<Program> adding, subtracting, other_shape;
+  ASSERT_TRUE(LoadBytes(Write(Compile(StateGraph())), &adding).ok());
+  ASSERT_TRUE(LoadBytes(Write(Compile(SubtractingStateGraph())), &subtracting).ok());
+  ASSERT_TRUE(LoadBytes(Write(Compile(SubtractingStateGraph({4, 2}))), &other_shape).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> owner, sharer;
+  ASSERT_TRUE(Executor::Create(*adding, &device, &owner).ok());
+  const int64_t in_use = device.bytes_in_use();
+  Status s = Executor::CreateSharingState(*subtracting, &device, *owner, &sharer);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_LT(device.bytes_in_use() - in_use, 2 * 4096 + 64) << "the state region is not allocated twice";
+  const std::vector<HostTensor> ones = {HostTensor::FromFloats({2, 4}, std::vector<float>(8, 1.0f))};
+  std::vector<HostTensor> out;
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());   // s = s0 + 1
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());   // s = s0 + 2
+  ASSERT_TRUE(sharer->Run(ones, &out, nullptr).ok());  // s = s0 + 1, returned
+  std::vector<float> want;
+  for (float v : kState0) want.push_back(v + 1);
+  EXPECT_EQ(Floats(out[0]), want);
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());  // 2 * (s0 + 2): the owner sees the sharer's write
+  want.clear();
+  for (float v : kState0) want.push_back(2 * (v + 2));
+  EXPECT_EQ(Floats(out[0]), want);
+  sharer.reset();  // frees its own regions only; the owner's state is intact
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());
+  want.clear();
+  for (float v : kState0) want.push_back(2 * (v + 3));
+  EXPECT_EQ(Floats(out[0]), want);
+
+  std::unique_ptr<Executor> bad;
+  EXPECT_EQ(Executor::CreateSharingState(*other_shape, &device, *owner, &bad).message(),
+            "cannot share state: state tensor 0 is 'cache' f32 [4, 2] row-major at offset 0 here but 'cache' f32 [2, 4] "
+            "row-major at offset 0 in the owner's program");
+  std::unique_ptr<Program> stateless;
+  ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &stateless).ok());
+  EXPECT_EQ(Executor::CreateSharingState(*stateless, &device, *owner, &bad).message(),
+            "cannot share state: this program has no DEVICE_STATE region");
+  sim::Device elsewhere(target::DefaultChipConfig());
+  EXPECT_EQ(Executor::CreateSharingState(*subtracting, &elsewhere, *owner, &bad).message(),
+            "cannot share state: the owner runs on another device");
+}
+
 TEST(State, LoadErrorsNameTheStateTensor) {
   const ScheduledProgram good = Compile(StateGraph());
   const int cache = TensorNamed(good, "cache");
