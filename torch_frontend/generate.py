@@ -46,19 +46,20 @@ class Gpt2DecodeStep(nn.Module):
 
     def forward(self, ids: Tensor, pos: Tensor) -> Tensor:
         t = self.model.transformer
+        n = ids.shape[1]  # 1 for a decode step, P for the prefill
         x = t.wte(ids) + t.wpe(pos)[None]
-        visible = (self.slots <= pos)[None]  # [1, max_len]: the slots filled so far
+        visible = self.slots[None, :] <= pos[:, None]  # [n, max_len]: the slots each token sees
         width = x.shape[-1]
         for i, block in enumerate(t.h):
             q, k, v = block.attn.c_attn(block.ln_1(x)).split(width, dim=2)
-            q, k, v = (z.view(1, 1, self.heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
+            q, k, v = (z.view(1, n, self.heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
             keys, values = getattr(self, f"key_cache_{i}"), getattr(self, f"value_cache_{i}")
             keys.index_copy_(2, pos, k)
             values.index_copy_(2, pos, v)
             a = F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)
-            x = x + block.attn.c_proj(a.transpose(1, 2).reshape(1, 1, width))
+            x = x + block.attn.c_proj(a.transpose(1, 2).reshape(1, n, width))
             x = x + block.mlp(block.ln_2(x))
-        return self.model.lm_head(t.ln_f(x)).argmax(-1)
+        return self.model.lm_head(t.ln_f(x[:, -1:])).argmax(-1)  # the last token's next token, [1, 1]
 
 
 class _SlotCache:
@@ -97,11 +98,12 @@ class BloomDecodeStep(nn.Module):
     def forward(self, ids: Tensor, pos: Tensor) -> Tensor:
         t = self.model.transformer
         h = t.word_embeddings_layernorm(t.word_embeddings(ids))
-        hidden = torch.where(self.slots <= pos, 0.0, torch.finfo(torch.float32).min)[None, None, None]
+        visible = self.slots[None, :] <= pos[:, None]  # [n, max_len]
+        hidden = torch.where(visible, 0.0, torch.finfo(torch.float32).min)[None, None]
         cache = _SlotCache(self, pos)
         for block in t.h:
             h = block(h, alibi=self.alibi, attention_mask=hidden, layer_past=cache)[0]
-        return self.model.lm_head(t.ln_f(h)).argmax(-1)
+        return self.model.lm_head(t.ln_f(h[:, -1:])).argmax(-1)
 
 
 # Generation configurations: name -> (transformers model class, config). The small one is CI's; its
@@ -131,10 +133,11 @@ def build(name: str, seed: int = 0) -> nn.Module:
     return model.eval().requires_grad_(False)
 
 
-def export_step(model: nn.Module, max_len: int) -> bytes:
-    """The decode-step program as .pt2 bytes (core ATen), its caches zero."""
+def export_step(model: nn.Module, max_len: int, tokens: int = 1) -> bytes:
+    """The program over `tokens` new tokens (1: the decode step; P: the prompt's prefill) as .pt2 bytes
+    (core ATen), its caches zero. Both mutate the same buffers, so they can share one cache."""
     step = STEP_MODULES[type(model).__name__](model, max_len).eval()
-    example = (torch.tensor([[0]]), torch.tensor([0]))
+    example = (torch.zeros(1, tokens, dtype=torch.long), torch.arange(tokens))
     with torch.no_grad():
         ep = to_core_aten(torch.export.export(step, example))
     buf = io.BytesIO()
@@ -154,7 +157,7 @@ def reference_tokens(model: nn.Module, prompt: Tensor, new_tokens: int) -> list[
 @dataclass
 class Generation:
     tokens: list[int]
-    ttft_us: float           # simulated: the P prompt steps, the last of which gives the first token
+    ttft_us: float           # simulated: the prefill (or the P prompt steps), which gives the first token
     decode_us: float         # simulated: the steps after the first token
     step_us: list[float]     # simulated time of every step
     wall_s: float            # host wall time of the whole loop
@@ -165,24 +168,34 @@ class Generation:
         return (len(self.tokens) - 1) / (self.decode_us * 1e-6) if self.decode_us > 0 else float("nan")
 
 
-def generate(graph, prompt: list[int], new_tokens: int) -> Generation:
-    """Greedy decoding with the compiled step program `graph` (a kiln_ext.Graph): the prompt one
-    token per step, then each step feeds back the token the previous one chose."""
-    graph.reset_state()
+def generate(step, prompt: list[int], new_tokens: int, prefill=None) -> Generation:
+    """Greedy decoding with the compiled decode-step program `step` (a kiln_ext.Graph): the prompt
+    goes through `prefill` (a program over all P prompt tokens sharing the step's cache) or, without
+    one, through the step one token at a time; then each step feeds back the token the last chose."""
+    step.reset_state()
+    p = len(prompt)
     sequence, step_us = list(prompt), []
     start = time.perf_counter()
-    for pos in range(len(prompt) + new_tokens - 1):
-        (token,), stats = graph.run([torch.tensor([[sequence[pos]]]), torch.tensor([pos])])
+    if prefill is not None:
+        (token,), stats = prefill.run([torch.tensor([prompt]), torch.arange(p)])
         step_us.append(stats["latency_us"])
-        if pos >= len(prompt) - 1:
+        sequence.append(int(token))
+        first, start_pos = 1, p
+    else:
+        first, start_pos = p, 0
+    for pos in range(start_pos, p + new_tokens - 1):
+        (token,), stats = step.run([torch.tensor([[sequence[pos]]]), torch.tensor([pos])])
+        step_us.append(stats["latency_us"])
+        if pos >= p - 1:
             sequence.append(int(token))
     wall = time.perf_counter() - start
-    p = len(prompt)
-    return Generation(sequence[p:], sum(step_us[:p]), sum(step_us[p:]), step_us, wall)
+    return Generation(sequence[p:], sum(step_us[:first]), sum(step_us[first:]), step_us, wall)
 
 
-def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = "", log=print) -> dict:
-    """Builds, exports, compiles and generates; returns the tokens of both and the timings."""
+def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = "", prefill: bool = True,
+        log=print) -> dict:
+    """Builds, exports, compiles and generates (with a prefill program, or the prompt token by token
+    through the step); returns the tokens of both and the timings."""
     from torch_frontend.ext import kiln_ext
 
     torch.set_num_threads(1)
@@ -191,14 +204,16 @@ def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = 
     prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=gen)
     max_len = prompt_len + new_tokens
     t0 = time.perf_counter()
-    pt2 = export_step(model, max_len)
+    pt2 = [export_step(model, max_len)] + ([export_step(model, max_len, prompt_len)] if prefill else [])
     t1 = time.perf_counter()
-    graph = kiln_ext.compile(pt2, name=f"{name}_step", chip=chip)
+    graph = kiln_ext.compile(pt2[0], name=f"{name}_step", chip=chip)
+    first = kiln_ext.compile(pt2[1], name=f"{name}_prefill", state_from=graph) if prefill else None
     t2 = time.perf_counter()
     log(f"{name}: exported in {t1 - t0:.1f} s, compiled in {t2 - t1:.1f} s "
-        f"({graph.summary['device_ops']} device ops, cache length {max_len})")
+        f"(step {graph.summary['device_ops']} device ops"
+        + (f", prefill {first.summary['device_ops']}" if prefill else "") + f", cache length {max_len})")
     ref = reference_tokens(model, prompt, new_tokens)
-    out = generate(graph, prompt[0].tolist(), new_tokens)
+    out = generate(graph, prompt[0].tolist(), new_tokens, first)
     return {"model": name, "prompt": prompt[0].tolist(), "kiln": out.tokens, "torch": ref,
             "match": out.tokens == ref, "ttft_ms": out.ttft_us / 1e3, "tokens_per_s": out.tokens_per_s,
             "step_ms": out.decode_us / max(len(out.tokens) - 1, 1) / 1e3, "wall_s": out.wall_s,
@@ -212,15 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chip", default="", help="chip description JSON (default: the built-in chip)")
+    parser.add_argument("--no-prefill", action="store_true",
+                        help="feed the prompt through the decode step one token at a time")
     args = parser.parse_args(argv)
-    r = run(args.model, args.prompt_len, args.new_tokens, args.seed, args.chip)
+    r = run(args.model, args.prompt_len, args.new_tokens, args.seed, args.chip, prefill=not args.no_prefill)
     print(f"prompt:      {r['prompt']}")
     print(f"kiln:        {r['kiln']}")
     print(f"torch:       {r['torch']}")
     print(f"identical:   {r['match']}")
-    print(f"TTFT (sim):  {r['ttft_ms']:.3f} ms ({args.prompt_len} prompt steps)")
+    how = f"{args.prompt_len} prompt steps" if args.no_prefill else f"prefill of {args.prompt_len} tokens"
+    print(f"TTFT (sim):  {r['ttft_ms']:.3f} ms ({how})")
     print(f"decode (sim): {r['tokens_per_s']:.1f} tokens/s ({r['step_ms']:.3f} ms per token)")
-    print(f"host wall:   {r['wall_s']:.2f} s for {args.prompt_len + args.new_tokens - 1} steps")
+    print(f"host wall:   {r['wall_s']:.2f} s for the generation loop")
     return 0 if r["match"] else 1
 
 
