@@ -3,12 +3,13 @@
     python -m torch_frontend.generate --model gpt2_small --prompt-len 8 --new-tokens 32
     python -m torch_frontend.generate --model gpt2          # the full 124M configuration
 
-One decode-step program does everything (docs/GENERATION.md): it takes one token id [1, 1] and its
+Two programs over one KV cache (docs/GENERATION.md). The decode step takes one token id [1, 1] and its
 position [1], writes the token's keys and values into the cache (module buffers, which Kiln keeps as
-device state between runs), attends over the cache, and returns the argmax token id, so only one id
-crosses the host link each way. The prompt is fed through the same program one token at a time, so
-the time to first token is P steps. The tokens are compared with transformers' own
-`model.generate(..., do_sample=False)` on the same weights.
+device state between runs), attends over the cache and returns the argmax token id, so only token ids
+cross the host link. The prefill is the same module over the P prompt tokens, compiled onto the step's
+device and sharing its state; with --no-prefill the prompt goes through the step one token at a time.
+The tokens are compared with transformers' own `model.generate(..., do_sample=False)` on the same
+weights.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from torch_frontend.export import to_core_aten
 
 
 class Gpt2DecodeStep(nn.Module):
-    """One GPT-2 decoding step over a static KV cache, written with the model's own modules (layer
-    norms, Conv1D projections, MLP, tied head) so the weights are the model's. The cache is one
-    [1, heads, max_len, head_dim] buffer per layer for keys and one for values; slot `pos` takes the
-    token's keys and values (index_copy_, an in-place buffer mutation) and attention masks the slots
-    after `pos`, so the stale contents of a longer earlier generation are never read."""
+    """GPT-2 over n new tokens (1: a decoding step; P: the prefill) and a static KV cache, written
+    with the model's own modules (layer norms, Conv1D projections, MLP, tied head) so the weights are
+    the model's. The cache is one [1, heads, max_len, head_dim] buffer per layer for keys and one for
+    values; slot `pos` takes a token's keys and values (index_copy_, an in-place buffer mutation) and
+    attention masks the slots after it, so the stale contents of an earlier generation are never read.
+    Returns the argmax of the last token's logits, [1, 1]."""
 
     def __init__(self, model: nn.Module, max_len: int) -> None:
         super().__init__()
@@ -77,9 +79,10 @@ class _SlotCache:
 
 
 class BloomDecodeStep(nn.Module):
-    """One Bloom decoding step over a static KV cache: the model's own blocks, given a _SlotCache,
-    ALiBi over the cache's slots (softmax is shift-invariant, so slope * slot equals transformers'
-    slope * position for the visible slots) and an additive mask hiding the slots after `pos`."""
+    """Bloom over n new tokens and a static KV cache (as Gpt2DecodeStep): the model's own blocks,
+    given a _SlotCache, ALiBi over the cache's slots (softmax is shift-invariant, so slope * slot
+    equals transformers' slope * position for the visible slots) and an additive mask hiding the
+    slots after each token's position."""
 
     def __init__(self, model: nn.Module, max_len: int) -> None:
         super().__init__()
