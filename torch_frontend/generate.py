@@ -211,6 +211,7 @@ def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = 
     t1 = time.perf_counter()
     graph = kiln_ext.compile(pt2[0], name=f"{name}_step", chip=chip)
     first = kiln_ext.compile(pt2[1], name=f"{name}_prefill", state_from=graph) if prefill else None
+    del pt2  # the archives hold a copy of the weights each
     t2 = time.perf_counter()
     log(f"{name}: exported in {t1 - t0:.1f} s, compiled in {t2 - t1:.1f} s "
         f"(step {graph.summary['device_ops']} device ops"
