@@ -431,32 +431,25 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
     KILN_ASSIGN_OR_RETURN(auto u, Union((*ospecs)[i], sctx));
     const json& spec = *u.second;
     if (u.first == "token") continue;  // the effect token a program returns; see ParseNode
-    if (u.first == "user_input_mutation") {
-      const std::string mctx = sctx + " (user_input_mutation)";
+    if (u.first == "user_input_mutation" || u.first == "buffer_mutation") {
+      // (new value, what it mutates): a user input by its graph name, or a buffer by its target.
+      const bool buffer = u.first == "buffer_mutation";
+      const std::string mctx = absl::StrCat(sctx, " (", u.first, ")");
+      const char* key = buffer ? "buffer_name" : "user_input_name";
       KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", mctx));
       KILN_ASSIGN_OR_RETURN(std::string value, TensorName(*arg, mctx));
-      KILN_ASSIGN_OR_RETURN(const json* input_f, Field(spec, "user_input_name", mctx));
-      KILN_ASSIGN_OR_RETURN(std::string input, AsString(*input_f, mctx + " user_input_name"));
-      const bool is_user_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
-        return in.kind == InputKind::kUserInput && in.name == input;
+      KILN_ASSIGN_OR_RETURN(const json* name_f, Field(spec, key, mctx));
+      KILN_ASSIGN_OR_RETURN(std::string name, AsString(*name_f, absl::StrCat(mctx, " ", key)));
+      const bool known = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
+        return buffer ? in.kind == InputKind::kBuffer && in.target == name
+                      : in.kind == InputKind::kUserInput && in.name == name;
       });
-      if (!is_user_input) return Bad(mctx, absl::StrCat("mutates '", input, "', which is not a user input"));
-      g->input_mutations.emplace_back(std::move(value), std::move(input));
-      continue;
-    }
-    if (u.first == "buffer_mutation") {
-      const std::string mctx = sctx + " (buffer_mutation)";
-      KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", mctx));
-      KILN_ASSIGN_OR_RETURN(std::string value, TensorName(*arg, mctx));
-      KILN_ASSIGN_OR_RETURN(const json* buffer_f, Field(spec, "buffer_name", mctx));
-      KILN_ASSIGN_OR_RETURN(std::string buffer, AsString(*buffer_f, mctx + " buffer_name"));
-      const bool is_buffer = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
-        return in.kind == InputKind::kBuffer && in.target == buffer;
-      });
-      if (!is_buffer) return Bad(mctx, absl::StrCat("mutates '", buffer, "', which is not a buffer input"));
-      for (const auto& [other, name] : g->buffer_mutations)
-        if (name == buffer) return Bad(mctx, absl::StrCat("mutates buffer '", buffer, "' a second time"));
-      g->buffer_mutations.emplace_back(std::move(value), std::move(buffer));
+      if (!known)
+        return Bad(mctx, absl::StrCat("mutates '", name, "', which is not a ", buffer ? "buffer input" : "user input"));
+      auto& mutations = buffer ? g->buffer_mutations : g->input_mutations;
+      for (const auto& [other, mutated] : mutations)
+        if (mutated == name) return Bad(mctx, absl::StrCat("mutates '", name, "' a second time"));
+      mutations.emplace_back(std::move(value), std::move(name));
       continue;
     }
     if (u.first != "user_output") {

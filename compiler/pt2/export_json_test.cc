@@ -345,7 +345,7 @@ TEST(ExportJsonTest, BufferMutations) {
   EXPECT_THAT(ParseError(BufferProgram("torch.ops.aten.add.Tensor",
                                        "[" + mutation("y", "cache") + ", " + mutation("y", "cache") + "]"))
                   .message(),
-              HasSubstr("output spec #1 (buffer_mutation): mutates buffer 'cache' a second time"));
+              HasSubstr("output spec #1 (buffer_mutation): mutates 'cache' a second time"));
   const absl::Status bn = ParseError(BufferProgram("torch.ops.aten._native_batch_norm_legit_functional.default",
                                                    "[" + mutation("y", "cache") + "]"));
   EXPECT_EQ(bn.code(), absl::StatusCode::kUnimplemented);
