@@ -19,6 +19,7 @@ absl::Status FoldBatchNorm(DeviceGraph& graph, BatchNormFoldingStats* stats) {
     for (int v : graph.nodes[n].inputs) ++readers[v];
   }
   for (const auto& [name, v] : graph.outputs) ++readers[v];  // an output is read by the caller
+  for (const auto& [state, v] : graph.state_updates) ++readers[v];  // and a state's new value by its copy
 
   std::vector<bool> removed(graph.nodes.size(), false);
   for (int n = 0; n < static_cast<int>(graph.nodes.size()); ++n) {

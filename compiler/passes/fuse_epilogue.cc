@@ -17,6 +17,7 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
       reader[v] = n;
     }
   for (const auto& [name, v] : graph.outputs) readers[v] += 2;  // the caller sees it: never fused away
+  for (const auto& [state, v] : graph.state_updates) readers[v] += 2;  // copied into the state at the end
   std::vector<bool> removed(num_nodes, false), fused(num_nodes, false);
   // The node that alone reads v, or -1; a node already absorbed into an earlier fusion is taken.
   auto only_reader = [&](int v) { return readers[v] == 1 && !removed[reader[v]] ? reader[v] : -1; };
