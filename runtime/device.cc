@@ -2,6 +2,16 @@
 
 namespace kiln::runtime {
 
+const char* EngineName(Engine engine) {
+  switch (engine) {
+    case Engine::kHostLink: return "host link";
+    case Engine::kDramDma: return "DRAM DMA";
+    case Engine::kMatrix: return "matrix";
+    case Engine::kVector: return "vector";
+  }
+  return "?";
+}
+
 DeviceCounters DeviceCounters::Since(const DeviceCounters& b) const {
   DeviceCounters d = *this;
   d.cycles -= b.cycles;
@@ -14,10 +24,12 @@ DeviceCounters DeviceCounters::Since(const DeviceCounters& b) const {
   d.dram_read_bytes -= b.dram_read_bytes;
   d.dram_write_bytes -= b.dram_write_bytes;
   d.flops -= b.flops;
-  for (auto& [name, cycles] : d.op_cycles) {
-    auto it = b.op_cycles.find(name);
-    if (it != b.op_cycles.end()) cycles -= it->second;
-  }
+  for (auto* m : {&d.op_cycles, &d.op_core_cycles})
+    for (auto& [name, cycles] : *m) {
+      const auto& before = m == &d.op_cycles ? b.op_cycles : b.op_core_cycles;
+      auto it = before.find(name);
+      if (it != before.end()) cycles -= it->second;
+    }
   return d;
 }
 

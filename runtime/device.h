@@ -34,10 +34,25 @@ struct HostTensorRef {
   ops::DType dtype = ops::DType::kF32;
 };
 
+// The device's engines, each with its own timeline: commands on different engines overlap when
+// their data allows it.
+enum class Engine : uint8_t { kHostLink = 0, kDramDma = 1, kMatrix = 2, kVector = 3 };
+inline constexpr int kNumEngines = 4;
+const char* EngineName(Engine engine);
+
+// When one command ran, in device cycles since the device was created.
+struct CommandTiming {
+  Engine engine = Engine::kHostLink;
+  double start_cycles = 0;
+  double end_cycles = 0;
+  int64_t cores_used = 0;  // ops: cores that got output tiles; transfers: 0
+  int64_t bytes = 0;       // bytes moved: over the host link, or the op's DRAM reads and writes
+};
+
 struct DeviceCounters {
-  double cycles = 0;           // on the device's single in-order timeline
-  double compute_cycles = 0;   // spent in ops (including their DRAM-bound time)
-  double transfer_cycles = 0;  // spent in host-link DMAs
+  double cycles = 0;           // when the last command issued so far finishes
+  double compute_cycles = 0;   // busy time of ops (including their DRAM-bound time), summed over engines
+  double transfer_cycles = 0;  // busy time of the host link
   int64_t ops_executed = 0;
   int64_t transfers = 0;
   int64_t host_to_device_bytes = 0;
@@ -46,6 +61,9 @@ struct DeviceCounters {
   int64_t dram_write_bytes = 0;
   double flops = 0;                         // matrix-unit work (tile-padded)
   std::map<std::string, double> op_cycles;  // by op name
+  // By op name: cycles weighted by the share of the chip's cores the op used; with op_cycles, its
+  // utilisation (op_core_cycles / op_cycles, 1.0 when every launch kept every core busy).
+  std::map<std::string, double> op_core_cycles;
 
   // What happened between `before` and this snapshot.
   DeviceCounters Since(const DeviceCounters& before) const;
@@ -78,6 +96,12 @@ class Device {
   // Runs one op-library kernel.
   virtual Status Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inputs, const ops::Attrs& attrs,
                         const DeviceTensor& output) = 0;
+
+  // The host waits for every command issued so far: later commands start no earlier than the last
+  // one ends (a synchronous run starts here).
+  virtual void Synchronize() = 0;
+  // The timing of the most recent command (copy, write or launch).
+  virtual const CommandTiming& last_command() const = 0;
 
   // Time and traffic so far, and the device's lower bound for a workload.
   virtual const DeviceCounters& counters() const = 0;

@@ -34,6 +34,7 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
   exec->region_addr_.assign(regions.size(), 0);
   exec->scratch_.resize(regions.size());
+  device->Synchronize();
   const DeviceCounters before = device->counters();
   for (size_t r = 0; r < regions.size(); ++r) {
     if (regions[r].kind == RegionKind::kHostScratch) {
@@ -133,13 +134,13 @@ Status Executor::RunViews(const std::vector<HostTensorView>& inputs, std::vector
     outputs->push_back(std::move(h));
   }
 
+  device_->Synchronize();  // a run starts when the device is idle
   const DeviceCounters before = device_->counters();
-  std::vector<double> instruction_us;
-  instruction_us.reserve(program.instructions().size());
+  std::vector<InstructionTiming> timings;
+  timings.reserve(program.instructions().size());
   int64_t spill_bytes = 0, reload_bytes = 0;
   double eviction_cycles = 0;
   for (const Instruction& inst : program.instructions()) {
-    const double start = device_->counters().cycles;
     Status s;
     bool eviction = false;
     switch (inst.kind) {
@@ -173,15 +174,16 @@ Status Executor::RunViews(const std::vector<HostTensorView>& inputs, std::vector
       }
     }
     if (!s.ok()) return s.WithPrefix(inst.source.empty() ? "" : inst.source + ": ");
-    const double cycles = device_->counters().cycles - start;
-    if (eviction) eviction_cycles += cycles;
-    instruction_us.push_back(device_->CyclesToMicros(cycles));
+    const CommandTiming& t = device_->last_command();
+    if (eviction) eviction_cycles += t.end_cycles - t.start_cycles;
+    timings.push_back({t.engine, device_->CyclesToMicros(t.start_cycles - before.cycles),
+                       device_->CyclesToMicros(t.end_cycles - before.cycles), t.cores_used, t.bytes});
   }
 
   if (stats) {
     const DeviceCounters d = device_->counters().Since(before);
     stats->counters = d;
-    stats->instruction_us = std::move(instruction_us);
+    stats->instructions = std::move(timings);
     stats->latency_us = device_->CyclesToMicros(d.cycles);
     stats->roofline_us = device_->RooflineMicros(program.workload());
     stats->device_bytes_in_use = device_->bytes_in_use();

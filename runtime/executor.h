@@ -37,16 +37,26 @@ struct HostTensorView {
   static HostTensorView Of(const HostTensor& t) { return {t.shape, t.dtype, t.bytes.data(), t.bytes.size()}; }
 };
 
+// One instruction's place on the device's engine timelines, in microseconds from the start of the run.
+struct InstructionTiming {
+  Engine engine = Engine::kHostLink;
+  double start_us = 0;
+  double end_us = 0;
+  int64_t cores_used = 0;  // ops: cores with output tiles
+  int64_t bytes = 0;       // host-link bytes of a transfer; DRAM bytes an op reads and writes
+  double us() const { return end_us - start_us; }
+};
+
 struct RunStats {
-  double latency_us = 0;   // device time of this run
+  double latency_us = 0;   // device time of this run: when its last instruction ends
   double roofline_us = 0;  // the device's lower bound for this program (Device::RooflineMicros)
   DeviceCounters counters;  // this run only
-  std::vector<double> instruction_us;  // device time of each instruction, in program order
+  std::vector<InstructionTiming> instructions;  // in program order
   int64_t device_bytes_in_use = 0;
   // Eviction's traffic (transfers to and from HOST_SCRATCH regions), included in the counters above.
   int64_t spill_bytes = 0;   // device -> host scratch
   int64_t reload_bytes = 0;  // host scratch -> device
-  double eviction_us = 0;    // device time of those transfers
+  double eviction_us = 0;    // host-link time of those transfers (they may overlap compute)
 };
 
 class Executor {

@@ -2,19 +2,28 @@
 
 #include <algorithm>
 
+#include "ops/tile_layout.h"
+
 namespace kiln::sim {
 
-OpCost CostModel::Op(ops::Unit unit, double work, int64_t dram_bytes_read,
+int64_t OutputTiles(const ops::Shape& shape) { return ops::StoredElements(shape, ops::Layout::kTile) / ops::kTileElems; }
+
+OpCost CostModel::Op(ops::Unit unit, ops::DType dtype, double work, int64_t output_tiles, int64_t dram_bytes_read,
                      int64_t dram_bytes_written) const {
   const double hz = config_.clock_ghz * 1e9;
   OpCost c;
+  c.tiles = std::max<int64_t>(output_tiles, 0);
+  c.cores_used = std::min(config_.cores, c.tiles);
+  // The busiest core's share of the work: ceil(tiles / cores) of the tiles.
+  const double busiest_share =
+      c.tiles == 0 ? 0.0
+                   : static_cast<double>((c.tiles + c.cores_used - 1) / c.cores_used) / static_cast<double>(c.tiles);
   switch (unit) {
     case ops::Unit::kMatrix:
-      c.compute_cycles = work / (config_.matrix_tflop_per_s * 1e12 / hz);
+      c.compute_cycles = work * busiest_share / config_.MatrixFlopsPerCyclePerCore(dtype);
       break;
     case ops::Unit::kVector:
-      c.compute_cycles =
-          work / static_cast<double>(config_.vector_elements_per_cycle_per_core * config_.cores);
+      c.compute_cycles = work * busiest_share / static_cast<double>(config_.vector_elements_per_cycle_per_core);
       break;
     case ops::Unit::kDataMovement:
       c.compute_cycles = 0;  // bound by DRAM traffic alone
@@ -27,14 +36,19 @@ OpCost CostModel::Op(ops::Unit unit, double work, int64_t dram_bytes_read,
   return c;
 }
 
-double CostModel::RooflineCycles(double flops, int64_t dram_bytes, int64_t host_link_bytes,
-                                 int64_t transfers) const {
+double CostModel::RooflineCycles(double matrix_flops, int64_t weight_bytes, int64_t io_bytes,
+                                 int64_t io_tensors) const {
   const double hz = config_.clock_ghz * 1e9;
-  const double compute = flops / (config_.matrix_tflop_per_s * 1e12 / hz);
-  const double memory = static_cast<double>(dram_bytes) / (config_.dram_bandwidth_gb_per_s * 1e9 / hz);
-  const double link = static_cast<double>(transfers) * config_.host_link_latency_us * 1e-6 * hz +
-                      static_cast<double>(host_link_bytes) / (config_.host_link_gb_per_s * 1e9 / hz);
-  return std::max(compute, memory) + link;
+  const double best_rate = std::max(config_.MatrixFlopsPerCycle(ops::DType::kBF16),
+                                    config_.MatrixFlopsPerCycle(ops::DType::kF32));
+  const double compute = matrix_flops / best_rate;
+  // Weights that fit the cores' SRAM can stay there across runs; the rest stream from DRAM each run.
+  const int64_t streamed = std::max<int64_t>(weight_bytes - config_.sram_bytes(), 0);
+  const double memory = static_cast<double>(streamed) / (config_.dram_bandwidth_gb_per_s * 1e9 / hz);
+  const double link = static_cast<double>(io_tensors) * config_.host_link_latency_us * 1e-6 * hz +
+                      static_cast<double>(io_bytes) / (config_.host_link_gb_per_s * 1e9 / hz);
+  // The engines overlap, so only the largest of the three is a bound every schedule obeys.
+  return std::max({compute, memory, link});
 }
 
 double CostModel::Transfer(int64_t bytes) const {

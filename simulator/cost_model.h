@@ -4,37 +4,48 @@
 
 #include <cstdint>
 
+#include "ops/dtype.h"
 #include "ops/op_def.h"
+#include "ops/tile_layout.h"
 #include "target/chip_config.h"
 
 namespace kiln::sim {
 
 struct OpCost {
-  double compute_cycles = 0;  // work / unit throughput
-  double memory_cycles = 0;   // DRAM bytes / DRAM bandwidth
+  int64_t tiles = 0;          // output tiles, the unit of work the cores share
+  int64_t cores_used = 0;     // min(cores, tiles)
+  double compute_cycles = 0;  // the busiest core's share of the work / one core's rate
+  double memory_cycles = 0;   // DRAM bytes / DRAM bandwidth (the whole chip's)
   double launch_cycles = 0;
-  double total_cycles = 0;    // max(compute, memory) + launch
+  double total_cycles = 0;    // launch + max(compute, memory), when DRAM is not busy with another op
 };
 
 class CostModel {
  public:
   explicit CostModel(const target::ChipConfig& config) : config_(config) {}
 
-  // `work` from the op's WorkFn; bytes are the stored (tile-padded) sizes read and written in DRAM.
-  OpCost Op(ops::Unit unit, double work, int64_t dram_bytes_read, int64_t dram_bytes_written) const;
+  // `work` from the op's WorkFn, split evenly over `output_tiles`; whole tiles go to cores (as the
+  // chip's op library assigns output tiles), so the op takes as long as its busiest core. `dtype`
+  // picks the matrix engine's rate. Bytes are the stored (tile-padded) sizes read and written in DRAM.
+  OpCost Op(ops::Unit unit, ops::DType dtype, double work, int64_t output_tiles, int64_t dram_bytes_read,
+            int64_t dram_bytes_written) const;
   // One DMA over the host link: fixed latency plus bytes / link bandwidth.
   double Transfer(int64_t bytes) const;
 
-  // The chip's roofline for a whole program: max(matrix FLOPs / peak, DRAM bytes that must move /
-  // bandwidth) plus the host-link time no schedule avoids. Simulated time / this bound is the
-  // compiler's figure of merit (1.0 is perfect).
-  double RooflineCycles(double flops, int64_t dram_bytes, int64_t host_link_bytes, int64_t transfers) const;
+  // A lower bound on any run of a program on this chip, whatever its schedule (definition in
+  // README.md): the largest of the matrix FLOPs at the chip's best matrix rate, the weight bytes that
+  // cannot stay in on-chip SRAM over DRAM bandwidth, and the host-link time of the inputs and outputs.
+  double RooflineCycles(double matrix_flops, int64_t weight_bytes, int64_t io_bytes, int64_t io_tensors) const;
 
   double CyclesToMicros(double cycles) const { return cycles / (config_.clock_ghz * 1e3); }
 
  private:
   target::ChipConfig config_;  // a copy, so a copied Device never points at another's config
 };
+
+// Output tiles of a tensor as the cores share them: whole 32x32 tiles over its last two dims, whatever
+// its layout in DRAM (the compute engines work on tiles; a row-major tensor is tilized on its way in).
+int64_t OutputTiles(const ops::Shape& shape);
 
 }  // namespace kiln::sim
 

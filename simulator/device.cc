@@ -1,6 +1,8 @@
 #include "simulator/device.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "ops/kernels.h"
 
@@ -10,8 +12,7 @@ Device::Device(const target::ChipConfig& config)
     : config_(config), memory_(config.dram_bytes), cost_(config_) {}
 
 double Device::RooflineMicros(const runtime::Workload& w) const {
-  return cost_.CyclesToMicros(
-      cost_.RooflineCycles(w.matrix_flops, w.weight_bytes + w.io_bytes, w.io_bytes, w.io_tensors));
+  return cost_.CyclesToMicros(cost_.RooflineCycles(w.matrix_flops, w.weight_bytes, w.io_bytes, w.io_tensors));
 }
 
 Status Device::ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major) {
@@ -42,9 +43,55 @@ Status Device::WriteFromFloat(const std::vector<float>& row_major, const DeviceT
   return Status::Ok();
 }
 
-void Device::ChargeTransfer(int64_t bytes) {
+void Device::ResetCounters() {
+  counters_ = Counters();
+  std::fill(std::begin(engine_free_), std::end(engine_free_), 0.0);
+  dram_free_ = fence_ = 0;
+  device_bytes_.Clear();
+  host_bytes_.Clear();
+  last_ = runtime::CommandTiming();
+}
+
+void Device::Synchronize() {
+  fence_ = counters_.cycles;
+  // Every access so far ends by the fence, so no later command can wait on one.
+  device_bytes_.Clear();
+  host_bytes_.Clear();
+}
+
+void Device::Schedule(runtime::Engine engine, const std::vector<Range>& device_reads, Range host_read,
+                      Range device_write, Range host_write, double launch_cycles, double busy_cycles,
+                      double dram_cycles, int64_t cores_used, int64_t bytes) {
+  double& engine_free = engine_free_[static_cast<int>(engine)];
+  double start = std::max(fence_, engine_free);
+  for (const Range& r : device_reads) start = std::max(start, device_bytes_.WriteReady(r.addr, r.bytes));
+  start = std::max(start, host_bytes_.WriteReady(host_read.addr, host_read.bytes));
+  start = std::max(start, device_bytes_.AccessDone(device_write.addr, device_write.bytes));
+  start = std::max(start, host_bytes_.AccessDone(host_write.addr, host_write.bytes));
+  const double work_start = start + launch_cycles;
+  double end = work_start + busy_cycles;
+  if (dram_cycles > 0) {
+    // The DRAM serves one op's traffic at a time at full bandwidth, so overlapping engines never
+    // move more bytes per cycle than the chip was measured to.
+    const double dram_start = std::max(work_start, dram_free_);
+    dram_free_ = dram_start + dram_cycles;
+    end = std::max(end, dram_free_);
+  }
+  engine_free = end;
+  for (const Range& r : device_reads) device_bytes_.RecordRead(r.addr, r.bytes, end);
+  host_bytes_.RecordRead(host_read.addr, host_read.bytes, end);
+  device_bytes_.RecordWrite(device_write.addr, device_write.bytes, end);
+  host_bytes_.RecordWrite(host_write.addr, host_write.bytes, end);
+  counters_.cycles = std::max(counters_.cycles, end);
+  last_ = {engine, start, end, cores_used, bytes};
+}
+
+void Device::ChargeTransfer(Range host_read, Range device_write, Range device_read, Range host_write,
+                            int64_t bytes) {
   const double cycles = cost_.Transfer(bytes);
-  counters_.cycles += cycles;
+  std::vector<Range> device_reads;
+  if (device_read.bytes > 0) device_reads.push_back(device_read);
+  Schedule(runtime::Engine::kHostLink, device_reads, host_read, device_write, host_write, 0, cycles, 0, 0, bytes);
   counters_.transfer_cycles += cycles;
   counters_.transfers += 1;
 }
@@ -62,7 +109,7 @@ Status Device::CopyToDevice(const HostTensorRef& src, const DeviceTensor& dst) {
   const int64_t bytes = ops::NumElements(src.shape) * ops::DTypeSize(src.dtype);
   counters_.host_to_device_bytes += bytes;
   counters_.dram_write_bytes += dst.stored_bytes();
-  ChargeTransfer(bytes);
+  ChargeTransfer(HostRange(src.data, bytes), {dst.addr, dst.stored_bytes()}, {}, {}, bytes);
   return Status::Ok();
 }
 
@@ -73,7 +120,7 @@ Status Device::CopyToHost(const DeviceTensor& src, void* dst, ops::DType dst_dty
   const int64_t bytes = static_cast<int64_t>(values.size()) * ops::DTypeSize(dst_dtype);
   counters_.device_to_host_bytes += bytes;
   counters_.dram_read_bytes += src.stored_bytes();
-  ChargeTransfer(bytes);
+  ChargeTransfer({}, {}, {src.addr, src.stored_bytes()}, HostRange(dst, bytes), bytes);
   return Status::Ok();
 }
 
@@ -83,7 +130,7 @@ Status Device::WriteRaw(uint64_t addr, const void* data, int64_t bytes) {
   if (bytes > 0) std::memcpy(p, data, static_cast<size_t>(bytes));
   counters_.host_to_device_bytes += bytes;
   counters_.dram_write_bytes += bytes;
-  ChargeTransfer(bytes);
+  ChargeTransfer(HostRange(data, bytes), {addr, bytes}, {}, {}, bytes);
   return Status::Ok();
 }
 
@@ -114,14 +161,27 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   KILN_RETURN_IF_ERROR(WriteFromFloat(result, output));
 
   const double work = op.work(shapes, output.shape, attrs);
-  const OpCost cost = cost_.Op(op.unit, work, bytes_read, output.stored_bytes());
-  counters_.cycles += cost.total_cycles;
-  counters_.compute_cycles += cost.total_cycles;
+  // The matrix engine runs bf16 operands at bf16's fidelity and anything else as f32.
+  const bool all_bf16 = std::all_of(inputs.begin(), inputs.end(),
+                                    [](const DeviceTensor& t) { return t.dtype == ops::DType::kBF16; });
+  const OpCost cost = cost_.Op(op.unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
+                               OutputTiles(output.shape), bytes_read, output.stored_bytes());
+  std::vector<Range> reads;
+  for (const DeviceTensor& t : inputs) reads.push_back({t.addr, t.stored_bytes()});
+  const runtime::Engine engine = op.unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
+                                 : op.unit == ops::Unit::kVector ? runtime::Engine::kVector
+                                                                 : runtime::Engine::kDramDma;
+  Schedule(engine, reads, {}, {output.addr, output.stored_bytes()}, {}, cost.launch_cycles, cost.compute_cycles,
+           cost.memory_cycles, cost.cores_used, bytes_read + output.stored_bytes());
+  const double cycles = last_.end_cycles - last_.start_cycles;
+  counters_.compute_cycles += cycles;
   counters_.ops_executed += 1;
   counters_.dram_read_bytes += bytes_read;
   counters_.dram_write_bytes += output.stored_bytes();
   if (op.unit == ops::Unit::kMatrix) counters_.flops += work;
-  counters_.op_cycles[std::string(op.name)] += cost.total_cycles;
+  counters_.op_cycles[std::string(op.name)] += cycles;
+  counters_.op_core_cycles[std::string(op.name)] +=
+      cycles * static_cast<double>(cost.cores_used) / static_cast<double>(config_.cores);
   return Status::Ok();
 }
 

@@ -1,6 +1,9 @@
 // The simulated accelerator: device DRAM, a DMA engine to and from the host, and the matrix and
 // vector units that run op-library kernels. Results are computed for real (by ops/ kernels on the
-// stored bits); time is accounted by the cost model, cycle by cycle, into Counters.
+// stored bits) in the order commands arrive; time is modelled apart from that: each engine (host
+// link, DRAM DMA, matrix, vector) has its own timeline, and a command starts when its engine is free
+// and the bytes it reads (and overwrites) are ready, so transfers overlap compute where the data
+// allows. The cost of each command comes from the cost model.
 #ifndef KILN_SIMULATOR_DEVICE_H_
 #define KILN_SIMULATOR_DEVICE_H_
 
@@ -15,6 +18,7 @@
 #include "target/chip_config.h"
 #include "simulator/cost_model.h"
 #include "simulator/device_memory.h"
+#include "simulator/range_times.h"
 #include "base/status.h"
 
 namespace kiln::sim {
@@ -30,7 +34,10 @@ class Device final : public runtime::Device {
 
   const target::ChipConfig& config() const { return config_; }
   const Counters& counters() const override { return counters_; }
-  void ResetCounters() { counters_ = Counters(); }
+  // Zeroes the counters; the device is idle from then on (its timelines restart at cycle 0).
+  void ResetCounters();
+  void Synchronize() override;
+  const runtime::CommandTiming& last_command() const override { return last_; }
   DeviceMemory& memory() { return memory_; }
   double CyclesToMicros(double cycles) const override { return cost_.CyclesToMicros(cycles); }
   const CostModel& cost_model() const { return cost_; }
@@ -57,12 +64,32 @@ class Device final : public runtime::Device {
  private:
   Status ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major);
   Status WriteFromFloat(const std::vector<float>& row_major, const DeviceTensor& t);
-  void ChargeTransfer(int64_t bytes);
+  // A byte range in device DRAM or in host memory (a transfer's host side).
+  struct Range {
+    uint64_t addr = 0;
+    int64_t bytes = 0;
+  };
+  static Range HostRange(const void* p, int64_t bytes) { return {reinterpret_cast<uintptr_t>(p), bytes}; }
+  // Places a command on `engine`'s timeline after its inputs are written and its output's earlier
+  // readers and writers are done; `dram_cycles` of it also hold the DRAM (one op's traffic at a
+  // time, at full bandwidth). Sets last_ and advances counters_.cycles.
+  void Schedule(runtime::Engine engine, const std::vector<Range>& device_reads, Range host_read, Range device_write,
+                Range host_write, double launch_cycles, double busy_cycles, double dram_cycles, int64_t cores_used,
+                int64_t bytes);
+  void ChargeTransfer(Range host_read, Range device_write, Range device_read, Range host_write, int64_t bytes);
 
   target::ChipConfig config_;
   DeviceMemory memory_;
   CostModel cost_;
   Counters counters_;
+  // The timing model: when each engine and the DRAM are next free, the earliest any command may start
+  // (the last Synchronize), and when each byte was last written and read.
+  double engine_free_[runtime::kNumEngines] = {};
+  double dram_free_ = 0;
+  double fence_ = 0;
+  RangeTimes device_bytes_;
+  RangeTimes host_bytes_;
+  runtime::CommandTiming last_;
 };
 
 }  // namespace kiln::sim

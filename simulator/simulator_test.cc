@@ -11,6 +11,7 @@
 #include "simulator/cost_model.h"
 #include "simulator/device.h"
 #include "simulator/device_memory.h"
+#include "simulator/range_times.h"
 
 namespace kiln::sim {
 namespace {
@@ -124,31 +125,88 @@ TEST(DeviceMemory, AllocationTheHostRefusesIsAClearError) {
 }
 #endif
 
-TEST(CostModel, WholeTilesAndRoofline) {
+// An op's work goes to the cores in whole output tiles; it takes as long as its busiest core.
+TEST(CostModel, CoreGridSplitsWholeOutputTiles) {
   const ChipConfig& c = DefaultChipConfig();
   CostModel cost(c);
-  // Compute-bound matmul: 2*1024^3 FLOPs at 74 TFLOP/s and 1 GHz.
-  const double flops = 2.0 * 1024 * 1024 * 1024;
-  OpCost mm = cost.Op(ops::Unit::kMatrix, flops, 0, 0);
-  EXPECT_NEAR(mm.compute_cycles, flops / 74000.0, 1e-6);
-  EXPECT_DOUBLE_EQ(mm.launch_cycles, 1000.0);
-  // Memory-bound: 288 bytes per cycle.
-  OpCost copy = cost.Op(ops::Unit::kDataMovement, 0, 288 * 1000, 288 * 1000);
-  EXPECT_DOUBLE_EQ(copy.memory_cycles, 2000.0);
-  EXPECT_DOUBLE_EQ(copy.total_cycles, 3000.0);
-  // Host link: 5 us + bytes / 25 GB/s.
-  EXPECT_DOUBLE_EQ(cost.Transfer(25000), 5000.0 + 1000.0);
-  EXPECT_DOUBLE_EQ(cost.CyclesToMicros(1500.0), 1.5);
+  const double per_core = c.MatrixFlopsPerCyclePerCore(ops::DType::kF32);
+  const double work = 2.0 * 1024 * 1024 * 1024;
+  // 720 tiles: 10 on every core, so the whole chip's measured rate.
+  OpCost full = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, 720, 0, 0);
+  EXPECT_EQ(full.cores_used, 72);
+  EXPECT_NEAR(full.compute_cycles, work / c.MatrixFlopsPerCycle(ops::DType::kF32), 1e-6 * full.compute_cycles);
+  // One tile: one core does it all, 72 times slower.
+  OpCost one = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, 1, 0, 0);
+  EXPECT_EQ(one.cores_used, 1);
+  EXPECT_DOUBLE_EQ(one.compute_cycles, work / per_core);
+  EXPECT_NEAR(one.compute_cycles, 72 * full.compute_cycles, 1e-6 * one.compute_cycles);
+  // 73 tiles: one core gets two of them.
+  OpCost odd = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, 73, 0, 0);
+  EXPECT_EQ(odd.cores_used, 72);
+  EXPECT_DOUBLE_EQ(odd.compute_cycles, work * 2 / 73 / per_core);
+  // bf16 runs at its own fidelity's rate.
+  OpCost bf16 = cost.Op(ops::Unit::kMatrix, ops::DType::kBF16, work, 720, 0, 0);
+  EXPECT_NEAR(full.compute_cycles / bf16.compute_cycles,
+              static_cast<double>(c.matrix_fidelity_phases_f32) / c.matrix_fidelity_phases_bf16, 1e-12);
+  // The vector unit splits the same way.
+  OpCost vec = cost.Op(ops::Unit::kVector, ops::DType::kF32, 4096, 4, 0, 0);
+  EXPECT_EQ(vec.cores_used, 4);
+  EXPECT_DOUBLE_EQ(vec.compute_cycles, 1024.0 / c.vector_elements_per_cycle_per_core);
+  // An empty output uses no core and no time beyond the launch.
+  OpCost empty = cost.Op(ops::Unit::kVector, ops::DType::kF32, 0, 0, 0, 0);
+  EXPECT_EQ(empty.cores_used, 0);
+  EXPECT_DOUBLE_EQ(empty.total_cycles, empty.launch_cycles);
 }
 
-TEST(CostModel, RooflineIsTheSlowerOfComputeAndMemoryPlusTheHostLink) {
-  CostModel cost(DefaultChipConfig());
-  // Compute-bound: 74e9 FLOPs take 1e6 cycles; 288 bytes take 1 cycle; no host traffic.
-  EXPECT_DOUBLE_EQ(cost.RooflineCycles(74e9, 288, 0, 0), 1e6);
-  // Memory-bound: 288e6 bytes take 1e6 cycles.
-  EXPECT_DOUBLE_EQ(cost.RooflineCycles(74.0, 288'000'000, 0, 0), 1e6);
-  // Two transfers of 25000 bytes in all: 2 * 5000 cycles latency + 1000 cycles of link time.
-  EXPECT_DOUBLE_EQ(cost.RooflineCycles(0, 0, 25000, 2), 11000.0);
+TEST(CostModel, MemoryLaunchAndTransfer) {
+  const ChipConfig& c = DefaultChipConfig();
+  CostModel cost(c);
+  const double bytes_per_cycle = c.dram_bandwidth_gb_per_s / c.clock_ghz;
+  OpCost copy = cost.Op(ops::Unit::kDataMovement, ops::DType::kF32, 0, 8, 267 * 1000, 267 * 1000);
+  EXPECT_DOUBLE_EQ(copy.memory_cycles, 2 * 267 * 1000 / bytes_per_cycle);
+  EXPECT_DOUBLE_EQ(copy.launch_cycles, c.op_launch_us * c.cycles_per_us());
+  EXPECT_DOUBLE_EQ(copy.total_cycles, copy.memory_cycles + copy.launch_cycles);
+  // Host link: latency + bytes / link bandwidth.
+  EXPECT_DOUBLE_EQ(cost.Transfer(25000),
+                   c.host_link_latency_us * c.cycles_per_us() + 25000 / (c.host_link_gb_per_s / c.clock_ghz));
+  EXPECT_DOUBLE_EQ(cost.CyclesToMicros(1500.0), 1.5 / c.clock_ghz);
+}
+
+TEST(CostModel, RooflineIsTheLargestOfComputeStreamedWeightsAndTheHostLink) {
+  const ChipConfig& c = DefaultChipConfig();
+  CostModel cost(c);
+  const double best = c.MatrixFlopsPerCycle(ops::DType::kBF16);
+  // Compute-bound: FLOPs at the best matrix rate.
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(best * 1e6, 0, 0, 0), 1e6);
+  // Weights that fit the cores' SRAM stay there: no DRAM bound.
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(0, c.sram_bytes(), 0, 0), 0.0);
+  // Beyond it, the excess streams from DRAM every run.
+  const double bytes_per_cycle = c.dram_bandwidth_gb_per_s / c.clock_ghz;
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(0, c.sram_bytes() + 267'000'000, 0, 0), 267'000'000 / bytes_per_cycle);
+  // Two transfers of 25000 bytes in all: their latencies and the link time.
+  const double link = 2 * c.host_link_latency_us * c.cycles_per_us() + 25000 / (c.host_link_gb_per_s / c.clock_ghz);
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(0, 0, 25000, 2), link);
+  // The engines overlap, so the bound is the largest part, not their sum.
+  EXPECT_DOUBLE_EQ(cost.RooflineCycles(best * 1e6, 0, 25000, 2), std::max(1e6, link));
+}
+
+TEST(RangeTimes, ReadersWaitForWritesAndWritersForEveryEarlierAccess) {
+  RangeTimes t;
+  EXPECT_EQ(t.WriteReady(100, 50), 0.0);
+  t.RecordWrite(100, 50, 10.0);  // [100, 150) written by t=10
+  t.RecordRead(140, 20, 30.0);   // [140, 160) read until t=30
+  EXPECT_EQ(t.WriteReady(0, 100), 0.0);     // ends where the write starts
+  EXPECT_EQ(t.WriteReady(149, 1), 10.0);    // one byte of overlap is enough
+  EXPECT_EQ(t.WriteReady(150, 100), 0.0);
+  EXPECT_EQ(t.AccessDone(100, 10), 10.0);   // WAW
+  EXPECT_EQ(t.AccessDone(155, 1), 30.0);    // WAR on bytes only read
+  EXPECT_EQ(t.AccessDone(0, 1000), 30.0);
+  t.RecordWrite(120, 10, 5.0);  // an earlier end never moves a time back
+  EXPECT_EQ(t.WriteReady(120, 10), 10.0);
+  EXPECT_EQ(t.WriteReady(100, 0), 0.0);  // an empty range touches nothing
+  t.Clear();
+  EXPECT_EQ(t.AccessDone(0, 1000), 0.0);
+  EXPECT_EQ(t.segments(), 1u);
 }
 
 TEST(Device, DmaRoundTripTilizesAndConverts) {
@@ -192,6 +250,73 @@ TEST(Device, LaunchComputesAndCounts) {
   EXPECT_EQ(c.ops_executed, 1);
   EXPECT_EQ(c.dram_read_bytes, 64 * 64 * 4 + 64 * 64 * 4);  // op input + DMA readback, padded
   EXPECT_GT(c.op_cycles.at("relu"), 0.0);
+  // 33x33 is 4 tiles: 4 of the 72 cores.
+  EXPECT_DOUBLE_EQ(c.op_core_cycles.at("relu"), c.op_cycles.at("relu") * 4 / 72);
+}
+
+// Engines overlap when the data allows: an upload runs beside an op that does not read it, a
+// reader waits for its producer, and a writer waits for the earlier readers of the bytes it overwrites.
+TEST(Device, EnginesOverlapWhereTheDataAllows) {
+  Device dev(DefaultChipConfig());
+  const ops::OpDef* relu = ops::FindOp("relu");
+  const ops::Shape shape = {512, 512};
+  DeviceTensor a{0, shape}, b{0, shape}, out{0, shape};
+  for (DeviceTensor* t : {&a, &b, &out}) ASSERT_TRUE(dev.Allocate(t->stored_bytes(), "t", &t->addr).ok());
+  std::vector<float> x(512 * 512, 1.0f);
+  using runtime::CommandTiming;
+  using runtime::Engine;
+  ASSERT_TRUE(dev.CopyToDevice({x.data(), shape, ops::DType::kF32}, a).ok());
+  const CommandTiming up_a = dev.last_command();
+  EXPECT_EQ(up_a.engine, Engine::kHostLink);
+  EXPECT_EQ(up_a.start_cycles, 0.0);
+  // The op reads a: it starts when a has arrived.
+  ASSERT_TRUE(dev.Launch(*relu, {a}, {}, out).ok());
+  const CommandTiming op = dev.last_command();
+  EXPECT_EQ(op.engine, Engine::kVector);
+  EXPECT_DOUBLE_EQ(op.start_cycles, up_a.end_cycles);
+  EXPECT_EQ(op.cores_used, 72);  // 256 tiles
+  // Uploading b does not depend on the op: it follows a on the link, beside the op.
+  ASSERT_TRUE(dev.CopyToDevice({x.data(), shape, ops::DType::kF32}, b).ok());
+  const CommandTiming up_b = dev.last_command();
+  EXPECT_DOUBLE_EQ(up_b.start_cycles, up_a.end_cycles);
+  EXPECT_LT(up_b.start_cycles, op.end_cycles);
+  // Overwriting a must wait for the op that reads it (WAR), even though the link is free earlier.
+  ASSERT_TRUE(dev.CopyToDevice({x.data(), shape, ops::DType::kF32}, a).ok());
+  const CommandTiming up_a2 = dev.last_command();
+  EXPECT_DOUBLE_EQ(up_a2.start_cycles, std::max(up_b.end_cycles, op.end_cycles));
+  // Reading the op's result back waits for the op, and the device's time is when the last command ends.
+  std::vector<float> y(x.size());
+  ASSERT_TRUE(dev.CopyToHost(out, y.data(), ops::DType::kF32).ok());
+  const CommandTiming down = dev.last_command();
+  EXPECT_GE(down.start_cycles, op.end_cycles);
+  EXPECT_DOUBLE_EQ(dev.counters().cycles, std::max(down.end_cycles, up_a2.end_cycles));
+  // Overlap: less than the busy times one after another.
+  EXPECT_LT(dev.counters().cycles, dev.counters().compute_cycles + dev.counters().transfer_cycles);
+  // After Synchronize nothing starts before everything issued so far has ended.
+  dev.Synchronize();
+  const double idle = dev.counters().cycles;
+  ASSERT_TRUE(dev.Launch(*relu, {b}, {}, a).ok());
+  EXPECT_DOUBLE_EQ(dev.last_command().start_cycles, idle);
+}
+
+// Two ops on different engines share the DRAM: together they never move bytes faster than its bandwidth.
+TEST(Device, OverlappingOpsShareTheDramBandwidth) {
+  const ChipConfig& c = DefaultChipConfig();
+  Device dev(c);
+  const ops::Shape shape = {1024, 1024};
+  DeviceTensor a{0, shape}, b{0, shape}, o1{0, shape}, o2{0, shape};
+  for (DeviceTensor* t : {&a, &b, &o1, &o2}) ASSERT_TRUE(dev.Allocate(t->stored_bytes(), "t", &t->addr).ok());
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("relu"), {a}, {}, o1).ok());  // vector engine, DRAM-bound
+  const runtime::CommandTiming first = dev.last_command();
+  ops::Attrs transpose;
+  transpose.SetInts("dims", {1, 0});
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("permute"), {b}, transpose, o2).ok());  // DRAM DMA, independent
+  const runtime::CommandTiming second = dev.last_command();
+  EXPECT_EQ(second.engine, runtime::Engine::kDramDma);
+  EXPECT_EQ(second.start_cycles, 0.0);  // its engine and data are free at once
+  const double bytes = 4.0 * a.stored_bytes();
+  EXPECT_GE(dev.counters().cycles, bytes / (c.dram_bandwidth_gb_per_s / c.clock_ghz));
+  EXPECT_GT(second.end_cycles, first.end_cycles);
 }
 
 TEST(Device, LaunchRejectsWrongOutputShapeAndBadAddress) {

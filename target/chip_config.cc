@@ -33,7 +33,26 @@ Status ReadPositive(const nlohmann::json& j, const char* key, T* out) {
   return Status::Ok();
 }
 
+// The matrix engine multiplies 5-bit by 7-bit significands; one to four phases cover a wider one.
+Status ReadPhases(const nlohmann::json& j, const char* key, int64_t* out) {
+  KILN_RETURN_IF_ERROR(ReadPositive(j, key, out));
+  if (*out > 4 || static_cast<double>(*out) != j.at(key).get<double>())
+    return Status::InvalidProgram(std::string("chip config: '") + key + "' must be a whole number of phases, 1 to 4");
+  return Status::Ok();
+}
+
 }  // namespace
+
+double ChipConfig::MatrixPeakBf16TflopPerS() const {
+  return static_cast<double>(cores * matrix_flop_per_cycle_per_core) / static_cast<double>(matrix_fidelity_phases_bf16) *
+         clock_ghz * 1e-3;
+}
+
+double ChipConfig::MatrixFlopsPerCycle(ops::DType dtype) const {
+  const double bf16 = matrix_best_bf16_tflop_per_s * 1e3 / clock_ghz;
+  if (dtype == ops::DType::kBF16) return bf16;
+  return bf16 * static_cast<double>(matrix_fidelity_phases_bf16) / static_cast<double>(matrix_fidelity_phases_f32);
+}
 
 Status ParseChipConfig(const std::string& json_text, ChipConfig* out) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -46,13 +65,24 @@ Status ParseChipConfig(const std::string& json_text, ChipConfig* out) {
   KILN_RETURN_IF_ERROR(ReadPositive(j, "sram_bytes_per_core", &c.sram_bytes_per_core));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "dram_bytes", &c.dram_bytes));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "dram_bandwidth_gb_per_s", &c.dram_bandwidth_gb_per_s));
-  KILN_RETURN_IF_ERROR(ReadPositive(j, "matrix_tflop_per_s", &c.matrix_tflop_per_s));
+  KILN_RETURN_IF_ERROR(ReadPositive(j, "matrix_flop_per_cycle_per_core", &c.matrix_flop_per_cycle_per_core));
+  KILN_RETURN_IF_ERROR(ReadPhases(j, "matrix_fidelity_phases_bf16", &c.matrix_fidelity_phases_bf16));
+  KILN_RETURN_IF_ERROR(ReadPhases(j, "matrix_fidelity_phases_f32", &c.matrix_fidelity_phases_f32));
+  KILN_RETURN_IF_ERROR(ReadPositive(j, "matrix_best_bf16_tflop_per_s", &c.matrix_best_bf16_tflop_per_s));
   KILN_RETURN_IF_ERROR(
       ReadPositive(j, "vector_elements_per_cycle_per_core", &c.vector_elements_per_cycle_per_core));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "host_link_gb_per_s", &c.host_link_gb_per_s));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "host_link_latency_us", &c.host_link_latency_us));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "op_launch_us", &c.op_launch_us));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "tile", &c.tile));
+  // A measured rate above the engine's own peak is a typo, not a faster chip.
+  if (c.matrix_best_bf16_tflop_per_s > c.MatrixPeakBf16TflopPerS() * (1 + 1e-9))
+    return Status::InvalidProgram(
+        "chip config: 'matrix_best_bf16_tflop_per_s' is " + std::to_string(c.matrix_best_bf16_tflop_per_s) +
+        ", above the peak " + std::to_string(c.MatrixPeakBf16TflopPerS()) + " TFLOP/s of " +
+        std::to_string(c.cores) + " cores x " + std::to_string(c.matrix_flop_per_cycle_per_core) +
+        " FLOPs per cycle / " + std::to_string(c.matrix_fidelity_phases_bf16) + " phases at " +
+        std::to_string(c.clock_ghz) + " GHz");
   if (c.tile != ops::kTileDim)
     return Status::Unsupported("chip config: tile " + std::to_string(c.tile) + ", but the op library is built for " +
                                std::to_string(ops::kTileDim) + "x" + std::to_string(ops::kTileDim) + " tiles");

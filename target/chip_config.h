@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "ops/dtype.h"
 
 namespace kiln::target {
 
@@ -19,8 +20,14 @@ struct ChipConfig {
   int64_t cores = 0;
   int64_t sram_bytes_per_core = 0;
   int64_t dram_bytes = 0;
-  double dram_bandwidth_gb_per_s = 0;
-  double matrix_tflop_per_s = 0;
+  double dram_bandwidth_gb_per_s = 0;  // as measured (a ceiling the simulator never beats)
+  // The matrix engine: FLOPs per cycle per core in one fidelity phase, the phases a dtype's full
+  // mantissa takes, and the best rate measured on the whole chip for bf16 (which caps every dtype,
+  // scaled by its phases).
+  int64_t matrix_flop_per_cycle_per_core = 0;
+  int64_t matrix_fidelity_phases_bf16 = 0;
+  int64_t matrix_fidelity_phases_f32 = 0;
+  double matrix_best_bf16_tflop_per_s = 0;
   int64_t vector_elements_per_cycle_per_core = 0;
   double host_link_gb_per_s = 0;
   double host_link_latency_us = 0;
@@ -29,6 +36,13 @@ struct ChipConfig {
 
   int64_t sram_bytes() const { return sram_bytes_per_core * cores; }
   double cycles_per_us() const { return clock_ghz * 1e3; }
+  // The matrix engine's modelled rate for operands of `dtype` (bf16 at its measured best; f32 and
+  // the integer types, which the device computes in fp32, at bf16's rate times the phase ratio), in
+  // FLOPs per cycle on the whole chip and on one core.
+  double MatrixFlopsPerCycle(ops::DType dtype) const;
+  double MatrixFlopsPerCyclePerCore(ops::DType dtype) const { return MatrixFlopsPerCycle(dtype) / cores; }
+  // The peak the spec sheet would give for bf16: cores x FLOPs per cycle / phases, in TFLOP/s.
+  double MatrixPeakBf16TflopPerS() const;
 };
 
 // Parses a JSON chip description; every field is required, positive and within sane bounds (so no

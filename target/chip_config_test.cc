@@ -13,8 +13,14 @@ TEST(ChipConfig, DefaultMatchesConfigFile) {
   EXPECT_EQ(c.name, "wormhole_n150");
   EXPECT_EQ(c.cores, 72);
   EXPECT_EQ(c.dram_bytes, int64_t{12} << 30);
-  EXPECT_DOUBLE_EQ(c.dram_bandwidth_gb_per_s, 288.0);
-  EXPECT_DOUBLE_EQ(c.matrix_tflop_per_s, 74.0);
+  EXPECT_DOUBLE_EQ(c.dram_bandwidth_gb_per_s, 267.0);  // measured; the spec sheet says 288
+  EXPECT_DOUBLE_EQ(c.matrix_best_bf16_tflop_per_s, 54.3);
+  // The spec sheet's 74 TFLOP/s is the engine's bf16 peak at full fidelity on 72 cores.
+  EXPECT_NEAR(c.MatrixPeakBf16TflopPerS(), 73.728, 1e-9);
+  EXPECT_DOUBLE_EQ(c.MatrixFlopsPerCycle(ops::DType::kBF16), 54300.0);
+  EXPECT_DOUBLE_EQ(c.MatrixFlopsPerCycle(ops::DType::kF32),
+                   54300.0 * c.matrix_fidelity_phases_bf16 / c.matrix_fidelity_phases_f32);
+  EXPECT_DOUBLE_EQ(c.MatrixFlopsPerCyclePerCore(ops::DType::kBF16), 54300.0 / 72);
   EXPECT_EQ(c.sram_bytes(), int64_t{72} * 1572864);
   EXPECT_EQ(c.tile, 32);
   // The embedded default is exactly the checked-in file.
@@ -43,7 +49,8 @@ TEST(ChipConfig, RejectsMissingAndBadFields) {
 TEST(ChipConfig, RejectsValuesThatWouldOverflow) {
   // 1e30 bytes of DRAM would be undefined behaviour in the conversion to int64.
   std::string json = R"({"clock_ghz": 1, "cores": 72, "sram_bytes_per_core": 1572864, "dram_bytes": 1e30,
-    "dram_bandwidth_gb_per_s": 288, "matrix_tflop_per_s": 74, "vector_elements_per_cycle_per_core": 64,
+    "dram_bandwidth_gb_per_s": 267, "matrix_flop_per_cycle_per_core": 4096, "matrix_fidelity_phases_bf16": 4,
+    "matrix_fidelity_phases_f32": 4, "matrix_best_bf16_tflop_per_s": 54.3, "vector_elements_per_cycle_per_core": 64,
     "host_link_gb_per_s": 25, "host_link_latency_us": 5, "op_launch_us": 1, "tile": 32})";
   ChipConfig c;
   Status s = ParseChipConfig(json, &c);
@@ -54,6 +61,28 @@ TEST(ChipConfig, RejectsValuesThatWouldOverflow) {
   json.replace(json.find("\"tile\": 32"), 10, "\"tile\": 16");
   s = ParseChipConfig(json, &c);
   EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.message();
+}
+
+TEST(ChipConfig, MatrixCeilingsAreChecked) {
+  std::ifstream in("target/configs/wormhole_n150.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string good = ss.str();
+  auto parse_with = [&](const std::string& from, const std::string& to) {
+    std::string json = good;
+    json.replace(json.find(from), from.size(), to);
+    ChipConfig c;
+    return ParseChipConfig(json, &c);
+  };
+  EXPECT_EQ(parse_with("\"matrix_best_bf16_tflop_per_s\": 54.3", "\"matrix_best_bf16_tflop_per_s\": 80").message(),
+            "chip config: 'matrix_best_bf16_tflop_per_s' is 80.000000, above the peak 73.728000 TFLOP/s of 72 cores "
+            "x 4096 FLOPs per cycle / 4 phases at 1.000000 GHz");
+  EXPECT_EQ(parse_with("\"matrix_fidelity_phases_f32\": 4", "\"matrix_fidelity_phases_f32\": 2.5").message(),
+            "chip config: 'matrix_fidelity_phases_f32' must be a whole number of phases, 1 to 4");
+  EXPECT_EQ(parse_with("\"matrix_fidelity_phases_bf16\": 4", "\"matrix_fidelity_phases_bf16\": 5").message(),
+            "chip config: 'matrix_fidelity_phases_bf16' must be a whole number of phases, 1 to 4");
+  EXPECT_EQ(parse_with("\"matrix_flop_per_cycle_per_core\": 4096,", "").message(),
+            "chip config: missing numeric field 'matrix_flop_per_cycle_per_core'");
 }
 
 TEST(ByteSize, UnitsAndErrors) {

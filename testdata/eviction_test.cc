@@ -20,6 +20,7 @@ namespace kiln {
 namespace {
 
 struct Ran {
+  std::unique_ptr<runtime::Program> program;
   std::vector<runtime::HostTensor> outputs;
   runtime::RunStats stats;
   uint64_t planned_dram = 0;  // what the program asks of the device
@@ -27,9 +28,9 @@ struct Ran {
 
 // Loads `kiln` onto a simulated device with `dram_bytes` of DRAM and runs it once.
 void LoadAndRun(const std::string& kiln, int64_t dram_bytes, const std::vector<runtime::HostTensor>& inputs, Ran* r) {
-  std::unique_ptr<runtime::Program> program;
-  Status s = runtime::Program::Load(kiln.data(), kiln.size(), "test.kiln", &program);
+  Status s = runtime::Program::Load(kiln.data(), kiln.size(), "test.kiln", &r->program);
   ASSERT_TRUE(s.ok()) << s.message();
+  const runtime::Program* program = r->program.get();
   r->planned_dram = program->device_dram_bytes();
   target::ChipConfig chip = target::DefaultChipConfig();
   chip.dram_bytes = dram_bytes;
@@ -97,8 +98,10 @@ TEST(Eviction, LongLivedActivationsSpillAndComeBackExactly) {
   EXPECT_EQ(evicted.stats.spill_bytes, static_cast<int64_t>(tight->eviction.spill_bytes));
   EXPECT_EQ(evicted.stats.reload_bytes, static_cast<int64_t>(tight->eviction.reload_bytes));
   EXPECT_GT(evicted.stats.eviction_us, 0.0);
-  EXPECT_NEAR(evicted.stats.latency_us - reference.stats.latency_us, evicted.stats.eviction_us,
-              0.05 * evicted.stats.eviction_us);
+  EXPECT_GT(evicted.stats.latency_us, reference.stats.latency_us);
+  // Spills and reloads run on the host link beside compute where the data allows: the run costs no
+  // more than its eviction traffic end to end.
+  EXPECT_LE(evicted.stats.latency_us, reference.stats.latency_us + evicted.stats.eviction_us + 1e-9);
 }
 
 TEST(Eviction, AnOpWhoseOwnTensorsCannotFitIsNamed) {
@@ -139,7 +142,10 @@ TEST(Eviction, ResNet18AtHalfItsPlannedPeakMatchesPyTorch) {
   EXPECT_GT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes - half));
   EXPECT_LT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes));
   EXPECT_GT(evicted.stats.eviction_us, 0.0);
-  EXPECT_GT(evicted.stats.latency_us, reference.stats.latency_us + 0.9 * evicted.stats.eviction_us);
+  EXPECT_GT(evicted.stats.latency_us, reference.stats.latency_us);
+  // Each upload waits for the readers of the memory it overwrites (WAR), so it overlaps compute only
+  // as far as the plan lets it: never worse than the uploads one after another with the compute.
+  EXPECT_LE(evicted.stats.latency_us, reference.stats.latency_us + evicted.stats.eviction_us + 1e-9);
   std::printf("resnet18 at %lld bytes of DRAM: %s; latency %.1f us (%.1f us without eviction)\n",
               static_cast<long long>(half), small->summary.eviction.c_str(), evicted.stats.latency_us,
               reference.stats.latency_us);

@@ -27,11 +27,12 @@ int Usage(FILE* to = stderr, int code = 2) {
   const kiln::runtime::Limits defaults;
   std::fprintf(to,
                "usage: run MODEL.kiln --input X.npy... [--output-dir DIR] [--chip CHIP.json] [--profile]\n"
-               "           [--stats-json FILE] [--device-memory SIZE] [--max-program-bytes N] [--max-region-bytes N]\n"
+               "           [--stats-json FILE] [--trace FILE] [--device-memory SIZE] [--max-program-bytes N] [--max-region-bytes N]\n"
                "           [--max-work N]\n"
                "  --device-memory SIZE  the simulated device's DRAM (e.g. 24MiB) instead of the chip's\n"
                "  --profile          the instructions that take the most simulated time, and time per op\n"
                "  --stats-json FILE  counters and one record per instruction (start, time, live bytes) as JSON\n"
+               "  --trace FILE       the run as a Chrome trace (open it in Perfetto): a track per engine\n"
                "limits (a program beyond them is refused at load with an out-of-memory error):\n"
                "  --max-program-bytes N  largest .kiln file, weights included (default %llu = 16 GiB)\n"
                "  --max-region-bytes N   largest memory region, e.g. the activation arena (default %llu = 8 GiB)\n"
@@ -57,43 +58,43 @@ int Fail(const kiln::Status& s) {
 }
 // The instructions that take the most simulated time, and the total per kind of op.
 void PrintProfile(const kiln::runtime::Program& program, const kiln::runtime::RunStats& stats, size_t top) {
-  using Kind = kiln::runtime::Instruction::Kind;
   const auto& insts = program.instructions();
-  auto label = [&](size_t i) -> std::string {
-    const auto& inst = insts[i];
-    if (inst.kind == Kind::kHostToDevice) return "host->device";
-    if (inst.kind == Kind::kDeviceToHost) return "device->host";
-    return std::string(inst.op->name);
-  };
-  std::vector<size_t> order(stats.instruction_us.size());
+  auto label = [&](size_t i) { return kiln::tools::InstructionLabel(insts[i]); };
+  const auto& timing = stats.instructions;
+  std::vector<size_t> order(timing.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return stats.instruction_us[a] > stats.instruction_us[b]; });
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return timing[a].us() > timing[b].us(); });
+  // Engines overlap, so shares are of the run's latency and may add up to more than 100%.
   std::printf("profile: top %zu of %zu instructions\n", std::min(top, order.size()), order.size());
-  std::printf("  %5s  %-14s %-44s %-20s %10s %6s\n", "#", "op", "from", "result shape", "us", "share");
+  std::printf("  %5s  %-14s %-44s %-20s %10s %6s %5s\n", "#", "op", "from", "result shape", "us", "share", "cores");
   for (size_t k = 0; k < std::min(top, order.size()); ++k) {
     const size_t i = order[k];
     const auto& out = program.tensors()[insts[i].output];
-    std::printf("  %5zu  %-14s %-44s %-20s %10.2f %5.1f%%\n", i, label(i).c_str(), insts[i].source.c_str(),
-                kiln::ops::ShapeToString(out.shape).c_str(), stats.instruction_us[i],
-                100.0 * stats.instruction_us[i] / stats.latency_us);
+    std::printf("  %5zu  %-14s %-44s %-20s %10.2f %5.1f%% %5lld\n", i, label(i).c_str(), insts[i].source.c_str(),
+                kiln::ops::ShapeToString(out.shape).c_str(), timing[i].us(),
+                100.0 * timing[i].us() / stats.latency_us, static_cast<long long>(timing[i].cores_used));
   }
   std::map<std::string, std::pair<int, double>> by_kind;
   for (size_t i = 0; i < order.size(); ++i) {
     auto& [count, us] = by_kind[label(i)];
     count += 1;
-    us += stats.instruction_us[i];
+    us += timing[i].us();
   }
-  std::printf("profile: by op\n");
-  for (const auto& [name, v] : by_kind)
-    std::printf("  %-14s x%-4d %10.2f us %5.1f%%\n", name.c_str(), v.first, v.second,
-                100.0 * v.second / stats.latency_us);
+  std::printf("profile: by op (utilisation: the share of the chip's cores busy while the op runs)\n");
+  for (const auto& [name, v] : by_kind) {
+    const auto& c = stats.counters;
+    const auto it = c.op_cycles.find(name);
+    const double util = it != c.op_cycles.end() && it->second > 0 ? c.op_core_cycles.at(name) / it->second : 0.0;
+    std::printf("  %-14s x%-4d %10.2f us %5.1f%%", name.c_str(), v.first, v.second, 100.0 * v.second / stats.latency_us);
+    if (it != c.op_cycles.end()) std::printf("  utilisation %5.1f%%", 100.0 * util);
+    std::printf("\n");
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string program_path, output_dir, chip_path, stats_json, device_memory;
+  std::string program_path, output_dir, chip_path, stats_json, trace, device_memory;
   std::vector<std::string> inputs;
   bool profile = false;
   kiln::runtime::LoadOptions options;
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
     else if (a == "--chip" && i + 1 < argc) chip_path = FromCallerDir(argv[++i]);
     else if (a == "--profile") profile = true;
     else if (a == "--stats-json" && i + 1 < argc) stats_json = FromCallerDir(argv[++i]);
+    else if (a == "--trace" && i + 1 < argc) trace = FromCallerDir(argv[++i]);
     else if (a == "--device-memory" && i + 1 < argc) device_memory = argv[++i];
     else if (!a.empty() && a[0] != '-' && program_path.empty()) program_path = FromCallerDir(a);
     else return Usage();
@@ -158,8 +160,8 @@ int main(int argc, char** argv) {
   std::printf("chip: %s\n", chip.name.c_str());
   std::printf("load: %.1f us (constants %lld bytes over the host link)\n", exec->load_stats().latency_us,
               static_cast<long long>(exec->load_stats().counters.host_to_device_bytes));
-  std::printf("simulated latency: %.1f us (compute %.1f us, transfers %.1f us)\n", stats.latency_us,
-              device.CyclesToMicros(c.compute_cycles), device.CyclesToMicros(c.transfer_cycles));
+  std::printf("simulated latency: %.1f us (compute %.1f us, transfers %.1f us; busy times, engines overlap)\n",
+              stats.latency_us, device.CyclesToMicros(c.compute_cycles), device.CyclesToMicros(c.transfer_cycles));
   std::printf("roofline: %.1f us (%.3g matrix FLOPs, %lld weight bytes, %lld input/output bytes); "
               "latency / roofline = %.2f\n",
               stats.roofline_us, program->workload().matrix_flops,
@@ -181,6 +183,10 @@ int main(int argc, char** argv) {
                                       exec->load_stats().counters.host_to_device_bytes, device.memory().peak(),
                                       wall_us};
     if (kiln::Status s = kiln::tools::WriteRunJson(stats_json, *program, stats, facts); !s.ok()) return Fail(s);
+  }
+  if (!trace.empty()) {
+    if (kiln::Status s = kiln::tools::WriteTraceJson(trace, *program, stats); !s.ok()) return Fail(s);
+    std::printf("wrote trace %s\n", trace.c_str());
   }
   return 0;
 }

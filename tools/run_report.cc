@@ -30,6 +30,23 @@ std::vector<int64_t> LiveActivationBytes(const runtime::Program& program) {
   return live;
 }
 
+std::string InstructionLabel(const runtime::Instruction& inst) {
+  using Kind = runtime::Instruction::Kind;
+  if (inst.kind == Kind::kHostToDevice) return "host->device";
+  if (inst.kind == Kind::kDeviceToHost) return "device->host";
+  return std::string(inst.op->name);
+}
+
+namespace {
+Status WriteJson(const std::string& path, const nlohmann::json& j, int indent) {
+  std::ofstream f(path);
+  f << j.dump(indent) << "\n";
+  f.close();
+  if (!f) return Status::InvalidArgument("cannot write '" + path + "'");
+  return Status::Ok();
+}
+}  // namespace
+
 Status WriteRunJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats,
                     const RunFacts& facts) {
   using Kind = runtime::Instruction::Kind;
@@ -53,6 +70,11 @@ Status WriteRunJson(const std::string& path, const runtime::Program& program, co
                    {"spill_bytes", stats.spill_bytes},
                    {"reload_bytes", stats.reload_bytes},
                    {"eviction_us", stats.eviction_us}};
+  // Per op kind: the share of the chip's cores busy while it ran (time-weighted).
+  json utilisation = json::object();
+  for (const auto& [name, cycles] : c.op_cycles)
+    if (cycles > 0) utilisation[name] = c.op_core_cycles.at(name) / cycles;
+  j["utilisation_by_op"] = utilisation;
   j["workload"] = {{"matrix_flops", program.workload().matrix_flops},
                    {"weight_bytes", program.workload().weight_bytes},
                    {"io_bytes", program.workload().io_bytes}};
@@ -62,31 +84,60 @@ Status WriteRunJson(const std::string& path, const runtime::Program& program, co
   j["regions"] = regions;
   const std::vector<int64_t> live = LiveActivationBytes(program);
   json insts = json::array();
-  double start = 0;
   const auto& program_insts = program.instructions();
-  for (size_t i = 0; i < program_insts.size() && i < stats.instruction_us.size(); ++i) {
+  for (size_t i = 0; i < program_insts.size() && i < stats.instructions.size(); ++i) {
     const auto& inst = program_insts[i];
     const auto& out = program.tensors()[inst.output];
-    const char* kind = inst.kind == Kind::kHostToDevice   ? "host->device"
-                       : inst.kind == Kind::kDeviceToHost ? "device->host"
-                                                          : nullptr;
-    insts.push_back({{"op", kind ? std::string(kind) : std::string(inst.op->name)},
-                     {"unit", kind ? "host link" : ops::UnitName(inst.op->unit)},
+    const runtime::InstructionTiming& t = stats.instructions[i];
+    insts.push_back({{"op", InstructionLabel(inst)},
+                     {"unit", inst.kind == Kind::kOp ? ops::UnitName(inst.op->unit) : "host link"},
+                     {"engine", runtime::EngineName(t.engine)},
                      {"source", inst.source},
                      {"shape", out.shape},
                      {"dtype", ops::DTypeName(out.dtype)},
                      {"bytes", out.size_bytes},
-                     {"start_us", start},
-                     {"us", stats.instruction_us[i]},
+                     {"start_us", t.start_us},
+                     {"us", t.us()},
+                     {"cores", t.cores_used},
                      {"live_activation_bytes", live[i]}});
-    start += stats.instruction_us[i];
   }
   j["instructions"] = insts;
-  std::ofstream f(path);
-  f << j.dump(1) << "\n";
-  f.close();
-  if (!f) return Status::InvalidArgument("cannot write '" + path + "'");
-  return Status::Ok();
+  return WriteJson(path, j, 1);
+}
+
+Status WriteTraceJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats) {
+  using nlohmann::json;
+  constexpr int kPid = 1;
+  json events = json::array();
+  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", kPid}, {"args", {{"name", "kiln simulated device"}}}});
+  for (int e = 0; e < runtime::kNumEngines; ++e) {
+    // tid = engine + 1 (some viewers treat tid 0 specially); the sort index keeps the engines in order.
+    const char* name = runtime::EngineName(static_cast<runtime::Engine>(e));
+    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", kPid}, {"tid", e + 1}, {"args", {{"name", name}}}});
+    events.push_back(
+        {{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", kPid}, {"tid", e + 1}, {"args", {{"sort_index", e}}}});
+  }
+  const auto& insts = program.instructions();
+  for (size_t i = 0; i < insts.size() && i < stats.instructions.size(); ++i) {
+    const runtime::InstructionTiming& t = stats.instructions[i];
+    const auto& out = program.tensors()[insts[i].output];
+    json args = {{"instruction", i},
+                 {"op", InstructionLabel(insts[i])},
+                 {"node", insts[i].source},
+                 {"bytes", t.bytes},
+                 {"shape", ops::ShapeToString(out.shape)},
+                 {"dtype", ops::DTypeName(out.dtype)}};
+    if (insts[i].kind == runtime::Instruction::Kind::kOp) args["cores"] = t.cores_used;
+    events.push_back({{"name", InstructionLabel(insts[i])},
+                      {"cat", runtime::EngineName(t.engine)},
+                      {"ph", "X"},
+                      {"ts", t.start_us},
+                      {"dur", t.us()},
+                      {"pid", kPid},
+                      {"tid", static_cast<int>(t.engine) + 1},
+                      {"args", args}});
+  }
+  return WriteJson(path, {{"traceEvents", events}, {"displayTimeUnit", "ns"}}, -1);
 }
 
 }  // namespace kiln::tools

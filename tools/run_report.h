@@ -1,6 +1,6 @@
 // A run's facts as JSON (`run --stats-json FILE`), for tools such as the model report
 // (torch_frontend/model_report.py): totals, the chip, and one record per instruction with its
-// simulated start and duration, and the activation bytes live while it runs.
+// simulated start and duration, and the activation bytes live while it runs; and the run as a trace.
 #ifndef KILN_TOOLS_RUN_REPORT_H_
 #define KILN_TOOLS_RUN_REPORT_H_
 
@@ -29,6 +29,14 @@ struct RunFacts {
 
 Status WriteRunJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats,
                     const RunFacts& facts);
+
+// The run as a Chrome trace (the JSON trace event format; Perfetto and chrome://tracing open it): one
+// track per engine (host link, DRAM DMA, matrix, vector), one complete event per instruction, in
+// simulated microseconds, with its op, node, bytes and cores in args.
+Status WriteTraceJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats);
+
+// What an instruction is, for people: "host->device", "device->host" or the op's name.
+std::string InstructionLabel(const runtime::Instruction& inst);
 
 }  // namespace kiln::tools
 
