@@ -488,6 +488,40 @@ TEST(Lowering, MutatedInputIsReturnedUnderItsName) {
   EXPECT_EQ(LowerAtenGraph(g).status().message(), "output 'nope' is not produced by the graph");
 }
 
+// A buffer an in-place op changes (a KV cache) becomes a state value with the buffer's contents, and
+// the program ends by giving it the new value; a buffer nothing mutates stays a constant.
+TEST(Lowering, MutatedBufferBecomesState) {
+  AtenGraph g;
+  g.inputs.push_back({"b_cache", InputKind::kBuffer, "cache"});
+  g.values["b_cache"] = Meta({2});
+  g.weights["cache"] = FloatWeight({2}, {1, 2});
+  g.inputs.push_back({"b_scale", InputKind::kBuffer, "scale"});
+  g.values["b_scale"] = Meta({2});
+  g.weights["scale"] = FloatWeight({2}, {3, 4});
+  AddUserInput(g, "x", {2});
+  AddNode(g, "add", "torch.ops.aten.add.Tensor", {TensorArg("self", "b_cache"), TensorArg("other", "x")}, {2});
+  AddNode(g, "mul", "torch.ops.aten.mul.Tensor", {TensorArg("self", "add"), TensorArg("other", "b_scale")}, {2});
+  g.outputs = {"mul"};
+  g.buffer_mutations = {{"add", "cache"}};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  ASSERT_EQ(lowered->state_updates.size(), 1u);
+  const auto [state, value] = lowered->state_updates[0];
+  EXPECT_EQ(lowered->values[state].kind, DeviceValue::Kind::kState);
+  EXPECT_EQ(lowered->values[state].name, "cache");
+  EXPECT_EQ(lowered->values[state].constant, (std::vector<float>{1, 2}));
+  EXPECT_EQ(lowered->values[value].name, "add");
+  EXPECT_EQ(lowered->nodes[0].inputs[0], state);  // the add reads the state
+  for (const DeviceValue& v : lowered->values)
+    if (v.name == "scale") EXPECT_EQ(v.kind, DeviceValue::Kind::kConstant);
+
+  g.buffer_mutations = {{"nope", "cache"}};
+  EXPECT_EQ(LowerAtenGraph(g).status().message(), "the new value 'nope' of buffer 'cache' is not produced by the graph");
+  g.buffer_mutations = {{"add", "cache"}};
+  g.weights.erase("cache");
+  EXPECT_EQ(LowerAtenGraph(g).status().message(), "buffer 'cache' (state) is missing from the archive");
+}
+
 TEST(Lowering, UserInputWithoutMetadataIsRejected) {
   AtenGraph g;
   g.inputs.push_back({"x", InputKind::kUserInput, ""});

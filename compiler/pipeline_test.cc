@@ -325,6 +325,52 @@ TEST(VerifyProgram, OutputsMustBeWritten) {
   EXPECT_EQ(Message(VerifyProgram(p)), "output 'y' (%y#1) is never written");
 }
 
+// ---- State: buffers the program updates, kept between runs ----------------------------------------
+
+// s (state) -> y = relu(s + x); s takes s + x when the run ends.
+DeviceGraph WithState() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 3});
+  const int s = g.AddState("s", {2, 3}, ops::DType::kF32, {1, 2, 3, 4, 5, 6});
+  const int sum = Node(g, "add", {s, x}, "sum");
+  const int y = Node(g, "relu", {sum}, "y");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  g.state_updates = {{s, sum}};
+  return g;
+}
+
+TEST(VerifyDeviceGraph, StateUpdates) {
+  EXPECT_TRUE(VerifyDeviceGraph(WithState()).ok());
+  DeviceGraph g = WithState();
+  g.state_updates.push_back(g.state_updates[0]);
+  EXPECT_EQ(Message(VerifyDeviceGraph(g)), "state %s is updated twice");
+  g = WithState();
+  g.state_updates[0].first = g.inputs[0].second;
+  EXPECT_EQ(Message(VerifyDeviceGraph(g)), "state update of %x, which is not a state value");
+  g = WithState();
+  g.values[1].constant.pop_back();
+  EXPECT_EQ(Message(VerifyDeviceGraph(g)), "state %s has 5 initial values but its shape [2, 3] has 6 elements");
+}
+
+TEST(VerifyProgram, StateIsWrittenOnceByTheOpThatEndsTheRun) {
+  absl::StatusOr<CompileState> state = RunPipeline(WithState(), Verifying(), "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  ScheduledProgram p = *state->program;
+  ASSERT_EQ(p.regions.size(), 3u);
+  EXPECT_EQ(p.regions[kStateRegion].kind, target::RegionKind::kDeviceState);
+  const ProgramInstruction& last = p.instructions.back();
+  ASSERT_EQ(last.kind, ProgramInstruction::Kind::kOp);
+  EXPECT_EQ(last.source, "state update of s");
+  EXPECT_TRUE(p.tensors[last.output].is_state);
+  ScheduledProgram twice = p;
+  twice.instructions.push_back(last);
+  EXPECT_THAT(Message(VerifyProgram(twice)), HasSubstr(": %s is already written (each tensor is written once)"));
+  ScheduledProgram moved = p;
+  moved.tensors[last.output].region = kConstantRegion;
+  EXPECT_THAT(Message(VerifyProgram(moved)), HasSubstr("tensor %s is state but is not in a DEVICE_STATE region"));
+}
+
 TEST(VerifyProgram, EachTensorIsWrittenOnce) {
   ScheduledProgram p = SmallProgram();
   p.instructions.push_back(p.instructions[1]);

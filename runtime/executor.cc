@@ -13,26 +13,89 @@ HostTensor HostTensor::FromFloats(ops::Shape shape, const std::vector<float>& va
   return t;
 }
 
+namespace {
+
+// The program's one DEVICE_STATE region (the compiler makes at most one), or -1.
+int StateRegion(const Program& program) {
+  for (size_t r = 0; r < program.regions().size(); ++r)
+    if (program.regions()[r].kind == RegionKind::kDeviceState) return static_cast<int>(r);
+  return -1;
+}
+
+// State tensors by offset: what two programs must agree on to share their state.
+std::vector<const TensorInfo*> StateLayout(const Program& program) {
+  std::vector<const TensorInfo*> out;
+  for (const TensorInfo& t : program.tensors())
+    if (t.state) out.push_back(&t);
+  std::sort(out.begin(), out.end(), [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+  return out;
+}
+
+std::string Describe(const TensorInfo& t) {
+  return "'" + t.name + "' " + ops::DTypeName(t.dtype) + " " + ops::ShapeToString(t.shape) + " " +
+         (t.layout == ops::Layout::kTile ? "tile" : "row-major") + " at offset " + std::to_string(t.offset);
+}
+
+Status CheckSameState(const Program& mine, const Program& theirs) {
+  const int r = StateRegion(mine), o = StateRegion(theirs);
+  if (r < 0 || o < 0)
+    return Status::InvalidArgument(std::string("cannot share state: ") +
+                                   (r < 0 ? "this program" : "the owner's program") + " has no DEVICE_STATE region");
+  const std::vector<const TensorInfo*> a = StateLayout(mine), b = StateLayout(theirs);
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    if (i >= a.size() || i >= b.size())
+      return Status::InvalidArgument("cannot share state: this program has " + std::to_string(a.size()) +
+                                     " state tensors, the owner's " + std::to_string(b.size()));
+    if (a[i]->name != b[i]->name || a[i]->shape != b[i]->shape || a[i]->dtype != b[i]->dtype ||
+        a[i]->layout != b[i]->layout || a[i]->offset != b[i]->offset)
+      return Status::InvalidArgument("cannot share state: state tensor " + std::to_string(i) + " is " +
+                                     Describe(*a[i]) + " here but " + Describe(*b[i]) + " in the owner's program");
+  }
+  if (mine.regions()[r].size_bytes != theirs.regions()[o].size_bytes)
+    return Status::InvalidArgument("cannot share state: the state region holds " +
+                                   std::to_string(mine.regions()[r].size_bytes) + " bytes here, " +
+                                   std::to_string(theirs.regions()[o].size_bytes) + " in the owner's program");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Executor::Create(const Program& program, Device* device, std::unique_ptr<Executor>* out) {
+  return CreateImpl(program, device, nullptr, out);
+}
+
+Status Executor::CreateSharingState(const Program& program, Device* device, const Executor& owner,
+                                    std::unique_ptr<Executor>* out) {
+  if (device != owner.device_) return Status::InvalidArgument("cannot share state: the owner runs on another device");
+  KILN_RETURN_IF_ERROR(CheckSameState(program, *owner.program_));
+  return CreateImpl(program, device, &owner, out);
+}
+
+Status Executor::CreateImpl(const Program& program, Device* device, const Executor* owner,
+                            std::unique_ptr<Executor>* out) {
   if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
+  const int shared = owner ? StateRegion(program) : -1;  // the region `owner` already holds
   for (size_t r = 0; r < regions.size(); ++r)
-    if (regions[r].kind != RegionKind::kDeviceDram && regions[r].kind != RegionKind::kHostScratch)
+    if (regions[r].kind == RegionKind::kDeviceSram)
       return Status::Unsupported("region " + std::to_string(r) + " '" + regions[r].name + "' is " +
                                  RegionKindName(regions[r].kind) +
-                                 "; this runtime places only DEVICE_DRAM and HOST_SCRATCH regions");
+                                 "; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
   const int64_t free_bytes = device->free_bytes();
-  if (program.device_dram_bytes() > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
+  const uint64_t needed = program.device_dram_bytes() - (shared >= 0 ? regions[shared].size_bytes : 0);
+  if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
     std::string parts;
     for (size_t r = 0; r < regions.size(); ++r)
-      if (regions[r].kind == RegionKind::kDeviceDram)
+      if ((regions[r].kind == RegionKind::kDeviceDram || regions[r].kind == RegionKind::kDeviceState) &&
+          static_cast<int>(r) != shared)
         parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
     return Status::OutOfMemory("device memory too small: the program needs " +
-                               std::to_string(program.device_dram_bytes()) + " bytes of device DRAM (" + parts +
+                               std::to_string(needed) + " bytes of device DRAM (" + parts +
                                "), the device has " + std::to_string(free_bytes) + " free");
   }
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
   exec->region_addr_.assign(regions.size(), 0);
+  exec->owns_region_.assign(regions.size(), true);
   exec->scratch_.resize(regions.size());
   device->Synchronize();
   const DeviceCounters before = device->counters();
@@ -47,12 +110,18 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
       }
       continue;
     }
+    if (static_cast<int>(r) == shared) {
+      exec->region_addr_[r] = owner->region_addr_[StateRegion(*owner->program_)];
+      exec->owns_region_[r] = false;
+      continue;
+    }
     KILN_RETURN_IF_ERROR(device->Allocate(static_cast<int64_t>(regions[r].size_bytes), "region '" + regions[r].name + "'",
                                           &exec->region_addr_[r]));
   }
-  // Constants go from the loader's memory (a file mapping) straight to the device.
+  // Constants and initial state go from the loader's memory (a file mapping) straight to the device
   // (or, for weights the compiler streams from host memory, into this executor's host region).
   for (const ConstantUpload& u : program.constant_uploads()) {
+    if (u.region == shared) continue;  // the owner's state, as it is now
     if (regions[u.region].kind == RegionKind::kHostScratch) {
       std::memcpy(exec->scratch_[u.region].data() + u.offset, u.data, u.size);
       continue;
@@ -66,10 +135,18 @@ Status Executor::Create(const Program& program, Device* device, std::unique_ptr<
   return Status::Ok();
 }
 
+Status Executor::ResetState() {
+  const auto& regions = program_->regions();
+  for (const ConstantUpload& u : program_->constant_uploads())
+    if (regions[u.region].kind == RegionKind::kDeviceState)
+      KILN_RETURN_IF_ERROR(device_->WriteRaw(region_addr_[u.region] + u.offset, u.data, static_cast<int64_t>(u.size)));
+  return Status::Ok();
+}
+
 Executor::~Executor() {
   // Frees are best-effort: the addresses came from this executor's own allocations.
-  for (uint64_t addr : region_addr_)
-    if (addr) (void)device_->Free(addr);
+  for (size_t r = 0; r < region_addr_.size(); ++r)
+    if (region_addr_[r] && owns_region_[r]) (void)device_->Free(region_addr_[r]);
 }
 
 DeviceTensor Executor::DeviceView(uint32_t tensor) const {

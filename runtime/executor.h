@@ -1,5 +1,6 @@
 // Runs a verified Program on a Device: allocates the program's device regions, copies the constants
-// in once, then executes the instruction list per call to Run().
+// and the initial state in once, then executes the instruction list per call to Run(). State (tensors
+// in DEVICE_STATE regions) keeps what a run wrote for the next run, until ResetState().
 //
 // Lifetimes: the Program and the Device must outlive the Executor. It keeps pointers to both, reads
 // the program's instructions on every Run, and frees its allocations through the device when
@@ -65,6 +66,12 @@ class Executor {
   // and with Unsupported for regions the runtime cannot place yet (SRAM). HOST_SCRATCH regions (where
   // the compiler's eviction spills activations) are host memory this executor owns.
   static Status Create(const Program& program, Device* device, std::unique_ptr<Executor>* out);
+  // The same, but the program's state is `owner`'s (same device): a prefill program and a decode-step
+  // program that read and write one KV cache. Both programs must lay their state out alike (the same
+  // tensors, by name, shape, dtype, layout and offset; the compiler does so for the same mutated
+  // buffers); the state keeps what `owner` holds, and `owner` must outlive this executor.
+  static Status CreateSharingState(const Program& program, Device* device, const Executor& owner,
+                                   std::unique_ptr<Executor>* out);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -74,16 +81,23 @@ class Executor {
   // The same on views of the caller's buffers (e.g. a framework's tensors), which are not copied.
   Status RunViews(const std::vector<HostTensorView>& inputs, std::vector<HostTensor>* outputs, RunStats* stats);
 
+  // Puts every state tensor (DEVICE_STATE regions, e.g. a KV cache) back to its initial value, as
+  // when the executor was created; runs between resets see the state the previous run left.
+  Status ResetState();
+
   const RunStats& load_stats() const { return load_stats_; }
 
  private:
   Executor(const Program& program, Device* device) : program_(&program), device_(device) {}
+  static Status CreateImpl(const Program& program, Device* device, const Executor* owner,
+                           std::unique_ptr<Executor>* out);
   DeviceTensor DeviceView(uint32_t tensor) const;
   uint8_t* ScratchBytes(uint32_t tensor);
 
   const Program* program_;
   Device* device_;
   std::vector<uint64_t> region_addr_;  // per region; 0 when not allocated
+  std::vector<bool> owns_region_;      // false for a state region shared with another executor
   std::vector<std::vector<uint8_t>> scratch_;  // per region: host memory of HOST_SCRATCH regions
   RunStats load_stats_;
 };

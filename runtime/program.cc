@@ -151,7 +151,7 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
     }
   }
   for (uint32_t i = 0; i < num_tensors; ++i)
-    if (tensors_[i].constant) written[i] = true;
+    if (tensors_[i].has_initial_data()) written[i] = true;
 
   // Instructions: decoded once, with dataflow checked (nothing is read before it is written).
   if (!prog->instructions() || !prog->instructions_type()) return Fail("missing instruction list");
@@ -186,7 +186,7 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
 Status Program::PlanConstantUploads() {
   std::vector<const TensorInfo*> constants;
   for (const TensorInfo& t : tensors_)
-    if (t.constant && t.size_bytes > 0) constants.push_back(&t);
+    if (t.has_initial_data() && t.size_bytes > 0) constants.push_back(&t);
   std::sort(constants.begin(), constants.end(), [](const TensorInfo* a, const TensorInfo* b) {
     return a->region != b->region ? a->region < b->region : a->offset < b->offset;
   });

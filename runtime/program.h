@@ -63,14 +63,20 @@ struct TensorInfo {
   uint64_t offset = 0;             // bytes into the region
   uint64_t size_bytes = 0;
   // Constants: initial contents, size_bytes bytes in device format at `data_offset` of the file,
-  // copied to the device when an Executor is created (see ConstantUpload).
+  // copied to the device when an Executor is created (see ConstantUpload); no instruction writes them.
   bool constant = false;
+  // State: a tensor in a DEVICE_STATE region. It has initial contents like a constant (data_offset),
+  // but the program writes it, and the executor keeps it from one run to the next.
+  bool state = false;
   uint64_t data_offset = 0;
+
+  bool has_initial_data() const { return constant || state; }
 
   bool in_caller_buffer() const { return region == kCallerBuffer; }
 };
 
-// A run of constant bytes to copy into a region when an executor is created: constants that sit in the
+// A run of constant (or initial state) bytes to copy into a region when an executor is created (and,
+// for state, when it is reset): tensors that sit in the
 // same relative places in the file and in the region are copied in one piece (the compiler lays out the
 // constants segment like the constant region, so a whole program's weights are usually one copy).
 struct ConstantUpload {
@@ -115,7 +121,8 @@ class Program {
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const std::vector<Instruction>& instructions() const { return instructions_; }
   const std::vector<ConstantUpload>& constant_uploads() const { return constant_uploads_; }
-  // Device DRAM the program needs: the sum of its DEVICE_DRAM regions (checked not to wrap).
+  // Device memory the program needs: the sum of its DEVICE_DRAM and DEVICE_STATE regions (checked not
+  // to wrap).
   uint64_t device_dram_bytes() const { return device_dram_bytes_; }
   double total_work() const { return total_work_; }
   const std::string& producer() const { return producer_; }

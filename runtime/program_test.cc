@@ -915,7 +915,7 @@ TEST(BadInputs, RegionSizesThatWrap) {
   std::unique_ptr<Program> program;
   Status s = LoadWith(Write(p), unlimited, &program);
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.message(), HasSubstr("the device DRAM regions' sizes add up to more than 2^64 bytes"));
+  EXPECT_THAT(s.message(), HasSubstr("the device regions' sizes add up to more than 2^64 bytes"));
 }
 
 TEST(BadInputs, ProgramLargerThanTheCallerAllows) {
@@ -970,7 +970,150 @@ TEST(Semantic, RegionKinds) {
   std::unique_ptr<Executor> exec;
   Status s = Executor::Create(*program, &device, &exec);
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
-  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM and HOST_SCRATCH regions");
+  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
+}
+
+// ---- State: a module's mutated buffers, kept on the device between runs -------------------------
+
+// s starts at kState0; each run adds x to it and returns 2 * (s + x); the new s is kept.
+const std::vector<float> kState0 = {1, 2, 3, 4, 5, 6, 7, 8};
+
+DeviceGraph StateGraph() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4});
+  const int s = g.AddState("cache", {2, 4}, ops::DType::kF32, kState0);
+  const int sum = Node(g, "add", {s, x}, "add");
+  const int two = g.AddConstant("two", {}, {2.0f});
+  const int y = Node(g, "mul", {sum, two}, "mul");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  g.state_updates = {{s, sum}};
+  return g;
+}
+
+std::vector<float> Floats(const HostTensor& t) { return std::vector<float>(t.f32(), t.f32() + t.bytes.size() / 4); }
+
+TEST(State, PersistsAcrossRunsPerExecutorUntilReset) {
+  const ScheduledProgram p = Compile(StateGraph());
+  const int cache = TensorNamed(p, "cache");
+  ASSERT_EQ(p.tensors[cache].region, compiler::kStateRegion);
+  EXPECT_EQ(p.regions[compiler::kStateRegion].kind, target::RegionKind::kDeviceState);
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(Write(p), &program).ok());
+  EXPECT_TRUE(program->tensors()[cache].state);
+  EXPECT_FALSE(program->tensors()[cache].constant);
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> exec;
+  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
+  const std::vector<HostTensor> ones = {HostTensor::FromFloats({2, 4}, std::vector<float>(8, 1.0f))};
+  auto expect_after = [&](Executor& e, float added) {
+    std::vector<HostTensor> out;
+    ASSERT_TRUE(e.Run(ones, &out, nullptr).ok());
+    std::vector<float> want;
+    for (float v : kState0) want.push_back(2 * (v + added));
+    EXPECT_EQ(Floats(out[0]), want) << "after adding " << added;
+  };
+  expect_after(*exec, 1);
+  expect_after(*exec, 2);
+  expect_after(*exec, 3);
+  // Another executor of the same program has its own state, from the initial value.
+  std::unique_ptr<Executor> other;
+  ASSERT_TRUE(Executor::Create(*program, &device, &other).ok());
+  expect_after(*other, 1);
+  expect_after(*exec, 4);
+  ASSERT_TRUE(exec->ResetState().ok());
+  expect_after(*exec, 1);
+}
+
+// A second program over the same state (as a prefill program shares the KV cache with the decode
+// step): s := s - x, returning s - x.
+DeviceGraph SubtractingStateGraph(ops::Shape shape = {2, 4}) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", shape);
+  const int s = g.AddState("cache", shape, ops::DType::kF32, std::vector<float>(ops::NumElements(shape), 0.0f));
+  const int diff = Node(g, "sub", {s, x}, "sub");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", diff}};
+  g.state_updates = {{s, diff}};
+  return g;
+}
+
+TEST(State, TwoProgramsShareOneStateOnOneDevice) {
+  std::unique_ptr<Program> adding, subtracting, other_shape;
+  ASSERT_TRUE(LoadBytes(Write(Compile(StateGraph())), &adding).ok());
+  ASSERT_TRUE(LoadBytes(Write(Compile(SubtractingStateGraph())), &subtracting).ok());
+  ASSERT_TRUE(LoadBytes(Write(Compile(SubtractingStateGraph({4, 2}))), &other_shape).ok());
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> owner, sharer;
+  ASSERT_TRUE(Executor::Create(*adding, &device, &owner).ok());
+  const int64_t in_use = device.bytes_in_use();
+  Status s = Executor::CreateSharingState(*subtracting, &device, *owner, &sharer);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_LT(device.bytes_in_use() - in_use, 2 * 4096 + 64) << "the state region is not allocated twice";
+  const std::vector<HostTensor> ones = {HostTensor::FromFloats({2, 4}, std::vector<float>(8, 1.0f))};
+  std::vector<HostTensor> out;
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());   // s = s0 + 1
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());   // s = s0 + 2
+  ASSERT_TRUE(sharer->Run(ones, &out, nullptr).ok());  // s = s0 + 1, returned
+  std::vector<float> want;
+  for (float v : kState0) want.push_back(v + 1);
+  EXPECT_EQ(Floats(out[0]), want);
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());  // 2 * (s0 + 2): the owner sees the sharer's write
+  want.clear();
+  for (float v : kState0) want.push_back(2 * (v + 2));
+  EXPECT_EQ(Floats(out[0]), want);
+  sharer.reset();  // frees its own regions only; the owner's state is intact
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());
+  want.clear();
+  for (float v : kState0) want.push_back(2 * (v + 3));
+  EXPECT_EQ(Floats(out[0]), want);
+
+  std::unique_ptr<Executor> bad;
+  EXPECT_EQ(Executor::CreateSharingState(*other_shape, &device, *owner, &bad).message(),
+            "cannot share state: state tensor 0 is 'cache' f32 [4, 2] row-major at offset 0 here but 'cache' f32 [2, 4] "
+            "row-major at offset 0 in the owner's program");
+  std::unique_ptr<Program> stateless;
+  ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &stateless).ok());
+  EXPECT_EQ(Executor::CreateSharingState(*stateless, &device, *owner, &bad).message(),
+            "cannot share state: this program has no DEVICE_STATE region");
+  sim::Device elsewhere(target::DefaultChipConfig());
+  EXPECT_EQ(Executor::CreateSharingState(*subtracting, &elsewhere, *owner, &bad).message(),
+            "cannot share state: the owner runs on another device");
+}
+
+TEST(State, LoadErrorsNameTheStateTensor) {
+  const ScheduledProgram good = Compile(StateGraph());
+  const int cache = TensorNamed(good, "cache");
+  {
+    ScheduledProgram p = good;  // in the state region, but written without initial data
+    p.tensors[cache].is_state = false;
+    EXPECT_THAT(LoadError(p), HasSubstr("tensor " + std::to_string(cache) + " 'cache': a state tensor (in region 2 "
+                                        "'state') has no initial data; the executor would start from undefined bytes"));
+  }
+  {
+    // The writer refuses a state tensor outside its region; move it in the file instead.
+    std::string bytes = Write(good);
+    uint8_t* placement = FieldAddress(fb::GetProgram(bytes.data())->tensors()->Get(cache), fb::Tensor::VT_PLACEMENT);
+    ASSERT_NE(placement, nullptr);
+    const uint64_t beyond = 64;
+    std::memcpy(placement + kPlacementOffset, &beyond, 8);
+    EXPECT_THAT(LoadError(bytes), HasSubstr("tensor " + std::to_string(cache) + " 'cache': bytes [64, " +
+                                            std::to_string(64 + good.tensors[cache].size_bytes()) +
+                                            ") lie outside region 2 'state' of " +
+                                            std::to_string(good.regions[compiler::kStateRegion].size_bytes) + " bytes"));
+  }
+  {
+    ScheduledProgram p = good;  // the update reads the state it writes
+    for (compiler::ProgramInstruction& inst : p.instructions)
+      if (inst.output == cache) inst.inputs = {cache};
+    EXPECT_THAT(LoadError(p), HasSubstr("reads its own result 'cache'; ops do not work in place"));
+  }
+  {
+    ScheduledProgram p = good;  // a transfer may not overwrite state
+    for (compiler::ProgramInstruction& inst : p.instructions)
+      if (inst.kind == compiler::ProgramInstruction::Kind::kHostToDevice) inst.output = cache;
+    EXPECT_THAT(LoadError(p), HasSubstr("to 'cache' does not go between host and device as its direction says"));
+  }
 }
 
 TEST(Semantic, OperatorIndexOutOfRange) {

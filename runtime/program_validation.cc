@@ -135,6 +135,10 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
     return Invalid(where + ": tensors in the caller's buffers (no region) are row-major");
   }
 
+  const bool in_state = !out->in_caller_buffer() && regions[out->region].kind == RegionKind::kDeviceState;
+  if (in_state && !t->data())
+    return Invalid(where + ": a state tensor (in " + RegionName(regions, out->region) +
+                   ") has no initial data; the executor would start from undefined bytes");
   if (const fb::DataRef* d = t->data()) {
     if (out->in_caller_buffer()) return Invalid(where + ": a constant must be placed in a region");
     if (d->segment() >= segments.size())
@@ -148,7 +152,7 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
                      N(kDeviceAlignment) + "-byte aligned");
     if (d->size() != out->size_bytes)
       return Invalid(where + ": data holds " + N(d->size()) + " bytes but the tensor stores " + N(out->size_bytes));
-    out->constant = true;
+    (in_state ? out->state : out->constant) = true;
     *data = {s.offset + d->offset(), d->size()};
   }
   return Status::Ok();
@@ -210,6 +214,10 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
     if (!in_device(result)) return Invalid(at + ": result '" + result.name + "' is in host memory");
     if (result.constant)
       return Invalid(at + ": result '" + result.name + "' is a constant; ops write only non-constant device tensors");
+    // Kernels do not work in place: an op writing a state tensor reads other tensors.
+    for (uint32_t idx : out->inputs)
+      if (idx == op->output())
+        return Invalid(at + ": reads its own result '" + result.name + "'; ops do not work in place");
     ops::Shape inferred;
     if (std::string err = ops::InferOutputShape(*out->op, shapes, out->attrs, &inferred); !err.empty())
       return Invalid(at + ": " + err);
@@ -230,7 +238,7 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
     const bool to_device = tr->direction() == fb::Direction::HOST_TO_DEVICE;
     out->kind = to_device ? Instruction::Kind::kHostToDevice : Instruction::Kind::kDeviceToHost;
     const bool src_ok = to_device ? in_host(src) : in_device(src);
-    const bool dst_ok = to_device ? in_device(dst) && !dst.constant : in_host(dst) && !dst.constant;
+    const bool dst_ok = !dst.has_initial_data() && (to_device ? in_device(dst) : in_host(dst));
     if (!src_ok || !dst_ok)
       return Invalid(where + ": transfer from '" + src.name + "' to '" + dst.name +
                      "' does not go between host and device as its direction says");
@@ -251,7 +259,7 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
 Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vector<TensorInfo>& tensors,
                           const std::vector<Instruction>& instructions) {
   // Lifetimes: from the instruction that writes a tensor to the last one that reads it; constants
-  // are alive throughout. Tensors no instruction touches need no bytes of their own.
+  // and state are alive throughout. Tensors no instruction touches need no bytes of their own.
   const size_t n = tensors.size();
   const int64_t end = static_cast<int64_t>(instructions.size());
   std::vector<int64_t> first(n, -1), last(n, -1);
@@ -262,7 +270,7 @@ Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vec
     last[inst.output] = std::max<int64_t>(last[inst.output], static_cast<int64_t>(i));
   }
   for (size_t t = 0; t < n; ++t)
-    if (tensors[t].constant) first[t] = -1, last[t] = end;
+    if (tensors[t].has_initial_data()) first[t] = -1, last[t] = end;
 
   // Per region, sweep over time: tensors become live in order of their first instruction, and the
   // bytes of the tensors live at any moment never overlap (else the program is rejected), so a new
@@ -272,7 +280,7 @@ Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vec
   for (uint32_t t = 0; t < n; ++t) {
     const TensorInfo& info = tensors[t];
     if (info.in_caller_buffer() || info.size_bytes == 0) continue;
-    if (!info.constant && first[t] < 0) continue;
+    if (!info.has_initial_data() && first[t] < 0) continue;
     by_region[info.region].push_back(t);
   }
   auto overlap = [&](uint32_t ta, uint32_t tb, size_t r) {
@@ -311,9 +319,9 @@ Status ValidateLimits(const std::vector<RegionInfo>& regions, double total_work,
                       uint64_t* device_dram_bytes) {
   uint64_t dram = 0;
   for (size_t r = 0; r < regions.size(); ++r) {
-    if (regions[r].kind != RegionKind::kDeviceDram) continue;
+    if (regions[r].kind != RegionKind::kDeviceDram && regions[r].kind != RegionKind::kDeviceState) continue;
     if (regions[r].size_bytes > std::numeric_limits<uint64_t>::max() - dram)
-      return Invalid("the device DRAM regions' sizes add up to more than 2^64 bytes");
+      return Invalid("the device regions' sizes add up to more than 2^64 bytes");
     dram += regions[r].size_bytes;
   }
   if (!(total_work <= limits.max_total_work))

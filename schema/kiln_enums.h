@@ -29,7 +29,8 @@ static_assert(int(AttrKind::MAX) == int(ops::AttrKind::kFloat), "an AttrKind was
 static_assert(int(RegionKind::DEVICE_DRAM) == int(target::RegionKind::kDeviceDram));
 static_assert(int(RegionKind::DEVICE_SRAM) == int(target::RegionKind::kDeviceSram));
 static_assert(int(RegionKind::HOST_SCRATCH) == int(target::RegionKind::kHostScratch));
-static_assert(int(RegionKind::MAX) == int(target::RegionKind::kHostScratch), "a RegionKind was added on one side only");
+static_assert(int(RegionKind::DEVICE_STATE) == int(target::RegionKind::kDeviceState));
+static_assert(int(RegionKind::MAX) == int(target::RegionKind::kDeviceState), "a RegionKind was added on one side only");
 
 // True when `value` is one of the generated enum's values (all of ours are dense from MIN to MAX).
 template <typename E>

@@ -12,6 +12,9 @@ enum class RegionKind : uint8_t {
   kDeviceDram = 0,   // device memory the executor allocates when it loads the program
   kDeviceSram = 1,   // on-chip memory (for SRAM residency; no device runs it yet)
   kHostScratch = 2,  // runtime-owned host memory (for spills under eviction)
+  // Device memory that keeps its contents between runs of one executor: a program's state (a KV
+  // cache). Every tensor in it has initial data, loaded with the program; the program writes it.
+  kDeviceState = 3,
 };
 
 inline const char* RegionKindName(RegionKind kind) {
@@ -19,6 +22,7 @@ inline const char* RegionKindName(RegionKind kind) {
     case RegionKind::kDeviceDram: return "DEVICE_DRAM";
     case RegionKind::kDeviceSram: return "DEVICE_SRAM";
     case RegionKind::kHostScratch: return "HOST_SCRATCH";
+    case RegionKind::kDeviceState: return "DEVICE_STATE";
   }
   return "?";
 }

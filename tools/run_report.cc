@@ -20,7 +20,7 @@ std::vector<int64_t> LiveActivationBytes(const runtime::Program& program) {
   // A difference array over instructions: +size where a tensor's life starts, -size after it ends.
   std::vector<int64_t> delta(insts.size() + 1, 0);
   for (size_t t = 0; t < tensors.size(); ++t) {
-    if (tensors[t].constant || tensors[t].in_caller_buffer() || first[t] < 0) continue;
+    if (tensors[t].has_initial_data() || tensors[t].in_caller_buffer() || first[t] < 0) continue;
     delta[first[t]] += static_cast<int64_t>(tensors[t].size_bytes);
     delta[last[t] + 1] -= static_cast<int64_t>(tensors[t].size_bytes);
   }

@@ -115,6 +115,10 @@ struct AtenGraph {
   // In-place ops on user inputs (x.add_(y), index_put_): (value, input name) per mutated input, the
   // input's new value. The program returns each after the user outputs, named after the input.
   std::vector<std::pair<std::string, std::string>> input_mutations;
+  // In-place ops on the module's buffers (a static KV cache's index_copy_): (value, buffer target)
+  // per mutated buffer, its value when the graph ends. Such a buffer becomes program state, which
+  // keeps that value for the next run.
+  std::vector<std::pair<std::string, std::string>> buffer_mutations;
   std::map<std::string, TensorMeta> values;  // every tensor value's metadata by name
   std::map<std::string, WeightTensor> weights;  // by fully qualified target name
 

@@ -46,7 +46,7 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
     if (!t.in_caller_buffer() && (t.region < 0 || t.region >= static_cast<int>(program.regions.size())))
       return absl::InternalError(absl::StrCat("tensor '", t.name, "' is in region ", t.region, ", but the program has ",
                                               program.regions.size(), " regions"));
-    if (!t.is_constant) continue;
+    if (!t.has_initial_data()) continue;  // constants and state: their initial values
     if (t.in_caller_buffer()) return absl::InternalError(absl::StrCat("constant '", t.name, "' is in no region"));
     holds_constants[t.region] = true;
     const uint64_t region_bytes = program.regions[t.region].size_bytes;
@@ -88,11 +88,11 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (const ProgramTensor& t : program.tensors) {
     fb::Placement placement(static_cast<uint32_t>(t.region), t.offset);
-    fb::DataRef data(kConstantSegment, t.is_constant ? segment_base[t.region] + t.offset : 0, t.size_bytes());
+    fb::DataRef data(kConstantSegment, t.has_initial_data() ? segment_base[t.region] + t.offset : 0, t.size_bytes());
     tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
                                        static_cast<fb::DType>(t.dtype), static_cast<fb::Layout>(t.layout),
                                        t.in_caller_buffer() ? nullptr : &placement, t.size_bytes(),
-                                       t.is_constant ? &data : nullptr));
+                                       t.has_initial_data() ? &data : nullptr));
   }
 
   std::vector<uint8_t> types;

@@ -20,6 +20,11 @@ int DeviceGraph::AddIndexConstant(const std::string& name, ops::Shape shape, std
   return v;
 }
 
+int DeviceGraph::AddState(const std::string& name, ops::Shape shape, ops::DType dtype, std::vector<float> initial) {
+  values.push_back({name, std::move(shape), dtype, DeviceValue::Kind::kState, std::move(initial)});
+  return static_cast<int>(values.size()) - 1;
+}
+
 absl::StatusOr<int> DeviceGraph::AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
                                          const std::string& source, const std::string& result_name) {
   const ops::OpDef* def = ops::FindOp(op);

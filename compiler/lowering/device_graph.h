@@ -15,14 +15,16 @@
 namespace kiln::compiler {
 
 struct DeviceValue {
-  enum class Kind { kInput, kConstant, kIntermediate };
+  // kState: a module buffer the program updates (a KV cache): it holds `constant` when the program
+  // is loaded and, after each run, the value DeviceGraph::state_updates gives it.
+  enum class Kind { kInput, kConstant, kIntermediate, kState };
   std::string name;
   ops::Shape shape;
   // The dtype the caller sees where the value crosses to the host (inputs and outputs: f32, i64,
   // i32 or bool); placement derives the device storage from it. Other values are f32.
   ops::DType dtype = ops::DType::kF32;
   Kind kind = Kind::kIntermediate;
-  std::vector<float> constant;  // kConstant only
+  std::vector<float> constant;  // kConstant; kState: the initial value
 };
 
 struct DeviceNode {
@@ -38,12 +40,15 @@ struct DeviceGraph {
   std::vector<DeviceNode> nodes;  // topological order
   std::vector<std::pair<std::string, int>> inputs;   // user inputs: name, value id
   std::vector<std::pair<std::string, int>> outputs;  // user outputs: name, value id
+  // (state value, the value it holds when a run ends): the buffer mutations of the exported module.
+  std::vector<std::pair<int, int>> state_updates;
 
   int AddInput(const std::string& name, ops::Shape shape, ops::DType dtype = ops::DType::kF32);
   int AddConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
   // A constant of whole numbers the program indexes or counts with (a take's index map, positions):
   // stored as i32 on the device whatever the device dtype, since bf16 holds integers exactly only to 256.
   int AddIndexConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
+  int AddState(const std::string& name, ops::Shape shape, ops::DType dtype, std::vector<float> initial);
   // Appends `op` over `inputs`, inferring the result's shape with the op library; the error names
   // the op and `source`.
   absl::StatusOr<int> AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,

@@ -1,5 +1,6 @@
 #include "compiler/lowering/lower_aten.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -66,7 +67,14 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
 
   DeviceGraph graph;
   LoweringContext ctx(aten, &graph);
+  std::map<std::string, int> state;  // buffer target -> its state value
   for (const GraphInput& in : aten.inputs) {
+    const bool mutated = std::any_of(aten.buffer_mutations.begin(), aten.buffer_mutations.end(),
+                                     [&](const auto& m) { return m.second == in.target; });
+    if (in.kind == InputKind::kBuffer && mutated) {
+      KILN_ASSIGN_OR_RETURN(state[in.target], ctx.DeclareState(in.name, in.target));
+      continue;
+    }
     if (in.kind != InputKind::kUserInput) {
       ctx.DeclareWeight(in.name, in.target);
       continue;
@@ -127,6 +135,25 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
   // An input an in-place op changed comes back after the outputs under the input's own name: its
   // new value, which the caller writes back (the runtime has no aliasing of caller buffers).
   for (const auto& [value, input] : aten.input_mutations) KILN_RETURN_IF_ERROR(add_output(input, value));
+  // A mutated buffer keeps its new value for the next run: the program ends by writing it to the state.
+  for (const auto& [value, buffer] : aten.buffer_mutations) {
+    const auto s = state.find(buffer);
+    if (s == state.end())
+      return absl::InvalidArgumentError(absl::StrCat("buffer '", buffer, "' is mutated but is no input of the graph"));
+    std::optional<int> v = ctx.Lookup(value);
+    if (!v) {
+      const AtenNode* producer = aten.FindProducer(value);
+      return absl::UnimplementedError(absl::StrCat("the new value '", value, "' of buffer '", buffer, "' is ",
+                                                   producer ? absl::StrCat("a result of node '", producer->name,
+                                                                           "' that Kiln does not produce")
+                                                            : std::string("not produced by the graph")));
+    }
+    if (graph.values[*v].shape != graph.values[s->second].shape)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "buffer '", buffer, "' ", ops::ShapeToString(graph.values[s->second].shape), " is updated to '", value,
+          "' of shape ", ops::ShapeToString(graph.values[*v].shape)));
+    if (*v != s->second) graph.state_updates.push_back({s->second, *v});
+  }
   return graph;
 }
 

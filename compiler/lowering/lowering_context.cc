@@ -106,6 +106,17 @@ absl::StatusOr<int> LoweringContext::Value(const AtenNode& node, const std::stri
   return NodeError(node, absl::StrCat("uses unknown value '", value_name, "'"));
 }
 
+absl::StatusOr<int> LoweringContext::DeclareState(const std::string& value_name, const std::string& target) {
+  auto it = aten_.weights.find(target);
+  if (it == aten_.weights.end())
+    return absl::InvalidArgumentError(absl::StrCat("buffer '", target, "' (state) is missing from the archive"));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> data, WeightAsFloats(target, it->second));
+  it->second.bytes.Evict();
+  const int id = graph_->AddState(target, it->second.meta.sizes, *HostDType(it->second.meta.dtype), std::move(data));
+  value_of_[value_name] = id;
+  return id;
+}
+
 absl::StatusOr<int> LoweringContext::Tensor(const AtenNode& node, const std::string& arg) {
   const Argument* a = node.Find(arg);
   if (!a || a->kind != Argument::Kind::kTensor)

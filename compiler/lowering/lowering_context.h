@@ -60,6 +60,8 @@ class LoweringContext {
 
   // Binds a weight/buffer/constant input lazily: it becomes a device constant when first used.
   void DeclareWeight(const std::string& value_name, const std::string& target) { weight_of_[value_name] = target; }
+  // Binds a buffer the graph mutates to a state value holding the buffer's archive contents; returns it.
+  absl::StatusOr<int> DeclareState(const std::string& value_name, const std::string& target);
 
   // An error for `node` that names it and its ATen target.
   absl::Status NodeError(const AtenNode& node, const std::string& message) const;

@@ -8,6 +8,7 @@ absl::Status EliminateDeadCode(DeviceGraph& graph) {
   std::vector<bool> live(graph.values.size(), false);
   for (const auto& [name, v] : graph.outputs) live[v] = true;
   for (const auto& [name, v] : graph.inputs) live[v] = true;  // inputs stay part of the signature
+  for (const auto& [state, value] : graph.state_updates) live[state] = live[value] = true;
   std::vector<bool> keep(graph.nodes.size(), false);
   for (size_t i = graph.nodes.size(); i-- > 0;) {
     const DeviceNode& node = graph.nodes[i];

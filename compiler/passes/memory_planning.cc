@@ -24,13 +24,20 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
       return absl::InternalError(absl::StrCat("memory planning: tensor '", t.name, "' is in region ", t.region,
                                               ", but the program has ", num_regions, " regions"));
   std::vector<uint64_t> region_bytes(num_regions, 0);
-  uint64_t constant_bytes = 0;
-  // Constants: packed in first-use order (the writer lays the constants segment out the same way).
+  uint64_t constant_bytes = 0, state_bytes = 0;
+  // Device memory that holds its contents for the whole run: DRAM, and the state the executor keeps.
+  auto on_device = [&](int r) {
+    return program.regions[r].kind == target::RegionKind::kDeviceDram ||
+           program.regions[r].kind == target::RegionKind::kDeviceState;
+  };
+  // Constants and state: packed in first-use order (the writer lays the constants segment out the
+  // same way); both are alive for the whole run.
   for (ProgramTensor& t : program.tensors) {
-    if (!t.is_constant) continue;
+    if (!t.has_initial_data()) continue;
     t.offset = region_bytes[t.region];
     region_bytes[t.region] = AlignToDevice(region_bytes[t.region] + t.size_bytes());
-    if (program.regions[t.region].kind == target::RegionKind::kDeviceDram) constant_bytes += AlignToDevice(t.size_bytes());
+    if (on_device(t.region)) constant_bytes += AlignToDevice(t.size_bytes());
+    if (t.is_state) state_bytes += AlignToDevice(t.size_bytes());
   }
 
   // Activation lifetimes over the schedule.
@@ -80,7 +87,7 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
   uint64_t dram = 0, host = 0;
   for (int r = 0; r < num_regions; ++r) {
     program.regions[r].size_bytes = region_bytes[r];
-    if (program.regions[r].kind == target::RegionKind::kDeviceDram) dram += region_bytes[r];
+    if (on_device(r)) dram += region_bytes[r];
     if (program.regions[r].kind == target::RegionKind::kHostScratch) host += region_bytes[r];
   }
   const uint64_t activation_bytes = dram - std::min(dram, constant_bytes);
@@ -88,7 +95,8 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
   if (dram > device_dram_bytes)
     return absl::ResourceExhaustedError(absl::StrCat(
         "device memory too small: the program needs ", dram, " bytes of device DRAM (activations ",
-        activation_bytes, " + constants ", constant_bytes, "), the device has ", device_dram_bytes,
+        activation_bytes, " + constants ", constant_bytes - state_bytes,
+        state_bytes > 0 ? absl::StrCat(" + state ", state_bytes) : "", "), the device has ", device_dram_bytes,
         " (the evict pass runs before planning and fits what eviction can)"));
   return absl::OkStatus();
 }

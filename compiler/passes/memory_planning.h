@@ -18,7 +18,7 @@ inline uint64_t AlignToDevice(uint64_t n) { return AlignUp(n, kDeviceAlignment);
 
 struct MemoryStats {
   uint64_t arena_bytes = 0;     // device DRAM for activations
-  uint64_t constant_bytes = 0;  // device DRAM for constants (weights streamed from the host not counted)
+  uint64_t constant_bytes = 0;  // device DRAM for constants and state (weights streamed from the host not counted)
   uint64_t sum_of_activation_bytes = 0;  // what the arena would need with no reuse
   uint64_t host_bytes = 0;      // HOST_SCRATCH regions: eviction's spills and streamed weights
 };

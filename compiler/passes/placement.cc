@@ -29,6 +29,17 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     p.instructions.push_back({ProgramInstruction::Kind::kHostToDevice, nullptr, {host}, device_tensor[v], {}, name});
   }
 
+  // State: a tensor in the state region holding its initial value, for every buffer the module mutates.
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    DeviceValue& value = graph.values[v];
+    if (value.kind != DeviceValue::Kind::kState) continue;
+    if (p.regions.size() == kStateRegion) p.regions.push_back({"state", target::RegionKind::kDeviceState, 0});
+    ProgramTensor t{value.name, value.shape, storage(value), ops::Layout::kTile, kStateRegion, 0, false, {}};
+    t.is_state = true;
+    t.constant = std::move(value.constant);
+    device_tensor[v] = add_tensor(std::move(t));
+  }
+
   auto device_operand = [&](int v) {
     if (device_tensor[v] < 0) {
       DeviceValue& value = graph.values[v];
@@ -65,6 +76,20 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
     const int host = add_tensor({name, value.shape, value.dtype, ops::Layout::kRowMajor, kCallerBuffer, 0, false, {}});
     p.outputs.push_back({name, host});
     p.instructions.push_back({ProgramInstruction::Kind::kDeviceToHost, nullptr, {src}, host, {}, name});
+  }
+
+  // The run ends by copying each state's new value into the state tensor, after every read of the
+  // old value (ops do not work in place, so the new value was built in the arena).
+  for (const auto& [state, v] : graph.state_updates) {
+    const DeviceValue& value = graph.values[v];
+    const int src = value.kind == DeviceValue::Kind::kConstant ? device_operand(v) : device_tensor[v];
+    if (src < 0 || device_tensor[state] < 0)
+      return absl::InternalError(absl::StrCat("placement: the update of state '", graph.values[state].name, "' (",
+                                              value.name, ") is never computed"));
+    ops::Attrs same_shape;
+    same_shape.SetInts("shape", value.shape);
+    p.instructions.push_back({ProgramInstruction::Kind::kOp, ops::FindOp("reshape"), {src}, device_tensor[state],
+                              std::move(same_shape), absl::StrCat("state update of ", graph.values[state].name)});
   }
   return p;
 }

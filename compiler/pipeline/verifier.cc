@@ -23,7 +23,12 @@ bool IsHost(const ScheduledProgram& p, const ProgramTensor& t) {
 bool IsWritableDevice(const ScheduledProgram& p, const ProgramTensor& t) {
   return t.is_activation() && p.regions[t.region].kind == target::RegionKind::kDeviceDram;
 }
-bool IsLoadedWithProgram(const ProgramTensor& t) { return t.is_constant; }
+bool IsLoadedWithProgram(const ProgramTensor& t) { return t.has_initial_data(); }
+// State is written by the ops that end a run (placement's state updates), once each.
+bool IsWritableState(const ScheduledProgram& p, const ProgramTensor& t) {
+  return t.is_state && !t.is_constant && !t.in_caller_buffer() &&
+         p.regions[t.region].kind == target::RegionKind::kDeviceState;
+}
 
 }  // namespace
 
@@ -37,6 +42,13 @@ absl::Status VerifyDeviceGraph(const DeviceGraph& g) {
   for (size_t v = 0; v < n; ++v) {
     const DeviceValue& value = g.values[v];
     if (value.kind == DeviceValue::Kind::kInput) defined[v] = -1;
+    if (value.kind == DeviceValue::Kind::kState) {
+      if (static_cast<int64_t>(value.constant.size()) != ops::NumElements(value.shape))
+        return Broken(absl::StrCat("state ", DeviceValueName(g, static_cast<int>(v)), " has ", value.constant.size(),
+                                   " initial values but its shape ", ops::ShapeToString(value.shape), " has ",
+                                   ops::NumElements(value.shape), " elements"));
+      defined[v] = -1;
+    }
     // A constant without data is one dead-code elimination freed (unless it has no elements at all);
     // reading it is caught below.
     if (value.kind == DeviceValue::Kind::kConstant &&
@@ -92,6 +104,22 @@ absl::Status VerifyDeviceGraph(const DeviceGraph& g) {
     if (defined[v] == -2)
       return Broken(absl::StrCat("output '", name, "' is ", DeviceValueName(g, v), ", which no node defines"));
   }
+  std::vector<bool> updated(n, false);
+  for (const auto& [state, value] : g.state_updates) {
+    if (!InRange(state, n)) return out_of_range("a state update", state);
+    if (!InRange(value, n)) return out_of_range(absl::StrCat("the update of state ", DeviceValueName(g, state)), value);
+    if (g.values[state].kind != DeviceValue::Kind::kState)
+      return Broken(absl::StrCat("state update of ", DeviceValueName(g, state), ", which is not a state value"));
+    if (updated[state]) return Broken(absl::StrCat("state ", DeviceValueName(g, state), " is updated twice"));
+    updated[state] = true;
+    if (defined[value] == -2)
+      return Broken(absl::StrCat("state ", DeviceValueName(g, state), " is updated to ", DeviceValueName(g, value),
+                                 ", which no node defines"));
+    if (g.values[value].shape != g.values[state].shape)
+      return Broken(absl::StrCat("state ", DeviceValueName(g, state), " ", ops::ShapeToString(g.values[state].shape),
+                                 " is updated to ", DeviceValueName(g, value), " of shape ",
+                                 ops::ShapeToString(g.values[value].shape)));
+  }
   return absl::OkStatus();
 }
 
@@ -104,7 +132,7 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
   };
   auto is_host = [&](int t) { return IsHost(p, p.tensors[t]); };
 
-  std::vector<bool> written(n, false);
+  std::vector<bool> written(n, false), state_written(n, false);
   for (size_t t = 0; t < n; ++t) {
     const ProgramTensor& tensor = p.tensors[t];
     if (!tensor.in_caller_buffer() && !InRange(tensor.region, p.regions.size()))
@@ -112,6 +140,12 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
                                  ", but the program has ", p.regions.size(), " regions"));
     if (tensor.is_constant && tensor.in_caller_buffer())
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " is in the caller's buffer, not in a region"));
+    const bool in_state_region =
+        !tensor.in_caller_buffer() && p.regions[tensor.region].kind == target::RegionKind::kDeviceState;
+    if (tensor.is_state != in_state_region || (tensor.is_state && tensor.is_constant))
+      return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), tensor.is_state ? " is state" : " is not state",
+                                 " but ", in_state_region ? "is" : "is not", " in a DEVICE_STATE region",
+                                 tensor.is_state && tensor.is_constant ? " (and marked constant)" : ""));
     if (!IsLoadedWithProgram(tensor)) continue;
     if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " holds ", tensor.constant.size(),
@@ -137,8 +171,15 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
     }
     if (!InRange(inst.output, n)) return out_of_range(absl::StrCat(where(), ": the result"), inst.output);
     const ProgramTensor& out = p.tensors[inst.output];
-    if (written[inst.output])
+    // A state tensor holds its value from the start and is written once more, by an op.
+    const bool writes_state = inst.kind == Kind::kOp && IsWritableState(p, out);
+    if (writes_state ? state_written[inst.output] : written[inst.output])
       return Broken(absl::StrCat(where(), ": ", name(inst.output), " is already written (each tensor is written once)"));
+    if (writes_state) {
+      for (int t : inst.inputs)
+        if (t == inst.output) return Broken(absl::StrCat(where(), ": reads the state tensor it writes"));
+      state_written[inst.output] = true;
+    }
 
     if (inst.kind == Kind::kOp) {
       if (inst.op == nullptr) return Broken(absl::StrCat(where(), " has no op"));
@@ -147,7 +188,7 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
         if (is_host(t)) return Broken(absl::StrCat(where(), ": reads host tensor ", name(t), "; ops read device memory"));
         shapes.push_back(p.tensors[t].shape);
       }
-      if (!IsWritableDevice(p, out))
+      if (!IsWritableDevice(p, out) && !writes_state)
         return Broken(absl::StrCat(where(), ": writes ", name(inst.output), ", which is not in the device arena"));
       ops::Shape inferred;
       if (std::string err = ops::InferOutputShape(*inst.op, shapes, inst.attrs, &inferred); !err.empty())
@@ -161,7 +202,7 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
         return Broken(absl::StrCat(where(), ": a transfer has one source, not ", inst.inputs.size()));
       const int src = inst.inputs[0];
       if (to_device ? !is_host(src) || !IsWritableDevice(p, out)
-                    : is_host(src) || !is_host(inst.output) || out.is_constant)
+                    : is_host(src) || !is_host(inst.output) || out.has_initial_data())
         return Broken(absl::StrCat(where(), ": copies ", name(src), " to ", name(inst.output), "; a ",
                                    to_device ? "host-to-device transfer goes from host memory to the device arena"
                                              : "device-to-host transfer goes from device memory to host memory"));

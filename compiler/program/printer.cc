@@ -173,8 +173,9 @@ std::string PrintProgram(const ScheduledProgram& p, bool planned) {
   for (const auto& [name, t] : p.inputs)
     absl::StrAppend(&out, "  input  ", NameOf(names, t), " : ", TensorDesc(p, t, planned), "\n");
   for (size_t t = 0; t < p.tensors.size(); ++t)
-    if (p.tensors[t].is_constant)
-      absl::StrAppend(&out, "  const  ", names[t], " : ", TensorDesc(p, static_cast<int>(t), planned), "\n");
+    if (p.tensors[t].has_initial_data())
+      absl::StrAppend(&out, p.tensors[t].is_state ? "  state  " : "  const  ", names[t], " : ",
+                      TensorDesc(p, static_cast<int>(t), planned), "\n");
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i)
     absl::StrAppend(&out, "  ", i, ": ", InstructionLine(p, names, i, planned), "\n");
   for (const auto& [name, t] : p.outputs) absl::StrAppend(&out, "  output ", name, " = ", NameOf(names, t), "\n");

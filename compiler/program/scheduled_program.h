@@ -30,6 +30,7 @@ inline constexpr int kCallerBuffer = -1;
 // The regions placement creates (SRAM residency and spills will add more).
 inline constexpr int kActivationRegion = 0;  // device DRAM, reused by tensors whose lifetimes do not overlap
 inline constexpr int kConstantRegion = 1;    // device DRAM, filled from the file's constants segment
+inline constexpr int kStateRegion = 2;       // device state, kept between runs; only in programs with state
 
 struct ProgramTensor {
   std::string name;
@@ -39,12 +40,16 @@ struct ProgramTensor {
   int region = kActivationRegion;  // index into ScheduledProgram::regions, or kCallerBuffer
   uint64_t offset = 0;             // into the region; set by memory planning
   bool is_constant = false;        // loaded with the program; never written by an instruction
-  std::vector<float> constant;     // is_constant: row-major values
+  std::vector<float> constant;     // is_constant and is_state: row-major values
+  // In the state region: loaded with the program (`constant` is its initial value) and written by
+  // the instructions that end each run, for the next run to read.
+  bool is_state = false;
 
   uint64_t size_bytes() const { return ops::StoredBytes(shape, dtype, layout); }
   bool in_caller_buffer() const { return region == kCallerBuffer; }
   // In a device region and written by the program (not loaded with it).
-  bool is_activation() const { return region != kCallerBuffer && !is_constant; }
+  bool is_activation() const { return region != kCallerBuffer && !is_constant && !is_state; }
+  bool has_initial_data() const { return is_constant || is_state; }
 };
 
 struct ProgramInstruction {

@@ -431,17 +431,25 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
     KILN_ASSIGN_OR_RETURN(auto u, Union((*ospecs)[i], sctx));
     const json& spec = *u.second;
     if (u.first == "token") continue;  // the effect token a program returns; see ParseNode
-    if (u.first == "user_input_mutation") {
-      const std::string mctx = sctx + " (user_input_mutation)";
+    if (u.first == "user_input_mutation" || u.first == "buffer_mutation") {
+      // (new value, what it mutates): a user input by its graph name, or a buffer by its target.
+      const bool buffer = u.first == "buffer_mutation";
+      const std::string mctx = absl::StrCat(sctx, " (", u.first, ")");
+      const char* key = buffer ? "buffer_name" : "user_input_name";
       KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", mctx));
       KILN_ASSIGN_OR_RETURN(std::string value, TensorName(*arg, mctx));
-      KILN_ASSIGN_OR_RETURN(const json* input_f, Field(spec, "user_input_name", mctx));
-      KILN_ASSIGN_OR_RETURN(std::string input, AsString(*input_f, mctx + " user_input_name"));
-      const bool is_user_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
-        return in.kind == InputKind::kUserInput && in.name == input;
+      KILN_ASSIGN_OR_RETURN(const json* name_f, Field(spec, key, mctx));
+      KILN_ASSIGN_OR_RETURN(std::string name, AsString(*name_f, absl::StrCat(mctx, " ", key)));
+      const bool known = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const GraphInput& in) {
+        return buffer ? in.kind == InputKind::kBuffer && in.target == name
+                      : in.kind == InputKind::kUserInput && in.name == name;
       });
-      if (!is_user_input) return Bad(mctx, absl::StrCat("mutates '", input, "', which is not a user input"));
-      g->input_mutations.emplace_back(std::move(value), std::move(input));
+      if (!known)
+        return Bad(mctx, absl::StrCat("mutates '", name, "', which is not a ", buffer ? "buffer input" : "user input"));
+      auto& mutations = buffer ? g->buffer_mutations : g->input_mutations;
+      for (const auto& [other, mutated] : mutations)
+        if (mutated == name) return Bad(mctx, absl::StrCat("mutates '", name, "' a second time"));
+      mutations.emplace_back(std::move(value), std::move(name));
       continue;
     }
     if (u.first != "user_output") {
@@ -454,9 +462,7 @@ absl::Status ParseSignature(const json& sig, const json& graph, AtenGraph* g) {
       return absl::UnimplementedError(absl::StrCat(
           sctx, " is a '", u.first, "' output", what,
           ", which is not supported: only user outputs are",
-          u.first == "buffer_mutation" ? " (a training-mode module mutates its buffers; call model.eval() "
-                                         "before torch.export)"
-                                       : ""));
+          ""));
     }
     KILN_ASSIGN_OR_RETURN(const json* arg, Field(spec, "arg", sctx + " (user_output)"));
     KILN_ASSIGN_OR_RETURN(auto au, Union(*arg, sctx + " (user_output) arg"));
@@ -572,6 +578,18 @@ absl::StatusOr<AtenGraph> ParseProgram(const json& doc) {
     if (!defined.count(value))
       return Bad(absl::StrCat("the mutation of input '", input, "'"),
                  absl::StrCat("value '", value, "' is not defined by the graph"));
+  }
+  for (const auto& [value, buffer] : g.buffer_mutations) {
+    if (!defined.count(value))
+      return Bad(absl::StrCat("the mutation of buffer '", buffer, "'"),
+                 absl::StrCat("value '", value, "' is not defined by the graph"));
+    // A buffer mutation is program state (a KV cache), except batch norm's running statistics: a
+    // module exported in training mode updates them, and it was meant to be exported for inference.
+    const AtenNode* producer = g.FindProducer(value);
+    if (producer != nullptr && producer->target.find("batch_norm") != std::string::npos)
+      return absl::UnimplementedError(absl::StrCat(
+          "buffer '", buffer, "' is updated by node '", producer->name, "' (", producer->target,
+          "): a training-mode module mutates its batch-norm statistics; call model.eval() before torch.export"));
   }
   return g;
 }

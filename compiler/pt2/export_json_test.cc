@@ -262,9 +262,9 @@ TEST(ExportJsonTest, UnsupportedFeaturesAreClearErrors) {
   {
     absl::Status st = ParseError(Program(
         "[]", "", R"([{"buffer_mutation": {"arg": {"name": "x"}, "buffer_name": "bn.running_mean"}}])"));
-    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented);
-    EXPECT_THAT(st.message(), HasSubstr("output spec #0 is a 'buffer_mutation' output (buffer_name "
-                                        "'bn.running_mean')"));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(st.message(), HasSubstr("output spec #0 (buffer_mutation): mutates 'bn.running_mean', which is not a "
+                                        "buffer input"));
   }
   {
     absl::Status st = ParseError(Program(
@@ -303,6 +303,55 @@ TEST(ExportJsonTest, UserInputMutations) {
   bad.replace(bad.find("\"y\""), 3, "\"q\"");
   EXPECT_THAT(ParseError(Program(node, R"(, "y": )" + Meta(), "[" + bad + "]")).message(),
               HasSubstr("the mutation of input 'x': value 'q' is not defined by the graph"));
+}
+
+// A program with buffer `cache` (value b_cache) and user input x, node y = `target`(b_cache, x), and
+// the given output specs.
+std::string BufferProgram(const std::string& target, const std::string& output_specs) {
+  const std::string node = Node("y", target, R"([{"name": "self", "arg": {"as_tensor": {"name": "b_cache"}}, "kind": 1},
+                                                 {"name": "other", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}])",
+                                R"([{"as_tensor": {"name": "y"}}])");
+  return R"({"graph_module": {"graph": {
+      "inputs": [{"as_tensor": {"name": "b_cache"}}, {"as_tensor": {"name": "x"}}],
+      "outputs": [{"as_tensor": {"name": "y"}}, {"as_tensor": {"name": "y"}}],
+      "nodes": [)" + node + R"(],
+      "tensor_values": {"x": )" + Meta() + R"(, "b_cache": )" + Meta() + R"(, "y": )" + Meta() + R"(},
+      "sym_int_values": {}, "sym_bool_values": {}, "is_single_tensor_return": false},
+    "signature": {"input_specs": [{"buffer": {"arg": {"name": "b_cache"}, "buffer_name": "cache", "persistent": true}},
+                                  {"user_input": {"arg": {"as_tensor": {"name": "x"}}}}],
+                  "output_specs": )" + output_specs + R"(},
+    "module_call_graph": []},
+    "opset_version": {"aten": 10}, "range_constraints": {}, "schema_version": {"major": 8, "minor": 20}})";
+}
+
+// An in-place op on a module buffer (a KV cache's index_copy_): the new value is recorded with the
+// buffer, for the program to keep as state; batch norm's running statistics keep the eval() hint.
+TEST(ExportJsonTest, BufferMutations) {
+  const std::string user = R"({"user_output": {"arg": {"as_tensor": {"name": "y"}}}})";
+  auto mutation = [](const std::string& value, const std::string& buffer) {
+    return R"({"buffer_mutation": {"arg": {"name": ")" + value + R"("}, "buffer_name": ")" + buffer + R"("}})";
+  };
+  absl::StatusOr<AtenGraph> g = ParseExportedProgramJson(
+      BufferProgram("torch.ops.aten.add.Tensor", "[" + mutation("y", "cache") + ", " + user + "]"));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_THAT(g->outputs, ElementsAre("y"));
+  ASSERT_EQ(g->buffer_mutations.size(), 1u);
+  EXPECT_EQ(g->buffer_mutations[0], (std::pair<std::string, std::string>{"y", "cache"}));
+
+  EXPECT_THAT(ParseError(BufferProgram("torch.ops.aten.add.Tensor", "[" + mutation("y", "x") + "]")).message(),
+              HasSubstr("output spec #0 (buffer_mutation): mutates 'x', which is not a buffer input"));
+  EXPECT_THAT(ParseError(BufferProgram("torch.ops.aten.add.Tensor", "[" + mutation("q", "cache") + "]")).message(),
+              HasSubstr("the mutation of buffer 'cache': value 'q' is not defined by the graph"));
+  EXPECT_THAT(ParseError(BufferProgram("torch.ops.aten.add.Tensor",
+                                       "[" + mutation("y", "cache") + ", " + mutation("y", "cache") + "]"))
+                  .message(),
+              HasSubstr("output spec #1 (buffer_mutation): mutates 'cache' a second time"));
+  const absl::Status bn = ParseError(BufferProgram("torch.ops.aten._native_batch_norm_legit_functional.default",
+                                                   "[" + mutation("y", "cache") + "]"));
+  EXPECT_EQ(bn.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(bn.message(),
+            "buffer 'cache' is updated by node 'y' (torch.ops.aten._native_batch_norm_legit_functional.default): a "
+            "training-mode module mutates its batch-norm statistics; call model.eval() before torch.export");
 }
 
 TEST(ExportJsonTest, PayloadConfig) {

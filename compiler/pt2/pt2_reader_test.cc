@@ -393,8 +393,9 @@ TEST(Pt2ReaderTest, GraphErrorsNameTheMember) {
           {{"buffer_mutation", {{"arg", {{"name", "relu"}}}, {"buffer_name", "l1.bias"}}}};
     });
     absl::StatusOr<AtenGraph> g = ReadPt2FromBuffer(bytes, "bm.pt2");
-    EXPECT_EQ(g.status().code(), absl::StatusCode::kUnimplemented);
-    EXPECT_THAT(g.status().message(), HasSubstr("'buffer_mutation'"));
+    EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(g.status().message(),
+                HasSubstr("output spec #0 (buffer_mutation): mutates 'l1.bias', which is not a buffer input"));
   }
 }
 

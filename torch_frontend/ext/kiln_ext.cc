@@ -2,7 +2,8 @@
 // (torch_frontend/kiln_backend.py). compile() takes a .pt2 archive's bytes and returns a Graph: the
 // compiled program loaded onto its own simulated device, with its constants uploaded once; Graph.run()
 // runs it on torch tensors and returns torch tensors (outputs are not copied: they keep the runtime's
-// buffers) with the run's simulated time and counters.
+// buffers) with the run's simulated time and counters. A program with state (a module's mutated
+// buffers, e.g. a static KV cache) keeps it on the device between run() calls; reset_state() restarts it.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -78,16 +79,29 @@ nb::dlpack::dtype ToDLPack(ops::DType t) {
 using InputArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
 using OutputArray = nb::ndarray<nb::pytorch, nb::device::cpu>;
 
-// A compiled graph on its own simulated device. The device and executor live as long as the graph,
-// so constants are uploaded once, at compile time, not per run.
+// A compiled graph on its own simulated device, or on the device of the graph whose state it shares
+// (`state_owner`: a prefill program beside the decode step that owns the KV cache; it is kept alive
+// as long as this graph). The device and executor live as long as the graph, so constants are
+// uploaded once, at compile time, not per run.
 class Graph {
  public:
-  Graph(std::string name, std::string kiln, compiler::CompileSummary summary, const target::ChipConfig& chip)
-      : name_(std::move(name)), kiln_(std::move(kiln)), summary_(std::move(summary)), device_(chip) {
+  Graph(std::string name, std::string kiln, compiler::CompileSummary summary, const target::ChipConfig& chip,
+        nb::object state_owner)
+      : name_(std::move(name)), kiln_(std::move(kiln)), summary_(std::move(summary)),
+        state_owner_(std::move(state_owner)) {
     // Program::Load reads kiln_ in place: it must not move, and a std::string's heap buffer does not.
     Check(runtime::Program::Load(kiln_.data(), kiln_.size(), name_, &program_), name_);
-    Check(runtime::Executor::Create(*program_, &device_, &executor_), name_);
+    if (state_owner_.is_none()) {
+      device_ = std::make_shared<sim::Device>(chip);
+      Check(runtime::Executor::Create(*program_, device_.get(), &executor_), name_);
+    } else {
+      const Graph& owner = nb::cast<const Graph&>(state_owner_);
+      device_ = owner.device_;
+      Check(runtime::Executor::CreateSharingState(*program_, device_.get(), *owner.executor_, &executor_), name_);
+    }
   }
+  // The executor goes before the device it frees its regions on, and before the state's owner.
+  ~Graph() { executor_.reset(); }
 
   nb::tuple Run(const std::vector<InputArray>& inputs) {
     // The inputs are read where they are (C-contiguous CPU tensors): no copy before the DMA.
@@ -138,6 +152,9 @@ class Graph {
   }
 
   nb::dict LoadStats() const { return RunStatsDict(executor_->load_stats()); }
+  // The program's state (a KV cache: the buffers the module mutates) stays on the device from one
+  // run to the next; this puts it back to its initial value (a new generation).
+  void ResetState() { Check(executor_->ResetState(), name_); }
   size_t num_inputs() const { return program_->inputs().size(); }
   size_t num_outputs() const { return program_->outputs().size(); }
   const std::string& name() const { return name_; }
@@ -147,8 +164,8 @@ class Graph {
     const runtime::DeviceCounters& c = stats.counters;
     nb::dict d;
     d["latency_us"] = stats.latency_us;
-    d["compute_us"] = device_.CyclesToMicros(c.compute_cycles);
-    d["transfer_us"] = device_.CyclesToMicros(c.transfer_cycles);
+    d["compute_us"] = device_->CyclesToMicros(c.compute_cycles);
+    d["transfer_us"] = device_->CyclesToMicros(c.transfer_cycles);
     d["ops_executed"] = c.ops_executed;
     d["transfers"] = c.transfers;
     d["host_to_device_bytes"] = c.host_to_device_bytes;
@@ -162,7 +179,8 @@ class Graph {
   std::string name_;
   std::string kiln_;
   compiler::CompileSummary summary_;
-  sim::Device device_;
+  nb::object state_owner_;  // None, or the Graph whose state (and device) this one shares
+  std::shared_ptr<sim::Device> device_;
   std::unique_ptr<runtime::Program> program_;
   std::unique_ptr<runtime::Executor> executor_;
 };
@@ -185,7 +203,9 @@ compiler::RunOptions DumpAfterEachPass(const std::string& dir, int* dumped) {
 
 std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, const std::string& device_dtype,
                                     const std::string& chip_path, int64_t device_memory_bytes,
-                                    const std::string& dump_dir) {
+                                    const std::string& dump_dir, nb::object state_from) {
+  if (!state_from.is_none() && !nb::isinstance<Graph>(state_from))
+    throw KilnError("state_from must be a Graph (the program whose state this one shares) or None");
   compiler::CompileOptions options;
   options.device_dtype = ParseDeviceDType(device_dtype);
   if (!chip_path.empty()) {
@@ -224,7 +244,7 @@ std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, cons
     if (!out) throw KilnError("cannot write " + dump_dir + "/program.kiln");
   }
   compiler::CompileSummary summary = state.Summary();
-  return std::make_unique<Graph>(name, std::move(state.kiln), std::move(summary), options.chip);
+  return std::make_unique<Graph>(name, std::move(state.kiln), std::move(summary), options.chip, std::move(state_from));
 }
 
 // The chip description at `path` (target/chip_config.h), checked: its name and DRAM capacity.
@@ -260,6 +280,8 @@ NB_MODULE(kiln_ext, m) {
   nb::class_<Graph>(m, "Graph")
       .def("run", &Graph::Run, nb::arg("inputs"),
            "Runs on CPU tensors (contiguous, in the program's input order); returns (outputs, stats).")
+      .def("reset_state", &Graph::ResetState,
+           "Puts the program's state (buffers the module mutates, e.g. a KV cache) back to its initial value.")
       .def_prop_ro("summary", &Graph::Summary)
       .def_prop_ro("load_stats", &Graph::LoadStats)
       .def_prop_ro("num_inputs", &Graph::num_inputs)
@@ -267,7 +289,10 @@ NB_MODULE(kiln_ext, m) {
       .def_prop_ro("name", &Graph::name);
   m.def("compile", &CompileGraph, nb::arg("pt2"), nb::arg("name") = "graph", nb::arg("device_dtype") = "f32",
         nb::arg("chip") = "", nb::arg("device_memory_bytes") = 0, nb::arg("dump_dir") = "",
-        "Compiles a .pt2 archive's bytes and loads the program onto a new simulated device.");
+        nb::arg("state_from") = nb::none(),
+        "Compiles a .pt2 archive's bytes and loads the program onto a new simulated device, or, with\n"
+        "state_from=graph, onto that graph's device, reading and writing its state (e.g. a prefill program\n"
+        "beside the decode step that owns the KV cache; both must mutate the same buffers).");
   m.def("load_chip", &LoadChip, nb::arg("path"), "Checks a chip description; returns (name, dram_bytes).");
   m.def("lowering_rules", &LoweringRules, "ATen overload -> (lowered|decomposed|resolved, device ops).");
   m.def("unsupported_ops", &UnsupportedOps, "ATen overload -> why the device cannot run it (yet).");
