@@ -9,6 +9,9 @@ namespace kiln::compiler {
 
 absl::StatusOr<ScheduledProgram> PlaceGraphNaively(DeviceGraph graph, ops::DType device_dtype) {
   using Kind = ProgramInstruction::Kind;
+  if (!graph.state_updates.empty())
+    return absl::UnimplementedError("the naive baseline keeps nothing on the device between ops, so it cannot run a "
+                                    "program with device state (a KV cache)");
   ScheduledProgram p;
   // The activation region keeps its index (kActivationRegion); the other two hold host copies.
   p.regions = {{"activations", target::RegionKind::kDeviceDram, 0},
