@@ -114,6 +114,24 @@ TEST(EndToEnd, ResNet18) {
   EXPECT_LT(r.summary.arena_bytes, r.summary.activation_bytes_without_reuse / 2);
 }
 
+// The naive baseline (compile --naive, docs/BENCHMARKS.md): every op round-trips the host. Same
+// answer; every weight and activation crosses the host link, so it costs far more.
+TEST(EndToEnd, NaiveBaselineComputesTheSameAtAFarHigherCost) {
+  ModelResult kiln, naive;
+  ASSERT_NO_FATAL_FAILURE(RunModel("resnet18", &kiln));
+  compiler::CompileOptions options;
+  options.naive = true;
+  ASSERT_NO_FATAL_FAILURE(RunModel("resnet18", &naive, options));
+  EXPECT_GE(naive.pcc, 0.999);
+  EXPECT_EQ(naive.summary.batch_norms_folded, 0);
+  EXPECT_EQ(naive.summary.ops_by_name["batch_norm"], 20);
+  // Every op's operands in (the weights on every run) and its result out; Kiln's run moves the image in
+  // and the logits out.
+  EXPECT_GT(naive.stats.counters.host_to_device_bytes, 50 * kiln.stats.counters.host_to_device_bytes);
+  EXPECT_GT(naive.stats.counters.transfers, 2 * naive.stats.counters.ops_executed);
+  EXPECT_GT(naive.stats.latency_us, 5 * kiln.stats.latency_us);
+}
+
 // Depthwise and pointwise convolutions, ReLU6 (hardtanh -> clamp), residual adds.
 TEST(EndToEnd, MobileNetV2) {
   ModelResult r;

@@ -1,5 +1,5 @@
 // bazel run //tools:compile -- model.pt2 -o model.kiln [--chip chip.json] [--device-memory 24MiB]
-//                             [--device-dtype bf16] [--quiet]
+//                             [--device-dtype bf16] [--naive] [--quiet]
 //     [--dump-after=NAME|all [--dump-dir=DIR]] [--stop-after=NAME] [--time-passes] [--verify-each]
 // bazel run //tools:compile -- --list-passes
 #include <chrono>
@@ -22,7 +22,9 @@ using kiln::tools::FromCallerDir;
 int Usage() {
   std::fprintf(stderr,
                "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-memory SIZE] [--device-dtype f32|bf16]\n"
-               "               [--quiet]\n"
+               "               [--naive] [--quiet]\n"
+               "  --naive  the op-by-op baseline of docs/BENCHMARKS.md: no folding or fusion, every op\n"
+               "           uploads its operands and downloads its result\n"
                "               [--dump-after=PASS|all [--dump-dir=DIR]] [--stop-after=PASS] [--time-passes]\n"
                "               [--verify-each]\n"
                "       compile --list-passes\n");
@@ -82,7 +84,7 @@ void PrintTimes(double read_seconds, const CompileState& state) {
 
 int main(int argc, char** argv) {
   std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after, device_memory;
-  bool quiet = false, time_passes = false, list_passes = false, verify_each = false;
+  bool quiet = false, time_passes = false, list_passes = false, verify_each = false, naive = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     std::string value;
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
     else if (a == "--device-dtype" && i + 1 < argc) device_dtype = argv[++i];
     else if (FlagValue("--device-memory", argc, argv, i, &device_memory)) continue;
     else if (a == "--quiet") quiet = true;
+    else if (a == "--naive") naive = true;
     else if (a == "--time-passes") time_passes = true;
     else if (a == "--list-passes") list_passes = true;
     else if (a == "--verify-each") verify_each = true;
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
 
   CompileOptions options;
   if (verify_each) options.verify_each = true;
+  options.naive = naive;
   if (device_dtype == "bf16") options.device_dtype = kiln::ops::DType::kBF16;
   else if (device_dtype != "f32") return Usage();
   if (!chip_path.empty()) {

@@ -10,7 +10,8 @@ ops::Layout DeviceLayout(const ops::Shape& shape) {
 
 absl::Status SelectLayouts(ScheduledProgram& program) {
   for (ProgramTensor& t : program.tensors) {
-    if (t.in_caller_buffer()) continue;  // the caller's tensors are always row-major
+    // Host memory (the caller's buffers, HOST_SCRATCH regions) is row-major: the DMA converts layouts.
+    if (t.in_caller_buffer() || program.regions[t.region].kind == target::RegionKind::kHostScratch) continue;
     t.layout = DeviceLayout(t.shape);
   }
   return absl::OkStatus();

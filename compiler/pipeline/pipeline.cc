@@ -12,6 +12,7 @@
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/layout_selection.h"
+#include "compiler/passes/naive_placement.h"
 #include "compiler/passes/placement.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/pipeline/verifier.h"
@@ -62,7 +63,11 @@ IrKind CompileState::current() const {
 
 // ---- The default pipeline: the one place that says which passes run, in which order -----------
 
-std::vector<Pass> BuildPipeline(const CompileOptions& options) {
+std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
+  CompileOptions options = requested;
+  if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
+    options.fold_constants = options.fold_batch_norm = options.fuse_epilogues = options.order_ops = false;
+  }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
                     "Each ATen node becomes device ops of the op library (compiler/lowering/rules_*.cc); "
@@ -122,6 +127,19 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                         return OrderOpsForMemory(*s.graph, &*s.op_order);
                       }});
   const ops::DType device_dtype = options.device_dtype;
+  if (options.naive)
+    passes.push_back({"place-naive", "device graph -> program where every op round-trips the host",
+                      "Every value lives on the host; each op uploads its operands (weights too), computes and "
+                      "downloads its result (compiler/passes/naive_placement.h): the baseline of docs/BENCHMARKS.md.",
+                      IrKind::kDeviceGraph, IrKind::kProgram, [device_dtype](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("place-naive", IrKind::kDeviceGraph);
+                        KILN_ASSIGN_OR_RETURN(ScheduledProgram program,
+                                              PlaceGraphNaively(*std::move(s.graph), device_dtype));
+                        s.program = std::move(program);
+                        s.graph.reset();
+                        return absl::OkStatus();
+                      }});
+  else
   passes.push_back({"place", "device graph -> scheduled program: memory spaces and transfers",
                     "Inputs get a host tensor and a device copy (copy_to_device), outputs a copy_to_host; "
                     "weights become device constants, other values live in the arena. The device graph is "
@@ -140,6 +158,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                       if (!s.program) return Missing("select-layouts", IrKind::kProgram);
                       return SelectLayouts(*s.program);
                     }});
+  if (!options.naive)
   passes.push_back({"schedule", "moves each transfer next to the op it serves",
                     "Ops keep their order; an input's copy_to_device moves to just before its first use, an "
                     "output's copy_to_host to just after its producer.",
@@ -147,6 +166,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& options) {
                       if (!s.program) return Missing("schedule", IrKind::kProgram);
                       return ScheduleTransfers(*s.program);
                     }});
+  if (!options.naive)
   passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
                     "When activations + constants exceed the chip's DRAM, activations the running op does not "
                     "touch are copied to a HOST_SCRATCH region and reloaded before their next use; the victim "

@@ -47,6 +47,9 @@ struct CompileOptions {
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
+  // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
+  // place, schedule and evict: every op uploads its operands and downloads its result.
+  bool naive = false;
   ops::DType device_dtype = ops::DType::kF32;  // storage of weights and activations on the device
   bool verify_each = kVerifyEachByDefault;     // run the structural verifier after every pass
   // When set, serialize streams the .kiln file here, one constant at a time, so the weights are never
