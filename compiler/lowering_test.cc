@@ -407,14 +407,15 @@ TEST(Lowering, IntegerAndBoolInputsAndOutputsKeepTheirDType) {
 
 TEST(Lowering, UnsupportedInputDTypeIsRejected) {
   AtenGraph g;
-  AddUserInput(g, "x", {2, 3}, TorchDType::kByte);
+  AddUserInput(g, "x", {2, 3}, static_cast<TorchDType>(28));  // uint16, which the enum does not name
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2, 3});
   g.outputs = {"relu"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(lowered.status().message(),
-            "input 'x' is uint8; inputs may be float32, float16, bfloat16, float64, int64, int32 or bool");
+            "input 'x' is uint16; inputs may be float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8 "
+            "or bool");
 }
 
 // float16 and bfloat16 cross to the host as themselves (the DMA converts); float64 too, but the
@@ -922,28 +923,36 @@ TEST(Lowering, DTypeConversions) {
 
 // To int8, uint8 and int16 the truncated value wraps around, as torch converts on the CPU; from those
 // to a wider integer or float is the value itself. (Expected values are torch 2.14's.)
+// Beyond int32 (and NaN, inf) x86's conversion gives INT32_MIN, whose low bits are 0; just below
+// 2^31, 2147483520 keeps its low bits (a naive lo + (x - lo) mod 2^16 would round x - lo).
 TEST(Lowering, ToCopyToNarrowIntegersWraps) {
-  const std::vector<float> x = {-1.5f, 300.7f, -129.2f, 40000, 127.9f, 255.5f, -0.7f};
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {-1.5f, 300.7f, -129.2f, 40000, 127.9f, 255.5f, -0.7f, 1e5f,
+                                2147483520.0f, 3e9f, -3e9f, inf, -inf, nan, -2147483648.0f};
+  const int64_t n = static_cast<int64_t>(x.size());
   const std::map<TorchDType, std::vector<float>> want = {
-      {TorchDType::kChar, {-1, 44, 127, 64, 127, -1, 0}},
-      {TorchDType::kByte, {255, 44, 127, 64, 127, 255, 0}},
-      {TorchDType::kShort, {-1, 300, -129, -25536, 127, 255, 0}},
+      {TorchDType::kChar, {-1, 44, 127, 64, 127, -1, 0, -96, -128, 0, 0, 0, 0, 0, 0}},
+      {TorchDType::kByte, {255, 44, 127, 64, 127, 255, 0, 160, 128, 0, 0, 0, 0, 0, 0}},
+      {TorchDType::kShort, {-1, 300, -129, -25536, 127, 255, 0, -31072, -128, 0, 0, 0, 0, 0, 0}},
   };
   for (const auto& [dtype, values] : want) {
     SCOPED_TRACE(TorchDTypeName(dtype));
     AtenGraph g;
-    AddUserInput(g, "x", {7});
-    AddNode(g, "narrow", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", dtype)}, {7});
+    AddUserInput(g, "x", {n});
+    AddNode(g, "narrow", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", dtype)}, {n});
     SetDType(g, "narrow", dtype);
     AddNode(g, "back", "torch.ops.aten._to_copy.default",
-            {TensorArg("self", "narrow"), DTypeArg("dtype", TorchDType::kLong)}, {7});
+            {TensorArg("self", "narrow"), DTypeArg("dtype", TorchDType::kLong)}, {n});
     SetDType(g, "back", TorchDType::kLong);
     AddNode(g, "f", "torch.ops.aten._to_copy.default", {TensorArg("self", "back"), DTypeArg("dtype", TorchDType::kFloat)},
-            {7});
+            {n});
     g.outputs = {"f"};
     std::vector<std::string> ops;
     EXPECT_EQ(LowerAndRun(g, {{"x", x}}, &ops)["f"], values);
-    EXPECT_EQ(ops, (std::vector<std::string>{"trunc", "sub", "remainder", "add"}));  // the widenings are free
+    // The widenings are free; uint8 needs no shift into its range.
+    EXPECT_EQ(ops, dtype == TorchDType::kByte
+                       ? (std::vector<std::string>{"trunc", "abs", "lt", "where", "remainder"})
+                       : (std::vector<std::string>{"trunc", "abs", "lt", "where", "remainder", "sub", "remainder", "add"}));
   }
   // int32 to uint8 wraps too; uint8 to int16 is the value itself.
   AtenGraph ints;
@@ -959,11 +968,13 @@ TEST(Lowering, ToCopyToNarrowIntegersWraps) {
   ints.outputs = {"f"};
   std::vector<std::string> ops;
   EXPECT_EQ(LowerAndRun(ints, {{"i", {-1, 300, -129, 40000}}}, &ops)["f"], (std::vector<float>{255, 44, 127, 64}));
-  EXPECT_EQ(ops, (std::vector<std::string>{"sub", "remainder", "add"}));
-  // The host side does not carry them: a program returning one is a clear error.
-  ints.outputs = {"u8"};
-  EXPECT_EQ(LoweringError(ints), "output 'u8' is uint8; outputs may be float32, float16, bfloat16, float64, int64, "
-                                 "int32 or bool");
+  EXPECT_EQ(ops, (std::vector<std::string>{"remainder"}));
+  // Returned to the host in their own dtypes.
+  ints.outputs = {"u8", "i16"};
+  absl::StatusOr<DeviceGraph> d = LowerAtenGraph(ints);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->values[d->outputs[0].second].dtype, ops::DType::kU8);
+  EXPECT_EQ(d->values[d->outputs[1].second].dtype, ops::DType::kI16);
 }
 
 // sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
