@@ -1953,5 +1953,70 @@ TEST(Lowering, LinalgSolveAndSlogdet) {
   EXPECT_EQ(LoweringError(bad), "node 'solve' (aten._linalg_solve_ex.default): B [3] does not match A [2, 2] (A X = B)");
 }
 
+// left=False solves X A = B through the transposes, where the lower triangle becomes the upper;
+// triangular_solve's transpose=True solves A^T X = b and returns A as its second output.
+TEST(Lowering, TriangularSolves) {
+  AtenGraph g;
+  AddUserInput(g, "a", {2, 2});  // upper [[2, 1], [0, 4]]; the 9 below the diagonal is not read
+  AddUserInput(g, "b", {2, 1});
+  AddUserInput(g, "row", {1, 2});
+  AddNode(g, "left", "torch.ops.aten.linalg_solve_triangular.default",
+          {TensorArg("self", "a"), TensorArg("B", "b"), BoolArg("upper", true)}, {2, 1});
+  AddNode(g, "right", "torch.ops.aten.linalg_solve_triangular.default",
+          {TensorArg("self", "a"), TensorArg("B", "row"), BoolArg("upper", true), BoolArg("left", false)}, {1, 2});
+  AddNode(g, "legacy", "torch.ops.aten.triangular_solve.default",
+          {TensorArg("self", "b"), TensorArg("A", "a"), BoolArg("upper", true), BoolArg("transpose", true)}, {2, 1},
+          {"t", "coefficient"});
+  g.values["coefficient"] = Meta({2, 2});
+  g.outputs = {"left", "right", "t", "coefficient"};
+  auto out = LowerAndRun(g, {{"a", {2, 1, 9, 4}}, {"b", {4, 8}}, {"row", {4, 8}}});
+  EXPECT_EQ(out["left"], (std::vector<float>{1, 2}));        // [[2, 1], [0, 4]] x = [4, 8]
+  EXPECT_EQ(out["right"], (std::vector<float>{2, 1.5f}));    // x [[2, 1], [0, 4]] = [4, 8]
+  EXPECT_EQ(out["t"], (std::vector<float>{2, 1.5f}));        // [[2, 0], [1, 4]] x = [4, 8]
+  EXPECT_EQ(out["coefficient"], (std::vector<float>{2, 1, 9, 4}));
+  AtenGraph bad;
+  AddUserInput(bad, "a", {2, 2});
+  AddUserInput(bad, "b", {3, 1});
+  AddNode(bad, "solve", "torch.ops.aten.linalg_solve_triangular.default",
+          {TensorArg("self", "a"), TensorArg("B", "b"), BoolArg("upper", true)}, {2, 1});
+  bad.outputs = {"solve"};
+  EXPECT_EQ(LoweringError(bad),
+            "node 'solve' (aten.linalg_solve_triangular.default): B [3, 1] does not match A [2, 2] (A X = B)");
+}
+
+// lu_unpack without its data or pivots returns empty tensors for them, as ATen does; linalg_lu is
+// getrf then lu_unpack; LDL's pivots must have LD's batch and n.
+TEST(Lowering, LuUnpackAndLdl) {
+  AtenGraph g;
+  AddUserInput(g, "a", {2, 2});
+  AddNode(g, "plu", "torch.ops.aten.linalg_lu.default", {TensorArg("A", "a")}, {2, 2}, {"p", "l", "u"});
+  g.values["l"] = Meta({2, 2});
+  g.values["u"] = Meta({2, 2});
+  AddNode(g, "factor", "torch.ops.aten.linalg_lu_factor_ex.default", {TensorArg("A", "a")}, {2, 2},
+          {"lu", "pivots", "info"});
+  g.values["pivots"] = Meta({2}, TorchDType::kInt);
+  AddNode(g, "unpack", "torch.ops.aten.lu_unpack.default",
+          {TensorArg("LU_data", "lu"), TensorArg("LU_pivots", "pivots"), BoolArg("unpack_data", false)}, {2, 2},
+          {"p2", "l2", "u2"});
+  g.values["l2"] = Meta({0});
+  g.outputs = {"p", "l", "u", "p2", "l2"};
+  std::vector<std::string> ops;
+  auto out = LowerAndRun(g, {{"a", {1, 2, 4, 2}}}, &ops);  // rows swapped: [[4, 2], [1, 2]] = L U
+  EXPECT_EQ(out["p"], (std::vector<float>{0, 1, 1, 0}));
+  EXPECT_EQ(out["l"], (std::vector<float>{1, 0, 0.25f, 1}));
+  EXPECT_EQ(out["u"], (std::vector<float>{4, 2, 0, 1.5f}));
+  EXPECT_EQ(out["p2"], out["p"]);
+  EXPECT_TRUE(out["l2"].empty());
+  AtenGraph ldl;
+  AddUserInput(ldl, "ld", {2, 3, 3});
+  AddUserInput(ldl, "pivots", {3}, TorchDType::kInt);
+  AddUserInput(ldl, "b", {2, 3, 1});
+  AddNode(ldl, "solve", "torch.ops.aten.linalg_ldl_solve.default",
+          {TensorArg("LD", "ld"), TensorArg("pivots", "pivots"), TensorArg("B", "b")}, {2, 3, 1});
+  ldl.outputs = {"solve"};
+  EXPECT_EQ(LoweringError(ldl),
+            "node 'solve' (aten.linalg_ldl_solve.default): pivots [3] must be [..., n] for LD [2, 3, 3]");
+}
+
 }  // namespace
 }  // namespace kiln::compiler

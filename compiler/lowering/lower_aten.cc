@@ -37,6 +37,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddSamplingRules(r);
     AddSpecialRules(r);
     AddLinalgFactorRules(r);
+    AddLinalgSolveRules(r);
     return r;
   }();
   return rules;
