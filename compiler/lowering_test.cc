@@ -1264,6 +1264,28 @@ TEST(Lowering, BatchNormLegitTrainingUsesBatchStatistics) {
   EXPECT_EQ(out["bn_rstd"], (std::vector<float>{1, 0.5f}));
 }
 
+// _batch_norm_with_update_functional is training mode without a `training` argument; its running
+// statistics come after an empty reserve (cuDNN's workspace): momentum 0.5 of the batch mean [2, 7]
+// and unbiased variance [2, 8] into [100, 100] and [7, 7].
+TEST(Lowering, BatchNormWithUpdateReturnsTheNewRunningStatistics) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 2});
+  AddUserInput(g, "rm", {2});
+  AddUserInput(g, "rv", {2});
+  AddNode(g, "bn", "torch.ops.aten._batch_norm_with_update_functional.default",
+          {TensorArg("input", "x"), TensorArg("running_mean", "rm"), TensorArg("running_var", "rv"),
+           FloatArg("momentum", 0.5), FloatArg("eps", 0.0)},
+          {1, 2, 2}, {"bn_out", "bn_mean", "bn_rstd", "reserve", "rm_out", "rv_out"});
+  for (const char* stat : {"bn_mean", "bn_rstd", "rm_out", "rv_out"}) g.values[stat] = Meta({2});
+  g.values["reserve"] = Meta({0});
+  g.outputs = {"bn_out", "reserve", "rm_out", "rv_out"};
+  auto out = LowerAndRun(g, {{"x", {1, 3, 5, 9}}, {"rm", {100, 100}}, {"rv", {7, 7}}});
+  EXPECT_EQ(out["bn_out"], (std::vector<float>{-1, 1, -1, 1}));
+  EXPECT_TRUE(out["reserve"].empty());
+  EXPECT_EQ(out["rm_out"], (std::vector<float>{51, 53.5f}));
+  EXPECT_EQ(out["rv_out"], (std::vector<float>{4.5f, 7.5f}));
+}
+
 // Bad arguments to the decomposed nn ops name the node, the op and the values at fault.
 TEST(Lowering, DecomposedNnOpsRejectBadArgumentsByName) {
   {
