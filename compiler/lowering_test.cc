@@ -1880,6 +1880,30 @@ TEST(Lowering, FrexpIsExact) {
 
 // histogram: ATen's linspace edges over the data's range, the last bin holding its right edge, the
 // weights summed per bin, and density dividing by the total and the bin widths.
+// histogramdd's bins per dim: (0.5, 0.2) lies on dim 0's middle edge, so in its upper bin; the
+// edges come back per dim.
+TEST(Lowering, HistogramDd) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3, 2});
+  AddNode(g, "edges", "torch.ops.aten._histogramdd_bin_edges.default",
+          {TensorArg("self", "x"), IntsArg("bins", {2, 2})}, {3}, {"e0", "e1"});
+  g.values["e1"] = Meta({3});
+  AddNode(g, "hist", "torch.ops.aten._histogramdd_from_bin_cts.default",
+          {TensorArg("self", "x"), IntsArg("bins", {2, 2})}, {2, 2});
+  g.outputs = {"e0", "e1", "hist"};
+  auto out = LowerAndRun(g, {{"x", {0, 0, 1, 1, 0.5f, 0.2f}}});
+  EXPECT_EQ(out["e0"], (std::vector<float>{0, 0.5f, 1}));
+  EXPECT_EQ(out["e1"], (std::vector<float>{0, 0.5f, 1}));
+  EXPECT_EQ(out["hist"], (std::vector<float>{1, 0, 1, 1}));
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3, 2});
+  AddNode(bad, "hist", "torch.ops.aten._histogramdd_from_bin_cts.default",
+          {TensorArg("self", "x"), IntsArg("bins", {2})}, {2});
+  bad.outputs = {"hist"};
+  EXPECT_EQ(LoweringError(bad), "node 'hist' (aten._histogramdd_from_bin_cts.default): bins [2] must give one count "
+                                "for each of the 2 dims of the points [3, 2]");
+}
+
 TEST(Lowering, HistogramBinCount) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});
