@@ -407,14 +407,15 @@ TEST(Lowering, IntegerAndBoolInputsAndOutputsKeepTheirDType) {
 
 TEST(Lowering, UnsupportedInputDTypeIsRejected) {
   AtenGraph g;
-  AddUserInput(g, "x", {2, 3}, TorchDType::kByte);
+  AddUserInput(g, "x", {2, 3}, static_cast<TorchDType>(28));  // uint16, which the enum does not name
   AddNode(g, "relu", "torch.ops.aten.relu.default", {TensorArg("self", "x")}, {2, 3});
   g.outputs = {"relu"};
   absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(lowered.status().message(),
-            "input 'x' is uint8; inputs may be float32, float16, bfloat16, float64, int64, int32 or bool");
+            "input 'x' is uint16; inputs may be float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8 "
+            "or bool");
 }
 
 // float16 and bfloat16 cross to the host as themselves (the DMA converts); float64 too, but the
@@ -956,28 +957,36 @@ TEST(Lowering, DTypeConversions) {
 
 // To int8, uint8 and int16 the truncated value wraps around, as torch converts on the CPU; from those
 // to a wider integer or float is the value itself. (Expected values are torch 2.14's.)
+// Beyond int32 (and NaN, inf) x86's conversion gives INT32_MIN, whose low bits are 0; just below
+// 2^31, 2147483520 keeps its low bits (a naive lo + (x - lo) mod 2^16 would round x - lo).
 TEST(Lowering, ToCopyToNarrowIntegersWraps) {
-  const std::vector<float> x = {-1.5f, 300.7f, -129.2f, 40000, 127.9f, 255.5f, -0.7f};
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {-1.5f, 300.7f, -129.2f, 40000, 127.9f, 255.5f, -0.7f, 1e5f,
+                                2147483520.0f, 3e9f, -3e9f, inf, -inf, nan, -2147483648.0f};
+  const int64_t n = static_cast<int64_t>(x.size());
   const std::map<TorchDType, std::vector<float>> want = {
-      {TorchDType::kChar, {-1, 44, 127, 64, 127, -1, 0}},
-      {TorchDType::kByte, {255, 44, 127, 64, 127, 255, 0}},
-      {TorchDType::kShort, {-1, 300, -129, -25536, 127, 255, 0}},
+      {TorchDType::kChar, {-1, 44, 127, 64, 127, -1, 0, -96, -128, 0, 0, 0, 0, 0, 0}},
+      {TorchDType::kByte, {255, 44, 127, 64, 127, 255, 0, 160, 128, 0, 0, 0, 0, 0, 0}},
+      {TorchDType::kShort, {-1, 300, -129, -25536, 127, 255, 0, -31072, -128, 0, 0, 0, 0, 0, 0}},
   };
   for (const auto& [dtype, values] : want) {
     SCOPED_TRACE(TorchDTypeName(dtype));
     AtenGraph g;
-    AddUserInput(g, "x", {7});
-    AddNode(g, "narrow", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", dtype)}, {7});
+    AddUserInput(g, "x", {n});
+    AddNode(g, "narrow", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", dtype)}, {n});
     SetDType(g, "narrow", dtype);
     AddNode(g, "back", "torch.ops.aten._to_copy.default",
-            {TensorArg("self", "narrow"), DTypeArg("dtype", TorchDType::kLong)}, {7});
+            {TensorArg("self", "narrow"), DTypeArg("dtype", TorchDType::kLong)}, {n});
     SetDType(g, "back", TorchDType::kLong);
     AddNode(g, "f", "torch.ops.aten._to_copy.default", {TensorArg("self", "back"), DTypeArg("dtype", TorchDType::kFloat)},
-            {7});
+            {n});
     g.outputs = {"f"};
     std::vector<std::string> ops;
     EXPECT_EQ(LowerAndRun(g, {{"x", x}}, &ops)["f"], values);
-    EXPECT_EQ(ops, (std::vector<std::string>{"trunc", "sub", "remainder", "add"}));  // the widenings are free
+    // The widenings are free; uint8 needs no shift into its range.
+    EXPECT_EQ(ops, dtype == TorchDType::kByte
+                       ? (std::vector<std::string>{"trunc", "abs", "lt", "where", "remainder"})
+                       : (std::vector<std::string>{"trunc", "abs", "lt", "where", "remainder", "sub", "remainder", "add"}));
   }
   // int32 to uint8 wraps too; uint8 to int16 is the value itself.
   AtenGraph ints;
@@ -993,11 +1002,13 @@ TEST(Lowering, ToCopyToNarrowIntegersWraps) {
   ints.outputs = {"f"};
   std::vector<std::string> ops;
   EXPECT_EQ(LowerAndRun(ints, {{"i", {-1, 300, -129, 40000}}}, &ops)["f"], (std::vector<float>{255, 44, 127, 64}));
-  EXPECT_EQ(ops, (std::vector<std::string>{"sub", "remainder", "add"}));
-  // The host side does not carry them: a program returning one is a clear error.
-  ints.outputs = {"u8"};
-  EXPECT_EQ(LoweringError(ints), "output 'u8' is uint8; outputs may be float32, float16, bfloat16, float64, int64, "
-                                 "int32 or bool");
+  EXPECT_EQ(ops, (std::vector<std::string>{"remainder"}));
+  // Returned to the host in their own dtypes.
+  ints.outputs = {"u8", "i16"};
+  absl::StatusOr<DeviceGraph> d = LowerAtenGraph(ints);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->values[d->outputs[0].second].dtype, ops::DType::kU8);
+  EXPECT_EQ(d->values[d->outputs[1].second].dtype, ops::DType::kI16);
 }
 
 // sum(x, dtype=int64) of floats truncates each element first, as x.to(int64).sum() does; other
@@ -1297,6 +1308,28 @@ TEST(Lowering, BatchNormLegitTrainingUsesBatchStatistics) {
   EXPECT_EQ(out["bn_out"], (std::vector<float>{-1, 1, -1, 1}));
   EXPECT_EQ(out["bn_mean"], (std::vector<float>{2, 7}));
   EXPECT_EQ(out["bn_rstd"], (std::vector<float>{1, 0.5f}));
+}
+
+// _batch_norm_with_update_functional is training mode without a `training` argument; its running
+// statistics come after an empty reserve (cuDNN's workspace): momentum 0.5 of the batch mean [2, 7]
+// and unbiased variance [2, 8] into [100, 100] and [7, 7].
+TEST(Lowering, BatchNormWithUpdateReturnsTheNewRunningStatistics) {
+  AtenGraph g;
+  AddUserInput(g, "x", {1, 2, 2});
+  AddUserInput(g, "rm", {2});
+  AddUserInput(g, "rv", {2});
+  AddNode(g, "bn", "torch.ops.aten._batch_norm_with_update_functional.default",
+          {TensorArg("input", "x"), TensorArg("running_mean", "rm"), TensorArg("running_var", "rv"),
+           FloatArg("momentum", 0.5), FloatArg("eps", 0.0)},
+          {1, 2, 2}, {"bn_out", "bn_mean", "bn_rstd", "reserve", "rm_out", "rv_out"});
+  for (const char* stat : {"bn_mean", "bn_rstd", "rm_out", "rv_out"}) g.values[stat] = Meta({2});
+  g.values["reserve"] = Meta({0});
+  g.outputs = {"bn_out", "reserve", "rm_out", "rv_out"};
+  auto out = LowerAndRun(g, {{"x", {1, 3, 5, 9}}, {"rm", {100, 100}}, {"rv", {7, 7}}});
+  EXPECT_EQ(out["bn_out"], (std::vector<float>{-1, 1, -1, 1}));
+  EXPECT_TRUE(out["reserve"].empty());
+  EXPECT_EQ(out["rm_out"], (std::vector<float>{51, 53.5f}));
+  EXPECT_EQ(out["rv_out"], (std::vector<float>{4.5f, 7.5f}));
 }
 
 // Bad arguments to the decomposed nn ops name the node, the op and the values at fault.
@@ -1893,6 +1926,30 @@ TEST(Lowering, FrexpIsExact) {
 
 // histogram: ATen's linspace edges over the data's range, the last bin holding its right edge, the
 // weights summed per bin, and density dividing by the total and the bin widths.
+// histogramdd's bins per dim: (0.5, 0.2) lies on dim 0's middle edge, so in its upper bin; the
+// edges come back per dim.
+TEST(Lowering, HistogramDd) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3, 2});
+  AddNode(g, "edges", "torch.ops.aten._histogramdd_bin_edges.default",
+          {TensorArg("self", "x"), IntsArg("bins", {2, 2})}, {3}, {"e0", "e1"});
+  g.values["e1"] = Meta({3});
+  AddNode(g, "hist", "torch.ops.aten._histogramdd_from_bin_cts.default",
+          {TensorArg("self", "x"), IntsArg("bins", {2, 2})}, {2, 2});
+  g.outputs = {"e0", "e1", "hist"};
+  auto out = LowerAndRun(g, {{"x", {0, 0, 1, 1, 0.5f, 0.2f}}});
+  EXPECT_EQ(out["e0"], (std::vector<float>{0, 0.5f, 1}));
+  EXPECT_EQ(out["e1"], (std::vector<float>{0, 0.5f, 1}));
+  EXPECT_EQ(out["hist"], (std::vector<float>{1, 0, 1, 1}));
+  AtenGraph bad;
+  AddUserInput(bad, "x", {3, 2});
+  AddNode(bad, "hist", "torch.ops.aten._histogramdd_from_bin_cts.default",
+          {TensorArg("self", "x"), IntsArg("bins", {2})}, {2});
+  bad.outputs = {"hist"};
+  EXPECT_EQ(LoweringError(bad), "node 'hist' (aten._histogramdd_from_bin_cts.default): bins [2] must give one count "
+                                "for each of the 2 dims of the points [3, 2]");
+}
+
 TEST(Lowering, HistogramBinCount) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});
@@ -1986,6 +2043,71 @@ TEST(Lowering, LinalgSolveAndSlogdet) {
           {"x", "lu", "pivots", "info"});
   bad.outputs = {"x"};
   EXPECT_EQ(LoweringError(bad), "node 'solve' (aten._linalg_solve_ex.default): B [3] does not match A [2, 2] (A X = B)");
+}
+
+// left=False solves X A = B through the transposes, where the lower triangle becomes the upper;
+// triangular_solve's transpose=True solves A^T X = b and returns A as its second output.
+TEST(Lowering, TriangularSolves) {
+  AtenGraph g;
+  AddUserInput(g, "a", {2, 2});  // upper [[2, 1], [0, 4]]; the 9 below the diagonal is not read
+  AddUserInput(g, "b", {2, 1});
+  AddUserInput(g, "row", {1, 2});
+  AddNode(g, "left", "torch.ops.aten.linalg_solve_triangular.default",
+          {TensorArg("self", "a"), TensorArg("B", "b"), BoolArg("upper", true)}, {2, 1});
+  AddNode(g, "right", "torch.ops.aten.linalg_solve_triangular.default",
+          {TensorArg("self", "a"), TensorArg("B", "row"), BoolArg("upper", true), BoolArg("left", false)}, {1, 2});
+  AddNode(g, "legacy", "torch.ops.aten.triangular_solve.default",
+          {TensorArg("self", "b"), TensorArg("A", "a"), BoolArg("upper", true), BoolArg("transpose", true)}, {2, 1},
+          {"t", "coefficient"});
+  g.values["coefficient"] = Meta({2, 2});
+  g.outputs = {"left", "right", "t", "coefficient"};
+  auto out = LowerAndRun(g, {{"a", {2, 1, 9, 4}}, {"b", {4, 8}}, {"row", {4, 8}}});
+  EXPECT_EQ(out["left"], (std::vector<float>{1, 2}));        // [[2, 1], [0, 4]] x = [4, 8]
+  EXPECT_EQ(out["right"], (std::vector<float>{2, 1.5f}));    // x [[2, 1], [0, 4]] = [4, 8]
+  EXPECT_EQ(out["t"], (std::vector<float>{2, 1.5f}));        // [[2, 0], [1, 4]] x = [4, 8]
+  EXPECT_EQ(out["coefficient"], (std::vector<float>{2, 1, 9, 4}));
+  AtenGraph bad;
+  AddUserInput(bad, "a", {2, 2});
+  AddUserInput(bad, "b", {3, 1});
+  AddNode(bad, "solve", "torch.ops.aten.linalg_solve_triangular.default",
+          {TensorArg("self", "a"), TensorArg("B", "b"), BoolArg("upper", true)}, {2, 1});
+  bad.outputs = {"solve"};
+  EXPECT_EQ(LoweringError(bad),
+            "node 'solve' (aten.linalg_solve_triangular.default): B [3, 1] does not match A [2, 2] (A X = B)");
+}
+
+// lu_unpack without its data or pivots returns empty tensors for them, as ATen does; linalg_lu is
+// getrf then lu_unpack; LDL's pivots must have LD's batch and n.
+TEST(Lowering, LuUnpackAndLdl) {
+  AtenGraph g;
+  AddUserInput(g, "a", {2, 2});
+  AddNode(g, "plu", "torch.ops.aten.linalg_lu.default", {TensorArg("A", "a")}, {2, 2}, {"p", "l", "u"});
+  g.values["l"] = Meta({2, 2});
+  g.values["u"] = Meta({2, 2});
+  AddNode(g, "factor", "torch.ops.aten.linalg_lu_factor_ex.default", {TensorArg("A", "a")}, {2, 2},
+          {"lu", "pivots", "info"});
+  g.values["pivots"] = Meta({2}, TorchDType::kInt);
+  AddNode(g, "unpack", "torch.ops.aten.lu_unpack.default",
+          {TensorArg("LU_data", "lu"), TensorArg("LU_pivots", "pivots"), BoolArg("unpack_data", false)}, {2, 2},
+          {"p2", "l2", "u2"});
+  g.values["l2"] = Meta({0});
+  g.outputs = {"p", "l", "u", "p2", "l2"};
+  std::vector<std::string> ops;
+  auto out = LowerAndRun(g, {{"a", {1, 2, 4, 2}}}, &ops);  // rows swapped: [[4, 2], [1, 2]] = L U
+  EXPECT_EQ(out["p"], (std::vector<float>{0, 1, 1, 0}));
+  EXPECT_EQ(out["l"], (std::vector<float>{1, 0, 0.25f, 1}));
+  EXPECT_EQ(out["u"], (std::vector<float>{4, 2, 0, 1.5f}));
+  EXPECT_EQ(out["p2"], out["p"]);
+  EXPECT_TRUE(out["l2"].empty());
+  AtenGraph ldl;
+  AddUserInput(ldl, "ld", {2, 3, 3});
+  AddUserInput(ldl, "pivots", {3}, TorchDType::kInt);
+  AddUserInput(ldl, "b", {2, 3, 1});
+  AddNode(ldl, "solve", "torch.ops.aten.linalg_ldl_solve.default",
+          {TensorArg("LD", "ld"), TensorArg("pivots", "pivots"), TensorArg("B", "b")}, {2, 3, 1});
+  ldl.outputs = {"solve"};
+  EXPECT_EQ(LoweringError(ldl),
+            "node 'solve' (aten.linalg_ldl_solve.default): pivots [3] must be [..., n] for LD [2, 3, 3]");
 }
 
 }  // namespace

@@ -3,6 +3,16 @@
 #include <cmath>
 
 namespace kiln::ops {
+namespace {
+// The value rounded to an int32 whose low bits i8, u8 and i16 keep (the narrowing conversions are
+// modular since C++20). Outside int32 (NaN and inf too) it is 0, whose low bits are those of the
+// INT32_MIN that x86's conversion gives there, which is what ATen stores.
+uint32_t WrappedLowBits(float v) {
+  const float r = std::nearbyint(v);
+  if (!(r > -2147483648.0f && r < 2147483648.0f)) return 0;
+  return static_cast<uint32_t>(static_cast<int32_t>(r));
+}
+}  // namespace
 
 const char* DTypeName(DType t) {
   switch (t) {
@@ -13,6 +23,9 @@ const char* DTypeName(DType t) {
     case DType::kBool: return "bool";
     case DType::kF16: return "f16";
     case DType::kF64: return "f64";
+    case DType::kI8: return "i8";
+    case DType::kU8: return "u8";
+    case DType::kI16: return "i16";
   }
   return "?";
 }
@@ -88,6 +101,21 @@ void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
       for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
       return;
     }
+    case DType::kI8: {
+      const int8_t* s = static_cast<const int8_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = s[i];
+      return;
+    }
+    case DType::kU8: {
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = s[i];
+      return;
+    }
+    case DType::kI16: {
+      const int16_t* s = static_cast<const int16_t*>(src);
+      for (int64_t i = 0; i < count; ++i) dst[i] = s[i];
+      return;
+    }
   }
 }
 
@@ -137,6 +165,21 @@ void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
     case DType::kF64: {
       double* d = static_cast<double*>(dst);
       for (int64_t i = 0; i < count; ++i) d[i] = src[i];
+      return;
+    }
+    case DType::kI8: {
+      int8_t* d = static_cast<int8_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = static_cast<int8_t>(WrappedLowBits(src[i]));
+      return;
+    }
+    case DType::kU8: {
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = static_cast<uint8_t>(WrappedLowBits(src[i]));
+      return;
+    }
+    case DType::kI16: {
+      int16_t* d = static_cast<int16_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) d[i] = static_cast<int16_t>(WrappedLowBits(src[i]));
       return;
     }
   }

@@ -10,12 +10,15 @@
 namespace kiln::ops {
 
 // Element types. The chip stores f32, bf16 and i32; kernels compute in fp32, and bf16 and i32 are
-// storage formats converted on load and store, as the chip's vector and matrix units do. i64, bool,
-// f16 and f64 exist only in host memory (a caller's inputs and outputs): the DMA converts them to and
-// from a device dtype. Integers and bools are exact on the device while their magnitude is at most
-// 2^24 (fp32's integer range), and an int64 input must fit int32; f16 widens exactly to fp32; f64 is
-// narrowed to fp32 on the way in (the compiler warns) and widened on the way out.
-enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6 };
+// storage formats converted on load and store, as the chip's vector and matrix units do. i64, i8, u8,
+// i16, bool, f16 and f64 exist only in host memory (a caller's inputs and outputs): the DMA converts
+// them to and from a device dtype. Integers and bools are exact on the device while their magnitude
+// is at most 2^24 (fp32's integer range), and an int64 input must fit int32; f16 widens exactly to
+// fp32; f64 is narrowed to fp32 on the way in (the compiler warns) and widened on the way out.
+// (10 is reserved for complex64.)
+enum class DType : uint8_t {
+  kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6, kI8 = 7, kU8 = 8, kI16 = 9,
+};
 
 using Shape = std::vector<int64_t>;
 
@@ -33,17 +36,23 @@ inline constexpr int64_t kMaxExactInteger = int64_t{1} << 24;
 inline int64_t DTypeSize(DType t) {
   switch (t) {
     case DType::kBF16:
-    case DType::kF16: return 2;
+    case DType::kF16:
+    case DType::kI16: return 2;
     case DType::kI64:
     case DType::kF64: return 8;
-    case DType::kBool: return 1;
+    case DType::kBool:
+    case DType::kI8:
+    case DType::kU8: return 1;
     default: return 4;
   }
 }
 const char* DTypeName(DType t);
-// Whether device memory can hold `t` (f32, bf16, i32); i64, bool, f16 and f64 are host-only.
+// Whether device memory can hold `t` (f32, bf16, i32); the others are host-only.
 inline bool IsDeviceDType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kI32; }
-inline bool IsIntegral(DType t) { return t == DType::kI32 || t == DType::kI64 || t == DType::kBool; }
+inline bool IsIntegral(DType t) {
+  return t == DType::kI32 || t == DType::kI64 || t == DType::kBool || t == DType::kI8 || t == DType::kU8 ||
+         t == DType::kI16;
+}
 
 // Product of the dims: 0 when any dim is 0. Never overflows: a product beyond int64 saturates at
 // INT64_MAX (only possible for shapes that CheckShape rejects).
@@ -114,8 +123,10 @@ inline float F16ToFloat(uint16_t h) {
 
 // Reads `count` elements of type `dtype` from `src` into fp32, and back. With count 0 the
 // pointers may be null (an empty tensor has no buffer). Storing rounds to nearest and saturates
-// for integers (NaN becomes 0) and stores value != 0 for bool (NaN is true, as in PyTorch); f64
-// loads round to nearest fp32 (beyond its range: inf).
+// for i32 and i64 (NaN becomes 0); for i8, u8 and i16 it keeps the low bits of the rounded value
+// as ATen's integer arithmetic wraps (uint8 200 + 100 is 44), and a value outside int32 (NaN, inf)
+// becomes 0 as ATen's float conversion gives; bool stores value != 0 (NaN is true, as in PyTorch);
+// f64 loads round to nearest fp32 (beyond its range: inf).
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst);
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst);
 

@@ -162,6 +162,40 @@ TEST(DTypeConversion, LoadAndStoreI64AndBool) {
   EXPECT_TRUE(IsDeviceDType(DType::kI32));
 }
 
+// i8, u8 and i16 are host dtypes: loads are exact; a store keeps the low bits of the rounded
+// value, as ATen's arithmetic in those dtypes wraps (uint8 200 + 100 = 44, int8 100 + 100 = -56,
+// int16 30000 + 30000 = -5536), and gives 0 beyond int32 (NaN and inf too), as ATen's conversion of
+// such a float does on x86.
+TEST(DTypeConversion, LoadAndStoreNarrowIntegers) {
+  const std::vector<float> src = {300.0f, 200.0f, -56.0f, 60000.0f, -1.0f, 2.6f, 3e9f, INFINITY,
+                                  std::numeric_limits<float>::quiet_NaN(), 2147483520.0f};
+  std::vector<uint8_t> u8(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kU8, u8.data());
+  EXPECT_EQ(u8, (std::vector<uint8_t>{44, 200, 200, 96, 255, 3, 0, 0, 0, 128}));
+  std::vector<int8_t> i8(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kI8, i8.data());
+  EXPECT_EQ(i8, (std::vector<int8_t>{44, -56, -56, 96, -1, 3, 0, 0, 0, -128}));
+  std::vector<int16_t> i16(src.size());
+  StoreFromFloat(src.data(), src.size(), DType::kI16, i16.data());
+  EXPECT_EQ(i16, (std::vector<int16_t>{300, 200, -56, -5536, -1, 3, 0, 0, 0, -128}));
+  std::vector<float> f(3);
+  const std::vector<uint8_t> bytes = {0, 128, 255};
+  LoadAsFloat(bytes.data(), DType::kU8, 3, f.data());
+  EXPECT_EQ(f, (std::vector<float>{0, 128, 255}));
+  const std::vector<int8_t> chars = {-128, 0, 127};
+  LoadAsFloat(chars.data(), DType::kI8, 3, f.data());
+  EXPECT_EQ(f, (std::vector<float>{-128, 0, 127}));
+  const std::vector<int16_t> shorts = {-32768, 1, 32767};
+  LoadAsFloat(shorts.data(), DType::kI16, 3, f.data());
+  EXPECT_EQ(f, (std::vector<float>{-32768, 1, 32767}));
+  EXPECT_EQ(DTypeSize(DType::kU8), 1);
+  EXPECT_EQ(DTypeSize(DType::kI8), 1);
+  EXPECT_EQ(DTypeSize(DType::kI16), 2);
+  EXPECT_TRUE(IsIntegral(DType::kU8));
+  EXPECT_FALSE(IsDeviceDType(DType::kI16));
+  EXPECT_STREQ(DTypeName(DType::kU8), "u8");
+}
+
 // f16 and f64 are host dtypes too: f16 widens exactly and narrows with round-to-nearest-even,
 // overflowing to inf and flushing below its smallest subnormal (2^-24) to zero, as torch.half does.
 TEST(DTypeConversion, LoadAndStoreF16AndF64) {

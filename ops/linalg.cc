@@ -1,6 +1,8 @@
 // Dense linear algebra on batched matrices [..., n, n] (or [..., m, n]): determinants, inverse,
-// solve, Cholesky, LAPACK's info codes, singular values and symmetric eigenvalues. The kernels (linalg_kernels.cc) factor in double precision,
-// so fp32 results match LAPACK's sgetrf/spotrf to fp32 rounding.
+// solves (general, triangular, LU, Cholesky, LDL), factorizations (LU, Cholesky, LDL, QR), LAPACK's
+// info codes, singular values, symmetric eigenvalues, matrix exponential and square root. The
+// kernels (linalg_kernels.cc) factor in double precision, so fp32 results match LAPACK's sgetrf/spotrf
+// to fp32 rounding.
 #include <algorithm>
 
 #include "ops/op_families.h"
@@ -176,6 +178,72 @@ std::string InferPinv(const std::vector<Shape>& inputs, const Attrs& attrs, Shap
   return "";
 }
 
+// triangular_solve(a [..., n, n], b [..., n, k]) -> [..., n, k], one batch.
+std::string InferTriangularSolve(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  bool flag;
+  if (std::string err = GetFlag(attrs, "upper", &flag); !err.empty()) return err;
+  if (std::string err = GetFlag(attrs, "unitriangular", &flag); !err.empty()) return err;
+  return InferSolve(inputs[0], inputs[1], out);
+}
+
+// lu_unpack(lu [..., m, n], pivots [..., k]), k = min(m, n): P [..., m, m], L [..., m, k] or
+// U [..., k, n].
+std::string InferLuUnpack(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& lu = inputs[0];
+  const int64_t part = attrs.Int("part");
+  if (part < 0 || part > 2) return "attribute 'part' must be 0 (P), 1 (L) or 2 (U), got " + std::to_string(part);
+  if (lu.size() < 2) return "lu must be a batch of matrices [..., m, n], got " + ShapeToString(lu);
+  const int64_t m = lu[lu.size() - 2], n = lu.back(), k = std::min(m, n);
+  Shape pivots = BatchOf(lu);
+  pivots.push_back(k);
+  if (inputs[1] != pivots)
+    return "pivots " + ShapeToString(inputs[1]) + " must be " + ShapeToString(pivots) + " for lu " + ShapeToString(lu);
+  *out = BatchOf(lu);
+  out->push_back(part == 2 ? k : m);
+  out->push_back(part == 0 ? m : part == 1 ? k : n);
+  return "";
+}
+
+// ldl_factor: part 0 is the compact L\D [..., n, n], part 1 the pivots [..., n], part 2 info [...].
+std::string InferLdlFactor(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const int64_t part = attrs.Int("part");
+  if (part < 0 || part > 2)
+    return "attribute 'part' must be 0 (LD), 1 (pivots) or 2 (info), got " + std::to_string(part);
+  if (std::string err = CheckSquare(inputs[0], "a"); !err.empty()) return err;
+  *out = part == 0 ? inputs[0] : part == 1 ? Shape(inputs[0].begin(), inputs[0].end() - 1) : BatchOf(inputs[0]);
+  return "";
+}
+
+// ldl_solve(ld [..., n, n], pivots [..., n], b [..., n, k]) -> [..., n, k], one batch.
+std::string InferLdlSolve(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  const Shape& ld = inputs[0];
+  if (std::string err = CheckSquare(ld, "ld"); !err.empty()) return err;
+  if (inputs[1] != Shape(ld.begin(), ld.end() - 1))
+    return "pivots " + ShapeToString(inputs[1]) + " must be [..., n] for ld " + ShapeToString(ld);
+  return InferSolve(ld, inputs[2], out);
+}
+
+// ormqr(reflectors [..., r, k'], tau [..., k], c [..., m, n]): r is m (left) or n (right), k <= k' and k <= r.
+std::string InferOrmqr(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  bool left, transpose;
+  if (std::string err = GetFlag(attrs, "left", &left); !err.empty()) return err;
+  if (std::string err = GetFlag(attrs, "transpose", &transpose); !err.empty()) return err;
+  const Shape& v = inputs[0];
+  const Shape& tau = inputs[1];
+  const Shape& c = inputs[2];
+  if (v.size() < 2 || c.size() != v.size() || BatchOf(c) != BatchOf(v) || tau.size() != v.size() - 1 ||
+      Shape(tau.begin(), tau.end() - 1) != BatchOf(v))
+    return "reflectors " + ShapeToString(v) + ", tau " + ShapeToString(tau) + " and other " + ShapeToString(c) +
+           " must be [..., r, k'], [..., k] and [..., m, n] with one batch";
+  const int64_t r = v[v.size() - 2], want = left ? c[c.size() - 2] : c.back();
+  if (r != want || tau.back() > v.back() || tau.back() > r)
+    return "reflectors " + ShapeToString(v) + " must have " + std::to_string(want) + " rows (other's " +
+           (left ? "rows" : "columns") + ") and at least tau's " + std::to_string(tau.back()) + " columns, with " +
+           std::to_string(tau.back()) + " <= " + std::to_string(want);
+  *out = c;
+  return "";
+}
+
 // Factoring a matrix costs ~n^3 element operations (on tile-padded sizes), solving for k
 // right-hand sides n^2 k more: each matrix operand [..., n, k] counts n * n * k per matrix (vectors
 // such as tau add nothing).
@@ -246,6 +314,32 @@ std::vector<OpDef> LinalgOps() {
          InferLuSolve, {{"adjoint", AttrKind::kInt, "1: solve A^T X = b"}}),
       Op("cholesky_inverse", "Inverse of a = L L^T (or U^T U) from its Cholesky factor", {"factor"}, InferSameSquare,
          {upper}),
+      Op("triangular_solve", "X with a X = b for each triangular matrix a (only its triangle is read)", {"a", "b"},
+         InferTriangularSolve,
+         {{"upper", AttrKind::kInt, "1: a is upper triangular; 0: lower"},
+          {"unitriangular", AttrKind::kInt, "1: a's diagonal is taken as ones (not read)"}}),
+      Op("lu_unpack", "P, L or U of A = P L U from getrf's compact LU and 1-based row swaps (torch.lu_unpack)",
+         {"lu", "pivots"}, InferLuUnpack,
+         {{"part", AttrKind::kInt, "0: the permutation P [m, m]; 1: unit lower L [m, k]; 2: upper U [k, n]"}}),
+      Op("linalg_ldl_factor",
+         "LAPACK sytrf's Bunch-Kaufman factorization a = L D L^T of each symmetric matrix (its lower triangle): "
+         "the compact L\\D, the pivots (1-based; negative pairs mark 2x2 blocks of D) or info",
+         {"a"}, InferLdlFactor,
+         {{"part", AttrKind::kInt,
+           "0: D's blocks on and below the diagonal, L's multipliers below them, zeros above; 1: pivots; 2: info (0, "
+           "or the 1-based index of the first exactly zero block of D)"}}),
+      Op("linalg_ldl_solve", "X with a X = b from sytrf's L\\D and pivots (LAPACK sytrs; NaN for pivots sytrf does not give)", {"ld", "pivots", "b"},
+         InferLdlSolve),
+      Op("linalg_matrix_exp", "Matrix exponential of each matrix (scaling and squaring with Pade approximants)", {"a"},
+         InferSameSquare),
+      Op("linalg_matrix_sqrth",
+         "Principal square root of each symmetric positive semi-definite matrix (its lower triangle), V sqrt(W) V^T "
+         "from its eigendecomposition (negative eigenvalues count as 0)",
+         {"a"}, InferSameSquare),
+      Op("ormqr", "other multiplied by Q (or Q^T), from the left or the right, Q = H_1 ... H_k from geqrf's reflectors "
+         "and tau (LAPACK ormqr)",
+         {"reflectors", "tau", "other"}, InferOrmqr,
+         {{"left", AttrKind::kInt, "1: Q other; 0: other Q"}, {"transpose", AttrKind::kInt, "1: Q^T instead of Q"}}),
   };
 }
 

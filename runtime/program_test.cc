@@ -806,6 +806,39 @@ TEST(Program, Int64InputsAndInt64AndBoolOutputs) {
   }
 }
 
+// uint8 in, int8 and int16 out: held as i32 on the device; the store keeps the low bits, as
+// ATen's arithmetic in those dtypes wraps (uint8 200 + 100 comes back as int8 44, 255 + 100 as 99).
+TEST(Program, NarrowIntegerInputsAndOutputs) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4}, ops::DType::kU8);
+  const int hundred = g.AddConstant("hundred", {}, {100.0f});
+  const int sum = Node(g, "add", {x, hundred}, "sum");
+  const int product = Node(g, "mul", {x, x}, "product");
+  g.values[sum].dtype = ops::DType::kI8;
+  g.values[product].dtype = ops::DType::kI16;
+  g.inputs = {{"x", x}};
+  g.outputs = {{"sum", sum}, {"product", product}};
+  absl::StatusOr<compiler::CompileState> state = compiler::RunPipeline(std::move(g), {}, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  const ScheduledProgram& p = *state->program;
+  EXPECT_EQ(p.tensors[p.inputs[0].second].dtype, ops::DType::kU8);
+  HostTensor in{{4}, ops::DType::kU8, {0, 27, 200, 255}};
+  std::vector<HostTensor> outputs;
+  Status s = WriteLoadRun(p, {in}, &outputs);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(outputs.size(), 2u);
+  ASSERT_EQ(outputs[0].dtype, ops::DType::kI8);
+  std::vector<int8_t> sums(4);
+  ASSERT_EQ(outputs[0].bytes.size(), 4u);
+  std::memcpy(sums.data(), outputs[0].bytes.data(), 4);
+  EXPECT_EQ(sums, (std::vector<int8_t>{100, 127, 44, 99}));
+  ASSERT_EQ(outputs[1].dtype, ops::DType::kI16);
+  ASSERT_EQ(outputs[1].bytes.size(), 8u);
+  std::vector<int16_t> products(4);
+  std::memcpy(products.data(), outputs[1].bytes.data(), 8);
+  EXPECT_EQ(products, (std::vector<int16_t>{0, 729, -25536, -511}));
+}
+
 TEST(Executor, Int64InputBeyondInt32IsNamedWithItsElement) {
   std::vector<HostTensor> outputs;
   Status s = WriteLoadRun(Compile(IdsGraph()), {Int64s({2, 3}, {1, 2, 3, 4, int64_t{1} << 31, 6})}, &outputs);

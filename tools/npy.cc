@@ -22,10 +22,11 @@ namespace {
 // first entry of a dtype is what WriteNpy writes.
 constexpr std::pair<const char*, ops::DType> kDescrs[] = {
     {"<f4", ops::DType::kF32}, {"<f2", ops::DType::kF16}, {"<V2", ops::DType::kBF16}, {"|V2", ops::DType::kBF16},
-    {"<f8", ops::DType::kF64}, {"<i8", ops::DType::kI64}, {"<i4", ops::DType::kI32}, {"|b1", ops::DType::kBool}};
+    {"<f8", ops::DType::kF64}, {"<i8", ops::DType::kI64}, {"<i4", ops::DType::kI32}, {"<i2", ops::DType::kI16},
+    {"|i1", ops::DType::kI8},  {"|u1", ops::DType::kU8},  {"|b1", ops::DType::kBool}};
 constexpr const char* kSupportedDescrs =
     "little-endian float32 '<f4', float16 '<f2', bfloat16 '<V2' (ml_dtypes), float64 '<f8', int64 '<i8', "
-    "int32 '<i4' and bool '|b1'";
+    "int32 '<i4', int16 '<i2', int8 '|i1', uint8 '|u1' and bool '|b1'";
 
 std::optional<ops::DType> DTypeOfDescr(const std::string& descr) {
   for (const auto& [d, t] : kDescrs)

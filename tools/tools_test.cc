@@ -91,6 +91,9 @@ TEST(Npy, RoundTripsEveryHostDType) {
       {ops::DType::kF16, "<f2", {0x00, 0x3c, 0x00, 0xc0}},
       {ops::DType::kBF16, "<V2", {0x80, 0x3f, 0x00, 0xc0}},
       {ops::DType::kF64, "<f8", {0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0}},
+      {ops::DType::kI16, "<i2", {0x2c, 0x01, 0xff, 0xff}},
+      {ops::DType::kI8, "|i1", {0x7f, 0x80}},
+      {ops::DType::kU8, "|u1", {0xff, 0x00}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.descr);
@@ -139,7 +142,8 @@ TEST(Npy, MalformedHeadersAreClearErrors) {
             "x.npy: data holds 8 bytes, shape [4294967296, 4294967296, 4] needs more");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", 8)),
             "x.npy: dtype '>f8': supported are little-endian float32 '<f4', float16 '<f2', bfloat16 '<V2' "
-            "(ml_dtypes), float64 '<f8', int64 '<i8', int32 '<i4' and bool '|b1'");
+            "(ml_dtypes), float64 '<f8', int64 '<i8', int32 '<i4', int16 '<i2', int8 '|i1', uint8 '|u1' and bool "
+            "'|b1'");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", 4)),
             "x.npy: Fortran-ordered arrays are not supported");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'shape': (1,), }", 4)), "x.npy: header lacks 'fortran_order'");

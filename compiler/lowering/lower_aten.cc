@@ -38,6 +38,7 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddSamplingRules(r);
     AddSpecialRules(r);
     AddLinalgFactorRules(r);
+    AddLinalgSolveRules(r);
     return r;
   }();
   return rules;
@@ -108,8 +109,7 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
       return absl::InvalidArgumentError(absl::StrCat("output '", value_name, "' is not produced by the graph"));
     }
     // The caller gets the dtype torch.export recorded (argmax: int64, eq: bool, a float64 model:
-    // float64); one the host side does not carry (uint8, int8, int16) is an error rather than a
-    // result in another dtype. A value without a recorded dtype comes back as f32.
+    // float64); one the host side does not carry is an error rather than a result in another dtype. A value without a recorded dtype comes back as f32.
     auto meta = aten.values.find(value_name);
     const bool recorded = meta != aten.values.end() && meta->second.dtype != TorchDType::kUnknown;
     if (recorded && !HostDType(meta->second.dtype))

@@ -36,6 +36,9 @@ std::optional<ops::DType> HostDType(TorchDType t) {
     case TorchDType::kLong: return ops::DType::kI64;
     case TorchDType::kInt: return ops::DType::kI32;
     case TorchDType::kBool: return ops::DType::kBool;
+    case TorchDType::kChar: return ops::DType::kI8;
+    case TorchDType::kByte: return ops::DType::kU8;
+    case TorchDType::kShort: return ops::DType::kI16;
     default: return std::nullopt;
   }
 }

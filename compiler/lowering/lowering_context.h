@@ -16,11 +16,12 @@
 namespace kiln::compiler {
 
 // The host dtype of a user input or output or the dtype of an archive weight, as the DMA and
-// ops::LoadAsFloat know it: float32/16/64, bfloat16, int64, int32, bool. The device stores integers
-// and bools as i32 and computes in fp32 (ops/dtype.h), so they are exact up to 2^24: token ids,
-// indices and masks. nullopt for the others (uint8, int8, int16).
+// ops::LoadAsFloat know it: float32/16/64, bfloat16, int64, int32, int16, int8, uint8, bool. The
+// device stores integers and bools as i32 and computes in fp32 (ops/dtype.h), so they are exact up
+// to 2^24: token ids, indices and masks. nullopt for the others (complex, unknown).
 std::optional<ops::DType> HostDType(TorchDType t);
-inline constexpr char kHostDTypeNames[] = "float32, float16, bfloat16, float64, int64, int32 or bool";
+inline constexpr char kHostDTypeNames[] =
+    "float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8 or bool";
 
 class LoweringContext {
  public:

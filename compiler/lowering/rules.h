@@ -41,6 +41,7 @@ void AddSamplingRules(RuleTable& rules);     // rules_sampling.cc: distances, co
 void AddConvolutionRules(RuleTable& rules);  // rules_conv.cc: convolution (1-D, 2-D, 3-D, transposed) and its backward
 void AddBackwardRules(RuleTable& rules);     // rules_backward.cc: gradients of pooling, conv, norms, embedding
 void AddLinalgFactorRules(RuleTable& rules);  // rules_linalg2.cc: det, slogdet, inv, solve, Cholesky
+void AddLinalgSolveRules(RuleTable& rules);   // rules_linalg3.cc: triangular solves, LU unpacking, LDL, ormqr, exp
 void AddSpecialRules(RuleTable& rules);      // rules_special.cc: gamma, Bessel, polynomials, copysign, ...
 
 }  // namespace kiln::compiler

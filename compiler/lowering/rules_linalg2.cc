@@ -8,6 +8,7 @@
 // program, so _linalg_check_errors (and check_errors=True) resolve to nothing: where PyTorch raises
 // on a singular or indefinite matrix, the device returns inf/NaN and a nonzero info.
 #include "absl/strings/str_cat.h"
+#include "compiler/lowering/linalg_args.h"
 #include "compiler/lowering/op_builder.h"
 #include "compiler/lowering/rules.h"
 #include "ops/shape_util.h"
@@ -21,44 +22,10 @@ constexpr char kVectorsUpToSign[] =
     "each vector is defined only up to sign and the device does not reproduce LAPACK's choice; the values alone "
     "(torch.linalg.svdvals, eigvalsh) are supported";
 
-ops::Shape Batch(const ops::Shape& s) { return ops::Shape(s.begin(), s.end() - 2); }
-
 // Errors when the graph reads output `i` (named `what`), which the device does not compute.
 absl::Status RefuseOutput(OpBuilder& b, size_t i, const char* what, const char* why = kOnlyAutogradReads) {
   if (!b.Wants(i)) return absl::OkStatus();
   return b.Error(absl::StrCat("output ", i, " (", what, ") is not computed on the device: ", why));
-}
-
-// `x` as a batch of square matrices, or an error naming the argument and its shape.
-absl::StatusOr<int> SquareArg(LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, arg));
-  const ops::Shape& s = ctx.graph().values[x].shape;
-  if (s.size() < 2 || s[s.size() - 1] != s[s.size() - 2])
-    return ctx.NodeError(node, absl::StrCat(arg, " must be a batch of square matrices [..., n, n], got ",
-                                            ops::ShapeToString(s)));
-  return x;
-}
-
-// `a` [..., n, n] and `b` [..., n, k] expanded to their broadcast batch.
-absl::Status BroadcastBatch(OpBuilder& b, int* a, int* rhs) {
-  const ops::Shape sa = b.Shape(*a), sb = b.Shape(*rhs);
-  ops::Shape batch;
-  if (std::string err = ops::BroadcastShapes(Batch(sa), Batch(sb), &batch); !err.empty())
-    return b.Error(absl::StrCat("the batch dims of ", ops::ShapeToString(sa), " and ", ops::ShapeToString(sb),
-                                " do not broadcast"));
-  ops::Shape full_a = batch, full_b = batch;
-  full_a.insert(full_a.end(), sa.end() - 2, sa.end());
-  full_b.insert(full_b.end(), sb.end() - 2, sb.end());
-  KILN_ASSIGN_OR_RETURN(*a, b.Expand(*a, full_a));
-  KILN_ASSIGN_OR_RETURN(*rhs, b.Expand(*rhs, full_b));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int> Transposed(OpBuilder& b, int x) {
-  std::vector<int64_t> dims;
-  for (size_t d = 0; d < b.Shape(x).size(); ++d) dims.push_back(static_cast<int64_t>(d));
-  std::swap(dims[dims.size() - 1], dims[dims.size() - 2]);
-  return b.Permute(x, dims);
 }
 
 absl::StatusOr<int> Info(OpBuilder& b, int a, int factorization) {
@@ -206,14 +173,6 @@ absl::Status Eigh(LoweringContext& ctx, const AtenNode& node) {
   return EmitAndBind(ctx, node, "linalg_eigvalsh", {a}, attrs);
 }
 
-absl::StatusOr<int> MatrixArg(LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
-  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, arg));
-  const ops::Shape& s = ctx.graph().values[x].shape;
-  if (s.size() < 2)
-    return ctx.NodeError(node, absl::StrCat(arg, " must be a batch of matrices [..., m, n], got ", ops::ShapeToString(s)));
-  return x;
-}
-
 // geqrf(self) -> (a, tau).
 absl::Status Geqrf(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
@@ -264,7 +223,7 @@ absl::Status Pinv(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto atol, ctx.OptionalTensor(node, "atol"));
   KILN_ASSIGN_OR_RETURN(auto rtol, ctx.OptionalTensor(node, "rtol"));
   KILN_ASSIGN_OR_RETURN(auto hermitian, ctx.Bool(node, "hermitian", false));
-  const ops::Shape batch = Batch(b.Shape(a));
+  const ops::Shape batch = BatchDims(b.Shape(a));
   std::vector<int> inputs = {a};
   if (rtol && !atol) atol = b.Scalar(0.0);
   for (auto [tol, name] : {std::pair{atol, "atol"}, std::pair{rtol, "rtol"}}) {

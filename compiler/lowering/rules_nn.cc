@@ -525,8 +525,10 @@ absl::Status GroupNorm(LoweringContext& ctx, const AtenNode& node) {
 // the same in training mode; it also updates the running statistics in place, which torch.export
 // turns into _native_batch_norm_legit_functional (below) plus a buffer mutation that the .pt2 reader
 // rejects by name. In inference mode it normalizes with the running statistics (mean/rstd are empty).
-// _native_batch_norm_legit_functional returns the updated statistics as outputs 3 and 4:
-// (1 - momentum) * running + momentum * batch (the variance unbiased), or the running ones unchanged.
+// _native_batch_norm_legit_functional returns the updated statistics as outputs 3 and 4
+// (kRunningOut): (1 - momentum) * running + momentum * batch (the variance unbiased), or the running
+// ones unchanged.
+template <size_t kRunningOut = 3>
 absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "input"));
   KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
@@ -539,9 +541,9 @@ absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
   if (!training) {
     if (!running_stats) return ctx.NodeError(node, "inference mode needs running statistics");
     KILN_RETURN_IF_ERROR(BatchNormNoTraining(ctx, node));
-    for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
+    for (size_t i = kRunningOut; i < kRunningOut + 2 && i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
-      KILN_ASSIGN_OR_RETURN(auto unchanged, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
+      KILN_ASSIGN_OR_RETURN(auto unchanged, ctx.Tensor(node, i == kRunningOut ? "running_mean" : "running_var"));
       KILN_RETURN_IF_ERROR(ctx.Bind(node, unchanged, i));
     }
     return absl::OkStatus();
@@ -553,18 +555,18 @@ absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
   stats.SetInts("dims", dims).SetInt("keepdim", 1);
   KILN_ASSIGN_OR_RETURN(Moments m, Normalize(ctx, node, x, stats, eps));
   KILN_RETURN_IF_ERROR(AffineAndBind(ctx, node, m.normalized, in.size(), in[1], weight, bias, m, {in[1]}));
-  const bool wants_update = (node.outputs.size() > 3 && !node.outputs[3].empty()) ||
-                            (node.outputs.size() > 4 && !node.outputs[4].empty());
+  const bool wants_update = (node.outputs.size() > kRunningOut && !node.outputs[kRunningOut].empty()) ||
+                            (node.outputs.size() > kRunningOut + 1 && !node.outputs[kRunningOut + 1].empty());
   if (!wants_update) return absl::OkStatus();
   KILN_ASSIGN_OR_RETURN(auto momentum, ctx.Float(node, "momentum"));
   const double count = static_cast<double>(ops::NumElements(in) / std::max<int64_t>(in[1], 1));
   ops::Attrs flat;
   flat.SetInts("shape", {in[1]});
-  for (size_t i = 3; i < 5 && i < node.outputs.size(); ++i) {
+  for (size_t i = kRunningOut; i < kRunningOut + 2 && i < node.outputs.size(); ++i) {
     if (node.outputs[i].empty()) continue;
-    KILN_ASSIGN_OR_RETURN(auto running, ctx.Tensor(node, i == 3 ? "running_mean" : "running_var"));
+    KILN_ASSIGN_OR_RETURN(auto running, ctx.Tensor(node, i == kRunningOut ? "running_mean" : "running_var"));
     int batch = m.mean;
-    if (i == 4) {  // the running variance is unbiased
+    if (i == kRunningOut + 1) {  // the running variance is unbiased
       KILN_ASSIGN_OR_RETURN(batch, ctx.Emit(node, "mul", {m.var, ctx.ScalarConstant(count / std::max(count - 1, 1.0))}));
     }
     KILN_ASSIGN_OR_RETURN(auto batch_flat, ctx.Emit(node, "reshape", {batch}, flat));
@@ -575,6 +577,16 @@ absl::Status BatchNormLegit(LoweringContext& ctx, const AtenNode& node) {
     KILN_RETURN_IF_ERROR(ctx.Bind(node, *v, i));
   }
   return absl::OkStatus();
+}
+
+// _batch_norm_with_update_functional(input, weight?, bias?, running_mean, running_var, momentum, eps)
+// -> (out, save_mean, save_rstd, reserve, running_mean_out, running_var_out): training-mode batch
+// norm with the updated running statistics as outputs 4 and 5; reserve is cuDNN's workspace, empty
+// on every other backend.
+absl::Status BatchNormWithUpdate(LoweringContext& ctx, const AtenNode& node) {
+  KILN_RETURN_IF_ERROR(BatchNormLegit<4>(ctx, node));
+  if (node.outputs.size() <= 3 || node.outputs[3].empty()) return absl::OkStatus();
+  return ctx.Bind(node, ctx.graph().AddConstant(node.name + "_reserve", {0}, {}), 3);
 }
 
 // prod.default (all dims) and prod.dim_int (one dim).
@@ -675,14 +687,17 @@ void AddNeuralNetRules(RuleTable& rules) {
   Lowered(rules, "aten.mm.default", Matmul, "matmul");
   Lowered(rules, "aten.bmm.default", Matmul, "matmul");
   Lowered(rules, "aten._native_batch_norm_legit_no_training.default", BatchNormNoTraining, "batch_norm");
-  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormLegit,
+  Decomposed(rules, "aten._native_batch_norm_legit.no_stats", BatchNormLegit<>,
              "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics; mean and rstd outputs too)");
-  Decomposed(rules, "aten._native_batch_norm_legit.default", BatchNormLegit,
+  Decomposed(rules, "aten._native_batch_norm_legit.default", BatchNormLegit<>,
              "reduce_mean, sub, mul, add, rsqrt, reshape (training: batch statistics and mean/rstd outputs), "
              "batch_norm (inference)");
-  Decomposed(rules, "aten._native_batch_norm_legit_functional.default", BatchNormLegit,
+  Decomposed(rules, "aten._native_batch_norm_legit_functional.default", BatchNormLegit<>,
              "reduce_mean, sub, mul, add, rsqrt, reshape (training: batch statistics and mean/rstd outputs; the "
              "updated running statistics), batch_norm (inference)");
+  Decomposed(rules, "aten._batch_norm_with_update_functional.default", BatchNormWithUpdate,
+             "reduce_mean, sub, mul, add, rsqrt, reshape (batch statistics and mean/rstd outputs; the updated "
+             "running statistics)");
   Lowered(rules, "aten.native_layer_norm.default", LayerNorm,
           "layer_norm; mean and rstd outputs: reduce_mean, sub, mul, add, rsqrt");
   Decomposed(rules, "aten.native_group_norm.default", GroupNorm,

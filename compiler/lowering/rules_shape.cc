@@ -221,7 +221,8 @@ std::optional<std::pair<int64_t, int64_t>> NarrowIntegerRange(TorchDType t) {
 // integers, or to float64) is the value itself, x.to(bool) is x != 0 and float to int32/int64 is
 // trunc(x); to float16/bfloat16 rounds to what that type holds. To int8, uint8 and int16 (held as
 // fp32 integers like the others) the value wraps around as ATen's conversion does on the host (the
-// low bits of the truncated int32): lo + (trunc(x) - lo) mod 2^bits.
+// low bits of the truncated int32): lo + ((trunc(x) mod 2^bits) - lo) mod 2^bits, exact for every
+// |x| < 2^31; beyond int32, and NaN or inf, x86 converts to INT32_MIN, whose low bits are 0.
 absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const TorchDType from = ctx.DTypeOf(node, "self");
@@ -246,12 +247,18 @@ absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   if (to_range) {
     int whole = x;
     if (float_from) {
-      KILN_ASSIGN_OR_RETURN(whole, ctx.Emit(node, "trunc", {x}));
+      KILN_ASSIGN_OR_RETURN(auto truncated, ctx.Emit(node, "trunc", {x}));
+      KILN_ASSIGN_OR_RETURN(auto magnitude, ctx.Emit(node, "abs", {truncated}));
+      KILN_ASSIGN_OR_RETURN(auto in_int32, ctx.Emit(node, "lt", {magnitude, ctx.ScalarConstant(2147483648.0)}));
+      KILN_ASSIGN_OR_RETURN(whole, ctx.Emit(node, "where", {in_int32, truncated, ctx.ScalarConstant(0.0)}));
     }
+    // The low bits first (fmod is exact), so that shifting by lo never leaves fp32's exact integers.
+    const int span = ctx.ScalarConstant(static_cast<double>(to_range->second - to_range->first + 1));
+    KILN_ASSIGN_OR_RETURN(auto low_bits, ctx.Emit(node, "remainder", {whole, span}));
+    if (to_range->first == 0) return ctx.Bind(node, low_bits);
     const int lo = ctx.ScalarConstant(static_cast<double>(to_range->first));
-    KILN_ASSIGN_OR_RETURN(auto offset, ctx.Emit(node, "sub", {whole, lo}));
-    const double span = static_cast<double>(to_range->second - to_range->first + 1);
-    KILN_ASSIGN_OR_RETURN(auto wrapped, ctx.Emit(node, "remainder", {offset, ctx.ScalarConstant(span)}));
+    KILN_ASSIGN_OR_RETURN(auto offset, ctx.Emit(node, "sub", {low_bits, lo}));
+    KILN_ASSIGN_OR_RETURN(auto wrapped, ctx.Emit(node, "remainder", {offset, span}));
     return EmitAndBind(ctx, node, "add", {wrapped, lo});
   }
   // To float16 / bfloat16: the value that type holds, still fp32 on the device (ops/convert.cc).
@@ -344,7 +351,8 @@ void AddShapeRules(RuleTable& rules) {
   Resolved(rules, "aten.alias.default", Identity, "the input value itself");
   Resolved(rules, "aten._to_copy.default", ToCopy,
            "the input value when every value converts exactly; x != 0 (logical_not twice) to bool; trunc from "
-           "float to integer; to int8/uint8/int16 wrapped around as ATen converts (trunc, sub, remainder, add)");
+           "float to integer; to int8/uint8/int16 wrapped around as ATen converts (from float: trunc, and 0 beyond int32 with abs, lt, "
+           "where; then remainder, and for the signed ones sub, remainder, add)");
   Lowered(rules, "aten.copy.default", Copy, "expand (none when the shapes match)");
   Resolved(rules, "aten.contiguous.default", Identity, "the input value itself");
 }

@@ -1,7 +1,8 @@
 // Lowering rules for order statistics and searches: median and nanmedian (argsort, then a gather at a
 // position counted from the NaNs), kthvalue (argsort, then a gather at k - 1), mode and cummax/cummin
 // (a comparison of every element with every other along the dim), searchsorted and bucketize (a count
-// of the boundaries below each value), and histc and histogram (a scatter-add of each value's bin).
+// of the boundaries below each value), and histc, histogram and histogramdd (a scatter-add of each
+// value's bin).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -365,6 +366,58 @@ absl::Status Histc(LoweringContext& ctx, const AtenNode& node) {
 // whose last is `hi`, and their density when asked; binds both outputs. Defined below.
 absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins);
 
+absl::Status CheckBins(LoweringContext& ctx, const AtenNode& node, int64_t bins) {
+  if (bins <= 0) return ctx.NodeError(node, absl::StrCat("bins must be positive, got ", bins));
+  if (bins >= (int64_t{1} << 24))
+    return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
+  return absl::OkStatus();
+}
+
+// The outer edges (lo, hi) of a histogram of `flat` [n], as ATen picks them: `range` (a, b) when
+// given, else the data's min and max; widened by 0.5 each way when empty (-0.5, 0.5 without data).
+absl::StatusOr<std::pair<int, int>> OuterEdges(LoweringContext& ctx, const AtenNode& node, int flat,
+                                               std::optional<std::pair<double, double>> range) {
+  if (range) {
+    auto [a, b] = *range;
+    if (!std::isfinite(a) || !std::isfinite(b) || a > b)
+      return ctx.NodeError(node, absl::StrCat("range (", a, ", ", b, ") must be finite with min <= max"));
+    if (a == b) a -= 0.5, b += 0.5;
+    return std::pair{ctx.ScalarConstant(static_cast<float>(a)), ctx.ScalarConstant(static_cast<float>(b))};
+  }
+  if (ctx.graph().values[flat].shape[0] == 0) return std::pair{ctx.ScalarConstant(-0.5), ctx.ScalarConstant(0.5)};
+  ops::Attrs all;
+  all.SetInts("dims", {}).SetInt("keepdim", 0);
+  KILN_ASSIGN_OR_RETURN(auto data_lo, ctx.Emit(node, "reduce_min", {flat}, all));
+  KILN_ASSIGN_OR_RETURN(auto data_hi, ctx.Emit(node, "reduce_max", {flat}, all));
+  KILN_ASSIGN_OR_RETURN(auto same, ctx.Emit(node, "eq", {data_lo, data_hi}));
+  KILN_ASSIGN_OR_RETURN(auto widen, ctx.Emit(node, "mul", {same, ctx.ScalarConstant(0.5)}));
+  KILN_ASSIGN_OR_RETURN(auto lo, ctx.Emit(node, "sub", {data_lo, widen}));
+  KILN_ASSIGN_OR_RETURN(auto hi, ctx.Emit(node, "add", {data_hi, widen}));
+  return std::pair{lo, hi};
+}
+
+// linspace(lo, hi, bins + 1) as ATen computes it in fp32: start + step * i for the first half, end -
+// step * (steps - 1 - i) after. `tag` keeps the constants of several edge vectors apart.
+absl::StatusOr<int> LinspaceEdges(LoweringContext& ctx, const AtenNode& node, int lo, int hi, int64_t bins,
+                                  const std::string& tag = "") {
+  std::vector<float> from_lo(bins + 1), from_hi(bins + 1), first_half(bins + 1);
+  for (int64_t i = 0; i <= bins; ++i) {
+    from_lo[i] = static_cast<float>(i);
+    from_hi[i] = static_cast<float>(bins - i);
+    first_half[i] = i < (bins + 1) / 2 ? 1.0f : 0.0f;
+  }
+  const int up = ctx.graph().AddConstant(node.name + tag + "_from_lo", {bins + 1}, std::move(from_lo));
+  const int down = ctx.graph().AddConstant(node.name + tag + "_from_hi", {bins + 1}, std::move(from_hi));
+  const int half = ctx.graph().AddConstant(node.name + tag + "_first_half", {bins + 1}, std::move(first_half));
+  KILN_ASSIGN_OR_RETURN(auto span, ctx.Emit(node, "sub", {hi, lo}));
+  KILN_ASSIGN_OR_RETURN(auto step, ctx.Emit(node, "div", {span, ctx.ScalarConstant(static_cast<double>(bins))}));
+  KILN_ASSIGN_OR_RETURN(auto rise, ctx.Emit(node, "mul", {step, up}));
+  KILN_ASSIGN_OR_RETURN(auto ascending, ctx.Emit(node, "add", {lo, rise}));
+  KILN_ASSIGN_OR_RETURN(auto fall, ctx.Emit(node, "mul", {step, down}));
+  KILN_ASSIGN_OR_RETURN(auto descending, ctx.Emit(node, "sub", {hi, fall}));
+  return ctx.Emit(node, "where", {half, ascending, descending});
+}
+
 // histogram(x, bins, range, weight, density) -> (hist, bin_edges), as ATen's CPU kernel: the edges are
 // linspace(lo, hi, bins + 1) in fp32 over the range (the data's min and max without one; widened by
 // 0.5 each way when empty), each element in [edge 0, edge bins] falls in the bin of the last edge at
@@ -373,52 +426,18 @@ absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int
 absl::Status Histogram(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   KILN_ASSIGN_OR_RETURN(auto bins, ctx.Int(node, "bins", 100));
-  if (bins <= 0) return ctx.NodeError(node, absl::StrCat("bins must be positive, got ", bins));
-  if (bins >= (int64_t{1} << 24))
-    return ctx.NodeError(node, absl::StrCat(bins, " bins is beyond 2^24, the indices fp32 holds exactly"));
+  KILN_RETURN_IF_ERROR(CheckBins(ctx, node, bins));
   const int64_t n = ops::NumElements(ctx.graph().values[x].shape);
   KILN_ASSIGN_OR_RETURN(auto flat, Reshaped(ctx, node, x, {n}));
-  int lo, hi;
-  if (const Argument* range = node.Find("range"); range && range->kind == Argument::Kind::kFloats) {
-    if (range->floats.size() != 2)
-      return ctx.NodeError(node, absl::StrCat("range must be (min, max), got ", range->floats.size(), " values"));
-    double a = range->floats[0], b = range->floats[1];
-    if (!std::isfinite(a) || !std::isfinite(b) || a > b)
-      return ctx.NodeError(node, absl::StrCat("range (", a, ", ", b, ") must be finite with min <= max"));
-    if (a == b) a -= 0.5, b += 0.5;
-    lo = ctx.ScalarConstant(static_cast<float>(a));
-    hi = ctx.ScalarConstant(static_cast<float>(b));
-  } else if (n == 0) {
-    lo = ctx.ScalarConstant(-0.5);
-    hi = ctx.ScalarConstant(0.5);
-  } else {
-    ops::Attrs all;
-    all.SetInts("dims", {}).SetInt("keepdim", 0);
-    KILN_ASSIGN_OR_RETURN(auto data_lo, ctx.Emit(node, "reduce_min", {flat}, all));
-    KILN_ASSIGN_OR_RETURN(auto data_hi, ctx.Emit(node, "reduce_max", {flat}, all));
-    KILN_ASSIGN_OR_RETURN(auto same, ctx.Emit(node, "eq", {data_lo, data_hi}));
-    KILN_ASSIGN_OR_RETURN(auto widen, ctx.Emit(node, "mul", {same, ctx.ScalarConstant(0.5)}));
-    KILN_ASSIGN_OR_RETURN(lo, ctx.Emit(node, "sub", {data_lo, widen}));
-    KILN_ASSIGN_OR_RETURN(hi, ctx.Emit(node, "add", {data_hi, widen}));
+  std::optional<std::pair<double, double>> range;
+  if (const Argument* r = node.Find("range"); r && r->kind == Argument::Kind::kFloats) {
+    if (r->floats.size() != 2)
+      return ctx.NodeError(node, absl::StrCat("range must be (min, max), got ", r->floats.size(), " values"));
+    range = {r->floats[0], r->floats[1]};
   }
-  // linspace as ATen computes it: start + step * i for the first half, end - step * (steps - 1 - i) after.
-  std::vector<float> from_lo(bins + 1), from_hi(bins + 1), first_half(bins + 1);
-  for (int64_t i = 0; i <= bins; ++i) {
-    from_lo[i] = static_cast<float>(i);
-    from_hi[i] = static_cast<float>(bins - i);
-    first_half[i] = i < (bins + 1) / 2 ? 1.0f : 0.0f;
-  }
-  const int up = ctx.graph().AddConstant(node.name + "_from_lo", {bins + 1}, std::move(from_lo));
-  const int down = ctx.graph().AddConstant(node.name + "_from_hi", {bins + 1}, std::move(from_hi));
-  const int half = ctx.graph().AddConstant(node.name + "_first_half", {bins + 1}, std::move(first_half));
-  KILN_ASSIGN_OR_RETURN(auto span, ctx.Emit(node, "sub", {hi, lo}));
-  KILN_ASSIGN_OR_RETURN(auto step, ctx.Emit(node, "div", {span, ctx.ScalarConstant(static_cast<double>(bins))}));
-  KILN_ASSIGN_OR_RETURN(auto rise, ctx.Emit(node, "mul", {step, up}));
-  KILN_ASSIGN_OR_RETURN(auto ascending, ctx.Emit(node, "add", {lo, rise}));
-  KILN_ASSIGN_OR_RETURN(auto fall, ctx.Emit(node, "mul", {step, down}));
-  KILN_ASSIGN_OR_RETURN(auto descending, ctx.Emit(node, "sub", {hi, fall}));
-  KILN_ASSIGN_OR_RETURN(auto edges, ctx.Emit(node, "where", {half, ascending, descending}));
-  return BinCounts(ctx, node, flat, edges, hi, bins);
+  KILN_ASSIGN_OR_RETURN(auto outer, OuterEdges(ctx, node, flat, range));
+  KILN_ASSIGN_OR_RETURN(auto edges, LinspaceEdges(ctx, node, outer.first, outer.second, bins));
+  return BinCounts(ctx, node, flat, edges, outer.second, bins);
 }
 
 // histogram.bins_tensor: the edges given (increasing, as ATen requires), each element in the bin of
@@ -441,6 +460,70 @@ absl::Status HistogramEdges(LoweringContext& ctx, const AtenNode& node) {
   return BinCounts(ctx, node, flat, edges, hi, bins);
 }
 
+// Each element of `flat` [n]'s bin among the increasing `edges` [bins + 1] whose last is `hi`: the
+// last edge at or below it (the last bin also holds hi); NaN outside [edge 0, hi] and for NaN.
+absl::StatusOr<int> BinIndex(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins) {
+  const int64_t n = ctx.graph().values[flat].shape[0];
+  if (std::string err = ops::CheckShape({n, bins + 1}); !err.empty())
+    return ctx.NodeError(node, "the comparison of each element with each bin edge: " + err);
+  KILN_ASSIGN_OR_RETURN(auto column, Reshaped(ctx, node, flat, {n, 1}));
+  KILN_ASSIGN_OR_RETURN(auto row, Reshaped(ctx, node, edges, {1, bins + 1}));
+  KILN_ASSIGN_OR_RETURN(auto at_or_below, ctx.Emit(node, "le", {row, column}));
+  ops::Attrs sum;
+  sum.SetInts("dims", {1}).SetInt("keepdim", 0);
+  KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "reduce_sum", {at_or_below}, sum));
+  KILN_ASSIGN_OR_RETURN(auto bin, ctx.Emit(node, "sub", {count, ctx.ScalarConstant(1.0)}));
+  KILN_ASSIGN_OR_RETURN(bin, ctx.Emit(node, "minimum", {bin, ctx.ScalarConstant(static_cast<double>(bins - 1))}));
+  // Inside [edge 0, edge bins] = [lo, hi]: edge 0 is at or below, and hi at or above.
+  KILN_ASSIGN_OR_RETURN(auto above_lo, ctx.Emit(node, "lt", {ctx.ScalarConstant(0.0), count}));
+  KILN_ASSIGN_OR_RETURN(auto below_hi, ctx.Emit(node, "le", {flat, hi}));
+  KILN_ASSIGN_OR_RETURN(auto inside, ctx.Emit(node, "logical_and", {above_lo, below_hi}));
+  const int nan = ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN());
+  return ctx.Emit(node, "where", {inside, bin, nan});
+}
+
+// Scatter-adds the weight (or one) of each of the n elements into zeros [bins] at `index` (NaN: none).
+absl::StatusOr<int> ScatterCounts(LoweringContext& ctx, const AtenNode& node, int index, std::optional<int> weight,
+                                  int64_t n, int64_t bins) {
+  ops::Attrs zeros;
+  zeros.SetInts("shape", {bins});
+  KILN_ASSIGN_OR_RETURN(auto hist, ctx.Emit(node, "expand", {ctx.ScalarConstant(0.0)}, zeros));
+  if (n == 0) return hist;
+  int source;
+  if (weight) {
+    KILN_ASSIGN_OR_RETURN(source, Reshaped(ctx, node, *weight, {n}));
+  } else {
+    ops::Attrs ones;
+    ones.SetInts("shape", {n});
+    KILN_ASSIGN_OR_RETURN(source, ctx.Emit(node, "expand", {ctx.ScalarConstant(1.0)}, ones));
+  }
+  ops::Attrs scatter;
+  scatter.SetInt("dim", 0).SetInt("reduce", 1).SetInt("include_self", 1);
+  return ctx.Emit(node, "scatter", {hist, index, source}, scatter);
+}
+
+// hist / its sum / the width of each bin along `dim` (edges[1:] - edges[:-1]).
+absl::StatusOr<int> DivideByWidths(LoweringContext& ctx, const AtenNode& node, int hist, int edges, int64_t bins,
+                                   size_t dim, size_t rank) {
+  ops::Attrs left_edges, right_edges;
+  left_edges.SetInt("dim", 0).SetInt("start", 0).SetInt("end", bins).SetInt("step", 1);
+  right_edges.SetInt("dim", 0).SetInt("start", 1).SetInt("end", bins + 1).SetInt("step", 1);
+  KILN_ASSIGN_OR_RETURN(auto left, ctx.Emit(node, "slice", {edges}, left_edges));
+  KILN_ASSIGN_OR_RETURN(auto right, ctx.Emit(node, "slice", {edges}, right_edges));
+  KILN_ASSIGN_OR_RETURN(auto width, ctx.Emit(node, "sub", {right, left}));
+  ops::Shape along(rank, 1);
+  along[dim] = bins;
+  KILN_ASSIGN_OR_RETURN(width, Reshaped(ctx, node, width, along));
+  return ctx.Emit(node, "div", {hist, width});
+}
+
+absl::StatusOr<int> DivideBySum(LoweringContext& ctx, const AtenNode& node, int hist) {
+  ops::Attrs all;
+  all.SetInts("dims", {}).SetInt("keepdim", 0);
+  KILN_ASSIGN_OR_RETURN(auto total, ctx.Emit(node, "reduce_sum", {hist}, all));
+  return ctx.Emit(node, "div", {hist, total});
+}
+
 absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int edges, int hi, int64_t bins) {
   KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
   KILN_ASSIGN_OR_RETURN(auto density, ctx.Bool(node, "density", false));
@@ -450,51 +533,112 @@ absl::Status BinCounts(LoweringContext& ctx, const AtenNode& node, int flat, int
                                             " must have the input's ", n, " elements"));
   if (node.outputs.size() > 1 && !node.outputs[1].empty()) KILN_RETURN_IF_ERROR(ctx.Bind(node, edges, 1));
   if (node.outputs.empty() || node.outputs[0].empty()) return absl::OkStatus();
-  ops::Attrs zeros;
-  zeros.SetInts("shape", {bins});
-  KILN_ASSIGN_OR_RETURN(auto hist, ctx.Emit(node, "expand", {ctx.ScalarConstant(0.0)}, zeros));
+  int index = flat;
   if (n > 0) {
-    if (std::string err = ops::CheckShape({n, bins + 1}); !err.empty())
-      return ctx.NodeError(node, "the comparison of each element with each bin edge: " + err);
-    KILN_ASSIGN_OR_RETURN(auto column, Reshaped(ctx, node, flat, {n, 1}));
-    KILN_ASSIGN_OR_RETURN(auto row, Reshaped(ctx, node, edges, {1, bins + 1}));
-    KILN_ASSIGN_OR_RETURN(auto at_or_below, ctx.Emit(node, "le", {row, column}));
-    ops::Attrs sum;
-    sum.SetInts("dims", {1}).SetInt("keepdim", 0);
-    KILN_ASSIGN_OR_RETURN(auto count, ctx.Emit(node, "reduce_sum", {at_or_below}, sum));
-    KILN_ASSIGN_OR_RETURN(auto bin, ctx.Emit(node, "sub", {count, ctx.ScalarConstant(1.0)}));
-    KILN_ASSIGN_OR_RETURN(bin, ctx.Emit(node, "minimum", {bin, ctx.ScalarConstant(static_cast<double>(bins - 1))}));
-    // Inside [edge 0, edge bins] = [lo, hi]: edge 0 is at or below, and hi at or above.
-    KILN_ASSIGN_OR_RETURN(auto above_lo, ctx.Emit(node, "lt", {ctx.ScalarConstant(0.0), count}));
-    KILN_ASSIGN_OR_RETURN(auto below_hi, ctx.Emit(node, "le", {flat, hi}));
-    KILN_ASSIGN_OR_RETURN(auto inside, ctx.Emit(node, "logical_and", {above_lo, below_hi}));
-    const int nan = ctx.ScalarConstant(std::numeric_limits<double>::quiet_NaN());
-    KILN_ASSIGN_OR_RETURN(auto index, ctx.Emit(node, "where", {inside, bin, nan}));
-    int source;
-    if (weight) {
-      KILN_ASSIGN_OR_RETURN(source, Reshaped(ctx, node, *weight, {n}));
-    } else {
-      ops::Attrs ones;
-      ones.SetInts("shape", {n});
-      KILN_ASSIGN_OR_RETURN(source, ctx.Emit(node, "expand", {ctx.ScalarConstant(1.0)}, ones));
-    }
-    ops::Attrs scatter;
-    scatter.SetInt("dim", 0).SetInt("reduce", 1).SetInt("include_self", 1);
-    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "scatter", {hist, index, source}, scatter));
+    KILN_ASSIGN_OR_RETURN(index, BinIndex(ctx, node, flat, edges, hi, bins));
   }
+  KILN_ASSIGN_OR_RETURN(auto hist, ScatterCounts(ctx, node, index, weight, n, bins));
   if (density) {
-    ops::Attrs all;
-    all.SetInts("dims", {}).SetInt("keepdim", 0);
-    KILN_ASSIGN_OR_RETURN(auto total, ctx.Emit(node, "reduce_sum", {hist}, all));
-    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "div", {hist, total}));
-    // Each bin's width, edges[1:] - edges[:-1].
-    ops::Attrs left_edges, right_edges;
-    left_edges.SetInt("dim", 0).SetInt("start", 0).SetInt("end", bins).SetInt("step", 1);
-    right_edges.SetInt("dim", 0).SetInt("start", 1).SetInt("end", bins + 1).SetInt("step", 1);
-    KILN_ASSIGN_OR_RETURN(auto left, ctx.Emit(node, "slice", {edges}, left_edges));
-    KILN_ASSIGN_OR_RETURN(auto right, ctx.Emit(node, "slice", {edges}, right_edges));
-    KILN_ASSIGN_OR_RETURN(auto width, ctx.Emit(node, "sub", {right, left}));
-    KILN_ASSIGN_OR_RETURN(hist, ctx.Emit(node, "div", {hist, width}));
+    KILN_ASSIGN_OR_RETURN(hist, DivideBySum(ctx, node, hist));
+    KILN_ASSIGN_OR_RETURN(hist, DivideByWidths(ctx, node, hist, edges, bins, 0, 1));
+  }
+  return ctx.Bind(node, hist);
+}
+
+// _histogramdd_bin_edges(self [..., D], bins [D], range, weight, density) -> D edge vectors, and
+// _histogramdd_from_bin_cts(...) -> hist [bins...]: torch.histogramdd with bin counts, as ATen's CPU
+// kernel. Each of the D columns gets its edges as histogram's (from its own pair of `range` or its
+// own min and max); _histogramdd_from_bin_tensors(self, bins: D edge vectors, weight, density) takes
+// them as given (increasing, as ATen requires). An element falls in the bin whose per-dim bins are
+// those of its coordinates (each as histogram's), and in none when a coordinate is outside its
+// edges. The counts are a scatter-add at the flattened bin index (a NaN index, from any dim, adds
+// nothing); density divides by their sum and by the bin widths along each dim.
+template <bool kCounts>
+absl::Status HistogramDd(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  const Argument* bins_arg = node.Find("bins");
+  const bool given_edges = bins_arg && bins_arg->kind == Argument::Kind::kTensors;
+  std::vector<int> edges;
+  std::vector<int64_t> bins;
+  if (given_edges) {
+    for (const std::string& name : bins_arg->tensors) {
+      KILN_ASSIGN_OR_RETURN(auto e, ctx.Value(node, name));
+      const ops::Shape& es = ctx.graph().values[e].shape;
+      if (es.size() != 1 || es[0] < 2)
+        return ctx.NodeError(node, absl::StrCat("bins[", edges.size(), "] ", ops::ShapeToString(es),
+                                                " must be a vector of at least 2 edges"));
+      edges.push_back(e);
+      bins.push_back(es[0] - 1);
+    }
+  } else {
+    KILN_ASSIGN_OR_RETURN(bins, ctx.Ints(node, "bins"));
+  }
+  const ops::Shape shape = ctx.graph().values[x].shape;
+  if (shape.empty())
+    return ctx.NodeError(node, "self must be points [..., D], got a 0-d tensor");
+  const int64_t dims = shape.back(), n = dims == 0 ? 0 : ops::NumElements(shape) / dims;
+  if (static_cast<int64_t>(bins.size()) != dims)
+    return ctx.NodeError(node, absl::StrCat("bins ", ops::ShapeToString(bins), " must give one count for each of the ",
+                                            dims, " dims of the points ", ops::ShapeToString(shape)));
+  int64_t cells = 1;
+  for (int64_t b : bins) {
+    KILN_RETURN_IF_ERROR(CheckBins(ctx, node, b));
+    cells *= b;
+    if (cells >= (int64_t{1} << 24))
+      return ctx.NodeError(node, absl::StrCat("bins ", ops::ShapeToString(bins),
+                                              " make 2^24 or more cells, beyond the indices fp32 holds exactly"));
+  }
+  const Argument* range = node.Find("range");
+  const bool has_range = range && range->kind == Argument::Kind::kFloats;
+  if (has_range && static_cast<int64_t>(range->floats.size()) != 2 * dims)
+    return ctx.NodeError(node, absl::StrCat("range must be ", 2 * dims, " values (min, max for each dim), got ",
+                                            range->floats.size()));
+  KILN_ASSIGN_OR_RETURN(auto points, Reshaped(ctx, node, x, {n, dims}));
+  std::vector<int> hi(dims), columns(dims);
+  edges.resize(dims);
+  for (int64_t d = 0; d < dims; ++d) {
+    ops::Attrs column;
+    column.SetInt("dim", 1).SetInt("start", d).SetInt("end", d + 1).SetInt("step", 1);
+    KILN_ASSIGN_OR_RETURN(auto sliced, ctx.Emit(node, "slice", {points}, column));
+    KILN_ASSIGN_OR_RETURN(columns[d], Reshaped(ctx, node, sliced, {n}));
+    if (given_edges) {
+      ops::Attrs last;
+      last.SetInt("dim", 0).SetInt("start", bins[d]).SetInt("end", bins[d] + 1).SetInt("step", 1);
+      KILN_ASSIGN_OR_RETURN(hi[d], ctx.Emit(node, "slice", {edges[d]}, last));
+      continue;
+    }
+    std::optional<std::pair<double, double>> pair;
+    if (has_range) pair = {range->floats[2 * d], range->floats[2 * d + 1]};
+    KILN_ASSIGN_OR_RETURN(auto outer, OuterEdges(ctx, node, columns[d], pair));
+    hi[d] = outer.second;
+    KILN_ASSIGN_OR_RETURN(edges[d], LinspaceEdges(ctx, node, outer.first, outer.second, bins[d], absl::StrCat("_", d)));
+  }
+  if (!kCounts) {
+    for (int64_t d = 0; d < dims; ++d) KILN_RETURN_IF_ERROR(ctx.Bind(node, edges[d], static_cast<size_t>(d)));
+    return absl::OkStatus();
+  }
+  KILN_ASSIGN_OR_RETURN(auto weight, ctx.OptionalTensor(node, "weight"));
+  KILN_ASSIGN_OR_RETURN(auto density, ctx.Bool(node, "density", false));
+  if (weight && ops::NumElements(ctx.graph().values[*weight].shape) != n)
+    return ctx.NodeError(node, absl::StrCat("weight ", ops::ShapeToString(ctx.graph().values[*weight].shape),
+                                            " must have one value for each of the ", n, " points"));
+  int index = ctx.ScalarConstant(0.0);
+  if (n > 0) {
+    int64_t stride = cells;
+    for (int64_t d = 0; d < dims; ++d) {
+      stride /= bins[d];
+      KILN_ASSIGN_OR_RETURN(auto bin, BinIndex(ctx, node, columns[d], edges[d], hi[d], bins[d]));
+      KILN_ASSIGN_OR_RETURN(auto scaled, ctx.Emit(node, "mul", {bin, ctx.ScalarConstant(static_cast<double>(stride))}));
+      KILN_ASSIGN_OR_RETURN(index, ctx.Emit(node, "add", {index, scaled}));
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(auto hist, ScatterCounts(ctx, node, index, weight, n, cells));
+  KILN_ASSIGN_OR_RETURN(hist, Reshaped(ctx, node, hist, bins));
+  if (density) {
+    KILN_ASSIGN_OR_RETURN(hist, DivideBySum(ctx, node, hist));
+    for (int64_t d = 0; d < dims; ++d) {
+      KILN_ASSIGN_OR_RETURN(hist, DivideByWidths(ctx, node, hist, edges[d], bins[d], d, dims));
+    }
   }
   return ctx.Bind(node, hist);
 }
@@ -532,6 +676,15 @@ void AddSortRules(RuleTable& rules) {
   Decomposed(rules, "aten.histogram.bins_tensor", HistogramEdges,
              "reshape, slice (the last edge), le (each element with each edge), reduce_sum, sub, minimum, lt, le, "
              "logical_and, where, expand, scatter (sum), div (density)");
+  Decomposed(rules, "aten._histogramdd_bin_edges.default", HistogramDd<false>,
+             "reshape, slice (each dim's column), reduce_min, reduce_max, eq, mul, sub, add, div, where (each "
+             "dim's edges: ATen's linspace)");
+  Decomposed(rules, "aten._histogramdd_from_bin_cts.default", HistogramDd<true>,
+             "reshape, slice, reduce_min, reduce_max, eq, mul, sub, add, div, where (each dim's edges), le (each "
+             "coordinate with each edge), reduce_sum, minimum, lt, logical_and, expand, scatter (sum), div (density)");
+  Decomposed(rules, "aten._histogramdd_from_bin_tensors.default", HistogramDd<true>,
+             "reshape, slice (each dim's column and last edge), le (each coordinate with each edge), reduce_sum, "
+             "minimum, lt, logical_and, where, mul, add, expand, scatter (sum), div (density)");
   Decomposed(rules, "aten.histc.default", Histc,
              "reshape, expand, reduce_min, reduce_max, eq, sub, add (the data's range), mul, div, floor, minimum, "
              "le, logical_and, where, scatter (sum)");

@@ -59,10 +59,13 @@ ops::DType FromDLPack(nb::dlpack::dtype t, const std::string& what) {
     if (code == Code::Bfloat && t.bits == 16) return ops::DType::kBF16;
     if (code == Code::Int && t.bits == 32) return ops::DType::kI32;
     if (code == Code::Int && t.bits == 64) return ops::DType::kI64;
+    if (code == Code::Int && t.bits == 16) return ops::DType::kI16;
+    if (code == Code::Int && t.bits == 8) return ops::DType::kI8;
+    if (code == Code::UInt && t.bits == 8) return ops::DType::kU8;
     if (code == Code::Bool && t.bits == 8) return ops::DType::kBool;
   }
   throw KilnError(what + ": dtype (DLPack code " + std::to_string(t.code) + ", " + std::to_string(t.bits) +
-                  " bits) is not one Kiln takes (float32, bfloat16, int32, int64, bool)");
+                  " bits) is not one Kiln takes (float32, bfloat16, int32, int64, int16, int8, uint8, bool)");
 }
 
 nb::dlpack::dtype ToDLPack(ops::DType t) {
@@ -72,6 +75,10 @@ nb::dlpack::dtype ToDLPack(ops::DType t) {
     case ops::DType::kI32: return nb::dtype<int32_t>();
     case ops::DType::kI64: return nb::dtype<int64_t>();
     case ops::DType::kBool: return nb::dtype<bool>();
+    case ops::DType::kI8: return nb::dtype<int8_t>();
+    case ops::DType::kU8: return nb::dtype<uint8_t>();
+    case ops::DType::kI16: return nb::dtype<int16_t>();
+    default: break;
   }
   throw KilnError("unknown dtype");
 }
