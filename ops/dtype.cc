@@ -13,6 +13,7 @@ const char* DTypeName(DType t) {
     case DType::kBool: return "bool";
     case DType::kF16: return "f16";
     case DType::kF64: return "f64";
+    case DType::kC64: return "c64";
   }
   return "?";
 }
@@ -56,6 +57,7 @@ std::string ShapeToString(const Shape& shape) {
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
   switch (dtype) {
     case DType::kF32:
+    case DType::kC64:  // one fp32 part per element (see DType)
       if (count > 0) std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16: {
@@ -94,6 +96,7 @@ void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
   switch (dtype) {
     case DType::kF32:
+    case DType::kC64:  // one fp32 part per element (see DType)
       if (count > 0) std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16: {

@@ -15,7 +15,12 @@ namespace kiln::ops {
 // from a device dtype. Integers and bools are exact on the device while their magnitude is at most
 // 2^24 (fp32's integer range), and an int64 input must fit int32; f16 widens exactly to fp32; f64 is
 // narrowed to fp32 on the way in (the compiler warns) and widened on the way out.
-enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6 };
+// c64 (complex64) is host-only too, and the device has no complex type: a complex tensor of shape S
+// is a tensor of shape S + [2] whose elements are its real and imaginary parts, interleaved (the
+// memory of torch.view_as_real). So a c64 tensor's shape always ends in that 2 and its element is
+// one fp32 part: the host's bytes are the device's values, and every byte count stays
+// NumElements(shape) * DTypeSize(dtype). The device computes on the parts as fp32 values.
+enum class DType : uint8_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6, kC64 = 10 };
 
 using Shape = std::vector<int64_t>;
 
@@ -41,7 +46,7 @@ inline int64_t DTypeSize(DType t) {
   }
 }
 const char* DTypeName(DType t);
-// Whether device memory can hold `t` (f32, bf16, i32); i64, bool, f16 and f64 are host-only.
+// Whether device memory can hold `t` (f32, bf16, i32); i64, bool, f16, f64 and c64 are host-only.
 inline bool IsDeviceDType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kI32; }
 inline bool IsIntegral(DType t) { return t == DType::kI32 || t == DType::kI64 || t == DType::kBool; }
 
