@@ -201,7 +201,10 @@ absl::Status LowerOnLeadingDims(LoweringContext& ctx, const AtenNode& node, Lowe
     if (!IsComplex(ValueDType(ctx, value))) continue;
     if (complex_operands++ == 0) rank = static_cast<int64_t>(ctx.aten().values.at(value).sizes.size());
   }
-  if (complex_operands == 0) return rule(ctx, node);  // a real node of a rule that also takes complex ones
+  if (complex_operands == 0) {  // a real node of a rule that also takes complex ones
+    KILN_RETURN_IF_ERROR(CheckNoComplexValues(ctx, node));
+    return rule(ctx, node);
+  }
   if (complex_operands != static_cast<int64_t>(operands.size()))
     return ctx.NodeError(node, "mixes complex and real tensor operands; convert the real ones to complex first");
   for (const std::string& out : node.outputs)
