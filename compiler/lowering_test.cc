@@ -2141,6 +2141,17 @@ TEST(ComplexLowering, DataMovementActsOnLeadingDims) {
   EXPECT_EQ(out.at("unsq"), (std::vector<float>{0, 0, 6, 7, 0, 0, 8, 9, 0, 0, 10, 11}));
   EXPECT_EQ(ops, (std::vector<std::string>{"permute", "slice", "pad", "reshape", "reshape"}));
 
+  // fftshift's index_select: a real index picks along a leading dim.
+  AtenGraph shift;
+  AddUserInput(shift, "z", {3}, TorchDType::kComplexFloat);
+  AddUserInput(shift, "i", {3}, TorchDType::kLong);
+  AddNode(shift, "sel", "torch.ops.aten.index_select.default",
+          {TensorArg("self", "z"), IntArg("dim", -1), TensorArg("index", "i")}, {3});
+  SetDType(shift, "sel", TorchDType::kComplexFloat);
+  shift.outputs = {"sel"};
+  EXPECT_EQ(LowerAndRun(shift, {{"z", {1, 2, 3, 4, 5, 6}}, {"i", {2, 0, 1}}})["sel"],
+            (std::vector<float>{5, 6, 1, 2, 3, 4}));
+
   g.nodes[2].inputs.push_back(FloatArg("value", 1.5));
   EXPECT_EQ(LoweringError(g), "node 'pad' (aten.constant_pad_nd.default): padding a complex tensor with 1.5 is not "
                               "supported (only with 0)");

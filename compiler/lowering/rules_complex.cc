@@ -33,6 +33,7 @@ enum class ArgKind {
 struct LeadingDimsOp {
   const char* target;
   std::vector<std::pair<const char*, ArgKind>> args;
+  const char* index_operand = nullptr;  // a real tensor of positions (index_select's index), not data
 };
 
 // The data-movement rules that take complex values, with the arguments to rewrite. ATen's
@@ -54,6 +55,7 @@ const std::vector<LeadingDimsOp>& LeadingDimsOps() {
       {"aten.slice.Tensor", {{"dim", ArgKind::kDim}}},
       {"aten.narrow_copy.default", {{"dim", ArgKind::kDim}}},
       {"aten.select.int", {{"dim", ArgKind::kDim}}},
+      {"aten.index_select.default", {{"dim", ArgKind::kDim}}, "index"},  // fftshift's
       {"aten.split_with_sizes.default", {{"dim", ArgKind::kDim}}},
       {"aten.unbind_copy.int", {{"dim", ArgKind::kDim}}},
       {"aten.cat.default", {{"dim", ArgKind::kDim}}},
@@ -195,9 +197,18 @@ absl::Status CheckNoComplexValues(LoweringContext& ctx, const AtenNode& node) {
 }
 
 absl::Status LowerOnLeadingDims(LoweringContext& ctx, const AtenNode& node, LoweringRule rule) {
-  const std::vector<std::pair<std::string, std::string>> operands = TensorOperands(node);
-  int64_t complex_operands = 0, rank = 0;
-  for (const auto& [arg, value] : operands) {
+  const std::string target = ShortTarget(node.target);
+  auto op = std::find_if(LeadingDimsOps().begin(), LeadingDimsOps().end(),
+                         [&](const LeadingDimsOp& o) { return target == o.target; });
+  if (op == LeadingDimsOps().end()) return ctx.NodeError(node, "has no leading-dims rewrite for complex operands");
+  int64_t complex_operands = 0, data_operands = 0, rank = 0;
+  for (const auto& [arg, value] : TensorOperands(node)) {
+    if (op->index_operand && arg == op->index_operand) {
+      if (IsComplex(ValueDType(ctx, value)))
+        return ctx.NodeError(node, absl::StrCat("operand '", arg, "' holds positions; it cannot be complex"));
+      continue;
+    }
+    ++data_operands;
     if (!IsComplex(ValueDType(ctx, value))) continue;
     if (complex_operands++ == 0) rank = static_cast<int64_t>(ctx.aten().values.at(value).sizes.size());
   }
@@ -205,16 +216,14 @@ absl::Status LowerOnLeadingDims(LoweringContext& ctx, const AtenNode& node, Lowe
     KILN_RETURN_IF_ERROR(CheckNoComplexValues(ctx, node));
     return rule(ctx, node);
   }
-  if (complex_operands != static_cast<int64_t>(operands.size()))
+  if (complex_operands != data_operands)
     return ctx.NodeError(node, "mixes complex and real tensor operands; convert the real ones to complex first");
   for (const std::string& out : node.outputs)
     if (!out.empty() && !IsComplex(ValueDType(ctx, out)))
       return ctx.NodeError(node, absl::StrCat("has complex operands but a real result '", out, "'"));
-
-  const std::string target = ShortTarget(node.target);
-  auto op = std::find_if(LeadingDimsOps().begin(), LeadingDimsOps().end(),
-                         [&](const LeadingDimsOp& o) { return target == o.target; });
-  if (op == LeadingDimsOps().end()) return ctx.NodeError(node, "has no leading-dims rewrite for complex operands");
+  // The one position of a 0-d tensor is its whole value: on the device, both parts.
+  if (rank == 0 && op->index_operand)
+    return ctx.NodeError(node, "indexing a 0-d complex tensor is not supported");
   AtenNode rewritten = node;
   for (const auto& [name, kind] : op->args) {
     auto it = std::find_if(rewritten.inputs.begin(), rewritten.inputs.end(),
