@@ -2102,23 +2102,58 @@ TEST(ComplexLowering, FftErrorsNameTheProblem) {
 TEST(ComplexLowering, OtherRulesRejectComplexValues) {
   AtenGraph g;
   AddUserInput(g, "z", {3}, TorchDType::kComplexFloat);
-  AddNode(g, "mul", "torch.ops.aten.mul.Tensor", {TensorArg("self", "z"), TensorArg("other", "z")}, {3});
-  SetDType(g, "mul", TorchDType::kComplexFloat);
-  g.outputs = {"mul"};
+  AddNode(g, "div", "torch.ops.aten.div.Tensor", {TensorArg("self", "z"), TensorArg("other", "z")}, {3});
+  SetDType(g, "div", TorchDType::kComplexFloat);
+  g.outputs = {"div"};
   const std::string error = LoweringError(g);
-  EXPECT_THAT(error, HasSubstr("node 'mul' (aten.mul.Tensor): complex-valued operand 'self' (value 'z', complex64); "
+  EXPECT_THAT(error, HasSubstr("node 'div' (aten.div.Tensor): complex-valued operand 'self' (value 'z', complex64); "
                                "complex values are supported only by aten._conj.default, "));
   EXPECT_THAT(error, HasSubstr("aten._fft_c2c.default"));
   EXPECT_THAT(error, HasSubstr("aten.permute.default"));
-  EXPECT_THAT(error, Not(HasSubstr("aten.mul.Tensor,")));
+  EXPECT_THAT(error, HasSubstr("aten.mul.Tensor"));
+  EXPECT_THAT(error, Not(HasSubstr("aten.div.Tensor,")));
 
   AtenGraph made;  // a complex result of a real-only rule (full with a complex dtype, say)
   AddUserInput(made, "x", {3});
-  AddNode(made, "neg", "torch.ops.aten.neg.default", {TensorArg("self", "x")}, {3});
-  SetDType(made, "neg", TorchDType::kComplexFloat);
-  made.outputs = {"neg"};
-  EXPECT_THAT(LoweringError(made), HasSubstr("node 'neg' (aten.neg.default): complex-valued result 'neg' (complex64); "
+  AddNode(made, "exp", "torch.ops.aten.exp.default", {TensorArg("self", "x")}, {3});
+  SetDType(made, "exp", TorchDType::kComplexFloat);
+  made.outputs = {"exp"};
+  EXPECT_THAT(LoweringError(made), HasSubstr("node 'exp' (aten.exp.default): complex-valued result 'exp' (complex64); "
                                              "complex values are supported only by "));
+}
+
+// Arithmetic on complex values: a real operand (tensor or scalar) is a complex with imaginary parts 0
+// in a sum and scales both parts in a product; abs and angle give real results.
+TEST(ComplexLowering, ArithmeticAbsAndAngle) {
+  AtenGraph g;
+  AddUserInput(g, "z", {2}, TorchDType::kComplexFloat);
+  AddUserInput(g, "w", {2}, TorchDType::kComplexFloat);
+  AddUserInput(g, "r", {2});
+  AddNode(g, "zw", "torch.ops.aten.mul.Tensor", {TensorArg("self", "z"), TensorArg("other", "w")}, {2});
+  AddNode(g, "zr", "torch.ops.aten.mul.Tensor", {TensorArg("self", "r"), TensorArg("other", "z")}, {2});
+  AddNode(g, "z3", "torch.ops.aten.mul.Tensor", {TensorArg("self", "z"), FloatArg("other", 3)}, {2});
+  AddNode(g, "sum", "torch.ops.aten.add.Tensor", {TensorArg("self", "z"), TensorArg("other", "r"), FloatArg("alpha", 2)},
+          {2});
+  AddNode(g, "diff", "torch.ops.aten.sub.Tensor", {TensorArg("self", "z"), TensorArg("other", "w")}, {2});
+  AddNode(g, "plus1", "torch.ops.aten.add.Tensor", {TensorArg("self", "z"), IntArg("other", 1)}, {2});
+  AddNode(g, "neg", "torch.ops.aten.neg.default", {TensorArg("self", "z")}, {2});
+  AddNode(g, "abs", "torch.ops.aten.abs.default", {TensorArg("self", "z")}, {2});
+  AddNode(g, "angle", "torch.ops.aten.angle.default", {TensorArg("self", "z")}, {2});
+  for (const char* v : {"zw", "zr", "z3", "sum", "diff", "plus1", "neg"}) SetDType(g, v, TorchDType::kComplexFloat);
+  g.outputs = {"zw", "zr", "z3", "sum", "diff", "plus1", "neg", "abs", "angle"};
+  // z = [3+4i, -1+2i], w = [2-1i, 0.5+0i], r = [2, -1].
+  const auto out = LowerAndRun(g, {{"z", {3, 4, -1, 2}}, {"w", {2, -1, 0.5f, 0}}, {"r", {2, -1}}});
+  EXPECT_EQ(out.at("zw"), (std::vector<float>{10, 5, -0.5f, 1}));  // (3+4i)(2-i) = 10+5i
+  EXPECT_EQ(out.at("zr"), (std::vector<float>{6, 8, 1, -2}));
+  EXPECT_EQ(out.at("z3"), (std::vector<float>{9, 12, -3, 6}));
+  EXPECT_EQ(out.at("sum"), (std::vector<float>{7, 4, -3, 2}));
+  EXPECT_EQ(out.at("diff"), (std::vector<float>{1, 5, -1.5f, 2}));
+  EXPECT_EQ(out.at("plus1"), (std::vector<float>{4, 4, 0, 2}));
+  EXPECT_EQ(out.at("neg"), (std::vector<float>{-3, -4, 1, -2}));
+  EXPECT_EQ(out.at("abs")[0], 5.0f);
+  EXPECT_FLOAT_EQ(out.at("abs")[1], std::sqrt(5.0f));
+  EXPECT_FLOAT_EQ(out.at("angle")[0], std::atan2(4.0f, 3.0f));
+  EXPECT_FLOAT_EQ(out.at("angle")[1], std::atan2(2.0f, -1.0f));
 }
 
 // Data movement on complex values addresses the leading dims; the (real, imaginary) pair stays last.

@@ -96,10 +96,13 @@ int main(int argc, char** argv) {
               "dim of 2 holding the real and imaginary parts (`torch.view_as_real`'s layout; host dtype `c64`, "
               "'<c8' in the .npy tools). Only these overloads take or make complex values; any other is a compile "
               "error naming the node and the value.\n\n");
-  for (auto support : {kiln::compiler::ComplexSupport::kOwn, kiln::compiler::ComplexSupport::kLeadingDims}) {
-    std::printf("- %s:", support == kiln::compiler::ComplexSupport::kOwn
-                             ? "Complex by their meaning"
-                             : "Data movement, applied to the leading dims (the trailing 2 stays last)");
+  using kiln::compiler::ComplexSupport;
+  for (auto support : {ComplexSupport::kOwn, ComplexSupport::kComplexRule, ComplexSupport::kLeadingDims}) {
+    std::printf("- %s:", support == ComplexSupport::kOwn           ? "Complex by their meaning"
+                         : support == ComplexSupport::kComplexRule ? "Arithmetic, with a rule of their own for "
+                                                                     "complex operands (rules_complex.cc)"
+                                                                   : "Data movement, applied to the leading dims "
+                                                                     "(the trailing 2 stays last)");
     const char* sep = " ";
     for (const auto& [target, entry] : rules)
       if (entry.complex == support) {

@@ -91,9 +91,18 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
   }
   for (const AtenNode& node : aten.nodes) {
     const RuleEntry& entry = rules.at(ShortTarget(node.target));
-    if (entry.complex == ComplexSupport::kNone) KILN_RETURN_IF_ERROR(CheckNoComplexValues(ctx, node));
-    absl::Status s = entry.complex == ComplexSupport::kLeadingDims ? LowerOnLeadingDims(ctx, node, entry.rule)
-                                                                   : entry.rule(ctx, node);
+    absl::Status s;
+    switch (entry.complex) {
+      case ComplexSupport::kNone:
+        KILN_RETURN_IF_ERROR(CheckNoComplexValues(ctx, node));
+        s = entry.rule(ctx, node);
+        break;
+      case ComplexSupport::kOwn: s = entry.rule(ctx, node); break;
+      case ComplexSupport::kLeadingDims: s = LowerOnLeadingDims(ctx, node, entry.rule); break;
+      case ComplexSupport::kComplexRule:
+        s = HasComplexValues(ctx, node) ? entry.complex_rule(ctx, node) : entry.rule(ctx, node);
+        break;
+    }
     if (!s.ok()) return s;
   }
   std::set<int> claimed;  // values already returned to the caller, in their DeviceValue::dtype

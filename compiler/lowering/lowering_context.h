@@ -98,6 +98,7 @@ enum class ComplexSupport {
   kOwn,           // the rule handles complex values itself (FFT, conj, complex, ...)
   kLeadingDims,   // a data-movement rule: lowering rewrites the node's dim, shape and pad arguments
                   // to address the leading dims and keep the trailing 2 (rules_complex.cc)
+  kComplexRule,   // a node with a complex operand or result goes to `complex_rule` (arithmetic, abs)
 };
 
 struct RuleEntry {
@@ -107,6 +108,7 @@ struct RuleEntry {
   // library by a test); kResolved: what it resolves to, in words.
   std::string how;
   ComplexSupport complex = ComplexSupport::kNone;
+  LoweringRule complex_rule = nullptr;  // kComplexRule only
 };
 
 // All rules, keyed by ATen target without the "torch.ops." prefix ("aten.relu.default").

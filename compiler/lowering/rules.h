@@ -50,11 +50,10 @@ void AddFftRules(RuleTable& rules);          // rules_fft.cc: _fft_r2c, _fft_c2c
 // Complex values (rules_complex.cc). The error for a node with a complex operand or result whose
 // rule takes none, naming the op, the node, the value and the rules that do.
 absl::Status CheckNoComplexValues(LoweringContext& ctx, const AtenNode& node);
+bool HasComplexValues(const LoweringContext& ctx, const AtenNode& node);
 // Lowers `node` with a data-movement `rule` over complex operands: the node's dims, shapes and pads
 // are rewritten to address the leading dims of the device values, whose trailing 2 stays last.
 absl::Status LowerOnLeadingDims(LoweringContext& ctx, const AtenNode& node, LoweringRule rule);
-// _to_copy where the source or target dtype is complex (rules_shape.cc's ToCopy calls it).
-absl::Status ComplexToCopy(LoweringContext& ctx, const AtenNode& node);
 
 }  // namespace kiln::compiler
 

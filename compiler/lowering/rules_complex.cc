@@ -147,8 +147,7 @@ absl::Status Polar(LoweringContext& ctx, const AtenNode& node) {
   return Stack(ctx, node, re, im);
 }
 
-}  // namespace
-
+// _to_copy with a complex source or target.
 absl::Status ComplexToCopy(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
   const TorchDType from = ctx.DTypeOf(node, "self");
@@ -177,6 +176,108 @@ absl::Status ComplexToCopy(LoweringContext& ctx, const AtenNode& node) {
   KILN_ASSIGN_OR_RETURN(auto re, ctx.Emit(node, "slice", {x}, attrs));
   KILN_ASSIGN_OR_RETURN(re, Reshaped(ctx, node, re, ops::Shape(shape.begin(), shape.end() - 1)));
   return ctx.Bind(node, re);
+}
+
+// A real tensor or scalar operand as a value that broadcasts against complex ones: shape + [1] for
+// a factor (the same for both parts), or + [2] with imaginary parts 0 for a term.
+absl::StatusOr<int> RealOperand(LoweringContext& ctx, const AtenNode& node, const std::string& arg, bool term) {
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.TensorOrScalar(node, arg));
+  ops::Shape column = ctx.graph().values[x].shape;
+  column.push_back(1);
+  KILN_ASSIGN_OR_RETURN(x, Reshaped(ctx, node, x, column));
+  if (!term) return x;
+  std::vector<int64_t> pads(2 * column.size(), 0);
+  pads.back() = 1;
+  ops::Attrs attrs;
+  attrs.SetInts("pads", pads).SetInt("mode", 0).SetFloat("value", 0.0);
+  return ctx.Emit(node, "pad", {x}, attrs);
+}
+
+bool IsComplexOperand(const LoweringContext& ctx, const AtenNode& node, const std::string& arg) {
+  return IsComplex(ctx.DTypeOf(node, arg));
+}
+
+// Part `part` (0 real, 1 imaginary) of complex x, keeping the trailing dim (of size 1).
+absl::StatusOr<int> Part(LoweringContext& ctx, const AtenNode& node, int x, int64_t part) {
+  ops::Attrs attrs;
+  attrs.SetInt("dim", static_cast<int64_t>(ctx.graph().values[x].shape.size()) - 1)
+      .SetInt("start", part).SetInt("end", part + 1).SetInt("step", 1);
+  return ctx.Emit(node, "slice", {x}, attrs);
+}
+
+// add/sub(self, other, alpha) with a complex operand: a real one is a complex with imaginary parts 0;
+// alpha is real.
+template <bool kSub>
+absl::Status ComplexAddSub(LoweringContext& ctx, const AtenNode& node) {
+  int operand[2];
+  for (int i = 0; i < 2; ++i) {
+    const char* arg = i == 0 ? "self" : "other";
+    if (IsComplexOperand(ctx, node, arg)) {
+      KILN_ASSIGN_OR_RETURN(operand[i], ctx.Tensor(node, arg));
+    } else {
+      KILN_ASSIGN_OR_RETURN(operand[i], RealOperand(ctx, node, arg, /*term=*/true));
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(auto alpha, ctx.Float(node, "alpha", 1.0));
+  if (alpha != 1.0) {
+    KILN_ASSIGN_OR_RETURN(operand[1], ctx.Emit(node, "mul", {operand[1], ctx.ScalarConstant(alpha)}));
+  }
+  return EmitAndBind(ctx, node, kSub ? "sub" : "add", {operand[0], operand[1]});
+}
+
+// mul(self, other): by a real factor, both parts; complex by complex, (a + ib)(c + id) =
+// (ac - bd) + i(ad + bc).
+absl::Status ComplexMul(LoweringContext& ctx, const AtenNode& node) {
+  const bool complex_self = IsComplexOperand(ctx, node, "self"), complex_other = IsComplexOperand(ctx, node, "other");
+  if (!complex_self || !complex_other) {
+    const char* z_arg = complex_self ? "self" : "other";
+    KILN_ASSIGN_OR_RETURN(auto z, ctx.Tensor(node, z_arg));
+    KILN_ASSIGN_OR_RETURN(auto r, RealOperand(ctx, node, complex_self ? "other" : "self", /*term=*/false));
+    return EmitAndBind(ctx, node, "mul", {z, r});
+  }
+  KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
+  KILN_ASSIGN_OR_RETURN(auto y, ctx.Tensor(node, "other"));
+  KILN_ASSIGN_OR_RETURN(auto a, Part(ctx, node, x, 0));
+  KILN_ASSIGN_OR_RETURN(auto b, Part(ctx, node, x, 1));
+  KILN_ASSIGN_OR_RETURN(auto c, Part(ctx, node, y, 0));
+  KILN_ASSIGN_OR_RETURN(auto d, Part(ctx, node, y, 1));
+  KILN_ASSIGN_OR_RETURN(auto ac, ctx.Emit(node, "mul", {a, c}));
+  KILN_ASSIGN_OR_RETURN(auto bd, ctx.Emit(node, "mul", {b, d}));
+  KILN_ASSIGN_OR_RETURN(auto ad, ctx.Emit(node, "mul", {a, d}));
+  KILN_ASSIGN_OR_RETURN(auto bc, ctx.Emit(node, "mul", {b, c}));
+  KILN_ASSIGN_OR_RETURN(auto re, ctx.Emit(node, "sub", {ac, bd}));
+  KILN_ASSIGN_OR_RETURN(auto im, ctx.Emit(node, "add", {ad, bc}));
+  ops::Attrs attrs;
+  attrs.SetInt("dim", static_cast<int64_t>(ctx.graph().values[re].shape.size()) - 1);
+  return EmitAndBind(ctx, node, "concat", {re, im}, attrs);
+}
+
+// neg: both parts.
+absl::Status ComplexNeg(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto z, ctx.Tensor(node, "self"));
+  return EmitAndBind(ctx, node, "neg", {z});
+}
+
+// abs = hypot(re, im) and angle = atan2(im, re): real results (a spectrogram's magnitude and phase).
+template <bool kAngle>
+absl::Status ComplexAbsOrAngle(LoweringContext& ctx, const AtenNode& node) {
+  KILN_ASSIGN_OR_RETURN(auto z, ctx.Tensor(node, "self"));
+  const ops::Shape shape = ctx.graph().values[z].shape;
+  KILN_ASSIGN_OR_RETURN(auto re, Part(ctx, node, z, 0));
+  KILN_ASSIGN_OR_RETURN(auto im, Part(ctx, node, z, 1));
+  KILN_ASSIGN_OR_RETURN(auto v, kAngle ? ctx.Emit(node, "atan2", {im, re}) : ctx.Emit(node, "hypot", {re, im}));
+  KILN_ASSIGN_OR_RETURN(v, Reshaped(ctx, node, v, ops::Shape(shape.begin(), shape.end() - 1)));
+  return ctx.Bind(node, v);
+}
+
+}  // namespace
+
+bool HasComplexValues(const LoweringContext& ctx, const AtenNode& node) {
+  for (const auto& [arg, value] : TensorOperands(node))
+    if (IsComplex(ValueDType(ctx, value))) return true;
+  for (const std::string& out : node.outputs)
+    if (!out.empty() && IsComplex(ValueDType(ctx, out))) return true;
+  return false;
 }
 
 absl::Status CheckNoComplexValues(LoweringContext& ctx, const AtenNode& node) {
@@ -271,7 +372,20 @@ void AddComplexRules(RuleTable& rules) {
     auto it = rules.find(op.target);
     if (it != rules.end()) it->second.complex = ComplexSupport::kLeadingDims;
   }
-  rules.at("aten._to_copy.default").complex = ComplexSupport::kOwn;
+  // Rules of other families whose complex nodes lower here.
+  for (const auto& [target, complex_rule] : std::vector<std::pair<const char*, LoweringRule>>{
+           {"aten._to_copy.default", ComplexToCopy},
+           {"aten.add.Tensor", ComplexAddSub<false>},
+           {"aten.sub.Tensor", ComplexAddSub<true>},
+           {"aten.mul.Tensor", ComplexMul},
+           {"aten.neg.default", ComplexNeg},
+           {"aten.abs.default", ComplexAbsOrAngle<false>},
+           {"aten.angle.default", ComplexAbsOrAngle<true>},
+       }) {
+    RuleEntry& entry = rules.at(target);
+    entry.complex = ComplexSupport::kComplexRule;
+    entry.complex_rule = complex_rule;
+  }
   Lowered(rules, "aten._conj.default", Conj, "mul (the imaginary parts by -1; none for a real input)");
   Lowered(rules, "aten._conj_physical.default", Conj, "mul (the imaginary parts by -1; none for a real input)");
   Lowered(rules, "aten.conj_physical.default", Conj, "mul (the imaginary parts by -1; none for a real input)");

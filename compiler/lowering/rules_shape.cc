@@ -228,7 +228,6 @@ absl::Status ToCopy(LoweringContext& ctx, const AtenNode& node) {
   const Argument* dtype = node.Find("dtype");
   if (!dtype || dtype->kind != Argument::Kind::kScalarType) return ctx.Bind(node, x);
   const auto to = static_cast<TorchDType>(dtype->i);
-  if (IsComplex(from) || IsComplex(to)) return ComplexToCopy(ctx, node);
   const auto from_range = NarrowIntegerRange(from), to_range = NarrowIntegerRange(to);
   const bool widening = from_range && (IsExactInteger(to) || (to_range && to_range->first <= from_range->first &&
                                                                  from_range->second <= to_range->second));
