@@ -2021,6 +2021,26 @@ TEST(ComplexLowering, FftR2CMatchesReferenceDft) {
       }
 }
 
+// The DC and Nyquist bins of a real signal are real: imaginary parts of exactly +0 (not sin(pi) times
+// the input), so that angle() of a negative bin is pi, as with pocketfft.
+TEST(ComplexLowering, FftRealBinsHaveZeroImaginaryParts) {
+  AtenGraph g;
+  AddUserInput(g, "x", {6});
+  AddNode(g, "fft", "torch.ops.aten._fft_r2c.default",
+          {TensorArg("self", "x"), IntsArg("dim", {0}), IntArg("normalization", 0), BoolArg("onesided", true)}, {4});
+  SetDType(g, "fft", TorchDType::kComplexFloat);
+  AddNode(g, "angle", "torch.ops.aten.angle.default", {TensorArg("self", "fft")}, {4});
+  g.outputs = {"fft", "angle"};
+  const auto out = LowerAndRun(g, {{"x", {-1, 2.5f, -3, 0.25f, -2, 1}}});
+  for (int k : {0, 3}) {
+    EXPECT_EQ(out.at("fft")[2 * k + 1], 0.0f) << k;
+    EXPECT_FALSE(std::signbit(out.at("fft")[2 * k + 1])) << k;
+  }
+  EXPECT_EQ(out.at("fft")[0], -2.25f);  // the sum
+  EXPECT_FLOAT_EQ(out.at("angle")[0], static_cast<float>(M_PI));
+  EXPECT_EQ(out.at("fft")[6], -9.75f);  // the alternating sum
+}
+
 TEST(ComplexLowering, FftC2CMatchesReferenceDft) {
   const std::vector<int64_t> shape = {3, 4};
   const std::vector<float> z = Wiggly(24, 0.7f);

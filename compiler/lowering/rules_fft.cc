@@ -23,10 +23,24 @@ double Scale(Norm norm, int64_t n) {
   return 1.0;
 }
 
-// exp(sign * 2 pi i k n / N), with k n reduced mod N in integers so that the angle stays exact.
-double Angle(int64_t k, int64_t n, int64_t len) {
-  return 2.0 * std::numbers::pi * static_cast<double>((k * n) % len) / static_cast<double>(len);
+// cos and sin of 2 pi k n / N, with k n reduced mod N in integers so that the angle stays exact, and
+// exact at quarter turns: a bin that is real (DC, Nyquist) gets imaginary parts of exactly 0, as
+// pocketfft's do, not sin(pi) ~ 1e-16 times the input (whose sign would flip angle() by 2 pi).
+struct CosSin {
+  double cos, sin;
+};
+CosSin Twiddle(int64_t k, int64_t n, int64_t len) {
+  const int64_t m = (k * n) % len;
+  if ((4 * m) % len == 0) {
+    static constexpr CosSin kQuarters[] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
+    return kQuarters[4 * m / len];
+  }
+  const double a = 2.0 * std::numbers::pi * static_cast<double>(m) / static_cast<double>(len);
+  return {std::cos(a), std::sin(a)};
 }
+
+// A matrix entry: +0 rather than -0, so that a sum of zero terms is +0 as in pocketfft.
+float Entry(double v) { return v == 0.0 ? 0.0f : static_cast<float>(v); }
 
 // A transform along one dim: `matrix` is [rows, cols] row-major, mapping the dim's `in_len`
 // entries (each `in_parts` floats: 1 real or 2 complex) to `out_len` entries of `out_parts`.
@@ -42,9 +56,9 @@ DimTransform RealToComplex(int64_t n_len, bool onesided, double scale) {
   DimTransform t{n_len, k_len, false, true, std::vector<float>(n_len * 2 * k_len)};
   for (int64_t n = 0; n < n_len; ++n)
     for (int64_t k = 0; k < k_len; ++k) {
-      const double a = Angle(k, n, n_len);
-      t.matrix[n * 2 * k_len + 2 * k] = static_cast<float>(scale * std::cos(a));
-      t.matrix[n * 2 * k_len + 2 * k + 1] = static_cast<float>(-scale * std::sin(a));
+      const CosSin w = Twiddle(k, n, n_len);
+      t.matrix[n * 2 * k_len + 2 * k] = Entry(scale * w.cos);
+      t.matrix[n * 2 * k_len + 2 * k + 1] = Entry(-scale * w.sin);
     }
   return t;
 }
@@ -57,11 +71,11 @@ DimTransform ComplexToComplex(int64_t n_len, bool forward, double scale) {
   DimTransform t{n_len, n_len, true, true, std::vector<float>(2 * n_len * cols)};
   for (int64_t n = 0; n < n_len; ++n)
     for (int64_t k = 0; k < n_len; ++k) {
-      const double c = scale * std::cos(Angle(k, n, n_len)), sn = scale * std::sin(Angle(k, n, n_len));
-      t.matrix[(2 * n) * cols + 2 * k] = static_cast<float>(c);
-      t.matrix[(2 * n) * cols + 2 * k + 1] = static_cast<float>(s * sn);
-      t.matrix[(2 * n + 1) * cols + 2 * k] = static_cast<float>(-s * sn);
-      t.matrix[(2 * n + 1) * cols + 2 * k + 1] = static_cast<float>(c);
+      const CosSin w = Twiddle(k, n, n_len);
+      t.matrix[(2 * n) * cols + 2 * k] = Entry(scale * w.cos);
+      t.matrix[(2 * n) * cols + 2 * k + 1] = Entry(s * scale * w.sin);
+      t.matrix[(2 * n + 1) * cols + 2 * k] = Entry(-s * scale * w.sin);
+      t.matrix[(2 * n + 1) * cols + 2 * k + 1] = Entry(scale * w.cos);
     }
   return t;
 }
@@ -75,9 +89,9 @@ DimTransform ComplexToReal(int64_t k_in, int64_t n_len, double scale) {
     const bool edge = k == 0 || 2 * k == n_len;
     const double c = (edge ? 1.0 : 2.0) * scale;
     for (int64_t n = 0; n < n_len; ++n) {
-      const double a = Angle(k, n, n_len);
-      t.matrix[(2 * k) * n_len + n] = static_cast<float>(c * std::cos(a));
-      t.matrix[(2 * k + 1) * n_len + n] = edge ? 0.0f : static_cast<float>(-c * std::sin(a));
+      const CosSin w = Twiddle(k, n, n_len);
+      t.matrix[(2 * k) * n_len + n] = Entry(c * w.cos);
+      t.matrix[(2 * k + 1) * n_len + n] = edge ? 0.0f : Entry(-c * w.sin);
     }
   }
   return t;
