@@ -2,6 +2,7 @@
 // device ops with the right shapes and values, and every failure names the op, node or value at fault.
 #include <cctype>
 #include <cmath>
+#include <complex>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -414,8 +415,8 @@ TEST(Lowering, UnsupportedInputDTypeIsRejected) {
   ASSERT_FALSE(lowered.ok());
   EXPECT_EQ(lowered.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(lowered.status().message(),
-            "input 'x' is uint16; inputs may be float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8 "
-            "or bool");
+            "input 'x' is uint16; inputs may be float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, "
+            "bool, complex64 or complex128");
 }
 
 // float16 and bfloat16 cross to the host as themselves (the DMA converts); float64 too, but the
@@ -950,9 +951,9 @@ TEST(Lowering, DTypeConversions) {
   SetDType(trunc, "as_long", TorchDType::kHalf);
   EXPECT_EQ(LowerAndRun(trunc, {{"x", {0.1f, 70000.0f, 1.0f + std::ldexp(1.0f, -11)}}})["as_long"],
             (std::vector<float>{0.0999755859375f, INFINITY, 1.0f}));
-  trunc.nodes[0].inputs[1] = DTypeArg("dtype", static_cast<TorchDType>(10));
+  trunc.nodes[0].inputs[1] = DTypeArg("dtype", static_cast<TorchDType>(9));
   EXPECT_EQ(LoweringError(trunc),
-            "node 'as_long' (aten._to_copy.default): conversion from float32 to complex64 is not supported yet");
+            "node 'as_long' (aten._to_copy.default): conversion from float32 to complex32 is not supported yet");
 }
 
 // To int8, uint8 and int16 the truncated value wraps around, as torch converts on the CPU; from those
@@ -2108,6 +2109,354 @@ TEST(Lowering, LuUnpackAndLdl) {
   ldl.outputs = {"solve"};
   EXPECT_EQ(LoweringError(ldl),
             "node 'solve' (aten.linalg_ldl_solve.default): pivots [3] must be [..., n] for LD [2, 3, 3]");
+}
+
+// ---- Complex values and the FFT --------------------------------------------------------------
+
+using Complexes = std::vector<std::complex<double>>;
+
+// sum_n x_n e^{sign 2 pi i k n / N} * scale along `dim` of a row-major `shape`.
+Complexes ReferenceDft(const Complexes& x, const std::vector<int64_t>& shape, size_t dim, int sign, double scale) {
+  int64_t inner = 1, outer = 1;
+  for (size_t d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  for (size_t d = 0; d < dim; ++d) outer *= shape[d];
+  const int64_t n_len = shape[dim];
+  Complexes y(x.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i)
+      for (int64_t k = 0; k < n_len; ++k) {
+        std::complex<double> sum = 0;
+        for (int64_t n = 0; n < n_len; ++n)
+          sum += x[(o * n_len + n) * inner + i] * std::polar(1.0, sign * 2 * M_PI * double(k * n) / double(n_len));
+        y[(o * n_len + k) * inner + i] = sum * scale;
+      }
+  return y;
+}
+
+double NormScale(int64_t norm, int64_t n) { return norm == 0 ? 1.0 : norm == 1 ? 1.0 / std::sqrt(double(n)) : 1.0 / n; }
+
+// Deterministic test data: n values in about [-2, 2].
+std::vector<float> Wiggly(size_t n, float phase) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = 2.0f * std::sin(1.7f * float(i) + phase) - 0.3f * std::cos(0.3f * float(i));
+  return v;
+}
+
+Complexes FromParts(const std::vector<float>& parts) {
+  Complexes c(parts.size() / 2);
+  for (size_t i = 0; i < c.size(); ++i) c[i] = {parts[2 * i], parts[2 * i + 1]};
+  return c;
+}
+
+void ExpectNear(const std::vector<float>& got, const Complexes& want, double tol) {
+  ASSERT_EQ(got.size(), 2 * want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(got[2 * i], want[i].real(), tol) << "element " << i << " (real)";
+    EXPECT_NEAR(got[2 * i + 1], want[i].imag(), tol) << "element " << i << " (imaginary)";
+  }
+}
+
+TEST(ComplexLowering, FftR2CMatchesReferenceDft) {
+  const std::vector<int64_t> shape = {4, 5};
+  const std::vector<float> x = Wiggly(20, 0.1f);
+  for (bool onesided : {true, false})
+    for (int64_t norm : {0, 1, 2})
+      for (std::vector<int64_t> dims : {std::vector<int64_t>{1}, std::vector<int64_t>{0}, std::vector<int64_t>{0, -1}}) {
+        SCOPED_TRACE(testing::Message() << "onesided " << onesided << " norm " << norm << " dims " << dims.size());
+        const size_t last = dims.back() < 0 ? dims.back() + 2 : dims.back();
+        std::vector<int64_t> out_shape = shape;
+        if (onesided) out_shape[last] = shape[last] / 2 + 1;
+        AtenGraph g;
+        AddUserInput(g, "x", shape);
+        AddNode(g, "fft", "torch.ops.aten._fft_r2c.default",
+                {TensorArg("self", "x"), IntsArg("dim", dims), IntArg("normalization", norm), BoolArg("onesided", onesided)},
+                out_shape);
+        SetDType(g, "fft", TorchDType::kComplexFloat);
+        g.outputs = {"fft"};
+        Complexes want(x.begin(), x.end());
+        for (int64_t d : dims) {
+          const size_t dd = d < 0 ? d + 2 : d;
+          want = ReferenceDft(want, shape, dd, -1, NormScale(norm, shape[dd]));
+        }
+        if (onesided) {  // the first N/2 + 1 entries along the last dim
+          Complexes half;
+          for (int64_t i = 0; i < out_shape[0]; ++i)
+            for (int64_t j = 0; j < out_shape[1]; ++j) half.push_back(want[i * shape[1] + j]);
+          want = half;
+        }
+        ExpectNear(LowerAndRun(g, {{"x", x}})["fft"], want, 1e-5);
+      }
+}
+
+// The DC and Nyquist bins of a real signal are real: imaginary parts of exactly +0 (not sin(pi) times
+// the input), so that angle() of a negative bin is pi, as with pocketfft.
+TEST(ComplexLowering, FftRealBinsHaveZeroImaginaryParts) {
+  AtenGraph g;
+  AddUserInput(g, "x", {6});
+  AddNode(g, "fft", "torch.ops.aten._fft_r2c.default",
+          {TensorArg("self", "x"), IntsArg("dim", {0}), IntArg("normalization", 0), BoolArg("onesided", true)}, {4});
+  SetDType(g, "fft", TorchDType::kComplexFloat);
+  AddNode(g, "angle", "torch.ops.aten.angle.default", {TensorArg("self", "fft")}, {4});
+  g.outputs = {"fft", "angle"};
+  const auto out = LowerAndRun(g, {{"x", {-1, 2.5f, -3, 0.25f, -2, 1}}});
+  for (int k : {0, 3}) {
+    EXPECT_EQ(out.at("fft")[2 * k + 1], 0.0f) << k;
+    EXPECT_FALSE(std::signbit(out.at("fft")[2 * k + 1])) << k;
+  }
+  EXPECT_EQ(out.at("fft")[0], -2.25f);  // the sum
+  EXPECT_FLOAT_EQ(out.at("angle")[0], static_cast<float>(M_PI));
+  EXPECT_EQ(out.at("fft")[6], -9.75f);  // the alternating sum
+}
+
+TEST(ComplexLowering, FftC2CMatchesReferenceDft) {
+  const std::vector<int64_t> shape = {3, 4};
+  const std::vector<float> z = Wiggly(24, 0.7f);
+  for (bool forward : {true, false})
+    for (int64_t norm : {0, 1, 2})
+      for (std::vector<int64_t> dims : {std::vector<int64_t>{1}, std::vector<int64_t>{-1, 0}}) {
+        SCOPED_TRACE(testing::Message() << "forward " << forward << " norm " << norm << " dims " << dims.size());
+        AtenGraph g;
+        AddUserInput(g, "z", shape, TorchDType::kComplexFloat);
+        AddNode(g, "fft", "torch.ops.aten._fft_c2c.default",
+                {TensorArg("self", "z"), IntsArg("dim", dims), IntArg("normalization", norm), BoolArg("forward", forward)},
+                shape);
+        SetDType(g, "fft", TorchDType::kComplexFloat);
+        g.outputs = {"fft"};
+        Complexes want = FromParts(z);
+        for (int64_t d : dims) {
+          const size_t dd = d < 0 ? d + 2 : d;
+          want = ReferenceDft(want, shape, dd, forward ? -1 : 1, NormScale(norm, shape[dd]));
+        }
+        ExpectNear(LowerAndRun(g, {{"z", z}})["fft"], want, 1e-5);
+      }
+}
+
+// The real signal of length N from the first N/2 + 1 entries of its spectrum along the last dim, after
+// inverse transforms along the others. The imaginary parts of DC and (N even) Nyquist are ignored.
+TEST(ComplexLowering, FftC2RMatchesReferenceDft) {
+  const std::vector<int64_t> in_shape = {3, 4};
+  const std::vector<float> spectrum = Wiggly(24, 1.3f);  // DC and Nyquist have nonzero imaginary parts
+  for (int64_t n : {6, 7})
+    for (int64_t norm : {0, 1, 2})
+      for (std::vector<int64_t> dims : {std::vector<int64_t>{1}, std::vector<int64_t>{0, 1}}) {
+        SCOPED_TRACE(testing::Message() << "N " << n << " norm " << norm << " dims " << dims.size());
+        AtenGraph g;
+        AddUserInput(g, "z", in_shape, TorchDType::kComplexFloat);
+        AddNode(g, "fft", "torch.ops.aten._fft_c2r.default",
+                {TensorArg("self", "z"), IntsArg("dim", dims), IntArg("normalization", norm), IntArg("last_dim_size", n)},
+                {3, n});
+        g.outputs = {"fft"};
+        Complexes x = FromParts(spectrum);
+        if (dims.size() == 2) x = ReferenceDft(x, in_shape, 0, 1, NormScale(norm, 3));
+        Complexes full(3 * n);
+        for (int64_t r = 0; r < 3; ++r)
+          for (int64_t k = 0; k < n; ++k) {
+            std::complex<double> v = k <= n / 2 ? x[r * 4 + k] : std::conj(x[r * 4 + (n - k)]);
+            if (k == 0 || 2 * k == n) v = v.real();
+            full[r * n + k] = v;
+          }
+        const Complexes want = ReferenceDft(full, {3, n}, 1, 1, NormScale(norm, n));
+        const std::vector<float> got = LowerAndRun(g, {{"z", spectrum}})["fft"];
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i].real(), 1e-5) << i;
+      }
+}
+
+TEST(ComplexLowering, FftErrorsNameTheProblem) {
+  AtenGraph g;
+  AddUserInput(g, "x", {3, 4});
+  AddNode(g, "fft", "torch.ops.aten._fft_r2c.default",
+          {TensorArg("self", "x"), IntsArg("dim", {2}), IntArg("normalization", 0), BoolArg("onesided", true)}, {3, 3});
+  SetDType(g, "fft", TorchDType::kComplexFloat);
+  g.outputs = {"fft"};
+  EXPECT_EQ(LoweringError(g), "node 'fft' (aten._fft_r2c.default): dim 2 is out of range for a signal of 2 dims");
+  g.nodes[0].inputs[1] = IntsArg("dim", {1});
+  g.nodes[0].inputs[2] = IntArg("normalization", 3);
+  EXPECT_EQ(LoweringError(g), "node 'fft' (aten._fft_r2c.default): normalization 3 is not one of ATen's 0 (none), "
+                              "1 (1/sqrt(n)), 2 (1/n)");
+  AtenGraph big;
+  AddUserInput(big, "x", {4096});
+  AddNode(big, "fft", "torch.ops.aten._fft_r2c.default",
+          {TensorArg("self", "x"), IntsArg("dim", {0}), IntArg("normalization", 0), BoolArg("onesided", true)}, {2049});
+  SetDType(big, "fft", TorchDType::kComplexFloat);
+  big.outputs = {"fft"};
+  EXPECT_EQ(LoweringError(big), "node 'fft' (aten._fft_r2c.default): dim 0 has length 4096; the DFT-matmul lowering "
+                                "takes at most 2048 (a [2N, 2N] constant)");
+}
+
+// A rule that does not take complex values never sees one: the error names the node, the operand and
+// the value, and lists the rules that do.
+TEST(ComplexLowering, OtherRulesRejectComplexValues) {
+  AtenGraph g;
+  AddUserInput(g, "z", {3}, TorchDType::kComplexFloat);
+  AddNode(g, "div", "torch.ops.aten.div.Tensor", {TensorArg("self", "z"), TensorArg("other", "z")}, {3});
+  SetDType(g, "div", TorchDType::kComplexFloat);
+  g.outputs = {"div"};
+  const std::string error = LoweringError(g);
+  EXPECT_THAT(error, HasSubstr("node 'div' (aten.div.Tensor): complex-valued operand 'self' (value 'z', complex64); "
+                               "complex values are supported only by aten._conj.default, "));
+  EXPECT_THAT(error, HasSubstr("aten._fft_c2c.default"));
+  EXPECT_THAT(error, HasSubstr("aten.permute.default"));
+  EXPECT_THAT(error, HasSubstr("aten.mul.Tensor"));
+  EXPECT_THAT(error, Not(HasSubstr("aten.div.Tensor,")));
+
+  AtenGraph made;  // a complex result of a real-only rule (full with a complex dtype, say)
+  AddUserInput(made, "x", {3});
+  AddNode(made, "exp", "torch.ops.aten.exp.default", {TensorArg("self", "x")}, {3});
+  SetDType(made, "exp", TorchDType::kComplexFloat);
+  made.outputs = {"exp"};
+  EXPECT_THAT(LoweringError(made), HasSubstr("node 'exp' (aten.exp.default): complex-valued result 'exp' (complex64); "
+                                             "complex values are supported only by "));
+}
+
+// Arithmetic on complex values: a real operand (tensor or scalar) is a complex with imaginary parts 0
+// in a sum and scales both parts in a product; abs and angle give real results.
+TEST(ComplexLowering, ArithmeticAbsAndAngle) {
+  AtenGraph g;
+  AddUserInput(g, "z", {2}, TorchDType::kComplexFloat);
+  AddUserInput(g, "w", {2}, TorchDType::kComplexFloat);
+  AddUserInput(g, "r", {2});
+  AddNode(g, "zw", "torch.ops.aten.mul.Tensor", {TensorArg("self", "z"), TensorArg("other", "w")}, {2});
+  AddNode(g, "zr", "torch.ops.aten.mul.Tensor", {TensorArg("self", "r"), TensorArg("other", "z")}, {2});
+  AddNode(g, "z3", "torch.ops.aten.mul.Tensor", {TensorArg("self", "z"), FloatArg("other", 3)}, {2});
+  AddNode(g, "sum", "torch.ops.aten.add.Tensor", {TensorArg("self", "z"), TensorArg("other", "r"), FloatArg("alpha", 2)},
+          {2});
+  AddNode(g, "diff", "torch.ops.aten.sub.Tensor", {TensorArg("self", "z"), TensorArg("other", "w")}, {2});
+  AddNode(g, "plus1", "torch.ops.aten.add.Tensor", {TensorArg("self", "z"), IntArg("other", 1)}, {2});
+  AddNode(g, "neg", "torch.ops.aten.neg.default", {TensorArg("self", "z")}, {2});
+  AddNode(g, "abs", "torch.ops.aten.abs.default", {TensorArg("self", "z")}, {2});
+  AddNode(g, "angle", "torch.ops.aten.angle.default", {TensorArg("self", "z")}, {2});
+  for (const char* v : {"zw", "zr", "z3", "sum", "diff", "plus1", "neg"}) SetDType(g, v, TorchDType::kComplexFloat);
+  g.outputs = {"zw", "zr", "z3", "sum", "diff", "plus1", "neg", "abs", "angle"};
+  // z = [3+4i, -1+2i], w = [2-1i, 0.5+0i], r = [2, -1].
+  const auto out = LowerAndRun(g, {{"z", {3, 4, -1, 2}}, {"w", {2, -1, 0.5f, 0}}, {"r", {2, -1}}});
+  EXPECT_EQ(out.at("zw"), (std::vector<float>{10, 5, -0.5f, 1}));  // (3+4i)(2-i) = 10+5i
+  EXPECT_EQ(out.at("zr"), (std::vector<float>{6, 8, 1, -2}));
+  EXPECT_EQ(out.at("z3"), (std::vector<float>{9, 12, -3, 6}));
+  EXPECT_EQ(out.at("sum"), (std::vector<float>{7, 4, -3, 2}));
+  EXPECT_EQ(out.at("diff"), (std::vector<float>{1, 5, -1.5f, 2}));
+  EXPECT_EQ(out.at("plus1"), (std::vector<float>{4, 4, 0, 2}));
+  EXPECT_EQ(out.at("neg"), (std::vector<float>{-3, -4, 1, -2}));
+  EXPECT_EQ(out.at("abs")[0], 5.0f);
+  EXPECT_FLOAT_EQ(out.at("abs")[1], std::sqrt(5.0f));
+  EXPECT_FLOAT_EQ(out.at("angle")[0], std::atan2(4.0f, 3.0f));
+  EXPECT_FLOAT_EQ(out.at("angle")[1], std::atan2(2.0f, -1.0f));
+}
+
+// Data movement on complex values addresses the leading dims; the (real, imaginary) pair stays last.
+TEST(ComplexLowering, DataMovementActsOnLeadingDims) {
+  AtenGraph g;
+  AddUserInput(g, "z", {2, 3}, TorchDType::kComplexFloat);
+  AddNode(g, "perm", "torch.ops.aten.permute.default", {TensorArg("self", "z"), IntsArg("dims", {-1, 0})}, {3, 2});
+  AddNode(g, "sl", "torch.ops.aten.slice.Tensor",
+          {TensorArg("self", "perm"), IntArg("dim", -1), IntArg("start", 1), IntArg("end", 2)}, {3, 1});
+  AddNode(g, "pad", "torch.ops.aten.constant_pad_nd.default", {TensorArg("self", "sl"), IntsArg("pad", {1, 0})},
+          {3, 2});
+  AddNode(g, "view", "torch.ops.aten.view.default", {TensorArg("self", "pad"), IntsArg("size", {-1})}, {6});
+  AddNode(g, "unsq", "torch.ops.aten.unsqueeze.default", {TensorArg("self", "view"), IntArg("dim", -1)}, {6, 1});
+  for (const char* v : {"perm", "sl", "pad", "view", "unsq"}) SetDType(g, v, TorchDType::kComplexFloat);
+  g.outputs = {"unsq"};
+  // z = [[0+1i, 2+3i, 4+5i], [6+7i, 8+9i, 10+11i]]; permuted: [[0+1i, 6+7i], [2+3i, 8+9i], [4+5i, 10+11i]];
+  // column 1, padded with a 0 before it, flattened, one more dim.
+  std::vector<std::string> ops;
+  const auto out = LowerAndRun(g, {{"z", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}}, &ops);
+  EXPECT_EQ(out.at("unsq"), (std::vector<float>{0, 0, 6, 7, 0, 0, 8, 9, 0, 0, 10, 11}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"permute", "slice", "pad", "reshape", "reshape"}));
+
+  // fftshift's index_select: a real index picks along a leading dim.
+  AtenGraph shift;
+  AddUserInput(shift, "z", {3}, TorchDType::kComplexFloat);
+  AddUserInput(shift, "i", {3}, TorchDType::kLong);
+  AddNode(shift, "sel", "torch.ops.aten.index_select.default",
+          {TensorArg("self", "z"), IntArg("dim", -1), TensorArg("index", "i")}, {3});
+  SetDType(shift, "sel", TorchDType::kComplexFloat);
+  shift.outputs = {"sel"};
+  EXPECT_EQ(LowerAndRun(shift, {{"z", {1, 2, 3, 4, 5, 6}}, {"i", {2, 0, 1}}})["sel"],
+            (std::vector<float>{5, 6, 1, 2, 3, 4}));
+
+  g.nodes[2].inputs.push_back(FloatArg("value", 1.5));
+  EXPECT_EQ(LoweringError(g), "node 'pad' (aten.constant_pad_nd.default): padding a complex tensor with 1.5 is not "
+                              "supported (only with 0)");
+  g.nodes[2].inputs.pop_back();
+  g.nodes[0].inputs[1] = IntsArg("dims", {2, 0});
+  EXPECT_EQ(LoweringError(g), "node 'perm' (aten.permute.default): argument 'dims' = 2 is out of range for a complex "
+                              "tensor of 2 dims");
+
+  AtenGraph mixed;  // cat of a complex and a real tensor
+  AddUserInput(mixed, "z", {2}, TorchDType::kComplexFloat);
+  AddUserInput(mixed, "x", {2});
+  AtenNode cat;
+  cat.name = "cat";
+  cat.target = "torch.ops.aten.cat.default";
+  NamedArgument tensors{"tensors", {}};
+  tensors.arg.kind = Argument::Kind::kTensors;
+  tensors.arg.tensors = {"z", "x"};
+  cat.inputs = {tensors};
+  cat.outputs = {"cat"};
+  mixed.values["cat"] = Meta({4}, TorchDType::kComplexFloat);
+  mixed.nodes.push_back(cat);
+  mixed.outputs = {"cat"};
+  EXPECT_EQ(LoweringError(mixed), "node 'cat' (aten.cat.default): mixes complex and real tensor operands; convert the "
+                                  "real ones to complex first");
+}
+
+TEST(ComplexLowering, ConversionsConjugationAndConstruction) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2});
+  AddUserInput(g, "y", {2});
+  AddNode(g, "c", "torch.ops.aten._to_copy.default", {TensorArg("self", "x"), DTypeArg("dtype", TorchDType::kComplexFloat)},
+          {2});
+  AddNode(g, "conj", "torch.ops.aten._conj.default", {TensorArg("self", "c")}, {2});
+  AddNode(g, "cplx", "torch.ops.aten.complex.default", {TensorArg("real", "x"), TensorArg("imag", "y")}, {2});
+  AddNode(g, "conj2", "torch.ops.aten._conj_physical.default", {TensorArg("self", "cplx")}, {2});
+  AddNode(g, "re", "torch.ops.aten.view_as_real.default", {TensorArg("self", "conj2")}, {2, 2});
+  AddNode(g, "back", "torch.ops.aten.view_as_complex.default", {TensorArg("self", "re")}, {2});
+  AddNode(g, "real", "torch.ops.aten._to_copy.default", {TensorArg("self", "back"), DTypeArg("dtype", TorchDType::kFloat)},
+          {2});
+  AddNode(g, "polar", "torch.ops.aten.polar.default", {TensorArg("abs", "x"), TensorArg("angle", "y")}, {2});
+  for (const char* v : {"c", "conj", "cplx", "conj2", "back", "polar"}) SetDType(g, v, TorchDType::kComplexFloat);
+  SetDType(g, "polar", TorchDType::kComplexDouble);
+  g.outputs = {"conj", "re", "back", "real", "polar"};
+  std::vector<std::string> warnings;
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g, &warnings);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  // Complex outputs cross to the host as c64 with the trailing 2; complex128 is narrowed, with a warning.
+  EXPECT_EQ(lowered->values[lowered->outputs[0].second].dtype, ops::DType::kC64);
+  EXPECT_EQ(lowered->values[lowered->outputs[0].second].shape, (ops::Shape{2, 2}));
+  EXPECT_EQ(lowered->values[lowered->outputs[1].second].dtype, ops::DType::kF32);
+  EXPECT_EQ(lowered->values[lowered->outputs[4].second].dtype, ops::DType::kC64);
+  EXPECT_EQ(warnings, (std::vector<std::string>{"output 'polar' is complex128; the device computes it in complex64 "
+                                                "(float32 parts, about 7 significant digits), which is what the "
+                                                "caller passes and gets back"}));
+  const auto out = Evaluate(*lowered, {{"x", {3, -2}}, {"y", {0.5f, 4}}});
+  EXPECT_EQ(out.at("conj"), (std::vector<float>{3, 0, -2, 0}));  // -0 == 0
+  EXPECT_EQ(out.at("re"), (std::vector<float>{3, -0.5f, -2, -4}));
+  EXPECT_EQ(out.at("back"), (std::vector<float>{3, -0.5f, -2, -4}));
+  EXPECT_EQ(out.at("real"), (std::vector<float>{3, -2}));
+  const std::vector<float> p = out.at("polar");
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_FLOAT_EQ(p[0], 3 * std::cos(0.5f));
+  EXPECT_FLOAT_EQ(p[1], 3 * std::sin(0.5f));
+  EXPECT_FLOAT_EQ(p[2], -2 * std::cos(4.0f));
+  EXPECT_FLOAT_EQ(p[3], -2 * std::sin(4.0f));
+
+  // A complex input is c64 with the trailing 2; converting it to an integer type is an error.
+  AtenGraph in;
+  AddUserInput(in, "z", {3}, TorchDType::kComplexDouble);
+  AddNode(in, "i", "torch.ops.aten._to_copy.default", {TensorArg("self", "z"), DTypeArg("dtype", TorchDType::kLong)},
+          {3});
+  SetDType(in, "i", TorchDType::kLong);
+  in.outputs = {"i"};
+  EXPECT_EQ(LoweringError(in), "node 'i' (aten._to_copy.default): conversion from complex128 to int64 is not "
+                               "supported; complex values convert to float32 or float64 (their real part)");
+  in.nodes.clear();
+  in.outputs = {"z"};
+  warnings.clear();
+  lowered = LowerAtenGraph(in, &warnings);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  EXPECT_EQ(lowered->values[lowered->inputs[0].second].dtype, ops::DType::kC64);
+  EXPECT_EQ(lowered->values[lowered->inputs[0].second].shape, (ops::Shape{3, 2}));
+  EXPECT_EQ(warnings.size(), 2u);  // input and output
 }
 
 }  // namespace

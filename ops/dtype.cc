@@ -26,6 +26,7 @@ const char* DTypeName(DType t) {
     case DType::kI8: return "i8";
     case DType::kU8: return "u8";
     case DType::kI16: return "i16";
+    case DType::kC64: return "c64";
   }
   return "?";
 }
@@ -69,6 +70,7 @@ std::string ShapeToString(const Shape& shape) {
 void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
   switch (dtype) {
     case DType::kF32:
+    case DType::kC64:  // one fp32 part per element (see DType)
       if (count > 0) std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16: {
@@ -122,6 +124,7 @@ void LoadAsFloat(const void* src, DType dtype, int64_t count, float* dst) {
 void StoreFromFloat(const float* src, int64_t count, DType dtype, void* dst) {
   switch (dtype) {
     case DType::kF32:
+    case DType::kC64:  // one fp32 part per element (see DType)
       if (count > 0) std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16: {

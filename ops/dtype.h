@@ -11,13 +11,17 @@ namespace kiln::ops {
 
 // Element types. The chip stores f32, bf16 and i32; kernels compute in fp32, and bf16 and i32 are
 // storage formats converted on load and store, as the chip's vector and matrix units do. i64, i8, u8,
-// i16, bool, f16 and f64 exist only in host memory (a caller's inputs and outputs): the DMA converts
+// i16, bool, f16, f64 and c64 exist only in host memory (a caller's inputs and outputs): the DMA converts
 // them to and from a device dtype. Integers and bools are exact on the device while their magnitude
 // is at most 2^24 (fp32's integer range), and an int64 input must fit int32; f16 widens exactly to
 // fp32; f64 is narrowed to fp32 on the way in (the compiler warns) and widened on the way out.
-// (10 is reserved for complex64.)
+// The device has no complex type: a c64 (complex64) tensor of shape S is a tensor of shape S + [2]
+// whose elements are its real and imaginary parts, interleaved (the memory of torch.view_as_real). So a
+// c64 tensor's shape always ends in that 2 and its element is one fp32 part: the host's bytes are the
+// device's values, and every byte count stays NumElements(shape) * DTypeSize(dtype). The device
+// computes on the parts as fp32 values.
 enum class DType : uint8_t {
-  kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6, kI8 = 7, kU8 = 8, kI16 = 9,
+  kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3, kBool = 4, kF16 = 5, kF64 = 6, kI8 = 7, kU8 = 8, kI16 = 9, kC64 = 10,
 };
 
 using Shape = std::vector<int64_t>;

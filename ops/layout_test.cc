@@ -234,6 +234,21 @@ TEST(DTypeConversion, LoadAndStoreF16AndF64) {
   EXPECT_STREQ(DTypeName(DType::kF64), "f64");
 }
 
+// c64: a complex64 tensor's shape ends in its (real, imaginary) pair, so its element is one fp32
+// part and the host's bytes are the device's values.
+TEST(DTypeConversion, C64IsItsFloatParts) {
+  const std::vector<float> parts = {1.5f, -2.0f, 0.0f, 3.25f};
+  std::vector<float> f(4), back(4);
+  LoadAsFloat(parts.data(), DType::kC64, 4, f.data());
+  EXPECT_EQ(f, parts);
+  StoreFromFloat(f.data(), 4, DType::kC64, back.data());
+  EXPECT_EQ(back, parts);
+  EXPECT_EQ(DTypeSize(DType::kC64), 4);
+  EXPECT_FALSE(IsDeviceDType(DType::kC64));
+  EXPECT_FALSE(IsIntegral(DType::kC64));
+  EXPECT_STREQ(DTypeName(DType::kC64), "c64");
+}
+
 TEST(DTypeConversion, Names) {
   EXPECT_EQ(DTypeSize(DType::kBF16), 2);
   EXPECT_EQ(DTypeSize(DType::kI32), 4);
@@ -301,7 +316,8 @@ TEST(ShapeLimits, EmptyTileTensorsConvertInConstantTime) {
 // An empty tensor has no buffer; copying zero elements must not pass null to memcpy (UB, which
 // --config=asan's UBSan reports).
 TEST(DTypeConversion, ZeroElementsWithNullBuffers) {
-  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32, DType::kI64, DType::kBool, DType::kF16, DType::kF64}) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kI32, DType::kI64, DType::kBool, DType::kF16, DType::kF64,
+                   DType::kC64}) {
     LoadAsFloat(nullptr, dt, 0, nullptr);
     StoreFromFloat(nullptr, 0, dt, nullptr);
   }

@@ -196,6 +196,37 @@ TEST(Program, InputViewsAreReadInPlace) {
   EXPECT_EQ(s.message(), "input 'x': no buffer for 32 bytes");
 }
 
+// A complex64 input and output cross as their (real, imaginary) parts, the same bytes: z -> conj(z).
+TEST(Program, Complex64InputAndOutputRoundTrip) {
+  DeviceGraph g;
+  const int z = g.AddInput("z", {3, 2}, ops::DType::kC64);
+  const int sign = g.AddConstant("conj_sign", {2}, {1.0f, -1.0f});
+  const int conj = Node(g, "mul", {z, sign}, "conj");
+  g.values[conj].dtype = ops::DType::kC64;
+  g.inputs = {{"z", z}};
+  g.outputs = {{"conj", conj}};
+  const std::vector<float> parts = {1.5f, -2, 0, 3, -7, 0.25f};
+  HostTensor in{{3, 2}, ops::DType::kC64, std::vector<uint8_t>(24)};
+  std::memcpy(in.bytes.data(), parts.data(), 24);
+  std::vector<HostTensor> outputs;
+  Status s = WriteLoadRun(Compile(g), {in}, &outputs);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].dtype, ops::DType::kC64);
+  EXPECT_EQ(outputs[0].shape, (ops::Shape{3, 2}));
+  ASSERT_EQ(outputs[0].bytes.size(), 24u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(outputs[0].f32()[i], i % 2 ? -parts[i] : parts[i]) << i;
+  // The caller's tensor must be c64 of the program's shape.
+  s = WriteLoadRun(Compile(g), {HostTensor::FromFloats({3, 2}, parts)}, &outputs);
+  EXPECT_EQ(s.message(), "input 'z': expected c64 [3, 2], got f32 [3, 2]");
+  // A c64 tensor whose shape does not end in the pair of parts is a malformed program.
+  DeviceGraph bad;
+  const int v = bad.AddInput("v", {3}, ops::DType::kC64);
+  bad.inputs = {{"v", v}};
+  bad.outputs = {{"v", Node(bad, "neg", {v}, "neg")}};
+  EXPECT_THAT(LoadError(Compile(bad)), HasSubstr("a c64 tensor's shape ends in 2 (real, imaginary), not [3]"));
+}
+
 TEST(Program, TiledProgramMatchesReference) {
   // Big enough that activations and weights use the 32x32 tile layout (and a bias stays row-major).
   constexpr int M = 33, K = 64, N = 64;

@@ -110,6 +110,8 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
   if (!fb::InRange(t->layout())) return Invalid(where + ": unknown layout " + std::to_string(int(t->layout())));
   out->dtype = static_cast<ops::DType>(t->dtype());
   out->layout = static_cast<ops::Layout>(t->layout());
+  if (out->dtype == ops::DType::kC64 && (out->shape.empty() || out->shape.back() != 2))
+    return Invalid(where + ": a c64 tensor's shape ends in 2 (real, imaginary), not " + ops::ShapeToString(out->shape));
   out->size_bytes = t->size_bytes();
   const uint64_t expect = static_cast<uint64_t>(ops::StoredBytes(out->shape, out->dtype, out->layout));
   if (out->size_bytes != expect)

@@ -21,7 +21,8 @@ static_assert(int(DType::F64) == int(ops::DType::kF64));
 static_assert(int(DType::I8) == int(ops::DType::kI8));
 static_assert(int(DType::U8) == int(ops::DType::kU8));
 static_assert(int(DType::I16) == int(ops::DType::kI16));
-static_assert(int(DType::MAX) == int(ops::DType::kI16), "a DType was added on one side only");
+static_assert(int(DType::C64) == int(ops::DType::kC64));
+static_assert(int(DType::MAX) == int(ops::DType::kC64), "a DType was added on one side only");
 static_assert(int(Layout::ROW_MAJOR) == int(ops::Layout::kRowMajor));
 static_assert(int(Layout::TILE) == int(ops::Layout::kTile));
 static_assert(int(Layout::MAX) == int(ops::Layout::kTile), "a Layout was added on one side only");
@@ -35,11 +36,14 @@ static_assert(int(RegionKind::HOST_SCRATCH) == int(target::RegionKind::kHostScra
 static_assert(int(RegionKind::DEVICE_STATE) == int(target::RegionKind::kDeviceState));
 static_assert(int(RegionKind::MAX) == int(target::RegionKind::kDeviceState), "a RegionKind was added on one side only");
 
-// True when `value` is one of the generated enum's values (all of ours are dense from MIN to MAX).
+// True when `value` is one of the generated enum's values (dense from MIN to MAX; DType below).
 template <typename E>
 constexpr bool InRange(E value) {
   return static_cast<int>(value) >= static_cast<int>(E::MIN) && static_cast<int>(value) <= static_cast<int>(E::MAX);
 }
+
+// DType has unassigned codes between its values: one in range is a DType only if it has a name.
+inline bool InRange(DType value) { return *EnumNameDType(value) != '\0'; }
 
 }  // namespace kiln::fb
 

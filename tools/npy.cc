@@ -23,10 +23,10 @@ namespace {
 constexpr std::pair<const char*, ops::DType> kDescrs[] = {
     {"<f4", ops::DType::kF32}, {"<f2", ops::DType::kF16}, {"<V2", ops::DType::kBF16}, {"|V2", ops::DType::kBF16},
     {"<f8", ops::DType::kF64}, {"<i8", ops::DType::kI64}, {"<i4", ops::DType::kI32}, {"<i2", ops::DType::kI16},
-    {"|i1", ops::DType::kI8},  {"|u1", ops::DType::kU8},  {"|b1", ops::DType::kBool}};
+    {"|i1", ops::DType::kI8},  {"|u1", ops::DType::kU8},  {"|b1", ops::DType::kBool}, {"<c8", ops::DType::kC64}};
 constexpr const char* kSupportedDescrs =
     "little-endian float32 '<f4', float16 '<f2', bfloat16 '<V2' (ml_dtypes), float64 '<f8', int64 '<i8', "
-    "int32 '<i4', int16 '<i2', int8 '|i1', uint8 '|u1' and bool '|b1'";
+    "int32 '<i4', int16 '<i2', int8 '|i1', uint8 '|u1', bool '|b1' and complex64 '<c8'";
 
 std::optional<ops::DType> DTypeOfDescr(const std::string& descr) {
   for (const auto& [d, t] : kDescrs)
@@ -208,7 +208,9 @@ Status ParseNpy(std::string_view bytes, const std::string& name, runtime::HostTe
   // The byte count, overflow-checked: a product past the data size is already wrong, so stop there.
   bool has_zero = false;
   for (int64_t d : *h.shape) has_zero |= d == 0;
-  uint64_t need = has_zero ? 0 : static_cast<uint64_t>(ops::DTypeSize(*dtype));
+  // A complex64 element is two fp32 parts: the host tensor gets shape + [2] (ops/dtype.h).
+  const bool complex = *dtype == ops::DType::kC64;
+  uint64_t need = has_zero ? 0 : static_cast<uint64_t>(ops::DTypeSize(*dtype)) * (complex ? 2 : 1);
   bool exceeds = false;
   for (int64_t d : *h.shape) {
     if (need == 0) break;
@@ -223,6 +225,7 @@ Status ParseNpy(std::string_view bytes, const std::string& name, runtime::HostTe
                                    ops::ShapeToString(*h.shape) + " needs " +
                                    (exceeds ? "more" : std::to_string(need)));
   out->shape = std::move(*h.shape);
+  if (complex) out->shape.push_back(2);
   out->dtype = *dtype;
   out->bytes.assign(bytes.begin() + data_start, bytes.end());
   return Status::Ok();
@@ -258,9 +261,17 @@ Status WriteNpy(const std::string& path, const runtime::HostTensor& tensor) {
   const char* descr = DescrOf(tensor.dtype);
   if (descr == nullptr)  // every ops::DType has a descr; this is a value outside the enum
     return Status::InvalidArgument(path + ": dtype code " + std::to_string(int(tensor.dtype)) + " has no .npy name");
+  // complex64: the trailing 2 (real, imaginary) is the element itself in NumPy.
+  ops::Shape dims = tensor.shape;
+  if (tensor.dtype == ops::DType::kC64) {
+    if (dims.empty() || dims.back() != 2)
+      return Status::InvalidArgument(path + ": a c64 tensor's shape ends in 2 (real, imaginary), not " +
+                                     ops::ShapeToString(dims));
+    dims.pop_back();
+  }
   std::string shape;
-  for (int64_t d : tensor.shape) shape += std::to_string(d) + ",";
-  if (tensor.shape.size() > 1) shape.pop_back();
+  for (int64_t d : dims) shape += std::to_string(d) + ",";
+  if (dims.size() > 1) shape.pop_back();
   std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
   // Pad so the data starts on a 64-byte boundary, as NumPy does.
   const size_t total = 10 + header.size() + 1;

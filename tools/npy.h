@@ -1,6 +1,7 @@
 // Minimal .npy reading and writing (C order; float32 '<f4', float16 '<f2', bfloat16 '<V2' as
-// ml_dtypes saves it, float64 '<f8', int64 '<i8', int32 '<i4', bool '|b1'): how the command-line
-// tools exchange tensors with torch_frontend and NumPy.
+// ml_dtypes saves it, float64 '<f8', int64 '<i8', int32 '<i4', bool '|b1', complex64 '<c8' as a c64
+// tensor of shape + [2], ops/dtype.h): how the command-line tools exchange tensors with
+// torch_frontend and NumPy.
 #ifndef KILN_TOOLS_NPY_H_
 #define KILN_TOOLS_NPY_H_
 

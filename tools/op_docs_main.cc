@@ -91,5 +91,25 @@ int main(int argc, char** argv) {
     if (!core_set.count(target))
       std::printf("| `%s` | %s | %s |\n", target.c_str(), kiln::compiler::RuleKindName(entry.kind),
                   entry.how.c_str());
+  std::printf("\n## Complex values\n\n");
+  std::printf("complex64 and complex128 (narrowed to complex64) values are float32 on the device, with a trailing "
+              "dim of 2 holding the real and imaginary parts (`torch.view_as_real`'s layout; host dtype `c64`, "
+              "'<c8' in the .npy tools). Only these overloads take or make complex values; any other is a compile "
+              "error naming the node and the value.\n\n");
+  using kiln::compiler::ComplexSupport;
+  for (auto support : {ComplexSupport::kOwn, ComplexSupport::kComplexRule, ComplexSupport::kLeadingDims}) {
+    std::printf("- %s:", support == ComplexSupport::kOwn           ? "Complex by their meaning"
+                         : support == ComplexSupport::kComplexRule ? "Arithmetic, with a rule of their own for "
+                                                                     "complex operands (rules_complex.cc)"
+                                                                   : "Data movement, applied to the leading dims "
+                                                                     "(the trailing 2 stays last)");
+    const char* sep = " ";
+    for (const auto& [target, entry] : rules)
+      if (entry.complex == support) {
+        std::printf("%s`%s`", sep, target.c_str());
+        sep = ", ";
+      }
+    std::printf("\n");
+  }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -118,6 +119,31 @@ TEST(Npy, RoundTripsEveryHostDType) {
   EXPECT_EQ(t.dtype, ops::DType::kBF16);
 }
 
+// complex64 '<c8' of shape S is a c64 host tensor of shape S + [2], the same bytes (ops/dtype.h).
+TEST(Npy, ComplexIsTheTrailingPairOfParts) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/c.npy";
+  std::vector<uint8_t> bytes(16);
+  const float parts[4] = {1.5f, -2, 0, 3};
+  std::memcpy(bytes.data(), parts, 16);
+  ASSERT_TRUE(WriteNpy(path, runtime::HostTensor{{2, 2}, ops::DType::kC64, bytes}).ok());
+  std::ifstream in(path, std::ios::binary);
+  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(file.find("'descr': '<c8', 'fortran_order': False, 'shape': (2,)"), std::string::npos) << file;
+  runtime::HostTensor back;
+  Status s = ReadNpy(path, &back);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(back.dtype, ops::DType::kC64);
+  EXPECT_EQ(back.shape, (ops::Shape{2, 2}));
+  EXPECT_EQ(back.bytes, bytes);
+  EXPECT_EQ(WriteNpy(path, runtime::HostTensor{{4}, ops::DType::kC64, bytes}).message(),
+            path + ": a c64 tensor's shape ends in 2 (real, imaginary), not [4]");
+  // Three complex64 need 24 bytes.
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", 12)),
+            "x.npy: data holds 12 bytes, shape [3] needs more");
+  EXPECT_EQ(ParseError(NpyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", 40)),
+            "x.npy: data holds 40 bytes, shape [3] needs 24");
+}
+
 TEST(Npy, ParsesHeaderVariants) {
   runtime::HostTensor t;
   ASSERT_TRUE(ParseNpy(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 12), "a", &t).ok());
@@ -142,8 +168,8 @@ TEST(Npy, MalformedHeadersAreClearErrors) {
             "x.npy: data holds 8 bytes, shape [4294967296, 4294967296, 4] needs more");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", 8)),
             "x.npy: dtype '>f8': supported are little-endian float32 '<f4', float16 '<f2', bfloat16 '<V2' "
-            "(ml_dtypes), float64 '<f8', int64 '<i8', int32 '<i4', int16 '<i2', int8 '|i1', uint8 '|u1' and bool "
-            "'|b1'");
+            "(ml_dtypes), float64 '<f8', int64 '<i8', int32 '<i4', int16 '<i2', int8 '|i1', uint8 '|u1', bool '|b1' "
+            "and complex64 '<c8'");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", 4)),
             "x.npy: Fortran-ordered arrays are not supported");
   EXPECT_EQ(ParseError(NpyBytes("{'descr': '<f4', 'shape': (1,), }", 4)), "x.npy: header lacks 'fortran_order'");

@@ -27,6 +27,13 @@ def load(path: str) -> np.ndarray:
     return arr
 
 
+def as_real(a: np.ndarray) -> np.ndarray:
+    """A complex array as its (real, imaginary) parts in a trailing dim of 2 (torch.view_as_real's
+    layout, which is how Kiln holds complex values); any other array unchanged."""
+    a = np.asarray(a)
+    return np.stack([a.real, a.imag], axis=-1) if np.iscomplexobj(a) else a
+
+
 def _as_f64_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
@@ -78,7 +85,7 @@ def compare_files(refs: Sequence[str], outs: Sequence[str], min_pcc: float,
     """Returns (report lines, failure messages)."""
     lines, failures = [], []
     for i, (ref_path, out_path) in enumerate(zip(refs, outs)):
-        ref, out = load(ref_path), load(out_path)
+        ref, out = as_real(load(ref_path)), as_real(load(out_path))
         if ref.shape != out.shape:
             lines.append(f"output{i}: shape mismatch: ref {ref.shape} vs out {out.shape}")
             failures.append(f"output{i}: shape mismatch (ref {ref.shape}, out {out.shape})")

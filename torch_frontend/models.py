@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 # ATen op (post run_decompositions) the "unsupported_op" model exists to exercise.
-UNSUPPORTED_OP_TARGET = "aten._fft_r2c.default"
+UNSUPPORTED_OP_TARGET = "aten.linalg_eig.default"
 
 InputFn = Callable[[torch.Generator], "tuple[Tensor, ...]"]
 
@@ -178,10 +178,10 @@ class _InPlaceInput(nn.Module):
 
 
 class _Unsupported(nn.Module):
-    """An FFT cannot run on the device (it has no complex dtype); used to test the compiler's error path."""
+    """A general eigendecomposition cannot run on the device; used to test the compiler's error path."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.fft.rfft(x).abs() + 1
+        return torch.linalg.eigvals(x).abs() + 1
 
 
 class _TinyAttention(nn.Module):
@@ -471,5 +471,5 @@ register(ModelSpec("fasterrcnn_proposals", _fasterrcnn_proposals, image_inputs((
                    "torchvision fasterrcnn_mobilenet_v3_large_fpn up to RPN proposals (before top-k/NMS)"))
 register(ModelSpec("inplace_input", _InPlaceInput, randn_inputs((2, 8)),
                    "x.mul_(2); return x + 1: an in-place op on a user input"))
-register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((2, 8)),
+register(ModelSpec("unsupported_op", _Unsupported, randn_inputs((4, 4)),
                    f"contains {UNSUPPORTED_OP_TARGET}"))

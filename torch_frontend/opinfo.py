@@ -120,7 +120,7 @@ def _tensor_outputs(out) -> list:
 
 def _to_numpy(t):
     torch = _torch()
-    t = t.detach().cpu()
+    t = t.detach().cpu().resolve_conj().resolve_neg()  # a lazily conjugated view (fft.ifft's) has no numpy()
     if t.dtype == torch.bfloat16:
         t = t.float()  # numpy has no bfloat16; the tools read it back as float32 values
     return np.array(t.numpy(), order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
@@ -130,14 +130,19 @@ def _to_file(t) -> np.ndarray:
     """What the Kiln tools read: the tensor in its own dtype, bfloat16 as its bits under '<V2'
     (tools/npy.h); compare.load reads that back as float32 values."""
     torch = _torch()
-    t = t.detach().cpu().contiguous()
+    t = t.detach().cpu().resolve_conj().resolve_neg().contiguous()
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().view(np.dtype("<V2"))
+    if t.dtype == torch.complex128:  # Kiln narrows complex128 to complex64 (the tools read '<c8')
+        t = t.to(torch.complex64)
     return np.array(t.numpy(), order="C")
 
 
 def _compare(ref: np.ndarray, out: np.ndarray) -> str:
-    """'' when `out` matches `ref`, else why not."""
+    """'' when `out` matches `ref`, else why not. Complex values compare as their (real, imaginary)
+    parts, as view_as_real holds them."""
+    from torch_frontend.compare import as_real
+    ref, out = as_real(ref), as_real(out)
     if ref.shape != out.shape:
         return f"shape {list(out.shape)}, expected {list(ref.shape)}"
     if ref.dtype.kind in "iub":

@@ -47,7 +47,10 @@ int64_t TorchDTypeSize(TorchDType t) {
       return 4;
     case TorchDType::kLong:
     case TorchDType::kDouble:
+    case TorchDType::kComplexFloat:
       return 8;
+    case TorchDType::kComplexDouble:
+      return 16;
     default:
       return 0;
   }

@@ -15,9 +15,10 @@ namespace kiln::compiler {
 // torch.export's ScalarType codes (torch/_export/serde/schema.py).
 enum class TorchDType : int {
   kUnknown = 0, kByte = 1, kChar = 2, kShort = 3, kInt = 4, kLong = 5, kHalf = 6, kFloat = 7,
-  kDouble = 8, kBool = 12, kBFloat16 = 13,
+  kDouble = 8, kComplexFloat = 10, kComplexDouble = 11, kBool = 12, kBFloat16 = 13,
 };
 const char* TorchDTypeName(TorchDType t);
+inline bool IsComplex(TorchDType t) { return t == TorchDType::kComplexFloat || t == TorchDType::kComplexDouble; }
 int64_t TorchDTypeSize(TorchDType t);  // 0 when unsupported
 
 struct TensorMeta {

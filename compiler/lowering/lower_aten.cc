@@ -39,16 +39,22 @@ const std::map<std::string, RuleEntry>& LoweringRules() {
     AddSpecialRules(r);
     AddLinalgFactorRules(r);
     AddLinalgSolveRules(r);
+    AddComplexRules(r);  // last: it marks the data-movement rules above that take complex values
+    AddFftRules(r);
     return r;
   }();
   return rules;
 }
 
 absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<std::string>* warnings) {
-  auto narrowed = [&](const char* what, const std::string& name) {
-    if (warnings)
+  auto narrowed = [&](const char* what, const std::string& name, TorchDType t) {
+    if (warnings && t == TorchDType::kDouble)
       warnings->push_back(absl::StrCat(what, " '", name,
                                        "' is float64; the device computes it in float32 (about 7 significant digits)"));
+    if (warnings && t == TorchDType::kComplexDouble)
+      warnings->push_back(absl::StrCat(what, " '", name,
+                                       "' is complex128; the device computes it in complex64 (float32 parts, about 7 "
+                                       "significant digits), which is what the caller passes and gets back"));
   };
   const auto& rules = LoweringRules();
   std::map<std::string, std::vector<std::string>> unsupported;  // op -> node names
@@ -87,13 +93,25 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
     if (!dtype)
       return absl::UnimplementedError(absl::StrCat("input '", in.name, "' is ", TorchDTypeName(meta->second.dtype),
                                                    "; inputs may be ", kHostDTypeNames));
-    if (*dtype == ops::DType::kF64) narrowed("input", in.name);
-    const int id = graph.AddInput(in.name, meta->second.sizes, *dtype);
+    narrowed("input", in.name, meta->second.dtype);
+    const int id = graph.AddInput(in.name, DeviceShape(meta->second.sizes, meta->second.dtype), *dtype);
     graph.inputs.push_back({in.name, id});
     ctx.BindValue(in.name, id);
   }
   for (const AtenNode& node : aten.nodes) {
-    absl::Status s = rules.at(ShortTarget(node.target)).rule(ctx, node);
+    const RuleEntry& entry = rules.at(ShortTarget(node.target));
+    absl::Status s;
+    switch (entry.complex) {
+      case ComplexSupport::kNone:
+        KILN_RETURN_IF_ERROR(CheckNoComplexValues(ctx, node));
+        s = entry.rule(ctx, node);
+        break;
+      case ComplexSupport::kOwn: s = entry.rule(ctx, node); break;
+      case ComplexSupport::kLeadingDims: s = LowerOnLeadingDims(ctx, node, entry.rule); break;
+      case ComplexSupport::kComplexRule:
+        s = HasComplexValues(ctx, node) ? entry.complex_rule(ctx, node) : entry.rule(ctx, node);
+        break;
+    }
     if (!s.ok()) return s;
   }
   std::set<int> claimed;  // values already returned to the caller, in their DeviceValue::dtype
@@ -116,7 +134,7 @@ absl::StatusOr<DeviceGraph> LowerAtenGraph(const AtenGraph& aten, std::vector<st
       return absl::UnimplementedError(absl::StrCat("output '", name, "' is ", TorchDTypeName(meta->second.dtype),
                                                    "; outputs may be ", kHostDTypeNames));
     const ops::DType dtype = recorded ? *HostDType(meta->second.dtype) : ops::DType::kF32;
-    if (dtype == ops::DType::kF64) narrowed("output", name);
+    if (recorded) narrowed("output", name, meta->second.dtype);
     const DeviceValue& value = graph.values[*v];
     // A value crosses to the host in one dtype. An input returned in another (x.long() of int32 ids,
     // a bool mask as float: exact conversions that lower to no op) or a value returned twice in two

@@ -39,8 +39,16 @@ std::optional<ops::DType> HostDType(TorchDType t) {
     case TorchDType::kChar: return ops::DType::kI8;
     case TorchDType::kByte: return ops::DType::kU8;
     case TorchDType::kShort: return ops::DType::kI16;
+    case TorchDType::kComplexFloat:
+    case TorchDType::kComplexDouble: return ops::DType::kC64;
     default: return std::nullopt;
   }
+}
+
+ops::Shape DeviceShape(const std::vector<int64_t>& sizes, TorchDType dtype) {
+  ops::Shape shape = sizes;
+  if (IsComplex(dtype)) shape.push_back(2);
+  return shape;
 }
 
 namespace {
@@ -65,8 +73,13 @@ absl::StatusOr<std::vector<float>> WeightAsFloats(const std::string& target, con
   if (!dtype)
     return absl::UnimplementedError(absl::StrCat("weight '", target, "' has unsupported dtype ",
                                                  TorchDTypeName(w.meta.dtype), "; weights may be ", kHostDTypeNames));
-  std::vector<float> out(n);
-  ops::LoadAsFloat(w.bytes.data(), *dtype, n, out.data());
+  // A complex weight becomes its (real, imaginary) parts; complex128's are float64 narrowed.
+  const bool complex = IsComplex(w.meta.dtype);
+  std::vector<float> out(complex ? 2 * n : n);
+  if (w.meta.dtype == TorchDType::kComplexDouble)
+    ops::LoadAsFloat(w.bytes.data(), ops::DType::kF64, 2 * n, out.data());
+  else
+    ops::LoadAsFloat(w.bytes.data(), *dtype, static_cast<int64_t>(out.size()), out.data());
   // int64 and int32 tensors live on the device as fp32 values: exact within 2^24 (ops/dtype.h).
   if (*dtype == ops::DType::kI64 || *dtype == ops::DType::kI32) {
     for (int64_t i = 0; i < n; ++i) {
@@ -98,7 +111,8 @@ absl::StatusOr<int> LoweringContext::Value(const AtenNode& node, const std::stri
     absl::StatusOr<std::vector<float>> data = WeightAsFloats(w->second, it->second);
     if (!data.ok()) return NodeError(node, std::string(data.status().message()));
     it->second.bytes.Evict();  // converted once (the value is cached below); the archive need not stay resident
-    const int id = graph_->AddConstant(w->second, it->second.meta.sizes, *std::move(data));
+    const int id = graph_->AddConstant(w->second, DeviceShape(it->second.meta.sizes, it->second.meta.dtype),
+                                       *std::move(data));
     value_of_[value_name] = id;
     return id;
   }
@@ -222,9 +236,10 @@ absl::Status LoweringContext::Bind(const AtenNode& node, int value, size_t index
   const std::string& name = node.outputs[index];
   // Check the lowering against the shape torch.export recorded, so a wrong rule fails here, loudly.
   auto meta = aten_.values.find(name);
-  if (meta != aten_.values.end() && meta->second.sizes != graph_->values[value].shape)
+  if (meta != aten_.values.end() && DeviceShape(meta->second.sizes, meta->second.dtype) != graph_->values[value].shape)
     return NodeError(node, absl::StrCat("lowered result has shape ", ops::ShapeToString(graph_->values[value].shape),
-                                        " but torch.export recorded ", ops::ShapeToString(meta->second.sizes)));
+                                        " but torch.export recorded ", ops::ShapeToString(meta->second.sizes),
+                                        IsComplex(meta->second.dtype) ? " (complex: + [2] on the device)" : ""));
   // An integer ATen result computed by a device op that can make fractions of integers (int64
   // avg_pool2d, whose ATen kernel divides in integer arithmetic) is converted the way ATen's is.
   if (meta != aten_.values.end() && (meta->second.dtype == TorchDType::kLong || meta->second.dtype == TorchDType::kInt)) {

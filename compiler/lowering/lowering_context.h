@@ -18,10 +18,14 @@ namespace kiln::compiler {
 // The host dtype of a user input or output or the dtype of an archive weight, as the DMA and
 // ops::LoadAsFloat know it: float32/16/64, bfloat16, int64, int32, int16, int8, uint8, bool. The
 // device stores integers and bools as i32 and computes in fp32 (ops/dtype.h), so they are exact up
-// to 2^24: token ids, indices and masks. nullopt for the others (complex, unknown).
+// to 2^24: token ids, indices and masks. complex64 and complex128 are c64 (the device holds a complex
+// tensor as its view_as_real, ops/dtype.h; complex128 is narrowed). nullopt for the others.
 std::optional<ops::DType> HostDType(TorchDType t);
 inline constexpr char kHostDTypeNames[] =
-    "float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8 or bool";
+    "float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool, complex64 or complex128";
+// The device shape of an ATen tensor of `sizes`: a complex one gains the trailing 2 of its
+// (real, imaginary) parts.
+ops::Shape DeviceShape(const std::vector<int64_t>& sizes, TorchDType dtype);
 
 class LoweringContext {
  public:
@@ -89,12 +93,24 @@ enum class RuleKind {
 };
 const char* RuleKindName(RuleKind kind);
 
+// Whether a rule sees complex operands and results (held as their view_as_real, so a complex value
+// of shape S is a device value of shape S + [2]). Lowering stops any other rule's node that has one.
+enum class ComplexSupport {
+  kNone,
+  kOwn,           // the rule handles complex values itself (FFT, conj, complex, ...)
+  kLeadingDims,   // a data-movement rule: lowering rewrites the node's dim, shape and pad arguments
+                  // to address the leading dims and keep the trailing 2 (rules_complex.cc)
+  kComplexRule,   // a node with a complex operand or result goes to `complex_rule` (arithmetic, abs)
+};
+
 struct RuleEntry {
   LoweringRule rule;
   RuleKind kind;
   // kLowered/kDecomposed: the device ops the rule emits, comma-separated (checked against the op
   // library by a test); kResolved: what it resolves to, in words.
   std::string how;
+  ComplexSupport complex = ComplexSupport::kNone;
+  LoweringRule complex_rule = nullptr;  // kComplexRule only
 };
 
 // All rules, keyed by ATen target without the "torch.ops." prefix ("aten.relu.default").

@@ -43,6 +43,18 @@ void AddBackwardRules(RuleTable& rules);     // rules_backward.cc: gradients of 
 void AddLinalgFactorRules(RuleTable& rules);  // rules_linalg2.cc: det, slogdet, inv, solve, Cholesky
 void AddLinalgSolveRules(RuleTable& rules);   // rules_linalg3.cc: triangular solves, LU unpacking, LDL, ormqr, exp
 void AddSpecialRules(RuleTable& rules);      // rules_special.cc: gamma, Bessel, polynomials, copysign, ...
+// rules_complex.cc: conj, view_as_real/complex, complex, polar, conversions to and from complex, and
+// ComplexSupport::kLeadingDims for the data-movement rules; it must run after the families above.
+void AddComplexRules(RuleTable& rules);
+void AddFftRules(RuleTable& rules);          // rules_fft.cc: _fft_r2c, _fft_c2c, _fft_c2r as DFT matmuls
+
+// Complex values (rules_complex.cc). The error for a node with a complex operand or result whose
+// rule takes none, naming the op, the node, the value and the rules that do.
+absl::Status CheckNoComplexValues(LoweringContext& ctx, const AtenNode& node);
+bool HasComplexValues(const LoweringContext& ctx, const AtenNode& node);
+// Lowers `node` with a data-movement `rule` over complex operands: the node's dims, shapes and pads
+// are rewritten to address the leading dims of the device values, whose trailing 2 stays last.
+absl::Status LowerOnLeadingDims(LoweringContext& ctx, const AtenNode& node, LoweringRule rule);
 
 }  // namespace kiln::compiler
 

@@ -16,8 +16,6 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
     const std::string kRandom = "random numbers; the device has no RNG";
     auto* t = new std::map<std::string, UnsupportedOp>{
         // Cannot run: no device meaning, or an output the device cannot produce.
-        {"aten._fft_c2r.default", {false, "complex-valued; the device has no complex dtype"}},
-        {"aten._fft_r2c.default", {false, "complex-valued; the device has no complex dtype"}},
         {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
         {"aten.nonzero.default", {false, "data-dependent output shape"}},
         {"aten._upsample_bilinear2d_aa.default",

@@ -63,9 +63,10 @@ ops::DType FromDLPack(nb::dlpack::dtype t, const std::string& what) {
     if (code == Code::Int && t.bits == 8) return ops::DType::kI8;
     if (code == Code::UInt && t.bits == 8) return ops::DType::kU8;
     if (code == Code::Bool && t.bits == 8) return ops::DType::kBool;
+    if (code == Code::Complex && t.bits == 64) return ops::DType::kC64;
   }
   throw KilnError(what + ": dtype (DLPack code " + std::to_string(t.code) + ", " + std::to_string(t.bits) +
-                  " bits) is not one Kiln takes (float32, bfloat16, int32, int64, int16, int8, uint8, bool)");
+                  " bits) is not one Kiln takes (float32, bfloat16, int32, int64, int16, int8, uint8, bool, complex64)");
 }
 
 nb::dlpack::dtype ToDLPack(ops::DType t) {
@@ -78,6 +79,7 @@ nb::dlpack::dtype ToDLPack(ops::DType t) {
     case ops::DType::kI8: return nb::dtype<int8_t>();
     case ops::DType::kU8: return nb::dtype<uint8_t>();
     case ops::DType::kI16: return nb::dtype<int16_t>();
+    case ops::DType::kC64: return {static_cast<uint8_t>(nb::dlpack::dtype_code::Complex), 64, 1};
     default: break;
   }
   throw KilnError("unknown dtype");
@@ -119,6 +121,7 @@ class Graph {
       t.dtype = FromDLPack(a.dtype(), name_ + " input " + std::to_string(i));
       t.shape.resize(a.ndim());
       for (size_t d = 0; d < a.ndim(); ++d) t.shape[d] = static_cast<int64_t>(a.shape(d));
+      if (t.dtype == ops::DType::kC64) t.shape.push_back(2);  // Kiln's complex64: the (real, imaginary) pair last
       t.data = a.data();
       t.size_bytes = a.nbytes();
     }
@@ -136,7 +139,7 @@ class Graph {
                       [](void* p) noexcept { delete static_cast<std::vector<runtime::HostTensor>*>(p); });
     nb::list result;
     for (runtime::HostTensor& t : *raw) {
-      std::vector<size_t> shape(t.shape.begin(), t.shape.end());
+      std::vector<size_t> shape(t.shape.begin(), t.shape.end() - (t.dtype == ops::DType::kC64 ? 1 : 0));
       result.append(OutputArray(t.bytes.data(), shape.size(), shape.data(), owner, nullptr, ToDLPack(t.dtype))
                         .cast());
     }

@@ -121,6 +121,19 @@ class CliTest(unittest.TestCase):
         rc, out, _ = self.run_cli("--ref", self.paths["ref"], "--out", self.paths["good"])
         self.assertNotIn("warning", out)
 
+    def test_complex_outputs_compare_as_their_parts(self) -> None:
+        z = (self.ref[0] + 1j * self.ref[1]).astype(np.complex64)
+        paths = [os.path.join(self.tmp.name, n) for n in ("z.npy", "zc.npy")]
+        np.save(paths[0], z)
+        np.save(paths[1], np.conj(z))
+        rc, out, _ = self.run_cli("--ref", paths[0], "--out", paths[0])
+        self.assertEqual(rc, 0)
+        self.assertIn("output0: PCC=1.000000", out)
+        rc, _, err = self.run_cli("--ref", paths[0], "--out", paths[1])  # imaginary parts negated
+        self.assertEqual(rc, 1)
+        self.assertIn("min-pcc", err)
+        self.assertEqual(compare.as_real(z).shape, (10, 2))
+
     def test_fail_low_pcc(self) -> None:
         rc, out, err = self.run_cli("--ref", self.paths["ref"], "--out", self.paths["bad"])
         self.assertEqual(rc, 1)

@@ -29,6 +29,12 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(_compare(ref, np.array([-np.inf, -0.5772157, -0.5772157], np.float32)), "")
         self.assertIn("not allclose", _compare(ref, np.array([-np.inf, -0.58, -0.58], np.float32)))
 
+    def test_complex_compares_real_and_imaginary_parts(self) -> None:
+        ref = np.array([1 + 2j, -3 + 0.5j, 0.25 - 4j], dtype=np.complex128)  # complex128, Kiln's complex64
+        self.assertEqual(_compare(ref, ref.astype(np.complex64)), "")
+        self.assertIn("not allclose", _compare(ref, np.conj(ref).astype(np.complex64)))  # only the parts' signs
+        self.assertIn("shape [3], expected [3, 2]", _compare(ref, ref.real.astype(np.float32)))
+
     def test_nan_and_inf_positions_must_match(self) -> None:
         ref = np.array([1.0, np.nan, np.inf, -np.inf], dtype=np.float32)
         self.assertEqual(_compare(ref, ref.copy()), "")
