@@ -46,4 +46,16 @@ absl::StatusOr<int> MatrixArg(LoweringContext& ctx, const AtenNode& node, const 
   return x;
 }
 
+absl::Status BindParts(OpBuilder& b, LoweringContext& ctx, const AtenNode& node, const std::string& op,
+                       const std::vector<int>& inputs, size_t num_parts) {
+  for (size_t part = 0; part < num_parts; ++part) {
+    if (!b.Wants(part)) continue;
+    ops::Attrs attrs;
+    attrs.SetInt("part", static_cast<int64_t>(part));
+    KILN_ASSIGN_OR_RETURN(auto v, b.Op(op, inputs, attrs));
+    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace kiln::compiler

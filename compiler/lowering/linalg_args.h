@@ -3,6 +3,7 @@
 #define KILN_COMPILER_LOWERING_LINALG_ARGS_H_
 
 #include <string>
+#include <vector>
 
 #include "compiler/lowering/op_builder.h"
 
@@ -18,6 +19,10 @@ absl::StatusOr<int> MatrixArg(LoweringContext& ctx, const AtenNode& node, const 
 absl::Status BroadcastBatch(OpBuilder& b, int* a, int* rhs);
 // `x` with its last two dims swapped.
 absl::StatusOr<int> Transposed(OpBuilder& b, int x);
+// For each output 0..num_parts-1 of the node that something reads: `op` over `inputs` with attribute
+// part = that index, bound to it (the device ops that compute one of a factorization's results).
+absl::Status BindParts(OpBuilder& b, LoweringContext& ctx, const AtenNode& node, const std::string& op,
+                       const std::vector<int>& inputs, size_t num_parts);
 
 }  // namespace kiln::compiler
 

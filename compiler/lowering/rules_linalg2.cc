@@ -49,14 +49,7 @@ absl::Status Slogdet(LoweringContext& ctx, const AtenNode& node) {
   KILN_RETURN_IF_ERROR(RefuseOutput(b, 2, "LU"));
   KILN_RETURN_IF_ERROR(RefuseOutput(b, 3, "pivots"));
   KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "A"));
-  for (size_t part : {0, 1}) {
-    if (!b.Wants(part)) continue;
-    ops::Attrs attrs;
-    attrs.SetInt("part", static_cast<int64_t>(part));
-    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_slogdet", {a}, attrs));
-    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
-  }
-  return absl::OkStatus();
+  return BindParts(b, ctx, node, "linalg_slogdet", {a}, 2);
 }
 
 // linalg_inv_ex(A) -> (inverse, info).
@@ -177,14 +170,7 @@ absl::Status Eigh(LoweringContext& ctx, const AtenNode& node) {
 absl::Status Geqrf(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
   KILN_ASSIGN_OR_RETURN(auto a, MatrixArg(ctx, node, "self"));
-  for (size_t part : {0, 1}) {
-    if (!b.Wants(part)) continue;
-    ops::Attrs attrs;
-    attrs.SetInt("part", static_cast<int64_t>(part));
-    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_geqrf", {a}, attrs));
-    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
-  }
-  return absl::OkStatus();
+  return BindParts(b, ctx, node, "linalg_geqrf", {a}, 2);
 }
 
 // linalg_qr(A, mode) -> (Q, R); mode "r" returns an empty Q.

@@ -109,14 +109,7 @@ absl::Status LinalgLu(LoweringContext& ctx, const AtenNode& node) {
 absl::Status LdlFactorEx(LoweringContext& ctx, const AtenNode& node) {
   OpBuilder b(ctx, node);
   KILN_ASSIGN_OR_RETURN(auto a, SquareArg(ctx, node, "self"));
-  for (size_t part : {0, 1, 2}) {
-    if (!b.Wants(part)) continue;
-    ops::Attrs attrs;
-    attrs.SetInt("part", static_cast<int64_t>(part));
-    KILN_ASSIGN_OR_RETURN(auto v, b.Op("linalg_ldl_factor", {a}, attrs));
-    KILN_RETURN_IF_ERROR(ctx.Bind(node, v, part));
-  }
-  return absl::OkStatus();
+  return BindParts(b, ctx, node, "linalg_ldl_factor", {a}, 3);
 }
 
 // linalg_ldl_solve(LD, pivots, B, hermitian).
