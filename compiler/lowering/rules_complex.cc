@@ -327,8 +327,10 @@ absl::Status LowerOnLeadingDims(LoweringContext& ctx, const AtenNode& node, Lowe
     return ctx.NodeError(node, "indexing a 0-d complex tensor is not supported");
   AtenNode rewritten = node;
   for (const auto& [name, kind] : op->args) {
+    // By name, not by the binding: clang 14 cannot capture a structured binding in a lambda.
+    const std::string& wanted = name;
     auto it = std::find_if(rewritten.inputs.begin(), rewritten.inputs.end(),
-                           [&](const NamedArgument& a) { return a.name == name; });
+                           [&wanted](const NamedArgument& a) { return a.name == wanted; });
     if (it == rewritten.inputs.end() || it->arg.kind == Argument::Kind::kNone) continue;  // the default: dim 0, ...
     Argument& a = it->arg;
     if (kind == ArgKind::kDim || kind == ArgKind::kNewDim) {
