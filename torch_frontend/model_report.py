@@ -143,8 +143,10 @@ def picture(path: str, model: str, stats: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    insts = stats["instructions"]
-    starts = [i["start_us"] for i in insts] + [stats["latency_us"]]
+    # Engines overlap, so program order is not time order: each instruction's live bytes hold from its
+    # start to the next start in time.
+    insts = sorted(stats["instructions"], key=lambda i: i["start_us"])
+    starts = [i["start_us"] for i in insts] + [max([stats["latency_us"]] + [i["start_us"] for i in insts])]
     live = [i["live_activation_bytes"] / 2**20 for i in insts]
     constants = sum(r["bytes"] for r in stats["regions"] if r["name"] == "constants") / 2**20
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [3, 2]})
