@@ -25,6 +25,15 @@ int DeviceGraph::AddState(const std::string& name, ops::Shape shape, ops::DType 
   return static_cast<int>(values.size()) - 1;
 }
 
+std::vector<int> DeviceGraph::ReadCounts() const {
+  std::vector<int> reads(values.size(), 0);
+  for (const DeviceNode& node : nodes)
+    for (int v : node.inputs) ++reads[v];
+  for (const auto& [name, v] : outputs) ++reads[v];
+  for (const auto& [state, v] : state_updates) ++reads[v];
+  return reads;
+}
+
 absl::StatusOr<int> DeviceGraph::AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
                                          const std::string& source, const std::string& result_name) {
   const ops::OpDef* def = ops::FindOp(op);

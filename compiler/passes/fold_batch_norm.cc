@@ -13,13 +13,9 @@ bool IsConstant(const DeviceGraph& g, int v) { return g.values[v].kind == Device
 
 absl::Status FoldBatchNorm(DeviceGraph& graph, BatchNormFoldingStats* stats) {
   const int num_values = static_cast<int>(graph.values.size());
-  std::vector<int> producer(num_values, -1), readers(num_values, 0);
-  for (int n = 0; n < static_cast<int>(graph.nodes.size()); ++n) {
-    producer[graph.nodes[n].output] = n;
-    for (int v : graph.nodes[n].inputs) ++readers[v];
-  }
-  for (const auto& [name, v] : graph.outputs) ++readers[v];  // an output is read by the caller
-  for (const auto& [state, v] : graph.state_updates) ++readers[v];  // and a state's new value by its copy
+  const std::vector<int> readers = graph.ReadCounts();  // the caller's and the state updates' reads too
+  std::vector<int> producer(num_values, -1);
+  for (int n = 0; n < static_cast<int>(graph.nodes.size()); ++n) producer[graph.nodes[n].output] = n;
 
   std::vector<bool> removed(graph.nodes.size(), false);
   for (int n = 0; n < static_cast<int>(graph.nodes.size()); ++n) {

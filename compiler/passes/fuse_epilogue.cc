@@ -10,17 +10,15 @@ namespace kiln::compiler {
 absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
   const int num_values = static_cast<int>(graph.values.size());
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  std::vector<int> readers(num_values, 0), reader(num_values, -1);
+  const std::vector<int> readers = graph.ReadCounts();  // outputs and state updates count: never fused away
+  std::vector<int> reader(num_values, -1);  // a node that reads the value
   for (int n = 0; n < num_nodes; ++n)
-    for (int v : graph.nodes[n].inputs) {
-      ++readers[v];
-      reader[v] = n;
-    }
-  for (const auto& [name, v] : graph.outputs) readers[v] += 2;  // the caller sees it: never fused away
-  for (const auto& [state, v] : graph.state_updates) readers[v] += 2;  // copied into the state at the end
+    for (int v : graph.nodes[n].inputs) reader[v] = n;
   std::vector<bool> removed(num_nodes, false), fused(num_nodes, false);
   // The node that alone reads v, or -1; a node already absorbed into an earlier fusion is taken.
-  auto only_reader = [&](int v) { return readers[v] == 1 && !removed[reader[v]] ? reader[v] : -1; };
+  auto only_reader = [&](int v) {
+    return readers[v] == 1 && reader[v] >= 0 && !removed[reader[v]] ? reader[v] : -1;
+  };
   for (int n = 0; n < num_nodes; ++n) {
     const DeviceNode& mm = graph.nodes[n];
     if (removed[n] || fused[n] || (mm.op->name != "conv2d" && mm.op->name != "matmul")) continue;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/passes/placement.h"
 
 namespace kiln::compiler {
 
@@ -18,7 +19,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraphNaively(DeviceGraph graph, ops::DType
                {"constants (host)", target::RegionKind::kHostScratch, 0},
                {"values (host)", target::RegionKind::kHostScratch, 0}};
   constexpr int kHostConstants = 1, kHostValues = 2;
-  auto storage = [&](const DeviceValue& v) { return ops::IsIntegral(v.dtype) ? ops::DType::kI32 : device_dtype; };
+  auto storage = [&](const DeviceValue& v) { return DeviceStorage(v, device_dtype); };
   auto add_tensor = [&](ProgramTensor t) {
     p.tensors.push_back(std::move(t));
     return static_cast<int>(p.tensors.size()) - 1;

@@ -13,7 +13,7 @@ absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device
   ScheduledProgram p;
   p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}, {"constants", target::RegionKind::kDeviceDram, 0}};
   std::vector<int> device_tensor(graph.values.size(), -1);
-  auto storage = [&](const DeviceValue& v) { return ops::IsIntegral(v.dtype) ? ops::DType::kI32 : device_dtype; };
+  auto storage = [&](const DeviceValue& v) { return DeviceStorage(v, device_dtype); };
   auto add_tensor = [&](ProgramTensor t) {
     p.tensors.push_back(std::move(t));
     return static_cast<int>(p.tensors.size()) - 1;

@@ -19,6 +19,11 @@ namespace kiln::compiler {
 // instead of being copied (pass it with std::move to keep one copy of the weights).
 absl::StatusOr<ScheduledProgram> PlaceGraph(DeviceGraph graph, ops::DType device_dtype = ops::DType::kF32);
 
+// The dtype `v` is stored in on the device, by the rule above (naive_placement.cc follows it too).
+inline ops::DType DeviceStorage(const DeviceValue& v, ops::DType device_dtype) {
+  return ops::IsIntegral(v.dtype) ? ops::DType::kI32 : device_dtype;
+}
+
 }  // namespace kiln::compiler
 
 #endif  // KILN_COMPILER_PASSES_PLACEMENT_H_
