@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import io
 import time
 from typing import Callable, Sequence
 
@@ -63,13 +62,10 @@ class _Program:
     """A device stage's module exported and compiled by Kiln, callable on CPU tensors."""
 
     def __init__(self, name: str, module: nn.Module, example: Sequence[Tensor], device_dtype: str):
-        from torch_frontend.export import to_core_aten
+        from torch_frontend.export import export_pt2_bytes
         from torch_frontend.ext import kiln_ext
 
-        ep = to_core_aten(torch.export.export(module, tuple(example)))
-        buf = io.BytesIO()
-        torch.export.save(ep, buf)
-        self.graph = kiln_ext.compile(buf.getvalue(), name=name, device_dtype=device_dtype)
+        self.graph = kiln_ext.compile(export_pt2_bytes(module, example), name=name, device_dtype=device_dtype)
         self.shapes = [tuple(t.shape) for t in example]
         self.name = name
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -34,6 +35,18 @@ def to_core_aten(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgr
     """The one decomposition step of both paths (this AOT export and torch.compile's kiln backend):
     torch.export's default table, down to the core ATen opset that Kiln's lowering rules cover."""
     return ep.run_decompositions(torch.export.default_decompositions())
+
+
+def pt2_bytes(ep: torch.export.ExportedProgram) -> bytes:
+    """The program as .pt2 bytes, what kiln_ext.compile (the in-process compiler) takes."""
+    buf = io.BytesIO()
+    torch.export.save(ep, buf)
+    return buf.getvalue()
+
+
+def export_pt2_bytes(module: torch.nn.Module, example: Sequence[torch.Tensor]) -> bytes:
+    """`module` on `example` exported, decomposed to core ATen and serialized: a program's .pt2 bytes."""
+    return pt2_bytes(to_core_aten(torch.export.export(module, tuple(example))))
 
 
 def aten_ops(ep: torch.export.ExportedProgram) -> list[str]:

@@ -15,7 +15,6 @@ weights.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from torch_frontend import models
-from torch_frontend.export import to_core_aten
+from torch_frontend.export import export_pt2_bytes
 
 
 class Gpt2DecodeStep(nn.Module):
@@ -142,10 +141,7 @@ def export_step(model: nn.Module, max_len: int, tokens: int = 1) -> bytes:
     step = STEP_MODULES[type(model).__name__](model, max_len).eval()
     example = (torch.zeros(1, tokens, dtype=torch.long), torch.arange(tokens))
     with torch.no_grad():
-        ep = to_core_aten(torch.export.export(step, example))
-    buf = io.BytesIO()
-    torch.export.save(ep, buf)
-    return buf.getvalue()
+        return export_pt2_bytes(step, example)
 
 
 def reference_tokens(model: nn.Module, prompt: Tensor, new_tokens: int) -> list[int]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import io
 import itertools
 import os
 import warnings
@@ -38,7 +37,7 @@ from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupportBase
 from torch.utils import _pytree as pytree
 
-from torch_frontend.export import to_core_aten
+from torch_frontend.export import pt2_bytes, to_core_aten
 from torch_frontend.ext import kiln_ext
 
 KilnError = kiln_ext.KilnError
@@ -181,14 +180,13 @@ class _DeviceProgram:
                             "(e.g. batch norm in training mode); Kiln compiles inference graphs")
         self.name = name
         self.out_spec = ep.call_spec.out_spec
-        buf = io.BytesIO()
-        torch.export.save(ep, buf)
+        pt2 = pt2_bytes(ep)
         dump = os.path.join(opts.dump_dir, name) if opts.dump_dir else ""
         if dump:
             os.makedirs(dump, exist_ok=True)
             with open(os.path.join(dump, "program.pt2"), "wb") as f:
-                f.write(buf.getbuffer())
-        self.graph = kiln_ext.compile(buf.getvalue(), name=name, device_dtype=opts.device_dtype,
+                f.write(pt2)
+        self.graph = kiln_ext.compile(pt2, name=name, device_dtype=opts.device_dtype,
                                       chip=opts.chip, device_memory_bytes=opts.device_memory_bytes,
                                       dump_dir=dump)
         _STATS.programs_compiled += 1

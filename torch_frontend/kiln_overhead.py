@@ -11,14 +11,13 @@ backend's own overhead per call. Simulated device time is reported separately by
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 
 import torch
 
 from torch_frontend import kiln_backend as kiln
 from torch_frontend import models
-from torch_frontend.export import to_core_aten
+from torch_frontend.export import export_pt2_bytes
 from torch_frontend.ext import kiln_ext
 from torch_frontend.timing import median_seconds
 
@@ -37,9 +36,7 @@ def main(argv=None) -> int:
     model = spec.build().eval()
     inputs = spec.example_inputs(0)
 
-    buf = io.BytesIO()
-    torch.export.save(to_core_aten(torch.export.export(model, tuple(inputs))), buf)
-    graph = kiln_ext.compile(buf.getvalue(), name=args.model)
+    graph = kiln_ext.compile(export_pt2_bytes(model, inputs), name=args.model)
     compiled = torch.compile(model, backend=kiln.kiln_backend)
     with torch.no_grad():
         eager_us = _median_us(lambda: model(*inputs), args.calls)

@@ -11,13 +11,12 @@ own kernels. The ratio is how much slower a simulated run is than the framework 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 
 import torch
 
 from torch_frontend import models
-from torch_frontend.export import to_core_aten
+from torch_frontend.export import export_pt2_bytes
 from torch_frontend.ext import kiln_ext
 from torch_frontend.provenance import git_commit
 from torch_frontend.timing import median_seconds
@@ -38,9 +37,7 @@ def main(argv=None) -> int:
     spec = models.get(args.model)
     model = spec.build().eval()
     inputs = spec.example_inputs(0)
-    buf = io.BytesIO()
-    torch.export.save(to_core_aten(torch.export.export(model, tuple(inputs))), buf)
-    graph = kiln_ext.compile(buf.getvalue(), name=args.model)
+    graph = kiln_ext.compile(export_pt2_bytes(model, inputs), name=args.model)
     with torch.no_grad():
         eager_ms = _median_ms(lambda: model(*inputs), args.calls)
         sim_ms = _median_ms(lambda: graph.run(list(inputs)), args.calls)
