@@ -100,7 +100,7 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values("lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                           "select-layouts", "schedule", "evict", "plan-memory"),
+                                           "select-layouts", "schedule", "evict", "prefetch", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -112,7 +112,7 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                             "select-layouts", "schedule", "evict", "plan-memory", "serialize"}));
+                                             "select-layouts", "schedule", "evict", "prefetch", "plan-memory", "serialize"}));
 }
 
 // The model above fits any device it can run on; this one, two values kept alive across a chain of ops

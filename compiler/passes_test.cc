@@ -20,8 +20,10 @@
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
+#include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/pipeline/pipeline.h"
+#include "compiler/program/printer.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/epilogue.h"
 #include "ops/kernels.h"
@@ -713,6 +715,130 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
   // The DAGs are big enough to exercise reuse.
   EXPECT_GT(total_arena_tensors, 40 * 5);
   EXPECT_GT(dags_with_reuse, 30);
+}
+
+// ---- Prefetch ------------------------------------------------------------------------------
+
+// x -> four elementwise ops -> matmul with w1 -> matmul with w2: on a device too small for the two
+// [256, 256] weights beside the activations, eviction streams them, each uploaded just before its
+// matmul; the elementwise ops before give the uploads compute to hide behind.
+DeviceGraph TwoStreamedWeights() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) y = Node(g, op, {y}, {}, op);
+  const int w1 = g.AddConstant("w1", {256, 256}, Seeded(256 * 256, 1, -1, 1));
+  const int w2 = g.AddConstant("w2", {256, 256}, Seeded(256 * 256, 2, -1, 1));
+  const int a = Node(g, "matmul", {y, w1}, {}, "mm1");
+  const int b = Node(g, "matmul", {a, w2}, {}, "mm2");
+  g.outputs.push_back({"out", b});
+  return g;
+}
+
+constexpr uint64_t kTile256 = 256 * 256 * 4;
+
+int PositionOf(const ScheduledProgram& p, const std::string& source) {
+  for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i)
+    if (p.instructions[i].source == source) return i;
+  ADD_FAILURE() << "no instruction from '" << source << "' in\n" << PrintProgram(p, false);
+  return -1;
+}
+
+// Host-link transfers in program order, by what they came from.
+std::vector<std::string> Transfers(const ScheduledProgram& p) {
+  std::vector<std::string> order;
+  for (const ProgramInstruction& inst : p.instructions)
+    if (inst.kind != Kind::kOp) order.push_back(inst.source);
+  return order;
+}
+
+TEST(Prefetch, AStreamedWeightIsUploadedWhileTheOpsBeforeItsReaderRun) {
+  const uint64_t dram = 3 * kTile256 + kTile256 / 2;
+  const ScheduledProgram evicted = Pipeline(TwoStreamedWeights(), dram, nullptr, "evict");
+  // Eviction puts each upload just before its reader.
+  ASSERT_EQ(PositionOf(evicted, "upload w1") + 1, PositionOf(evicted, "mm1"));
+  ASSERT_EQ(PositionOf(evicted, "upload w2") + 1, PositionOf(evicted, "mm2"));
+
+  ScheduledProgram p = evicted;
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 1);
+  // w1's upload follows the input's at once: the link is busy with the input until the first op can
+  // start, and the four elementwise ops are shorter than the upload.
+  EXPECT_EQ(PositionOf(p, "upload w1"), PositionOf(p, "x") + 1) << PrintProgram(p, false);
+  // w2's cannot pass mm1, which reads three tensors: with w2 there would be four, over the device.
+  EXPECT_EQ(PositionOf(p, "upload w2") + 1, PositionOf(p, "mm2")) << PrintProgram(p, false);
+  // The link keeps its order, the ops theirs, and the plan fits.
+  EXPECT_EQ(Transfers(p), Transfers(evicted));
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok());
+}
+
+TEST(Prefetch, WithRoomForBothWeightsTheSecondUploadsWhileTheFirstIsRead) {
+  // Both weights on the host and room for four tensors: mm1 reads three, so w2's upload passes it
+  // (double buffering) while w1's still follows the input's.
+  const uint64_t dram = 4 * kTile256 + kTile256 / 2;
+  ScheduledProgram p = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
+  ASSERT_EQ(MoveConstantsToHost(p, 2 * kTile256), 2 * kTile256);
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  EvictionStats stats;
+  ASSERT_TRUE(EvictToHost(p, dram, chip, &stats).ok());
+  ASSERT_EQ(PositionOf(p, "upload w2") + 1, PositionOf(p, "mm2")) << PrintProgram(p, false);
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 2);
+  EXPECT_EQ(PositionOf(p, "upload w1"), PositionOf(p, "x") + 1) << PrintProgram(p, false);
+  EXPECT_LT(PositionOf(p, "upload w2"), PositionOf(p, "mm1")) << PrintProgram(p, false);
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok());
+  EXPECT_EQ(plan.arena_bytes, 4 * kTile256);
+}
+
+TEST(Prefetch, AReloadWaitsWhereThereIsNoRoomForIt) {
+  // The model of evict-spills, on a device with room for three of its tensors.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  const int w = Node(g, "sigmoid", {x}, {}, "w");
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) y = Node(g, op, {y}, {}, op);
+  const int a = Node(g, "add", {y, x}, {}, "add_x");
+  g.outputs.push_back({"out", Node(g, "add", {a, w}, {}, "add_w")});
+  const uint64_t dram = 3 * kTile256;
+  const ScheduledProgram evicted = Pipeline(g, dram, nullptr, "evict");
+  ScheduledProgram p = evicted;
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  // x.device stays alive through the chain, which holds two more tensors: w cannot come back early.
+  EXPECT_EQ(stats.prefetched, 0);
+  EXPECT_EQ(PositionOf(p, "reload w") + 1, PositionOf(p, "add_w"));
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
+}
+
+TEST(Prefetch, AProgramThatFitsIsLeftAsItIs) {
+  const ScheduledProgram before = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
+  ScheduledProgram p = before;
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, target::DefaultChipConfig(), &stats).ok());
+  EXPECT_EQ(stats.prefetched, 0);
+  EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
+}
+
+TEST(Prefetch, OpTimeLowerBoundIsLaunchPlusTheLargerOfWorkAndTraffic) {
+  const ScheduledProgram p = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  const ProgramInstruction& mm1 = p.instructions[PositionOf(p, "mm1")];
+  // 256^3 multiply-adds; three [256, 256] f32 tensors of DRAM traffic.
+  const double flops = 2.0 * 256 * 256 * 256;
+  const double compute = flops / (chip.MatrixFlopsPerCycle(ops::DType::kF32) * chip.cycles_per_us());
+  const double traffic = 3.0 * kTile256 / (chip.dram_bandwidth_gb_per_s * 1e3);
+  EXPECT_NEAR(OpMicrosLowerBound(p, mm1, chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
 }
 
 }  // namespace
