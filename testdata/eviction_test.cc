@@ -3,10 +3,16 @@
 // results of the unconstrained program, with the traffic and its cost in the run's counters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "compiler/compiler.h"
 #include "compiler/pipeline/pipeline.h"
@@ -15,6 +21,7 @@
 #include "simulator/device.h"
 #include "tools/metrics.h"
 #include "tools/npy.h"
+#include "tools/run_report.h"
 
 namespace kiln {
 namespace {
@@ -143,12 +150,56 @@ TEST(Eviction, ResNet18AtHalfItsPlannedPeakMatchesPyTorch) {
   EXPECT_LT(evicted.stats.reload_bytes, static_cast<int64_t>(full->summary.constant_bytes));
   EXPECT_GT(evicted.stats.eviction_us, 0.0);
   EXPECT_GT(evicted.stats.latency_us, reference.stats.latency_us);
-  // Each upload waits for the readers of the memory it overwrites (WAR), so it overlaps compute only
-  // as far as the plan lets it: never worse than the uploads one after another with the compute.
-  EXPECT_LE(evicted.stats.latency_us, reference.stats.latency_us + evicted.stats.eviction_us + 1e-9);
+  // The first streamed weight is prefetched into bytes free from the start (the rest have no room
+  // beside the one being read): its upload hides behind the ~170 us of layers 1-3, so the run is
+  // well under the uploads one after another with the compute.
+  EXPECT_LT(evicted.stats.latency_us, reference.stats.latency_us + evicted.stats.eviction_us - 100.0);
   std::printf("resnet18 at %lld bytes of DRAM: %s; latency %.1f us (%.1f us without eviction)\n",
               static_cast<long long>(half), small->summary.eviction.c_str(), evicted.stats.latency_us,
               reference.stats.latency_us);
+
+  // Its trace, as `run --trace` writes it, opens in Perfetto and shows the host link busy beside compute.
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp ? tmp : "/tmp") + "/resnet18_half.trace.json";
+  Status written = tools::WriteTraceJson(path, *evicted.program, evicted.stats);
+  ASSERT_TRUE(written.ok()) << written.message();
+  std::ifstream in(path);
+  const nlohmann::json trace = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(trace.is_discarded()) << path << " is not JSON";
+  ASSERT_TRUE(trace.contains("traceEvents") && trace["traceEvents"].is_array());
+  std::map<int, std::string> tracks;  // tid -> name
+  for (const nlohmann::json& e : trace["traceEvents"])
+    if (e.value("ph", "") == "M" && e.value("name", "") == "thread_name") {
+      EXPECT_EQ(tracks.count(e["tid"].get<int>()), 0u) << "two names for track " << e["tid"];
+      tracks[e["tid"].get<int>()] = e["args"]["name"].get<std::string>();
+    }
+  std::set<std::string> names;
+  for (const auto& [tid, name] : tracks) names.insert(name);
+  EXPECT_EQ(names, (std::set<std::string>{"host link", "DRAM DMA", "matrix", "vector"}));
+  std::vector<std::pair<double, double>> link, compute;
+  size_t slices = 0;
+  for (const nlohmann::json& e : trace["traceEvents"]) {
+    if (e.value("ph", "") != "X") continue;
+    ++slices;
+    ASSERT_TRUE(e.contains("tid") && tracks.count(e["tid"].get<int>())) << e.dump();
+    ASSERT_TRUE(e["ts"].is_number() && e["dur"].is_number() && e["dur"].get<double>() >= 0) << e.dump();
+    const nlohmann::json& args = e["args"];
+    ASSERT_TRUE(args.contains("op") && args.contains("node") && args["bytes"].is_number_integer()) << e.dump();
+    const double ts = e["ts"].get<double>(), end = ts + e["dur"].get<double>();
+    (tracks[e["tid"].get<int>()] == "host link" ? link : compute).push_back({ts, end});
+  }
+  EXPECT_EQ(slices, evicted.program->instructions().size());
+  // Host-link time during which some compute engine is busy too.
+  std::sort(compute.begin(), compute.end());
+  std::vector<std::pair<double, double>> busy;  // the compute slices' union
+  for (const auto& [a, b] : compute)
+    if (!busy.empty() && a <= busy.back().second) busy.back().second = std::max(busy.back().second, b);
+    else busy.push_back({a, b});
+  double overlap = 0;
+  for (const auto& [a, b] : link)
+    for (const auto& [c, d] : busy) overlap += std::max(0.0, std::min(b, d) - std::max(a, c));
+  std::printf("host link beside compute: %.1f us\n", overlap);
+  EXPECT_GT(overlap, 100.0);
 }
 
 }  // namespace
