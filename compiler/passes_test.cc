@@ -841,5 +841,49 @@ TEST(Prefetch, OpTimeLowerBoundIsLaunchPlusTheLargerOfWorkAndTraffic) {
   EXPECT_NEAR(OpMicrosLowerBound(p, mm1, chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
 }
 
+// x @ w0 @ w1 @ w2 @ w3, all [256, 256], on a device with room for four such tensors: eviction streams
+// w0, w1 and w2 (each read with its operand and result, three tensors), and w3 stays resident.
+absl::StatusOr<CompileState> MatmulChain(const target::ChipConfig& chip) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  int y = x;
+  for (int i = 0; i < 4; ++i) {
+    const std::string w = "w" + std::to_string(i);
+    y = Node(g, "matmul", {y, g.AddConstant(w, {256, 256}, Seeded(256 * 256, i, -1, 1))}, {}, "mm" + std::to_string(i));
+  }
+  g.outputs.push_back({"out", y});
+  CompileOptions options;
+  options.chip = chip;
+  options.chip.dram_bytes = static_cast<int64_t>(4 * kTile256);
+  options.verify_each = true;
+  return RunPipeline(std::move(g), options, "prefetch");
+}
+
+TEST(Prefetch, StreamsAnotherWeightForRoomOnlyWhenTheComputeItHidesBehindIsWorthTheTransfer) {
+  // On the default chip a matmul takes a few microseconds, less than uploading w3 would add: nothing
+  // to hide behind, eviction's uploads stay where they are (there is no room to move them anyway).
+  absl::StatusOr<CompileState> fast = MatmulChain(target::DefaultChipConfig());
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ(fast->eviction.reloads, 3);
+  EXPECT_EQ(fast->eviction.prefetched, 0);
+  // With a matrix engine 1000x slower, each matmul hides an upload: streaming w3 too frees the room
+  // to upload each weight while the matmul before its reader runs (double buffering).
+  target::ChipConfig slow = target::DefaultChipConfig();
+  slow.matrix_best_bf16_tflop_per_s /= 1000;
+  slow.matrix_flop_per_cycle_per_core /= 1000;
+  absl::StatusOr<CompileState> s = MatmulChain(slow);
+  ASSERT_TRUE(s.ok()) << s.status();
+  const ScheduledProgram& p = *s->program;
+  EXPECT_EQ(s->eviction.reloads, 4);
+  EXPECT_EQ(s->eviction.prefetched, 3);
+  EXPECT_EQ(PositionOf(p, "upload w0"), PositionOf(p, "x") + 1) << PrintProgram(p, false);
+  for (int i = 1; i < 4; ++i)
+    EXPECT_LT(PositionOf(p, "upload w" + std::to_string(i)), PositionOf(p, "mm" + std::to_string(i - 1)))
+        << PrintProgram(p, false);
+  ScheduledProgram planned = p;
+  EXPECT_TRUE(PlanMemory(planned, 4 * kTile256).ok());
+}
+
 }  // namespace
 }  // namespace kiln::compiler

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
 
 namespace kiln::compiler {
@@ -12,6 +16,8 @@ namespace {
 
 using Kind = ProgramInstruction::Kind;
 constexpr int kMaxRounds = 8;
+// Weights streamed beyond eviction's to make room for prefetching, at most (each one a try).
+constexpr int kMaxExtraWeights = 8;
 
 bool InHostScratch(const ScheduledProgram& p, int t) {
   const ProgramTensor& x = p.tensors[t];
@@ -94,6 +100,7 @@ class Timeline {
   double compute_free(int i) const { return compute_free_[i]; }
   double link_free(int i) const { return link_free_[i]; }
   double micros(int i) const { return micros_[i]; }
+  double end() const { return std::max(compute_free_.back(), link_free_.back()); }
 
  private:
   const ScheduledProgram& p_;
@@ -141,6 +148,99 @@ int PlaceUploads(ScheduledProgram& p, uint64_t budget, const target::ChipConfig&
   return moved;
 }
 
+// Whether the planner fits `p` in the chip's DRAM.
+absl::StatusOr<bool> Fits(ScheduledProgram& p, const target::ChipConfig& chip) {
+  MemoryStats plan;
+  KILN_RETURN_IF_ERROR(PlanMemory(p, std::numeric_limits<uint64_t>::max(), &plan));
+  return plan.arena_bytes + plan.constant_bytes <= static_cast<uint64_t>(chip.dram_bytes);
+}
+
+// Places the uploads of `p`, which fits, for the activation budget the device leaves beside its
+// constants; when the planner packs the longer lifetimes less tightly than the budget assumed, again
+// with a budget smaller by the excess. Returns how many moved; none when no placement fits.
+absl::StatusOr<int> PlaceWithinDevice(ScheduledProgram& p, const target::ChipConfig& chip) {
+  MemoryStats plan;
+  KILN_RETURN_IF_ERROR(PlanMemory(p, std::numeric_limits<uint64_t>::max(), &plan));
+  const uint64_t capacity = static_cast<uint64_t>(chip.dram_bytes);
+  const std::vector<ProgramInstruction> unplaced = p.instructions;
+  uint64_t budget = capacity - plan.constant_bytes;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    const int moved = PlaceUploads(p, budget, chip);
+    KILN_RETURN_IF_ERROR(PlanMemory(p, std::numeric_limits<uint64_t>::max(), &plan));
+    const uint64_t need = plan.arena_bytes + plan.constant_bytes;
+    if (need <= capacity) return moved;
+    p.instructions = unplaced;
+    if (need - capacity >= budget) break;
+    budget -= need - capacity;
+  }
+  p.instructions = unplaced;
+  return 0;
+}
+
+// When the program would end on the timeline Timeline estimates.
+double EstimatedMicros(const ScheduledProgram& p, const target::ChipConfig& chip) {
+  Timeline timeline(p, chip);
+  timeline.Update(p.instructions);
+  return timeline.end();
+}
+
+// Streams the largest weight still on the device from host memory, as eviction does when the weights
+// do not fit: one upload before its first reader, which every reader then reads. Its device copy is
+// alive only from there to its last reader, so the budget holds wherever it held (it had the weight in
+// it throughout) and has the weight's bytes more everywhere else: room to prefetch into. False when no
+// weight is left on the device.
+bool StreamLargestWeight(ScheduledProgram& p, EvictionStats* stats) {
+  const size_t before = p.tensors.size();
+  std::vector<int> regions;
+  for (const ProgramTensor& t : p.tensors) regions.push_back(t.region);
+  if (MoveConstantsToHost(p, 1) == 0) return false;
+  int w = -1;
+  for (size_t t = 0; t < before; ++t)
+    if (p.tensors[t].region != regions[t]) w = static_cast<int>(t);
+  const ProgramTensor& host = p.tensors[w];
+  ProgramTensor copy{host.name + ".upload", host.shape, host.dtype, DeviceLayout(host.shape), kActivationRegion, 0,
+                     false, {}};
+  p.tensors.push_back(std::move(copy));
+  const int d = static_cast<int>(p.tensors.size()) - 1;
+  auto first = p.instructions.end();
+  for (auto it = p.instructions.begin(); it != p.instructions.end(); ++it)
+    for (int& t : it->inputs)
+      if (t == w) {
+        t = d;
+        if (first == p.instructions.end()) first = it;
+      }
+  if (first == p.instructions.end()) return true;  // read by nothing: it just leaves the device
+  const std::string name = p.tensors[w].name;
+  p.instructions.insert(first, {Kind::kHostToDevice, nullptr, {w}, d, {}, "upload " + name});
+  stats->weights_streamed = true;
+  stats->reloads += 1;
+  stats->reload_bytes += p.tensors[w].size_bytes();
+  return true;
+}
+
+// What one placement changes in a program: its instructions, the tensors it added (uploads), where its
+// own tensors live (weights streamed move to host memory) and its regions.
+struct Snapshot {
+  std::vector<ProgramInstruction> instructions;
+  std::vector<ProgramTensor> added;
+  std::vector<std::pair<int, ops::Layout>> placement;  // by tensor of the original program
+  std::vector<MemoryRegion> regions;
+
+  static Snapshot Take(const ScheduledProgram& p, size_t num_tensors) {
+    Snapshot s{p.instructions, {p.tensors.begin() + static_cast<std::ptrdiff_t>(num_tensors), p.tensors.end()}, {},
+               p.regions};
+    for (size_t t = 0; t < num_tensors; ++t) s.placement.push_back({p.tensors[t].region, p.tensors[t].layout});
+    return s;
+  }
+  void Restore(ScheduledProgram& p, size_t num_tensors) const {
+    p.instructions = instructions;
+    p.tensors.resize(num_tensors);
+    p.tensors.insert(p.tensors.end(), added.begin(), added.end());
+    for (size_t t = 0; t < num_tensors; ++t) std::tie(p.tensors[t].region, p.tensors[t].layout) = placement[t];
+    p.regions = regions;
+  }
+};
+
 }  // namespace
 
 double OpMicrosLowerBound(const ScheduledProgram& program, const ProgramInstruction& inst,
@@ -176,27 +276,32 @@ absl::Status PrefetchUploads(ScheduledProgram& program, const target::ChipConfig
   if (std::none_of(program.instructions.begin(), program.instructions.end(),
                    [&](const ProgramInstruction& inst) { return IsUpload(program, inst); }))
     return absl::OkStatus();
-  MemoryStats plan;
-  KILN_RETURN_IF_ERROR(PlanMemory(program, std::numeric_limits<uint64_t>::max(), &plan));
-  const uint64_t capacity = static_cast<uint64_t>(chip.dram_bytes);
-  if (plan.arena_bytes + plan.constant_bytes > capacity) return absl::OkStatus();  // plan-memory will say why
-  const std::vector<ProgramInstruction> evicted = program.instructions;
-  uint64_t budget = capacity - plan.constant_bytes;
-  for (int round = 0; round < kMaxRounds; ++round) {
-    const int moved = PlaceUploads(program, budget, chip);
-    KILN_RETURN_IF_ERROR(PlanMemory(program, std::numeric_limits<uint64_t>::max(), &plan));
-    const uint64_t need = plan.arena_bytes + plan.constant_bytes;
-    if (need <= capacity) {
-      if (stats) stats->prefetched = moved;
-      return absl::OkStatus();
+  KILN_ASSIGN_OR_RETURN(bool fits, Fits(program, chip));
+  if (!fits) return absl::OkStatus();  // plan-memory will say why
+  EvictionStats local = stats ? *stats : EvictionStats{};
+  const size_t num_tensors = program.tensors.size();
+  // `unplaced`: eviction's program with the weights streamed so far, before placement.
+  Snapshot unplaced = Snapshot::Take(program, num_tensors);
+  KILN_ASSIGN_OR_RETURN(local.prefetched, PlaceWithinDevice(program, chip));
+  double best = EstimatedMicros(program, chip);
+  Snapshot chosen = Snapshot::Take(program, num_tensors);
+  EvictionStats chosen_stats = local;
+  for (int extra = 0; extra < kMaxExtraWeights; ++extra) {
+    unplaced.Restore(program, num_tensors);
+    if (!StreamLargestWeight(program, &local)) break;
+    KILN_ASSIGN_OR_RETURN(fits, Fits(program, chip));
+    if (!fits) break;
+    unplaced = Snapshot::Take(program, num_tensors);
+    KILN_ASSIGN_OR_RETURN(local.prefetched, PlaceWithinDevice(program, chip));
+    const double estimate = EstimatedMicros(program, chip);
+    if (estimate < best) {
+      best = estimate;
+      chosen = Snapshot::Take(program, num_tensors);
+      chosen_stats = local;
     }
-    // The planner packed the longer lifetimes less tightly than the budget assumed: try again with less.
-    program.instructions = evicted;
-    if (need - capacity >= budget) break;
-    budget -= need - capacity;
   }
-  program.instructions = evicted;
-  if (stats) stats->prefetched = 0;
+  chosen.Restore(program, num_tensors);
+  if (stats) *stats = chosen_stats;
   return absl::OkStatus();
 }
 
