@@ -197,6 +197,7 @@ bool StreamLargestWeight(ScheduledProgram& p, EvictionStats* stats) {
   int w = -1;
   for (size_t t = 0; t < before; ++t)
     if (p.tensors[t].region != regions[t]) w = static_cast<int>(t);
+  if (w < 0) return false;
   const ProgramTensor& host = p.tensors[w];
   ProgramTensor copy{host.name + ".upload", host.shape, host.dtype, DeviceLayout(host.shape), kActivationRegion, 0,
                      false, {}};
