@@ -15,7 +15,9 @@
 // Weights stay in device DRAM while activations can be evicted around them. When they cannot (the
 // weights alone, or the weights with one op's own tensors, exceed the device), the largest weights
 // move to host memory, as few as make the program fit; each is uploaded before its first use in each
-// run and kept on the device while it fits, like an activation that is already on the host.
+// run and kept on the device while it fits, like an activation that is already on the host. (The
+// prefetch pass may stream a few more, when the room they free lets uploads overlap enough compute
+// to pay for their own.)
 #ifndef KILN_COMPILER_PASSES_EVICTION_H_
 #define KILN_COMPILER_PASSES_EVICTION_H_
 
