@@ -821,6 +821,50 @@ TEST(Prefetch, AReloadWaitsWhereThereIsNoRoomForIt) {
   EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
 }
 
+// w = sigmoid(x) is read only at the end; relu(x) needs x, w and its result at once, one [256, 256]
+// more than the device holds, so w is spilled. After relu the values are [256, 1] columns: room to
+// bring w back while they are computed.
+DeviceGraph SpillThenRoom() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  const int w = Node(g, "sigmoid", {x}, {}, "w");
+  const int y = Node(g, "relu", {x}, {}, "relu");
+  ops::Attrs mean;
+  mean.SetInts("dims", {-1});
+  mean.SetInt("keepdim", 1);
+  int m = Node(g, "reduce_mean", {y}, mean, "mean");
+  for (const char* op : {"neg", "exp", "sin"}) m = Node(g, op, {m}, {}, op);
+  g.outputs.push_back({"out", Node(g, "add", {w, m}, {}, "add_w")});
+  return g;
+}
+
+TEST(Prefetch, AReloadComesBackAsSoonAsThereIsRoomAfterItsSpill) {
+  const uint64_t dram = 2 * kTile256 + kTile256 / 2;
+  const ScheduledProgram evicted = Pipeline(SpillThenRoom(), dram, nullptr, "evict");
+  ASSERT_EQ(PositionOf(evicted, "reload w") + 1, PositionOf(evicted, "add_w")) << PrintProgram(evicted, false);
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  // On the default chip the column ops end long before the spill does: the link is busy until the
+  // reload's last op anyway, so it moves only past that one.
+  ScheduledProgram p = evicted;
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 1);
+  EXPECT_EQ(PositionOf(p, "reload w") + 2, PositionOf(p, "add_w")) << PrintProgram(p, false);
+  // With a vector engine 64x slower (an element per cycle per core) they are worth hiding behind: it
+  // comes back right after relu (before it, x, relu's result and w would not fit), never ahead of the
+  // spill.
+  chip.vector_elements_per_cycle_per_core = 1;
+  p = evicted;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 1);
+  EXPECT_EQ(PositionOf(p, "reload w"), PositionOf(p, "relu") + 1) << PrintProgram(p, false);
+  EXPECT_LT(PositionOf(p, "spill w"), PositionOf(p, "reload w"));
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
+}
+
 TEST(Prefetch, AProgramThatFitsIsLeftAsItIs) {
   const ScheduledProgram before = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
   ScheduledProgram p = before;
