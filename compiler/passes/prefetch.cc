@@ -210,7 +210,10 @@ bool StreamLargestWeight(ScheduledProgram& p, EvictionStats* stats) {
         t = d;
         if (first == p.instructions.end()) first = it;
       }
-  if (first == p.instructions.end()) return true;  // read by nothing: it just leaves the device
+  if (first == p.instructions.end()) {  // read by nothing: it just leaves the device
+    p.tensors.pop_back();
+    return true;
+  }
   const std::string name = p.tensors[w].name;
   p.instructions.insert(first, {Kind::kHostToDevice, nullptr, {w}, d, {}, "upload " + name});
   stats->weights_streamed = true;
