@@ -100,7 +100,7 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values("lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                           "select-layouts", "schedule", "evict", "plan-memory"),
+                                           "select-layouts", "schedule", "evict", "prefetch", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -112,7 +112,7 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                             "select-layouts", "schedule", "evict", "plan-memory", "serialize"}));
+                                             "select-layouts", "schedule", "evict", "prefetch", "plan-memory", "serialize"}));
 }
 
 // The model above fits any device it can run on; this one, two values kept alive across a chain of ops
@@ -140,6 +140,33 @@ TEST(EvictGolden, SpillsAndReloadsOnASmallDevice) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",
                             "compiler/passes/testdata/evict-spills.txt"));
+}
+
+// Two weights that do not fit beside the activations: eviction uploads each just before its matmul;
+// prefetch issues the first one's right after the input's, so it crosses the link while the
+// elementwise ops run, in bytes nothing else uses until its matmul (the second has no room to move).
+TEST(PrefetchGolden, AStreamedWeightUploadsWhileTheOpsBeforeItRun) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  absl::StatusOr<int> y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) {
+    y = g.AddNode(op, {*y}, {}, op, op);
+    ASSERT_TRUE(y.ok());
+  }
+  for (const char* w : {"w1", "w2"}) {
+    const int c = g.AddConstant(w, {256, 256}, std::vector<float>(256 * 256, 0.5f));
+    y = g.AddNode("matmul", {*y, c}, {}, std::string("mm_") + w, std::string("mm_") + w);
+    ASSERT_TRUE(y.ok());
+  }
+  g.outputs.push_back({"out", *y});
+  CompileOptions options;
+  options.verify_each = true;
+  options.chip.dram_bytes = 7 * 256 * 256 * 4 / 2;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",
+                            "compiler/passes/testdata/prefetch-streamed.txt"));
 }
 
 TEST(Golden, AMismatchFailsWithAUnifiedDiff) {

@@ -20,8 +20,10 @@
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
+#include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/pipeline/pipeline.h"
+#include "compiler/program/printer.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/epilogue.h"
 #include "ops/kernels.h"
@@ -713,6 +715,218 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
   // The DAGs are big enough to exercise reuse.
   EXPECT_GT(total_arena_tensors, 40 * 5);
   EXPECT_GT(dags_with_reuse, 30);
+}
+
+// ---- Prefetch ------------------------------------------------------------------------------
+
+// x -> four elementwise ops -> matmul with w1 -> matmul with w2: on a device too small for the two
+// [256, 256] weights beside the activations, eviction streams them, each uploaded just before its
+// matmul; the elementwise ops before give the uploads compute to hide behind.
+DeviceGraph TwoStreamedWeights() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) y = Node(g, op, {y}, {}, op);
+  const int w1 = g.AddConstant("w1", {256, 256}, Seeded(256 * 256, 1, -1, 1));
+  const int w2 = g.AddConstant("w2", {256, 256}, Seeded(256 * 256, 2, -1, 1));
+  const int a = Node(g, "matmul", {y, w1}, {}, "mm1");
+  const int b = Node(g, "matmul", {a, w2}, {}, "mm2");
+  g.outputs.push_back({"out", b});
+  return g;
+}
+
+constexpr uint64_t kTile256 = 256 * 256 * 4;
+
+int PositionOf(const ScheduledProgram& p, const std::string& source) {
+  for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i)
+    if (p.instructions[i].source == source) return i;
+  ADD_FAILURE() << "no instruction from '" << source << "' in\n" << PrintProgram(p, false);
+  return -1;
+}
+
+// Host-link transfers in program order, by what they came from.
+std::vector<std::string> Transfers(const ScheduledProgram& p) {
+  std::vector<std::string> order;
+  for (const ProgramInstruction& inst : p.instructions)
+    if (inst.kind != Kind::kOp) order.push_back(inst.source);
+  return order;
+}
+
+TEST(Prefetch, AStreamedWeightIsUploadedWhileTheOpsBeforeItsReaderRun) {
+  const uint64_t dram = 3 * kTile256 + kTile256 / 2;
+  const ScheduledProgram evicted = Pipeline(TwoStreamedWeights(), dram, nullptr, "evict");
+  // Eviction puts each upload just before its reader.
+  ASSERT_EQ(PositionOf(evicted, "upload w1") + 1, PositionOf(evicted, "mm1"));
+  ASSERT_EQ(PositionOf(evicted, "upload w2") + 1, PositionOf(evicted, "mm2"));
+
+  ScheduledProgram p = evicted;
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 1);
+  // w1's upload follows the input's at once: the link is busy with the input until the first op can
+  // start, and the four elementwise ops are shorter than the upload.
+  EXPECT_EQ(PositionOf(p, "upload w1"), PositionOf(p, "x") + 1) << PrintProgram(p, false);
+  // w2's cannot pass mm1, which reads three tensors: with w2 there would be four, over the device.
+  EXPECT_EQ(PositionOf(p, "upload w2") + 1, PositionOf(p, "mm2")) << PrintProgram(p, false);
+  // The link keeps its order, the ops theirs, and the plan fits.
+  EXPECT_EQ(Transfers(p), Transfers(evicted));
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok());
+}
+
+TEST(Prefetch, WithRoomForBothWeightsTheSecondUploadsWhileTheFirstIsRead) {
+  // Both weights on the host and room for four tensors: mm1 reads three, so w2's upload passes it
+  // (double buffering) while w1's still follows the input's.
+  const uint64_t dram = 4 * kTile256 + kTile256 / 2;
+  ScheduledProgram p = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
+  ASSERT_EQ(MoveConstantsToHost(p, 2 * kTile256), 2 * kTile256);
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  EvictionStats stats;
+  ASSERT_TRUE(EvictToHost(p, dram, chip, &stats).ok());
+  ASSERT_EQ(PositionOf(p, "upload w2") + 1, PositionOf(p, "mm2")) << PrintProgram(p, false);
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 2);
+  EXPECT_EQ(PositionOf(p, "upload w1"), PositionOf(p, "x") + 1) << PrintProgram(p, false);
+  EXPECT_LT(PositionOf(p, "upload w2"), PositionOf(p, "mm1")) << PrintProgram(p, false);
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok());
+  EXPECT_EQ(plan.arena_bytes, 4 * kTile256);
+}
+
+TEST(Prefetch, AReloadWaitsWhereThereIsNoRoomForIt) {
+  // The model of evict-spills, on a device with room for three of its tensors.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  const int w = Node(g, "sigmoid", {x}, {}, "w");
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) y = Node(g, op, {y}, {}, op);
+  const int a = Node(g, "add", {y, x}, {}, "add_x");
+  g.outputs.push_back({"out", Node(g, "add", {a, w}, {}, "add_w")});
+  const uint64_t dram = 3 * kTile256;
+  const ScheduledProgram evicted = Pipeline(g, dram, nullptr, "evict");
+  ScheduledProgram p = evicted;
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  // x.device stays alive through the chain, which holds two more tensors: w cannot come back early.
+  EXPECT_EQ(stats.prefetched, 0);
+  EXPECT_EQ(PositionOf(p, "reload w") + 1, PositionOf(p, "add_w"));
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
+}
+
+// w = sigmoid(x) is read only at the end; relu(x) needs x, w and its result at once, one [256, 256]
+// more than the device holds, so w is spilled. After relu the values are [256, 1] columns: room to
+// bring w back while they are computed.
+DeviceGraph SpillThenRoom() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  const int w = Node(g, "sigmoid", {x}, {}, "w");
+  const int y = Node(g, "relu", {x}, {}, "relu");
+  ops::Attrs mean;
+  mean.SetInts("dims", {-1});
+  mean.SetInt("keepdim", 1);
+  int m = Node(g, "reduce_mean", {y}, mean, "mean");
+  for (const char* op : {"neg", "exp", "sin"}) m = Node(g, op, {m}, {}, op);
+  g.outputs.push_back({"out", Node(g, "add", {w, m}, {}, "add_w")});
+  return g;
+}
+
+TEST(Prefetch, AReloadComesBackAsSoonAsThereIsRoomAfterItsSpill) {
+  const uint64_t dram = 2 * kTile256 + kTile256 / 2;
+  const ScheduledProgram evicted = Pipeline(SpillThenRoom(), dram, nullptr, "evict");
+  ASSERT_EQ(PositionOf(evicted, "reload w") + 1, PositionOf(evicted, "add_w")) << PrintProgram(evicted, false);
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.dram_bytes = static_cast<int64_t>(dram);
+  // On the default chip the column ops end long before the spill does: the link is busy until the
+  // reload's last op anyway, so it moves only past that one.
+  ScheduledProgram p = evicted;
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 1);
+  EXPECT_EQ(PositionOf(p, "reload w") + 2, PositionOf(p, "add_w")) << PrintProgram(p, false);
+  // With a vector engine 64x slower (an element per cycle per core) they are worth hiding behind: it
+  // comes back right after relu (before it, x, relu's result and w would not fit), never ahead of the
+  // spill.
+  chip.vector_elements_per_cycle_per_core = 1;
+  p = evicted;
+  ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
+  EXPECT_EQ(stats.prefetched, 1);
+  EXPECT_EQ(PositionOf(p, "reload w"), PositionOf(p, "relu") + 1) << PrintProgram(p, false);
+  EXPECT_LT(PositionOf(p, "spill w"), PositionOf(p, "reload w"));
+  MemoryStats plan;
+  EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
+}
+
+TEST(Prefetch, AProgramThatFitsIsLeftAsItIs) {
+  const ScheduledProgram before = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
+  ScheduledProgram p = before;
+  EvictionStats stats;
+  ASSERT_TRUE(PrefetchUploads(p, target::DefaultChipConfig(), &stats).ok());
+  EXPECT_EQ(stats.prefetched, 0);
+  EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
+}
+
+TEST(Prefetch, OpTimeLowerBoundIsLaunchPlusTheLargerOfWorkAndTraffic) {
+  const ScheduledProgram p = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  const ProgramInstruction& mm1 = p.instructions[PositionOf(p, "mm1")];
+  // 256^3 multiply-adds; three [256, 256] f32 tensors of DRAM traffic.
+  const double flops = 2.0 * 256 * 256 * 256;
+  const double compute = flops / (chip.MatrixFlopsPerCycle(ops::DType::kF32) * chip.cycles_per_us());
+  const double traffic = 3.0 * kTile256 / (chip.dram_bandwidth_gb_per_s * 1e3);
+  EXPECT_NEAR(OpMicrosLowerBound(p, mm1, chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
+}
+
+// x @ w0 @ w1 @ w2 @ w3, all [256, 256], on a device with room for four such tensors: eviction streams
+// w0, w1 and w2 (each read with its operand and result, three tensors), and w3 stays resident.
+absl::StatusOr<CompileState> MatmulChain(const target::ChipConfig& chip) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  int y = x;
+  for (int i = 0; i < 4; ++i) {
+    const std::string w = "w" + std::to_string(i);
+    y = Node(g, "matmul", {y, g.AddConstant(w, {256, 256}, Seeded(256 * 256, i, -1, 1))}, {}, "mm" + std::to_string(i));
+  }
+  g.outputs.push_back({"out", y});
+  CompileOptions options;
+  options.chip = chip;
+  options.chip.dram_bytes = static_cast<int64_t>(4 * kTile256);
+  options.verify_each = true;
+  return RunPipeline(std::move(g), options, "prefetch");
+}
+
+TEST(Prefetch, StreamsAnotherWeightForRoomOnlyWhenTheComputeItHidesBehindIsWorthTheTransfer) {
+  // On the default chip a matmul takes a few microseconds, less than uploading w3 would add: nothing
+  // to hide behind, eviction's uploads stay where they are (there is no room to move them anyway).
+  absl::StatusOr<CompileState> fast = MatmulChain(target::DefaultChipConfig());
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ(fast->eviction.reloads, 3);
+  EXPECT_EQ(fast->eviction.prefetched, 0);
+  // With a matrix engine 1000x slower, each matmul hides an upload: streaming w3 too frees the room
+  // to upload each weight while the matmul before its reader runs (double buffering).
+  target::ChipConfig slow = target::DefaultChipConfig();
+  slow.matrix_best_bf16_tflop_per_s /= 1000;
+  slow.matrix_flop_per_cycle_per_core /= 1000;
+  absl::StatusOr<CompileState> s = MatmulChain(slow);
+  ASSERT_TRUE(s.ok()) << s.status();
+  const ScheduledProgram& p = *s->program;
+  EXPECT_EQ(s->eviction.reloads, 4);
+  EXPECT_EQ(s->eviction.prefetched, 3);
+  EXPECT_EQ(PositionOf(p, "upload w0"), PositionOf(p, "x") + 1) << PrintProgram(p, false);
+  for (int i = 1; i < 4; ++i)
+    EXPECT_LT(PositionOf(p, "upload w" + std::to_string(i)), PositionOf(p, "mm" + std::to_string(i - 1)))
+        << PrintProgram(p, false);
+  ScheduledProgram planned = p;
+  EXPECT_TRUE(PlanMemory(planned, 4 * kTile256).ok());
 }
 
 }  // namespace

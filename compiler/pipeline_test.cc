@@ -60,7 +60,7 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
             "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, fold-batch-norm, fuse-epilogues, dce, order-ops, place, select-layouts, "
-            "schedule, evict, plan-memory, serialize");
+            "schedule, evict, prefetch, plan-memory, serialize");
 }
 
 TEST(Pipeline, FoldingDisabledLeavesThePassOut) {

@@ -129,10 +129,6 @@ class Evictor {
     return k < uses_[t].size() ? uses_[t][k] : kNone;
   }
 
-  double LinkMicros(uint64_t bytes) const {
-    return chip_.host_link_latency_us + static_cast<double>(bytes) / (chip_.host_link_gb_per_s * 1e3);
-  }
-
   int PickVictim(const ProgramInstruction& inst, int i) {
     int best = kNone;
     double best_score = -1;
@@ -143,7 +139,8 @@ class Evictor {
       const int next = NextUse(original_[r], i);
       if (next == kNone) continue;  // released after its last use; never a victim
       const uint64_t bytes = Bytes(r);
-      const double cost = LinkMicros(bytes) + (host_copy_[r] == kNone ? LinkMicros(bytes) : 0.0);
+      const double link = HostLinkMicros(chip_, bytes);
+      const double cost = link + (host_copy_[r] == kNone ? link : 0.0);
       const double score = static_cast<double>(next - i) * static_cast<double>(bytes) / cost;
       if (score > best_score || (score == best_score && best != kNone && bytes > Bytes(best))) {
         best = r;
@@ -247,7 +244,12 @@ std::string EvictionStats::ToString() const {
   if (spills == 0 && reloads == 0 && !weights_streamed) return "";
   return absl::StrCat(weights_streamed ? "weights streamed from host memory; " : "", spills,
                       " tensors spilled to host memory (", spill_bytes, " bytes), ", reloads,
-                      " uploads of spilled tensors and weights (", reload_bytes, " bytes), ", rounds, " plans tried");
+                      " uploads of spilled tensors and weights (", reload_bytes, " bytes, ", prefetched,
+                      " prefetched), ", rounds, " plans tried");
+}
+
+double HostLinkMicros(const target::ChipConfig& chip, uint64_t bytes) {
+  return chip.host_link_latency_us + static_cast<double>(bytes) / (chip.host_link_gb_per_s * 1e3);
 }
 
 absl::Status EvictToHost(ScheduledProgram& program, uint64_t activation_budget, const target::ChipConfig& chip,

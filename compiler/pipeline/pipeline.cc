@@ -14,6 +14,7 @@
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/naive_placement.h"
 #include "compiler/passes/placement.h"
+#include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/pipeline/verifier.h"
 #include "compiler/program/printer.h"
@@ -175,6 +176,18 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                     IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
                       if (!s.program) return Missing("evict", IrKind::kProgram);
                       return FitDeviceMemory(*s.program, chip, &s.eviction);
+                    }});
+  if (!options.naive)
+  passes.push_back({"prefetch", "issues eviction's uploads early, so the host link works while compute does",
+                    "A reload or streamed-weight upload moves from just before its reader to as early as needed "
+                    "to hide its transfer behind the ops before it, as far as the device memory budget and the "
+                    "host link's order allow, e.g. `%w.upload1 = copy_to_device(%w)` from just before `matmul(%h, "
+                    "%w.upload1)` to just after the input's copy; it streams more weights where the room they free "
+                    "hides more than their uploads cost (compiler/passes/prefetch.h). Nothing changes without "
+                    "eviction.",
+                    IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("prefetch", IrKind::kProgram);
+                      return PrefetchUploads(*s.program, chip, &s.eviction);
                     }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
