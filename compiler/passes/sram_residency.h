@@ -21,9 +21,9 @@
 //      budget shrinks by the excess and the choice is made again, until the planned arena fits.
 //   2. Weights (constants in device DRAM) by reads per run, then largest first (fewest tensors to
 //      fill the space), each placed when it fits beside the planned arena.
-// State tensors (kept between runs) and host memory (eviction's spills, streamed weights) are left
-// alone. The pass runs after eviction, so eviction's DRAM budget never counts on SRAM; moving tensors
-// out of DRAM only lowers the DRAM plan.
+// State tensors (kept between runs) are left in DRAM. The pass runs before eviction, which then works
+// on what stays in DRAM only (it spills DRAM activations and streams DRAM weights, never SRAM ones);
+// the reloads it inserts do not change which SRAM tensors are alive together, so the arena still fits.
 #ifndef KILN_COMPILER_PASSES_SRAM_RESIDENCY_H_
 #define KILN_COMPILER_PASSES_SRAM_RESIDENCY_H_
 

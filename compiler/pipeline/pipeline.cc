@@ -167,16 +167,6 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       if (!s.program) return Missing("schedule", IrKind::kProgram);
                       return ScheduleTransfers(*s.program);
                     }});
-  if (!options.naive)
-  passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
-                    "When activations + constants exceed the chip's DRAM, activations the running op does not "
-                    "touch are copied to a HOST_SCRATCH region and reloaded before their next use; the victim "
-                    "is the one whose next use is farthest, weighed by what its transfers cost "
-                    "(compiler/passes/eviction.h). Nothing changes when the program fits.",
-                    IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
-                      if (!s.program) return Missing("evict", IrKind::kProgram);
-                      return FitDeviceMemory(*s.program, chip, &s.eviction);
-                    }});
   if (options.sram_residency)
     passes.push_back({"sram-residency", "keeps activations and weights that fit in the cores' SRAM",
                       "Activations move to an SRAM arena (reused over their lifetimes), most DRAM bytes saved per "
@@ -189,6 +179,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         s.sram.emplace();
                         return PlaceInSram(*s.program, chip, &*s.sram);
                       }});
+  if (!options.naive)
+  passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
+                    "When activations + constants exceed the chip's DRAM, activations the running op does not "
+                    "touch are copied to a HOST_SCRATCH region and reloaded before their next use; the victim "
+                    "is the one whose next use is farthest, weighed by what its transfers cost "
+                    "(compiler/passes/eviction.h). Nothing changes when the program fits.",
+                    IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                      if (!s.program) return Missing("evict", IrKind::kProgram);
+                      return FitDeviceMemory(*s.program, chip, &s.eviction);
+                    }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
