@@ -19,8 +19,11 @@
 //      saving their write and every read, where the same bytes would hold a few weights read once.
 //      The memory plan of the chosen set can exceed the live-bytes bound by fragmentation; then the
 //      budget shrinks by the excess and the choice is made again, until the planned arena fits.
-//   2. Weights (constants in device DRAM) by reads per run, then largest first (fewest tensors to
-//      fill the space), each placed when it fits beside the planned arena.
+//   2. Weights (constants in device DRAM) by the op time they save per SRAM byte, estimated from the
+//      chip's rates: an op takes about max(work / its unit's rate, DRAM bytes / DRAM bandwidth), so
+//      the weights of DRAM-bound ops (deep 3x3 convolutions on small images, linear layers at batch 1)
+//      come first and those of compute-bound ops, whose DRAM time hides under their compute, last;
+//      ties by reads per run, then largest first. Each is placed when it fits beside the planned arena.
 // State tensors (kept between runs) are left in DRAM. The pass runs before eviction, which then works
 // on what stays in DRAM only (it spills DRAM activations and streams DRAM weights, never SRAM ones);
 // the reloads it inserts do not change which SRAM tensors are alive together, so the arena still fits.
