@@ -1159,6 +1159,51 @@ DeviceGraph SubtractingStateGraph(ops::Shape shape = {2, 4}) {
   return g;
 }
 
+// Twin programs with state (a prefill and its decode step) load side by side on one device: each
+// plans against half the cores' SRAM (with all of it, one program's arena and weights would take
+// more than half).
+TEST(State, TwinProgramsWithStateBothFitTheCoresSram) {
+  auto twin = [] {
+    DeviceGraph g;
+    const int x = g.AddInput("x", {256, 256});
+    const int s = g.AddState("cache", {256, 256}, ops::DType::kF32, std::vector<float>(256 * 256, 1.0f));
+    const int sum = Node(g, "add", {s, x}, "add");
+    int y = sum;
+    for (int i = 0; i < 3; ++i)
+      y = Node(g, "add", {y, g.AddConstant("w" + std::to_string(i), {256, 256}, std::vector<float>(256 * 256, 1.0f))},
+               "add_w" + std::to_string(i));
+    g.inputs = {{"x", x}};
+    g.outputs = {{"y", y}};
+    g.state_updates = {{s, sum}};
+    return g;
+  };
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.cores = 2;
+  chip.sram_reserved_bytes_per_core = chip.sram_bytes_per_core - 600 * 1024;
+  compiler::CompileOptions options;
+  options.chip = chip;
+  absl::StatusOr<compiler::CompileState> a = compiler::RunPipeline(twin(), options, "plan-memory");
+  absl::StatusOr<compiler::CompileState> b = compiler::RunPipeline(twin(), options, "plan-memory");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->sram->usable_bytes_per_core, 300 * 1024);
+  EXPECT_GT(a->sram->activations, 0);
+  EXPECT_LE(a->sram->bytes_per_core, 300 * 1024);
+  std::unique_ptr<Program> first, second;
+  ASSERT_TRUE(LoadBytes(Write(*a->program), &first).ok());
+  ASSERT_TRUE(LoadBytes(Write(*b->program), &second).ok());
+  sim::Device device(chip);
+  std::unique_ptr<Executor> owner, sharer;
+  ASSERT_TRUE(Executor::Create(*first, &device, &owner).ok());
+  Status s = Executor::CreateSharingState(*second, &device, *owner, &sharer);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_LE(device.sram_bytes_per_core_in_use(), chip.sram_usable_bytes_per_core());
+  const std::vector<HostTensor> ones = {HostTensor::FromFloats({256, 256}, std::vector<float>(256 * 256, 1.0f))};
+  std::vector<HostTensor> out;
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());   // cache = 2, y = 5
+  ASSERT_TRUE(sharer->Run(ones, &out, nullptr).ok());  // cache = 3, y = 6
+  EXPECT_EQ(out[0].f32()[0], 6.0f);
+}
+
 TEST(State, TwoProgramsShareOneStateOnOneDevice) {
   std::unique_ptr<Program> adding, subtracting, other_shape;
   ASSERT_TRUE(LoadBytes(Write(Compile(StateGraph())), &adding).ok());

@@ -85,7 +85,13 @@ absl::Status PlaceInSram(ScheduledProgram& p, const target::ChipConfig& chip, Sr
                                               ", but the program has ", p.regions.size(), " regions"));
   SramResidencyStats st;
   st.usable_bytes_per_core = chip.sram_usable_bytes_per_core();
-  st.usable_bytes = static_cast<uint64_t>(chip.sram_usable_bytes());
+  // A program with state shares its device with a twin (a prefill program beside its decode step,
+  // runtime::Executor::CreateSharingState); each plans against half the SRAM so both load.
+  const bool has_state = std::any_of(p.regions.begin(), p.regions.end(), [](const MemoryRegion& r) {
+    return r.kind == target::RegionKind::kDeviceState;
+  });
+  if (has_state) st.usable_bytes_per_core /= 2;
+  st.usable_bytes = static_cast<uint64_t>(st.usable_bytes_per_core * chip.cores);
 
   std::vector<int> first(n, -1), last(n, -1), reads(n, 0);
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i) {
