@@ -1038,9 +1038,9 @@ TEST(Sram, RegionsRunWithoutDramTraffic) {
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   const ScheduledProgram& p = *compiled->program;
   // Everything on the device fits: activations in the SRAM arena, weights in SRAM constants.
-  for (const compiler::ProgramTensor& t : p.tensors)
-    if (!t.in_caller_buffer())
-      EXPECT_EQ(p.regions[t.region].kind, target::RegionKind::kDeviceSram) << t.name;
+  for (const compiler::ProgramTensor& t : p.tensors) {
+    if (!t.in_caller_buffer()) EXPECT_EQ(p.regions[t.region].kind, target::RegionKind::kDeviceSram) << t.name;
+  }
   std::unique_ptr<Program> program;
   ASSERT_TRUE(LoadBytes(Write(p), &program).ok());
   sim::Device device(target::DefaultChipConfig());
