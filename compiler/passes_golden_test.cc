@@ -100,7 +100,7 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values("lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                           "select-layouts", "schedule", "evict", "prefetch", "plan-memory"),
+                                           "select-layouts", "schedule", "sram-residency", "evict", "prefetch", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -112,7 +112,8 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                             "select-layouts", "schedule", "evict", "prefetch", "plan-memory", "serialize"}));
+                                             "select-layouts", "schedule", "sram-residency", "evict", "prefetch", "plan-memory",
+                                             "serialize"}));
 }
 
 // The model above fits any device it can run on; this one, two values kept alive across a chain of ops
@@ -136,6 +137,7 @@ TEST(EvictGolden, SpillsAndReloadsOnASmallDevice) {
   CompileOptions options;
   options.verify_each = true;
   options.chip.dram_bytes = 3 * 32 * 64 * 4;
+  options.sram_residency = false;  // eviction against DRAM alone: the cores' SRAM would hold it all
   absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",

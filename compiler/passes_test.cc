@@ -22,6 +22,7 @@
 #include "compiler/passes/placement.h"
 #include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
+#include "compiler/passes/sram_residency.h"
 #include "compiler/pipeline/pipeline.h"
 #include "compiler/program/printer.h"
 #include "compiler/program/scheduled_program.h"
@@ -50,12 +51,13 @@ ops::Attrs PermuteAttrs(std::vector<int64_t> dims) {
 }
 
 // The default pipeline (pipeline/pipeline.h) from a device graph up to and including memory
-// planning, with the verifier after every pass.
+// planning, with the verifier after every pass, everything on the device in DRAM.
 ScheduledProgram Pipeline(DeviceGraph g, uint64_t dram = uint64_t{1} << 40, MemoryStats* stats = nullptr,
                           const std::string& stop_after = "plan-memory") {
   CompileOptions options;
   options.chip.dram_bytes = static_cast<int64_t>(dram);
   options.verify_each = true;
+  options.sram_residency = false;  // these tests plan device DRAM; SRAM residency has its own below
   absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, stop_after);
   EXPECT_TRUE(state.ok()) << state.status();
   if (!state.ok()) return {};
@@ -927,6 +929,174 @@ TEST(Prefetch, StreamsAnotherWeightForRoomOnlyWhenTheComputeItHidesBehindIsWorth
         << PrintProgram(p, false);
   ScheduledProgram planned = p;
   EXPECT_TRUE(PlanMemory(planned, 4 * kTile256).ok());
+// ---- SRAM residency ----------------------------------------------------------------------------
+
+// A chip whose SRAM regions may hold `usable_per_core` bytes on each of two cores.
+target::ChipConfig ChipWithSram(int64_t usable_per_core) {
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.cores = 2;
+  chip.sram_reserved_bytes_per_core = chip.sram_bytes_per_core - usable_per_core;
+  return chip;
+}
+
+// The default pipeline up to memory planning on `chip`, with its SRAM residency stats.
+ScheduledProgram SramPipeline(DeviceGraph g, const target::ChipConfig& chip, SramResidencyStats* stats) {
+  CompileOptions options;
+  options.chip = chip;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  EXPECT_TRUE(state.ok()) << state.status();
+  if (!state.ok()) return {};
+  EXPECT_TRUE(state->sram.has_value());
+  if (stats && state->sram) *stats = *state->sram;
+  return *std::move(state->program);
+}
+
+int RegionNamed(const ScheduledProgram& p, const std::string& name) {
+  for (size_t r = 0; r < p.regions.size(); ++r)
+    if (p.regions[r].name == name) return static_cast<int>(r);
+  return -1;
+}
+
+std::string RegionOf(const ScheduledProgram& p, const std::string& tensor) {
+  for (const ProgramTensor& t : p.tensors)
+    if (t.name == tensor) return t.in_caller_buffer() ? "host" : p.regions[t.region].name;
+  return "no tensor " + tensor;
+}
+
+// What the regions take of each core, as the runtime checks it at load.
+int64_t SramPerCore(const ScheduledProgram& p, const target::ChipConfig& chip) {
+  int64_t per_core = 0;
+  for (const MemoryRegion& r : p.regions)
+    if (r.kind == target::RegionKind::kDeviceSram) per_core += chip.SramBytesPerCore(r.size_bytes);
+  return per_core;
+}
+
+TEST(SramResidency, EverythingThatFitsLeavesDram) {
+  // A chain with a weight per step: the arena needs an operand and a result at a time.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {64, 64});
+  int v = x;
+  for (int i = 0; i < 3; ++i) {
+    const int w = g.AddConstant("w" + std::to_string(i), {64, 64}, std::vector<float>(64 * 64, 0.5f));
+    v = Node(g, "add", {v, w}, {}, "add" + std::to_string(i));
+  }
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", v}};
+  SramResidencyStats stats;
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  ScheduledProgram p = SramPipeline(std::move(g), chip, &stats);
+  const uint64_t one = 64 * 64 * 4;
+  EXPECT_EQ(stats.activations, 4);  // the input's device copy and three sums
+  EXPECT_EQ(stats.activations_spilled, 0);
+  EXPECT_EQ(stats.arena_bytes, 2 * one);
+  EXPECT_EQ(stats.activation_bytes, 4 * one);
+  EXPECT_EQ(stats.weights, 3);
+  EXPECT_EQ(stats.weight_bytes, 3 * one);
+  EXPECT_EQ(stats.weights_in_dram, 0);
+  for (const char* t : {"x.device", "add0", "add1", "add2"}) EXPECT_EQ(RegionOf(p, t), "sram activations") << t;
+  for (const char* t : {"w0", "w1", "w2"}) EXPECT_EQ(RegionOf(p, t), "sram constants") << t;
+  EXPECT_EQ(p.regions[RegionNamed(p, "sram activations")].size_bytes, 2 * one);
+  EXPECT_EQ(p.regions[RegionNamed(p, "sram constants")].size_bytes, 3 * one);
+  EXPECT_EQ(p.regions[kActivationRegion].size_bytes + p.regions[kConstantRegion].size_bytes, 0u);
+  EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+  EXPECT_EQ(stats.bytes_per_core, SramPerCore(p, chip));
+  EXPECT_EQ(stats.ToString(),
+            "4 activations in a 32768-byte arena (65536 without reuse; 0 left in DRAM), 3 weights (49152 bytes; 0 "
+            "with 0 bytes left in DRAM): 1139 of 1310720 bytes per core");
+}
+
+TEST(SramResidency, ActivationsReadMostStayAndTheRestSpillWithinTheBudget) {
+  // x is read by the first op and the last (a residual): it saves the most DRAM bytes per SRAM byte.
+  // With room for two [64, 64] tensors on the chip, x and the short-lived ones that fit beside it stay.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {64, 64});
+  const int a = Node(g, "relu", {x}, {}, "a");
+  const int b = Node(g, "exp", {a}, {}, "b");
+  const int c = Node(g, "neg", {b}, {}, "c");
+  const int d = Node(g, "add", {c, x}, {}, "d");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"d", d}};
+  const uint64_t one = 64 * 64 * 4;
+  const target::ChipConfig chip = ChipWithSram(static_cast<int64_t>(one));  // 2 cores x one = two tensors
+  SramResidencyStats stats;
+  ScheduledProgram p = SramPipeline(std::move(g), chip, &stats);
+  EXPECT_EQ(RegionOf(p, "x.device"), "sram activations");
+  EXPECT_EQ(stats.activations + stats.activations_spilled, 5);
+  EXPECT_GT(stats.activations_spilled, 0);
+  EXPECT_LE(stats.arena_bytes, 2 * one);
+  EXPECT_LE(SramPerCore(p, chip), chip.sram_usable_bytes_per_core());
+  // What did not fit is in the DRAM arena, and the plan is sound in both.
+  int in_dram = 0;
+  for (const ProgramTensor& t : p.tensors) in_dram += !t.in_caller_buffer() && t.region == kActivationRegion;
+  EXPECT_EQ(in_dram, stats.activations_spilled);
+  EXPECT_GT(p.regions[kActivationRegion].size_bytes, 0u);
+  EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+}
+
+TEST(SramResidency, WeightsFillWhatTheArenaLeavesMostReadFirst) {
+  // One activation at a time in SRAM (the arena), then weights: `shared` is read twice, so it goes
+  // first; of the rest, the largest that fit.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {32, 32});
+  const int shared = g.AddConstant("shared", {32, 32}, std::vector<float>(32 * 32, 1.0f));
+  const int big = g.AddConstant("big", {32, 32 * 4}, std::vector<float>(32 * 32 * 4, 2.0f));
+  const int small = g.AddConstant("small", {32, 32}, std::vector<float>(32 * 32, 3.0f));
+  const int a = Node(g, "add", {x, shared}, {}, "a");
+  const int m = Node(g, "matmul", {a, big}, {}, "m");
+  const int s = Node(g, "matmul", {a, small}, {}, "s");
+  const int b = Node(g, "add", {s, shared}, {}, "b");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"m", m}, {"b", b}};
+  const uint64_t tile = 32 * 32 * 4;
+  SramResidencyStats stats;
+  // Room for the arena (x.device, a, m, s, b: at most three [32, 32]-tile units alive, m is four)
+  // plus two more tiles.
+  ScheduledProgram p = SramPipeline(std::move(g), ChipWithSram(static_cast<int64_t>(4 * tile)), &stats);
+  EXPECT_EQ(stats.activations_spilled, 0);
+  const uint64_t left = 8 * tile - stats.arena_bytes;
+  ASSERT_GE(left, tile);
+  ASSERT_LT(left, 4 * tile + tile);  // not room for every weight
+  EXPECT_EQ(RegionOf(p, "shared"), "sram constants");
+  EXPECT_LE(stats.weight_bytes, left);
+  uint64_t constant_bytes = 0;
+  int constants = 0;
+  for (const ProgramTensor& t : p.tensors)
+    if (t.is_constant) constant_bytes += AlignToDevice(t.size_bytes()), ++constants;
+  EXPECT_EQ(stats.weight_bytes + stats.weight_bytes_in_dram, constant_bytes);
+  EXPECT_EQ(stats.weights + stats.weights_in_dram, constants);
+  EXPECT_GT(stats.weights_in_dram, 0);
+  EXPECT_EQ(p.regions[kConstantRegion].size_bytes, stats.weight_bytes_in_dram);
+  EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+}
+
+TEST(SramResidency, NoRoomLeavesEverythingInDramAndAddsNoRegion) {
+  DeviceGraph g = Chain(3, {64, 64});
+  SramResidencyStats stats;
+  ScheduledProgram p = SramPipeline(std::move(g), ChipWithSram(1024), &stats);  // 2 KiB: no [64, 64] fits
+  EXPECT_EQ(stats.activations, 0);
+  EXPECT_EQ(stats.activations_spilled, 4);
+  EXPECT_EQ(RegionNamed(p, "sram activations"), -1);
+  EXPECT_EQ(RegionNamed(p, "sram constants"), -1);
+  EXPECT_EQ(p.regions.size(), 2u);
+  EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+}
+
+TEST(SramResidency, RandomDagsStayWithinTheCoresSram) {
+  // Fragmentation can make the planned arena larger than the live bytes the choice was made on; the
+  // pass re-chooses until the plan fits, on every DAG and budget.
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    for (int64_t per_core : {4096, 20000, 100000}) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + ", " + std::to_string(per_core) + " bytes per core");
+      const target::ChipConfig chip = ChipWithSram(per_core);
+      SramResidencyStats stats;
+      ScheduledProgram p = SramPipeline(RandomDag(seed), chip, &stats);
+      ASSERT_FALSE(p.instructions.empty());
+      EXPECT_LE(SramPerCore(p, chip), per_core);
+      EXPECT_EQ(stats.bytes_per_core, SramPerCore(p, chip));
+      EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+    }
+  }
 }
 
 }  // namespace

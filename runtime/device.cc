@@ -23,6 +23,8 @@ DeviceCounters DeviceCounters::Since(const DeviceCounters& b) const {
   d.device_to_host_bytes -= b.device_to_host_bytes;
   d.dram_read_bytes -= b.dram_read_bytes;
   d.dram_write_bytes -= b.dram_write_bytes;
+  d.sram_read_bytes -= b.sram_read_bytes;
+  d.sram_write_bytes -= b.sram_write_bytes;
   d.flops -= b.flops;
   for (auto* m : {&d.op_cycles, &d.op_core_cycles})
     for (auto& [name, cycles] : *m) {

@@ -46,7 +46,7 @@ struct CommandTiming {
   double start_cycles = 0;
   double end_cycles = 0;
   int64_t cores_used = 0;  // ops: cores that got output tiles; transfers: 0
-  int64_t bytes = 0;       // bytes moved: over the host link, or the op's DRAM reads and writes
+  int64_t bytes = 0;       // bytes moved: over the host link, or the op's DRAM reads and writes (not SRAM's)
 };
 
 struct DeviceCounters {
@@ -59,6 +59,9 @@ struct DeviceCounters {
   int64_t device_to_host_bytes = 0;
   int64_t dram_read_bytes = 0;
   int64_t dram_write_bytes = 0;
+  // Bytes ops and transfers read from and wrote to tensors resident in on-chip SRAM (no DRAM traffic).
+  int64_t sram_read_bytes = 0;
+  int64_t sram_write_bytes = 0;
   double flops = 0;                         // matrix-unit work (tile-padded)
   std::map<std::string, double> op_cycles;  // by op name
   // By op name: cycles weighted by the share of the chip's cores the op used; with op_cycles, its
@@ -86,6 +89,11 @@ class Device {
   virtual Status Free(uint64_t addr) = 0;
   virtual int64_t free_bytes() const = 0;
   virtual int64_t bytes_in_use() const = 0;
+  // On-chip SRAM (a DEVICE_SRAM region): `bytes` interleaved over all the cores, zero-filled, at an
+  // address no DRAM allocation has; Free() releases it. Fails (OutOfMemory), naming `what`, its bytes
+  // per core and the cores' capacity, when it does not fit beside the SRAM already allocated. Tensors
+  // in it are operands like any other, but reading and writing them costs no DRAM traffic.
+  virtual Status AllocateSram(int64_t bytes, const std::string& what, uint64_t* addr) = 0;
 
   // DMA: host row-major -> device (converting dtype and layout), and back.
   virtual Status CopyToDevice(const HostTensorRef& src, const DeviceTensor& dst) = 0;

@@ -76,11 +76,6 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
   if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
   const int shared = owner ? StateRegion(program) : -1;  // the region `owner` already holds
-  for (size_t r = 0; r < regions.size(); ++r)
-    if (regions[r].kind == RegionKind::kDeviceSram)
-      return Status::Unsupported("region " + std::to_string(r) + " '" + regions[r].name + "' is " +
-                                 RegionKindName(regions[r].kind) +
-                                 "; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
   const int64_t free_bytes = device->free_bytes();
   const uint64_t needed = program.device_dram_bytes() - (shared >= 0 ? regions[shared].size_bytes : 0);
   if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
@@ -115,8 +110,12 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
       exec->owns_region_[r] = false;
       continue;
     }
-    KILN_RETURN_IF_ERROR(device->Allocate(static_cast<int64_t>(regions[r].size_bytes), "region '" + regions[r].name + "'",
-                                          &exec->region_addr_[r]));
+    // SRAM regions go to the cores' SRAM, which fails naming the region when they overfill it.
+    const std::string what = "region '" + regions[r].name + "'";
+    const auto bytes = static_cast<int64_t>(regions[r].size_bytes);
+    KILN_RETURN_IF_ERROR(regions[r].kind == RegionKind::kDeviceSram
+                             ? device->AllocateSram(bytes, what, &exec->region_addr_[r])
+                             : device->Allocate(bytes, what, &exec->region_addr_[r]));
   }
   // Constants and initial state go from the loader's memory (a file mapping) straight to the device
   // (or, for weights the compiler streams from host memory, into this executor's host region).

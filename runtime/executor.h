@@ -62,9 +62,11 @@ struct RunStats {
 
 class Executor {
  public:
-  // Fails with "device memory too small ..." (OutOfMemory) when the program does not fit the device,
-  // and with Unsupported for regions the runtime cannot place yet (SRAM). HOST_SCRATCH regions (where
-  // the compiler's eviction spills activations) are host memory this executor owns.
+  // Fails with "device memory too small ..." (OutOfMemory) when the program does not fit the device's
+  // DRAM, and with "SRAM too small: region ..." when its DEVICE_SRAM regions overfill the cores' SRAM
+  // (Device::AllocateSram). Constants in SRAM are uploaded here and stay there across runs.
+  // HOST_SCRATCH regions (where the compiler's eviction spills activations) are host memory this
+  // executor owns.
   static Status Create(const Program& program, Device* device, std::unique_ptr<Executor>* out);
   // The same, but the program's state is `owner`'s (same device): a prefill program and a decode-step
   // program that read and write one KV cache. Both programs must lay their state out alike (the same

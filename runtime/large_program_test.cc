@@ -40,6 +40,7 @@ ScheduledProgram BigProgram(const std::vector<float>& w) {
   g.outputs = {{"y", *y}};
   compiler::CompileOptions options;
   options.chip.dram_bytes = int64_t{1} << 40;
+  options.sram_residency = false;  // the weights go to the DRAM constants region this test fills
   absl::StatusOr<compiler::CompileState> state = compiler::RunPipeline(std::move(g), options, "plan-memory");
   EXPECT_TRUE(state.ok()) << state.status();
   std::optional<ScheduledProgram>& p = state->program;

@@ -44,10 +44,12 @@ int Node(DeviceGraph& g, const std::string& op, std::vector<int> inputs, const s
 }
 
 // The compiler's own pipeline, up to a memory-planned program. Without epilogue fusion: the tests
-// below corrupt tensors and ops by name ('addmm', 'relu'), which fusion would merge.
+// below corrupt tensors and ops by name ('addmm', 'relu'), which fusion would merge; without SRAM
+// residency: they name the DRAM regions 0 'activations' and 1 'constants' (SRAM has its own tests).
 ScheduledProgram Compile(DeviceGraph g) {
   compiler::CompileOptions options;
   options.fuse_epilogues = false;
+  options.sram_residency = false;
   absl::StatusOr<compiler::CompileState> s = compiler::RunPipeline(std::move(g), options, "plan-memory");
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s->program) : ScheduledProgram{};
@@ -1026,15 +1028,70 @@ TEST(Semantic, RegionKinds) {
   std::string bytes = good;
   bytes[kind] = 7;
   EXPECT_THAT(LoadError(bytes), HasSubstr("region 0 'activations': unknown kind 7"));
-  // SRAM is a valid region kind, but this runtime (and the simulator) cannot place it yet.
-  bytes[kind] = static_cast<char>(fb::RegionKind::DEVICE_SRAM);
+}
+
+// SRAM regions: the executor puts them in the cores' SRAM, where the ops read and write them with no
+// DRAM traffic; constants there are uploaded once, at load.
+TEST(Sram, RegionsRunWithoutDramTraffic) {
+  compiler::CompileOptions options;
+  absl::StatusOr<compiler::CompileState> compiled = compiler::RunPipeline(SmallGraph(), options, "plan-memory");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  const ScheduledProgram& p = *compiled->program;
+  // Everything on the device fits: activations in the SRAM arena, weights in SRAM constants.
+  for (const compiler::ProgramTensor& t : p.tensors) {
+    if (!t.in_caller_buffer()) EXPECT_EQ(p.regions[t.region].kind, target::RegionKind::kDeviceSram) << t.name;
+  }
   std::unique_ptr<Program> program;
-  ASSERT_TRUE(LoadBytes(bytes, &program).ok());
+  ASSERT_TRUE(LoadBytes(Write(p), &program).ok());
   sim::Device device(target::DefaultChipConfig());
   std::unique_ptr<Executor> exec;
+  ASSERT_TRUE(Executor::Create(*program, &device, &exec).ok());
+  EXPECT_EQ(exec->load_stats().counters.dram_write_bytes, 0);
+  EXPECT_GT(exec->load_stats().counters.sram_write_bytes, 0);  // the weights, once
+  EXPECT_EQ(device.bytes_in_use(), 0);                          // no DRAM at all
+  for (int run = 0; run < 2; ++run) {
+    std::vector<HostTensor> outputs;
+    RunStats stats;
+    ASSERT_TRUE(exec->Run({HostTensor::FromFloats({2, 4}, kX)}, &outputs, &stats).ok());
+    EXPECT_EQ(std::vector<float>(outputs[0].f32(), outputs[0].f32() + 6), kY);
+    EXPECT_EQ(stats.counters.dram_read_bytes, 0);
+    EXPECT_EQ(stats.counters.dram_write_bytes, 0);
+    EXPECT_GT(stats.counters.sram_read_bytes, 0);
+    EXPECT_EQ(stats.counters.host_to_device_bytes, 2 * 4 * 4);  // the input only: weights stayed resident
+  }
+}
+
+// A program whose SRAM regions overfill the cores' SRAM fails at load, naming the region, its bytes
+// per core and the capacity.
+TEST(Sram, OverfilledSramIsAnErrorAtLoad) {
+  ScheduledProgram p = SmallProgram();
+  p.regions[compiler::kActivationRegion].kind = target::RegionKind::kDeviceSram;  // 128 bytes
+  p.regions[compiler::kActivationRegion].name = "sram arena";
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(Write(p), &program).ok());
+  ASSERT_EQ(program->regions()[0].size_bytes, 128u);
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.cores = 2;
+  chip.sram_bytes_per_core = 100;
+  chip.sram_reserved_bytes_per_core = 40;
+  sim::Device device(chip);
+  std::unique_ptr<Executor> exec;
   Status s = Executor::Create(*program, &device, &exec);
-  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
-  EXPECT_EQ(s.message(), "region 0 'activations' is DEVICE_SRAM; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_EQ(s.message(),
+            "SRAM too small: region 'sram arena' needs 64 bytes per core (128 bytes interleaved over 2 cores), 60 of 60 "
+            "bytes per core are free (100 per core minus 40 reserved for the op library's streaming buffers)");
+  EXPECT_EQ(device.bytes_in_use(), 0);  // nothing stays allocated
+  EXPECT_EQ(device.sram_bytes_per_core_in_use(), 0);
+  // With 4 more bytes per core it fits and runs.
+  chip.sram_bytes_per_core = 104;
+  sim::Device bigger(chip);
+  std::unique_ptr<Executor> fits;  // after its device, so it is destroyed first
+  ASSERT_TRUE(Executor::Create(*program, &bigger, &fits).ok());
+  EXPECT_EQ(bigger.sram_bytes_per_core_in_use(), 64);
+  std::vector<HostTensor> outputs;
+  ASSERT_TRUE(fits->Run({HostTensor::FromFloats({2, 4}, kX)}, &outputs, nullptr).ok());
+  EXPECT_EQ(std::vector<float>(outputs[0].f32(), outputs[0].f32() + 6), kY);
 }
 
 // ---- State: a module's mutated buffers, kept on the device between runs -------------------------
@@ -1100,6 +1157,51 @@ DeviceGraph SubtractingStateGraph(ops::Shape shape = {2, 4}) {
   g.outputs = {{"y", diff}};
   g.state_updates = {{s, diff}};
   return g;
+}
+
+// Twin programs with state (a prefill and its decode step) load side by side on one device: each
+// plans against half the cores' SRAM (with all of it, one program's arena and weights would take
+// more than half).
+TEST(State, TwinProgramsWithStateBothFitTheCoresSram) {
+  auto twin = [] {
+    DeviceGraph g;
+    const int x = g.AddInput("x", {256, 256});
+    const int s = g.AddState("cache", {256, 256}, ops::DType::kF32, std::vector<float>(256 * 256, 1.0f));
+    const int sum = Node(g, "add", {s, x}, "add");
+    int y = sum;
+    for (int i = 0; i < 3; ++i)
+      y = Node(g, "add", {y, g.AddConstant("w" + std::to_string(i), {256, 256}, std::vector<float>(256 * 256, 1.0f))},
+               "add_w" + std::to_string(i));
+    g.inputs = {{"x", x}};
+    g.outputs = {{"y", y}};
+    g.state_updates = {{s, sum}};
+    return g;
+  };
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.cores = 2;
+  chip.sram_reserved_bytes_per_core = chip.sram_bytes_per_core - 600 * 1024;
+  compiler::CompileOptions options;
+  options.chip = chip;
+  absl::StatusOr<compiler::CompileState> a = compiler::RunPipeline(twin(), options, "plan-memory");
+  absl::StatusOr<compiler::CompileState> b = compiler::RunPipeline(twin(), options, "plan-memory");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->sram->usable_bytes_per_core, 300 * 1024);
+  EXPECT_GT(a->sram->activations, 0);
+  EXPECT_LE(a->sram->bytes_per_core, 300 * 1024);
+  std::unique_ptr<Program> first, second;
+  ASSERT_TRUE(LoadBytes(Write(*a->program), &first).ok());
+  ASSERT_TRUE(LoadBytes(Write(*b->program), &second).ok());
+  sim::Device device(chip);
+  std::unique_ptr<Executor> owner, sharer;
+  ASSERT_TRUE(Executor::Create(*first, &device, &owner).ok());
+  Status s = Executor::CreateSharingState(*second, &device, *owner, &sharer);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_LE(device.sram_bytes_per_core_in_use(), chip.sram_usable_bytes_per_core());
+  const std::vector<HostTensor> ones = {HostTensor::FromFloats({256, 256}, std::vector<float>(256 * 256, 1.0f))};
+  std::vector<HostTensor> out;
+  ASSERT_TRUE(owner->Run(ones, &out, nullptr).ok());   // cache = 2, y = 5
+  ASSERT_TRUE(sharer->Run(ones, &out, nullptr).ok());  // cache = 3, y = 6
+  EXPECT_EQ(out[0].f32()[0], 6.0f);
 }
 
 TEST(State, TwoProgramsShareOneStateOnOneDevice) {

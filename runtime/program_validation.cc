@@ -170,7 +170,7 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
     return Status::Ok();
   };
   // Host memory is the caller's buffers and the HOST_SCRATCH regions (eviction's spills); ops and
-  // transfers to the device work in the device's regions (the executor places only DRAM ones).
+  // transfers to the device work in the device's regions (DRAM, state and SRAM).
   auto in_host = [&](const TensorInfo& t) {
     return t.in_caller_buffer() || regions[t.region].kind == RegionKind::kHostScratch;
   };

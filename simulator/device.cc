@@ -9,7 +9,33 @@
 namespace kiln::sim {
 
 Device::Device(const target::ChipConfig& config)
-    : config_(config), memory_(config.dram_bytes), cost_(config_) {}
+    : config_(config), memory_(config.dram_bytes), sram_(config.sram_usable_bytes(), kSramBase), cost_(config_) {}
+
+Status Device::Free(uint64_t addr) {
+  if (!InSram(addr)) return memory_.Free(addr);
+  KILN_RETURN_IF_ERROR(sram_.Free(addr));
+  sram_per_core_in_use_ -= sram_per_core_[addr];
+  sram_per_core_.erase(addr);
+  return Status::Ok();
+}
+
+Status Device::AllocateSram(int64_t bytes, const std::string& what, uint64_t* addr) {
+  if (bytes < 0) return Status::Internal("SRAM allocation of negative size for " + what);
+  const int64_t per_core = config_.SramBytesPerCore(static_cast<uint64_t>(bytes));
+  const int64_t capacity = config_.sram_usable_bytes_per_core();
+  if (per_core > capacity - sram_per_core_in_use_)
+    return Status::OutOfMemory(
+        "SRAM too small: " + what + " needs " + std::to_string(per_core) + " bytes per core (" +
+        std::to_string(bytes) + " bytes interleaved over " + std::to_string(config_.cores) + " cores), " +
+        std::to_string(capacity - sram_per_core_in_use_) + " of " + std::to_string(capacity) +
+        " bytes per core are free (" + std::to_string(config_.sram_bytes_per_core) + " per core minus " +
+        std::to_string(config_.sram_reserved_bytes_per_core) + " reserved for the op library's streaming buffers)");
+  // Per core it fits, so in all it fits the SRAM memory's capacity (usable bytes per core x cores).
+  KILN_RETURN_IF_ERROR(sram_.Allocate(bytes, what, addr));
+  sram_per_core_[*addr] = per_core;
+  sram_per_core_in_use_ += per_core;
+  return Status::Ok();
+}
 
 double Device::RooflineMicros(const runtime::Workload& w) const {
   return cost_.CyclesToMicros(cost_.RooflineCycles(w.matrix_flops, w.weight_bytes, w.io_bytes, w.io_tensors));
@@ -17,7 +43,7 @@ double Device::RooflineMicros(const runtime::Workload& w) const {
 
 Status Device::ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major) {
   uint8_t* p = nullptr;
-  KILN_RETURN_IF_ERROR(memory_.Access(t.addr, t.stored_bytes(), &p));
+  KILN_RETURN_IF_ERROR(MemoryAt(t.addr).Access(t.addr, t.stored_bytes(), &p));
   const int64_t stored = ops::StoredElements(t.shape, t.layout);
   row_major->resize(ops::NumElements(t.shape));
   if (t.layout == ops::Layout::kRowMajor) {
@@ -32,7 +58,7 @@ Status Device::ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major)
 
 Status Device::WriteFromFloat(const std::vector<float>& row_major, const DeviceTensor& t) {
   uint8_t* p = nullptr;
-  KILN_RETURN_IF_ERROR(memory_.Access(t.addr, t.stored_bytes(), &p));
+  KILN_RETURN_IF_ERROR(MemoryAt(t.addr).Access(t.addr, t.stored_bytes(), &p));
   if (t.layout == ops::Layout::kRowMajor) {
     ops::StoreFromFloat(row_major.data(), static_cast<int64_t>(row_major.size()), t.dtype, p);
     return Status::Ok();
@@ -108,7 +134,7 @@ Status Device::CopyToDevice(const HostTensorRef& src, const DeviceTensor& dst) {
   // The link carries the host's bytes; the DMA engine tilizes on the way in.
   const int64_t bytes = ops::NumElements(src.shape) * ops::DTypeSize(src.dtype);
   counters_.host_to_device_bytes += bytes;
-  counters_.dram_write_bytes += dst.stored_bytes();
+  (InSram(dst.addr) ? counters_.sram_write_bytes : counters_.dram_write_bytes) += dst.stored_bytes();
   ChargeTransfer(HostRange(src.data, bytes), {dst.addr, dst.stored_bytes()}, {}, {}, bytes);
   return Status::Ok();
 }
@@ -119,17 +145,17 @@ Status Device::CopyToHost(const DeviceTensor& src, void* dst, ops::DType dst_dty
   ops::StoreFromFloat(values.data(), static_cast<int64_t>(values.size()), dst_dtype, dst);
   const int64_t bytes = static_cast<int64_t>(values.size()) * ops::DTypeSize(dst_dtype);
   counters_.device_to_host_bytes += bytes;
-  counters_.dram_read_bytes += src.stored_bytes();
+  (InSram(src.addr) ? counters_.sram_read_bytes : counters_.dram_read_bytes) += src.stored_bytes();
   ChargeTransfer({}, {}, {src.addr, src.stored_bytes()}, HostRange(dst, bytes), bytes);
   return Status::Ok();
 }
 
 Status Device::WriteRaw(uint64_t addr, const void* data, int64_t bytes) {
   uint8_t* p = nullptr;
-  KILN_RETURN_IF_ERROR(memory_.Access(addr, bytes, &p));
+  KILN_RETURN_IF_ERROR(MemoryAt(addr).Access(addr, bytes, &p));
   if (bytes > 0) std::memcpy(p, data, static_cast<size_t>(bytes));
   counters_.host_to_device_bytes += bytes;
-  counters_.dram_write_bytes += bytes;
+  (InSram(addr) ? counters_.sram_write_bytes : counters_.dram_write_bytes) += bytes;
   ChargeTransfer(HostRange(data, bytes), {addr, bytes}, {}, {}, bytes);
   return Status::Ok();
 }
@@ -150,12 +176,14 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
 
   std::vector<std::vector<float>> values(inputs.size());
   std::vector<ops::ConstView> views;
-  int64_t bytes_read = 0;
+  // Operands resident in SRAM cost no DRAM traffic: only DRAM-resident bytes are charged.
+  int64_t dram_read = 0, sram_read = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     KILN_RETURN_IF_ERROR(ReadAsFloat(inputs[i], &values[i]));
     views.push_back({values[i].data(), inputs[i].shape});
-    bytes_read += inputs[i].stored_bytes();
+    (InSram(inputs[i].addr) ? sram_read : dram_read) += inputs[i].stored_bytes();
   }
+  const int64_t dram_written = InSram(output.addr) ? 0 : output.stored_bytes();
   std::vector<float> result(ops::NumElements(output.shape));
   kernel(views, attrs, {result.data(), output.shape});
   KILN_RETURN_IF_ERROR(WriteFromFloat(result, output));
@@ -165,19 +193,21 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   const bool all_bf16 = std::all_of(inputs.begin(), inputs.end(),
                                     [](const DeviceTensor& t) { return t.dtype == ops::DType::kBF16; });
   const OpCost cost = cost_.Op(op.unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
-                               OutputTiles(output.shape), bytes_read, output.stored_bytes());
+                               OutputTiles(output.shape), dram_read, dram_written);
   std::vector<Range> reads;
   for (const DeviceTensor& t : inputs) reads.push_back({t.addr, t.stored_bytes()});
   const runtime::Engine engine = op.unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
                                  : op.unit == ops::Unit::kVector ? runtime::Engine::kVector
                                                                  : runtime::Engine::kDramDma;
   Schedule(engine, reads, {}, {output.addr, output.stored_bytes()}, {}, cost.launch_cycles, cost.compute_cycles,
-           cost.memory_cycles, cost.cores_used, bytes_read + output.stored_bytes());
+           cost.memory_cycles, cost.cores_used, dram_read + dram_written);
   const double cycles = last_.end_cycles - last_.start_cycles;
   counters_.compute_cycles += cycles;
   counters_.ops_executed += 1;
-  counters_.dram_read_bytes += bytes_read;
-  counters_.dram_write_bytes += output.stored_bytes();
+  counters_.dram_read_bytes += dram_read;
+  counters_.dram_write_bytes += dram_written;
+  counters_.sram_read_bytes += sram_read;
+  counters_.sram_write_bytes += output.stored_bytes() - dram_written;
   if (op.unit == ops::Unit::kMatrix) counters_.flops += work;
   counters_.op_cycles[std::string(op.name)] += cycles;
   counters_.op_core_cycles[std::string(op.name)] +=

@@ -1,4 +1,5 @@
-// The simulated accelerator: device DRAM, a DMA engine to and from the host, and the matrix and
+// The simulated accelerator: device DRAM, the cores' SRAM (for tensors the compiler keeps resident;
+// its own address range, interleaved over all cores, less the op library's reserve), a DMA engine to and from the host, and the matrix and
 // vector units that run op-library kernels. Results are computed for real (by ops/ kernels on the
 // stored bits) in the order commands arrive; time is modelled apart from that: each engine (host
 // link, DRAM DMA, matrix, vector) has its own timeline, and a command starts when its engine is free
@@ -47,9 +48,12 @@ class Device final : public runtime::Device {
   Status Allocate(int64_t bytes, const std::string& what, uint64_t* addr) override {
     return memory_.Allocate(bytes, what, addr);
   }
-  Status Free(uint64_t addr) override { return memory_.Free(addr); }
+  Status Free(uint64_t addr) override;
   int64_t free_bytes() const override { return memory_.capacity() - memory_.in_use(); }
   int64_t bytes_in_use() const override { return memory_.in_use(); }
+  Status AllocateSram(int64_t bytes, const std::string& what, uint64_t* addr) override;
+  // SRAM allocated on each core (every SRAM allocation is interleaved over all of them).
+  int64_t sram_bytes_per_core_in_use() const { return sram_per_core_in_use_; }
 
   // DMA: host row-major -> device (converting dtype and layout), and back.
   Status CopyToDevice(const HostTensorRef& src, const DeviceTensor& dst) override;
@@ -62,9 +66,13 @@ class Device final : public runtime::Device {
                 const DeviceTensor& output) override;
 
  private:
+  // SRAM addresses start far above any DRAM address (DRAM capacity is at most 2^50 bytes).
+  static constexpr uint64_t kSramBase = uint64_t{1} << 60;
+  static bool InSram(uint64_t addr) { return addr >= kSramBase; }
+  DeviceMemory& MemoryAt(uint64_t addr) { return InSram(addr) ? sram_ : memory_; }
   Status ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major);
   Status WriteFromFloat(const std::vector<float>& row_major, const DeviceTensor& t);
-  // A byte range in device DRAM or in host memory (a transfer's host side).
+  // A byte range in device memory or in host memory (a transfer's host side).
   struct Range {
     uint64_t addr = 0;
     int64_t bytes = 0;
@@ -80,6 +88,9 @@ class Device final : public runtime::Device {
 
   target::ChipConfig config_;
   DeviceMemory memory_;
+  DeviceMemory sram_;
+  std::map<uint64_t, int64_t> sram_per_core_;  // by SRAM allocation: its bytes on each core
+  int64_t sram_per_core_in_use_ = 0;
   CostModel cost_;
   Counters counters_;
   // The timing model: when each engine and the DRAM are next free, the earliest any command may start

@@ -1,5 +1,6 @@
-// Device DRAM: a capacity-limited address space of allocations. Every access names an address range
-// that must lie inside one live allocation; anything else is an error, never undefined behaviour.
+// Device memory (DRAM, or the cores' SRAM): a capacity-limited address space of allocations from a
+// base address up. Every access names an address range that must lie inside one live allocation;
+// anything else is an error, never undefined behaviour.
 #ifndef KILN_SIMULATOR_DEVICE_MEMORY_H_
 #define KILN_SIMULATOR_DEVICE_MEMORY_H_
 
@@ -15,7 +16,8 @@ namespace kiln::sim {
 
 class DeviceMemory {
  public:
-  explicit DeviceMemory(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  // Addresses start at `base`, which is nonzero so that a zero address is always a bug.
+  explicit DeviceMemory(int64_t capacity_bytes, uint64_t base = 4096) : capacity_(capacity_bytes), next_addr_(base) {}
 
   // Reserves `bytes` (zero-filled) and returns its base address; fails (OutOfMemory) when DRAM is
   // too small or the host cannot back the allocation. Host memory is an anonymous mapping that
@@ -45,7 +47,7 @@ class DeviceMemory {
   int64_t capacity_;
   int64_t in_use_ = 0;
   int64_t peak_ = 0;
-  uint64_t next_addr_ = 4096;  // address 0 stays invalid so a zero address is always a bug
+  uint64_t next_addr_;
   std::map<uint64_t, Block> blocks_;
 };
 

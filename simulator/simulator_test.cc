@@ -254,6 +254,72 @@ TEST(Device, LaunchComputesAndCounts) {
   EXPECT_DOUBLE_EQ(c.op_core_cycles.at("relu"), c.op_cycles.at("relu") * 4 / 72);
 }
 
+// Operands and results in SRAM cost no DRAM bytes: a matmul whose weight is SRAM-resident charges
+// DRAM only for its activation operand and result, and one with everything in SRAM is compute-bound.
+TEST(Device, SramOperandsCostNoDramBytes) {
+  Device dev(DefaultChipConfig());
+  const ops::OpDef* matmul = ops::FindOp("matmul");
+  ASSERT_NE(matmul, nullptr);
+  const ops::Shape shape = {256, 256};
+  DeviceTensor x{0, shape}, w{0, shape}, y{0, shape}, xs{0, shape}, ys{0, shape};
+  for (DeviceTensor* t : {&x, &y}) ASSERT_TRUE(dev.Allocate(t->stored_bytes(), "dram", &t->addr).ok());
+  for (DeviceTensor* t : {&w, &xs, &ys}) ASSERT_TRUE(dev.AllocateSram(t->stored_bytes(), "sram", &t->addr).ok());
+  const int64_t bytes = 256 * 256 * 4;
+  EXPECT_EQ(dev.sram_bytes_per_core_in_use(), 3 * ((bytes + 71) / 72));
+  EXPECT_EQ(dev.bytes_in_use(), 2 * bytes);  // SRAM is not DRAM
+  std::vector<float> ones(256 * 256, 1.0f);
+  ASSERT_TRUE(dev.CopyToDevice({ones.data(), shape, ops::DType::kF32}, x).ok());
+  ASSERT_TRUE(dev.CopyToDevice({ones.data(), shape, ops::DType::kF32}, w).ok());
+  ASSERT_TRUE(dev.CopyToDevice({ones.data(), shape, ops::DType::kF32}, xs).ok());
+  EXPECT_EQ(dev.counters().dram_write_bytes, bytes);  // x's upload; w's and xs's land in SRAM
+  EXPECT_EQ(dev.counters().sram_write_bytes, 2 * bytes);
+
+  dev.ResetCounters();
+  ASSERT_TRUE(dev.Launch(*matmul, {x, w}, {}, y).ok());  // weight in SRAM, activations in DRAM
+  const Counters mixed = dev.counters();
+  EXPECT_EQ(mixed.dram_read_bytes, bytes);
+  EXPECT_EQ(mixed.dram_write_bytes, bytes);
+  EXPECT_EQ(mixed.sram_read_bytes, bytes);
+  EXPECT_EQ(dev.last_command().bytes, 2 * bytes);
+
+  dev.ResetCounters();
+  ASSERT_TRUE(dev.Launch(*matmul, {xs, w}, {}, ys).ok());  // all in SRAM
+  const Counters resident = dev.counters();
+  EXPECT_EQ(resident.dram_read_bytes + resident.dram_write_bytes, 0);
+  EXPECT_EQ(resident.sram_read_bytes, 2 * bytes);
+  EXPECT_EQ(resident.sram_write_bytes, bytes);
+  EXPECT_EQ(dev.last_command().bytes, 0);
+  const OpCost cost = dev.cost_model().Op(ops::Unit::kMatrix, ops::DType::kF32, 2.0 * 256 * 256 * 256, 64, 0, 0);
+  EXPECT_DOUBLE_EQ(resident.cycles, cost.total_cycles);  // compute and launch only
+  EXPECT_LT(resident.cycles, mixed.cycles);
+  // Same values either way: 256 ones summed.
+  std::vector<float> out(256 * 256);
+  ASSERT_TRUE(dev.CopyToHost(ys, out.data(), ops::DType::kF32).ok());
+  EXPECT_EQ(out[0], 256.0f);
+  ASSERT_TRUE(dev.CopyToHost(y, out.data(), ops::DType::kF32).ok());
+  EXPECT_EQ(out[12345], 256.0f);
+  EXPECT_EQ(dev.counters().sram_read_bytes, resident.sram_read_bytes + bytes);  // ys's readback
+}
+
+TEST(Device, SramBeyondTheCoresCapacityIsAClearError) {
+  ChipConfig chip = DefaultChipConfig();
+  Device dev(chip);
+  const int64_t usable = chip.sram_usable_bytes_per_core() * chip.cores;
+  uint64_t a = 0, b = 0;
+  ASSERT_TRUE(dev.AllocateSram(usable - 72, "region 'sram constants'", &a).ok());
+  Status s = dev.AllocateSram(145, "region 'sram activations'", &b);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfMemory);
+  EXPECT_EQ(s.message(),
+            "SRAM too small: region 'sram activations' needs 3 bytes per core (145 bytes interleaved over 72 cores), 1 "
+            "of 1310720 bytes per core are free (1572864 per core minus 262144 reserved for the op library's "
+            "streaming buffers)");
+  ASSERT_TRUE(dev.AllocateSram(72, "one byte per core", &b).ok());
+  ASSERT_TRUE(dev.Free(a).ok());
+  EXPECT_EQ(dev.sram_bytes_per_core_in_use(), 1);
+  EXPECT_FALSE(dev.Free(a).ok());
+  EXPECT_EQ(dev.bytes_in_use(), 0);
+}
+
 // Engines overlap when the data allows: an upload runs beside an op that does not read it, a
 // reader waits for its producer, and a writer waits for the earlier readers of the bytes it overwrites.
 TEST(Device, EnginesOverlapWhereTheDataAllows) {

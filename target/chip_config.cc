@@ -75,6 +75,11 @@ Status ParseChipConfig(const std::string& json_text, ChipConfig* out) {
   KILN_RETURN_IF_ERROR(ReadPositive(j, "host_link_latency_us", &c.host_link_latency_us));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "op_launch_us", &c.op_launch_us));
   KILN_RETURN_IF_ERROR(ReadPositive(j, "tile", &c.tile));
+  KILN_RETURN_IF_ERROR(ReadPositive(j, "sram_reserved_bytes_per_core", &c.sram_reserved_bytes_per_core));
+  if (c.sram_reserved_bytes_per_core >= c.sram_bytes_per_core)
+    return Status::InvalidProgram("chip config: 'sram_reserved_bytes_per_core' is " +
+                                  std::to_string(c.sram_reserved_bytes_per_core) + ", not below 'sram_bytes_per_core' " +
+                                  std::to_string(c.sram_bytes_per_core) + ": no SRAM would be left for tensors");
   // A measured rate above the engine's own peak is a typo, not a faster chip.
   if (c.matrix_best_bf16_tflop_per_s > c.MatrixPeakBf16TflopPerS() * (1 + 1e-9))
     return Status::InvalidProgram(

@@ -19,6 +19,9 @@ struct ChipConfig {
   double clock_ghz = 0;
   int64_t cores = 0;
   int64_t sram_bytes_per_core = 0;
+  // SRAM per core the compiler may not place tensors in: firmware, kernel binaries and the op
+  // library's streaming (circular) buffers (target/README.md). Less than sram_bytes_per_core.
+  int64_t sram_reserved_bytes_per_core = 0;
   int64_t dram_bytes = 0;
   double dram_bandwidth_gb_per_s = 0;  // as measured (a ceiling the simulator never beats)
   // The matrix engine: FLOPs per cycle per core in one fidelity phase, the phases a dtype's full
@@ -35,6 +38,14 @@ struct ChipConfig {
   int64_t tile = 0;  // native tile edge in elements; must be the op library's (ops/tile_layout.h)
 
   int64_t sram_bytes() const { return sram_bytes_per_core * cores; }
+  // What SRAM regions may hold on each core, and on the whole chip.
+  int64_t sram_usable_bytes_per_core() const { return sram_bytes_per_core - sram_reserved_bytes_per_core; }
+  int64_t sram_usable_bytes() const { return sram_usable_bytes_per_core() * cores; }
+  // A DEVICE_SRAM region is interleaved over all cores (as tt-metal's L1-interleaved buffers), so
+  // `region_bytes` of it take this much of each core's SRAM.
+  int64_t SramBytesPerCore(uint64_t region_bytes) const {
+    return static_cast<int64_t>((region_bytes + static_cast<uint64_t>(cores) - 1) / static_cast<uint64_t>(cores));
+  }
   double cycles_per_us() const { return clock_ghz * 1e3; }
   // The matrix engine's modelled rate for operands of `dtype` (bf16 at its measured best; f32 and
   // the integer types, which the device computes in fp32, at bf16's rate times the phase ratio), in

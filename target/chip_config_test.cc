@@ -22,6 +22,10 @@ TEST(ChipConfig, DefaultMatchesConfigFile) {
                    54300.0 * c.matrix_fidelity_phases_bf16 / c.matrix_fidelity_phases_f32);
   EXPECT_DOUBLE_EQ(c.MatrixFlopsPerCyclePerCore(ops::DType::kBF16), 54300.0 / 72);
   EXPECT_EQ(c.sram_bytes(), int64_t{72} * 1572864);
+  // 256 KiB of each core is the op library's; SRAM regions are spread over all 72 cores.
+  EXPECT_EQ(c.sram_usable_bytes_per_core(), 1572864 - 262144);
+  EXPECT_EQ(c.SramBytesPerCore(72 * 1000), 1000);
+  EXPECT_EQ(c.SramBytesPerCore(72 * 1000 + 1), 1001);
   EXPECT_EQ(c.tile, 32);
   // The embedded default is exactly the checked-in file.
   std::ifstream in("target/configs/wormhole_n150.json");
@@ -49,6 +53,7 @@ TEST(ChipConfig, RejectsMissingAndBadFields) {
 TEST(ChipConfig, RejectsValuesThatWouldOverflow) {
   // 1e30 bytes of DRAM would be undefined behaviour in the conversion to int64.
   std::string json = R"({"clock_ghz": 1, "cores": 72, "sram_bytes_per_core": 1572864, "dram_bytes": 1e30,
+    "sram_reserved_bytes_per_core": 262144,
     "dram_bandwidth_gb_per_s": 267, "matrix_flop_per_cycle_per_core": 4096, "matrix_fidelity_phases_bf16": 4,
     "matrix_fidelity_phases_f32": 4, "matrix_best_bf16_tflop_per_s": 54.3, "vector_elements_per_cycle_per_core": 64,
     "host_link_gb_per_s": 25, "host_link_latency_us": 5, "op_launch_us": 1, "tile": 32})";
@@ -81,6 +86,9 @@ TEST(ChipConfig, MatrixCeilingsAreChecked) {
             "chip config: 'matrix_fidelity_phases_f32' must be a whole number of phases, 1 to 4");
   EXPECT_EQ(parse_with("\"matrix_fidelity_phases_bf16\": 4", "\"matrix_fidelity_phases_bf16\": 5").message(),
             "chip config: 'matrix_fidelity_phases_bf16' must be a whole number of phases, 1 to 4");
+  EXPECT_EQ(parse_with("\"sram_reserved_bytes_per_core\": 262144", "\"sram_reserved_bytes_per_core\": 1572864").message(),
+            "chip config: 'sram_reserved_bytes_per_core' is 1572864, not below 'sram_bytes_per_core' 1572864: no SRAM "
+            "would be left for tensors");
   EXPECT_EQ(parse_with("\"matrix_flop_per_cycle_per_core\": 4096,", "").message(),
             "chip config: missing numeric field 'matrix_flop_per_cycle_per_core'");
 }

@@ -10,7 +10,7 @@ namespace kiln::target {
 
 enum class RegionKind : uint8_t {
   kDeviceDram = 0,   // device memory the executor allocates when it loads the program
-  kDeviceSram = 1,   // on-chip memory (for SRAM residency; no device runs it yet)
+  kDeviceSram = 1,   // on-chip SRAM, interleaved over all cores (compiler/passes/sram_residency.h)
   kHostScratch = 2,  // runtime-owned host memory (for spills under eviction)
   // Device memory that keeps its contents between runs of one executor: a program's state (a KV
   // cache). Every tensor in it has initial data, loaded with the program; the program writes it.

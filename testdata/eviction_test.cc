@@ -49,9 +49,12 @@ void LoadAndRun(const std::string& kiln, int64_t dram_bytes, const std::vector<r
   ASSERT_TRUE(s.ok()) << s.message();
 }
 
+// Eviction against DRAM alone: with SRAM residency the cores' SRAM would hold these programs'
+// activations, and DRAM would never be short (end_to_end_test checks SRAM residency).
 compiler::CompileOptions WithDram(int64_t bytes) {
   compiler::CompileOptions options;
   options.chip.dram_bytes = bytes;
+  options.sram_residency = false;
   return options;
 }
 
@@ -80,7 +83,8 @@ TEST(Eviction, LongLivedActivationsSpillAndComeBackExactly) {
 
   absl::StatusOr<compiler::DeviceGraph> g = LongLivedValues();
   ASSERT_TRUE(g.ok()) << g.status();
-  absl::StatusOr<compiler::CompileState> roomy = compiler::RunPipeline(*g, {});
+  absl::StatusOr<compiler::CompileState> roomy =
+      compiler::RunPipeline(*g, WithDram(target::DefaultChipConfig().dram_bytes));
   ASSERT_TRUE(roomy.ok()) << roomy.status().message();
   EXPECT_EQ(roomy->Summary().eviction, "");
   Ran reference;
@@ -182,7 +186,8 @@ TEST(Eviction, ResNet18AtHalfItsPlannedPeakMatchesPyTorch) {
   runtime::HostTensor input, ref;
   ASSERT_TRUE(tools::ReadNpy("testdata/resnet18.input0.npy", &input).ok());
   ASSERT_TRUE(tools::ReadNpy("testdata/resnet18.ref0.npy", &ref).ok());
-  absl::StatusOr<compiler::CompileResult> full = compiler::CompilePt2File("testdata/resnet18.pt2");
+  absl::StatusOr<compiler::CompileResult> full =
+      compiler::CompilePt2File("testdata/resnet18.pt2", WithDram(target::DefaultChipConfig().dram_bytes));
   ASSERT_TRUE(full.ok()) << full.status();
   Ran reference;
   ASSERT_NO_FATAL_FAILURE(LoadAndRun(full->kiln, target::DefaultChipConfig().dram_bytes, {input}, &reference));

@@ -22,9 +22,10 @@ using kiln::tools::FromCallerDir;
 int Usage() {
   std::fprintf(stderr,
                "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-memory SIZE] [--device-dtype f32|bf16]\n"
-               "               [--naive] [--quiet]\n"
+               "               [--naive] [--no-sram-residency] [--quiet]\n"
                "  --naive  the op-by-op baseline of docs/BENCHMARKS.md: no folding or fusion, every op\n"
                "           uploads its operands and downloads its result\n"
+               "  --no-sram-residency  every device tensor in DRAM (no sram-residency pass), to compare\n"
                "               [--dump-after=PASS|all [--dump-dir=DIR]] [--stop-after=PASS] [--time-passes]\n"
                "               [--verify-each]\n"
                "       compile --list-passes\n");
@@ -84,7 +85,8 @@ void PrintTimes(double read_seconds, const CompileState& state) {
 
 int main(int argc, char** argv) {
   std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after, device_memory;
-  bool quiet = false, time_passes = false, list_passes = false, verify_each = false, naive = false;
+  bool quiet = false, time_passes = false, list_passes = false, verify_each = false, naive = false,
+       no_sram = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     std::string value;
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
     else if (FlagValue("--device-memory", argc, argv, i, &device_memory)) continue;
     else if (a == "--quiet") quiet = true;
     else if (a == "--naive") naive = true;
+    else if (a == "--no-sram-residency") no_sram = true;
     else if (a == "--time-passes") time_passes = true;
     else if (a == "--list-passes") list_passes = true;
     else if (a == "--verify-each") verify_each = true;
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
   CompileOptions options;
   if (verify_each) options.verify_each = true;
   options.naive = naive;
+  options.sram_residency = !no_sram;
   if (device_dtype == "bf16") options.device_dtype = kiln::ops::DType::kBF16;
   else if (device_dtype != "f32") return Usage();
   if (!chip_path.empty()) {

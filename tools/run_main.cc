@@ -173,6 +173,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(c.host_to_device_bytes), static_cast<long long>(c.device_to_host_bytes),
               static_cast<long long>(c.dram_read_bytes), static_cast<long long>(c.dram_write_bytes), c.flops,
               static_cast<long long>(device.memory().peak()));
+  std::printf("SRAM: read %lld B, written %lld B (no DRAM traffic); %lld of %lld bytes per core allocated\n",
+              static_cast<long long>(c.sram_read_bytes), static_cast<long long>(c.sram_write_bytes),
+              static_cast<long long>(device.sram_bytes_per_core_in_use()),
+              static_cast<long long>(chip.sram_usable_bytes_per_core()));
   if (stats.spill_bytes > 0 || stats.reload_bytes > 0)
     std::printf("eviction: %lld B spilled to host memory, %lld B reloaded, %.1f us of those transfers\n",
                 static_cast<long long>(stats.spill_bytes), static_cast<long long>(stats.reload_bytes),

@@ -66,6 +66,8 @@ Status WriteRunJson(const std::string& path, const runtime::Program& program, co
                    {"device_to_host_bytes", c.device_to_host_bytes},
                    {"dram_read_bytes", c.dram_read_bytes},
                    {"dram_write_bytes", c.dram_write_bytes},
+                   {"sram_read_bytes", c.sram_read_bytes},
+                   {"sram_write_bytes", c.sram_write_bytes},
                    {"matrix_flops_padded", c.flops},
                    {"spill_bytes", stats.spill_bytes},
                    {"reload_bytes", stats.reload_bytes},

@@ -68,6 +68,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
     options.fold_constants = options.fold_batch_norm = options.fuse_epilogues = options.order_ops = false;
+    options.sram_residency = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -167,6 +168,18 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       if (!s.program) return Missing("schedule", IrKind::kProgram);
                       return ScheduleTransfers(*s.program);
                     }});
+  if (options.sram_residency)
+    passes.push_back({"sram-residency", "keeps activations and weights that fit in the cores' SRAM",
+                      "Activations move to an SRAM arena (reused over their lifetimes), most DRAM bytes saved per "
+                      "SRAM byte first; then weights, most reads first, to an SRAM constants region that stays "
+                      "loaded across runs, within the chip's usable SRAM (compiler/passes/sram_residency.h). E.g. "
+                      "%relu in region activations becomes %relu in region 'sram activations', and its producer and "
+                      "consumers no longer touch DRAM for it.",
+                      IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("sram-residency", IrKind::kProgram);
+                        s.sram.emplace();
+                        return PlaceInSram(*s.program, chip, &*s.sram);
+                      }});
   if (!options.naive)
   passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
                     "When activations + constants exceed the chip's DRAM, activations the running op does not "
@@ -333,6 +346,7 @@ CompileSummary CompileState::Summary() const {
   sum.activation_bytes_without_reuse = memory.sum_of_activation_bytes;
   sum.eviction = eviction.ToString();
   if (op_order) sum.op_order = op_order->ToString();
+  if (sram) sum.sram = sram->ToString();
   return sum;
 }
 
@@ -348,6 +362,7 @@ std::string CompileSummary::ToString() const {
      << " without reuse)\n"
      << "constants:         " << constant_bytes << " bytes\n"
      << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
+  if (!sram.empty()) os << "SRAM:              " << sram << "\n";
   if (!op_order.empty()) os << "op order:          " << op_order << "\n";
   if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
   return os.str();

@@ -28,6 +28,7 @@
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/passes/sram_residency.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/dtype.h"
 #include "target/chip_config.h"
@@ -47,6 +48,7 @@ struct CompileOptions {
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
+  bool sram_residency = true;   // when false, no sram-residency pass (every device tensor in DRAM)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
   bool naive = false;
@@ -72,6 +74,7 @@ struct CompileSummary {
   uint64_t activation_bytes_without_reuse = 0;
   std::string eviction;  // what the evict pass did; empty when the program fit
   std::string op_order;  // what the order-ops pass found; empty when it did not run
+  std::string sram;      // what the sram-residency pass placed; empty when it did not run
 
   std::string ToString() const;
 };
@@ -99,6 +102,7 @@ struct CompileState {
   BatchNormFoldingStats batch_norm_folding;
   EpilogueFusionStats epilogue_fusion;
   std::optional<OpOrderStats> op_order;
+  std::optional<SramResidencyStats> sram;
   MemoryStats memory;
   EvictionStats eviction;
   std::vector<PassTiming> timings;  // one per pass run, in order
@@ -118,7 +122,8 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
-// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, prefetch, plan-memory, serialize.
+// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule,
+// sram-residency (if enabled), evict, prefetch, plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.

@@ -21,7 +21,8 @@ bool IsHost(const ScheduledProgram& p, const ProgramTensor& t) {
   return t.in_caller_buffer() || p.regions[t.region].kind == target::RegionKind::kHostScratch;
 }
 bool IsWritableDevice(const ScheduledProgram& p, const ProgramTensor& t) {
-  return t.is_activation() && p.regions[t.region].kind == target::RegionKind::kDeviceDram;
+  return t.is_activation() && (p.regions[t.region].kind == target::RegionKind::kDeviceDram ||
+                               p.regions[t.region].kind == target::RegionKind::kDeviceSram);
 }
 bool IsLoadedWithProgram(const ProgramTensor& t) { return t.has_initial_data(); }
 // State is written by the ops that end a run (placement's state updates), once each.

@@ -7,6 +7,7 @@ depend on what the shared environment has installed.
 """
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -267,7 +268,15 @@ class KilnBackendTest(unittest.TestCase):
     def test_a_graph_kiln_rejects_runs_on_host_with_the_reason(self):
         model = models.get("mlp").build().eval()
         x = torch.randn(4, 64)
-        compiled = torch.compile(model, backend="kiln", options={"device_memory_bytes": 1024})
+        # 1 KiB of DRAM and a chip whose SRAM (16 bytes per core usable) cannot hold the MLP either.
+        with open(os.path.join(_REPO, "target", "configs", "wormhole_n150.json")) as f:
+            chip = json.load(f)
+        chip["sram_reserved_bytes_per_core"] = chip["sram_bytes_per_core"] - 16
+        tiny = tempfile.NamedTemporaryFile("w", suffix=".json")
+        self.addCleanup(tiny.close)
+        json.dump(chip, tiny)
+        tiny.flush()
+        compiled = torch.compile(model, backend="kiln", options={"chip": tiny.name, "device_memory_bytes": 1024})
         with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             got = compiled(x)

@@ -182,6 +182,8 @@ class Graph {
     d["device_to_host_bytes"] = c.device_to_host_bytes;
     d["dram_read_bytes"] = c.dram_read_bytes;
     d["dram_write_bytes"] = c.dram_write_bytes;
+    d["sram_read_bytes"] = c.sram_read_bytes;
+    d["sram_write_bytes"] = c.sram_write_bytes;
     d["flops"] = c.flops;
     return d;
   }
