@@ -929,6 +929,8 @@ TEST(Prefetch, StreamsAnotherWeightForRoomOnlyWhenTheComputeItHidesBehindIsWorth
         << PrintProgram(p, false);
   ScheduledProgram planned = p;
   EXPECT_TRUE(PlanMemory(planned, 4 * kTile256).ok());
+}
+
 // ---- SRAM residency ----------------------------------------------------------------------------
 
 // A chip whose SRAM regions may hold `usable_per_core` bytes on each of two cores.
