@@ -165,6 +165,7 @@ TEST(PrefetchGolden, AStreamedWeightUploadsWhileTheOpsBeforeItRun) {
   CompileOptions options;
   options.verify_each = true;
   options.chip.dram_bytes = 7 * 256 * 256 * 4 / 2;
+  options.sram_residency = false;  // streaming against DRAM alone: the cores' SRAM would hold it all
   absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",

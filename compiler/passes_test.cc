@@ -903,6 +903,7 @@ absl::StatusOr<CompileState> MatmulChain(const target::ChipConfig& chip) {
   options.chip = chip;
   options.chip.dram_bytes = static_cast<int64_t>(4 * kTile256);
   options.verify_each = true;
+  options.sram_residency = false;  // streaming against DRAM alone
   return RunPipeline(std::move(g), options, "prefetch");
 }
 
