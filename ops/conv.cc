@@ -39,9 +39,23 @@ std::string InferConv2d(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
   return "";
 }
 
-// Implicit GEMM per group on tile-padded dims: [O/g x C/g*KH*KW] * [C/g*KH*KW x OH*OW], per image.
+// A depthwise convolution (groups > 1, one input channel per group) is KH*KW multiply-adds per output
+// element. As a GEMM per group it would fill a 32x32 tile from one channel and one output channel
+// (1024x the work), so the op library runs it tap by tap on the vector engine.
+bool IsDepthwise(const std::vector<Shape>& inputs, const Attrs& attrs) {
+  return attrs.Int("groups", 1) > 1 && inputs[1][1] == 1;
+}
+
+Unit Conv2dUnit(const std::vector<Shape>& inputs, const Shape&, const Attrs& attrs) {
+  return IsDepthwise(inputs, attrs) ? Unit::kVector : Unit::kMatrix;
+}
+
+// Matrix engine: implicit GEMM per group on tile-padded dims, [O/g x C/g*KH*KW] * [C/g*KH*KW x OH*OW]
+// per image, in FLOPs. Vector engine (depthwise): a multiply and an add per tap per stored output element.
 double Conv2dWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
   const Shape& w = inputs[1];
+  if (IsDepthwise(inputs, attrs))
+    return 2.0 * static_cast<double>(w[2] * w[3]) * static_cast<double>(StoredElements(output, Layout::kTile));
   const double groups = static_cast<double>(std::max<int64_t>(1, attrs.Int("groups", 1)));
   const double n = static_cast<double>(output[0]);
   const int64_t og = output[1] / static_cast<int64_t>(groups);
@@ -49,8 +63,10 @@ double Conv2dWork(const std::vector<Shape>& inputs, const Shape& output, const A
          RoundUpToTile(w[1] * w[2] * w[3]) * RoundUpToTile(og);
 }
 
-// The same product on true shapes: what the convolution needs, not what the tiles cost.
-double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs&) {
+// The same product on true shapes: what the convolution needs, not what the tiles cost. Zero for a
+// depthwise convolution, which does not use the matrix engine (the roofline counts its FLOPs only).
+double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  if (IsDepthwise(inputs, attrs)) return 0.0;
   const Shape& w = inputs[1];
   return 2.0 * static_cast<double>(NumElements(output)) * static_cast<double>(w[1] * w[2] * w[3]);
 }
@@ -85,6 +101,7 @@ std::vector<OpDef> ConvOps() {
   def.infer_shape = InferConv2d;
   def.work = Conv2dWork;
   def.flops = Conv2dFlops;
+  def.unit_of = Conv2dUnit;
   std::vector<OpDef> ops;
   ops.push_back(std::move(def));
   return ops;

@@ -1027,9 +1027,11 @@ TEST(Work, CountsTilePaddedShapes) {
   // conv2d: 2 * groups * N * pad(OH*OW) * pad(C/g*KH*KW) * pad(O/g).
   EXPECT_EQ(Work("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()),
             2.0 * 2 * RoundUpToTile(15 * 17) * 32 * 32);
-  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 8 * 1 * 64 * 32 * 32);
+  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 4, 3, 3}}, ConvAttrs(2)), 2.0 * 2 * 1 * 64 * 64 * 32);
+  // Depthwise runs on the vector engine: a multiply and an add per tap per stored output element.
+  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 9 * 8 * 32 * 32);
 
-  // Vector ops: stored output elements, times the window / reduced extent / a fixed factor.
+  // Vector ops: stored output elements, times the window / a fixed factor; reductions their stored input.
   EXPECT_EQ(Work("relu", {{33, 33}}), 64.0 * 64);
   EXPECT_EQ(Work("add", {{3, 1}, {1, 4}}), 1024.0);
   Attrs pool;
@@ -1038,7 +1040,7 @@ TEST(Work, CountsTilePaddedShapes) {
   EXPECT_EQ(Work("max_pool2d", {{1, 2, 40, 40}}, pool), 2.0 * 64 * 64 * 9);
   Attrs reduce;
   reduce.SetInts("dims", {1}).SetInt("keepdim", 0);
-  EXPECT_EQ(Work("reduce_sum", {{40, 50}}, reduce), 32.0 * 64 * 50);  // [40] is one 32x64 row
+  EXPECT_EQ(Work("reduce_sum", {{40, 50}}, reduce), 64.0 * 64);
   EXPECT_EQ(Work("softmax", {{33, 10}}, Attrs().SetInt("dim", -1)), 5.0 * 64 * 32);
 
   // Data movement is free of arithmetic.
@@ -1056,7 +1058,9 @@ TEST(Work, UsefulFlopsAreUnpaddedAndOnlyForMatrixOps) {
   EXPECT_EQ(flops("matmul", {{3, 5, 10, 40}, {40, 70}}), 2.0 * 15 * 10 * 40 * 70);
   // conv2d: 2 * N * O * OH * OW * C/g * KH * KW.
   EXPECT_EQ(flops("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()), 2.0 * 2 * 5 * 15 * 17 * 27);
-  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 8 * 8 * 8 * 9);
+  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 4, 3, 3}}, ConvAttrs(2)), 2.0 * 8 * 8 * 8 * 36);
+  // A depthwise conv2d runs on the vector engine: no matrix FLOPs for the roofline.
+  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 0.0);
 }
 
 // ---- shared helpers ----

@@ -1,6 +1,7 @@
 #include "simulator/device.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 
@@ -151,10 +152,12 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   std::vector<std::vector<float>> values(inputs.size());
   std::vector<ops::ConstView> views;
   int64_t bytes_read = 0;
+  const std::vector<double> read_shares = ops::ReadSharesOf(op, shapes, output.shape, attrs);
   for (size_t i = 0; i < inputs.size(); ++i) {
     KILN_RETURN_IF_ERROR(ReadAsFloat(inputs[i], &values[i]));
     views.push_back({values[i].data(), inputs[i].shape});
-    bytes_read += inputs[i].stored_bytes();
+    // A gather reads only the rows it selects (rounded up to whole bytes).
+    bytes_read += static_cast<int64_t>(std::ceil(static_cast<double>(inputs[i].stored_bytes()) * read_shares[i]));
   }
   std::vector<float> result(ops::NumElements(output.shape));
   kernel(views, attrs, {result.data(), output.shape});
@@ -164,12 +167,13 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   // The matrix engine runs bf16 operands at bf16's fidelity and anything else as f32.
   const bool all_bf16 = std::all_of(inputs.begin(), inputs.end(),
                                     [](const DeviceTensor& t) { return t.dtype == ops::DType::kBF16; });
-  const OpCost cost = cost_.Op(op.unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
-                               OutputTiles(output.shape), bytes_read, output.stored_bytes());
+  const ops::Unit unit = ops::UnitOf(op, shapes, output.shape, attrs);
+  const OpCost cost = cost_.Op(unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
+                               ops::SplitOf(op, shapes, output.shape, attrs), bytes_read, output.stored_bytes());
   std::vector<Range> reads;
   for (const DeviceTensor& t : inputs) reads.push_back({t.addr, t.stored_bytes()});
-  const runtime::Engine engine = op.unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
-                                 : op.unit == ops::Unit::kVector ? runtime::Engine::kVector
+  const runtime::Engine engine = unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
+                                 : unit == ops::Unit::kVector ? runtime::Engine::kVector
                                                                  : runtime::Engine::kDramDma;
   Schedule(engine, reads, {}, {output.addr, output.stored_bytes()}, {}, cost.launch_cycles, cost.compute_cycles,
            cost.memory_cycles, cost.cores_used, bytes_read + output.stored_bytes());
@@ -178,7 +182,7 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   counters_.ops_executed += 1;
   counters_.dram_read_bytes += bytes_read;
   counters_.dram_write_bytes += output.stored_bytes();
-  if (op.unit == ops::Unit::kMatrix) counters_.flops += work;
+  if (unit == ops::Unit::kMatrix) counters_.flops += work;
   counters_.op_cycles[std::string(op.name)] += cycles;
   counters_.op_core_cycles[std::string(op.name)] +=
       cycles * static_cast<double>(cost.cores_used) / static_cast<double>(config_.cores);
