@@ -16,6 +16,7 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
@@ -244,6 +245,79 @@ TEST(EpilogueFusion, LeavesResultsOthersSeeAndAddsThatBroadcast) {
   EpilogueFusionStats stats;
   ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
   EXPECT_EQ(stats.residuals + stats.activations, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- SiLU recognition --------------------------------------------------------------------------
+
+// silu(x) is x / (1 + e^-x), the pair x * (1 / (1 + e^-x)): equal up to rounding.
+void ExpectCloseOutputs(const DeviceGraph& before, const DeviceGraph& after, const std::vector<float>& x) {
+  const std::vector<std::vector<float>> want = Evaluate(before, x), got = Evaluate(after, x);
+  ASSERT_EQ(before.outputs.size(), after.outputs.size());
+  for (size_t o = 0; o < before.outputs.size(); ++o) {
+    const std::vector<float>& w = want[before.outputs[o].second];
+    const std::vector<float>& g = got[after.outputs[o].second];
+    ASSERT_EQ(g.size(), w.size());
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-6f * (1 + std::fabs(w[i]))) << o << ", " << i;
+  }
+}
+
+// EfficientNet's tail of every convolution, conv -> sigmoid -> mul(conv, sigmoid), and its SE block's
+// mean of the result (a second reader of the silu's result, not of the convolution's).
+TEST(SiluFusion, SigmoidTimesItsInputBecomesSiluAndThenAConvEpilogue) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 6, 6});
+  g.inputs.push_back({"x", x});
+  const int conv = Node(g, "conv2d",
+                        {x, g.AddConstant("w", {4, 3, 3, 3}, Seeded(108, 1, -1, 1)), g.AddConstant("b", {4}, Seeded(4, 2, -1, 1))},
+                        ConvAttrs(), "conv");
+  const int s = Node(g, "sigmoid", {conv}, {}, "sig");
+  const int y = Node(g, "mul", {s, conv}, {}, "mul");  // the sigmoid first: either order is silu
+  ops::Attrs mean;
+  mean.SetInts("dims", {-1, -2}).SetInt("keepdim", 1);
+  g.outputs.push_back({"y", y});
+  g.outputs.push_back({"m", Node(g, "reduce_mean", {y}, mean, "mean")});
+  const DeviceGraph before = g;
+  int fused = 0;
+  ASSERT_TRUE(FuseSilu(g, &fused).ok());
+  EXPECT_EQ(fused, 1);
+  ASSERT_EQ(g.nodes.size(), 3u);
+  EXPECT_EQ(g.nodes[1].op->name, "silu");
+  EXPECT_EQ(g.nodes[1].inputs, std::vector<int>{conv});
+  EXPECT_EQ(g.nodes[1].output, y);
+  EXPECT_EQ(g.nodes[1].source, "sig+mul");
+  ExpectCloseOutputs(before, g, Seeded(108, 7, -2, 2));
+  // In the pipeline, fuse-epilogues then moves the silu into the convolution.
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(before, options, "fuse-epilogues");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->silus_fused, 1);
+  ASSERT_EQ(state->graph->nodes.size(), 2u);
+  EXPECT_EQ(state->graph->nodes[0].op->name, "conv2d");
+  EXPECT_EQ(ops::EpilogueActivationName(state->graph->nodes[0].attrs), "silu");
+  EXPECT_EQ(state->graph->nodes[0].source, "conv+sig+mul");
+  ExpectCloseOutputs(before, *state->graph, Seeded(108, 7, -2, 2));
+}
+
+TEST(SiluFusion, LeavesSigmoidsOthersReadAndProductsOfOtherValues) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 8});
+  const int z = g.AddInput("z", {4, 8});
+  g.inputs.push_back({"x", x});
+  g.inputs.push_back({"z", z});
+  const int shared = Node(g, "sigmoid", {x}, {}, "shared");
+  g.outputs.push_back({"a", Node(g, "mul", {x, shared}, {}, "a")});
+  g.outputs.push_back({"b", Node(g, "exp", {shared}, {}, "b")});  // a second reader of the sigmoid
+  const int seen = Node(g, "sigmoid", {x}, {}, "seen");
+  g.outputs.push_back({"seen", seen});  // the caller reads the sigmoid
+  g.outputs.push_back({"c", Node(g, "mul", {seen, x}, {}, "c")});
+  // SE-style scale: z * sigmoid(x) is not silu.
+  g.outputs.push_back({"d", Node(g, "mul", {z, Node(g, "sigmoid", {x}, {}, "gate")}, {}, "d")});
+  const size_t nodes = g.nodes.size();
+  int fused = -1;
+  ASSERT_TRUE(FuseSilu(g, &fused).ok());
+  EXPECT_EQ(fused, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
 }
 

@@ -11,6 +11,7 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/naive_placement.h"
 #include "compiler/passes/placement.h"
@@ -98,6 +99,15 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fold-batch-norm", IrKind::kDeviceGraph);
                         return FoldBatchNorm(*s.graph, &s.batch_norm_folding);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-silu", "turns mul(x, sigmoid(x)) into silu(x)",
+                      "torch.export writes silu as a sigmoid and a mul; when the mul alone reads the sigmoid they "
+                      "become one silu op, which fuse-epilogues can then fuse into the conv2d or matmul producing x "
+                      "(compiler/passes/fuse_silu.h). E.g. %s = sigmoid(%x); %y = mul(%x, %s) becomes %y = silu(%x).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-silu", IrKind::kDeviceGraph);
+                        return FuseSilu(*s.graph, &s.silus_fused);
                       }});
   if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",

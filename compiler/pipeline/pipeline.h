@@ -45,7 +45,7 @@ struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
-  bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
+  bool fuse_epilogues = true;   // when false, no fuse-silu or fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
@@ -97,6 +97,7 @@ struct CompileState {
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
   BatchNormFoldingStats batch_norm_folding;
+  int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
   EpilogueFusionStats epilogue_fusion;
   std::optional<OpOrderStats> op_order;
   MemoryStats memory;
@@ -118,7 +119,7 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
-// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
+// (if enabled), fuse-silu and fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
