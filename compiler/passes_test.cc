@@ -16,6 +16,7 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
@@ -317,6 +318,62 @@ TEST(SiluFusion, LeavesSigmoidsOthersReadAndProductsOfOtherValues) {
   const size_t nodes = g.nodes.size();
   int fused = -1;
   ASSERT_TRUE(FuseSilu(g, &fused).ok());
+  EXPECT_EQ(fused, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Input-scale fusion ------------------------------------------------------------------------
+
+// A squeeze-excitation block: g = sigmoid(conv(mean(x))), y = x * g, z = conv1x1(y): the gate moves into
+// the convolution that reads y. Two images, so the gate is per image.
+TEST(InputScaleFusion, SqueezeExcitationGateMovesIntoTheConvolution) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4, 5, 5});
+  g.inputs.push_back({"x", x});
+  ops::Attrs mean, one = ConvAttrs();
+  mean.SetInts("dims", {-1, -2}).SetInt("keepdim", 1);
+  one.SetInts("padding", {0, 0});
+  const int m = Node(g, "reduce_mean", {x}, mean, "mean");
+  const int gate = Node(g, "sigmoid", {Node(g, "conv2d", {m, g.AddConstant("wg", {4, 4, 1, 1}, Seeded(16, 1, -1, 1))}, one, "fc")},
+                        {}, "gate");
+  const int y = Node(g, "mul", {gate, x}, {}, "scale");
+  const int z = Node(g, "conv2d", {y, g.AddConstant("w", {3, 4, 3, 3}, Seeded(108, 2, -1, 1))}, ConvAttrs(), "project");
+  g.outputs.push_back({"z", z});
+  const DeviceGraph before = g;
+  int fused = 0;
+  ASSERT_TRUE(FuseInputScales(g, &fused).ok());
+  EXPECT_EQ(fused, 1);
+  ASSERT_EQ(g.nodes.size(), 4u);
+  const DeviceNode& conv = g.nodes[3];
+  EXPECT_EQ(conv.op->name, "conv2d");
+  EXPECT_EQ(conv.source, "scale+project");
+  EXPECT_EQ(conv.attrs.Int("input_scale", 0), 1);
+  ASSERT_EQ(conv.inputs.size(), 4u);
+  EXPECT_EQ(conv.inputs[0], x);
+  EXPECT_EQ(g.values[conv.inputs[2]].name, "w.zero_bias");  // the scale is positional: bias first
+  EXPECT_EQ(conv.inputs[3], gate);
+  ExpectSameOutputs(before, g, Seeded(200, 7, -2, 2));
+}
+
+TEST(InputScaleFusion, LeavesProductsOthersReadAndOtherShapes) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 4, 5, 5});
+  const int h = g.AddInput("h", {1, 1, 5, 5});
+  const int s = g.AddInput("s", {1, 4, 1, 1});
+  g.inputs = {{"x", x}, {"h", h}, {"s", s}};
+  const int w = g.AddConstant("w", {3, 4, 3, 3}, Seeded(108, 2, -1, 1));
+  const int seen = Node(g, "mul", {x, s}, {}, "seen");
+  g.outputs.push_back({"seen", seen});  // the caller reads the product
+  g.outputs.push_back({"a", Node(g, "conv2d", {seen, w}, ConvAttrs(), "a")});
+  const int spatial = Node(g, "mul", {x, h}, {}, "spatial");  // a [1, 1, H, W] mask is not a channel gate
+  g.outputs.push_back({"b", Node(g, "conv2d", {spatial, w}, ConvAttrs(), "b")});
+  const int weight = Node(g, "mul", {x, s}, {}, "as_weight");  // read as the weight, not the input
+  g.outputs.push_back({"c", Node(g, "conv2d", {g.AddInput("i", {1, 4, 5, 5}), weight}, ConvAttrs(), "c")});
+  g.outputs.push_back({"d", Node(g, "relu", {Node(g, "mul", {x, s}, {}, "not_conv")}, {}, "d")});
+  g.outputs.push_back({"e", Node(g, "mul", {x, s}, {}, "output_only")});  // its one read is the output
+  const size_t nodes = g.nodes.size();
+  int fused = -1;
+  ASSERT_TRUE(FuseInputScales(g, &fused).ok());
   EXPECT_EQ(fused, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
 }

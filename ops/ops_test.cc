@@ -79,7 +79,7 @@ TEST(Registry, UnitsAndContracts) {
   EXPECT_EQ(FindOp("layer_norm")->num_optional_inputs, 2);
   EXPECT_EQ(FindOp("batch_norm")->min_inputs(), 3);
   EXPECT_EQ(FindOp("batch_norm")->max_inputs(), 5);
-  EXPECT_EQ(FindOp("conv2d")->inputs, (std::vector<std::string_view>{"input", "weight", "bias", "residual"}));
+  EXPECT_EQ(FindOp("conv2d")->inputs, (std::vector<std::string_view>{"input", "weight", "bias", "residual", "input_scale"}));
 }
 
 // ---- elementwise ----
@@ -383,7 +383,7 @@ TEST(Conv2d, ShapeErrors) {
   missing.SetInts("stride", {1, 1}).SetInts("padding", {0, 0}).SetInt("groups", 1);
   EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, missing),
             "missing attribute 'dilation'");
-  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}}, ConvAttrs()), "takes 2 to 4 operands, got 1");
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}}, ConvAttrs()), "takes 2 to 5 operands, got 1");
 }
 
 // ---- pooling ----

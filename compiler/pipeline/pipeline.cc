@@ -11,6 +11,7 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/naive_placement.h"
@@ -118,6 +119,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-epilogues", IrKind::kDeviceGraph);
                         return FuseEpilogues(*s.graph, &s.epilogue_fusion);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-input-scale", "moves a per-channel gate x * g into the conv2d that reads the product",
+                      "A squeeze-excitation gate mul(x, g), g of shape [N, C, 1, 1], read only as a conv2d's input "
+                      "becomes that convolution's input_scale operand: it scales its input as it reads it "
+                      "(compiler/passes/fuse_input_scale.h). E.g. %z = conv2d(mul(%x, %g), %w, %b) becomes "
+                      "%z = conv2d(%x, %w, %b, %g) {input_scale = 1}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-input-scale", IrKind::kDeviceGraph);
+                        return FuseInputScales(*s.graph, &s.input_scales_fused);
                       }});
   passes.push_back({"dce", "drops nodes no output needs and frees unread constants",
                     "Nodes whose results reach no output are removed; constants nobody reads any more (e.g. a "
