@@ -101,7 +101,8 @@ std::vector<OpDef> ConvOps() {
   def.name = "conv2d";
   def.summary =
       "2-D convolution over NCHW input with stride, padding, dilation and groups; act(conv + bias + residual) "
-      "with a fused epilogue, of the input times a per-channel scale with input_scale";
+      "with a fused epilogue, of the input times a per-channel scale with input_scale; a depthwise one (one input "
+      "channel per group) runs on the vector engine";
   def.inputs = {"input", "weight", "bias", "residual", "input_scale"};
   def.num_optional_inputs = 3;
   def.attrs = {
