@@ -272,6 +272,35 @@ TEST(Device, LaunchComputesAndCounts) {
   EXPECT_DOUBLE_EQ(c.op_core_cycles.at("relu"), c.op_cycles.at("relu") * 4 / 72);
 }
 
+// The op's description decides the split, engine and bytes: a global mean keeps every core busy, a
+// depthwise conv2d runs on the vector engine, and a take reads only the rows it selects.
+TEST(Device, LaunchChargesWhatTheOpDescriptionSays) {
+  Device dev(DefaultChipConfig());
+  auto tensor = [&](const ops::Shape& shape) {
+    DeviceTensor t{0, shape};
+    EXPECT_TRUE(dev.Allocate(t.stored_bytes(), "t", &t.addr).ok());
+    return t;
+  };
+  const DeviceTensor map = tensor({1, 32, 112, 112}), mean = tensor({1, 32, 1, 1});
+  dev.ResetCounters();
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("reduce_mean"), {map},
+                         ops::Attrs().SetInts("dims", {-1, -2}).SetInt("keepdim", 1), mean).ok());
+  EXPECT_EQ(dev.last_command().cores_used, 72);  // 512 input tiles, not 32 output tiles
+
+  const DeviceTensor w = tensor({32, 1, 3, 3}), dw = tensor({1, 32, 112, 112});
+  ops::Attrs conv;
+  conv.SetInts("stride", {1, 1}).SetInts("padding", {1, 1}).SetInts("dilation", {1, 1}).SetInt("groups", 32);
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("conv2d"), {map, w}, conv, dw).ok());
+  EXPECT_EQ(dev.last_command().engine, runtime::Engine::kVector);
+  EXPECT_EQ(dev.counters().flops, 0.0);  // no matrix work
+
+  const DeviceTensor table = tensor({4096, 64}), index = tensor({1, 32}), rows = tensor({1, 32, 64});
+  dev.ResetCounters();
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("take"), {table, index}, ops::Attrs().SetInt("dim", 0), rows).ok());
+  // 32 of 4096 rows of the table, all of the index.
+  EXPECT_EQ(dev.counters().dram_read_bytes, table.stored_bytes() * 32 / 4096 + index.stored_bytes());
+}
+
 // Engines overlap when the data allows: an upload runs beside an op that does not read it, a
 // reader waits for its producer, and a writer waits for the earlier readers of the bytes it overwrites.
 TEST(Device, EnginesOverlapWhereTheDataAllows) {
