@@ -62,16 +62,19 @@ Unit Conv2dUnit(const std::vector<Shape>& inputs, const Shape&, const Attrs& att
 }
 
 // Matrix engine: implicit GEMM per group on tile-padded dims, [O/g x C/g*KH*KW] * [C/g*KH*KW x OH*OW]
-// per image, in FLOPs. Vector engine (depthwise): a multiply and an add per tap per stored output element.
+// per image, in FLOPs. Vector engine (depthwise): a multiply and an add per tap per output element of
+// tile-padded [N, pad(OH*OW), pad(O)]: the op library keeps activations channels last, so a 7x7 map of
+// 1152 channels is 64 x 1152 elements, not 1152 padded 32x32 tiles.
 // An input scale adds one multiply per stored input element, as the input streams in.
 double Conv2dWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
   const Shape& w = inputs[1];
   const double scale =
       attrs.Int("input_scale", 0) == 1 ? static_cast<double>(StoredElements(inputs[0], Layout::kTile)) : 0.0;
-  if (IsDepthwise(inputs, attrs))
-    return scale + 2.0 * static_cast<double>(w[2] * w[3]) * static_cast<double>(StoredElements(output, Layout::kTile));
-  const double groups = static_cast<double>(std::max<int64_t>(1, attrs.Int("groups", 1)));
   const double n = static_cast<double>(output[0]);
+  if (IsDepthwise(inputs, attrs))  // on [OH*OW, O] tiles, channels last, as the GEMM's output
+    return scale + 2.0 * static_cast<double>(w[2] * w[3]) * n * static_cast<double>(RoundUpToTile(output[2] * output[3])) *
+                       static_cast<double>(RoundUpToTile(output[1]));
+  const double groups = static_cast<double>(std::max<int64_t>(1, attrs.Int("groups", 1)));
   const int64_t og = output[1] / static_cast<int64_t>(groups);
   return scale + 2.0 * groups * n * RoundUpToTile(output[2] * output[3]) * RoundUpToTile(w[1] * w[2] * w[3]) *
                     RoundUpToTile(og);

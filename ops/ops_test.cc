@@ -1028,8 +1028,10 @@ TEST(Work, CountsTilePaddedShapes) {
   EXPECT_EQ(Work("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()),
             2.0 * 2 * RoundUpToTile(15 * 17) * 32 * 32);
   EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 4, 3, 3}}, ConvAttrs(2)), 2.0 * 2 * 1 * 64 * 64 * 32);
-  // Depthwise runs on the vector engine: a multiply and an add per tap per stored output element.
-  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 9 * 8 * 32 * 32);
+  // Depthwise runs on the vector engine: a multiply and an add per tap per output element of
+  // [N, pad(OH*OW), pad(O)].
+  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 9 * 64 * 32);
+  EXPECT_EQ(Work("conv2d", {{1, 1152, 9, 9}, {1152, 1, 3, 3}}, ConvAttrs(1152)), 2.0 * 9 * 64 * 1152);
 
   // Vector ops: stored output elements, times the window / a fixed factor; reductions their stored input.
   EXPECT_EQ(Work("relu", {{33, 33}}), 64.0 * 64);
