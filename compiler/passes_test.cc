@@ -16,6 +16,7 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/op_ordering.h"
@@ -319,6 +320,81 @@ TEST(SiluFusion, LeavesSigmoidsOthersReadAndProductsOfOtherValues) {
   int fused = -1;
   ASSERT_TRUE(FuseSilu(g, &fused).ok());
   EXPECT_EQ(fused, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Hard-activation recognition ---------------------------------------------------------------
+
+// MobileNetV3's hardswish after a convolution and hardsigmoid gate, as torch.export decomposes them.
+TEST(HardActivationFusion, DecomposedChainsBecomeOneOpAndThenAnEpilogue) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 6, 6});
+  g.inputs.push_back({"x", x});
+  const int three = g.AddConstant("three", {}, {3.0f}), six = g.AddConstant("six", {}, {6.0f});
+  ops::Attrs lo, hi, both;
+  lo.SetFloat("min", 0.0);
+  hi.SetFloat("max", 6.0);
+  both.SetFloat("min", 0.0).SetFloat("max", 6.0);
+  const int conv = Node(g, "conv2d",
+                        {x, g.AddConstant("w", {4, 3, 3, 3}, Seeded(108, 1, -2, 2)), g.AddConstant("b", {4}, Seeded(4, 2, -1, 1))},
+                        ConvAttrs(), "conv");
+  // hardswish: x * relu6(x + 3) / 6, the clamps as two ops.
+  const int r = Node(g, "clamp", {Node(g, "clamp", {Node(g, "add", {conv, three}, {}, "add")}, lo, "lo")}, hi, "hi");
+  const int hs = Node(g, "div", {Node(g, "mul", {conv, r}, {}, "mul"), g.AddConstant("six_b", {}, {6.0f})}, {}, "div");
+  // hardsigmoid with one clamp and the constant first in the add.
+  const int hsig = Node(g, "div", {Node(g, "clamp", {Node(g, "add", {three, hs}, {}, "add2")}, both, "relu6"), six}, {}, "div2");
+  g.outputs.push_back({"y", hsig});
+  g.outputs.push_back({"hs", hs});
+  const DeviceGraph before = g;
+  HardActivationStats stats;
+  ASSERT_TRUE(FuseHardActivations(g, &stats).ok());
+  EXPECT_EQ(stats.hardswishes, 1);
+  EXPECT_EQ(stats.hardsigmoids, 1);
+  ASSERT_EQ(g.nodes.size(), 3u);
+  EXPECT_EQ(g.nodes[1].op->name, "hardswish");
+  EXPECT_EQ(g.nodes[1].inputs, std::vector<int>{conv});
+  EXPECT_EQ(g.nodes[1].output, hs);
+  EXPECT_EQ(g.nodes[1].source, "add+lo+hi+mul+div");
+  EXPECT_EQ(g.nodes[2].op->name, "hardsigmoid");
+  EXPECT_EQ(g.nodes[2].inputs, std::vector<int>{hs});
+  ExpectSameOutputs(before, g, Seeded(108, 7, -3, 3));  // the same float operations, in the same order
+  // In the pipeline, fuse-epilogues then moves the hardswish into the convolution.
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(before, options, "fuse-epilogues");
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->graph->nodes.size(), 2u);
+  EXPECT_EQ(ops::EpilogueActivationName(state->graph->nodes[0].attrs), "hardswish");
+  ExpectSameOutputs(before, *state->graph, Seeded(108, 7, -3, 3));
+}
+
+TEST(HardActivationFusion, LeavesOtherConstantsAndSharedIntermediates) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 8});
+  g.inputs.push_back({"x", x});
+  const int three = g.AddConstant("three", {}, {3.0f}), six = g.AddConstant("six", {}, {6.0f});
+  ops::Attrs both;
+  both.SetFloat("min", 0.0).SetFloat("max", 6.0);
+  ops::Attrs relu5;
+  relu5.SetFloat("min", 0.0).SetFloat("max", 5.0);
+  // Divided by 5, not 6.
+  const int five = g.AddConstant("five", {}, {5.0f});
+  g.outputs.push_back({"a", Node(g, "div", {Node(g, "clamp", {Node(g, "add", {x, three})}, both), five})});
+  // Clamped to 5.
+  g.outputs.push_back({"b", Node(g, "div", {Node(g, "clamp", {Node(g, "add", {x, three})}, relu5), six})});
+  // The clamp is read twice.
+  const int shared = Node(g, "clamp", {Node(g, "add", {x, three})}, both, "shared");
+  g.outputs.push_back({"c", Node(g, "div", {shared, six})});
+  g.outputs.push_back({"d", Node(g, "exp", {shared})});
+  // hardswish of another value: z * relu6(x + 3) / 6.
+  const int z = g.AddInput("z", {4, 8});
+  g.inputs.push_back({"z", z});
+  g.outputs.push_back(
+      {"e", Node(g, "div", {Node(g, "mul", {z, Node(g, "clamp", {Node(g, "add", {x, three})}, both)}), six})});
+  const size_t nodes = g.nodes.size();
+  HardActivationStats stats;
+  ASSERT_TRUE(FuseHardActivations(g, &stats).ok());
+  EXPECT_EQ(stats.hardswishes + stats.hardsigmoids, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
 }
 

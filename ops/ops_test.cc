@@ -88,7 +88,7 @@ const bool kUnaryCovered = Covers({"relu", "neg", "exp", "log", "sqrt", "rsqrt",
                                    "gelu", "abs", "reciprocal", "silu", "sin", "cos", "tan", "asin",
                                    "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf",
                                    "expm1", "log1p", "log2", "log10", "floor", "ceil", "round",
-                                   "trunc", "sign"});
+                                   "trunc", "sign", "hardsigmoid", "hardswish"});
 
 TEST(Elementwise, UnaryMatchesATen) {
   struct Case {
@@ -110,6 +110,8 @@ TEST(Elementwise, UnaryMatchesATen) {
       {"abs", [](const at::Tensor& x) { return at::abs(x); }, false},
       {"reciprocal", [](const at::Tensor& x) { return at::reciprocal(x); }, true},
       {"silu", [](const at::Tensor& x) { return at::silu(x); }, false},
+      {"hardsigmoid", [](const at::Tensor& x) { return at::hardsigmoid(x); }, false, -5.0, 5.0},
+      {"hardswish", [](const at::Tensor& x) { return at::hardswish(x); }, false, -5.0, 5.0},
       {"sin", [](const at::Tensor& x) { return at::sin(x); }, false},
       {"cos", [](const at::Tensor& x) { return at::cos(x); }, false},
       {"tan", [](const at::Tensor& x) { return at::tan(x); }, false, -1.5, 1.5},

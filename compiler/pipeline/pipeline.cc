@@ -11,6 +11,7 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/layout_selection.h"
@@ -109,6 +110,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-silu", IrKind::kDeviceGraph);
                         return FuseSilu(*s.graph, &s.silus_fused);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-hard-activations", "turns the decomposed hardsigmoid and hardswish into one op each",
+                      "torch.export writes hardsigmoid as div(clamp(add(x, 3), 0, 6), 6) and hardswish as "
+                      "div(mul(x, clamp(add(x, 3), 0, 6)), 6); when each op alone reads the one before, the chain "
+                      "becomes one op, which fuse-epilogues can then fuse (compiler/passes/fuse_hard_activation.h). "
+                      "E.g. %y = div(mul(%x, clamp(clamp(add(%x, 3)) {min=0}) {max=6}), 6) becomes %y = hardswish(%x).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-hard-activations", IrKind::kDeviceGraph);
+                        return FuseHardActivations(*s.graph, &s.hard_activations);
                       }});
   if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",

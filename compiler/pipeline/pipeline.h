@@ -26,6 +26,7 @@
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/program/scheduled_program.h"
@@ -45,7 +46,7 @@ struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
-  bool fuse_epilogues = true;   // when false, no fuse-silu, fuse-epilogues or fuse-input-scale pass
+  bool fuse_epilogues = true;   // when false, none of the fuse-* passes (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
@@ -98,6 +99,7 @@ struct CompileState {
   FoldingStats folding;
   BatchNormFoldingStats batch_norm_folding;
   int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
+  HardActivationStats hard_activations;
   EpilogueFusionStats epilogue_fusion;
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
@@ -120,7 +122,7 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
-// (if enabled), fuse-silu, fuse-epilogues and fuse-input-scale (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
+// (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
