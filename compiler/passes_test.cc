@@ -295,6 +295,8 @@ TEST(SiluFusion, SigmoidTimesItsInputBecomesSiluAndThenAConvEpilogue) {
   absl::StatusOr<CompileState> state = RunPipeline(before, options, "fuse-epilogues");
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(state->silus_fused, 1);
+  EXPECT_THAT(state->Summary().ToString(), HasSubstr("1 activations fused into their producer, 1 decomposed activations "
+                                                     "recognised, 0 channel gates fused into a convolution"));
   ASSERT_EQ(state->graph->nodes.size(), 2u);
   EXPECT_EQ(state->graph->nodes[0].op->name, "conv2d");
   EXPECT_EQ(ops::EpilogueActivationName(state->graph->nodes[0].attrs), "silu");

@@ -331,6 +331,8 @@ CompileSummary CompileState::Summary() const {
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
   sum.activations_fused = epilogue_fusion.activations;
+  sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
+  sum.input_scales_fused = input_scales_fused;
   if (program) {
     for (const ProgramInstruction& inst : program->instructions) {
       if (inst.kind == ProgramInstruction::Kind::kOp) {
@@ -360,7 +362,8 @@ std::string CompileSummary::ToString() const {
   os << "ATen nodes:        " << aten_nodes << "\n"
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
-     << activations_fused << " activations fused into their producer)\n";
+     << activations_fused << " activations fused into their producer, " << activations_recognised
+     << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";
   os << "transfers:         " << transfers << "\n"
      << "arena:             " << arena_bytes << " bytes (" << activation_bytes_without_reuse

@@ -65,6 +65,8 @@ struct CompileSummary {
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
+  int activations_recognised = 0;  // decomposed silu, hardsigmoid and hardswish made one op each
+  int input_scales_fused = 0;
   int transfers = 0;
   std::map<std::string, int> ops_by_name;
   uint64_t arena_bytes = 0;
