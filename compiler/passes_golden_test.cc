@@ -99,8 +99,9 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
-                         ::testing::Values("lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                           "select-layouts", "schedule", "sram-residency", "evict", "prefetch", "plan-memory"),
+                         ::testing::Values("lower", "fold-constants", "fold-batch-norm", "fuse-silu", "fuse-hard-activations",
+                                           "fuse-epilogues", "fuse-input-scale", "dce", "order-ops", "place", "select-layouts",
+                                           "schedule", "sram-residency", "evict", "prefetch", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -111,9 +112,9 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
 TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                             "select-layouts", "schedule", "sram-residency", "evict", "prefetch", "plan-memory",
-                                             "serialize"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "fold-batch-norm", "fuse-silu", "fuse-hard-activations",
+                                             "fuse-epilogues", "fuse-input-scale", "dce", "order-ops", "place", "select-layouts",
+                                             "schedule", "sram-residency", "evict", "prefetch", "plan-memory", "serialize"}));
 }
 
 // The model above fits any device it can run on; this one, two values kept alive across a chain of ops
@@ -170,6 +171,39 @@ TEST(PrefetchGolden, AStreamedWeightUploadsWhileTheOpsBeforeItRun) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",
                             "compiler/passes/testdata/prefetch-streamed.txt"));
+}
+
+// The model above has no silu or gate; this one is the core of EfficientNet's block: conv -> x *
+// sigmoid(x) -> a squeeze-excitation gate (mean, 1x1 conv, sigmoid) -> the gated activation's 1x1
+// convolution, after each of fuse-silu, fuse-epilogues and fuse-input-scale.
+TEST(FusionGolden, EfficientNetBlockFusesItsSiluAndItsGate) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 8, 8});
+  g.inputs.push_back({"x", x});
+  const ops::Attrs one =
+      ops::Attrs().SetInts("stride", {1, 1}).SetInts("padding", {0, 0}).SetInts("dilation", {1, 1}).SetInt("groups", 1);
+  auto node = [&](const std::string& op, std::vector<int> inputs, const ops::Attrs& attrs, const std::string& name) {
+    absl::StatusOr<int> v = g.AddNode(op, std::move(inputs), attrs, name, name);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : 0;
+  };
+  const int conv = node("conv2d", {x, g.AddConstant("w", {4, 3, 1, 1}, std::vector<float>(12, 0.5f))}, one, "conv");
+  const int act = node("mul", {conv, node("sigmoid", {conv}, {}, "sigmoid")}, {}, "mul");
+  const int mean = node("reduce_mean", {act}, ops::Attrs().SetInts("dims", {-1, -2}).SetInt("keepdim", 1), "mean");
+  const int fc = node("conv2d", {mean, g.AddConstant("fc", {4, 4, 1, 1}, std::vector<float>(16, 0.25f))}, one, "fc");
+  const int gated = node("mul", {act, node("sigmoid", {fc}, {}, "gate")}, {}, "scale");
+  const int out =
+      node("conv2d", {gated, g.AddConstant("project", {2, 4, 1, 1}, std::vector<float>(8, 1.0f))}, one, "project");
+  g.outputs.push_back({"out", out});
+  CompileOptions options;
+  options.verify_each = true;
+  std::string text;
+  for (const char* pass : {"fuse-silu", "fuse-epilogues", "fuse-input-scale"}) {
+    absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
+    ASSERT_TRUE(state.ok()) << state.status();
+    text += std::string("// after ") + pass + "\n" + PrintState(*state);
+  }
+  EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/efficientnet-block.txt"));
 }
 
 TEST(Golden, AMismatchFailsWithAUnifiedDiff) {

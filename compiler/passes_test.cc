@@ -16,6 +16,9 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_hard_activation.h"
+#include "compiler/passes/fuse_input_scale.h"
+#include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
@@ -248,6 +251,212 @@ TEST(EpilogueFusion, LeavesResultsOthersSeeAndAddsThatBroadcast) {
   EpilogueFusionStats stats;
   ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
   EXPECT_EQ(stats.residuals + stats.activations, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- SiLU recognition --------------------------------------------------------------------------
+
+// silu(x) is x / (1 + e^-x), the pair x * (1 / (1 + e^-x)): equal up to rounding.
+void ExpectCloseOutputs(const DeviceGraph& before, const DeviceGraph& after, const std::vector<float>& x) {
+  const std::vector<std::vector<float>> want = Evaluate(before, x), got = Evaluate(after, x);
+  ASSERT_EQ(before.outputs.size(), after.outputs.size());
+  for (size_t o = 0; o < before.outputs.size(); ++o) {
+    const std::vector<float>& w = want[before.outputs[o].second];
+    const std::vector<float>& g = got[after.outputs[o].second];
+    ASSERT_EQ(g.size(), w.size());
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-6f * (1 + std::fabs(w[i]))) << o << ", " << i;
+  }
+}
+
+// EfficientNet's tail of every convolution, conv -> sigmoid -> mul(conv, sigmoid), and its SE block's
+// mean of the result (a second reader of the silu's result, not of the convolution's).
+TEST(SiluFusion, SigmoidTimesItsInputBecomesSiluAndThenAConvEpilogue) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 6, 6});
+  g.inputs.push_back({"x", x});
+  const int conv = Node(g, "conv2d",
+                        {x, g.AddConstant("w", {4, 3, 3, 3}, Seeded(108, 1, -1, 1)), g.AddConstant("b", {4}, Seeded(4, 2, -1, 1))},
+                        ConvAttrs(), "conv");
+  const int s = Node(g, "sigmoid", {conv}, {}, "sig");
+  const int y = Node(g, "mul", {s, conv}, {}, "mul");  // the sigmoid first: either order is silu
+  ops::Attrs mean;
+  mean.SetInts("dims", {-1, -2}).SetInt("keepdim", 1);
+  g.outputs.push_back({"y", y});
+  g.outputs.push_back({"m", Node(g, "reduce_mean", {y}, mean, "mean")});
+  const DeviceGraph before = g;
+  int fused = 0;
+  ASSERT_TRUE(FuseSilu(g, &fused).ok());
+  EXPECT_EQ(fused, 1);
+  ASSERT_EQ(g.nodes.size(), 3u);
+  EXPECT_EQ(g.nodes[1].op->name, "silu");
+  EXPECT_EQ(g.nodes[1].inputs, std::vector<int>{conv});
+  EXPECT_EQ(g.nodes[1].output, y);
+  EXPECT_EQ(g.nodes[1].source, "sig+mul");
+  ExpectCloseOutputs(before, g, Seeded(108, 7, -2, 2));
+  // In the pipeline, fuse-epilogues then moves the silu into the convolution.
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(before, options, "fuse-epilogues");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->silus_fused, 1);
+  EXPECT_THAT(state->Summary().ToString(), HasSubstr("1 activations fused into their producer, 1 decomposed activations "
+                                                     "recognised, 0 channel gates fused into a convolution"));
+  ASSERT_EQ(state->graph->nodes.size(), 2u);
+  EXPECT_EQ(state->graph->nodes[0].op->name, "conv2d");
+  EXPECT_EQ(ops::EpilogueActivationName(state->graph->nodes[0].attrs), "silu");
+  EXPECT_EQ(state->graph->nodes[0].source, "conv+sig+mul");
+  ExpectCloseOutputs(before, *state->graph, Seeded(108, 7, -2, 2));
+}
+
+TEST(SiluFusion, LeavesSigmoidsOthersReadAndProductsOfOtherValues) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 8});
+  const int z = g.AddInput("z", {4, 8});
+  g.inputs.push_back({"x", x});
+  g.inputs.push_back({"z", z});
+  const int shared = Node(g, "sigmoid", {x}, {}, "shared");
+  g.outputs.push_back({"a", Node(g, "mul", {x, shared}, {}, "a")});
+  g.outputs.push_back({"b", Node(g, "exp", {shared}, {}, "b")});  // a second reader of the sigmoid
+  const int seen = Node(g, "sigmoid", {x}, {}, "seen");
+  g.outputs.push_back({"seen", seen});  // the caller reads the sigmoid
+  g.outputs.push_back({"c", Node(g, "mul", {seen, x}, {}, "c")});
+  // SE-style scale: z * sigmoid(x) is not silu.
+  g.outputs.push_back({"d", Node(g, "mul", {z, Node(g, "sigmoid", {x}, {}, "gate")}, {}, "d")});
+  const size_t nodes = g.nodes.size();
+  int fused = -1;
+  ASSERT_TRUE(FuseSilu(g, &fused).ok());
+  EXPECT_EQ(fused, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Hard-activation recognition ---------------------------------------------------------------
+
+// MobileNetV3's hardswish after a convolution and hardsigmoid gate, as torch.export decomposes them.
+TEST(HardActivationFusion, DecomposedChainsBecomeOneOpAndThenAnEpilogue) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 6, 6});
+  g.inputs.push_back({"x", x});
+  const int three = g.AddConstant("three", {}, {3.0f}), six = g.AddConstant("six", {}, {6.0f});
+  ops::Attrs lo, hi, both;
+  lo.SetFloat("min", 0.0);
+  hi.SetFloat("max", 6.0);
+  both.SetFloat("min", 0.0).SetFloat("max", 6.0);
+  const int conv = Node(g, "conv2d",
+                        {x, g.AddConstant("w", {4, 3, 3, 3}, Seeded(108, 1, -2, 2)), g.AddConstant("b", {4}, Seeded(4, 2, -1, 1))},
+                        ConvAttrs(), "conv");
+  // hardswish: x * relu6(x + 3) / 6, the clamps as two ops.
+  const int r = Node(g, "clamp", {Node(g, "clamp", {Node(g, "add", {conv, three}, {}, "add")}, lo, "lo")}, hi, "hi");
+  const int hs = Node(g, "div", {Node(g, "mul", {conv, r}, {}, "mul"), g.AddConstant("six_b", {}, {6.0f})}, {}, "div");
+  // hardsigmoid with one clamp and the constant first in the add.
+  const int hsig = Node(g, "div", {Node(g, "clamp", {Node(g, "add", {three, hs}, {}, "add2")}, both, "relu6"), six}, {}, "div2");
+  g.outputs.push_back({"y", hsig});
+  g.outputs.push_back({"hs", hs});
+  const DeviceGraph before = g;
+  HardActivationStats stats;
+  ASSERT_TRUE(FuseHardActivations(g, &stats).ok());
+  EXPECT_EQ(stats.hardswishes, 1);
+  EXPECT_EQ(stats.hardsigmoids, 1);
+  ASSERT_EQ(g.nodes.size(), 3u);
+  EXPECT_EQ(g.nodes[1].op->name, "hardswish");
+  EXPECT_EQ(g.nodes[1].inputs, std::vector<int>{conv});
+  EXPECT_EQ(g.nodes[1].output, hs);
+  EXPECT_EQ(g.nodes[1].source, "add+lo+hi+mul+div");
+  EXPECT_EQ(g.nodes[2].op->name, "hardsigmoid");
+  EXPECT_EQ(g.nodes[2].inputs, std::vector<int>{hs});
+  ExpectSameOutputs(before, g, Seeded(108, 7, -3, 3));  // the same float operations, in the same order
+  // In the pipeline, fuse-epilogues then moves the hardswish into the convolution.
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(before, options, "fuse-epilogues");
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->graph->nodes.size(), 2u);
+  EXPECT_EQ(ops::EpilogueActivationName(state->graph->nodes[0].attrs), "hardswish");
+  ExpectSameOutputs(before, *state->graph, Seeded(108, 7, -3, 3));
+}
+
+TEST(HardActivationFusion, LeavesOtherConstantsAndSharedIntermediates) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 8});
+  g.inputs.push_back({"x", x});
+  const int three = g.AddConstant("three", {}, {3.0f}), six = g.AddConstant("six", {}, {6.0f});
+  ops::Attrs both;
+  both.SetFloat("min", 0.0).SetFloat("max", 6.0);
+  ops::Attrs relu5;
+  relu5.SetFloat("min", 0.0).SetFloat("max", 5.0);
+  // Divided by 5, not 6.
+  const int five = g.AddConstant("five", {}, {5.0f});
+  g.outputs.push_back({"a", Node(g, "div", {Node(g, "clamp", {Node(g, "add", {x, three})}, both), five})});
+  // Clamped to 5.
+  g.outputs.push_back({"b", Node(g, "div", {Node(g, "clamp", {Node(g, "add", {x, three})}, relu5), six})});
+  // The clamp is read twice.
+  const int shared = Node(g, "clamp", {Node(g, "add", {x, three})}, both, "shared");
+  g.outputs.push_back({"c", Node(g, "div", {shared, six})});
+  g.outputs.push_back({"d", Node(g, "exp", {shared})});
+  // hardswish of another value: z * relu6(x + 3) / 6.
+  const int z = g.AddInput("z", {4, 8});
+  g.inputs.push_back({"z", z});
+  g.outputs.push_back(
+      {"e", Node(g, "div", {Node(g, "mul", {z, Node(g, "clamp", {Node(g, "add", {x, three})}, both)}), six})});
+  const size_t nodes = g.nodes.size();
+  HardActivationStats stats;
+  ASSERT_TRUE(FuseHardActivations(g, &stats).ok());
+  EXPECT_EQ(stats.hardswishes + stats.hardsigmoids, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Input-scale fusion ------------------------------------------------------------------------
+
+// A squeeze-excitation block: g = sigmoid(conv(mean(x))), y = x * g, z = conv1x1(y): the gate moves into
+// the convolution that reads y. Two images, so the gate is per image.
+TEST(InputScaleFusion, SqueezeExcitationGateMovesIntoTheConvolution) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 4, 5, 5});
+  g.inputs.push_back({"x", x});
+  ops::Attrs mean, one = ConvAttrs();
+  mean.SetInts("dims", {-1, -2}).SetInt("keepdim", 1);
+  one.SetInts("padding", {0, 0});
+  const int m = Node(g, "reduce_mean", {x}, mean, "mean");
+  const int gate = Node(g, "sigmoid", {Node(g, "conv2d", {m, g.AddConstant("wg", {4, 4, 1, 1}, Seeded(16, 1, -1, 1))}, one, "fc")},
+                        {}, "gate");
+  const int y = Node(g, "mul", {gate, x}, {}, "scale");
+  const int z = Node(g, "conv2d", {y, g.AddConstant("w", {3, 4, 3, 3}, Seeded(108, 2, -1, 1))}, ConvAttrs(), "project");
+  g.outputs.push_back({"z", z});
+  const DeviceGraph before = g;
+  int fused = 0;
+  ASSERT_TRUE(FuseInputScales(g, &fused).ok());
+  EXPECT_EQ(fused, 1);
+  ASSERT_EQ(g.nodes.size(), 4u);
+  const DeviceNode& conv = g.nodes[3];
+  EXPECT_EQ(conv.op->name, "conv2d");
+  EXPECT_EQ(conv.source, "scale+project");
+  EXPECT_EQ(conv.attrs.Int("input_scale", 0), 1);
+  ASSERT_EQ(conv.inputs.size(), 4u);
+  EXPECT_EQ(conv.inputs[0], x);
+  EXPECT_EQ(g.values[conv.inputs[2]].name, "w.zero_bias");  // the scale is positional: bias first
+  EXPECT_EQ(conv.inputs[3], gate);
+  ExpectSameOutputs(before, g, Seeded(200, 7, -2, 2));
+}
+
+TEST(InputScaleFusion, LeavesProductsOthersReadAndOtherShapes) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 4, 5, 5});
+  const int h = g.AddInput("h", {1, 1, 5, 5});
+  const int s = g.AddInput("s", {1, 4, 1, 1});
+  g.inputs = {{"x", x}, {"h", h}, {"s", s}};
+  const int w = g.AddConstant("w", {3, 4, 3, 3}, Seeded(108, 2, -1, 1));
+  const int seen = Node(g, "mul", {x, s}, {}, "seen");
+  g.outputs.push_back({"seen", seen});  // the caller reads the product
+  g.outputs.push_back({"a", Node(g, "conv2d", {seen, w}, ConvAttrs(), "a")});
+  const int spatial = Node(g, "mul", {x, h}, {}, "spatial");  // a [1, 1, H, W] mask is not a channel gate
+  g.outputs.push_back({"b", Node(g, "conv2d", {spatial, w}, ConvAttrs(), "b")});
+  const int weight = Node(g, "mul", {x, s}, {}, "as_weight");  // read as the weight, not the input
+  g.outputs.push_back({"c", Node(g, "conv2d", {g.AddInput("i", {1, 4, 5, 5}), weight}, ConvAttrs(), "c")});
+  g.outputs.push_back({"d", Node(g, "relu", {Node(g, "mul", {x, s}, {}, "not_conv")}, {}, "d")});
+  g.outputs.push_back({"e", Node(g, "mul", {x, s}, {}, "output_only")});  // its one read is the output
+  const size_t nodes = g.nodes.size();
+  int fused = -1;
+  ASSERT_TRUE(FuseInputScales(g, &fused).ok());
+  EXPECT_EQ(fused, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
 }
 

@@ -61,8 +61,9 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
-            "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, fold-batch-norm, fuse-epilogues, dce, order-ops, place, select-layouts, "
-            "schedule, evict, prefetch, plan-memory, serialize");
+            "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, fold-batch-norm, fuse-silu, "
+            "fuse-hard-activations, fuse-epilogues, fuse-input-scale, dce, order-ops, place, select-layouts, schedule, "
+            "evict, prefetch, plan-memory, serialize");
 }
 
 TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
@@ -71,10 +72,10 @@ TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
   std::vector<Pass> pipeline = BuildPipeline(options);
   ASSERT_FALSE(FindPass(pipeline, "fold-constants").ok());
   EXPECT_THAT(Message(FindPass(pipeline, "fold-constants").status()),
-              HasSubstr("passes are: lower, fold-batch-norm, fuse-epilogues, dce,"));
+              HasSubstr("passes are: lower, fold-batch-norm, fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-input-scale, dce,"));
   options.fold_batch_norm = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "fold-batch-norm").status()),
-              HasSubstr("passes are: lower, fuse-epilogues, dce,"));
+              HasSubstr("passes are: lower, fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-input-scale, dce,"));
   options.fuse_epilogues = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "fuse-epilogues").status()),
               HasSubstr("passes are: lower, dce,"));
@@ -85,7 +86,7 @@ TEST(Pipeline, FromADeviceGraphStartsAfterLoweringAndStopsWhereAsked) {
   ASSERT_TRUE(state.ok()) << state.status();
   std::vector<std::string> ran;
   for (const PassTiming& t : state->timings) ran.push_back(t.pass);
-  EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "fold-batch-norm", "fuse-epilogues", "dce"}));
+  EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "fold-batch-norm", "fuse-silu", "fuse-hard-activations", "fuse-epilogues", "fuse-input-scale", "dce"}));
   EXPECT_EQ(state->current(), IrKind::kDeviceGraph);
   EXPECT_FALSE(state->program.has_value());
   EXPECT_TRUE(state->kiln.empty());

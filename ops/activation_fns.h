@@ -11,6 +11,15 @@ inline float Relu(float x) { return x < 0.0f ? 0.0f : x; }  // NaN propagates
 inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 inline float Gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
+// MobileNetV3's: clamp(x + 3, 0, 6) / 6 and x times it, in the order torch.export's decomposition
+// computes them (x * clamp(...), then / 6), so that fusing the decomposed ops changes no bit.
+// NaN propagates, as through the clamps.
+inline float Relu6Of3Plus(float x) {
+  const float c = x + 3.0f;
+  return c < 0.0f ? 0.0f : c > 6.0f ? 6.0f : c;
+}
+inline float Hardsigmoid(float x) { return Relu6Of3Plus(x) / 6.0f; }
+inline float Hardswish(float x) { return x * Relu6Of3Plus(x) / 6.0f; }
 // torch.clamp: either bound optional, NaN propagates, min > max gives max everywhere.
 inline float Clamp(float x, bool has_min, float lo, bool has_max, float hi) {
   if (has_min && x < lo) x = lo;

@@ -25,7 +25,18 @@ std::string InferConv2d(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
     return "weight " + ShapeToString(w) + " expects " + std::to_string(w[1]) +
            " input channels per group (groups=" + std::to_string(p.groups) + ") but input " +
            ShapeToString(x) + " has " + std::to_string(x[1]) + " channels";
-  if (inputs.size() > 2 && inputs[2] != Shape{w[0]})
+  bool scaled;
+  if (std::string err = GetFlag(attrs, "input_scale", &scaled); !err.empty()) return err;
+  if (scaled) {
+    if (inputs.size() < 4) return "input_scale=1 takes a bias and then the scale as the last operand";
+    const Shape want = {x[0], x[1], 1, 1};
+    if (inputs.back() != want)
+      return "input scale must be " + ShapeToString(want) + " (one factor per image and input channel), got " +
+             ShapeToString(inputs.back());
+  }
+  if (!scaled && inputs.size() > 4) return "a fifth operand is an input scale, which needs input_scale=1";
+  const size_t operands = inputs.size() - (scaled ? 1 : 0);  // bias and residual come before the scale
+  if (operands > 2 && inputs[2] != Shape{w[0]})
     return "bias must be [" + std::to_string(w[0]) + "], got " + ShapeToString(inputs[2]);
   if (std::string err = CheckEpilogue(attrs); !err.empty()) return err;
   const int64_t oh = WindowOutputSize(x[2], w[2], p.stride[0], p.padding[0], p.dilation[0], false);
@@ -34,23 +45,45 @@ std::string InferConv2d(const std::vector<Shape>& inputs, const Attrs& attrs, Sh
     return "conv2d output would be empty: padded input " + ShapeToString(x) +
            " is smaller than the dilated kernel " + ShapeToString(w);
   *out = {x[0], w[0], oh, ow};
-  if (inputs.size() > 3 && inputs[3] != *out)
+  if (operands > 3 && inputs[3] != *out)
     return "residual must have the output's shape " + ShapeToString(*out) + ", got " + ShapeToString(inputs[3]);
   return "";
 }
 
-// Implicit GEMM per group on tile-padded dims: [O/g x C/g*KH*KW] * [C/g*KH*KW x OH*OW], per image.
-double Conv2dWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
-  const Shape& w = inputs[1];
-  const double groups = static_cast<double>(std::max<int64_t>(1, attrs.Int("groups", 1)));
-  const double n = static_cast<double>(output[0]);
-  const int64_t og = output[1] / static_cast<int64_t>(groups);
-  return 2.0 * groups * n * RoundUpToTile(output[2] * output[3]) *
-         RoundUpToTile(w[1] * w[2] * w[3]) * RoundUpToTile(og);
+// A depthwise convolution (groups > 1, one input channel per group) is KH*KW multiply-adds per output
+// element. As a GEMM per group it would fill a 32x32 tile from one channel and one output channel
+// (1024x the work), so the op library runs it tap by tap on the vector engine.
+bool IsDepthwise(const std::vector<Shape>& inputs, const Attrs& attrs) {
+  return attrs.Int("groups", 1) > 1 && inputs[1][1] == 1;
 }
 
-// The same product on true shapes: what the convolution needs, not what the tiles cost.
-double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs&) {
+Unit Conv2dUnit(const std::vector<Shape>& inputs, const Shape&, const Attrs& attrs) {
+  return IsDepthwise(inputs, attrs) ? Unit::kVector : Unit::kMatrix;
+}
+
+// Matrix engine: implicit GEMM per group on tile-padded dims, [O/g x C/g*KH*KW] * [C/g*KH*KW x OH*OW]
+// per image, in FLOPs. Vector engine (depthwise): a multiply and an add per tap per output element of
+// tile-padded [N, pad(OH*OW), pad(O)]: the op library keeps activations channels last, so a 7x7 map of
+// 1152 channels is 64 x 1152 elements, not 1152 padded 32x32 tiles.
+// An input scale adds one multiply per stored input element, as the input streams in.
+double Conv2dWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  const Shape& w = inputs[1];
+  const double scale =
+      attrs.Int("input_scale", 0) == 1 ? static_cast<double>(StoredElements(inputs[0], Layout::kTile)) : 0.0;
+  const double n = static_cast<double>(output[0]);
+  if (IsDepthwise(inputs, attrs))  // on [OH*OW, O] tiles, channels last, as the GEMM's output
+    return scale + 2.0 * static_cast<double>(w[2] * w[3]) * n * static_cast<double>(RoundUpToTile(output[2] * output[3])) *
+                       static_cast<double>(RoundUpToTile(output[1]));
+  const double groups = static_cast<double>(std::max<int64_t>(1, attrs.Int("groups", 1)));
+  const int64_t og = output[1] / static_cast<int64_t>(groups);
+  return scale + 2.0 * groups * n * RoundUpToTile(output[2] * output[3]) * RoundUpToTile(w[1] * w[2] * w[3]) *
+                    RoundUpToTile(og);
+}
+
+// The same product on true shapes: what the convolution needs, not what the tiles cost. Zero for a
+// depthwise convolution, which does not use the matrix engine (the roofline counts its FLOPs only).
+double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  if (IsDepthwise(inputs, attrs)) return 0.0;
   const Shape& w = inputs[1];
   return 2.0 * static_cast<double>(NumElements(output)) * static_cast<double>(w[1] * w[2] * w[3]);
 }
@@ -71,20 +104,26 @@ std::vector<OpDef> ConvOps() {
   def.name = "conv2d";
   def.summary =
       "2-D convolution over NCHW input with stride, padding, dilation and groups; act(conv + bias + residual) "
-      "with a fused epilogue";
-  def.inputs = {"input", "weight", "bias", "residual"};
-  def.num_optional_inputs = 2;
+      "with a fused epilogue, of the input times a per-channel scale with input_scale; a depthwise one (one input "
+      "channel per group) runs on the vector engine";
+  def.inputs = {"input", "weight", "bias", "residual", "input_scale"};
+  def.num_optional_inputs = 3;
   def.attrs = {
       {"stride", AttrKind::kInts, "Window step [sh, sw], each in [1, 2^40]"},
       {"padding", AttrKind::kInts, "Zero padding [ph, pw] added on both sides, each in [0, 2^40]"},
       {"dilation", AttrKind::kInts, "Spacing between kernel taps [dh, dw], each in [1, 2^40]"},
       {"groups", AttrKind::kInt, "Channel groups; C and O must be divisible by it (C for depthwise)"},
+      {"input_scale", AttrKind::kInt,
+       "1: the last operand is a scale [N, C, 1, 1] the input is multiplied by per image and channel (a "
+       "squeeze-excitation gate), after the bias and the residual if any; the bias is then required",
+       true},
   };
   for (AttrDef& a : EpilogueAttrs()) def.attrs.push_back(a);
   def.unit = Unit::kMatrix;
   def.infer_shape = InferConv2d;
   def.work = Conv2dWork;
   def.flops = Conv2dFlops;
+  def.unit_of = Conv2dUnit;
   std::vector<OpDef> ops;
   ops.push_back(std::move(def));
   return ops;

@@ -1,6 +1,7 @@
 // The conv2d kernel: im2col + the shared SGEMM (ops/conv.cc describes the op).
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "ops/epilogue_kernel.h"
 #include "ops/kernel_families.h"
@@ -65,9 +66,21 @@ void Conv2dKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
   const int64_t oh = out.shape[2], ow = out.shape[3];
   const int64_t og = o / p.groups;
   const int64_t k = cg * kh * kw, pix = oh * ow;
-  const bool has_bias = inputs.size() > 2;
+  const bool scaled = attrs.Int("input_scale", 0) == 1;
+  const size_t operands = inputs.size() - (scaled ? 1 : 0);  // the scale comes last
+  const bool has_bias = operands > 2;
   // Nothing to compute; and with no channels, `groups` need not be bounded by any tensor size.
   if (NumElements(out.shape) == 0) return;
+  // x[b, ch] * scale[b, ch], exactly as the mul this fuses computed it.
+  std::vector<float> scaled_input;
+  const float* input = x.data;
+  if (scaled) {
+    scaled_input.resize(NumElements(x.shape));
+    const float* scale = inputs.back().data;
+    for (int64_t bc = 0; bc < n * c; ++bc)
+      for (int64_t i = 0; i < h * wd; ++i) scaled_input[bc * h * wd + i] = x.data[bc * h * wd + i] * scale[bc];
+    input = scaled_input.data();
+  }
   // A 1x1, stride-1, unpadded conv is already a GEMM on the input: skip the unfold.
   const bool direct = kh == 1 && kw == 1 && p.stride[0] == 1 && p.stride[1] == 1 &&
                       p.padding[0] == 0 && p.padding[1] == 0;
@@ -75,7 +88,7 @@ void Conv2dKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
   std::vector<float> col(direct ? 0 : k * block);
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t g = 0; g < p.groups; ++g) {
-      const float* in = x.data + (b * c + g * cg) * h * wd;
+      const float* in = input + (b * c + g * cg) * h * wd;
       const float* wg = w.data + g * og * k;
       float* dst = out.data + (b * o + g * og) * pix;
       if (has_bias) {
@@ -92,7 +105,7 @@ void Conv2dKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
         }
       }
       // While this image's group is still in cache.
-      const float* residual = inputs.size() > 3 ? inputs[3].data + (b * o + g * og) * pix : nullptr;
+      const float* residual = operands > 3 ? inputs[3].data + (b * o + g * og) * pix : nullptr;
       ApplyEpilogue(attrs, residual, dst, og * pix);
     }
   }

@@ -41,6 +41,8 @@ constexpr ElementwiseSpec kUnary[] = {
     {"abs", "Absolute value"},
     {"reciprocal", "1 / x"},
     {"silu", "x * sigmoid(x)"},
+    {"hardsigmoid", "clamp(x + 3, 0, 6) / 6"},
+    {"hardswish", "x * clamp(x + 3, 0, 6) / 6"},
     {"sin", "Sine (radians)"},
     {"cos", "Cosine (radians)"},
     {"tan", "Tangent (radians)"},

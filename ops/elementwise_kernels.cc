@@ -41,6 +41,8 @@ constexpr KernelDef kUnary[] = {
     {"abs", &UnaryKernel<[](float x) { return std::fabs(x); }>},
     {"reciprocal", &UnaryKernel<[](float x) { return 1.0f / x; }>},
     {"silu", &UnaryKernel<Silu>},
+    {"hardsigmoid", &UnaryKernel<Hardsigmoid>},
+    {"hardswish", &UnaryKernel<Hardswish>},
     {"sin", &UnaryKernel<[](float x) { return std::sin(x); }>},
     {"cos", &UnaryKernel<[](float x) { return std::cos(x); }>},
     {"tan", &UnaryKernel<[](float x) { return std::tan(x); }>},

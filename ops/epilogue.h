@@ -17,7 +17,8 @@
 
 namespace kiln::ops {
 
-inline constexpr std::string_view kEpilogueActivations[] = {"relu", "sigmoid", "gelu", "silu", "clamp"};
+inline constexpr std::string_view kEpilogueActivations[] = {"relu",  "sigmoid",     "gelu",     "silu",
+                                                             "clamp", "hardsigmoid", "hardswish"};
 inline constexpr int kClampActivation = 4;
 
 // The attributes an op with an epilogue declares.

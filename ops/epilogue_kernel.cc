@@ -29,6 +29,10 @@ void ApplyEpilogue(const Attrs& attrs, const float* residual, float* out, int64_
     Apply(residual, out, n, Gelu);
   } else if (act == "silu") {
     Apply(residual, out, n, Silu);
+  } else if (act == "hardsigmoid") {
+    Apply(residual, out, n, Hardsigmoid);
+  } else if (act == "hardswish") {
+    Apply(residual, out, n, Hardswish);
   } else {  // clamp
     const bool has_min = attrs.Has("min"), has_max = attrs.Has("max");
     const float lo = static_cast<float>(attrs.Float("min")), hi = static_cast<float>(attrs.Float("max"));

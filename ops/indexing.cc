@@ -31,6 +31,17 @@ std::string InferTake(const std::vector<Shape>& inputs, const Attrs& attrs, Shap
   return "";
 }
 
+// Only the selected slices of x come from DRAM: at most one per index, however large x (an embedding
+// table). A slice along the last dim is a column, one element in every row segment the DRAM serves, so
+// that gather is charged all of x.
+std::vector<double> TakeReadShare(const std::vector<Shape>& inputs, const Shape&, const Attrs& attrs) {
+  const Shape& x = inputs[0];
+  int64_t dim = 0;
+  NormalizeDim(attrs.Int("dim"), x.size(), &dim);
+  if (dim + 1 == static_cast<int64_t>(x.size()) || x[dim] == 0) return {1.0, 1.0};
+  return {static_cast<double>(NumElements(inputs[1])) / static_cast<double>(x[dim]), 1.0};
+}
+
 // ---- gather ----
 
 std::string InferGather(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
@@ -120,6 +131,7 @@ std::vector<OpDef> IndexingOps() {
     def.unit = Unit::kDataMovement;
     def.infer_shape = InferTake;
     def.work = NoWork;
+    def.read_share = TakeReadShare;
     ops.push_back(std::move(def));
   }
   {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops/op_families.h"
+#include "ops/tile_layout.h"
 
 namespace kiln::ops {
 
@@ -13,6 +14,25 @@ const char* UnitName(Unit u) {
     case Unit::kDataMovement: return "data-movement";
   }
   return "?";
+}
+
+int64_t ComputeTiles(const Shape& shape) { return StoredElements(shape, Layout::kTile) / kTileElems; }
+
+Unit UnitOf(const OpDef& def, const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  return def.unit_of ? def.unit_of(inputs, output, attrs) : def.unit;
+}
+
+WorkSplit SplitOf(const OpDef& def, const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  if (def.split) return def.split(inputs, output, attrs);
+  return {ComputeTiles(output), 0, 0.0};
+}
+
+std::vector<double> ReadSharesOf(const OpDef& def, const std::vector<Shape>& inputs, const Shape& output,
+                                 const Attrs& attrs) {
+  std::vector<double> shares = def.read_share ? def.read_share(inputs, output, attrs) : std::vector<double>{};
+  shares.resize(inputs.size(), 1.0);
+  for (double& s : shares) s = std::clamp(s, 0.0, 1.0);
+  return shares;
 }
 
 namespace {

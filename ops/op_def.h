@@ -7,6 +7,7 @@
 #ifndef KILN_OPS_OP_DEF_H_
 #define KILN_OPS_OP_DEF_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,23 @@ using InferShapeFn = std::string (*)(const std::vector<Shape>& inputs, const Att
 // Arithmetic work of one call, counted on tile-padded shapes: the chip works in whole 32x32 tiles.
 // Matrix ops count FLOPs (multiply-add = 2), vector ops count element operations, data movement 0.
 using WorkFn = double (*)(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
+// The engine one call runs on, when that depends on the call; `work` then counts in that engine's terms.
+using UnitFn = Unit (*)(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
+
+// How the op library shares one call among the cores (the simulator's core grid): `work` is dealt to
+// the cores in `tiles` whole tiles, so the call takes as long as its busiest core. When the tiles are
+// parts of fewer results (a reduction split over its input), the cores' partial results are then
+// merged into `combine_tiles` tiles: each takes one partial from every core that holds some of its
+// input tiles, at `combine_work` (all combine tiles together) per partial.
+struct WorkSplit {
+  int64_t tiles = 0;
+  int64_t combine_tiles = 0;
+  double combine_work = 0;
+};
+using SplitFn = WorkSplit (*)(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
+// Of each operand, the share (in [0, 1]) of its stored bytes one call reads from DRAM.
+using ReadShareFn = std::vector<double> (*)(const std::vector<Shape>& inputs, const Shape& output,
+                                            const Attrs& attrs);
 
 struct OpDef {
   std::string_view name;
@@ -48,10 +66,28 @@ struct OpDef {
   // Useful FLOPs of one call on the true (unpadded) shapes, for the roofline figure of merit. Only
   // matrix ops set it; the roofline counts matrix-unit FLOPs against the matrix peak.
   WorkFn flops = nullptr;
+  // Set when the engine depends on the call (a depthwise conv2d runs on the vector engine); null: `unit`.
+  UnitFn unit_of = nullptr;
+  // How one call is shared among the cores; null: by its output tiles (each core computes whole
+  // output tiles). A full reduction has one output tile, so it splits its input instead.
+  SplitFn split = nullptr;
+  // What share of each operand one call reads from DRAM; null: all of every operand. A gather reads
+  // only the rows its index selects.
+  ReadShareFn read_share = nullptr;
 
   int min_inputs() const { return variadic ? 1 : static_cast<int>(inputs.size()) - num_optional_inputs; }
   int max_inputs() const { return variadic ? 1 << 20 : static_cast<int>(inputs.size()); }
 };
+
+// The engine, the split over the cores and the DRAM read shares of one call, with the defaults above
+// filled in (one read share per operand). Call only on shapes InferOutputShape accepted.
+Unit UnitOf(const OpDef& def, const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
+WorkSplit SplitOf(const OpDef& def, const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs);
+std::vector<double> ReadSharesOf(const OpDef& def, const std::vector<Shape>& inputs, const Shape& output,
+                                 const Attrs& attrs);
+// Whole 32x32 tiles of a tensor over its last two dims, whatever its layout in DRAM (the compute engines
+// work on tiles; a row-major tensor is tilized on its way in).
+int64_t ComputeTiles(const Shape& shape);
 
 // The registry: all ops, sorted by name; nullptr when unknown.
 const std::vector<const OpDef*>& AllOps();

@@ -79,7 +79,7 @@ TEST(Registry, UnitsAndContracts) {
   EXPECT_EQ(FindOp("layer_norm")->num_optional_inputs, 2);
   EXPECT_EQ(FindOp("batch_norm")->min_inputs(), 3);
   EXPECT_EQ(FindOp("batch_norm")->max_inputs(), 5);
-  EXPECT_EQ(FindOp("conv2d")->inputs, (std::vector<std::string_view>{"input", "weight", "bias", "residual"}));
+  EXPECT_EQ(FindOp("conv2d")->inputs, (std::vector<std::string_view>{"input", "weight", "bias", "residual", "input_scale"}));
 }
 
 // ---- elementwise ----
@@ -88,7 +88,7 @@ const bool kUnaryCovered = Covers({"relu", "neg", "exp", "log", "sqrt", "rsqrt",
                                    "gelu", "abs", "reciprocal", "silu", "sin", "cos", "tan", "asin",
                                    "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf",
                                    "expm1", "log1p", "log2", "log10", "floor", "ceil", "round",
-                                   "trunc", "sign"});
+                                   "trunc", "sign", "hardsigmoid", "hardswish"});
 
 TEST(Elementwise, UnaryMatchesATen) {
   struct Case {
@@ -110,6 +110,8 @@ TEST(Elementwise, UnaryMatchesATen) {
       {"abs", [](const at::Tensor& x) { return at::abs(x); }, false},
       {"reciprocal", [](const at::Tensor& x) { return at::reciprocal(x); }, true},
       {"silu", [](const at::Tensor& x) { return at::silu(x); }, false},
+      {"hardsigmoid", [](const at::Tensor& x) { return at::hardsigmoid(x); }, false, -5.0, 5.0},
+      {"hardswish", [](const at::Tensor& x) { return at::hardswish(x); }, false, -5.0, 5.0},
       {"sin", [](const at::Tensor& x) { return at::sin(x); }, false},
       {"cos", [](const at::Tensor& x) { return at::cos(x); }, false},
       {"tan", [](const at::Tensor& x) { return at::tan(x); }, false, -1.5, 1.5},
@@ -383,7 +385,7 @@ TEST(Conv2d, ShapeErrors) {
   missing.SetInts("stride", {1, 1}).SetInts("padding", {0, 0}).SetInt("groups", 1);
   EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}, {8, 3, 3, 3}}, missing),
             "missing attribute 'dilation'");
-  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}}, ConvAttrs()), "takes 2 to 4 operands, got 1");
+  EXPECT_EQ(InferError("conv2d", {{1, 3, 9, 9}}, ConvAttrs()), "takes 2 to 5 operands, got 1");
 }
 
 // ---- pooling ----
@@ -1027,9 +1029,13 @@ TEST(Work, CountsTilePaddedShapes) {
   // conv2d: 2 * groups * N * pad(OH*OW) * pad(C/g*KH*KW) * pad(O/g).
   EXPECT_EQ(Work("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()),
             2.0 * 2 * RoundUpToTile(15 * 17) * 32 * 32);
-  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 8 * 1 * 64 * 32 * 32);
+  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 4, 3, 3}}, ConvAttrs(2)), 2.0 * 2 * 1 * 64 * 64 * 32);
+  // Depthwise runs on the vector engine: a multiply and an add per tap per output element of
+  // [N, pad(OH*OW), pad(O)].
+  EXPECT_EQ(Work("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 9 * 64 * 32);
+  EXPECT_EQ(Work("conv2d", {{1, 1152, 9, 9}, {1152, 1, 3, 3}}, ConvAttrs(1152)), 2.0 * 9 * 64 * 1152);
 
-  // Vector ops: stored output elements, times the window / reduced extent / a fixed factor.
+  // Vector ops: stored output elements, times the window / a fixed factor; reductions their stored input.
   EXPECT_EQ(Work("relu", {{33, 33}}), 64.0 * 64);
   EXPECT_EQ(Work("add", {{3, 1}, {1, 4}}), 1024.0);
   Attrs pool;
@@ -1038,7 +1044,7 @@ TEST(Work, CountsTilePaddedShapes) {
   EXPECT_EQ(Work("max_pool2d", {{1, 2, 40, 40}}, pool), 2.0 * 64 * 64 * 9);
   Attrs reduce;
   reduce.SetInts("dims", {1}).SetInt("keepdim", 0);
-  EXPECT_EQ(Work("reduce_sum", {{40, 50}}, reduce), 32.0 * 64 * 50);  // [40] is one 32x64 row
+  EXPECT_EQ(Work("reduce_sum", {{40, 50}}, reduce), 64.0 * 64);
   EXPECT_EQ(Work("softmax", {{33, 10}}, Attrs().SetInt("dim", -1)), 5.0 * 64 * 32);
 
   // Data movement is free of arithmetic.
@@ -1056,7 +1062,9 @@ TEST(Work, UsefulFlopsAreUnpaddedAndOnlyForMatrixOps) {
   EXPECT_EQ(flops("matmul", {{3, 5, 10, 40}, {40, 70}}), 2.0 * 15 * 10 * 40 * 70);
   // conv2d: 2 * N * O * OH * OW * C/g * KH * KW.
   EXPECT_EQ(flops("conv2d", {{2, 3, 17, 19}, {5, 3, 3, 3}}, ConvAttrs()), 2.0 * 2 * 5 * 15 * 17 * 27);
-  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 2.0 * 8 * 8 * 8 * 9);
+  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 4, 3, 3}}, ConvAttrs(2)), 2.0 * 8 * 8 * 8 * 36);
+  // A depthwise conv2d runs on the vector engine: no matrix FLOPs for the roofline.
+  EXPECT_EQ(flops("conv2d", {{1, 8, 10, 10}, {8, 1, 3, 3}}, ConvAttrs(8)), 0.0);
 }
 
 // ---- shared helpers ----

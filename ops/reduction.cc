@@ -38,14 +38,17 @@ std::string InferReduceMax(const std::vector<Shape>& inputs, const Attrs& attrs,
   return InferReduceImpl(inputs, attrs, true, out);
 }
 
-// One element operation per stored output element per reduced element.
-double ReduceWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
-  std::vector<bool> reduced;
-  ReducedDims(attrs, inputs[0].size(), &reduced);
-  double extent = 1.0;
-  for (size_t d = 0; d < reduced.size(); ++d)
-    if (reduced[d]) extent *= static_cast<double>(inputs[0][d]);
-  return static_cast<double>(StoredElements(output, Layout::kTile)) * extent;
+// One element operation per stored input element: each is accumulated once into its partial result.
+double ReduceWork(const std::vector<Shape>& inputs, const Shape&, const Attrs&) {
+  return static_cast<double>(StoredElements(inputs[0], Layout::kTile));
+}
+
+// As the op library reduces: the input tiles are dealt to the cores, each core reduces its tiles into
+// partial output tiles, and the partials are then added up (one element operation per stored output
+// element per partial). A global mean of a [1, 32, 112, 112] activation has 32 output tiles but 512
+// input tiles, so it keeps all the cores busy, where splitting by output tiles would idle most.
+WorkSplit ReduceSplit(const std::vector<Shape>& inputs, const Shape& output, const Attrs&) {
+  return {ComputeTiles(inputs[0]), ComputeTiles(output), static_cast<double>(StoredElements(output, Layout::kTile))};
 }
 
 // ---- argmax / argmin ----
@@ -100,6 +103,7 @@ OpDef MakeReduction(std::string_view name, std::string_view summary, InferShapeF
   def.unit = Unit::kVector;
   def.infer_shape = infer;
   def.work = ReduceWork;
+  def.split = ReduceSplit;
   return def;
 }
 

@@ -45,7 +45,7 @@ struct CommandTiming {
   Engine engine = Engine::kHostLink;
   double start_cycles = 0;
   double end_cycles = 0;
-  int64_t cores_used = 0;  // ops: cores that got output tiles; transfers: 0
+  int64_t cores_used = 0;  // ops: cores that got tiles of its work (ops::SplitOf); transfers: 0
   int64_t bytes = 0;       // bytes moved: over the host link, or the op's DRAM reads and writes (not SRAM's)
 };
 

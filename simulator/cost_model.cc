@@ -6,24 +6,38 @@
 
 namespace kiln::sim {
 
-int64_t OutputTiles(const ops::Shape& shape) { return ops::StoredElements(shape, ops::Layout::kTile) / ops::kTileElems; }
+namespace {
 
-OpCost CostModel::Op(ops::Unit unit, ops::DType dtype, double work, int64_t output_tiles, int64_t dram_bytes_read,
-                     int64_t dram_bytes_written) const {
+// The busiest core's share of work dealt in `tiles` whole tiles over at most `cores` cores.
+double BusiestShare(int64_t tiles, int64_t cores) {
+  if (tiles <= 0) return 0.0;
+  const int64_t used = std::min(cores, tiles);
+  return static_cast<double>((tiles + used - 1) / used) / static_cast<double>(tiles);
+}
+
+}  // namespace
+
+OpCost CostModel::Op(ops::Unit unit, ops::DType dtype, double work, const ops::WorkSplit& split,
+                     int64_t dram_bytes_read, int64_t dram_bytes_written) const {
   const double hz = config_.clock_ghz * 1e9;
   OpCost c;
-  c.tiles = std::max<int64_t>(output_tiles, 0);
+  c.tiles = std::max<int64_t>(split.tiles, 0);
   c.cores_used = std::min(config_.cores, c.tiles);
-  // The busiest core's share of the work: ceil(tiles / cores) of the tiles.
-  const double busiest_share =
-      c.tiles == 0 ? 0.0
-                   : static_cast<double>((c.tiles + c.cores_used - 1) / c.cores_used) / static_cast<double>(c.tiles);
+  double busiest = work * BusiestShare(c.tiles, config_.cores);
+  if (split.combine_tiles > 0 && c.tiles > 0) {
+    // Each combine tile's input tiles are a contiguous run of `per_output`; the busiest core holds
+    // `share` tiles, so a run spans at most ceil(per_output / share) + 1 cores, each sending a partial.
+    const int64_t per_output = (c.tiles + split.combine_tiles - 1) / split.combine_tiles;
+    const int64_t share = (c.tiles + c.cores_used - 1) / c.cores_used;
+    const int64_t partials = std::min(per_output, (per_output + share - 1) / share + 1);
+    busiest += static_cast<double>(partials) * split.combine_work * BusiestShare(split.combine_tiles, config_.cores);
+  }
   switch (unit) {
     case ops::Unit::kMatrix:
-      c.compute_cycles = work * busiest_share / config_.MatrixFlopsPerCyclePerCore(dtype);
+      c.compute_cycles = busiest / config_.MatrixFlopsPerCyclePerCore(dtype);
       break;
     case ops::Unit::kVector:
-      c.compute_cycles = work * busiest_share / static_cast<double>(config_.vector_elements_per_cycle_per_core);
+      c.compute_cycles = busiest / static_cast<double>(config_.vector_elements_per_cycle_per_core);
       break;
     case ops::Unit::kDataMovement:
       c.compute_cycles = 0;  // bound by DRAM traffic alone

@@ -12,9 +12,9 @@
 namespace kiln::sim {
 
 struct OpCost {
-  int64_t tiles = 0;          // output tiles, the unit of work the cores share
+  int64_t tiles = 0;          // the tiles the cores share (ops::WorkSplit)
   int64_t cores_used = 0;     // min(cores, tiles)
-  double compute_cycles = 0;  // the busiest core's share of the work / one core's rate
+  double compute_cycles = 0;  // the busiest core's share of the work (and of the combine) / one core's rate
   double memory_cycles = 0;   // DRAM bytes / DRAM bandwidth (the whole chip's)
   double launch_cycles = 0;
   double total_cycles = 0;    // launch + max(compute, memory), when DRAM is not busy with another op
@@ -24,10 +24,11 @@ class CostModel {
  public:
   explicit CostModel(const target::ChipConfig& config) : config_(config) {}
 
-  // `work` from the op's WorkFn, split evenly over `output_tiles`; whole tiles go to cores (as the
-  // chip's op library assigns output tiles), so the op takes as long as its busiest core. `dtype`
-  // picks the matrix engine's rate. Bytes are the stored (tile-padded) sizes read and written in DRAM.
-  OpCost Op(ops::Unit unit, ops::DType dtype, double work, int64_t output_tiles, int64_t dram_bytes_read,
+  // `work` from the op's WorkFn, split evenly over `split.tiles`; whole tiles go to cores (as the
+  // chip's op library assigns them), so the op takes as long as its busiest core, and a split with
+  // combine tiles then merges the cores' partial results (ops::WorkSplit). `dtype` picks the matrix
+  // engine's rate. Bytes are the stored (tile-padded) bytes read and written in DRAM.
+  OpCost Op(ops::Unit unit, ops::DType dtype, double work, const ops::WorkSplit& split, int64_t dram_bytes_read,
             int64_t dram_bytes_written) const;
   // One DMA over the host link: fixed latency plus bytes / link bandwidth.
   double Transfer(int64_t bytes) const;
@@ -42,10 +43,6 @@ class CostModel {
  private:
   target::ChipConfig config_;  // a copy, so a copied Device never points at another's config
 };
-
-// Output tiles of a tensor as the cores share them: whole 32x32 tiles over its last two dims, whatever
-// its layout in DRAM (the compute engines work on tiles; a row-major tensor is tilized on its way in).
-int64_t OutputTiles(const ops::Shape& shape);
 
 }  // namespace kiln::sim
 

@@ -1,6 +1,7 @@
 #include "simulator/device.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 
@@ -176,12 +177,15 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
 
   std::vector<std::vector<float>> values(inputs.size());
   std::vector<ops::ConstView> views;
-  // Operands resident in SRAM cost no DRAM traffic: only DRAM-resident bytes are charged.
+  // Operands resident in SRAM cost no DRAM traffic: only DRAM-resident bytes are charged. A gather
+  // reads only the rows it selects (its read share, rounded up to whole bytes).
+  const std::vector<double> read_shares = ops::ReadSharesOf(op, shapes, output.shape, attrs);
   int64_t dram_read = 0, sram_read = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     KILN_RETURN_IF_ERROR(ReadAsFloat(inputs[i], &values[i]));
     views.push_back({values[i].data(), inputs[i].shape});
-    (InSram(inputs[i].addr) ? sram_read : dram_read) += inputs[i].stored_bytes();
+    const auto read = static_cast<int64_t>(std::ceil(static_cast<double>(inputs[i].stored_bytes()) * read_shares[i]));
+    (InSram(inputs[i].addr) ? sram_read : dram_read) += read;
   }
   const int64_t dram_written = InSram(output.addr) ? 0 : output.stored_bytes();
   std::vector<float> result(ops::NumElements(output.shape));
@@ -192,12 +196,13 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   // The matrix engine runs bf16 operands at bf16's fidelity and anything else as f32.
   const bool all_bf16 = std::all_of(inputs.begin(), inputs.end(),
                                     [](const DeviceTensor& t) { return t.dtype == ops::DType::kBF16; });
-  const OpCost cost = cost_.Op(op.unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
-                               OutputTiles(output.shape), dram_read, dram_written);
+  const ops::Unit unit = ops::UnitOf(op, shapes, output.shape, attrs);
+  const OpCost cost = cost_.Op(unit, all_bf16 ? ops::DType::kBF16 : ops::DType::kF32, work,
+                               ops::SplitOf(op, shapes, output.shape, attrs), dram_read, dram_written);
   std::vector<Range> reads;
   for (const DeviceTensor& t : inputs) reads.push_back({t.addr, t.stored_bytes()});
-  const runtime::Engine engine = op.unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
-                                 : op.unit == ops::Unit::kVector ? runtime::Engine::kVector
+  const runtime::Engine engine = unit == ops::Unit::kMatrix   ? runtime::Engine::kMatrix
+                                 : unit == ops::Unit::kVector ? runtime::Engine::kVector
                                                                  : runtime::Engine::kDramDma;
   Schedule(engine, reads, {}, {output.addr, output.stored_bytes()}, {}, cost.launch_cycles, cost.compute_cycles,
            cost.memory_cycles, cost.cores_used, dram_read + dram_written);
@@ -208,7 +213,7 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   counters_.dram_write_bytes += dram_written;
   counters_.sram_read_bytes += sram_read;
   counters_.sram_write_bytes += output.stored_bytes() - dram_written;
-  if (op.unit == ops::Unit::kMatrix) counters_.flops += work;
+  if (unit == ops::Unit::kMatrix) counters_.flops += work;
   counters_.op_cycles[std::string(op.name)] += cycles;
   counters_.op_core_cycles[std::string(op.name)] +=
       cycles * static_cast<double>(cost.cores_used) / static_cast<double>(config_.cores);

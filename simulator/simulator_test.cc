@@ -132,37 +132,55 @@ TEST(CostModel, CoreGridSplitsWholeOutputTiles) {
   const double per_core = c.MatrixFlopsPerCyclePerCore(ops::DType::kF32);
   const double work = 2.0 * 1024 * 1024 * 1024;
   // 720 tiles: 10 on every core, so the whole chip's measured rate.
-  OpCost full = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, 720, 0, 0);
+  OpCost full = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, {720}, 0, 0);
   EXPECT_EQ(full.cores_used, 72);
   EXPECT_NEAR(full.compute_cycles, work / c.MatrixFlopsPerCycle(ops::DType::kF32), 1e-6 * full.compute_cycles);
   // One tile: one core does it all, 72 times slower.
-  OpCost one = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, 1, 0, 0);
+  OpCost one = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, {1}, 0, 0);
   EXPECT_EQ(one.cores_used, 1);
   EXPECT_DOUBLE_EQ(one.compute_cycles, work / per_core);
   EXPECT_NEAR(one.compute_cycles, 72 * full.compute_cycles, 1e-6 * one.compute_cycles);
   // 73 tiles: one core gets two of them.
-  OpCost odd = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, 73, 0, 0);
+  OpCost odd = cost.Op(ops::Unit::kMatrix, ops::DType::kF32, work, {73}, 0, 0);
   EXPECT_EQ(odd.cores_used, 72);
   EXPECT_DOUBLE_EQ(odd.compute_cycles, work * 2 / 73 / per_core);
   // bf16 runs at its own fidelity's rate.
-  OpCost bf16 = cost.Op(ops::Unit::kMatrix, ops::DType::kBF16, work, 720, 0, 0);
+  OpCost bf16 = cost.Op(ops::Unit::kMatrix, ops::DType::kBF16, work, {720}, 0, 0);
   EXPECT_NEAR(full.compute_cycles / bf16.compute_cycles,
               static_cast<double>(c.matrix_fidelity_phases_f32) / c.matrix_fidelity_phases_bf16, 1e-12);
   // The vector unit splits the same way.
-  OpCost vec = cost.Op(ops::Unit::kVector, ops::DType::kF32, 4096, 4, 0, 0);
+  OpCost vec = cost.Op(ops::Unit::kVector, ops::DType::kF32, 4096, {4}, 0, 0);
   EXPECT_EQ(vec.cores_used, 4);
   EXPECT_DOUBLE_EQ(vec.compute_cycles, 1024.0 / c.vector_elements_per_cycle_per_core);
   // An empty output uses no core and no time beyond the launch.
-  OpCost empty = cost.Op(ops::Unit::kVector, ops::DType::kF32, 0, 0, 0, 0);
+  OpCost empty = cost.Op(ops::Unit::kVector, ops::DType::kF32, 0, {0}, 0, 0);
   EXPECT_EQ(empty.cores_used, 0);
   EXPECT_DOUBLE_EQ(empty.total_cycles, empty.launch_cycles);
+}
+
+// A split over input tiles (a reduction) keeps every core busy, then merges the cores' partials.
+TEST(CostModel, SplitOverInputTilesAddsTheCombine) {
+  const ChipConfig& c = DefaultChipConfig();
+  CostModel cost(c);
+  const double rate = c.vector_elements_per_cycle_per_core;
+  // 720 input tiles into 10 output tiles: 10 tiles per core; each output tile's 72 input tiles span
+  // ceil(72 / 10) + 1 = 9 cores, so 9 partials of the 10 output tiles' 10240 elements, on 10 cores.
+  const double work = 720.0 * 1024;
+  OpCost r = cost.Op(ops::Unit::kVector, ops::DType::kF32, work, {720, 10, 10240.0}, 0, 0);
+  EXPECT_EQ(r.cores_used, 72);
+  EXPECT_DOUBLE_EQ(r.compute_cycles, (work / 72 + 9 * 1024.0) / rate);
+  // One input tile per output tile: one partial each, no core waits on another.
+  OpCost map = cost.Op(ops::Unit::kVector, ops::DType::kF32, work, {720, 720, work}, 0, 0);
+  EXPECT_DOUBLE_EQ(map.compute_cycles, 2 * work / 72 / rate);
+  // Never faster than the whole chip's rate on the work alone.
+  EXPECT_GE(r.compute_cycles, work / (72 * rate));
 }
 
 TEST(CostModel, MemoryLaunchAndTransfer) {
   const ChipConfig& c = DefaultChipConfig();
   CostModel cost(c);
   const double bytes_per_cycle = c.dram_bandwidth_gb_per_s / c.clock_ghz;
-  OpCost copy = cost.Op(ops::Unit::kDataMovement, ops::DType::kF32, 0, 8, 267 * 1000, 267 * 1000);
+  OpCost copy = cost.Op(ops::Unit::kDataMovement, ops::DType::kF32, 0, {8}, 267 * 1000, 267 * 1000);
   EXPECT_DOUBLE_EQ(copy.memory_cycles, 2 * 267 * 1000 / bytes_per_cycle);
   EXPECT_DOUBLE_EQ(copy.launch_cycles, c.op_launch_us * c.cycles_per_us());
   EXPECT_DOUBLE_EQ(copy.total_cycles, copy.memory_cycles + copy.launch_cycles);
@@ -289,7 +307,7 @@ TEST(Device, SramOperandsCostNoDramBytes) {
   EXPECT_EQ(resident.sram_read_bytes, 2 * bytes);
   EXPECT_EQ(resident.sram_write_bytes, bytes);
   EXPECT_EQ(dev.last_command().bytes, 0);
-  const OpCost cost = dev.cost_model().Op(ops::Unit::kMatrix, ops::DType::kF32, 2.0 * 256 * 256 * 256, 64, 0, 0);
+  const OpCost cost = dev.cost_model().Op(ops::Unit::kMatrix, ops::DType::kF32, 2.0 * 256 * 256 * 256, ops::WorkSplit{64}, 0, 0);
   EXPECT_DOUBLE_EQ(resident.cycles, cost.total_cycles);  // compute and launch only
   EXPECT_LT(resident.cycles, mixed.cycles);
   // Same values either way: 256 ones summed.
@@ -318,6 +336,35 @@ TEST(Device, SramBeyondTheCoresCapacityIsAClearError) {
   EXPECT_EQ(dev.sram_bytes_per_core_in_use(), 1);
   EXPECT_FALSE(dev.Free(a).ok());
   EXPECT_EQ(dev.bytes_in_use(), 0);
+}
+
+// The op's description decides the split, engine and bytes: a global mean keeps every core busy, a
+// depthwise conv2d runs on the vector engine, and a take reads only the rows it selects.
+TEST(Device, LaunchChargesWhatTheOpDescriptionSays) {
+  Device dev(DefaultChipConfig());
+  auto tensor = [&](const ops::Shape& shape) {
+    DeviceTensor t{0, shape};
+    EXPECT_TRUE(dev.Allocate(t.stored_bytes(), "t", &t.addr).ok());
+    return t;
+  };
+  const DeviceTensor map = tensor({1, 32, 112, 112}), mean = tensor({1, 32, 1, 1});
+  dev.ResetCounters();
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("reduce_mean"), {map},
+                         ops::Attrs().SetInts("dims", {-1, -2}).SetInt("keepdim", 1), mean).ok());
+  EXPECT_EQ(dev.last_command().cores_used, 72);  // 512 input tiles, not 32 output tiles
+
+  const DeviceTensor w = tensor({32, 1, 3, 3}), dw = tensor({1, 32, 112, 112});
+  ops::Attrs conv;
+  conv.SetInts("stride", {1, 1}).SetInts("padding", {1, 1}).SetInts("dilation", {1, 1}).SetInt("groups", 32);
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("conv2d"), {map, w}, conv, dw).ok());
+  EXPECT_EQ(dev.last_command().engine, runtime::Engine::kVector);
+  EXPECT_EQ(dev.counters().flops, 0.0);  // no matrix work
+
+  const DeviceTensor table = tensor({4096, 64}), index = tensor({1, 32}), rows = tensor({1, 32, 64});
+  dev.ResetCounters();
+  ASSERT_TRUE(dev.Launch(*ops::FindOp("take"), {table, index}, ops::Attrs().SetInt("dim", 0), rows).ok());
+  // 32 of 4096 rows of the table, all of the index.
+  EXPECT_EQ(dev.counters().dram_read_bytes, table.stored_bytes() * 32 / 4096 + index.stored_bytes());
 }
 
 // Engines overlap when the data allows: an upload runs beside an op that does not read it, a

@@ -11,6 +11,9 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fuse_hard_activation.h"
+#include "compiler/passes/fuse_input_scale.h"
+#include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/naive_placement.h"
 #include "compiler/passes/placement.h"
@@ -102,6 +105,25 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         return FoldBatchNorm(*s.graph, &s.batch_norm_folding);
                       }});
   if (options.fuse_epilogues)
+    passes.push_back({"fuse-silu", "turns mul(x, sigmoid(x)) into silu(x)",
+                      "torch.export writes silu as a sigmoid and a mul; when the mul alone reads the sigmoid they "
+                      "become one silu op, which fuse-epilogues can then fuse into the conv2d or matmul producing x "
+                      "(compiler/passes/fuse_silu.h). E.g. %s = sigmoid(%x); %y = mul(%x, %s) becomes %y = silu(%x).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-silu", IrKind::kDeviceGraph);
+                        return FuseSilu(*s.graph, &s.silus_fused);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-hard-activations", "turns the decomposed hardsigmoid and hardswish into one op each",
+                      "torch.export writes hardsigmoid as div(clamp(add(x, 3), 0, 6), 6) and hardswish as "
+                      "div(mul(x, clamp(add(x, 3), 0, 6)), 6); when each op alone reads the one before, the chain "
+                      "becomes one op, which fuse-epilogues can then fuse (compiler/passes/fuse_hard_activation.h). "
+                      "E.g. %y = div(mul(%x, clamp(clamp(add(%x, 3)) {min=0}) {max=6}), 6) becomes %y = hardswish(%x).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-hard-activations", IrKind::kDeviceGraph);
+                        return FuseHardActivations(*s.graph, &s.hard_activations);
+                      }});
+  if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
                       "add(mm, r) with r of mm's shape becomes mm's residual operand, and relu, sigmoid, gelu, silu or "
                       "clamp of it mm's activation attribute, when each fused op alone reads the value before it "
@@ -110,6 +132,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-epilogues", IrKind::kDeviceGraph);
                         return FuseEpilogues(*s.graph, &s.epilogue_fusion);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-input-scale", "moves a per-channel gate x * g into the conv2d that reads the product",
+                      "A squeeze-excitation gate mul(x, g), g of shape [N, C, 1, 1], read only as a conv2d's input "
+                      "becomes that convolution's input_scale operand: it scales its input as it reads it "
+                      "(compiler/passes/fuse_input_scale.h). E.g. %z = conv2d(mul(%x, %g), %w, %b) becomes "
+                      "%z = conv2d(%x, %w, %b, %g) {input_scale = 1}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-input-scale", IrKind::kDeviceGraph);
+                        return FuseInputScales(*s.graph, &s.input_scales_fused);
                       }});
   passes.push_back({"dce", "drops nodes no output needs and frees unread constants",
                     "Nodes whose results reach no output are removed; constants nobody reads any more (e.g. a "
@@ -325,6 +357,8 @@ CompileSummary CompileState::Summary() const {
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
   sum.activations_fused = epilogue_fusion.activations;
+  sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
+  sum.input_scales_fused = input_scales_fused;
   if (program) {
     for (const ProgramInstruction& inst : program->instructions) {
       if (inst.kind == ProgramInstruction::Kind::kOp) {
@@ -355,7 +389,8 @@ std::string CompileSummary::ToString() const {
   os << "ATen nodes:        " << aten_nodes << "\n"
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
-     << activations_fused << " activations fused into their producer)\n";
+     << activations_fused << " activations fused into their producer, " << activations_recognised
+     << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";
   os << "transfers:         " << transfers << "\n"
      << "arena:             " << arena_bytes << " bytes (" << activation_bytes_without_reuse

@@ -26,6 +26,7 @@
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/sram_residency.h"
@@ -46,7 +47,7 @@ struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
-  bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
+  bool fuse_epilogues = true;   // when false, none of the fuse-* passes (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   bool sram_residency = true;   // when false, no sram-residency pass (every device tensor in DRAM)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
@@ -66,6 +67,8 @@ struct CompileSummary {
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
+  int activations_recognised = 0;  // decomposed silu, hardsigmoid and hardswish made one op each
+  int input_scales_fused = 0;
   int transfers = 0;
   std::map<std::string, int> ops_by_name;
   uint64_t arena_bytes = 0;
@@ -100,7 +103,10 @@ struct CompileState {
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
   BatchNormFoldingStats batch_norm_folding;
+  int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
+  HardActivationStats hard_activations;
   EpilogueFusionStats epilogue_fusion;
+  int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
   std::optional<SramResidencyStats> sram;
   MemoryStats memory;
@@ -122,8 +128,9 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
-// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule,
-// sram-residency (if enabled), evict, prefetch, plan-memory, serialize.
+// (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
+// order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
+// plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
