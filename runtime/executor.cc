@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <new>
 
 namespace kiln::runtime {
@@ -38,9 +39,7 @@ std::string Describe(const TensorInfo& t) {
 
 Status CheckSameState(const Program& mine, const Program& theirs) {
   const int r = StateRegion(mine), o = StateRegion(theirs);
-  if (r < 0 || o < 0)
-    return Status::InvalidArgument(std::string("cannot share state: ") +
-                                   (r < 0 ? "this program" : "the owner's program") + " has no DEVICE_STATE region");
+  if (o < 0) return Status::InvalidArgument("cannot share state: the owner's program has no DEVICE_STATE region");
   const std::vector<const TensorInfo*> a = StateLayout(mine), b = StateLayout(theirs);
   for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
     if (i >= a.size() || i >= b.size())
@@ -58,41 +57,108 @@ Status CheckSameState(const Program& mine, const Program& theirs) {
   return Status::Ok();
 }
 
+std::string RegionLabel(const Program& p, int r) {
+  const RegionInfo& region = p.regions()[r];
+  return "region " + std::to_string(r) + " '" + region.name + "' (" + RegionKindName(region.kind) + ", " +
+         std::to_string(region.size_bytes) + " bytes)";
+}
+
+// Region `r` of `mine` stands in for the owner's region `shares`: the same kind and size, the owner's
+// holds only constants, and each of ours is the owner's tensor at its offset, with the same bytes.
+Status CheckSharedConstants(const Program& mine, int r, const Program& theirs) {
+  const RegionInfo& here = mine.regions()[r];
+  const int o = here.shares;
+  const std::string what = "cannot share " + RegionLabel(mine, r) + " with the owner";
+  if (o >= static_cast<int>(theirs.regions().size()))
+    return Status::InvalidArgument(what + ": it is laid out like the owner's region " + std::to_string(o) +
+                                   ", but the owner's program has " + std::to_string(theirs.regions().size()) +
+                                   " regions");
+  const RegionInfo& there = theirs.regions()[o];
+  if (here.kind != there.kind || here.size_bytes != there.size_bytes)
+    return Status::InvalidArgument(what + ": the owner's is " + RegionLabel(theirs, o));
+  std::map<uint64_t, const TensorInfo*> owner_at;
+  for (const TensorInfo& t : theirs.tensors()) {
+    if (t.region != o) continue;
+    if (!t.constant)
+      return Status::InvalidArgument(what + ": the owner's " + RegionLabel(theirs, o) + " holds '" + t.name +
+                                     "', which is not a constant");
+    owner_at.emplace(t.offset, &t);
+  }
+  for (const TensorInfo& t : mine.tensors()) {
+    if (t.region != r) continue;
+    const auto it = owner_at.find(t.offset);
+    if (it == owner_at.end())
+      return Status::InvalidArgument(what + ": " + Describe(t) + " here, but no tensor starts there in the owner's " +
+                                     RegionLabel(theirs, o));
+    const TensorInfo& u = *it->second;
+    if (t.name != u.name || t.shape != u.shape || t.dtype != u.dtype || t.layout != u.layout)
+      return Status::InvalidArgument(what + ": " + Describe(t) + " here but " + Describe(u) + " in the owner's program");
+    const uint8_t *a = nullptr, *b = nullptr;
+    KILN_RETURN_IF_ERROR(mine.InitialData(t, &a));
+    KILN_RETURN_IF_ERROR(theirs.InitialData(u, &b));
+    const auto diff = std::mismatch(a, a + t.size_bytes, b).first - a;
+    if (diff < static_cast<int64_t>(t.size_bytes))
+      return Status::InvalidArgument(what + ": the bytes of '" + t.name + "' differ from the owner's (first at byte " +
+                                     std::to_string(diff) + " of " + std::to_string(t.size_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+// Device regions that take DRAM (what Program::device_dram_bytes counts).
+bool TakesDram(RegionKind kind) { return kind == RegionKind::kDeviceDram || kind == RegionKind::kDeviceState; }
+
 }  // namespace
 
 Status Executor::Create(const Program& program, Device* device, std::unique_ptr<Executor>* out) {
-  return CreateImpl(program, device, nullptr, out);
+  return CreateImpl(program, device, nullptr, std::vector<int>(program.regions().size(), -1), out);
 }
 
-Status Executor::CreateSharingState(const Program& program, Device* device, const Executor& owner,
-                                    std::unique_ptr<Executor>* out) {
-  if (device != owner.device_) return Status::InvalidArgument("cannot share state: the owner runs on another device");
-  KILN_RETURN_IF_ERROR(CheckSameState(program, *owner.program_));
-  return CreateImpl(program, device, &owner, out);
+Status Executor::CreateSharing(const Program& program, Device* device, const Executor& owner,
+                               std::unique_ptr<Executor>* out) {
+  if (device != owner.device_)
+    return Status::InvalidArgument("cannot share the owner's regions: the owner runs on another device");
+  const Program& theirs = *owner.program_;
+  std::vector<int> owner_region(program.regions().size(), -1);
+  bool shares = false;
+  if (const int r = StateRegion(program); r >= 0) {
+    KILN_RETURN_IF_ERROR(CheckSameState(program, theirs));
+    owner_region[r] = StateRegion(theirs);
+    shares = true;
+  }
+  for (size_t r = 0; r < program.regions().size(); ++r) {
+    if (program.regions()[r].shares < 0) continue;
+    KILN_RETURN_IF_ERROR(CheckSharedConstants(program, static_cast<int>(r), theirs));
+    owner_region[r] = program.regions()[r].shares;
+    shares = true;
+  }
+  if (!shares)
+    return Status::InvalidArgument(
+        "nothing to share with the owner: this program has no DEVICE_STATE region and no region laid out like one "
+        "of the owner's (compile it with share_from the owner's program)");
+  return CreateImpl(program, device, &owner, owner_region, out);
 }
 
 Status Executor::CreateImpl(const Program& program, Device* device, const Executor* owner,
-                            std::unique_ptr<Executor>* out) {
+                            const std::vector<int>& owner_region, std::unique_ptr<Executor>* out) {
   if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
-  const int shared = owner ? StateRegion(program) : -1;  // the region `owner` already holds
   for (size_t r = 0; r < regions.size(); ++r)
     if (regions[r].kind == RegionKind::kDeviceSram)
       return Status::Unsupported("region " + std::to_string(r) + " '" + regions[r].name + "' is " +
                                  RegionKindName(regions[r].kind) +
                                  "; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
   const int64_t free_bytes = device->free_bytes();
-  const uint64_t needed = program.device_dram_bytes() - (shared >= 0 ? regions[shared].size_bytes : 0);
-  if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
-    std::string parts;
-    for (size_t r = 0; r < regions.size(); ++r)
-      if ((regions[r].kind == RegionKind::kDeviceDram || regions[r].kind == RegionKind::kDeviceState) &&
-          static_cast<int>(r) != shared)
-        parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
-    return Status::OutOfMemory("device memory too small: the program needs " +
-                               std::to_string(needed) + " bytes of device DRAM (" + parts +
-                               "), the device has " + std::to_string(free_bytes) + " free");
+  uint64_t needed = program.device_dram_bytes();
+  std::string parts;
+  for (size_t r = 0; r < regions.size(); ++r) {
+    if (!TakesDram(regions[r].kind)) continue;
+    if (owner_region[r] >= 0) needed -= regions[r].size_bytes;  // the owner's
+    else parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
   }
+  if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0)))
+    return Status::OutOfMemory("device memory too small: the program needs " + std::to_string(needed) +
+                               " bytes of device DRAM (" + parts + "), the device has " + std::to_string(free_bytes) +
+                               " free");
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
   exec->region_addr_.assign(regions.size(), 0);
   exec->owns_region_.assign(regions.size(), true);
@@ -110,8 +176,8 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
       }
       continue;
     }
-    if (static_cast<int>(r) == shared) {
-      exec->region_addr_[r] = owner->region_addr_[StateRegion(*owner->program_)];
+    if (owner_region[r] >= 0) {
+      exec->region_addr_[r] = owner->region_addr_[owner_region[r]];
       exec->owns_region_[r] = false;
       continue;
     }
@@ -121,7 +187,7 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
   // Constants and initial state go from the loader's memory (a file mapping) straight to the device
   // (or, for weights the compiler streams from host memory, into this executor's host region).
   for (const ConstantUpload& u : program.constant_uploads()) {
-    if (u.region == shared) continue;  // the owner's state, as it is now
+    if (owner_region[u.region] >= 0) continue;  // the owner's weights, or its state as it is now
     if (regions[u.region].kind == RegionKind::kHostScratch) {
       std::memcpy(exec->scratch_[u.region].data() + u.offset, u.data, u.size);
       continue;

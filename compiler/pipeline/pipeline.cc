@@ -176,6 +176,17 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       if (!s.program) return Missing("evict", IrKind::kProgram);
                       return FitDeviceMemory(*s.program, chip, &s.eviction);
                     }});
+  if (options.share_from)
+    passes.push_back({"share-constants", "places the constants an owner program holds too at the owner's offsets",
+                      "Each constant with the same name, dtype, shape, layout and stored bytes as one of the owner's "
+                      "(CompileOptions::share_from) moves to a region laid out like the owner's region (created as "
+                      "'<owner region> (shared)', MemoryRegion::shares), at the owner's offset; the others stay "
+                      "private. E.g. %w in constants@0 becomes %w in 'constants (shared)'@4096 (shares owner region 1).",
+                      IrKind::kProgram, IrKind::kProgram, [owner = options.share_from](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("share-constants", IrKind::kProgram);
+                        s.sharing.emplace();
+                        return ShareConstants(*s.program, *owner, &*s.sharing);
+                      }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
@@ -320,6 +331,7 @@ CompileSummary CompileState::Summary() const {
   sum.activation_bytes_without_reuse = memory.sum_of_activation_bytes;
   sum.eviction = eviction.ToString();
   if (op_order) sum.op_order = op_order->ToString();
+  if (sharing) sum.sharing = sharing->ToString();
   return sum;
 }
 
@@ -337,6 +349,7 @@ std::string CompileSummary::ToString() const {
      << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
   if (!op_order.empty()) os << "op order:          " << op_order << "\n";
   if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
+  if (!sharing.empty()) os << "shared:            " << sharing << "\n";
   return os.str();
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/passes/share_constants.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/dtype.h"
 #include "target/chip_config.h"
@@ -55,6 +57,11 @@ struct CompileOptions {
   // When set, serialize streams the .kiln file here, one constant at a time, so the weights are never
   // held twice; when empty, the bytes go to CompileState::kiln (tests, in-process use).
   std::string output_path;
+  // When set, the program is compiled beside this owner program (its constant regions; see
+  // compiler/passes/share_constants.h): a share-constants pass before plan-memory places the
+  // constants identical to the owner's in regions laid out like the owner's, so an executor created
+  // beside the owner's (runtime::Executor::CreateSharing) uses the owner's copy on the device.
+  std::shared_ptr<const OwnerConstants> share_from;
 };
 
 struct CompileSummary {
@@ -70,6 +77,7 @@ struct CompileSummary {
   uint64_t constant_bytes = 0;
   uint64_t peak_device_bytes = 0;
   uint64_t activation_bytes_without_reuse = 0;
+  std::string sharing;   // what share-constants did; empty when the program was compiled alone
   std::string eviction;  // what the evict pass did; empty when the program fit
   std::string op_order;  // what the order-ops pass found; empty when it did not run
 
@@ -101,6 +109,7 @@ struct CompileState {
   std::optional<OpOrderStats> op_order;
   MemoryStats memory;
   EvictionStats eviction;
+  std::optional<SharingStats> sharing;
   std::vector<PassTiming> timings;  // one per pass run, in order
   std::string last_pass;            // "" before any pass ran
 
@@ -118,7 +127,8 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
-// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
+// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, share-constants (with share_from),
+// plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
