@@ -6,8 +6,9 @@
 Two programs over one KV cache (docs/GENERATION.md). The decode step takes one token id [1, 1] and its
 position [1], writes the token's keys and values into the cache (module buffers, which Kiln keeps as
 device state between runs), attends over the cache and returns the argmax token id, so only token ids
-cross the host link. The prefill is the same module over the P prompt tokens, compiled onto the step's
-device and sharing its state; with --no-prefill the prompt goes through the step one token at a time.
+cross the host link. The prefill is the same module over the P prompt tokens, compiled beside the step
+onto its device, sharing its state and its weights (one device copy); with --no-prefill the prompt goes
+through the step one token at a time.
 The tokens are compared with transformers' own `model.generate(..., do_sample=False)` on the same
 weights.
 """
@@ -202,22 +203,31 @@ def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = 
     gen = torch.Generator().manual_seed(seed)
     prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=gen)
     max_len = prompt_len + new_tokens
+    # One archive at a time: each holds a copy of the weights.
     t0 = time.perf_counter()
-    pt2 = [export_step(model, max_len)] + ([export_step(model, max_len, prompt_len)] if prefill else [])
+    graph = kiln_ext.compile(export_step(model, max_len), name=f"{name}_step", chip=chip)
+    step_bytes = graph.load_stats["device_bytes_in_use"]
+    first = None
+    if prefill:
+        first = kiln_ext.compile(export_step(model, max_len, prompt_len), name=f"{name}_prefill", share_from=graph)
     t1 = time.perf_counter()
-    graph = kiln_ext.compile(pt2[0], name=f"{name}_step", chip=chip)
-    first = kiln_ext.compile(pt2[1], name=f"{name}_prefill", state_from=graph) if prefill else None
-    del pt2  # the archives hold a copy of the weights each
-    t2 = time.perf_counter()
-    log(f"{name}: exported in {t1 - t0:.1f} s, compiled in {t2 - t1:.1f} s "
-        f"(step {graph.summary['device_ops']} device ops"
+    both_bytes = (first or graph).load_stats["device_bytes_in_use"]
+    log(f"{name}: exported and compiled in {t1 - t0:.1f} s (step {graph.summary['device_ops']} device ops"
         + (f", prefill {first.summary['device_ops']}" if prefill else "") + f", cache length {max_len})")
+    log(f"device memory: step {step_bytes / 2**20:.1f} MiB (weights {graph.summary['constant_bytes'] / 2**20:.1f} MiB"
+        f" with the cache, arena {graph.summary['arena_bytes'] / 2**20:.1f} MiB)"
+        + (f"; with the prefill {both_bytes / 2**20:.1f} MiB (its arena {first.summary['arena_bytes'] / 2**20:.1f} MiB;"
+           f" {first.summary['sharing']}; its load uploaded"
+           f" {first.load_stats['host_to_device_bytes'] / 2**20:.1f} MiB)" if prefill else ""))
     ref = reference_tokens(model, prompt, new_tokens)
     out = generate(graph, prompt[0].tolist(), new_tokens, first)
     return {"model": name, "prompt": prompt[0].tolist(), "kiln": out.tokens, "torch": ref,
             "match": out.tokens == ref, "ttft_ms": out.ttft_us / 1e3, "tokens_per_s": out.tokens_per_s,
             "step_ms": out.decode_us / max(len(out.tokens) - 1, 1) / 1e3, "wall_s": out.wall_s,
-            "load_us": graph.load_stats["latency_us"]}
+            "load_us": graph.load_stats["latency_us"], "step_device_bytes": step_bytes,
+            "device_bytes": both_bytes, "step_summary": graph.summary,
+            "prefill_summary": first.summary if prefill else None,
+            "prefill_load": first.load_stats if prefill else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"TTFT (sim):  {r['ttft_ms']:.3f} ms ({how})")
     print(f"decode (sim): {r['tokens_per_s']:.1f} tokens/s ({r['step_ms']:.3f} ms per token)")
     print(f"host wall:   {r['wall_s']:.2f} s for the generation loop")
+    print(f"device:      {r['device_bytes'] / 2**20:.1f} MiB in use"
+          + ("" if args.no_prefill else f" by both programs (the step alone {r['step_device_bytes'] / 2**20:.1f} MiB)"))
     return 0 if r["match"] else 1
 
 

@@ -1,6 +1,8 @@
 #include "compiler/passes/share_constants.h"
 
 #include <cstring>
+#include <optional>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -14,10 +16,14 @@ std::string SharingStats::ToString() const {
 }
 
 absl::Status ShareConstants(ScheduledProgram& program, const OwnerConstants& owner, SharingStats* stats) {
-  std::unordered_map<std::string, std::pair<int, int>> by_name;  // -> (owner region, constant)
+  // Names need not be unique (lowering names scalars by value): each name maps to every owner constant
+  // that has it, and each owner constant is claimed by one tensor at most (a region's tensors do not overlap).
+  std::unordered_map<std::string, std::vector<std::pair<int, int>>> by_name;  // -> (owner region, constant)
   for (int r = 0; r < static_cast<int>(owner.regions.size()); ++r)
     for (int c = 0; c < static_cast<int>(owner.regions[r].constants.size()); ++c)
-      by_name.emplace(owner.regions[r].constants[c].name, std::pair{r, c});
+      by_name[owner.regions[r].constants[c].name].push_back({r, c});
+  std::set<std::pair<int, int>> claimed;
+  const std::vector<std::pair<int, int>> kNone;
   std::vector<int> mirror(owner.regions.size(), -1);  // our region laid out like owner.regions[i]
   SharingStats s;
   std::vector<uint8_t> bytes;
@@ -29,31 +35,36 @@ absl::Status ShareConstants(ScheduledProgram& program, const OwnerConstants& own
                                region.kind != target::RegionKind::kDeviceSram))
       continue;
     const auto it = by_name.find(t.name);
-    bool same = false;
-    if (it != by_name.end()) {
-      const OwnerRegion& o = owner.regions[it->second.first];
-      const OwnerConstant& c = o.constants[it->second.second];
-      if (o.kind == region.kind && c.dtype == t.dtype && c.shape == t.shape && c.layout == t.layout &&
-          c.size_bytes == t.size_bytes()) {
-        t.StoredData(&bytes);
-        same = std::memcmp(bytes.data(), c.data, bytes.size()) == 0;
-      }
-      if (same) {
-        if (c.offset > o.size_bytes || c.size_bytes > o.size_bytes - c.offset)
-          return absl::InvalidArgumentError(absl::StrCat("share-constants: the owner's constant '", c.name, "' at ",
-                                                         c.offset, " lies outside its region '", o.name, "' of ",
-                                                         o.size_bytes, " bytes"));
-        int& m = mirror[it->second.first];
-        if (m < 0) {
-          program.regions.push_back({absl::StrCat(o.name, " (shared)"), o.kind, o.size_bytes, o.index});
-          m = static_cast<int>(program.regions.size()) - 1;
-        }
-        t.region = m;
-        t.offset = c.offset;
-      }
+    std::optional<std::pair<int, int>> match;
+    bytes.clear();
+    for (const std::pair<int, int>& candidate : it == by_name.end() ? kNone : it->second) {
+      const OwnerRegion& o = owner.regions[candidate.first];
+      const OwnerConstant& c = o.constants[candidate.second];
+      if (claimed.contains(candidate) || o.kind != region.kind || c.dtype != t.dtype || c.shape != t.shape ||
+          c.layout != t.layout || c.size_bytes != t.size_bytes())
+        continue;
+      if (bytes.empty()) t.StoredData(&bytes);
+      if (std::memcmp(bytes.data(), c.data, bytes.size()) != 0) continue;
+      if (c.offset > o.size_bytes || c.size_bytes > o.size_bytes - c.offset)
+        return absl::InvalidArgumentError(absl::StrCat("share-constants: the owner's constant '", c.name, "' at ",
+                                                       c.offset, " lies outside its region '", o.name, "' of ",
+                                                       o.size_bytes, " bytes"));
+      match = candidate;
+      break;
     }
-    (same ? s.shared : s.private_) += 1;
-    (same ? s.shared_bytes : s.private_bytes) += t.size_bytes();
+    if (match) {
+      const OwnerRegion& o = owner.regions[match->first];
+      int& m = mirror[match->first];
+      if (m < 0) {
+        program.regions.push_back({absl::StrCat(o.name, " (shared)"), o.kind, o.size_bytes, o.index});
+        m = static_cast<int>(program.regions.size()) - 1;
+      }
+      t.region = m;
+      t.offset = o.constants[match->second].offset;
+      claimed.insert(*match);
+    }
+    (match ? s.shared : s.private_) += 1;
+    (match ? s.shared_bytes : s.private_bytes) += t.size_bytes();
   }
   if (stats) *stats = s;
   return absl::OkStatus();
