@@ -16,7 +16,9 @@ weights.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from torch_frontend import models
-from torch_frontend.export import export_pt2_bytes
+from torch_frontend.export import pt2_bytes, to_core_aten
 
 
 class Gpt2DecodeStep(nn.Module):
@@ -136,13 +138,18 @@ def build(name: str, seed: int = 0) -> nn.Module:
     return model.eval().requires_grad_(False)
 
 
-def export_step(model: nn.Module, max_len: int, tokens: int = 1) -> bytes:
-    """The program over `tokens` new tokens (1: the decode step; P: the prompt's prefill) as .pt2 bytes
-    (core ATen), its caches zero. Both mutate the same buffers, so they can share one cache."""
+def export_step(model: nn.Module, max_len: int, tokens: int = 1, path: str | None = None) -> bytes | str:
+    """The program over `tokens` new tokens (1: the decode step; P: the prompt's prefill) in core ATen,
+    its caches zero, as .pt2 bytes, or saved at `path` (returned; kiln_ext.compile maps a path rather
+    than holding another copy of the weights). Both mutate the same buffers, so they can share one cache."""
     step = STEP_MODULES[type(model).__name__](model, max_len).eval()
     example = (torch.zeros(1, tokens, dtype=torch.long), torch.arange(tokens))
     with torch.no_grad():
-        return export_pt2_bytes(step, example)
+        ep = to_core_aten(torch.export.export(step, example))
+    if path is None:
+        return pt2_bytes(ep)
+    torch.export.save(ep, path)
+    return path
 
 
 def reference_tokens(model: nn.Module, prompt: Tensor, new_tokens: int) -> list[int]:
@@ -203,13 +210,20 @@ def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = 
     gen = torch.Generator().manual_seed(seed)
     prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=gen)
     max_len = prompt_len + new_tokens
-    # One archive at a time: each holds a copy of the weights.
+    # One archive at a time, and archives and programs in files the compiler and runtime map: each
+    # holds a copy of the weights, which costs page cache rather than this process's memory. A mapped
+    # program stays readable after its file is removed.
     t0 = time.perf_counter()
-    graph = kiln_ext.compile(export_step(model, max_len), name=f"{name}_step", chip=chip)
-    step_bytes = graph.load_stats["device_bytes_in_use"]
-    first = None
-    if prefill:
-        first = kiln_ext.compile(export_step(model, max_len, prompt_len), name=f"{name}_prefill", share_from=graph)
+    with tempfile.TemporaryDirectory(prefix="kiln_generate_") as tmp:
+        def compile_step(tokens: int, label: str, **kw):
+            pt2 = export_step(model, max_len, tokens, path=os.path.join(tmp, f"{label}.pt2"))
+            graph = kiln_ext.compile(pt2, name=f"{name}_{label}", kiln_path=os.path.join(tmp, f"{label}.kiln"), **kw)
+            os.remove(pt2)
+            return graph
+
+        graph = compile_step(1, "step", chip=chip)
+        step_bytes = graph.load_stats["device_bytes_in_use"]
+        first = compile_step(prompt_len, "prefill", share_from=graph) if prefill else None
     t1 = time.perf_counter()
     both_bytes = (first or graph).load_stats["device_bytes_in_use"]
     log(f"{name}: exported and compiled in {t1 - t0:.1f} s (step {graph.summary['device_ops']} device ops"
