@@ -15,6 +15,31 @@ std::string SharingStats::ToString() const {
                       private_bytes, " B) private");
 }
 
+OwnerConstants ConstantsOfPlannedProgram(const ScheduledProgram& owner, std::vector<std::vector<uint8_t>>* stored) {
+  OwnerConstants out;
+  std::vector<int> slot(owner.regions.size(), -1);
+  for (size_t r = 0; r < owner.regions.size(); ++r) {
+    const MemoryRegion& region = owner.regions[r];
+    if (region.kind != target::RegionKind::kDeviceDram && region.kind != target::RegionKind::kDeviceSram) continue;
+    slot[r] = static_cast<int>(out.regions.size());
+    out.regions.push_back({static_cast<int>(r), region.name, region.kind, region.size_bytes, {}});
+  }
+  for (const ProgramTensor& t : owner.tensors)
+    if (!t.in_caller_buffer() && slot[t.region] >= 0 && !t.is_constant) slot[t.region] = -1;  // not constants only
+  size_t n = 0;
+  for (const ProgramTensor& t : owner.tensors) n += t.is_constant ? 1 : 0;
+  stored->clear();
+  stored->reserve(n);  // the constants point into it
+  for (const ProgramTensor& t : owner.tensors) {
+    if (!t.is_constant || slot[t.region] < 0) continue;
+    t.StoredData(&stored->emplace_back());
+    out.regions[slot[t.region]].constants.push_back(
+        {t.name, t.shape, t.dtype, t.layout, t.offset, stored->back().data(), t.size_bytes()});
+  }
+  std::erase_if(out.regions, [&](const OwnerRegion& r) { return r.constants.empty() || slot[r.index] < 0; });
+  return out;
+}
+
 absl::Status ShareConstants(ScheduledProgram& program, const OwnerConstants& owner, SharingStats* stats) {
   // Names need not be unique (lowering names scalars by value): each name maps to every owner constant
   // that has it, and each owner constant is claimed by one tensor at most (a region's tensors do not overlap).

@@ -45,6 +45,10 @@ struct SharingStats {
   std::string ToString() const;
 };
 
+// The constant regions of `owner`, a memory-planned program compiled in this process (the runtime's
+// reader gives those of a .kiln: compiler/compiler.h OwnerConstantsOf); `stored` keeps their bytes.
+OwnerConstants ConstantsOfPlannedProgram(const ScheduledProgram& owner, std::vector<std::vector<uint8_t>>* stored);
+
 // Moves each constant in a device region that matches one of `owner`'s into a region laid out like
 // the owner's (created on first use, named after it, its size the owner's); memory planning keeps
 // those offsets. Runs after placement and layout selection, before planning.
