@@ -111,6 +111,35 @@ class BloomDecodeStep(nn.Module):
         return self.model.lm_head(t.ln_f(h[:, -1:])).argmax(-1)
 
 
+class FalconDecodeStep(nn.Module):
+    """Falcon over n new tokens and a static KV cache (as BloomDecodeStep): the model's own blocks
+    (multi-query attention, parallel attention and MLP) given a _SlotCache, its own rotary embedding at
+    the tokens' positions, and a boolean mask hiding the slots after each token's position. The cache
+    holds the key/value heads (one for multi-query) after the rotary embedding, as transformers' does."""
+
+    def __init__(self, model: nn.Module, max_len: int) -> None:
+        super().__init__()
+        self.model = model
+        config = model.config
+        attention = model.transformer.h[0].self_attention
+        kv_heads = attention.num_heads if config.new_decoder_architecture else attention.num_kv_heads
+        for i in range(config.num_hidden_layers):
+            self.register_buffer(f"key_cache_{i}", torch.zeros(1, kv_heads, max_len, attention.head_dim))
+            self.register_buffer(f"value_cache_{i}", torch.zeros(1, kv_heads, max_len, attention.head_dim))
+        self.register_buffer("slots", torch.arange(max_len), persistent=False)
+
+    def forward(self, ids: Tensor, pos: Tensor) -> Tensor:
+        t = self.model.transformer
+        h = t.word_embeddings(ids)
+        visible = (self.slots[None, :] <= pos[:, None])[None, None]  # [1, 1, n, max_len]
+        rotary = t.rotary_emb(h, position_ids=pos[None])
+        cache = _SlotCache(self, pos)
+        for block in t.h:
+            h = block(h, alibi=None, attention_mask=visible, position_ids=pos[None], layer_past=cache,
+                      position_embeddings=rotary)[0]
+        return self.model.lm_head(t.ln_f(h[:, -1:])).argmax(-1)
+
+
 # Generation configurations: name -> (transformers model class, config). The small one is CI's; its
 # initialiser range is wide enough that a random model's greedy tokens vary (at GPT-2's 0.02 a tiny
 # model repeats one token), so the comparison with PyTorch has something to compare.
@@ -124,8 +153,15 @@ CONFIGS = {
                     dict(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4, bos_token_id=1, eos_token_id=2,
                          pad_token_id=3, initializer_range=0.2)),
     "bloom_560m": ("BloomForCausalLM", "BloomConfig", models.BLOOM_560M_CONFIG),
+    "falcon_small": ("FalconForCausalLM", "FalconConfig",
+                     dict(models.FALCON_7B_CONFIG, vocab_size=1000, hidden_size=64, num_hidden_layers=2,
+                          num_attention_heads=4, initializer_range=0.2)),
+    # The zoo's falcon: falcon-7b at full width with 2 of its 32 layers (models.FALCON_LAYERS).
+    "falcon": ("FalconForCausalLM", "FalconConfig",
+               dict(models.FALCON_7B_CONFIG, num_hidden_layers=models.FALCON_LAYERS)),
 }
-STEP_MODULES = {"GPT2LMHeadModel": Gpt2DecodeStep, "BloomForCausalLM": BloomDecodeStep}
+STEP_MODULES = {"GPT2LMHeadModel": Gpt2DecodeStep, "BloomForCausalLM": BloomDecodeStep,
+                "FalconForCausalLM": FalconDecodeStep}
 
 
 def build(name: str, seed: int = 0) -> nn.Module:
@@ -232,7 +268,8 @@ def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = 
         f" with the cache, arena {graph.summary['arena_bytes'] / 2**20:.1f} MiB)"
         + (f"; with the prefill {both_bytes / 2**20:.1f} MiB (its arena {first.summary['arena_bytes'] / 2**20:.1f} MiB;"
            f" {first.summary['sharing']}; its load uploaded"
-           f" {first.load_stats['host_to_device_bytes'] / 2**20:.1f} MiB)" if prefill else ""))
+           f" {first.load_stats['host_to_device_bytes'] / 2**20:.1f} MiB; loaded alone it would take"
+           f" {first.summary['peak_device_bytes'] / 2**20:.1f} MiB)" if prefill else ""))
     ref = reference_tokens(model, prompt, new_tokens)
     out = generate(graph, prompt[0].tolist(), new_tokens, first)
     return {"model": name, "prompt": prompt[0].tolist(), "kiln": out.tokens, "torch": ref,

@@ -1,5 +1,5 @@
 """Greedy generation on the simulated chip with the KV cache kept on the device (torch_frontend/generate.py):
-small GPT-2 and Bloom configurations give transformers' own greedy tokens, with a prefill program that
+small GPT-2, Bloom and Falcon configurations give transformers' own greedy tokens, with a prefill program that
 shares the decode step's cache and weights on the device and with the prompt fed through the step token
 by token."""
 
@@ -42,6 +42,9 @@ class GenerateTest(unittest.TestCase):
 
     def test_bloom_small_matches_transformers_generate(self):
         self.check("bloom_small")
+
+    def test_falcon_small_matches_transformers_generate(self):
+        self.check("falcon_small")
 
     def test_cache_stays_on_the_device_between_runs_until_reset(self):
         # The same calls on the eager step module and on the compiled program, whose cache lives on
