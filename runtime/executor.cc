@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <new>
 
 namespace kiln::runtime {
@@ -23,11 +22,11 @@ int StateRegion(const Program& program) {
   return -1;
 }
 
-// State tensors by offset: what two programs must agree on to share their state.
-std::vector<const TensorInfo*> StateLayout(const Program& program) {
+// Region r's tensors by offset: what two programs must agree on to share the region.
+std::vector<const TensorInfo*> Layout(const Program& program, int r) {
   std::vector<const TensorInfo*> out;
   for (const TensorInfo& t : program.tensors())
-    if (t.state) out.push_back(&t);
+    if (t.region == r) out.push_back(&t);
   std::sort(out.begin(), out.end(), [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
   return out;
 }
@@ -40,7 +39,7 @@ std::string Describe(const TensorInfo& t) {
 Status CheckSameState(const Program& mine, const Program& theirs) {
   const int r = StateRegion(mine), o = StateRegion(theirs);
   if (o < 0) return Status::InvalidArgument("cannot share state: the owner's program has no DEVICE_STATE region");
-  const std::vector<const TensorInfo*> a = StateLayout(mine), b = StateLayout(theirs);
+  const std::vector<const TensorInfo*> a = Layout(mine, r), b = Layout(theirs, o);
   for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
     if (i >= a.size() || i >= b.size())
       return Status::InvalidArgument("cannot share state: this program has " + std::to_string(a.size()) +
@@ -76,21 +75,19 @@ Status CheckSharedConstants(const Program& mine, int r, const Program& theirs) {
   const RegionInfo& there = theirs.regions()[o];
   if (here.kind != there.kind || here.size_bytes != there.size_bytes)
     return Status::InvalidArgument(what + ": the owner's is " + RegionLabel(theirs, o));
-  std::map<uint64_t, const TensorInfo*> owner_at;
-  for (const TensorInfo& t : theirs.tensors()) {
-    if (t.region != o) continue;
-    if (!t.constant)
-      return Status::InvalidArgument(what + ": the owner's " + RegionLabel(theirs, o) + " holds '" + t.name +
+  const std::vector<const TensorInfo*> owners = Layout(theirs, o);
+  for (const TensorInfo* t : owners)
+    if (!t->constant)
+      return Status::InvalidArgument(what + ": the owner's " + RegionLabel(theirs, o) + " holds '" + t->name +
                                      "', which is not a constant");
-    owner_at.emplace(t.offset, &t);
-  }
-  for (const TensorInfo& t : mine.tensors()) {
-    if (t.region != r) continue;
-    const auto it = owner_at.find(t.offset);
-    if (it == owner_at.end())
+  auto next = owners.begin();  // both by offset: a merge
+  for (const TensorInfo* mine_t : Layout(mine, r)) {
+    const TensorInfo& t = *mine_t;
+    while (next != owners.end() && (*next)->offset < t.offset) ++next;
+    if (next == owners.end() || (*next)->offset != t.offset)
       return Status::InvalidArgument(what + ": " + Describe(t) + " here, but no tensor starts there in the owner's " +
                                      RegionLabel(theirs, o));
-    const TensorInfo& u = *it->second;
+    const TensorInfo& u = **next;
     if (t.name != u.name || t.shape != u.shape || t.dtype != u.dtype || t.layout != u.layout)
       return Status::InvalidArgument(what + ": " + Describe(t) + " here but " + Describe(u) + " in the owner's program");
     const uint8_t *a = nullptr, *b = nullptr;
@@ -149,16 +146,17 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
                                  "; this runtime places only DEVICE_DRAM, DEVICE_STATE and HOST_SCRATCH regions");
   const int64_t free_bytes = device->free_bytes();
   uint64_t needed = program.device_dram_bytes();
-  std::string parts;
-  for (size_t r = 0; r < regions.size(); ++r) {
-    if (!TakesDram(regions[r].kind)) continue;
-    if (owner_region[r] >= 0) needed -= regions[r].size_bytes;  // the owner's
-    else parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
-  }
-  if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0)))
+  for (size_t r = 0; r < regions.size(); ++r)
+    if (TakesDram(regions[r].kind) && owner_region[r] >= 0) needed -= regions[r].size_bytes;  // the owner's
+  if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
+    std::string parts;
+    for (size_t r = 0; r < regions.size(); ++r)
+      if (TakesDram(regions[r].kind) && owner_region[r] < 0)
+        parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
     return Status::OutOfMemory("device memory too small: the program needs " + std::to_string(needed) +
                                " bytes of device DRAM (" + parts + "), the device has " + std::to_string(free_bytes) +
                                " free");
+  }
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
   exec->region_addr_.assign(regions.size(), 0);
   exec->owns_region_.assign(regions.size(), true);
