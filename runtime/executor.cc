@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <string_view>
 
 namespace kiln::runtime {
 
@@ -31,9 +32,17 @@ std::vector<const TensorInfo*> Layout(const Program& program, int r) {
   return out;
 }
 
+// Joins a message's parts in one out-of-line call: `+` chains are inlined at every error site, and
+// the runtime core's size is budgeted (runtime/BUILD.bazel).
+std::string Cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) out += p;
+  return out;
+}
+
 std::string Describe(const TensorInfo& t) {
-  return "'" + t.name + "' " + ops::DTypeName(t.dtype) + " " + ops::ShapeToString(t.shape) + " " +
-         (t.layout == ops::Layout::kTile ? "tile" : "row-major") + " at offset " + std::to_string(t.offset);
+  return Cat({"'", t.name, "' ", ops::DTypeName(t.dtype), " ", ops::ShapeToString(t.shape), " ",
+              t.layout == ops::Layout::kTile ? "tile" : "row-major", " at offset ", std::to_string(t.offset)});
 }
 
 Status CheckSameState(const Program& mine, const Program& theirs) {
@@ -42,24 +51,24 @@ Status CheckSameState(const Program& mine, const Program& theirs) {
   const std::vector<const TensorInfo*> a = Layout(mine, r), b = Layout(theirs, o);
   for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
     if (i >= a.size() || i >= b.size())
-      return Status::InvalidArgument("cannot share state: this program has " + std::to_string(a.size()) +
-                                     " state tensors, the owner's " + std::to_string(b.size()));
+      return Status::InvalidArgument(Cat({"cannot share state: this program has ", std::to_string(a.size()),
+                                          " state tensors, the owner's ", std::to_string(b.size())}));
     if (a[i]->name != b[i]->name || a[i]->shape != b[i]->shape || a[i]->dtype != b[i]->dtype ||
         a[i]->layout != b[i]->layout || a[i]->offset != b[i]->offset)
-      return Status::InvalidArgument("cannot share state: state tensor " + std::to_string(i) + " is " +
-                                     Describe(*a[i]) + " here but " + Describe(*b[i]) + " in the owner's program");
+      return Status::InvalidArgument(Cat({"cannot share state: state tensor ", std::to_string(i), " is ",
+                                          Describe(*a[i]), " here but ", Describe(*b[i]), " in the owner's program"}));
   }
   if (mine.regions()[r].size_bytes != theirs.regions()[o].size_bytes)
-    return Status::InvalidArgument("cannot share state: the state region holds " +
-                                   std::to_string(mine.regions()[r].size_bytes) + " bytes here, " +
-                                   std::to_string(theirs.regions()[o].size_bytes) + " in the owner's program");
+    return Status::InvalidArgument(Cat({"cannot share state: the state region holds ",
+                                        std::to_string(mine.regions()[r].size_bytes), " bytes here, ",
+                                        std::to_string(theirs.regions()[o].size_bytes), " in the owner's program"}));
   return Status::Ok();
 }
 
 std::string RegionLabel(const Program& p, int r) {
   const RegionInfo& region = p.regions()[r];
-  return "region " + std::to_string(r) + " '" + region.name + "' (" + RegionKindName(region.kind) + ", " +
-         std::to_string(region.size_bytes) + " bytes)";
+  return Cat({"region ", std::to_string(r), " '", region.name, "' (", RegionKindName(region.kind), ", ",
+              std::to_string(region.size_bytes), " bytes)"});
 }
 
 // Region `r` of `mine` stands in for the owner's region `shares`: the same kind and size, the owner's
@@ -67,36 +76,35 @@ std::string RegionLabel(const Program& p, int r) {
 Status CheckSharedConstants(const Program& mine, int r, const Program& theirs) {
   const RegionInfo& here = mine.regions()[r];
   const int o = here.shares;
-  const std::string what = "cannot share " + RegionLabel(mine, r) + " with the owner";
+  const std::string what = Cat({"cannot share ", RegionLabel(mine, r), " with the owner: "});
+  auto fail = [&](std::initializer_list<std::string_view> parts) {
+    return Status::InvalidArgument(what + Cat(parts));
+  };
   if (o >= static_cast<int>(theirs.regions().size()))
-    return Status::InvalidArgument(what + ": it is laid out like the owner's region " + std::to_string(o) +
-                                   ", but the owner's program has " + std::to_string(theirs.regions().size()) +
-                                   " regions");
+    return fail({"it is laid out like the owner's region ", std::to_string(o), ", but the owner's program has ",
+                 std::to_string(theirs.regions().size()), " regions"});
   const RegionInfo& there = theirs.regions()[o];
   if (here.kind != there.kind || here.size_bytes != there.size_bytes)
-    return Status::InvalidArgument(what + ": the owner's is " + RegionLabel(theirs, o));
+    return fail({"the owner's is ", RegionLabel(theirs, o)});
   const std::vector<const TensorInfo*> owners = Layout(theirs, o);
   for (const TensorInfo* t : owners)
-    if (!t->constant)
-      return Status::InvalidArgument(what + ": the owner's " + RegionLabel(theirs, o) + " holds '" + t->name +
-                                     "', which is not a constant");
+    if (!t->constant) return fail({"the owner's ", RegionLabel(theirs, o), " holds '", t->name, "', which is not a constant"});
   auto next = owners.begin();  // both by offset: a merge
   for (const TensorInfo* mine_t : Layout(mine, r)) {
     const TensorInfo& t = *mine_t;
     while (next != owners.end() && (*next)->offset < t.offset) ++next;
     if (next == owners.end() || (*next)->offset != t.offset)
-      return Status::InvalidArgument(what + ": " + Describe(t) + " here, but no tensor starts there in the owner's " +
-                                     RegionLabel(theirs, o));
+      return fail({Describe(t), " here, but no tensor starts there in the owner's ", RegionLabel(theirs, o)});
     const TensorInfo& u = **next;
     if (t.name != u.name || t.shape != u.shape || t.dtype != u.dtype || t.layout != u.layout)
-      return Status::InvalidArgument(what + ": " + Describe(t) + " here but " + Describe(u) + " in the owner's program");
+      return fail({Describe(t), " here but ", Describe(u), " in the owner's program"});
     const uint8_t *a = nullptr, *b = nullptr;
     KILN_RETURN_IF_ERROR(mine.InitialData(t, &a));
     KILN_RETURN_IF_ERROR(theirs.InitialData(u, &b));
     const auto diff = std::mismatch(a, a + t.size_bytes, b).first - a;
     if (diff < static_cast<int64_t>(t.size_bytes))
-      return Status::InvalidArgument(what + ": the bytes of '" + t.name + "' differ from the owner's (first at byte " +
-                                     std::to_string(diff) + " of " + std::to_string(t.size_bytes) + ")");
+      return fail({"the bytes of '", t.name, "' differ from the owner's (first at byte ", std::to_string(diff), " of ",
+                   std::to_string(t.size_bytes), ")"});
   }
   return Status::Ok();
 }
