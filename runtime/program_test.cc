@@ -1270,6 +1270,20 @@ TEST(Sharing, RefusesAnOwnerWithOtherWeightsOrLayoutOrDevice) {
   ASSERT_TRUE(Executor::Create(*prefill, &device, &bad).ok());
 }
 
+TEST(Sharing, LoadErrorsNameTheRegionAndTensor) {
+  ScheduledProgram p = SmallProgram();
+  p.regions[compiler::kActivationRegion].shares = 1;
+  EXPECT_THAT(LoadError(p), HasSubstr(": region 0 'activations' shares an owner program's constants, but this "
+                                      "tensor is not a constant"));
+  p = SmallProgram();
+  p.regions[compiler::kConstantRegion].shares = -2;
+  EXPECT_THAT(LoadError(p), HasSubstr("region 1 'constants': shares region -2 (-1 or an index)"));
+  p = Compile(StateGraph());
+  p.regions[compiler::kStateRegion].shares = 0;
+  EXPECT_THAT(LoadError(p), HasSubstr("region 2 'state': a DEVICE_STATE region cannot share an owner's constants "
+                                      "(only device DRAM or SRAM regions hold them)"));
+}
+
 TEST(State, LoadErrorsNameTheStateTensor) {
   const ScheduledProgram good = Compile(StateGraph());
   const int cache = TensorNamed(good, "cache");
