@@ -206,6 +206,24 @@ TEST(FusionGolden, EfficientNetBlockFusesItsSiluAndItsGate) {
   EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/efficientnet-block.txt"));
 }
 
+// share-constants runs only beside an owner: the model compiled beside itself with another fc.bias
+// shares the folded weight and keeps its bias private.
+TEST(ShareGolden, SharesTheOwnersWeightsKeepsItsOwnBias) {
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> owner = RunPipeline(Model(), options, "plan-memory");
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  std::vector<std::vector<uint8_t>> stored;
+  options.share_from = std::make_shared<OwnerConstants>(ConstantsOfPlannedProgram(*owner->program, &stored));
+  AtenGraph model = Model();
+  std::vector<uint8_t> bias(8 * sizeof(float), 0);
+  model.weights["fc.bias"].bytes = WeightBytes(std::move(bias));
+  absl::StatusOr<CompileState> state = RunPipeline(model, options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().sharing + "\n",
+                            "compiler/passes/testdata/share-constants.txt"));
+}
+
 TEST(Golden, AMismatchFailsWithAUnifiedDiff) {
   if (std::getenv("KILN_UPDATE_GOLDENS")) GTEST_SKIP() << "update mode rewrites goldens instead of comparing";
   const AtenGraph model = Model();

@@ -25,6 +25,7 @@
 #include "compiler/passes/placement.h"
 #include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
+#include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
 #include "compiler/pipeline/pipeline.h"
 #include "compiler/program/printer.h"
@@ -771,6 +772,98 @@ DeviceGraph Chain(int length, ops::Shape shape) {
   g.inputs = {{"x", x}};
   g.outputs = {{"y", v}};
   return g;
+}
+
+// ---- share-constants ---------------------------------------------------------------------------
+
+// z = (x @ w + b) * scale + one: w [64, 64], b [64] (b_step * i), scale of `scale_shape`.
+DeviceGraph ScaledMatmul(int64_t rows, float b_step, ops::Shape scale_shape = {}) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {rows, 64});
+  std::vector<float> w(64 * 64), b(64);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.01f * static_cast<float>(i % 89);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = b_step * static_cast<float>(i);
+  const int wc = g.AddConstant("w", {64, 64}, w);
+  const int bc = g.AddConstant("b", {64}, b);
+  const int h = Node(g, "matmul", {x, wc, bc});
+  const int k = g.AddConstant("scale", scale_shape, std::vector<float>(ops::NumElements(scale_shape), 2.0f));
+  const int y = Node(g, "mul", {h, k});
+  const int one = g.AddConstant("one", {}, {1.0f});  // the owner has no 'one'
+  const int z = Node(g, "add", {y, one});
+  g.inputs = {{"x", x}};
+  g.outputs = {{"z", z}};
+  return g;
+}
+
+TEST(ShareConstants, IdenticalConstantsTakeTheOwnersOffsetsOthersStayPrivate) {
+  const ScheduledProgram owner = Pipeline(ScaledMatmul(1, 0.5f));
+  std::vector<std::vector<uint8_t>> keep;
+  auto constants = std::make_shared<OwnerConstants>(ConstantsOfPlannedProgram(owner, &keep));
+  // A constant the owner lacks: its 'one' is left out of what it offers.
+  std::erase_if(constants->regions[0].constants, [](const OwnerConstant& c) { return c.name == "one"; });
+
+  CompileOptions options;
+  options.verify_each = true;
+  options.share_from = constants;
+  // Four rows (a prefill), the same w, another b, a scale of another shape.
+  absl::StatusOr<CompileState> state = RunPipeline(ScaledMatmul(4, 0.25f, {1}), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  const ScheduledProgram& p = *state->program;
+  ASSERT_EQ(p.regions.size(), 3u);
+  const MemoryRegion& shared = p.regions[2];
+  EXPECT_EQ(shared.name, "constants (shared)");
+  EXPECT_EQ(shared.shares, kConstantRegion);
+  EXPECT_EQ(shared.size_bytes, owner.regions[kConstantRegion].size_bytes);
+  auto find = [](const ScheduledProgram& prog, const std::string& name) {
+    for (const ProgramTensor& t : prog.tensors)
+      if (t.name == name) return &t;
+    return static_cast<const ProgramTensor*>(nullptr);
+  };
+  const ProgramTensor* w = find(p, "w");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->region, 2);
+  EXPECT_EQ(w->offset, find(owner, "w")->offset);
+  EXPECT_NE(find(owner, "w")->offset, find(owner, "b")->offset);
+  for (const std::string name : {"b", "scale", "one"}) {  // other bytes, another shape, not the owner's
+    ASSERT_NE(find(p, name), nullptr) << name;
+    EXPECT_EQ(find(p, name)->region, kConstantRegion) << name;
+  }
+  // The private constants are packed from the start of the program's own region.
+  EXPECT_EQ(p.regions[kConstantRegion].size_bytes, AlignToDevice(find(p, "b")->size_bytes()) +
+                                                       AlignToDevice(find(p, "scale")->size_bytes()) +
+                                                       AlignToDevice(find(p, "one")->size_bytes()));
+  EXPECT_EQ(state->sharing->shared, 1);
+  EXPECT_EQ(state->sharing->private_, 3);
+  EXPECT_EQ(state->Summary().sharing, "1 constants (16384 B) in the owner's regions, 3 (" +
+                                          std::to_string(state->sharing->private_bytes) + " B) private");
+}
+
+TEST(ShareConstants, EachOwnerConstantIsClaimedOnceAndHostWeightsStay) {
+  // Two constants of one name and value (lowering names scalars by value) claim the owner's two.
+  ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0},
+               {"constants", target::RegionKind::kDeviceDram, 0},
+               {"streamed", target::RegionKind::kHostScratch, 0}};
+  for (int i = 0; i < 3; ++i) p.tensors.push_back({"two", {}, ops::DType::kF32, ops::Layout::kRowMajor, 1, 0, true, {2.0f}});
+  p.tensors.push_back({"two", {}, ops::DType::kF32, ops::Layout::kRowMajor, 2, 0, true, {2.0f}});
+  const float two = 2.0f;
+  OwnerConstants owner;
+  owner.regions.push_back({1, "weights", target::RegionKind::kDeviceDram, 256, {}});
+  for (uint64_t off : {0, 64})
+    owner.regions[0].constants.push_back({"two", {}, ops::DType::kF32, ops::Layout::kRowMajor, off,
+                                          reinterpret_cast<const uint8_t*>(&two), 4});
+  SharingStats stats;
+  ASSERT_TRUE(ShareConstants(p, owner, &stats).ok());
+  ASSERT_EQ(p.regions.size(), 4u);
+  EXPECT_EQ(p.regions[3].name, "weights (shared)");
+  EXPECT_EQ(p.regions[3].size_bytes, 256u);
+  EXPECT_EQ(p.tensors[0].region, 3);
+  EXPECT_EQ(p.tensors[0].offset, 0u);
+  EXPECT_EQ(p.tensors[1].region, 3);
+  EXPECT_EQ(p.tensors[1].offset, 64u);
+  EXPECT_EQ(p.tensors[2].region, 1) << "the owner has two, not three";
+  EXPECT_EQ(p.tensors[3].region, 2) << "weights streamed from host memory are the executor's own";
+  EXPECT_EQ(stats.ToString(), "2 constants (8 B) in the owner's regions, 1 (4 B) private");
 }
 
 TEST(MemoryPlanning, ChainReusesTheArena) {

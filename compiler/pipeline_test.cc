@@ -295,6 +295,15 @@ TEST(VerifyProgram, OperandReadBeforeWritten) {
             "is read before any instruction writes it");
 }
 
+TEST(VerifyProgram, ARegionSharingAnOwnersConstantsHoldsOnlyConstants) {
+  ScheduledProgram p = SmallProgram();
+  p.regions.push_back({"constants (shared)", target::RegionKind::kDeviceDram, 0, 1});
+  p.tensors[p.instructions[0].output].region = static_cast<int>(p.regions.size()) - 1;
+  EXPECT_THAT(Message(VerifyProgram(p)),
+              ::testing::HasSubstr("is not a constant but is in region 'constants (shared)', which shares an owner "
+                                   "program's constants"));
+}
+
 TEST(VerifyProgram, TensorsLiveInTheProgramsRegions) {
   ScheduledProgram p = SmallProgram();
   p.tensors[p.instructions[0].output].region = 7;

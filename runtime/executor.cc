@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <string_view>
 
 namespace kiln::runtime {
 
@@ -22,71 +23,142 @@ int StateRegion(const Program& program) {
   return -1;
 }
 
-// State tensors by offset: what two programs must agree on to share their state.
-std::vector<const TensorInfo*> StateLayout(const Program& program) {
+// Region r's tensors by offset: what two programs must agree on to share the region.
+std::vector<const TensorInfo*> Layout(const Program& program, int r) {
   std::vector<const TensorInfo*> out;
   for (const TensorInfo& t : program.tensors())
-    if (t.state) out.push_back(&t);
+    if (t.region == r) out.push_back(&t);
   std::sort(out.begin(), out.end(), [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
   return out;
 }
 
+// Joins a message's parts in one out-of-line call: `+` chains are inlined at every error site, and
+// the runtime core's size is budgeted (runtime/BUILD.bazel).
+std::string Cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) out += p;
+  return out;
+}
+
 std::string Describe(const TensorInfo& t) {
-  return "'" + t.name + "' " + ops::DTypeName(t.dtype) + " " + ops::ShapeToString(t.shape) + " " +
-         (t.layout == ops::Layout::kTile ? "tile" : "row-major") + " at offset " + std::to_string(t.offset);
+  return Cat({"'", t.name, "' ", ops::DTypeName(t.dtype), " ", ops::ShapeToString(t.shape), " ",
+              t.layout == ops::Layout::kTile ? "tile" : "row-major", " at offset ", std::to_string(t.offset)});
 }
 
 Status CheckSameState(const Program& mine, const Program& theirs) {
   const int r = StateRegion(mine), o = StateRegion(theirs);
-  if (r < 0 || o < 0)
-    return Status::InvalidArgument(std::string("cannot share state: ") +
-                                   (r < 0 ? "this program" : "the owner's program") + " has no DEVICE_STATE region");
-  const std::vector<const TensorInfo*> a = StateLayout(mine), b = StateLayout(theirs);
+  if (o < 0) return Status::InvalidArgument("cannot share state: the owner's program has no DEVICE_STATE region");
+  const std::vector<const TensorInfo*> a = Layout(mine, r), b = Layout(theirs, o);
   for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
     if (i >= a.size() || i >= b.size())
-      return Status::InvalidArgument("cannot share state: this program has " + std::to_string(a.size()) +
-                                     " state tensors, the owner's " + std::to_string(b.size()));
+      return Status::InvalidArgument(Cat({"cannot share state: this program has ", std::to_string(a.size()),
+                                          " state tensors, the owner's ", std::to_string(b.size())}));
     if (a[i]->name != b[i]->name || a[i]->shape != b[i]->shape || a[i]->dtype != b[i]->dtype ||
         a[i]->layout != b[i]->layout || a[i]->offset != b[i]->offset)
-      return Status::InvalidArgument("cannot share state: state tensor " + std::to_string(i) + " is " +
-                                     Describe(*a[i]) + " here but " + Describe(*b[i]) + " in the owner's program");
+      return Status::InvalidArgument(Cat({"cannot share state: state tensor ", std::to_string(i), " is ",
+                                          Describe(*a[i]), " here but ", Describe(*b[i]), " in the owner's program"}));
   }
   if (mine.regions()[r].size_bytes != theirs.regions()[o].size_bytes)
-    return Status::InvalidArgument("cannot share state: the state region holds " +
-                                   std::to_string(mine.regions()[r].size_bytes) + " bytes here, " +
-                                   std::to_string(theirs.regions()[o].size_bytes) + " in the owner's program");
+    return Status::InvalidArgument(Cat({"cannot share state: the state region holds ",
+                                        std::to_string(mine.regions()[r].size_bytes), " bytes here, ",
+                                        std::to_string(theirs.regions()[o].size_bytes), " in the owner's program"}));
   return Status::Ok();
 }
+
+std::string RegionLabel(const Program& p, int r) {
+  const RegionInfo& region = p.regions()[r];
+  return Cat({"region ", std::to_string(r), " '", region.name, "' (", RegionKindName(region.kind), ", ",
+              std::to_string(region.size_bytes), " bytes)"});
+}
+
+// Region `r` of `mine` stands in for the owner's region `shares`: the same kind and size, the owner's
+// holds only constants, and each of ours is the owner's tensor at its offset, with the same bytes.
+Status CheckSharedConstants(const Program& mine, int r, const Program& theirs) {
+  const RegionInfo& here = mine.regions()[r];
+  const int o = here.shares;
+  const std::string what = Cat({"cannot share ", RegionLabel(mine, r), " with the owner: "});
+  auto fail = [&](std::initializer_list<std::string_view> parts) {
+    return Status::InvalidArgument(what + Cat(parts));
+  };
+  if (o >= static_cast<int>(theirs.regions().size()))
+    return fail({"it is laid out like the owner's region ", std::to_string(o), ", but the owner's program has ",
+                 std::to_string(theirs.regions().size()), " regions"});
+  const RegionInfo& there = theirs.regions()[o];
+  if (here.kind != there.kind || here.size_bytes != there.size_bytes)
+    return fail({"the owner's is ", RegionLabel(theirs, o)});
+  const std::vector<const TensorInfo*> owners = Layout(theirs, o);
+  for (const TensorInfo* t : owners)
+    if (!t->constant) return fail({"the owner's ", RegionLabel(theirs, o), " holds '", t->name, "', which is not a constant"});
+  auto next = owners.begin();  // both by offset: a merge
+  for (const TensorInfo* mine_t : Layout(mine, r)) {
+    const TensorInfo& t = *mine_t;
+    while (next != owners.end() && (*next)->offset < t.offset) ++next;
+    if (next == owners.end() || (*next)->offset != t.offset)
+      return fail({Describe(t), " here, but no tensor starts there in the owner's ", RegionLabel(theirs, o)});
+    const TensorInfo& u = **next;
+    if (t.name != u.name || t.shape != u.shape || t.dtype != u.dtype || t.layout != u.layout)
+      return fail({Describe(t), " here but ", Describe(u), " in the owner's program"});
+    const uint8_t *a = nullptr, *b = nullptr;
+    KILN_RETURN_IF_ERROR(mine.InitialData(t, &a));
+    KILN_RETURN_IF_ERROR(theirs.InitialData(u, &b));
+    const auto diff = std::mismatch(a, a + t.size_bytes, b).first - a;
+    if (diff < static_cast<int64_t>(t.size_bytes))
+      return fail({"the bytes of '", t.name, "' differ from the owner's (first at byte ", std::to_string(diff), " of ",
+                   std::to_string(t.size_bytes), ")"});
+  }
+  return Status::Ok();
+}
+
+// Device regions that take DRAM (what Program::device_dram_bytes counts).
+bool TakesDram(RegionKind kind) { return kind == RegionKind::kDeviceDram || kind == RegionKind::kDeviceState; }
 
 }  // namespace
 
 Status Executor::Create(const Program& program, Device* device, std::unique_ptr<Executor>* out) {
-  return CreateImpl(program, device, nullptr, out);
+  return CreateImpl(program, device, nullptr, std::vector<int>(program.regions().size(), -1), out);
 }
 
-Status Executor::CreateSharingState(const Program& program, Device* device, const Executor& owner,
-                                    std::unique_ptr<Executor>* out) {
-  if (device != owner.device_) return Status::InvalidArgument("cannot share state: the owner runs on another device");
-  KILN_RETURN_IF_ERROR(CheckSameState(program, *owner.program_));
-  return CreateImpl(program, device, &owner, out);
+Status Executor::CreateSharing(const Program& program, Device* device, const Executor& owner,
+                               std::unique_ptr<Executor>* out) {
+  if (device != owner.device_)
+    return Status::InvalidArgument("cannot share the owner's regions: the owner runs on another device");
+  const Program& theirs = *owner.program_;
+  std::vector<int> owner_region(program.regions().size(), -1);
+  bool shares = false;
+  if (const int r = StateRegion(program); r >= 0) {
+    KILN_RETURN_IF_ERROR(CheckSameState(program, theirs));
+    owner_region[r] = StateRegion(theirs);
+    shares = true;
+  }
+  for (size_t r = 0; r < program.regions().size(); ++r) {
+    if (program.regions()[r].shares < 0) continue;
+    KILN_RETURN_IF_ERROR(CheckSharedConstants(program, static_cast<int>(r), theirs));
+    owner_region[r] = program.regions()[r].shares;
+    shares = true;
+  }
+  if (!shares)
+    return Status::InvalidArgument(
+        "nothing to share with the owner: this program has no DEVICE_STATE region and no region laid out like one "
+        "of the owner's (compile it with share_from the owner's program)");
+  return CreateImpl(program, device, &owner, owner_region, out);
 }
 
 Status Executor::CreateImpl(const Program& program, Device* device, const Executor* owner,
-                            std::unique_ptr<Executor>* out) {
+                            const std::vector<int>& owner_region, std::unique_ptr<Executor>* out) {
   if (device == nullptr) return Status::InvalidArgument("Executor::Create: no device");
   const auto& regions = program.regions();
-  const int shared = owner ? StateRegion(program) : -1;  // the region `owner` already holds
   const int64_t free_bytes = device->free_bytes();
-  const uint64_t needed = program.device_dram_bytes() - (shared >= 0 ? regions[shared].size_bytes : 0);
+  uint64_t needed = program.device_dram_bytes();
+  for (size_t r = 0; r < regions.size(); ++r)
+    if (TakesDram(regions[r].kind) && owner_region[r] >= 0) needed -= regions[r].size_bytes;  // the owner's
   if (needed > static_cast<uint64_t>(std::max<int64_t>(free_bytes, 0))) {
     std::string parts;
     for (size_t r = 0; r < regions.size(); ++r)
-      if ((regions[r].kind == RegionKind::kDeviceDram || regions[r].kind == RegionKind::kDeviceState) &&
-          static_cast<int>(r) != shared)
+      if (TakesDram(regions[r].kind) && owner_region[r] < 0)
         parts += (parts.empty() ? "" : " + ") + regions[r].name + " " + std::to_string(regions[r].size_bytes);
-    return Status::OutOfMemory("device memory too small: the program needs " +
-                               std::to_string(needed) + " bytes of device DRAM (" + parts +
-                               "), the device has " + std::to_string(free_bytes) + " free");
+    return Status::OutOfMemory("device memory too small: the program needs " + std::to_string(needed) +
+                               " bytes of device DRAM (" + parts + "), the device has " + std::to_string(free_bytes) +
+                               " free");
   }
   auto exec = std::unique_ptr<Executor>(new Executor(program, device));
   exec->region_addr_.assign(regions.size(), 0);
@@ -105,8 +177,8 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
       }
       continue;
     }
-    if (static_cast<int>(r) == shared) {
-      exec->region_addr_[r] = owner->region_addr_[StateRegion(*owner->program_)];
+    if (owner_region[r] >= 0) {
+      exec->region_addr_[r] = owner->region_addr_[owner_region[r]];
       exec->owns_region_[r] = false;
       continue;
     }
@@ -120,7 +192,7 @@ Status Executor::CreateImpl(const Program& program, Device* device, const Execut
   // Constants and initial state go from the loader's memory (a file mapping) straight to the device
   // (or, for weights the compiler streams from host memory, into this executor's host region).
   for (const ConstantUpload& u : program.constant_uploads()) {
-    if (u.region == shared) continue;  // the owner's state, as it is now
+    if (owner_region[u.region] >= 0) continue;  // the owner's weights, or its state as it is now
     if (regions[u.region].kind == RegionKind::kHostScratch) {
       std::memcpy(exec->scratch_[u.region].data() + u.offset, u.data, u.size);
       continue;

@@ -68,12 +68,18 @@ class Executor {
   // HOST_SCRATCH regions (where the compiler's eviction spills activations) are host memory this
   // executor owns.
   static Status Create(const Program& program, Device* device, std::unique_ptr<Executor>* out);
-  // The same, but the program's state is `owner`'s (same device): a prefill program and a decode-step
-  // program that read and write one KV cache. Both programs must lay their state out alike (the same
-  // tensors, by name, shape, dtype, layout and offset; the compiler does so for the same mutated
-  // buffers); the state keeps what `owner` holds, and `owner` must outlive this executor.
-  static Status CreateSharingState(const Program& program, Device* device, const Executor& owner,
-                                   std::unique_ptr<Executor>* out);
+  // The same, beside `owner` on the same device (a prefill program beside the decode step): this
+  // executor uses the owner's regions instead of allocating and uploading its own for
+  //  - the state (a KV cache both programs read and write), when the program has a DEVICE_STATE
+  //    region: both programs must lay their state out alike (the same tensors, by name, shape, dtype,
+  //    layout and offset; the compiler does so for the same mutated buffers);
+  //  - each region that shares one of the owner's constant regions (RegionInfo::shares: the program
+  //    was compiled with share_from the owner's): every constant in it must be the owner's tensor at
+  //    the same offset (name, dtype, shape, layout) with the same bytes, which are compared here (a
+  //    read of what the upload it saves would copy), so weights sit on the device once.
+  // The first difference is named. `owner` must outlive this executor.
+  static Status CreateSharing(const Program& program, Device* device, const Executor& owner,
+                              std::unique_ptr<Executor>* out);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -91,15 +97,16 @@ class Executor {
 
  private:
   Executor(const Program& program, Device* device) : program_(&program), device_(device) {}
+  // owner_region[r]: the owner's region that stands in for region r, or -1 (allocated here).
   static Status CreateImpl(const Program& program, Device* device, const Executor* owner,
-                           std::unique_ptr<Executor>* out);
+                           const std::vector<int>& owner_region, std::unique_ptr<Executor>* out);
   DeviceTensor DeviceView(uint32_t tensor) const;
   uint8_t* ScratchBytes(uint32_t tensor);
 
   const Program* program_;
   Device* device_;
   std::vector<uint64_t> region_addr_;  // per region; 0 when not allocated
-  std::vector<bool> owns_region_;      // false for a state region shared with another executor
+  std::vector<bool> owns_region_;      // false for a region shared with another executor
   std::vector<std::vector<uint8_t>> scratch_;  // per region: host memory of HOST_SCRATCH regions
   RunStats load_stats_;
 };

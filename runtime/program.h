@@ -49,6 +49,9 @@ struct RegionInfo {
   std::string name;
   RegionKind kind;
   uint64_t size_bytes;
+  // -1, or the owner program's region this one is laid out like (constants only; see kiln.fbs and
+  // Executor::CreateSharing).
+  int32_t shares = -1;
 };
 
 // A tensor with no region lives in the caller's buffer: a program input or output.
@@ -121,6 +124,10 @@ class Program {
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const std::vector<Instruction>& instructions() const { return instructions_; }
   const std::vector<ConstantUpload>& constant_uploads() const { return constant_uploads_; }
+  // A constant's or state tensor's initial bytes (device format) in the loader's memory.
+  Status InitialData(const TensorInfo& t, const uint8_t** data) const {
+    return loader_->Load(t.data_offset, t.size_bytes, data);
+  }
   // Device memory the program needs: the sum of its DEVICE_DRAM and DEVICE_STATE regions (checked not
   // to wrap).
   uint64_t device_dram_bytes() const { return device_dram_bytes_; }

@@ -16,6 +16,7 @@
 
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/device_graph.h"
+#include "compiler/compiler.h"
 #include "compiler/pipeline/pipeline.h"
 #include "runtime/executor.h"
 #include "runtime/program.h"
@@ -1213,7 +1214,7 @@ TEST(State, TwoProgramsShareOneStateOnOneDevice) {
   std::unique_ptr<Executor> owner, sharer;
   ASSERT_TRUE(Executor::Create(*adding, &device, &owner).ok());
   const int64_t in_use = device.bytes_in_use();
-  Status s = Executor::CreateSharingState(*subtracting, &device, *owner, &sharer);
+  Status s = Executor::CreateSharing(*subtracting, &device, *owner, &sharer);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_LT(device.bytes_in_use() - in_use, 2 * 4096 + 64) << "the state region is not allocated twice";
   const std::vector<HostTensor> ones = {HostTensor::FromFloats({2, 4}, std::vector<float>(8, 1.0f))};
@@ -1235,16 +1236,154 @@ TEST(State, TwoProgramsShareOneStateOnOneDevice) {
   EXPECT_EQ(Floats(out[0]), want);
 
   std::unique_ptr<Executor> bad;
-  EXPECT_EQ(Executor::CreateSharingState(*other_shape, &device, *owner, &bad).message(),
+  EXPECT_EQ(Executor::CreateSharing(*other_shape, &device, *owner, &bad).message(),
             "cannot share state: state tensor 0 is 'cache' f32 [4, 2] row-major at offset 0 here but 'cache' f32 [2, 4] "
             "row-major at offset 0 in the owner's program");
   std::unique_ptr<Program> stateless;
   ASSERT_TRUE(LoadBytes(Write(SmallProgram()), &stateless).ok());
-  EXPECT_EQ(Executor::CreateSharingState(*stateless, &device, *owner, &bad).message(),
-            "cannot share state: this program has no DEVICE_STATE region");
+  EXPECT_EQ(Executor::CreateSharing(*stateless, &device, *owner, &bad).message(),
+            "nothing to share with the owner: this program has no DEVICE_STATE region and no region laid out like one "
+            "of the owner's (compile it with share_from the owner's program)");
   sim::Device elsewhere(target::DefaultChipConfig());
-  EXPECT_EQ(Executor::CreateSharingState(*subtracting, &elsewhere, *owner, &bad).message(),
-            "cannot share state: the owner runs on another device");
+  EXPECT_EQ(Executor::CreateSharing(*subtracting, &elsewhere, *owner, &bad).message(),
+            "cannot share the owner's regions: the owner runs on another device");
+}
+
+// ---- Sharing weights: a program compiled beside an owner uses the owner's device copy ------------
+
+// y = (x @ w + b) * scale over `rows` rows of 64 (1: a decode step; 4: a prefill), w: [64, 64].
+std::vector<float> Ramp(int64_t n, float step) {
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = step * static_cast<float>(i % 97) - 1.0f;
+  return v;
+}
+
+DeviceGraph WeightGraph(int64_t rows, float w_step = 0.01f, float scale = 2.0f) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {rows, 64});
+  const int w = g.AddConstant("w", {64, 64}, Ramp(64 * 64, w_step));
+  const int b = g.AddConstant("b", {64}, Ramp(64, 0.5f));
+  const int h = Node(g, "matmul", {x, w, b}, "mm");
+  const int k = g.AddConstant("scale", {}, {scale});
+  const int y = Node(g, "mul", {h, k}, "mul");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  return g;
+}
+
+ScheduledProgram CompileBeside(DeviceGraph g, const Program& owner) {
+  compiler::CompileOptions options;
+  absl::StatusOr<std::shared_ptr<const compiler::OwnerConstants>> constants = compiler::OwnerConstantsOf(owner);
+  EXPECT_TRUE(constants.ok()) << constants.status();
+  if (constants.ok()) options.share_from = *constants;
+  absl::StatusOr<compiler::CompileState> s = compiler::RunPipeline(std::move(g), options, "plan-memory");
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s->program) : ScheduledProgram{};
+}
+
+TEST(Sharing, APrefillUsesTheStepsWeightsOnTheDevice) {
+  std::unique_ptr<Program> step, prefill;
+  ASSERT_TRUE(LoadBytes(Write(Compile(WeightGraph(1))), &step).ok());
+  // The prefill's scale differs from the step's: it stays private; w and b are the step's.
+  const ScheduledProgram p = CompileBeside(WeightGraph(4, 0.01f, 3.0f), *step);
+  ASSERT_TRUE(LoadBytes(Write(p), &prefill).ok());
+  int shared = -1;
+  for (size_t r = 0; r < prefill->regions().size(); ++r)
+    if (prefill->regions()[r].shares >= 0) shared = static_cast<int>(r);
+  ASSERT_GE(shared, 0);
+  const RegionInfo& owners = step->regions()[prefill->regions()[shared].shares];
+  EXPECT_EQ(prefill->regions()[shared].size_bytes, owners.size_bytes);
+  uint64_t private_constants = 0, all_constants = 0;
+  for (const TensorInfo& t : prefill->tensors()) {
+    if (!t.constant) continue;
+    all_constants += t.size_bytes;
+    if (t.name == "scale") EXPECT_NE(t.region, shared);
+    else EXPECT_EQ(t.region, shared) << t.name;
+    if (t.region != shared) private_constants += t.size_bytes;
+  }
+
+  sim::Device device(target::DefaultChipConfig());
+  std::unique_ptr<Executor> owner, sharer;
+  ASSERT_TRUE(Executor::Create(*step, &device, &owner).ok());
+  const int64_t in_use = device.bytes_in_use();
+  Status s = Executor::CreateSharing(*prefill, &device, *owner, &sharer);
+  ASSERT_TRUE(s.ok()) << s.message();
+  // The sharer allocates and uploads only what is its own: not the owner's region.
+  uint64_t own_bytes = 0;
+  for (size_t r = 0; r < prefill->regions().size(); ++r)
+    if (static_cast<int>(r) != shared) own_bytes += prefill->regions()[r].size_bytes;
+  EXPECT_EQ(device.bytes_in_use() - in_use, static_cast<int64_t>(own_bytes));
+  EXPECT_EQ(sharer->load_stats().counters.host_to_device_bytes, static_cast<int64_t>(private_constants));
+  EXPECT_GE(owner->load_stats().counters.host_to_device_bytes, 64 * 64 * 4);
+
+  // Its results are those of the same program loaded alone.
+  const std::vector<HostTensor> x = {HostTensor::FromFloats({4, 64}, Ramp(4 * 64, 0.03f))};
+  std::vector<HostTensor> shared_out, alone_out;
+  ASSERT_TRUE(sharer->Run(x, &shared_out, nullptr).ok());
+  sim::Device other(target::DefaultChipConfig());
+  std::unique_ptr<Executor> alone;
+  ASSERT_TRUE(Executor::Create(*prefill, &other, &alone).ok());
+  ASSERT_TRUE(alone->Run(x, &alone_out, nullptr).ok());
+  EXPECT_EQ(Floats(shared_out[0]), Floats(alone_out[0]));
+  EXPECT_EQ(alone->load_stats().counters.host_to_device_bytes, static_cast<int64_t>(all_constants));
+  std::vector<HostTensor> step_out;
+  ASSERT_TRUE(owner->Run({HostTensor::FromFloats({1, 64}, Ramp(64, 0.03f))}, &step_out, nullptr).ok());
+  sharer.reset();  // frees its own regions only: the owner's weights stay
+  std::vector<HostTensor> again;
+  ASSERT_TRUE(owner->Run({HostTensor::FromFloats({1, 64}, Ramp(64, 0.03f))}, &again, nullptr).ok());
+  EXPECT_EQ(Floats(again[0]), Floats(step_out[0]));
+}
+
+TEST(Sharing, RefusesAnOwnerWithOtherWeightsOrLayoutOrDevice) {
+  std::unique_ptr<Program> step, prefill, other_bytes, other_layout;
+  ASSERT_TRUE(LoadBytes(Write(Compile(WeightGraph(1))), &step).ok());
+  ASSERT_TRUE(LoadBytes(Write(CompileBeside(WeightGraph(4), *step)), &prefill).ok());
+  // The same names and shapes, other values of w: same layout, other bytes.
+  ASSERT_TRUE(LoadBytes(Write(Compile(WeightGraph(1, 0.02f))), &other_bytes).ok());
+  // b before w: the same tensors at other offsets.
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 64});
+  const int b = g.AddConstant("b", {64}, Ramp(64, 0.5f));
+  const int w = g.AddConstant("w", {64, 64}, Ramp(64 * 64, 0.01f));
+  const int bias = Node(g, "add", {x, b}, "add");
+  const int h = Node(g, "matmul", {bias, w}, "mm");
+  const int k = g.AddConstant("scale", {}, {2.0f});
+  const int y = Node(g, "mul", {h, k}, "mul");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", y}};
+  ASSERT_TRUE(LoadBytes(Write(Compile(std::move(g))), &other_layout).ok());
+
+  sim::Device device(target::DefaultChipConfig()), elsewhere(target::DefaultChipConfig());
+  std::unique_ptr<Executor> a, b_owner, c, bad;
+  ASSERT_TRUE(Executor::Create(*other_bytes, &device, &a).ok());
+  const int64_t in_use = device.bytes_in_use();
+  EXPECT_THAT(Executor::CreateSharing(*prefill, &device, *a, &bad).message(),
+              testing::MatchesRegex("cannot share region [0-9]+ 'constants \\(shared\\)' \\(DEVICE_DRAM, [0-9]+ bytes\\) "
+                                    "with the owner: the bytes of 'w' differ from the owner's \\(first at byte [0-9]+ "
+                                    "of 16384\\)"));
+  EXPECT_EQ(device.bytes_in_use(), in_use) << "a refused sharer allocates nothing";
+  ASSERT_TRUE(Executor::Create(*other_layout, &device, &c).ok());
+  EXPECT_THAT(Executor::CreateSharing(*prefill, &device, *c, &bad).message(),
+              HasSubstr("with the owner: 'w' f32 [64, 64] tile at offset 0 here but 'b' f32 [64] "));
+  ASSERT_TRUE(Executor::Create(*step, &elsewhere, &b_owner).ok());
+  EXPECT_EQ(Executor::CreateSharing(*prefill, &device, *b_owner, &bad).message(),
+            "cannot share the owner's regions: the owner runs on another device");
+  // Loaded alone, the sharer runs from its own copy.
+  ASSERT_TRUE(Executor::Create(*prefill, &device, &bad).ok());
+}
+
+TEST(Sharing, LoadErrorsNameTheRegionAndTensor) {
+  ScheduledProgram p = SmallProgram();
+  p.regions[compiler::kActivationRegion].shares = 1;
+  EXPECT_THAT(LoadError(p), HasSubstr(": region 0 'activations' shares an owner program's constants, but this "
+                                      "tensor is not a constant"));
+  p = SmallProgram();
+  p.regions[compiler::kConstantRegion].shares = -2;
+  EXPECT_THAT(LoadError(p), HasSubstr("region 1 'constants': shares region -2 (-1 or an index)"));
+  p = Compile(StateGraph());
+  p.regions[compiler::kStateRegion].shares = 0;
+  EXPECT_THAT(LoadError(p), HasSubstr("region 2 'state': a DEVICE_STATE region cannot share an owner's constants "
+                                      "(only device DRAM or SRAM regions hold them)"));
 }
 
 TEST(State, LoadErrorsNameTheStateTensor) {

@@ -71,6 +71,11 @@ Status ValidateRegion(const fb::MemoryRegion* r, uint32_t index, const Limits& l
     return Invalid(where + ": unknown kind " + std::to_string(static_cast<int>(r->kind())));
   out->kind = static_cast<RegionKind>(r->kind());
   out->size_bytes = r->size_bytes();
+  out->shares = r->shares();
+  if (out->shares < -1) return Invalid(where + ": shares region " + std::to_string(out->shares) + " (-1 or an index)");
+  if (out->shares >= 0 && out->kind != RegionKind::kDeviceDram && out->kind != RegionKind::kDeviceSram)
+    return Invalid(where + ": a " + RegionKindName(out->kind) +
+                   " region cannot share an owner's constants (only device DRAM or SRAM regions hold them)");
   if (out->size_bytes > limits.max_region_bytes)
     return Status::OutOfMemory(where + " (" + RegionKindName(out->kind) + ") needs " + N(out->size_bytes) +
                                " bytes, above the limit of " + N(limits.max_region_bytes) +
@@ -157,6 +162,9 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
     (in_state ? out->state : out->constant) = true;
     *data = {s.offset + d->offset(), d->size()};
   }
+  if (!out->in_caller_buffer() && regions[out->region].shares >= 0 && !out->constant)
+    return Invalid(where + ": " + RegionName(regions, out->region) +
+                   " shares an owner program's constants, but this tensor is not a constant");
   return Status::Ok();
 }
 

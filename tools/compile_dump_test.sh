@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The compile tool's pipeline flags on a real exported model: --dump-after=all prints every pass's
 # result, --time-passes times every pass, --dump-dir writes one file per pass, --stop-after stops
-# without writing a .kiln, and unknown pass names are a clear error.
+# without writing a .kiln, unknown pass names are a clear error, and --share-from places constants
+# at an owner program's offsets.
 set -euo pipefail
 compile="$1"
 model="$2"
@@ -42,3 +43,12 @@ if "$compile" "$model" --dump-after=serialize --stop-after=place 2> "$tmp/err.tx
 grep -qx "error: --dump-after=serialize comes after --stop-after=place; nothing would be dumped" "$tmp/err.txt" ||
   fail "unexpected error: $(cat "$tmp/err.txt")"
 echo PASS
+
+# --share-from: the model compiled beside its own program puts every constant at the owner's offsets.
+"$compile" "$model" -o "$tmp/beside.kiln" --share-from "$tmp/model.kiln" > "$tmp/share.txt"
+grep -qE "^shared: +[1-9][0-9]* constants \([0-9]+ B\) in the owner's regions, 0 \(0 B\) private$" "$tmp/share.txt" ||
+  fail "--share-from: unexpected summary: $(cat "$tmp/share.txt")"
+if "$compile" "$model" -o "$tmp/y.kiln" --share-from "$tmp/missing.kiln" 2> "$tmp/err.txt"; then
+  fail "a missing owner accepted"
+fi
+grep -q "^error: --share-from: .*missing.kiln" "$tmp/err.txt" || fail "unexpected error: $(cat "$tmp/err.txt")"

@@ -1,11 +1,13 @@
 // bazel run //tools:compile -- model.pt2 -o model.kiln [--chip chip.json] [--device-memory 24MiB]
 //                             [--device-dtype bf16] [--naive] [--quiet]
 //     [--dump-after=NAME|all [--dump-dir=DIR]] [--stop-after=NAME] [--time-passes] [--verify-each]
+//     [--share-from OWNER.kiln]
 // bazel run //tools:compile -- --list-passes
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -27,7 +29,9 @@ int Usage() {
                "           uploads its operands and downloads its result\n"
                "  --no-sram-residency  every device tensor in DRAM (no sram-residency pass), to compare\n"
                "               [--dump-after=PASS|all [--dump-dir=DIR]] [--stop-after=PASS] [--time-passes]\n"
-               "               [--verify-each]\n"
+               "               [--verify-each] [--share-from OWNER.kiln]\n"
+               "  --share-from  compile beside OWNER.kiln (a prefill beside its decode step): constants identical\n"
+               "           to the owner's go at the owner's offsets, so a runtime loading both keeps one copy\n"
                "       compile --list-passes\n");
   return 2;
 }
@@ -84,7 +88,8 @@ void PrintTimes(double read_seconds, const CompileState& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after, device_memory;
+  std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after, device_memory,
+      share_from;
   bool quiet = false, time_passes = false, list_passes = false, verify_each = false, naive = false,
        no_sram = false;
   for (int i = 1; i < argc; ++i) {
@@ -103,6 +108,7 @@ int main(int argc, char** argv) {
     else if (FlagValue("--dump-after", argc, argv, i, &dump_after)) continue;
     else if (FlagValue("--dump-dir", argc, argv, i, &value)) dump_dir = FromCallerDir(value);
     else if (FlagValue("--stop-after", argc, argv, i, &stop_after)) continue;
+    else if (FlagValue("--share-from", argc, argv, i, &value)) share_from = FromCallerDir(value);
     else if (!a.empty() && a[0] != '-' && input.empty()) input = FromCallerDir(a);
     else return Usage();
   }
@@ -123,6 +129,14 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail("--device-memory: " + s.message());
   }
   options.output_path = output;  // serialize streams the file; the weights are never held twice
+  std::unique_ptr<kiln::runtime::Program> owner;  // read in place while compiling
+  if (!share_from.empty()) {
+    kiln::Status s = kiln::runtime::Program::LoadFile(share_from, &owner);
+    if (!s.ok()) return Fail("--share-from: " + s.message());
+    auto constants = kiln::compiler::OwnerConstantsOf(*owner);
+    if (!constants.ok()) return Fail("--share-from " + share_from + ": " + std::string(constants.status().message()));
+    options.share_from = *std::move(constants);
+  }
   const std::vector<Pass> pipeline = kiln::compiler::BuildPipeline(options);
   if (list_passes) {
     ListPasses(pipeline);

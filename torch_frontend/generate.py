@@ -6,8 +6,9 @@
 Two programs over one KV cache (docs/GENERATION.md). The decode step takes one token id [1, 1] and its
 position [1], writes the token's keys and values into the cache (module buffers, which Kiln keeps as
 device state between runs), attends over the cache and returns the argmax token id, so only token ids
-cross the host link. The prefill is the same module over the P prompt tokens, compiled onto the step's
-device and sharing its state; with --no-prefill the prompt goes through the step one token at a time.
+cross the host link. The prefill is the same module over the P prompt tokens, compiled beside the step
+onto its device, sharing its state and its weights (one device copy); with --no-prefill the prompt goes
+through the step one token at a time.
 The tokens are compared with transformers' own `model.generate(..., do_sample=False)` on the same
 weights.
 """
@@ -15,7 +16,9 @@ weights.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -24,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from torch_frontend import models
-from torch_frontend.export import export_pt2_bytes
+from torch_frontend.export import pt2_bytes, to_core_aten
 
 
 class Gpt2DecodeStep(nn.Module):
@@ -108,6 +111,35 @@ class BloomDecodeStep(nn.Module):
         return self.model.lm_head(t.ln_f(h[:, -1:])).argmax(-1)
 
 
+class FalconDecodeStep(nn.Module):
+    """Falcon over n new tokens and a static KV cache (as BloomDecodeStep): the model's own blocks
+    (multi-query attention, parallel attention and MLP) given a _SlotCache, its own rotary embedding at
+    the tokens' positions, and a boolean mask hiding the slots after each token's position. The cache
+    holds the key/value heads (one for multi-query) after the rotary embedding, as transformers' does."""
+
+    def __init__(self, model: nn.Module, max_len: int) -> None:
+        super().__init__()
+        self.model = model
+        config = model.config
+        attention = model.transformer.h[0].self_attention
+        kv_heads = attention.num_heads if config.new_decoder_architecture else attention.num_kv_heads
+        for i in range(config.num_hidden_layers):
+            self.register_buffer(f"key_cache_{i}", torch.zeros(1, kv_heads, max_len, attention.head_dim))
+            self.register_buffer(f"value_cache_{i}", torch.zeros(1, kv_heads, max_len, attention.head_dim))
+        self.register_buffer("slots", torch.arange(max_len), persistent=False)
+
+    def forward(self, ids: Tensor, pos: Tensor) -> Tensor:
+        t = self.model.transformer
+        h = t.word_embeddings(ids)
+        visible = (self.slots[None, :] <= pos[:, None])[None, None]  # [1, 1, n, max_len]
+        rotary = t.rotary_emb(h, position_ids=pos[None])
+        cache = _SlotCache(self, pos)
+        for block in t.h:
+            h = block(h, alibi=None, attention_mask=visible, position_ids=pos[None], layer_past=cache,
+                      position_embeddings=rotary)[0]
+        return self.model.lm_head(t.ln_f(h[:, -1:])).argmax(-1)
+
+
 # Generation configurations: name -> (transformers model class, config). The small one is CI's; its
 # initialiser range is wide enough that a random model's greedy tokens vary (at GPT-2's 0.02 a tiny
 # model repeats one token), so the comparison with PyTorch has something to compare.
@@ -121,8 +153,15 @@ CONFIGS = {
                     dict(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4, bos_token_id=1, eos_token_id=2,
                          pad_token_id=3, initializer_range=0.2)),
     "bloom_560m": ("BloomForCausalLM", "BloomConfig", models.BLOOM_560M_CONFIG),
+    "falcon_small": ("FalconForCausalLM", "FalconConfig",
+                     dict(models.FALCON_7B_CONFIG, vocab_size=1000, hidden_size=64, num_hidden_layers=2,
+                          num_attention_heads=4, initializer_range=0.2)),
+    # The zoo's falcon: falcon-7b at full width with 2 of its 32 layers (models.FALCON_LAYERS).
+    "falcon": ("FalconForCausalLM", "FalconConfig",
+               dict(models.FALCON_7B_CONFIG, num_hidden_layers=models.FALCON_LAYERS)),
 }
-STEP_MODULES = {"GPT2LMHeadModel": Gpt2DecodeStep, "BloomForCausalLM": BloomDecodeStep}
+STEP_MODULES = {"GPT2LMHeadModel": Gpt2DecodeStep, "BloomForCausalLM": BloomDecodeStep,
+                "FalconForCausalLM": FalconDecodeStep}
 
 
 def build(name: str, seed: int = 0) -> nn.Module:
@@ -135,13 +174,18 @@ def build(name: str, seed: int = 0) -> nn.Module:
     return model.eval().requires_grad_(False)
 
 
-def export_step(model: nn.Module, max_len: int, tokens: int = 1) -> bytes:
-    """The program over `tokens` new tokens (1: the decode step; P: the prompt's prefill) as .pt2 bytes
-    (core ATen), its caches zero. Both mutate the same buffers, so they can share one cache."""
+def export_step(model: nn.Module, max_len: int, tokens: int = 1, path: str | None = None) -> bytes | str:
+    """The program over `tokens` new tokens (1: the decode step; P: the prompt's prefill) in core ATen,
+    its caches zero, as .pt2 bytes, or saved at `path` (returned; kiln_ext.compile maps a path rather
+    than holding another copy of the weights). Both mutate the same buffers, so they can share one cache."""
     step = STEP_MODULES[type(model).__name__](model, max_len).eval()
     example = (torch.zeros(1, tokens, dtype=torch.long), torch.arange(tokens))
     with torch.no_grad():
-        return export_pt2_bytes(step, example)
+        ep = to_core_aten(torch.export.export(step, example))
+    if path is None:
+        return pt2_bytes(ep)
+    torch.export.save(ep, path)
+    return path
 
 
 def reference_tokens(model: nn.Module, prompt: Tensor, new_tokens: int) -> list[int]:
@@ -202,22 +246,39 @@ def run(name: str, prompt_len: int, new_tokens: int, seed: int = 0, chip: str = 
     gen = torch.Generator().manual_seed(seed)
     prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=gen)
     max_len = prompt_len + new_tokens
+    # One archive at a time, and archives and programs in files the compiler and runtime map: each
+    # holds a copy of the weights, which costs page cache rather than this process's memory. A mapped
+    # program stays readable after its file is removed.
     t0 = time.perf_counter()
-    pt2 = [export_step(model, max_len)] + ([export_step(model, max_len, prompt_len)] if prefill else [])
+    with tempfile.TemporaryDirectory(prefix="kiln_generate_") as tmp:
+        def compile_step(tokens: int, label: str, **kw):
+            pt2 = export_step(model, max_len, tokens, path=os.path.join(tmp, f"{label}.pt2"))
+            graph = kiln_ext.compile(pt2, name=f"{name}_{label}", kiln_path=os.path.join(tmp, f"{label}.kiln"), **kw)
+            os.remove(pt2)
+            return graph
+
+        graph = compile_step(1, "step", chip=chip)
+        step_bytes = graph.load_stats["device_bytes_in_use"]
+        first = compile_step(prompt_len, "prefill", share_from=graph) if prefill else None
     t1 = time.perf_counter()
-    graph = kiln_ext.compile(pt2[0], name=f"{name}_step", chip=chip)
-    first = kiln_ext.compile(pt2[1], name=f"{name}_prefill", state_from=graph) if prefill else None
-    del pt2  # the archives hold a copy of the weights each
-    t2 = time.perf_counter()
-    log(f"{name}: exported in {t1 - t0:.1f} s, compiled in {t2 - t1:.1f} s "
-        f"(step {graph.summary['device_ops']} device ops"
+    both_bytes = (first or graph).load_stats["device_bytes_in_use"]
+    log(f"{name}: exported and compiled in {t1 - t0:.1f} s (step {graph.summary['device_ops']} device ops"
         + (f", prefill {first.summary['device_ops']}" if prefill else "") + f", cache length {max_len})")
+    log(f"device memory: step {step_bytes / 2**20:.1f} MiB (weights {graph.summary['constant_bytes'] / 2**20:.1f} MiB"
+        f" with the cache, arena {graph.summary['arena_bytes'] / 2**20:.1f} MiB)"
+        + (f"; with the prefill {both_bytes / 2**20:.1f} MiB (its arena {first.summary['arena_bytes'] / 2**20:.1f} MiB;"
+           f" {first.summary['sharing']}; its load uploaded"
+           f" {first.load_stats['host_to_device_bytes'] / 2**20:.1f} MiB; loaded alone it would take"
+           f" {first.summary['peak_device_bytes'] / 2**20:.1f} MiB)" if prefill else ""))
     ref = reference_tokens(model, prompt, new_tokens)
     out = generate(graph, prompt[0].tolist(), new_tokens, first)
     return {"model": name, "prompt": prompt[0].tolist(), "kiln": out.tokens, "torch": ref,
             "match": out.tokens == ref, "ttft_ms": out.ttft_us / 1e3, "tokens_per_s": out.tokens_per_s,
             "step_ms": out.decode_us / max(len(out.tokens) - 1, 1) / 1e3, "wall_s": out.wall_s,
-            "load_us": graph.load_stats["latency_us"]}
+            "load_us": graph.load_stats["latency_us"], "step_device_bytes": step_bytes,
+            "device_bytes": both_bytes, "step_summary": graph.summary,
+            "prefill_summary": first.summary if prefill else None,
+            "prefill_load": first.load_stats if prefill else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"TTFT (sim):  {r['ttft_ms']:.3f} ms ({how})")
     print(f"decode (sim): {r['tokens_per_s']:.1f} tokens/s ({r['step_ms']:.3f} ms per token)")
     print(f"host wall:   {r['wall_s']:.2f} s for the generation loop")
+    print(f"device:      {r['device_bytes'] / 2**20:.1f} MiB in use"
+          + ("" if args.no_prefill else f" by both programs (the step alone {r['step_device_bytes'] / 2**20:.1f} MiB)"))
     return 0 if r["match"] else 1
 
 

@@ -73,8 +73,8 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   b.ForceDefaults(true);
   std::vector<flatbuffers::Offset<fb::MemoryRegion>> regions;
   for (const MemoryRegion& r : program.regions)
-    regions.push_back(
-        fb::CreateMemoryRegion(b, b.CreateString(r.name), static_cast<fb::RegionKind>(r.kind), r.size_bytes));
+    regions.push_back(fb::CreateMemoryRegion(b, b.CreateString(r.name), static_cast<fb::RegionKind>(r.kind),
+                                             r.size_bytes, r.shares));
 
   std::map<std::string, uint32_t> operator_index;
   std::vector<flatbuffers::Offset<fb::Operator>> operators;
@@ -162,17 +162,12 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
   // The constants segment, one tensor at a time.
   KILN_RETURN_IF_ERROR(WriteZeros(out, header.segment_base_offset - header.program_size));
   uint64_t written = 0;
-  std::vector<float> stored;
   std::vector<uint8_t> bytes;
   for (const ProgramTensor* t : constants) {
     if (data_offset(t) < written)
       return absl::InternalError(absl::StrCat("constant '", t->name, "' overlaps the constant before it"));
     KILN_RETURN_IF_ERROR(WriteZeros(out, data_offset(t) - written));
-    stored.resize(ops::StoredElements(t->shape, t->layout));
-    if (t->layout == ops::Layout::kTile) ops::Tilize(t->constant.data(), t->shape, stored.data());
-    else std::copy(t->constant.begin(), t->constant.end(), stored.begin());
-    bytes.resize(t->size_bytes());
-    ops::StoreFromFloat(stored.data(), static_cast<int64_t>(stored.size()), t->dtype, bytes.data());
+    t->StoredData(&bytes);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     written = data_offset(t) + t->size_bytes();
   }

@@ -30,10 +30,16 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     return program.regions[r].kind == target::RegionKind::kDeviceDram ||
            program.regions[r].kind == target::RegionKind::kDeviceState;
   };
+  // A region laid out like an owner program's keeps the owner's size and offsets (share-constants).
+  for (int r = 0; r < num_regions; ++r)
+    if (program.regions[r].shares >= 0) {
+      region_bytes[r] = program.regions[r].size_bytes;
+      if (on_device(r)) constant_bytes += region_bytes[r];
+    }
   // Constants and state: packed in first-use order (the writer lays the constants segment out the
   // same way); both are alive for the whole run.
   for (ProgramTensor& t : program.tensors) {
-    if (!t.has_initial_data()) continue;
+    if (!t.has_initial_data() || program.regions[t.region].shares >= 0) continue;
     t.offset = region_bytes[t.region];
     region_bytes[t.region] = AlignToDevice(region_bytes[t.region] + t.size_bytes());
     if (on_device(t.region)) constant_bytes += AlignToDevice(t.size_bytes());

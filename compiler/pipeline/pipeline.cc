@@ -212,28 +212,39 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         s.sram.emplace();
                         return PlaceInSram(*s.program, chip, &*s.sram);
                       }});
-  if (!options.naive)
-  passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
-                    "When activations + constants exceed the chip's DRAM, activations the running op does not "
-                    "touch are copied to a HOST_SCRATCH region and reloaded before their next use; the victim "
-                    "is the one whose next use is farthest, weighed by what its transfers cost "
-                    "(compiler/passes/eviction.h). Nothing changes when the program fits.",
-                    IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
-                      if (!s.program) return Missing("evict", IrKind::kProgram);
-                      return FitDeviceMemory(*s.program, chip, &s.eviction);
-                    }});
-  if (!options.naive)
-  passes.push_back({"prefetch", "issues eviction's uploads early, so the host link works while compute does",
-                    "A reload or streamed-weight upload moves from just before its reader to as early as needed "
-                    "to hide its transfer behind the ops before it, as far as the device memory budget and the "
-                    "host link's order allow, e.g. `%w.upload1 = copy_to_device(%w)` from just before `matmul(%h, "
-                    "%w.upload1)` to just after the input's copy; it streams more weights where the room they free "
-                    "hides more than their uploads cost (compiler/passes/prefetch.h). Nothing changes without "
-                    "eviction.",
-                    IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
-                      if (!s.program) return Missing("prefetch", IrKind::kProgram);
-                      return PrefetchUploads(*s.program, chip, &s.eviction);
-                    }});
+  if (!options.naive) {  // the naive lowering keeps everything on the host between ops
+    passes.push_back({"evict", "spills activations to host memory when the plan does not fit device DRAM",
+                      "When activations + constants exceed the chip's DRAM, activations the running op does not "
+                      "touch are copied to a HOST_SCRATCH region and reloaded before their next use; the victim "
+                      "is the one whose next use is farthest, weighed by what its transfers cost "
+                      "(compiler/passes/eviction.h). Nothing changes when the program fits.",
+                      IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("evict", IrKind::kProgram);
+                        return FitDeviceMemory(*s.program, chip, &s.eviction);
+                      }});
+    passes.push_back({"prefetch", "issues eviction's uploads early, so the host link works while compute does",
+                      "A reload or streamed-weight upload moves from just before its reader to as early as needed "
+                      "to hide its transfer behind the ops before it, as far as the device memory budget and the "
+                      "host link's order allow, e.g. `%w.upload1 = copy_to_device(%w)` from just before `matmul(%h, "
+                      "%w.upload1)` to just after the input's copy; it streams more weights where the room they free "
+                      "hides more than their uploads cost (compiler/passes/prefetch.h). Nothing changes without "
+                      "eviction.",
+                      IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("prefetch", IrKind::kProgram);
+                        return PrefetchUploads(*s.program, chip, &s.eviction);
+                      }});
+  }
+  if (options.share_from)
+    passes.push_back({"share-constants", "places the constants an owner program holds too at the owner's offsets",
+                      "Each constant with the same name, dtype, shape, layout and stored bytes as one of the owner's "
+                      "(CompileOptions::share_from) moves to a region laid out like the owner's region (created as "
+                      "'<owner region> (shared)', MemoryRegion::shares), at the owner's offset; the others stay "
+                      "private. E.g. %w in constants@0 becomes %w in 'constants (shared)'@4096 (shares owner region 1).",
+                      IrKind::kProgram, IrKind::kProgram, [owner = options.share_from](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("share-constants", IrKind::kProgram);
+                        s.sharing.emplace();
+                        return ShareConstants(*s.program, *owner, &*s.sharing);
+                      }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
@@ -381,6 +392,7 @@ CompileSummary CompileState::Summary() const {
   sum.eviction = eviction.ToString();
   if (op_order) sum.op_order = op_order->ToString();
   if (sram) sum.sram = sram->ToString();
+  if (sharing) sum.sharing = sharing->ToString();
   return sum;
 }
 
@@ -400,6 +412,7 @@ std::string CompileSummary::ToString() const {
   if (!sram.empty()) os << "SRAM:              " << sram << "\n";
   if (!op_order.empty()) os << "op order:          " << op_order << "\n";
   if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
+  if (!sharing.empty()) os << "shared:            " << sharing << "\n";
   return os.str();
 }
 

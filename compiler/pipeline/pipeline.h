@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/dtype.h"
@@ -58,6 +60,11 @@ struct CompileOptions {
   // When set, serialize streams the .kiln file here, one constant at a time, so the weights are never
   // held twice; when empty, the bytes go to CompileState::kiln (tests, in-process use).
   std::string output_path;
+  // When set, the program is compiled beside this owner program (its constant regions; see
+  // compiler/passes/share_constants.h): a share-constants pass before plan-memory places the
+  // constants identical to the owner's in regions laid out like the owner's, so an executor created
+  // beside the owner's (runtime::Executor::CreateSharing) uses the owner's copy on the device.
+  std::shared_ptr<const OwnerConstants> share_from;
 };
 
 struct CompileSummary {
@@ -75,6 +82,7 @@ struct CompileSummary {
   uint64_t constant_bytes = 0;
   uint64_t peak_device_bytes = 0;
   uint64_t activation_bytes_without_reuse = 0;
+  std::string sharing;   // what share-constants did; empty when the program was compiled alone
   std::string eviction;  // what the evict pass did; empty when the program fit
   std::string op_order;  // what the order-ops pass found; empty when it did not run
   std::string sram;      // what the sram-residency pass placed; empty when it did not run
@@ -111,6 +119,7 @@ struct CompileState {
   std::optional<SramResidencyStats> sram;
   MemoryStats memory;
   EvictionStats eviction;
+  std::optional<SharingStats> sharing;
   std::vector<PassTiming> timings;  // one per pass run, in order
   std::string last_pass;            // "" before any pass ran
 
@@ -130,6 +139,7 @@ struct Pass {
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
 // (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
 // order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
+// share-constants (with share_from),
 // plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 

@@ -147,6 +147,9 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
       return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), tensor.is_state ? " is state" : " is not state",
                                  " but ", in_state_region ? "is" : "is not", " in a DEVICE_STATE region",
                                  tensor.is_state && tensor.is_constant ? " (and marked constant)" : ""));
+    if (!tensor.in_caller_buffer() && p.regions[tensor.region].shares >= 0 && !tensor.is_constant)
+      return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), " is not a constant but is in region '",
+                                 p.regions[tensor.region].name, "', which shares an owner program's constants"));
     if (!IsLoadedWithProgram(tensor)) continue;
     if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " holds ", tensor.constant.size(),

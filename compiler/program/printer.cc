@@ -77,7 +77,8 @@ std::string DescribeMemory(const ScheduledProgram& p, const ProgramTensor* t, bo
     if (!planned) return "memory not planned";
     std::vector<std::string> parts;
     for (const MemoryRegion& r : p.regions)
-      parts.push_back(absl::StrCat(r.name, " ", r.size_bytes, " B (", target::RegionKindName(r.kind), ")"));
+      parts.push_back(absl::StrCat(r.name, " ", r.size_bytes, " B (", target::RegionKindName(r.kind),
+                                   r.shares >= 0 ? absl::StrCat(", shares owner region ", r.shares) : "", ")"));
     return parts.empty() ? "no regions" : absl::StrJoin(parts, ", ");
   }
   if (t->in_caller_buffer()) return "host";

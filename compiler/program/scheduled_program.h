@@ -5,6 +5,7 @@
 #ifndef KILN_COMPILER_PROGRAM_SCHEDULED_PROGRAM_H_
 #define KILN_COMPILER_PROGRAM_SCHEDULED_PROGRAM_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -23,6 +24,9 @@ struct MemoryRegion {
   std::string name;
   target::RegionKind kind = target::RegionKind::kDeviceDram;
   uint64_t size_bytes = 0;  // set by memory planning
+  // -1, or the index of the owner program's constant region this one is laid out like (share-constants
+  // sets its size and its constants' offsets, which memory planning keeps; see schema/kiln.fbs).
+  int shares = -1;
 };
 
 // A tensor in no region lives in the caller's buffer: a program input or output.
@@ -46,6 +50,15 @@ struct ProgramTensor {
   bool is_state = false;
 
   uint64_t size_bytes() const { return ops::StoredBytes(shape, dtype, layout); }
+  // The initial data as the .kiln file and the device hold it (its layout and dtype): what the
+  // writer writes and what sharing compares with an owner program's bytes.
+  void StoredData(std::vector<uint8_t>* bytes) const {
+    std::vector<float> stored(ops::StoredElements(shape, layout));
+    if (layout == ops::Layout::kTile) ops::Tilize(constant.data(), shape, stored.data());
+    else std::copy(constant.begin(), constant.end(), stored.begin());
+    bytes->resize(size_bytes());
+    ops::StoreFromFloat(stored.data(), static_cast<int64_t>(stored.size()), dtype, bytes->data());
+  }
   bool in_caller_buffer() const { return region == kCallerBuffer; }
   // In a device region and written by the program (not loaded with it).
   bool is_activation() const { return region != kCallerBuffer && !is_constant && !is_state; }

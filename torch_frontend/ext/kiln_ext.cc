@@ -4,6 +4,8 @@
 // runs it on torch tensors and returns torch tensors (outputs are not copied: they keep the runtime's
 // buffers) with the run's simulated time and counters. A program with state (a module's mutated
 // buffers, e.g. a static KV cache) keeps it on the device between run() calls; reset_state() restarts it.
+// compile(..., share_from=graph) puts a program beside another on its device, sharing its state and
+// the weights both hold (one device copy; runtime::Executor::CreateSharing).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -88,28 +90,31 @@ nb::dlpack::dtype ToDLPack(ops::DType t) {
 using InputArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
 using OutputArray = nb::ndarray<nb::pytorch, nb::device::cpu>;
 
-// A compiled graph on its own simulated device, or on the device of the graph whose state it shares
-// (`state_owner`: a prefill program beside the decode step that owns the KV cache; it is kept alive
-// as long as this graph). The device and executor live as long as the graph, so constants are
+// A compiled graph on its own simulated device, or on the device of the graph whose state and weights
+// it shares (`owner`: a prefill program beside the decode step that owns the KV cache and the
+// weights; it is kept alive as long as this graph). The device and executor live as long as the graph, so constants are
 // uploaded once, at compile time, not per run.
 class Graph {
  public:
-  Graph(std::string name, std::string kiln, compiler::CompileSummary summary, const target::ChipConfig& chip,
-        nb::object state_owner)
-      : name_(std::move(name)), kiln_(std::move(kiln)), summary_(std::move(summary)),
-        state_owner_(std::move(state_owner)) {
+  // The program is `kiln` (bytes), or the file at `kiln_path` when `kiln` is empty (mapped, not read:
+  // a large model's weights then cost page cache, not the process's memory).
+  Graph(std::string name, std::string kiln, const std::string& kiln_path, uint64_t kiln_bytes,
+        compiler::CompileSummary summary, const target::ChipConfig& chip, nb::object owner)
+      : name_(std::move(name)), kiln_(std::move(kiln)), kiln_bytes_(kiln_bytes), summary_(std::move(summary)),
+        owner_(std::move(owner)) {
     // Program::Load reads kiln_ in place: it must not move, and a std::string's heap buffer does not.
-    Check(runtime::Program::Load(kiln_.data(), kiln_.size(), name_, &program_), name_);
-    if (state_owner_.is_none()) {
+    if (kiln_path.empty()) Check(runtime::Program::Load(kiln_.data(), kiln_.size(), name_, &program_), name_);
+    else Check(runtime::Program::LoadFile(kiln_path, &program_), name_);
+    if (owner_.is_none()) {
       device_ = std::make_shared<sim::Device>(chip);
       Check(runtime::Executor::Create(*program_, device_.get(), &executor_), name_);
     } else {
-      const Graph& owner = nb::cast<const Graph&>(state_owner_);
+      const Graph& owner = nb::cast<const Graph&>(owner_);
       device_ = owner.device_;
-      Check(runtime::Executor::CreateSharingState(*program_, device_.get(), *owner.executor_, &executor_), name_);
+      Check(runtime::Executor::CreateSharing(*program_, device_.get(), *owner.executor_, &executor_), name_);
     }
   }
-  // The executor goes before the device it frees its regions on, and before the state's owner.
+  // The executor goes before the device it frees its regions on, and before the owner.
   ~Graph() { executor_.reset(); }
 
   nb::tuple Run(const std::vector<InputArray>& inputs) {
@@ -156,7 +161,8 @@ class Graph {
     d["constant_bytes"] = summary_.constant_bytes;
     d["arena_bytes"] = summary_.arena_bytes;
     d["peak_device_bytes"] = summary_.peak_device_bytes;
-    d["kiln_bytes"] = kiln_.size();
+    d["sharing"] = summary_.sharing;
+    d["kiln_bytes"] = kiln_bytes_;
     d["text"] = summary_.ToString();
     return d;
   }
@@ -168,6 +174,7 @@ class Graph {
   size_t num_inputs() const { return program_->inputs().size(); }
   size_t num_outputs() const { return program_->outputs().size(); }
   const std::string& name() const { return name_; }
+  const runtime::Program* program() const { return program_.get(); }
 
  private:
   nb::dict RunStatsDict(const runtime::RunStats& stats) const {
@@ -185,13 +192,15 @@ class Graph {
     d["sram_read_bytes"] = c.sram_read_bytes;
     d["sram_write_bytes"] = c.sram_write_bytes;
     d["flops"] = c.flops;
+    d["device_bytes_in_use"] = stats.device_bytes_in_use;  // by every program on this graph's device
     return d;
   }
 
   std::string name_;
-  std::string kiln_;
+  std::string kiln_;  // empty when the program is a mapped file
+  uint64_t kiln_bytes_;
   compiler::CompileSummary summary_;
-  nb::object state_owner_;  // None, or the Graph whose state (and device) this one shares
+  nb::object owner_;  // None, or the Graph whose device, state and weights this one shares
   std::shared_ptr<sim::Device> device_;
   std::unique_ptr<runtime::Program> program_;
   std::unique_ptr<runtime::Executor> executor_;
@@ -213,11 +222,13 @@ compiler::RunOptions DumpAfterEachPass(const std::string& dir, int* dumped) {
   return run;
 }
 
-std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, const std::string& device_dtype,
+std::unique_ptr<Graph> CompileGraph(nb::object pt2, const std::string& name, const std::string& device_dtype,
                                     const std::string& chip_path, int64_t device_memory_bytes,
-                                    const std::string& dump_dir, nb::object state_from) {
-  if (!state_from.is_none() && !nb::isinstance<Graph>(state_from))
-    throw KilnError("state_from must be a Graph (the program whose state this one shares) or None");
+                                    const std::string& dump_dir, nb::object share_from, const std::string& kiln_path) {
+  if (!nb::isinstance<nb::bytes>(pt2) && !nb::isinstance<nb::str>(pt2))
+    throw KilnError("pt2 must be a .pt2 archive's bytes or its path (str)");
+  if (!share_from.is_none() && !nb::isinstance<Graph>(share_from))
+    throw KilnError("share_from must be a Graph (the program whose state and weights this one shares) or None");
   compiler::CompileOptions options;
   options.device_dtype = ParseDeviceDType(device_dtype);
   if (!chip_path.empty()) {
@@ -226,12 +237,27 @@ std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, cons
   if (device_memory_bytes < 0)
     throw KilnError("device_memory_bytes " + std::to_string(device_memory_bytes) + " is negative");
   if (device_memory_bytes > 0) options.chip.dram_bytes = device_memory_bytes;
-  std::string archive(pt2.c_str(), pt2.size());
+  if (!share_from.is_none()) {
+    absl::StatusOr<std::shared_ptr<const compiler::OwnerConstants>> owner =
+        compiler::OwnerConstantsOf(*nb::cast<const Graph&>(share_from).program());
+    if (!owner.ok()) throw KilnError(name + ": " + std::string(owner.status().message()));
+    options.share_from = *std::move(owner);
+  }
+  // A path is mapped by the reader; bytes are copied into the reader's buffer.
+  const bool from_file = nb::isinstance<nb::str>(pt2);
+  const std::string pt2_path = from_file ? nb::cast<std::string>(pt2) : "";
+  std::string archive;
+  if (!from_file) {
+    nb::bytes b = nb::cast<nb::bytes>(pt2);
+    archive.assign(b.c_str(), b.size());
+  }
+  options.output_path = kiln_path;  // serialize streams the file there (the weights are never held twice)
   compiler::CompileState state;
   absl::Status status;
   {
     nb::gil_scoped_release release;
-    absl::StatusOr<compiler::AtenGraph> aten = compiler::ReadPt2FromBuffer(std::move(archive), name);
+    absl::StatusOr<compiler::AtenGraph> aten =
+        from_file ? compiler::ReadPt2(pt2_path) : compiler::ReadPt2FromBuffer(std::move(archive), name);
     if (!aten.ok()) {
       status = aten.status();  // already names the archive
     } else {
@@ -250,13 +276,14 @@ std::unique_ptr<Graph> CompileGraph(nb::bytes pt2, const std::string& name, cons
     }
   }
   if (!status.ok()) throw KilnError(std::string(status.message()));
-  if (!dump_dir.empty()) {
+  if (!dump_dir.empty() && kiln_path.empty()) {
     std::ofstream out(dump_dir + "/program.kiln", std::ios::binary);
     out.write(state.kiln.data(), static_cast<std::streamsize>(state.kiln.size()));
     if (!out) throw KilnError("cannot write " + dump_dir + "/program.kiln");
   }
   compiler::CompileSummary summary = state.Summary();
-  return std::make_unique<Graph>(name, std::move(state.kiln), std::move(summary), options.chip, std::move(state_from));
+  return std::make_unique<Graph>(name, std::move(state.kiln), kiln_path, state.kiln_bytes, std::move(summary),
+                                 options.chip, std::move(share_from));
 }
 
 // The chip description at `path` (target/chip_config.h), checked: its name and DRAM capacity.
@@ -301,10 +328,12 @@ NB_MODULE(kiln_ext, m) {
       .def_prop_ro("name", &Graph::name);
   m.def("compile", &CompileGraph, nb::arg("pt2"), nb::arg("name") = "graph", nb::arg("device_dtype") = "f32",
         nb::arg("chip") = "", nb::arg("device_memory_bytes") = 0, nb::arg("dump_dir") = "",
-        nb::arg("state_from") = nb::none(),
+        nb::arg("share_from") = nb::none(), nb::arg("kiln_path") = "",
         "Compiles a .pt2 archive's bytes and loads the program onto a new simulated device, or, with\n"
-        "state_from=graph, onto that graph's device, reading and writing its state (e.g. a prefill program\n"
-        "beside the decode step that owns the KV cache; both must mutate the same buffers).");
+        "share_from=graph, onto that graph's device, reading and writing its state and using its device\n"
+        "copy of every weight both programs hold (e.g. a prefill program beside the decode step that owns\n"
+        "the KV cache and the weights; both must mutate the same buffers). `pt2` is the archive's bytes or\n"
+        "its path (mapped, not read); with kiln_path the program is written there and mapped from it.");
   m.def("load_chip", &LoadChip, nb::arg("path"), "Checks a chip description; returns (name, dram_bytes).");
   m.def("lowering_rules", &LoweringRules, "ATen overload -> (lowered|decomposed|resolved, device ops).");
   m.def("unsupported_ops", &UnsupportedOps, "ATen overload -> why the device cannot run it (yet).");

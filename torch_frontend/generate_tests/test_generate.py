@@ -1,6 +1,7 @@
 """Greedy generation on the simulated chip with the KV cache kept on the device (torch_frontend/generate.py):
-small GPT-2 and Bloom configurations give transformers' own greedy tokens, with a prefill program that
-shares the decode step's cache and with the prompt fed through the step token by token."""
+small GPT-2, Bloom and Falcon configurations give transformers' own greedy tokens, with a prefill program that
+shares the decode step's cache and weights on the device and with the prompt fed through the step token
+by token."""
 
 import unittest
 
@@ -18,7 +19,20 @@ class GenerateTest(unittest.TestCase):
         self.assertGreater(len(set(r["torch"])), 2, "a degenerate model would make the comparison weak")
         self.assertGreater(r["ttft_ms"], 0)
         self.assertGreater(r["tokens_per_s"], 0)
+        if prefill:
+            self.check_one_copy_of_the_weights(r)
         return r
+
+    def check_one_copy_of_the_weights(self, r: dict) -> None:
+        # The prefill uses the step's device copy of the weights (and of the cache): beside the step it
+        # adds only its arena and what it does not share, and its load uploads only the latter.
+        weights = r["step_summary"]["constant_bytes"]
+        added = r["device_bytes"] - r["step_device_bytes"]
+        uploaded = r["prefill_load"]["host_to_device_bytes"]
+        self.assertLess(uploaded, weights / 50, r["prefill_summary"]["sharing"])
+        self.assertLessEqual(added, r["prefill_summary"]["arena_bytes"] + uploaded + 4096)
+        self.assertLess(r["device_bytes"], 1.5 * weights + r["step_summary"]["arena_bytes"]
+                        + r["prefill_summary"]["arena_bytes"])
 
     def test_gpt2_small_matches_transformers_generate(self):
         with_prefill = self.check("gpt2_small")
@@ -28,6 +42,9 @@ class GenerateTest(unittest.TestCase):
 
     def test_bloom_small_matches_transformers_generate(self):
         self.check("bloom_small")
+
+    def test_falcon_small_matches_transformers_generate(self):
+        self.check("falcon_small")
 
     def test_cache_stays_on_the_device_between_runs_until_reset(self):
         # The same calls on the eager step module and on the compiled program, whose cache lives on
