@@ -1195,7 +1195,7 @@ TEST(State, TwinProgramsWithStateBothFitTheCoresSram) {
   sim::Device device(chip);
   std::unique_ptr<Executor> owner, sharer;
   ASSERT_TRUE(Executor::Create(*first, &device, &owner).ok());
-  Status s = Executor::CreateSharingState(*second, &device, *owner, &sharer);
+  Status s = Executor::CreateSharing(*second, &device, *owner, &sharer);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_LE(device.sram_bytes_per_core_in_use(), chip.sram_usable_bytes_per_core());
   const std::vector<HostTensor> ones = {HostTensor::FromFloats({256, 256}, std::vector<float>(256 * 256, 1.0f))};
@@ -1273,6 +1273,7 @@ DeviceGraph WeightGraph(int64_t rows, float w_step = 0.01f, float scale = 2.0f) 
 
 ScheduledProgram CompileBeside(DeviceGraph g, const Program& owner) {
   compiler::CompileOptions options;
+  options.sram_residency = false;  // device DRAM, as Compile(): the counts below are DRAM bytes
   absl::StatusOr<std::shared_ptr<const compiler::OwnerConstants>> constants = compiler::OwnerConstantsOf(owner);
   EXPECT_TRUE(constants.ok()) << constants.status();
   if (constants.ok()) options.share_from = *constants;

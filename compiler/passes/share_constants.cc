@@ -65,7 +65,9 @@ absl::Status ShareConstants(ScheduledProgram& program, const OwnerConstants& own
     for (const std::pair<int, int>& candidate : it == by_name.end() ? kNone : it->second) {
       const OwnerRegion& o = owner.regions[candidate.first];
       const OwnerConstant& c = o.constants[candidate.second];
-      if (claimed.contains(candidate) || o.kind != region.kind || c.dtype != t.dtype || c.shape != t.shape ||
+      // The owner's copy serves wherever it is: a weight this program would keep in DRAM reads the
+      // owner's SRAM copy, and one it put in its own SRAM frees that room.
+      if (claimed.contains(candidate) || c.dtype != t.dtype || c.shape != t.shape ||
           c.layout != t.layout || c.size_bytes != t.size_bytes())
         continue;
       if (bytes.empty()) t.StoredData(&bytes);

@@ -1,7 +1,7 @@
 // Constant sharing: a program compiled beside an owner program (a prefill beside the decode step it
 // shares a KV cache with) places every constant identical to one of the owner's, with the same name,
 // dtype, shape, layout and stored bytes, at the owner's offset in a region laid out like the owner's
-// (MemoryRegion::shares). The runtime then lets the two executors use one device copy of those
+// (MemoryRegion::shares), whichever memory (DRAM or SRAM) the owner keeps it in. The runtime then lets the two executors use one device copy of those
 // regions (runtime::Executor::CreateSharing); every other constant stays in the program's own regions.
 #ifndef KILN_COMPILER_PASSES_SHARE_CONSTANTS_H_
 #define KILN_COMPILER_PASSES_SHARE_CONSTANTS_H_

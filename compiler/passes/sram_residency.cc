@@ -86,7 +86,7 @@ absl::Status PlaceInSram(ScheduledProgram& p, const target::ChipConfig& chip, Sr
   SramResidencyStats st;
   st.usable_bytes_per_core = chip.sram_usable_bytes_per_core();
   // A program with state shares its device with a twin (a prefill program beside its decode step,
-  // runtime::Executor::CreateSharingState); each plans against half the SRAM so both load.
+  // runtime::Executor::CreateSharing); each plans against half the SRAM so both load.
   const bool has_state = std::any_of(p.regions.begin(), p.regions.end(), [](const MemoryRegion& r) {
     return r.kind == target::RegionKind::kDeviceState;
   });
