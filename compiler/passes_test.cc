@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/lowering/device_graph.h"
+#include "compiler/passes/common_subexpressions.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
@@ -338,6 +339,119 @@ TEST(ConstantFolding, ChainsFoldAndNonConstantNodesStay) {
   EXPECT_EQ(g.values[a].kind, DeviceValue::Kind::kIntermediate);
   EXPECT_EQ(g.values[m].kind, DeviceValue::Kind::kIntermediate);
   EXPECT_TRUE(g.values[a].constant.empty());
+}
+
+// ---- Common-subexpression elimination -------------------------------------------------------
+
+ops::Attrs ReshapeAttrs(std::vector<int64_t> shape) {
+  ops::Attrs a;
+  a.SetInts("shape", std::move(shape));
+  return a;
+}
+
+// BERT's attention mask: every layer computes where(mask, 0, -inf) over its own copies of the scalars.
+TEST(CommonSubexpressions, RepeatedMaskOverEqualConstantsIsComputedOnce) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 4});
+  const int mask = g.AddInput("mask", {4, 4});
+  g.inputs = {{"x", x}, {"mask", mask}};
+  int h = x;
+  std::vector<int> zeros, wheres;
+  for (int layer = 0; layer < 3; ++layer) {
+    zeros.push_back(g.AddConstant("zero#" + std::to_string(layer), {}, {0.0f}));
+    const int inf = g.AddConstant("inf#" + std::to_string(layer), {}, {-INFINITY});
+    wheres.push_back(Node(g, "where", {mask, zeros.back(), inf}, {}, "where" + std::to_string(layer)));
+    h = Node(g, "add", {h, wheres.back()}, {}, "add" + std::to_string(layer));
+  }
+  g.outputs = {{"h", h}};
+  std::vector<float> in(16), m(16);
+  for (int i = 0; i < 16; ++i) in[i] = 0.5f * i, m[i] = i % 3 == 0;
+  DeviceGraph before = g;
+
+  CseStats stats;
+  ASSERT_TRUE(EliminateCommonSubexpressions(g, &stats).ok());
+  EXPECT_EQ(stats.constants, 4);  // zero#1, zero#2, inf#1, inf#2
+  EXPECT_EQ(stats.nodes, 2);      // where1, where2
+  ASSERT_EQ(g.nodes.size(), 4u);
+  EXPECT_EQ(g.nodes[0].output, wheres[0]);
+  EXPECT_EQ(g.nodes[0].inputs[1], zeros[0]);
+  for (size_t n = 1; n < 4; ++n) EXPECT_EQ(g.nodes[n].inputs[1], wheres[0]) << g.nodes[n].source;
+  // The same values, computed by fewer ops (the second input is the mask: Evaluate sets the first).
+  auto run = [&](const DeviceGraph& graph) {
+    std::vector<std::vector<float>> v(graph.values.size());
+    for (size_t i = 0; i < graph.values.size(); ++i) v[i] = graph.values[i].constant;
+    v[x] = in;
+    v[mask] = m;
+    for (const DeviceNode& n : graph.nodes) {
+      std::vector<ops::ConstView> views;
+      for (int i : n.inputs) views.push_back({v[i].data(), graph.values[i].shape});
+      v[n.output].assign(ops::NumElements(graph.values[n.output].shape), 0.0f);
+      ops::FindKernel(*n.op)(views, n.attrs, {v[n.output].data(), graph.values[n.output].shape});
+    }
+    return v[h];
+  };
+  EXPECT_EQ(run(g), run(before));
+}
+
+TEST(CommonSubexpressions, DifferentAttributesOperandsOrBitsStayApart) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 6});
+  g.inputs = {{"x", x}};
+  const int r1 = Node(g, "reshape", {x}, ReshapeAttrs({3, 4}));
+  const int r2 = Node(g, "reshape", {x}, ReshapeAttrs({4, 3}));  // other attribute
+  const int r3 = Node(g, "reshape", {x}, ReshapeAttrs({3, 4}));  // a repeat of r1
+  const int p = g.AddConstant("zero", {}, {0.0f});
+  const int n = g.AddConstant("negzero", {}, {-0.0f});            // equal as floats, not as bits
+  const int a = Node(g, "add", {r1, p});
+  const int b = Node(g, "add", {r3, n});
+  const int c = Node(g, "add", {p, r1});                          // operand order matters
+  g.outputs = {{"r2", r2}, {"a", a}, {"b", b}, {"c", c}};
+  CseStats stats;
+  ASSERT_TRUE(EliminateCommonSubexpressions(g, &stats).ok());
+  EXPECT_EQ(stats.constants, 0);
+  EXPECT_EQ(stats.nodes, 1);
+  ASSERT_EQ(g.nodes.size(), 5u);
+  EXPECT_EQ(g.nodes[2].inputs, (std::vector<int>{r1, p}));
+  EXPECT_EQ(g.nodes[3].inputs, (std::vector<int>{r1, n}));  // read r3, now r1
+  EXPECT_EQ(g.nodes[4].inputs, (std::vector<int>{p, r1}));
+}
+
+TEST(CommonSubexpressions, GraphOutputsAndStateUpdatesKeepTheirOwnNode) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 2});
+  const int s = g.AddState("cache", {2, 2}, ops::DType::kF32, {0, 0, 0, 0});
+  g.inputs = {{"x", x}};
+  const int e1 = Node(g, "exp", {x});
+  const int e2 = Node(g, "exp", {x});  // a graph output: the caller gets its own tensor
+  const int e3 = Node(g, "exp", {x});  // the state's next value
+  const int e4 = Node(g, "exp", {x});  // a plain repeat
+  const int sum = Node(g, "add", {e1, e4});
+  g.outputs = {{"sum", sum}, {"e2", e2}};
+  g.state_updates = {{s, e3}};
+  CseStats stats;
+  ASSERT_TRUE(EliminateCommonSubexpressions(g, &stats).ok());
+  EXPECT_EQ(stats.nodes, 1);
+  ASSERT_EQ(g.nodes.size(), 4u);
+  EXPECT_EQ(g.nodes[3].inputs, (std::vector<int>{e1, e1}));
+  EXPECT_EQ(g.outputs[1].second, e2);
+  EXPECT_EQ(g.state_updates[0].second, e3);
+}
+
+// Through the pipeline: the repeat's constants are freed by dce and never placed.
+TEST(CommonSubexpressions, MergedConstantsAreNotPlaced) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {8, 8});
+  g.inputs = {{"x", x}};
+  const int w1 = g.AddConstant("w1", {8, 8}, Seeded(64, 7, -1, 1));
+  const int w2 = g.AddConstant("w2", {8, 8}, Seeded(64, 7, -1, 1));
+  const int y = Node(g, "add", {Node(g, "matmul", {x, w1}), Node(g, "matmul", {x, w2})});
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 40, nullptr, "place");
+  int constants = 0, matmuls = 0;
+  for (const ProgramTensor& t : p.tensors) constants += t.is_constant;
+  for (const ProgramInstruction& i : p.instructions) matmuls += i.kind == Kind::kOp && i.op->name == "matmul";
+  EXPECT_EQ(constants, 1);
+  EXPECT_EQ(matmuls, 1);
 }
 
 // ---- Dead-code elimination -------------------------------------------------------------------

@@ -66,7 +66,8 @@ IrKind CompileState::current() const {
 std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
-    options.fold_constants = options.fold_batch_norm = options.fuse_epilogues = options.order_ops = false;
+    options.fold_constants = options.eliminate_common_subexpressions = options.fold_batch_norm =
+        options.fuse_epilogues = options.order_ops = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -88,6 +89,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fold-constants", IrKind::kDeviceGraph);
                         return FoldConstants(*s.graph, &s.folding);
+                      }});
+  if (options.eliminate_common_subexpressions)
+    passes.push_back({"cse", "merges repeated constants and repeated computations",
+                      "Constants with the same dtype, shape and bytes become one; then a node with the same op, "
+                      "attributes and operands as an earlier one is removed and its readers read the earlier "
+                      "result (compiler/passes/common_subexpressions.h). E.g. %w2 = where(%m, %zero#1, %inf#1) "
+                      "after %w1 = where(%m, %zero, %inf) disappears and its readers read %w1.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("cse", IrKind::kDeviceGraph);
+                        return EliminateCommonSubexpressions(*s.graph, &s.cse);
                       }});
   if (options.fold_batch_norm)
     passes.push_back({"fold-batch-norm", "folds an inference batch_norm into the conv2d that feeds it",
@@ -296,6 +307,8 @@ CompileSummary CompileState::Summary() const {
   CompileSummary sum;
   sum.aten_nodes = aten_nodes;
   sum.folded_nodes = folding.folded_nodes;
+  sum.cse_nodes = cse.nodes;
+  sum.cse_constants = cse.constants;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
   sum.activations_fused = epilogue_fusion.activations;
@@ -326,7 +339,8 @@ CompileSummary CompileState::Summary() const {
 std::string CompileSummary::ToString() const {
   std::ostringstream os;
   os << "ATen nodes:        " << aten_nodes << "\n"
-     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
+     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, " << cse_nodes
+     << " repeats removed, " << cse_constants << " repeated constants merged, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
      << activations_fused << " activations fused into their producer)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";

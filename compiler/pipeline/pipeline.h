@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "compiler/aten/aten_graph.h"
 #include "compiler/lowering/device_graph.h"
+#include "compiler/passes/common_subexpressions.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
@@ -44,6 +45,7 @@ inline constexpr bool kVerifyEachByDefault = true;
 struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
+  bool eliminate_common_subexpressions = true;  // when false, no cse pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
@@ -61,6 +63,8 @@ struct CompileSummary {
   int aten_nodes = 0;
   int device_ops = 0;
   int folded_nodes = 0;
+  int cse_nodes = 0;      // repeated computations removed
+  int cse_constants = 0;  // repeated constants merged
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
@@ -96,6 +100,7 @@ struct CompileState {
   std::string kiln;                          // the .kiln bytes, from serialization on (no output_path)
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
+  CseStats cse;
   BatchNormFoldingStats batch_norm_folding;
   EpilogueFusionStats epilogue_fusion;
   std::optional<OpOrderStats> op_order;
@@ -117,7 +122,7 @@ struct Pass {
   std::function<absl::Status(CompileState&)> run;
 };
 
-// The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
+// The default pipeline for `options`, in order: lower, fold-constants (if enabled), cse (if enabled), fold-batch-norm
 // (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
