@@ -107,7 +107,7 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values("lower", "fold-constants", "cse", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                           "select-layouts", "schedule", "evict", "plan-memory"),
+                                           "select-layouts", "schedule", "evict", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -119,7 +119,7 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "cse", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
-                                             "select-layouts", "schedule", "evict", "plan-memory", "serialize"}));
+                                             "select-layouts", "schedule", "evict", "alias-reshapes", "plan-memory", "serialize"}));
 }
 
 // The model above computes nothing twice; this one, an attention mask built in each of two layers
@@ -157,6 +157,39 @@ TEST(CseGolden, MergesRepeatedConstantsAndNodes) {
   EXPECT_EQ(state->cse.constants, 2);
   EXPECT_EQ(state->cse.nodes, 3);  // where_1, view_k0, view_k1
   EXPECT_TRUE(MatchesGolden(PrintState(*state), "compiler/passes/testdata/cse-repeats.txt"));
+}
+
+// The model above has no reshape; in this one a [1, 32, 64] input is flattened for a matmul and
+// the result unflattened (both free in tiles, so aliases at their operand's offset after planning)
+// and split into heads (a copy: the last dim changes).
+TEST(AliasGolden, ReshapesThatMoveNoBytesShareTheirOperandsOffset) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  g.inputs = {{"x", x}};
+  std::vector<float> w(64 * 64);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 5) - 2.0f;
+  auto reshape = [&](int v, std::vector<int64_t> shape, const std::string& name) {
+    ops::Attrs attrs;
+    attrs.SetInts("shape", std::move(shape));
+    absl::StatusOr<int> r = g.AddNode("reshape", {v}, attrs, name, name);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : 0;
+  };
+  absl::StatusOr<int> e = g.AddNode("exp", {x}, {}, "exp", "exp");
+  ASSERT_TRUE(e.ok());
+  absl::StatusOr<int> mm =
+      g.AddNode("matmul", {reshape(*e, {32, 64}, "view"), g.AddConstant("w", {64, 64}, w)}, {}, "mm", "mm");
+  ASSERT_TRUE(mm.ok());
+  const int out = reshape(*mm, {1, 32, 64}, "view_1");
+  absl::StatusOr<int> sum = g.AddNode("add", {out, *e}, {}, "add", "add");
+  ASSERT_TRUE(sum.ok());
+  g.outputs = {{"y", *sum}, {"heads", reshape(*sum, {1, 32, 8, 8}, "view_2")}};
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->aliasing.reshapes, 2);
+  EXPECT_TRUE(MatchesGolden(PrintState(*state), "compiler/passes/testdata/alias-reshapes-planned.txt"));
 }
 
 // The model above fits any device it can run on; this one, two values kept alive across a chain of ops

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/lowering/device_graph.h"
+#include "compiler/passes/alias_reshapes.h"
 #include "compiler/passes/common_subexpressions.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/dead_code_elimination.h"
@@ -454,6 +455,99 @@ TEST(CommonSubexpressions, MergedConstantsAreNotPlaced) {
   EXPECT_EQ(matmuls, 1);
 }
 
+// ---- Reshape aliasing ------------------------------------------------------------------------
+
+std::vector<std::string> PlanViolations(const ScheduledProgram& p);  // below, with memory planning
+
+int TensorIdNamed(const ScheduledProgram& p, const std::string& name) {
+  for (size_t t = 0; t < p.tensors.size(); ++t)
+    if (p.tensors[t].name == name) return static_cast<int>(t);
+  ADD_FAILURE() << "no tensor " << name;
+  return 0;
+}
+
+ops::Attrs ShapeAttrs(std::vector<int64_t> shape) {
+  ops::Attrs a;
+  a.SetInts("shape", std::move(shape));
+  return a;
+}
+
+TEST(AliasReshapes, ReshapesThatKeepTheBytesAliasTheFirstOperandOfTheChain) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 64, 96});
+  g.inputs = {{"x", x}};
+  const int e = Node(g, "exp", {x}, {}, "e");
+  const int flat = Node(g, "reshape", {e}, ShapeAttrs({64, 96}), "flat");         // same matrices
+  const int pairs = Node(g, "reshape", {flat}, ShapeAttrs({2, 32, 96}), "pairs");  // rows regroup in whole tiles
+  const int heads = Node(g, "reshape", {flat}, ShapeAttrs({64, 12, 8}), "heads");  // last dim changes: a copy
+  const int odd = Node(g, "reshape", {e}, ShapeAttrs({4, 16, 96}), "odd");        // 16-row matrices: a copy
+  g.outputs = {{"pairs", Node(g, "neg", {pairs})}, {"heads", Node(g, "neg", {heads})}, {"odd", Node(g, "neg", {odd})}};
+  ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 40, nullptr, "evict");
+  AliasStats stats;
+  ASSERT_TRUE(AliasReshapes(p, &stats).ok());
+  EXPECT_EQ(stats.reshapes, 2);
+  EXPECT_EQ(stats.bytes_not_moved, 4u * 64 * 96 * 4);
+  auto tensor = [&](const std::string& name) -> const ProgramTensor& { return p.tensors[TensorIdNamed(p, name)]; };
+  EXPECT_EQ(tensor("flat").alias_of, TensorIdNamed(p, "e"));
+  EXPECT_EQ(tensor("pairs").alias_of, TensorIdNamed(p, "e"));  // not flat: aliases never chain
+  EXPECT_FALSE(tensor("heads").is_alias());
+  EXPECT_FALSE(tensor("odd").is_alias());
+  std::vector<std::string> reshapes;
+  for (const ProgramInstruction& i : p.instructions)
+    if (i.kind == Kind::kOp && i.op->name == "reshape") reshapes.push_back(i.source);
+  EXPECT_EQ(reshapes, (std::vector<std::string>{"odd", "heads"}));  // order-ops moved odd first
+  // heads reads flat, an alias: e must stay alive (and unshared) until then.
+  MemoryStats memory;
+  ASSERT_TRUE(PlanMemory(p, uint64_t{1} << 40, &memory).ok());
+  EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+  EXPECT_EQ(tensor("pairs").offset, tensor("e").offset);
+}
+
+TEST(AliasReshapes, RowMajorTensorsAliasAnyReshapeButInputsAndOtherDtypesStay) {
+  ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}};
+  auto add = [&](const std::string& name, ops::Shape shape, ops::Layout layout, int region = kActivationRegion,
+                 ops::DType dtype = ops::DType::kF32) {
+    ProgramTensor t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.layout = layout;
+    t.region = region;
+    t.dtype = dtype;
+    p.tensors.push_back(t);
+    return static_cast<int>(p.tensors.size()) - 1;
+  };
+  const int host = add("x", {3, 5}, ops::Layout::kRowMajor, kCallerBuffer);
+  const int dev = add("x.device", {3, 5}, ops::Layout::kRowMajor);
+  const int odd = add("odd", {5, 3}, ops::Layout::kRowMajor);
+  const int ints = add("ints", {15}, ops::Layout::kRowMajor, kActivationRegion, ops::DType::kI32);
+  const int host_view = add("host_view", {15}, ops::Layout::kRowMajor);
+  auto op = [&](const char* name, std::vector<int> in, int out, ops::Attrs attrs = {}) {
+    ProgramInstruction i;
+    i.op = ops::FindOp(name);
+    i.inputs = std::move(in);
+    i.output = out;
+    i.attrs = std::move(attrs);
+    i.source = p.tensors[out].name;
+    p.instructions.push_back(i);
+  };
+  ProgramInstruction upload;
+  upload.kind = Kind::kHostToDevice;
+  upload.inputs = {host};
+  upload.output = dev;
+  p.instructions.push_back(upload);
+  op("reshape", {dev}, odd, ShapeAttrs({5, 3}));
+  op("reshape", {odd}, ints, ShapeAttrs({15}));
+  op("reshape", {host}, host_view, ShapeAttrs({15}));  // not a device operand: left for the verifier to reject
+  AliasStats stats;
+  ASSERT_TRUE(AliasReshapes(p, &stats).ok());
+  EXPECT_EQ(stats.reshapes, 1);
+  EXPECT_EQ(p.tensors[odd].alias_of, dev);
+  EXPECT_FALSE(p.tensors[ints].is_alias());       // another dtype
+  EXPECT_FALSE(p.tensors[host_view].is_alias());  // its operand is in the caller's buffer
+  EXPECT_EQ(p.instructions.size(), 3u);
+}
+
 // ---- Dead-code elimination -------------------------------------------------------------------
 
 TEST(DeadCode, DropsUnreachableNodesAndFreesTheirConstants) {
@@ -527,12 +621,14 @@ TEST(Placement, OutputThatIsAnInputIsCopiedBackFromItsDeviceCopy) {
 // reads it, each download right after its producer (or after sibling downloads of that producer).
 void ExpectTransfersAdjacent(const ScheduledProgram& p) {
   const auto& ins = p.instructions;
+  auto bytes_of = [&](int t) { return p.tensors[t].is_alias() ? p.tensors[t].alias_of : t; };  // aliases read their target
   for (size_t i = 0; i < ins.size(); ++i) {
     if (ins[i].kind == Kind::kHostToDevice) {
       const int t = ins[i].output;
       size_t first_use = ins.size();
       for (size_t j = 0; j < ins.size(); ++j)
-        if (ins[j].kind == Kind::kOp && std::count(ins[j].inputs.begin(), ins[j].inputs.end(), t)) {
+        if (ins[j].kind == Kind::kOp &&
+            std::any_of(ins[j].inputs.begin(), ins[j].inputs.end(), [&](int r) { return bytes_of(r) == t; })) {
           first_use = j;
           break;
         }
@@ -542,7 +638,7 @@ void ExpectTransfersAdjacent(const ScheduledProgram& p) {
       for (size_t k = i + 1; k < first_use; ++k)
         EXPECT_EQ(ins[k].kind, Kind::kHostToDevice) << "upload " << i << " is not right before its first use";
     } else if (ins[i].kind == Kind::kDeviceToHost) {
-      const int t = ins[i].inputs[0];
+      const int t = bytes_of(ins[i].inputs[0]);
       size_t k = i;
       while (k > 0 && ins[k - 1].kind == Kind::kDeviceToHost) --k;
       ASSERT_GT(k, 0u);
@@ -630,9 +726,10 @@ std::vector<std::string> PlanViolations(const ScheduledProgram& p) {
   std::vector<int> def(n, -1), last(n, -1);
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i) {
     const ProgramInstruction& inst = p.instructions[i];
-    for (int t : inst.inputs) {
+    for (int read : inst.inputs) {
+      const int t = p.tensors[read].is_alias() ? p.tensors[read].alias_of : read;  // its target's bytes
       if (def[t] < 0 && p.tensors[t].is_activation())
-        bad.push_back("tensor " + p.tensors[t].name + " read before written");
+        bad.push_back("tensor " + p.tensors[read].name + " read before written");
       last[t] = std::max(last[t], i);
     }
     if (def[inst.output] < 0) def[inst.output] = i;
@@ -644,6 +741,11 @@ std::vector<std::string> PlanViolations(const ScheduledProgram& p) {
     if (a.offset % kDeviceAlignment != 0) bad.push_back(a.name + " misaligned");
     const uint64_t region = p.regions[a.region].size_bytes;
     if (a.offset + a.size_bytes() > region) bad.push_back(a.name + " outside its region");
+    if (a.is_alias()) {
+      const ProgramTensor& target = p.tensors[a.alias_of];
+      if (a.region != target.region || a.offset != target.offset) bad.push_back(a.name + " is not at its target");
+      if (def[t] >= 0) bad.push_back(a.name + " is an alias but written");
+    }
   }
   for (int t = 0; t < n; ++t)
     for (int u = t + 1; u < n; ++u) {
@@ -756,7 +858,7 @@ DeviceGraph RandomDag(uint32_t seed) {
     const int a = pick();
     const int64_t rows = g.values[a].shape[0];
     int v = -1;
-    switch (uniform(0, 4)) {
+    switch (uniform(0, 5)) {
       case 0: {
         const char* kUnary[] = {"relu", "exp", "neg", "abs", "tanh"};
         v = Node(g, kUnary[uniform(0, 4)], {a});
@@ -792,6 +894,15 @@ DeviceGraph RandomDag(uint32_t seed) {
         v = Node(g, "concat", {a, b}, c);
         break;
       }
+      case 5: {  // reshapes that alias: a -> [1, rows, 40] -> exp -> back, plus a's own view read late
+        ops::Attrs up, down;
+        up.SetInts("shape", {1, rows, kCols});
+        down.SetInts("shape", {rows, kCols});
+        const int r = Node(g, "reshape", {a}, up);
+        const int e = Node(g, "exp", {r});
+        v = Node(g, "add", {Node(g, "reshape", {e}, down), Node(g, "reshape", {r}, down)});
+        break;
+      }
     }
     pool.push_back(v);
   }
@@ -805,7 +916,7 @@ DeviceGraph RandomDag(uint32_t seed) {
 }
 
 TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
-  int total_arena_tensors = 0, dags_with_reuse = 0;
+  int total_arena_tensors = 0, dags_with_reuse = 0, aliases = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     DeviceGraph g = RandomDag(seed);
@@ -820,6 +931,7 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
       if (t.in_caller_buffer()) continue;
       EXPECT_EQ(t.offset % kDeviceAlignment, 0u) << t.name;
       arena_tensors += t.is_activation();
+      aliases += t.is_alias();
     }
     total_arena_tensors += arena_tensors;
     if (p.regions[kActivationRegion].size_bytes < stats.sum_of_activation_bytes) ++dags_with_reuse;
@@ -827,6 +939,7 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
   // The DAGs are big enough to exercise reuse.
   EXPECT_GT(total_arena_tensors, 40 * 5);
   EXPECT_GT(dags_with_reuse, 30);
+  EXPECT_GT(aliases, 40);  // reshapes of case 5, whose targets must outlive their readers
 }
 
 }  // namespace

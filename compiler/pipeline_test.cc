@@ -60,7 +60,7 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
             "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, cse, fold-batch-norm, fuse-epilogues, dce, order-ops, place, select-layouts, "
-            "schedule, evict, plan-memory, serialize");
+            "schedule, evict, alias-reshapes, plan-memory, serialize");
 }
 
 TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
@@ -372,6 +372,50 @@ TEST(VerifyProgram, StateIsWrittenOnceByTheOpThatEndsTheRun) {
   ScheduledProgram moved = p;
   moved.tensors[last.output].region = kConstantRegion;
   EXPECT_THAT(Message(VerifyProgram(moved)), HasSubstr("tensor %s is state but is not in a DEVICE_STATE region"));
+}
+
+// x [1, 32, 64] -> exp -> reshape [32, 64] (an alias of %e after alias-reshapes) -> neg.
+ScheduledProgram AliasProgram() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  ops::Attrs flat;
+  flat.SetInts("shape", {32, 64});
+  absl::StatusOr<int> v = g.AddNode("reshape", {Node(g, "exp", {x}, "e")}, flat, "v", "v");
+  EXPECT_TRUE(v.ok()) << v.status();
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", Node(g, "neg", {*v}, "y")}};
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), Verifying(), "plan-memory");
+  EXPECT_TRUE(state.ok()) << state.status();
+  if (!state.ok()) return {};
+  EXPECT_EQ(state->aliasing.reshapes, 1);
+  return *state->program;
+}
+
+TEST(VerifyProgram, AnAliasSeesItsTargetsBytesAsTheyAre) {
+  const ScheduledProgram p = AliasProgram();
+  int v = -1, e = -1;
+  for (size_t t = 0; t < p.tensors.size(); ++t) {
+    if (p.tensors[t].name == "v") v = static_cast<int>(t);
+    if (p.tensors[t].name == "e") e = static_cast<int>(t);
+  }
+  ASSERT_GE(v, 0);
+  ASSERT_EQ(p.tensors[v].alias_of, e);
+  ASSERT_TRUE(VerifyProgram(p).ok());
+  ScheduledProgram chained = p;
+  chained.tensors[e].alias_of = v;
+  EXPECT_THAT(Message(VerifyProgram(chained)),
+              HasSubstr("is an alias of %v; only an activation aliases another one that is not itself an alias"));
+  ScheduledProgram regrouped = p;
+  regrouped.tensors[v].shape = {2, 16, 64};
+  EXPECT_EQ(Message(VerifyProgram(regrouped)),
+            "alias %v [2, 16, 64] of %e [1, 32, 64] would not see its target's stored bytes as they are (region, "
+            "dtype, layout or shape)");
+  ScheduledProgram written = p;
+  ProgramInstruction& neg = written.instructions[written.instructions.size() - 2];
+  ASSERT_EQ(neg.op->name, "neg");
+  neg.output = v;
+  neg.inputs = {e};
+  EXPECT_THAT(Message(VerifyProgram(written)), HasSubstr("writes %v, an alias of %e; aliases are only read"));
 }
 
 TEST(VerifyProgram, EachTensorIsWrittenOnce) {

@@ -67,7 +67,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
     options.fold_constants = options.eliminate_common_subexpressions = options.fold_batch_norm =
-        options.fuse_epilogues = options.order_ops = false;
+        options.fuse_epilogues = options.order_ops = options.alias_reshapes = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -187,6 +187,17 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       if (!s.program) return Missing("evict", IrKind::kProgram);
                       return FitDeviceMemory(*s.program, chip, &s.eviction);
                     }});
+  if (options.alias_reshapes)
+    passes.push_back({"alias-reshapes", "turns reshapes that move no bytes into aliases of their operand",
+                      "A reshape whose result has its operand's stored bytes as they are (row-major, or tiles with "
+                      "the last dim kept and rows regrouped in whole tiles) is removed; its result aliases the "
+                      "operand, sharing its offset, and the operand lives as long as the alias is read "
+                      "(compiler/passes/alias_reshapes.h). E.g. 3: %view = reshape(%mm) {shape=[1, 128, 768]} "
+                      "becomes alias %view = %mm.",
+                      IrKind::kProgram, IrKind::kProgram, [](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("alias-reshapes", IrKind::kProgram);
+                        return AliasReshapes(*s.program, &s.aliasing);
+                      }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
@@ -309,6 +320,7 @@ CompileSummary CompileState::Summary() const {
   sum.folded_nodes = folding.folded_nodes;
   sum.cse_nodes = cse.nodes;
   sum.cse_constants = cse.constants;
+  sum.reshapes_aliased = aliasing.reshapes;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
   sum.activations_fused = epilogue_fusion.activations;
@@ -340,7 +352,8 @@ std::string CompileSummary::ToString() const {
   std::ostringstream os;
   os << "ATen nodes:        " << aten_nodes << "\n"
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, " << cse_nodes
-     << " repeats removed, " << cse_constants << " repeated constants merged, "
+     << " repeats removed, " << cse_constants << " repeated constants merged, " << reshapes_aliased
+     << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
      << activations_fused << " activations fused into their producer)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "compiler/aten/aten_graph.h"
 #include "compiler/lowering/device_graph.h"
+#include "compiler/passes/alias_reshapes.h"
 #include "compiler/passes/common_subexpressions.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/eviction.h"
@@ -49,6 +50,7 @@ struct CompileOptions {
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
+  bool alias_reshapes = true;   // when false, no alias-reshapes pass (every reshape copies)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
   bool naive = false;
@@ -68,6 +70,7 @@ struct CompileSummary {
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
+  int reshapes_aliased = 0;  // reshapes that became aliases of their operand
   int transfers = 0;
   std::map<std::string, int> ops_by_name;
   uint64_t arena_bytes = 0;
@@ -106,6 +109,7 @@ struct CompileState {
   std::optional<OpOrderStats> op_order;
   MemoryStats memory;
   EvictionStats eviction;
+  AliasStats aliasing;
   std::vector<PassTiming> timings;  // one per pass run, in order
   std::string last_pass;            // "" before any pass ran
 
@@ -123,7 +127,8 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), cse (if enabled), fold-batch-norm
-// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict, plan-memory, serialize.
+// (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict,
+// alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
