@@ -49,6 +49,12 @@ ops::Attrs PermuteAttrs(std::vector<int64_t> dims) {
   return a;
 }
 
+ops::Attrs ShapeAttrs(std::vector<int64_t> shape) {
+  ops::Attrs a;
+  a.SetInts("shape", std::move(shape));
+  return a;
+}
+
 // The default pipeline (pipeline/pipeline.h) from a device graph up to and including memory
 // planning, with the verifier after every pass.
 ScheduledProgram Pipeline(DeviceGraph g, uint64_t dram = uint64_t{1} << 40, MemoryStats* stats = nullptr,
@@ -344,12 +350,6 @@ TEST(ConstantFolding, ChainsFoldAndNonConstantNodesStay) {
 
 // ---- Common-subexpression elimination -------------------------------------------------------
 
-ops::Attrs ReshapeAttrs(std::vector<int64_t> shape) {
-  ops::Attrs a;
-  a.SetInts("shape", std::move(shape));
-  return a;
-}
-
 // BERT's attention mask: every layer computes where(mask, 0, -inf) over its own copies of the scalars.
 TEST(CommonSubexpressions, RepeatedMaskOverEqualConstantsIsComputedOnce) {
   DeviceGraph g;
@@ -398,9 +398,9 @@ TEST(CommonSubexpressions, DifferentAttributesOperandsOrBitsStayApart) {
   DeviceGraph g;
   const int x = g.AddInput("x", {2, 6});
   g.inputs = {{"x", x}};
-  const int r1 = Node(g, "reshape", {x}, ReshapeAttrs({3, 4}));
-  const int r2 = Node(g, "reshape", {x}, ReshapeAttrs({4, 3}));  // other attribute
-  const int r3 = Node(g, "reshape", {x}, ReshapeAttrs({3, 4}));  // a repeat of r1
+  const int r1 = Node(g, "reshape", {x}, ShapeAttrs({3, 4}));
+  const int r2 = Node(g, "reshape", {x}, ShapeAttrs({4, 3}));  // other attribute
+  const int r3 = Node(g, "reshape", {x}, ShapeAttrs({3, 4}));  // a repeat of r1
   const int p = g.AddConstant("zero", {}, {0.0f});
   const int n = g.AddConstant("negzero", {}, {-0.0f});            // equal as floats, not as bits
   const int a = Node(g, "add", {r1, p});
@@ -464,12 +464,6 @@ int TensorIdNamed(const ScheduledProgram& p, const std::string& name) {
     if (p.tensors[t].name == name) return static_cast<int>(t);
   ADD_FAILURE() << "no tensor " << name;
   return 0;
-}
-
-ops::Attrs ShapeAttrs(std::vector<int64_t> shape) {
-  ops::Attrs a;
-  a.SetInts("shape", std::move(shape));
-  return a;
 }
 
 TEST(AliasReshapes, ReshapesThatKeepTheBytesAliasTheFirstOperandOfTheChain) {
