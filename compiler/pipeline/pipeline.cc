@@ -66,7 +66,7 @@ IrKind CompileState::current() const {
 std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
-    options.fold_constants = options.eliminate_common_subexpressions = options.fold_batch_norm =
+    options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions = options.fold_batch_norm =
         options.fuse_epilogues = options.order_ops = options.alias_reshapes = false;
   }
   std::vector<Pass> passes;
@@ -89,6 +89,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fold-constants", IrKind::kDeviceGraph);
                         return FoldConstants(*s.graph, &s.folding);
+                      }});
+  if (options.compose_permutes)
+    passes.push_back({"compose-permutes", "makes a permute of a permute one permute of the first operand",
+                      "permute(permute(x, q), p) becomes permute(x, d) with d[i] = q[p[i]]; an identity d becomes a "
+                      "reshape to the same shape, which alias-reshapes removes (compiler/passes/compose_permutes.h). "
+                      "E.g. %b = permute(%a) {dims=[1, 2, 0, 3]} of %a = permute(%x) {dims=[2, 0, 1, 3]} becomes "
+                      "%b = reshape(%x) {shape=...}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("compose-permutes", IrKind::kDeviceGraph);
+                        return ComposePermutes(*s.graph, &s.permutes);
                       }});
   if (options.eliminate_common_subexpressions)
     passes.push_back({"cse", "merges repeated constants and repeated computations",
@@ -318,6 +328,7 @@ CompileSummary CompileState::Summary() const {
   CompileSummary sum;
   sum.aten_nodes = aten_nodes;
   sum.folded_nodes = folding.folded_nodes;
+  sum.permutes_composed = permutes.composed;
   sum.cse_nodes = cse.nodes;
   sum.cse_constants = cse.constants;
   sum.reshapes_aliased = aliasing.reshapes;
@@ -351,7 +362,8 @@ CompileSummary CompileState::Summary() const {
 std::string CompileSummary::ToString() const {
   std::ostringstream os;
   os << "ATen nodes:        " << aten_nodes << "\n"
-     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, " << cse_nodes
+     << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
+     << permutes_composed << " permutes of permutes composed, " << cse_nodes
      << " repeats removed, " << cse_constants << " repeated constants merged, " << reshapes_aliased
      << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "

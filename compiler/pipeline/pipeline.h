@@ -24,6 +24,7 @@
 #include "compiler/lowering/device_graph.h"
 #include "compiler/passes/alias_reshapes.h"
 #include "compiler/passes/common_subexpressions.h"
+#include "compiler/passes/compose_permutes.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
@@ -46,6 +47,7 @@ inline constexpr bool kVerifyEachByDefault = true;
 struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
+  bool compose_permutes = true;                 // when false, no compose-permutes pass
   bool eliminate_common_subexpressions = true;  // when false, no cse pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
@@ -65,6 +67,7 @@ struct CompileSummary {
   int aten_nodes = 0;
   int device_ops = 0;
   int folded_nodes = 0;
+  int permutes_composed = 0;  // permutes of a permute, now one permute
   int cse_nodes = 0;      // repeated computations removed
   int cse_constants = 0;  // repeated constants merged
   int batch_norms_folded = 0;
@@ -103,6 +106,7 @@ struct CompileState {
   std::string kiln;                          // the .kiln bytes, from serialization on (no output_path)
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
+  PermuteStats permutes;
   CseStats cse;
   BatchNormFoldingStats batch_norm_folding;
   EpilogueFusionStats epilogue_fusion;
@@ -126,7 +130,8 @@ struct Pass {
   std::function<absl::Status(CompileState&)> run;
 };
 
-// The default pipeline for `options`, in order: lower, fold-constants (if enabled), cse (if enabled), fold-batch-norm
+// The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
+// enabled), cse (if enabled), fold-batch-norm
 // (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict,
 // alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
