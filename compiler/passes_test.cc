@@ -19,6 +19,7 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
@@ -387,6 +388,64 @@ TEST(ComposePermutes, AChainBecomesOnePermuteOfItsFirstOperand) {
     permutes += i.kind == Kind::kOp && i.op->name == "permute";
   EXPECT_EQ(permutes, 2);
   EXPECT_EQ(state->aliasing.reshapes, 1);
+}
+
+// ---- Safe-softmax fusion ----------------------------------------------------------------------
+
+// _safe_softmax as torch.export decomposes it, over scores x + mask (mask rows of -inf hide a row).
+struct SafeSoftmax {
+  DeviceGraph g;
+  int scores, out;
+};
+SafeSoftmax MakeSafeSoftmax(float fill, int64_t reduce_dim) {
+  SafeSoftmax m;
+  const int x = m.g.AddInput("x", {2, 4, 6});
+  m.g.inputs = {{"x", x}};
+  std::vector<float> mask(24, 0.0f);
+  for (int i = 6; i < 12; ++i) mask[i] = -INFINITY;  // row 1 of batch 0: all masked
+  mask[20] = -INFINITY;                              // one element of another row
+  m.scores = Node(m.g, "add", {x, m.g.AddConstant("mask", {4, 6}, mask)}, {}, "scores");
+  ops::Attrs dim;
+  dim.SetInt("dim", -1);
+  const int sm = Node(m.g, "softmax", {m.scores}, dim, "softmax");
+  const int eq = Node(m.g, "eq", {m.scores, m.g.AddConstant("inf", {}, {-INFINITY})}, {}, "eq");
+  const int kept = Node(m.g, "logical_not", {eq}, {}, "not");
+  ops::Attrs reduce;
+  reduce.SetInts("dims", {reduce_dim}).SetInt("keepdim", 1);
+  const int any = Node(m.g, "reduce_max", {kept}, reduce, "any");
+  const int none = Node(m.g, "logical_not", {any}, {}, "not_1");
+  m.out = Node(m.g, "where", {none, m.g.AddConstant("zeros", {2, 4, 6}, std::vector<float>(48, fill)), sm}, {}, "where");
+  m.g.outputs = {{"y", m.out}};
+  return m;
+}
+
+TEST(SafeSoftmaxFusion, SixOpsBecomeOneSoftmaxWithTheSameValues) {
+  SafeSoftmax m = MakeSafeSoftmax(0.0f, 2);
+  const std::vector<float> in = Seeded(48, 11, -3, 3);
+  const std::vector<float> before = Evaluate(m.g, in)[m.out];
+  SafeSoftmaxStats stats;
+  ASSERT_TRUE(FuseSafeSoftmax(m.g, &stats).ok());
+  EXPECT_EQ(stats.fused, 1);
+  const DeviceNode& fused = m.g.nodes.back();
+  EXPECT_EQ(fused.op->name, "softmax");
+  EXPECT_EQ(fused.inputs, (std::vector<int>{m.scores}));
+  EXPECT_EQ(fused.attrs.Int("dim"), 2);
+  EXPECT_EQ(fused.attrs.Int("zero_masked_rows"), 1);
+  const std::vector<float> after = Evaluate(m.g, in)[m.out];
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(std::count(after.begin(), after.end(), 0.0f), 2 * (6 + 1));  // per batch: the masked row and element
+  ASSERT_TRUE(EliminateDeadCode(m.g).ok());
+  EXPECT_EQ(m.g.nodes.size(), 2u);  // add, softmax
+}
+
+TEST(SafeSoftmaxFusion, OtherFillsOrDimsAreLeftAlone) {
+  for (auto [fill, dim] : {std::pair{1.0f, int64_t{2}}, std::pair{0.0f, int64_t{1}}}) {
+    SafeSoftmax m = MakeSafeSoftmax(fill, dim);
+    SafeSoftmaxStats stats;
+    ASSERT_TRUE(FuseSafeSoftmax(m.g, &stats).ok());
+    EXPECT_EQ(stats.fused, 0) << "fill " << fill << ", reduced dim " << dim;
+    EXPECT_EQ(m.g.nodes.back().op->name, "where");
+  }
 }
 
 // ---- Common-subexpression elimination -------------------------------------------------------

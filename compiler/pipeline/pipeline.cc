@@ -66,8 +66,9 @@ IrKind CompileState::current() const {
 std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
-    options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions = options.fold_batch_norm =
-        options.fuse_epilogues = options.order_ops = options.alias_reshapes = false;
+    options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions =
+        options.fuse_safe_softmax = options.fold_batch_norm = options.fuse_epilogues = options.order_ops =
+            options.alias_reshapes = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -109,6 +110,15 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("cse", IrKind::kDeviceGraph);
                         return EliminateCommonSubexpressions(*s.graph, &s.cse);
+                      }});
+  if (options.fuse_safe_softmax)
+    passes.push_back({"fuse-safe-softmax", "turns the six ops of a decomposed _safe_softmax into one softmax",
+                      "where(logical_not(reduce_max(logical_not(eq(a, -inf)), [d], keepdim)), 0, softmax(a, d)) "
+                      "becomes softmax(a) {dim=d, zero_masked_rows=1}: zeros for rows that are all -inf "
+                      "(compiler/passes/fuse_safe_softmax.h); dce drops the rest.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-safe-softmax", IrKind::kDeviceGraph);
+                        return FuseSafeSoftmax(*s.graph, &s.safe_softmax);
                       }});
   if (options.fold_batch_norm)
     passes.push_back({"fold-batch-norm", "folds an inference batch_norm into the conv2d that feeds it",
@@ -331,6 +341,7 @@ CompileSummary CompileState::Summary() const {
   sum.permutes_composed = permutes.composed;
   sum.cse_nodes = cse.nodes;
   sum.cse_constants = cse.constants;
+  sum.safe_softmaxes_fused = safe_softmax.fused;
   sum.reshapes_aliased = aliasing.reshapes;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
@@ -364,8 +375,8 @@ std::string CompileSummary::ToString() const {
   os << "ATen nodes:        " << aten_nodes << "\n"
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
      << permutes_composed << " permutes of permutes composed, " << cse_nodes
-     << " repeats removed, " << cse_constants << " repeated constants merged, " << reshapes_aliased
-     << " reshapes aliased, "
+     << " repeats removed, " << cse_constants << " repeated constants merged, " << safe_softmaxes_fused
+     << " safe softmaxes fused, " << reshapes_aliased << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
      << activations_fused << " activations fused into their producer)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";

@@ -29,6 +29,7 @@
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/program/scheduled_program.h"
@@ -49,6 +50,7 @@ struct CompileOptions {
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
   bool compose_permutes = true;                 // when false, no compose-permutes pass
   bool eliminate_common_subexpressions = true;  // when false, no cse pass
+  bool fuse_safe_softmax = true;                // when false, no fuse-safe-softmax pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
@@ -70,6 +72,7 @@ struct CompileSummary {
   int permutes_composed = 0;  // permutes of a permute, now one permute
   int cse_nodes = 0;      // repeated computations removed
   int cse_constants = 0;  // repeated constants merged
+  int safe_softmaxes_fused = 0;
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
@@ -108,6 +111,7 @@ struct CompileState {
   FoldingStats folding;
   PermuteStats permutes;
   CseStats cse;
+  SafeSoftmaxStats safe_softmax;
   BatchNormFoldingStats batch_norm_folding;
   EpilogueFusionStats epilogue_fusion;
   std::optional<OpOrderStats> op_order;
@@ -131,7 +135,7 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
-// enabled), cse (if enabled), fold-batch-norm
+// enabled), cse (if enabled), fuse-safe-softmax (if enabled), fold-batch-norm
 // (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict,
 // alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
