@@ -106,7 +106,7 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
-                         ::testing::Values("lower", "fold-constants", "compose-permutes", "cse", "fuse-safe-softmax", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
+                         ::testing::Values("lower", "fold-constants", "compose-permutes", "cse", "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
                                            "select-layouts", "schedule", "evict", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
@@ -118,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
 TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "compose-permutes", "cse", "fuse-safe-softmax", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
+  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "compose-permutes", "cse", "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-epilogues", "dce", "order-ops", "place",
                                              "select-layouts", "schedule", "evict", "alias-reshapes", "plan-memory", "serialize"}));
 }
 

@@ -19,6 +19,7 @@
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_gelu_tanh.h"
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
@@ -446,6 +447,54 @@ TEST(SafeSoftmaxFusion, OtherFillsOrDimsAreLeftAlone) {
     EXPECT_EQ(stats.fused, 0) << "fill " << fill << ", reduced dim " << dim;
     EXPECT_EQ(m.g.nodes.back().op->name, "where");
   }
+}
+
+// ---- GELU-tanh fusion --------------------------------------------------------------------------
+
+// GPT-2's NewGELUActivation as torch.export leaves it, with x^3 as pow or as two muls, operands in
+// either order, and a constant that is not sqrt(2/pi) for the negative case.
+int WrittenOutGeluTanh(DeviceGraph& g, int x, bool pow, bool swapped, float sqrt_2_over_pi) {
+  auto c = [&](float v) { return g.AddConstant("c", {}, {v}); };
+  auto bin = [&](const char* op, int a, int b) { return Node(g, op, swapped ? std::vector<int>{b, a} : std::vector<int>{a, b}); };
+  const int half = bin("mul", x, c(0.5f));
+  const int cube = pow ? Node(g, "pow", {x, c(3.0f)}) : bin("mul", Node(g, "mul", {x, x}), x);
+  const int inner = bin("add", x, bin("mul", cube, c(0.044715f)));
+  const int t = Node(g, "tanh", {bin("mul", inner, c(sqrt_2_over_pi))});
+  return bin("mul", half, bin("add", t, c(1.0f)));
+}
+
+TEST(GeluTanhFusion, EightOpsBecomeGeluTanhWithinFloatRounding) {
+  for (bool pow : {true, false})
+    for (bool swapped : {false, true}) {
+      SCOPED_TRACE(std::string(pow ? "pow" : "mul") + (swapped ? ", swapped" : ""));
+      DeviceGraph g;
+      const int x = g.AddInput("x", {4, 33});
+      g.inputs = {{"x", x}};
+      const int y = WrittenOutGeluTanh(g, x, pow, swapped, 0.7978845608f);
+      g.outputs = {{"y", y}};
+      const std::vector<float> in = Seeded(4 * 33, 12, -6, 6);
+      const std::vector<float> before = Evaluate(g, in)[y];
+      GeluTanhStats stats;
+      ASSERT_TRUE(FuseGeluTanh(g, &stats).ok());
+      EXPECT_EQ(stats.fused, 1);
+      ASSERT_TRUE(EliminateDeadCode(g).ok());
+      ASSERT_EQ(g.nodes.size(), 1u);
+      EXPECT_EQ(g.nodes[0].op->name, "gelu_tanh");
+      EXPECT_EQ(g.nodes[0].inputs, (std::vector<int>{x}));
+      const std::vector<float> after = Evaluate(g, in)[y];
+      for (size_t i = 0; i < after.size(); ++i) EXPECT_NEAR(after[i], before[i], 1e-5f) << i;
+    }
+}
+
+TEST(GeluTanhFusion, AnotherConstantIsNotGelu) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 33});
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", WrittenOutGeluTanh(g, x, true, false, 0.8f)}};
+  GeluTanhStats stats;
+  ASSERT_TRUE(FuseGeluTanh(g, &stats).ok());
+  EXPECT_EQ(stats.fused, 0);
+  EXPECT_EQ(g.nodes.back().op->name, "mul");
 }
 
 // ---- Common-subexpression elimination -------------------------------------------------------

@@ -59,7 +59,7 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
-            "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, compose-permutes, cse, fuse-safe-softmax, fold-batch-norm, fuse-epilogues, dce, order-ops, place, select-layouts, "
+            "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, compose-permutes, cse, fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, fuse-epilogues, dce, order-ops, place, select-layouts, "
             "schedule, evict, alias-reshapes, plan-memory, serialize");
 }
 
@@ -69,8 +69,8 @@ TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
   std::vector<Pass> pipeline = BuildPipeline(options);
   ASSERT_FALSE(FindPass(pipeline, "fold-constants").ok());
   EXPECT_THAT(Message(FindPass(pipeline, "fold-constants").status()),
-              HasSubstr("passes are: lower, compose-permutes, cse, fuse-safe-softmax, fold-batch-norm, fuse-epilogues, dce,"));
-  options.compose_permutes = options.eliminate_common_subexpressions = options.fuse_safe_softmax = false;
+              HasSubstr("passes are: lower, compose-permutes, cse, fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, fuse-epilogues, dce,"));
+  options.compose_permutes = options.eliminate_common_subexpressions = options.fuse_safe_softmax = options.fuse_gelu_tanh = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "cse").status()),
               HasSubstr("passes are: lower, fold-batch-norm, fuse-epilogues, dce,"));
   options.fold_batch_norm = false;
@@ -86,7 +86,7 @@ TEST(Pipeline, FromADeviceGraphStartsAfterLoweringAndStopsWhereAsked) {
   ASSERT_TRUE(state.ok()) << state.status();
   std::vector<std::string> ran;
   for (const PassTiming& t : state->timings) ran.push_back(t.pass);
-  EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "compose-permutes", "cse", "fuse-safe-softmax", "fold-batch-norm", "fuse-epilogues", "dce"}));
+  EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "compose-permutes", "cse", "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-epilogues", "dce"}));
   EXPECT_EQ(state->current(), IrKind::kDeviceGraph);
   EXPECT_FALSE(state->program.has_value());
   EXPECT_TRUE(state->kiln.empty());

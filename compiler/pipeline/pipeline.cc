@@ -67,7 +67,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
     options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions =
-        options.fuse_safe_softmax = options.fold_batch_norm = options.fuse_epilogues = options.order_ops =
+        options.fuse_safe_softmax = options.fuse_gelu_tanh = options.fold_batch_norm = options.fuse_epilogues = options.order_ops =
             options.alias_reshapes = false;
   }
   std::vector<Pass> passes;
@@ -119,6 +119,15 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-safe-softmax", IrKind::kDeviceGraph);
                         return FuseSafeSoftmax(*s.graph, &s.safe_softmax);
+                      }});
+  if (options.fuse_gelu_tanh)
+    passes.push_back({"fuse-gelu-tanh", "turns GELU's tanh approximation written out in eight ops into gelu_tanh",
+                      "mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), sqrt(2/pi))), 1)), in any "
+                      "operand order, becomes gelu_tanh(x) (compiler/passes/fuse_gelu_tanh.h); dce drops the rest. "
+                      "E.g. GPT-2's NewGELUActivation.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-gelu-tanh", IrKind::kDeviceGraph);
+                        return FuseGeluTanh(*s.graph, &s.gelu_tanh);
                       }});
   if (options.fold_batch_norm)
     passes.push_back({"fold-batch-norm", "folds an inference batch_norm into the conv2d that feeds it",
@@ -342,6 +351,7 @@ CompileSummary CompileState::Summary() const {
   sum.cse_nodes = cse.nodes;
   sum.cse_constants = cse.constants;
   sum.safe_softmaxes_fused = safe_softmax.fused;
+  sum.gelu_tanhs_fused = gelu_tanh.fused;
   sum.reshapes_aliased = aliasing.reshapes;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
@@ -376,7 +386,8 @@ std::string CompileSummary::ToString() const {
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
      << permutes_composed << " permutes of permutes composed, " << cse_nodes
      << " repeats removed, " << cse_constants << " repeated constants merged, " << safe_softmaxes_fused
-     << " safe softmaxes fused, " << reshapes_aliased << " reshapes aliased, "
+     << " safe softmaxes and " << gelu_tanhs_fused << " tanh GELUs fused, " << reshapes_aliased
+     << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
      << activations_fused << " activations fused into their producer)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";

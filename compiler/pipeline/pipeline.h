@@ -29,6 +29,7 @@
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_gelu_tanh.h"
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
@@ -51,6 +52,7 @@ struct CompileOptions {
   bool compose_permutes = true;                 // when false, no compose-permutes pass
   bool eliminate_common_subexpressions = true;  // when false, no cse pass
   bool fuse_safe_softmax = true;                // when false, no fuse-safe-softmax pass
+  bool fuse_gelu_tanh = true;                   // when false, no fuse-gelu-tanh pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, no fuse-epilogues pass (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
@@ -73,6 +75,7 @@ struct CompileSummary {
   int cse_nodes = 0;      // repeated computations removed
   int cse_constants = 0;  // repeated constants merged
   int safe_softmaxes_fused = 0;
+  int gelu_tanhs_fused = 0;
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
@@ -112,6 +115,7 @@ struct CompileState {
   PermuteStats permutes;
   CseStats cse;
   SafeSoftmaxStats safe_softmax;
+  GeluTanhStats gelu_tanh;
   BatchNormFoldingStats batch_norm_folding;
   EpilogueFusionStats epilogue_fusion;
   std::optional<OpOrderStats> op_order;
@@ -135,7 +139,8 @@ struct Pass {
 };
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
-// enabled), cse (if enabled), fuse-safe-softmax (if enabled), fold-batch-norm
+// enabled), cse (if enabled), fuse-safe-softmax (if enabled),
+// fuse-gelu-tanh (if enabled), fold-batch-norm
 // (if enabled), fuse-epilogues (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, evict,
 // alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
