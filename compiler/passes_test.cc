@@ -453,24 +453,31 @@ TEST(SafeSoftmaxFusion, OtherFillsOrDimsAreLeftAlone) {
 
 // GPT-2's NewGELUActivation as torch.export leaves it, with x^3 as pow or as two muls, operands in
 // either order, and a constant that is not sqrt(2/pi) for the negative case.
-int WrittenOutGeluTanh(DeviceGraph& g, int x, bool pow, bool swapped, float sqrt_2_over_pi) {
+// bloom: BLOOM's form of the tanh argument, sqrt(2/pi) x (1 + 0.044715 x x).
+int WrittenOutGeluTanh(DeviceGraph& g, int x, bool pow, bool swapped, float sqrt_2_over_pi, bool bloom = false) {
   auto c = [&](float v) { return g.AddConstant("c", {}, {v}); };
   auto bin = [&](const char* op, int a, int b) { return Node(g, op, swapped ? std::vector<int>{b, a} : std::vector<int>{a, b}); };
   const int half = bin("mul", x, c(0.5f));
-  const int cube = pow ? Node(g, "pow", {x, c(3.0f)}) : bin("mul", Node(g, "mul", {x, x}), x);
-  const int inner = bin("add", x, bin("mul", cube, c(0.044715f)));
-  const int t = Node(g, "tanh", {bin("mul", inner, c(sqrt_2_over_pi))});
+  int argument;
+  if (bloom) {
+    const int poly = bin("add", bin("mul", bin("mul", x, c(0.044715f)), x), c(1.0f));
+    argument = bin("mul", bin("mul", x, c(sqrt_2_over_pi)), poly);
+  } else {
+    const int cube = pow ? Node(g, "pow", {x, c(3.0f)}) : bin("mul", Node(g, "mul", {x, x}), x);
+    argument = bin("mul", bin("add", x, bin("mul", cube, c(0.044715f))), c(sqrt_2_over_pi));
+  }
+  const int t = Node(g, "tanh", {argument});
   return bin("mul", half, bin("add", t, c(1.0f)));
 }
 
 TEST(GeluTanhFusion, EightOpsBecomeGeluTanhWithinFloatRounding) {
-  for (bool pow : {true, false})
+  for (int form = 0; form < 3; ++form)  // x^3 as pow, x^3 as muls, BLOOM's
     for (bool swapped : {false, true}) {
-      SCOPED_TRACE(std::string(pow ? "pow" : "mul") + (swapped ? ", swapped" : ""));
+      SCOPED_TRACE("form " + std::to_string(form) + (swapped ? ", swapped" : ""));
       DeviceGraph g;
       const int x = g.AddInput("x", {4, 33});
       g.inputs = {{"x", x}};
-      const int y = WrittenOutGeluTanh(g, x, pow, swapped, 0.7978845608f);
+      const int y = WrittenOutGeluTanh(g, x, form == 0, swapped, 0.7978845608f, form == 2);
       g.outputs = {{"y", y}};
       const std::vector<float> in = Seeded(4 * 33, 12, -6, 6);
       const std::vector<float> before = Evaluate(g, in)[y];

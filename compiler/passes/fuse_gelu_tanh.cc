@@ -39,18 +39,33 @@ absl::Status FuseGeluTanh(DeviceGraph& graph, GeluTanhStats* stats) {
     return -1;
   };
   const double kSqrt2OverPi = std::sqrt(2.0 / M_PI);
+  // v = sqrt(2/pi) * (x + 0.044715 x^3), as GPT-2 writes it, or as BLOOM does,
+  // (x * sqrt(2/pi)) * (1 + 0.044715 x * x): x, else -1.
+  auto tanh_argument_of = [&](int v) {
+    if (const DeviceNode* inner = node_of(scaled(v, "mul", kSqrt2OverPi), "add", 2))
+      for (int k = 0; k < 2; ++k) {
+        const int x = inner->inputs[k];
+        if (cube_root(scaled(inner->inputs[1 - k], "mul", 0.044715)) == x) return x;
+      }
+    if (const DeviceNode* product = node_of(v, "mul", 2))
+      for (int k = 0; k < 2; ++k) {
+        const int x = scaled(product->inputs[k], "mul", kSqrt2OverPi);
+        const DeviceNode* square = node_of(scaled(product->inputs[1 - k], "add", 1.0), "mul", 2);
+        if (x < 0 || !square) continue;
+        for (int j = 0; j < 2; ++j)
+          if (square->inputs[j] == x && scaled(square->inputs[1 - j], "mul", 0.044715) == x) return x;
+      }
+    return -1;
+  };
   for (DeviceNode& root : graph.nodes) {
     if (root.op->name != "mul" || root.inputs.size() != 2) continue;
     for (int k = 0; k < 2; ++k) {
       const int x = scaled(root.inputs[k], "mul", 0.5);  // x / 2
       const int t = scaled(root.inputs[1 - k], "add", 1.0);  // 1 + tanh(...)
       const DeviceNode* tanh = node_of(t, "tanh", 1);
-      const DeviceNode* inner = tanh ? node_of(scaled(tanh->inputs[0], "mul", kSqrt2OverPi), "add", 2) : nullptr;
-      if (x < 0 || !inner || graph.values[root.output].shape != graph.values[x].shape) continue;
-      // inner = x + 0.044715 x^3, in either order
-      const bool matches = (inner->inputs[0] == x && cube_root(scaled(inner->inputs[1], "mul", 0.044715)) == x) ||
-                           (inner->inputs[1] == x && cube_root(scaled(inner->inputs[0], "mul", 0.044715)) == x);
-      if (!matches) continue;
+      if (x < 0 || !tanh || tanh_argument_of(tanh->inputs[0]) != x ||
+          graph.values[root.output].shape != graph.values[x].shape)
+        continue;
       root.op = ops::FindOp("gelu_tanh");
       root.inputs = {x};
       root.attrs = ops::Attrs();
