@@ -2,6 +2,7 @@
 // including each pass, and the printed IR (program/printer.h) must equal
 // compiler/passes/testdata/<pass>.txt. A diff shows exactly what a change to a pass did; regenerate
 // with KILN_UPDATE_GOLDENS=1 bazel run //compiler:passes_golden_test (see testing/golden.h).
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -85,6 +86,12 @@ AtenGraph Model() {
   return g;
 }
 
+ops::Attrs PermuteDims(std::vector<int64_t> dims) {
+  ops::Attrs a;
+  a.SetInts("dims", std::move(dims));
+  return a;
+}
+
 class PassGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
@@ -99,9 +106,12 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
-                         ::testing::Values("lower", "fold-constants", "fold-batch-norm", "fuse-silu", "fuse-hard-activations",
-                                           "fuse-epilogues", "fuse-input-scale", "dce", "order-ops", "place", "select-layouts",
-                                           "schedule", "sram-residency", "evict", "prefetch", "plan-memory"),
+                         ::testing::Values(
+                                           "lower", "fold-constants", "compose-permutes", "cse",
+                                           "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
+                                           "fuse-hard-activations", "fuse-epilogues", "fuse-input-scale", "dce",
+                                           "order-ops", "place", "select-layouts", "schedule", "sram-residency",
+                                           "evict", "prefetch", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -112,9 +122,82 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
 TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "fold-batch-norm", "fuse-silu", "fuse-hard-activations",
-                                             "fuse-epilogues", "fuse-input-scale", "dce", "order-ops", "place", "select-layouts",
-                                             "schedule", "sram-residency", "evict", "prefetch", "plan-memory", "serialize"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                                             "lower", "fold-constants", "compose-permutes", "cse",
+                                             "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
+                                             "fuse-hard-activations", "fuse-epilogues", "fuse-input-scale", "dce",
+                                             "order-ops", "place", "select-layouts", "schedule", "sram-residency",
+                                             "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
+}
+
+// The model above computes nothing twice; this one, an attention mask built in each of two layers
+// over its own copies of the scalars and a layer input reshaped once per projection, shows what cse
+// merges (and dce then frees).
+TEST(CseGolden, MergesRepeatedConstantsAndNodes) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  const int mask = g.AddInput("mask", {1, 32, 32});
+  g.inputs = {{"x", x}, {"mask", mask}};
+  ops::Attrs flat;
+  flat.SetInts("shape", {32, 64});
+  absl::StatusOr<int> h = x;
+  for (const std::string layer : {"0", "1"}) {
+    const int zero = g.AddConstant("zero#" + layer, {}, {0.0f});
+    const int inf = g.AddConstant("inf#" + layer, {}, {-INFINITY});
+    absl::StatusOr<int> m = g.AddNode("where", {mask, zero, inf}, {}, "where_" + layer, "where_" + layer);
+    absl::StatusOr<int> q = g.AddNode("reshape", {*h}, flat, "view_q" + layer, "view_q" + layer);
+    absl::StatusOr<int> k = g.AddNode("reshape", {*h}, flat, "view_k" + layer, "view_k" + layer);
+    ASSERT_TRUE(m.ok() && q.ok() && k.ok());
+    absl::StatusOr<int> kt = g.AddNode("permute", {*k}, PermuteDims({1, 0}), "kt" + layer, "kt" + layer);
+    ASSERT_TRUE(kt.ok());
+    absl::StatusOr<int> s = g.AddNode("matmul", {*q, *kt}, {}, "scores" + layer, "scores" + layer);
+    ASSERT_TRUE(s.ok());
+    absl::StatusOr<int> masked = g.AddNode("add", {*s, *m}, {}, "masked" + layer, "masked" + layer);
+    ASSERT_TRUE(masked.ok());
+    h = g.AddNode("matmul", {*masked, *h}, {}, "out" + layer, "out" + layer);
+    ASSERT_TRUE(h.ok()) << h.status();
+  }
+  g.outputs.push_back({"h", *h});
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "dce");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->cse.constants, 2);
+  EXPECT_EQ(state->cse.nodes, 3);  // where_1, view_k0, view_k1
+  EXPECT_TRUE(MatchesGolden(PrintState(*state), "compiler/passes/testdata/cse-repeats.txt"));
+}
+
+// The model above has no reshape; in this one a [1, 32, 64] input is flattened for a matmul and
+// the result unflattened (both free in tiles, so aliases at their operand's offset after planning)
+// and split into heads (a copy: the last dim changes).
+TEST(AliasGolden, ReshapesThatMoveNoBytesShareTheirOperandsOffset) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  g.inputs = {{"x", x}};
+  std::vector<float> w(64 * 64);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 5) - 2.0f;
+  auto reshape = [&](int v, std::vector<int64_t> shape, const std::string& name) {
+    ops::Attrs attrs;
+    attrs.SetInts("shape", std::move(shape));
+    absl::StatusOr<int> r = g.AddNode("reshape", {v}, attrs, name, name);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : 0;
+  };
+  absl::StatusOr<int> e = g.AddNode("exp", {x}, {}, "exp", "exp");
+  ASSERT_TRUE(e.ok());
+  absl::StatusOr<int> mm =
+      g.AddNode("matmul", {reshape(*e, {32, 64}, "view"), g.AddConstant("w", {64, 64}, w)}, {}, "mm", "mm");
+  ASSERT_TRUE(mm.ok());
+  const int out = reshape(*mm, {1, 32, 64}, "view_1");
+  absl::StatusOr<int> sum = g.AddNode("add", {out, *e}, {}, "add", "add");
+  ASSERT_TRUE(sum.ok());
+  g.outputs = {{"y", *sum}, {"heads", reshape(*sum, {1, 32, 8, 8}, "view_2")}};
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->aliasing.reshapes, 2);
+  EXPECT_TRUE(MatchesGolden(PrintState(*state), "compiler/passes/testdata/alias-reshapes-planned.txt"));
 }
 
 // The model above fits any device it can run on; this one, two values kept alive across a chain of ops

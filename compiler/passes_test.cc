@@ -12,12 +12,17 @@
 #include <gtest/gtest.h>
 
 #include "compiler/lowering/device_graph.h"
+#include "compiler/passes/alias_reshapes.h"
+#include "compiler/passes/common_subexpressions.h"
+#include "compiler/passes/compose_permutes.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_gelu_tanh.h"
 #include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/fuse_input_scale.h"
+#include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
@@ -51,6 +56,12 @@ int Node(DeviceGraph& g, const std::string& op, std::vector<int> inputs, ops::At
 ops::Attrs PermuteAttrs(std::vector<int64_t> dims) {
   ops::Attrs a;
   a.SetInts("dims", std::move(dims));
+  return a;
+}
+
+ops::Attrs ShapeAttrs(std::vector<int64_t> shape) {
+  ops::Attrs a;
+  a.SetInts("shape", std::move(shape));
   return a;
 }
 
@@ -554,6 +565,353 @@ TEST(ConstantFolding, ChainsFoldAndNonConstantNodesStay) {
   EXPECT_TRUE(g.values[a].constant.empty());
 }
 
+// ---- Permute composition --------------------------------------------------------------------
+
+// BERT's attention output: [1, 12, 128, 64] through permutes [2, 0, 1, 3], [1, 2, 0, 3] and
+// [0, 2, 1, 3] (here with 3 heads of 4 rows of 8).
+TEST(ComposePermutes, AChainBecomesOnePermuteOfItsFirstOperand) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 3, 4, 8});
+  g.inputs = {{"x", x}};
+  const int a = Node(g, "permute", {x}, PermuteAttrs({2, 0, 1, 3}), "a");
+  const int b = Node(g, "permute", {a}, PermuteAttrs({1, 2, 0, 3}), "b");   // a then b: the identity
+  const int c = Node(g, "permute", {b}, PermuteAttrs({0, 2, 1, 3}), "c");
+  const int d = Node(g, "permute", {a}, PermuteAttrs({-1, 2, 1, 0}), "d");  // negative dims count from the end
+  g.outputs = {{"c", c}, {"b", b}, {"d", d}};
+  std::vector<float> in(96);
+  for (int i = 0; i < 96; ++i) in[i] = static_cast<float>(i);
+  const std::vector<std::vector<float>> before = Evaluate(g, in);
+  PermuteStats stats;
+  ASSERT_TRUE(ComposePermutes(g, &stats).ok());
+  EXPECT_EQ(stats.composed, 3);
+  EXPECT_EQ(stats.identity, 1);
+  const std::vector<std::vector<float>> after = Evaluate(g, in);
+  for (int v : {b, c, d}) EXPECT_EQ(after[v], before[v]) << g.values[v].name;
+  EXPECT_EQ(g.nodes[1].op->name, "reshape");
+  EXPECT_EQ(g.nodes[1].inputs, (std::vector<int>{x}));
+  EXPECT_EQ(g.nodes[2].inputs, (std::vector<int>{x}));
+  EXPECT_EQ(g.nodes[2].attrs.Ints("dims"), (std::vector<int64_t>{0, 2, 1, 3}));
+  EXPECT_EQ(g.nodes[3].inputs, (std::vector<int>{x}));
+  EXPECT_EQ(g.nodes[3].attrs.Ints("dims"), (std::vector<int64_t>{3, 1, 0, 2}));
+  // Through the pipeline: a is read by nobody now and goes; the identity is an alias of x's upload.
+  CompileOptions options;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  int permutes = 0;
+  for (const ProgramInstruction& i : state->program->instructions)
+    permutes += i.kind == Kind::kOp && i.op->name == "permute";
+  EXPECT_EQ(permutes, 2);
+  EXPECT_EQ(state->aliasing.reshapes, 1);
+}
+
+// ---- Safe-softmax fusion ----------------------------------------------------------------------
+
+// _safe_softmax as torch.export decomposes it, over scores x + mask (mask rows of -inf hide a row).
+struct SafeSoftmax {
+  DeviceGraph g;
+  int scores, out;
+};
+SafeSoftmax MakeSafeSoftmax(float fill, int64_t reduce_dim) {
+  SafeSoftmax m;
+  const int x = m.g.AddInput("x", {2, 4, 6});
+  m.g.inputs = {{"x", x}};
+  std::vector<float> mask(24, 0.0f);
+  for (int i = 6; i < 12; ++i) mask[i] = -INFINITY;  // row 1 of batch 0: all masked
+  mask[20] = -INFINITY;                              // one element of another row
+  m.scores = Node(m.g, "add", {x, m.g.AddConstant("mask", {4, 6}, mask)}, {}, "scores");
+  ops::Attrs dim;
+  dim.SetInt("dim", -1);
+  const int sm = Node(m.g, "softmax", {m.scores}, dim, "softmax");
+  const int eq = Node(m.g, "eq", {m.scores, m.g.AddConstant("inf", {}, {-INFINITY})}, {}, "eq");
+  const int kept = Node(m.g, "logical_not", {eq}, {}, "not");
+  ops::Attrs reduce;
+  reduce.SetInts("dims", {reduce_dim}).SetInt("keepdim", 1);
+  const int any = Node(m.g, "reduce_max", {kept}, reduce, "any");
+  const int none = Node(m.g, "logical_not", {any}, {}, "not_1");
+  m.out = Node(m.g, "where", {none, m.g.AddConstant("zeros", {2, 4, 6}, std::vector<float>(48, fill)), sm}, {}, "where");
+  m.g.outputs = {{"y", m.out}};
+  return m;
+}
+
+TEST(SafeSoftmaxFusion, SixOpsBecomeOneSoftmaxWithTheSameValues) {
+  SafeSoftmax m = MakeSafeSoftmax(0.0f, 2);
+  const std::vector<float> in = Seeded(48, 11, -3, 3);
+  const std::vector<float> before = Evaluate(m.g, in)[m.out];
+  SafeSoftmaxStats stats;
+  ASSERT_TRUE(FuseSafeSoftmax(m.g, &stats).ok());
+  EXPECT_EQ(stats.fused, 1);
+  const DeviceNode& fused = m.g.nodes.back();
+  EXPECT_EQ(fused.op->name, "softmax");
+  EXPECT_EQ(fused.inputs, (std::vector<int>{m.scores}));
+  EXPECT_EQ(fused.attrs.Int("dim"), 2);
+  EXPECT_EQ(fused.attrs.Int("zero_masked_rows"), 1);
+  const std::vector<float> after = Evaluate(m.g, in)[m.out];
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(std::count(after.begin(), after.end(), 0.0f), 2 * (6 + 1));  // per batch: the masked row and element
+  ASSERT_TRUE(EliminateDeadCode(m.g).ok());
+  EXPECT_EQ(m.g.nodes.size(), 2u);  // add, softmax
+}
+
+TEST(SafeSoftmaxFusion, OtherFillsOrDimsAreLeftAlone) {
+  for (auto [fill, dim] : {std::pair{1.0f, int64_t{2}}, std::pair{0.0f, int64_t{1}}}) {
+    SafeSoftmax m = MakeSafeSoftmax(fill, dim);
+    SafeSoftmaxStats stats;
+    ASSERT_TRUE(FuseSafeSoftmax(m.g, &stats).ok());
+    EXPECT_EQ(stats.fused, 0) << "fill " << fill << ", reduced dim " << dim;
+    EXPECT_EQ(m.g.nodes.back().op->name, "where");
+  }
+}
+
+// ---- GELU-tanh fusion --------------------------------------------------------------------------
+
+// GPT-2's NewGELUActivation as torch.export leaves it, with x^3 as pow or as two muls, operands in
+// either order, and a constant that is not sqrt(2/pi) for the negative case.
+// bloom: BLOOM's form of the tanh argument, sqrt(2/pi) x (1 + 0.044715 x x).
+int WrittenOutGeluTanh(DeviceGraph& g, int x, bool pow, bool swapped, float sqrt_2_over_pi, bool bloom = false) {
+  auto c = [&](float v) { return g.AddConstant("c", {}, {v}); };
+  auto bin = [&](const char* op, int a, int b) { return Node(g, op, swapped ? std::vector<int>{b, a} : std::vector<int>{a, b}); };
+  const int half = bin("mul", x, c(0.5f));
+  int argument;
+  if (bloom) {
+    const int poly = bin("add", bin("mul", bin("mul", x, c(0.044715f)), x), c(1.0f));
+    argument = bin("mul", bin("mul", x, c(sqrt_2_over_pi)), poly);
+  } else {
+    const int cube = pow ? Node(g, "pow", {x, c(3.0f)}) : bin("mul", Node(g, "mul", {x, x}), x);
+    argument = bin("mul", bin("add", x, bin("mul", cube, c(0.044715f))), c(sqrt_2_over_pi));
+  }
+  const int t = Node(g, "tanh", {argument});
+  return bin("mul", half, bin("add", t, c(1.0f)));
+}
+
+TEST(GeluTanhFusion, EightOpsBecomeGeluTanhWithinFloatRounding) {
+  for (int form = 0; form < 3; ++form)  // x^3 as pow, x^3 as muls, BLOOM's
+    for (bool swapped : {false, true}) {
+      SCOPED_TRACE("form " + std::to_string(form) + (swapped ? ", swapped" : ""));
+      DeviceGraph g;
+      const int x = g.AddInput("x", {4, 33});
+      g.inputs = {{"x", x}};
+      const int y = WrittenOutGeluTanh(g, x, form == 0, swapped, 0.7978845608f, form == 2);
+      g.outputs = {{"y", y}};
+      const std::vector<float> in = Seeded(4 * 33, 12, -6, 6);
+      const std::vector<float> before = Evaluate(g, in)[y];
+      GeluTanhStats stats;
+      ASSERT_TRUE(FuseGeluTanh(g, &stats).ok());
+      EXPECT_EQ(stats.fused, 1);
+      ASSERT_TRUE(EliminateDeadCode(g).ok());
+      ASSERT_EQ(g.nodes.size(), 1u);
+      EXPECT_EQ(g.nodes[0].op->name, "gelu_tanh");
+      EXPECT_EQ(g.nodes[0].inputs, (std::vector<int>{x}));
+      const std::vector<float> after = Evaluate(g, in)[y];
+      for (size_t i = 0; i < after.size(); ++i) EXPECT_NEAR(after[i], before[i], 1e-5f) << i;
+    }
+}
+
+TEST(GeluTanhFusion, AnotherConstantIsNotGelu) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 33});
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", WrittenOutGeluTanh(g, x, true, false, 0.8f)}};
+  GeluTanhStats stats;
+  ASSERT_TRUE(FuseGeluTanh(g, &stats).ok());
+  EXPECT_EQ(stats.fused, 0);
+  EXPECT_EQ(g.nodes.back().op->name, "mul");
+}
+
+// ---- Common-subexpression elimination -------------------------------------------------------
+
+// BERT's attention mask: every layer computes where(mask, 0, -inf) over its own copies of the scalars.
+TEST(CommonSubexpressions, RepeatedMaskOverEqualConstantsIsComputedOnce) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {4, 4});
+  const int mask = g.AddInput("mask", {4, 4});
+  g.inputs = {{"x", x}, {"mask", mask}};
+  int h = x;
+  std::vector<int> zeros, wheres;
+  for (int layer = 0; layer < 3; ++layer) {
+    zeros.push_back(g.AddConstant("zero#" + std::to_string(layer), {}, {0.0f}));
+    const int inf = g.AddConstant("inf#" + std::to_string(layer), {}, {-INFINITY});
+    wheres.push_back(Node(g, "where", {mask, zeros.back(), inf}, {}, "where" + std::to_string(layer)));
+    h = Node(g, "add", {h, wheres.back()}, {}, "add" + std::to_string(layer));
+  }
+  g.outputs = {{"h", h}};
+  std::vector<float> in(16), m(16);
+  for (int i = 0; i < 16; ++i) in[i] = 0.5f * i, m[i] = i % 3 == 0;
+  DeviceGraph before = g;
+
+  CseStats stats;
+  ASSERT_TRUE(EliminateCommonSubexpressions(g, &stats).ok());
+  EXPECT_EQ(stats.constants, 4);  // zero#1, zero#2, inf#1, inf#2
+  EXPECT_EQ(stats.nodes, 2);      // where1, where2
+  ASSERT_EQ(g.nodes.size(), 4u);
+  EXPECT_EQ(g.nodes[0].output, wheres[0]);
+  EXPECT_EQ(g.nodes[0].inputs[1], zeros[0]);
+  for (size_t n = 1; n < 4; ++n) EXPECT_EQ(g.nodes[n].inputs[1], wheres[0]) << g.nodes[n].source;
+  // The same values, computed by fewer ops (the second input is the mask: Evaluate sets the first).
+  auto run = [&](const DeviceGraph& graph) {
+    std::vector<std::vector<float>> v(graph.values.size());
+    for (size_t i = 0; i < graph.values.size(); ++i) v[i] = graph.values[i].constant;
+    v[x] = in;
+    v[mask] = m;
+    for (const DeviceNode& n : graph.nodes) {
+      std::vector<ops::ConstView> views;
+      for (int i : n.inputs) views.push_back({v[i].data(), graph.values[i].shape});
+      v[n.output].assign(ops::NumElements(graph.values[n.output].shape), 0.0f);
+      ops::FindKernel(*n.op)(views, n.attrs, {v[n.output].data(), graph.values[n.output].shape});
+    }
+    return v[h];
+  };
+  EXPECT_EQ(run(g), run(before));
+}
+
+TEST(CommonSubexpressions, DifferentAttributesOperandsOrBitsStayApart) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 6});
+  g.inputs = {{"x", x}};
+  const int r1 = Node(g, "reshape", {x}, ShapeAttrs({3, 4}));
+  const int r2 = Node(g, "reshape", {x}, ShapeAttrs({4, 3}));  // other attribute
+  const int r3 = Node(g, "reshape", {x}, ShapeAttrs({3, 4}));  // a repeat of r1
+  const int p = g.AddConstant("zero", {}, {0.0f});
+  const int n = g.AddConstant("negzero", {}, {-0.0f});            // equal as floats, not as bits
+  const int a = Node(g, "add", {r1, p});
+  const int b = Node(g, "add", {r3, n});
+  const int c = Node(g, "add", {p, r1});                          // operand order matters
+  g.outputs = {{"r2", r2}, {"a", a}, {"b", b}, {"c", c}};
+  CseStats stats;
+  ASSERT_TRUE(EliminateCommonSubexpressions(g, &stats).ok());
+  EXPECT_EQ(stats.constants, 0);
+  EXPECT_EQ(stats.nodes, 1);
+  ASSERT_EQ(g.nodes.size(), 5u);
+  EXPECT_EQ(g.nodes[2].inputs, (std::vector<int>{r1, p}));
+  EXPECT_EQ(g.nodes[3].inputs, (std::vector<int>{r1, n}));  // read r3, now r1
+  EXPECT_EQ(g.nodes[4].inputs, (std::vector<int>{p, r1}));
+}
+
+TEST(CommonSubexpressions, GraphOutputsAndStateUpdatesKeepTheirOwnNode) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {2, 2});
+  const int s = g.AddState("cache", {2, 2}, ops::DType::kF32, {0, 0, 0, 0});
+  g.inputs = {{"x", x}};
+  const int e1 = Node(g, "exp", {x});
+  const int e2 = Node(g, "exp", {x});  // a graph output: the caller gets its own tensor
+  const int e3 = Node(g, "exp", {x});  // the state's next value
+  const int e4 = Node(g, "exp", {x});  // a plain repeat
+  const int sum = Node(g, "add", {e1, e4});
+  g.outputs = {{"sum", sum}, {"e2", e2}};
+  g.state_updates = {{s, e3}};
+  CseStats stats;
+  ASSERT_TRUE(EliminateCommonSubexpressions(g, &stats).ok());
+  EXPECT_EQ(stats.nodes, 1);
+  ASSERT_EQ(g.nodes.size(), 4u);
+  EXPECT_EQ(g.nodes[3].inputs, (std::vector<int>{e1, e1}));
+  EXPECT_EQ(g.outputs[1].second, e2);
+  EXPECT_EQ(g.state_updates[0].second, e3);
+}
+
+// Through the pipeline: the repeat's constants are freed by dce and never placed.
+TEST(CommonSubexpressions, MergedConstantsAreNotPlaced) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {8, 8});
+  g.inputs = {{"x", x}};
+  const int w1 = g.AddConstant("w1", {8, 8}, Seeded(64, 7, -1, 1));
+  const int w2 = g.AddConstant("w2", {8, 8}, Seeded(64, 7, -1, 1));
+  const int y = Node(g, "add", {Node(g, "matmul", {x, w1}), Node(g, "matmul", {x, w2})});
+  g.outputs = {{"y", y}};
+  ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 40, nullptr, "place");
+  int constants = 0, matmuls = 0;
+  for (const ProgramTensor& t : p.tensors) constants += t.is_constant;
+  for (const ProgramInstruction& i : p.instructions) matmuls += i.kind == Kind::kOp && i.op->name == "matmul";
+  EXPECT_EQ(constants, 1);
+  EXPECT_EQ(matmuls, 1);
+}
+
+// ---- Reshape aliasing ------------------------------------------------------------------------
+
+std::vector<std::string> PlanViolations(const ScheduledProgram& p);  // below, with memory planning
+
+int TensorIdNamed(const ScheduledProgram& p, const std::string& name) {
+  for (size_t t = 0; t < p.tensors.size(); ++t)
+    if (p.tensors[t].name == name) return static_cast<int>(t);
+  ADD_FAILURE() << "no tensor " << name;
+  return 0;
+}
+
+TEST(AliasReshapes, ReshapesThatKeepTheBytesAliasTheFirstOperandOfTheChain) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 64, 96});
+  g.inputs = {{"x", x}};
+  const int e = Node(g, "exp", {x}, {}, "e");
+  const int flat = Node(g, "reshape", {e}, ShapeAttrs({64, 96}), "flat");         // same matrices
+  const int pairs = Node(g, "reshape", {flat}, ShapeAttrs({2, 32, 96}), "pairs");  // rows regroup in whole tiles
+  const int heads = Node(g, "reshape", {flat}, ShapeAttrs({64, 12, 8}), "heads");  // last dim changes: a copy
+  const int odd = Node(g, "reshape", {e}, ShapeAttrs({4, 16, 96}), "odd");        // 16-row matrices: a copy
+  g.outputs = {{"pairs", Node(g, "neg", {pairs})}, {"heads", Node(g, "neg", {heads})}, {"odd", Node(g, "neg", {odd})}};
+  ScheduledProgram p = Pipeline(std::move(g), uint64_t{1} << 40, nullptr, "evict");
+  AliasStats stats;
+  ASSERT_TRUE(AliasReshapes(p, &stats).ok());
+  EXPECT_EQ(stats.reshapes, 2);
+  EXPECT_EQ(stats.bytes_not_moved, 4u * 64 * 96 * 4);
+  auto tensor = [&](const std::string& name) -> const ProgramTensor& { return p.tensors[TensorIdNamed(p, name)]; };
+  EXPECT_EQ(tensor("flat").alias_of, TensorIdNamed(p, "e"));
+  EXPECT_EQ(tensor("pairs").alias_of, TensorIdNamed(p, "e"));  // not flat: aliases never chain
+  EXPECT_FALSE(tensor("heads").is_alias());
+  EXPECT_FALSE(tensor("odd").is_alias());
+  std::vector<std::string> reshapes;
+  for (const ProgramInstruction& i : p.instructions)
+    if (i.kind == Kind::kOp && i.op->name == "reshape") reshapes.push_back(i.source);
+  EXPECT_EQ(reshapes, (std::vector<std::string>{"odd", "heads"}));  // order-ops moved odd first
+  // heads reads flat, an alias: e must stay alive (and unshared) until then.
+  MemoryStats memory;
+  ASSERT_TRUE(PlanMemory(p, uint64_t{1} << 40, &memory).ok());
+  EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
+  EXPECT_EQ(tensor("pairs").offset, tensor("e").offset);
+}
+
+TEST(AliasReshapes, RowMajorTensorsAliasAnyReshapeButInputsAndOtherDtypesStay) {
+  ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}};
+  auto add = [&](const std::string& name, ops::Shape shape, ops::Layout layout, int region = kActivationRegion,
+                 ops::DType dtype = ops::DType::kF32) {
+    ProgramTensor t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.layout = layout;
+    t.region = region;
+    t.dtype = dtype;
+    p.tensors.push_back(t);
+    return static_cast<int>(p.tensors.size()) - 1;
+  };
+  const int host = add("x", {3, 5}, ops::Layout::kRowMajor, kCallerBuffer);
+  const int dev = add("x.device", {3, 5}, ops::Layout::kRowMajor);
+  const int odd = add("odd", {5, 3}, ops::Layout::kRowMajor);
+  const int ints = add("ints", {15}, ops::Layout::kRowMajor, kActivationRegion, ops::DType::kI32);
+  const int host_view = add("host_view", {15}, ops::Layout::kRowMajor);
+  auto op = [&](const char* name, std::vector<int> in, int out, ops::Attrs attrs = {}) {
+    ProgramInstruction i;
+    i.op = ops::FindOp(name);
+    i.inputs = std::move(in);
+    i.output = out;
+    i.attrs = std::move(attrs);
+    i.source = p.tensors[out].name;
+    p.instructions.push_back(i);
+  };
+  ProgramInstruction upload;
+  upload.kind = Kind::kHostToDevice;
+  upload.inputs = {host};
+  upload.output = dev;
+  p.instructions.push_back(upload);
+  op("reshape", {dev}, odd, ShapeAttrs({5, 3}));
+  op("reshape", {odd}, ints, ShapeAttrs({15}));
+  op("reshape", {host}, host_view, ShapeAttrs({15}));  // not a device operand: left for the verifier to reject
+  AliasStats stats;
+  ASSERT_TRUE(AliasReshapes(p, &stats).ok());
+  EXPECT_EQ(stats.reshapes, 1);
+  EXPECT_EQ(p.tensors[odd].alias_of, dev);
+  EXPECT_FALSE(p.tensors[ints].is_alias());       // another dtype
+  EXPECT_FALSE(p.tensors[host_view].is_alias());  // its operand is in the caller's buffer
+  EXPECT_EQ(p.instructions.size(), 3u);
+}
+
 // ---- Dead-code elimination -------------------------------------------------------------------
 
 TEST(DeadCode, DropsUnreachableNodesAndFreesTheirConstants) {
@@ -627,12 +985,14 @@ TEST(Placement, OutputThatIsAnInputIsCopiedBackFromItsDeviceCopy) {
 // reads it, each download right after its producer (or after sibling downloads of that producer).
 void ExpectTransfersAdjacent(const ScheduledProgram& p) {
   const auto& ins = p.instructions;
+  auto bytes_of = [&](int t) { return p.tensors[t].is_alias() ? p.tensors[t].alias_of : t; };  // aliases read their target
   for (size_t i = 0; i < ins.size(); ++i) {
     if (ins[i].kind == Kind::kHostToDevice) {
       const int t = ins[i].output;
       size_t first_use = ins.size();
       for (size_t j = 0; j < ins.size(); ++j)
-        if (ins[j].kind == Kind::kOp && std::count(ins[j].inputs.begin(), ins[j].inputs.end(), t)) {
+        if (ins[j].kind == Kind::kOp &&
+            std::any_of(ins[j].inputs.begin(), ins[j].inputs.end(), [&](int r) { return bytes_of(r) == t; })) {
           first_use = j;
           break;
         }
@@ -642,7 +1002,7 @@ void ExpectTransfersAdjacent(const ScheduledProgram& p) {
       for (size_t k = i + 1; k < first_use; ++k)
         EXPECT_EQ(ins[k].kind, Kind::kHostToDevice) << "upload " << i << " is not right before its first use";
     } else if (ins[i].kind == Kind::kDeviceToHost) {
-      const int t = ins[i].inputs[0];
+      const int t = bytes_of(ins[i].inputs[0]);
       size_t k = i;
       while (k > 0 && ins[k - 1].kind == Kind::kDeviceToHost) --k;
       ASSERT_GT(k, 0u);
@@ -730,9 +1090,10 @@ std::vector<std::string> PlanViolations(const ScheduledProgram& p) {
   std::vector<int> def(n, -1), last(n, -1);
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i) {
     const ProgramInstruction& inst = p.instructions[i];
-    for (int t : inst.inputs) {
+    for (int read : inst.inputs) {
+      const int t = p.tensors[read].is_alias() ? p.tensors[read].alias_of : read;  // its target's bytes
       if (def[t] < 0 && p.tensors[t].is_activation())
-        bad.push_back("tensor " + p.tensors[t].name + " read before written");
+        bad.push_back("tensor " + p.tensors[read].name + " read before written");
       last[t] = std::max(last[t], i);
     }
     if (def[inst.output] < 0) def[inst.output] = i;
@@ -744,6 +1105,11 @@ std::vector<std::string> PlanViolations(const ScheduledProgram& p) {
     if (a.offset % kDeviceAlignment != 0) bad.push_back(a.name + " misaligned");
     const uint64_t region = p.regions[a.region].size_bytes;
     if (a.offset + a.size_bytes() > region) bad.push_back(a.name + " outside its region");
+    if (a.is_alias()) {
+      const ProgramTensor& target = p.tensors[a.alias_of];
+      if (a.region != target.region || a.offset != target.offset) bad.push_back(a.name + " is not at its target");
+      if (def[t] >= 0) bad.push_back(a.name + " is an alias but written");
+    }
   }
   for (int t = 0; t < n; ++t)
     for (int u = t + 1; u < n; ++u) {
@@ -949,7 +1315,7 @@ DeviceGraph RandomDag(uint32_t seed) {
     const int a = pick();
     const int64_t rows = g.values[a].shape[0];
     int v = -1;
-    switch (uniform(0, 4)) {
+    switch (uniform(0, 5)) {
       case 0: {
         const char* kUnary[] = {"relu", "exp", "neg", "abs", "tanh"};
         v = Node(g, kUnary[uniform(0, 4)], {a});
@@ -985,6 +1351,15 @@ DeviceGraph RandomDag(uint32_t seed) {
         v = Node(g, "concat", {a, b}, c);
         break;
       }
+      case 5: {  // reshapes that alias: a -> [1, rows, 40] -> exp -> back, plus a's own view read late
+        ops::Attrs up, down;
+        up.SetInts("shape", {1, rows, kCols});
+        down.SetInts("shape", {rows, kCols});
+        const int r = Node(g, "reshape", {a}, up);
+        const int e = Node(g, "exp", {r});
+        v = Node(g, "add", {Node(g, "reshape", {e}, down), Node(g, "reshape", {r}, down)});
+        break;
+      }
     }
     pool.push_back(v);
   }
@@ -998,7 +1373,7 @@ DeviceGraph RandomDag(uint32_t seed) {
 }
 
 TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
-  int total_arena_tensors = 0, dags_with_reuse = 0;
+  int total_arena_tensors = 0, dags_with_reuse = 0, aliases = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     DeviceGraph g = RandomDag(seed);
@@ -1013,6 +1388,7 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
       if (t.in_caller_buffer()) continue;
       EXPECT_EQ(t.offset % kDeviceAlignment, 0u) << t.name;
       arena_tensors += t.is_activation();
+      aliases += t.is_alias();
     }
     total_arena_tensors += arena_tensors;
     if (p.regions[kActivationRegion].size_bytes < stats.sum_of_activation_bytes) ++dags_with_reuse;
@@ -1020,6 +1396,7 @@ TEST(MemoryPlanning, RandomDagsNeverShareBytesBetweenLiveTensors) {
   // The DAGs are big enough to exercise reuse.
   EXPECT_GT(total_arena_tensors, 40 * 5);
   EXPECT_GT(dags_with_reuse, 30);
+  EXPECT_GT(aliases, 40);  // reshapes of case 5, whose targets must outlive their readers
 }
 
 // ---- Prefetch ------------------------------------------------------------------------------

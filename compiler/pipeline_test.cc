@@ -61,9 +61,10 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
-            "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, fold-batch-norm, fuse-silu, "
-            "fuse-hard-activations, fuse-epilogues, fuse-input-scale, dce, order-ops, place, select-layouts, schedule, "
-            "evict, prefetch, plan-memory, serialize");
+            "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, compose-permutes, cse, "
+            "fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, fuse-silu, fuse-hard-activations, fuse-epilogues, "
+            "fuse-input-scale, dce, order-ops, place, select-layouts, schedule, evict, prefetch, alias-reshapes, "
+            "plan-memory, serialize");
 }
 
 TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
@@ -72,6 +73,10 @@ TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
   std::vector<Pass> pipeline = BuildPipeline(options);
   ASSERT_FALSE(FindPass(pipeline, "fold-constants").ok());
   EXPECT_THAT(Message(FindPass(pipeline, "fold-constants").status()),
+              HasSubstr("passes are: lower, compose-permutes, cse, fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, "
+                        "fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-input-scale, dce,"));
+  options.compose_permutes = options.eliminate_common_subexpressions = options.fuse_safe_softmax = options.fuse_gelu_tanh = false;
+  EXPECT_THAT(Message(FindPass(BuildPipeline(options), "cse").status()),
               HasSubstr("passes are: lower, fold-batch-norm, fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-input-scale, dce,"));
   options.fold_batch_norm = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "fold-batch-norm").status()),
@@ -86,7 +91,9 @@ TEST(Pipeline, FromADeviceGraphStartsAfterLoweringAndStopsWhereAsked) {
   ASSERT_TRUE(state.ok()) << state.status();
   std::vector<std::string> ran;
   for (const PassTiming& t : state->timings) ran.push_back(t.pass);
-  EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "fold-batch-norm", "fuse-silu", "fuse-hard-activations", "fuse-epilogues", "fuse-input-scale", "dce"}));
+  EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "compose-permutes", "cse", "fuse-safe-softmax",
+                                            "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu", "fuse-hard-activations",
+                                            "fuse-epilogues", "fuse-input-scale", "dce"}));
   EXPECT_EQ(state->current(), IrKind::kDeviceGraph);
   EXPECT_FALSE(state->program.has_value());
   EXPECT_TRUE(state->kiln.empty());
@@ -381,6 +388,50 @@ TEST(VerifyProgram, StateIsWrittenOnceByTheOpThatEndsTheRun) {
   ScheduledProgram moved = p;
   moved.tensors[last.output].region = kConstantRegion;
   EXPECT_THAT(Message(VerifyProgram(moved)), HasSubstr("tensor %s is state but is not in a DEVICE_STATE region"));
+}
+
+// x [1, 32, 64] -> exp -> reshape [32, 64] (an alias of %e after alias-reshapes) -> neg.
+ScheduledProgram AliasProgram() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  ops::Attrs flat;
+  flat.SetInts("shape", {32, 64});
+  absl::StatusOr<int> v = g.AddNode("reshape", {Node(g, "exp", {x}, "e")}, flat, "v", "v");
+  EXPECT_TRUE(v.ok()) << v.status();
+  g.inputs = {{"x", x}};
+  g.outputs = {{"y", Node(g, "neg", {*v}, "y")}};
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), Verifying(), "plan-memory");
+  EXPECT_TRUE(state.ok()) << state.status();
+  if (!state.ok()) return {};
+  EXPECT_EQ(state->aliasing.reshapes, 1);
+  return *state->program;
+}
+
+TEST(VerifyProgram, AnAliasSeesItsTargetsBytesAsTheyAre) {
+  const ScheduledProgram p = AliasProgram();
+  int v = -1, e = -1;
+  for (size_t t = 0; t < p.tensors.size(); ++t) {
+    if (p.tensors[t].name == "v") v = static_cast<int>(t);
+    if (p.tensors[t].name == "e") e = static_cast<int>(t);
+  }
+  ASSERT_GE(v, 0);
+  ASSERT_EQ(p.tensors[v].alias_of, e);
+  ASSERT_TRUE(VerifyProgram(p).ok());
+  ScheduledProgram chained = p;
+  chained.tensors[e].alias_of = v;
+  EXPECT_THAT(Message(VerifyProgram(chained)),
+              HasSubstr("is an alias of %v; only an activation aliases another one that is not itself an alias"));
+  ScheduledProgram regrouped = p;
+  regrouped.tensors[v].shape = {2, 16, 64};
+  EXPECT_EQ(Message(VerifyProgram(regrouped)),
+            "alias %v [2, 16, 64] of %e [1, 32, 64] would not see its target's stored bytes as they are (region, "
+            "dtype, layout or shape)");
+  ScheduledProgram written = p;
+  ProgramInstruction& neg = written.instructions[written.instructions.size() - 2];
+  ASSERT_EQ(neg.op->name, "neg");
+  neg.output = v;
+  neg.inputs = {e};
+  EXPECT_THAT(Message(VerifyProgram(written)), HasSubstr("writes %v, an alias of %e; aliases are only read"));
 }
 
 TEST(VerifyProgram, EachTensorIsWrittenOnce) {

@@ -38,6 +38,7 @@ constexpr ElementwiseSpec kUnary[] = {
     {"sigmoid", "1 / (1 + e^-x)"},
     {"tanh", "Hyperbolic tangent"},
     {"gelu", "Exact GELU: x/2 * (1 + erf(x / sqrt(2)))"},
+    {"gelu_tanh", "GELU's tanh approximation: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))"},
     {"abs", "Absolute value"},
     {"reciprocal", "1 / x"},
     {"silu", "x * sigmoid(x)"},

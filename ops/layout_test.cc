@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -32,6 +33,26 @@ TEST_P(TileRoundTrip, UntilizeInvertsTilize) {
   std::vector<float> back(src.size(), -1.0f);
   Untilize(tiled.data(), shape, back.data());
   EXPECT_EQ(back, src);
+}
+
+// SameStoredBytes is what lets a reshape alias its input: check it against the stored bytes themselves.
+TEST(SameStoredBytes, AgreesWithTheTiledBytesOfBothShapes) {
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{1, 128, 768}, {128, 768}},     {{128, 768}, {1, 128, 768}}, {{1, 12, 128, 64}, {12, 128, 64}},
+      {{4, 64, 96}, {2, 128, 96}},     {{2, 64, 96}, {128, 96}},    {{1, 128, 768}, {1, 128, 12, 64}},
+      {{2, 33, 8}, {66, 8}},           {{2, 33, 8}, {1, 2, 33, 8}}, {{3, 40}, {120}},
+      {{40}, {1, 40}},                 {{}, {1, 1}},                {{64, 2}, {2, 64}},
+      {{1, 96, 32}, {3, 32, 32}},      {{6, 16, 32}, {3, 32, 32}},  {{0, 5}, {5, 0}}};
+  for (const auto& [from, to] : cases) {
+    const std::vector<float> values = Iota(NumElements(from));
+    std::vector<float> a(StoredElements(from, Layout::kTile)), b(StoredElements(to, Layout::kTile));
+    Tilize(values.data(), from, a.data());
+    Tilize(values.data(), to, b.data());
+    EXPECT_EQ(SameStoredBytes(from, to, Layout::kTile), a == b) << ShapeToString(from) << " -> " << ShapeToString(to);
+    EXPECT_TRUE(SameStoredBytes(from, to, Layout::kRowMajor)) << ShapeToString(from) << " -> " << ShapeToString(to);
+  }
+  EXPECT_FALSE(SameStoredBytes({2, 3}, {7}, Layout::kRowMajor));  // not a reshape
+  EXPECT_FALSE(SameStoredBytes({-1, 3}, {-3}, Layout::kTile));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, TileRoundTrip,

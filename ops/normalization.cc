@@ -69,6 +69,11 @@ std::vector<OpDef> NormalizationOps() {
                       : "exp(x) / sum(exp(x)) along one dim, max-subtracted for stability";
     def.inputs = {"x"};
     def.attrs = {{"dim", AttrKind::kInt, "Dim to normalize over (negative counts from the end)"}};
+    if (!log)
+      def.attrs.push_back({"zero_masked_rows", AttrKind::kInt,
+                           "When 1, a slice along `dim` that is all -inf gives zeros instead of NaN (ATen's "
+                           "_safe_softmax: attention rows that mask every position); default 0",
+                           /*optional=*/true});
     def.unit = Unit::kVector;
     def.infer_shape = InferSoftmax;
     def.work = NormWork;

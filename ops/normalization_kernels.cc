@@ -17,6 +17,7 @@ void SoftmaxImpl(const ConstView& x, const Attrs& attrs, MutView out, bool log) 
   const int64_t outer = DimProduct(shape, 0, dim);
   const int64_t n = shape[dim];
   const int64_t inner = DimProduct(shape, dim + 1, shape.size());
+  const bool zero_masked = !log && attrs.Int("zero_masked_rows", 0) != 0;
   if (NumElements(shape) == 0) return;  // `outer` alone may be huge when another dim is 0
   // Per-lane running max and sum, so a non-innermost dim is processed in contiguous rows of `inner`.
   std::vector<float> mx(inner);
@@ -40,9 +41,13 @@ void SoftmaxImpl(const ConstView& x, const Attrs& attrs, MutView out, bool log) 
       for (int64_t j = 0; j < n; ++j)
         for (int64_t i = 0; i < inner; ++i) dst[j * inner + i] = src[j * inner + i] - mx[i];
     } else {
-      for (int64_t i = 0; i < inner; ++i) sum[i] = 1.0 / sum[i];
+      // A lane that is all -inf has NaNs (exp(-inf - -inf)); zero_masked_rows makes it zeros. Any
+      // other lane's sum is at least 1 (its max contributes exp(0)), so 0 marks exactly those.
+      for (int64_t i = 0; i < inner; ++i)
+        sum[i] = zero_masked && mx[i] == -std::numeric_limits<float>::infinity() ? 0.0 : 1.0 / sum[i];
       for (int64_t j = 0; j < n; ++j)
-        for (int64_t i = 0; i < inner; ++i) dst[j * inner + i] *= static_cast<float>(sum[i]);
+        for (int64_t i = 0; i < inner; ++i)
+          dst[j * inner + i] = sum[i] == 0.0 ? 0.0f : dst[j * inner + i] * static_cast<float>(sum[i]);
     }
   }
 }

@@ -18,6 +18,14 @@ int64_t StoredElements(const Shape& shape, Layout layout) {
   return m.batch * RoundUpToTile(m.rows) * RoundUpToTile(m.cols);  // at most 1024 * 2^40
 }
 
+bool SameStoredBytes(const Shape& from, const Shape& to, Layout layout) {
+  if (!CheckShape(from).empty() || !CheckShape(to).empty() || NumElements(from) != NumElements(to)) return false;
+  if (layout == Layout::kRowMajor || NumElements(from) == 0) return true;
+  const MatrixView a = AsMatrices(from), b = AsMatrices(to);
+  if (a.cols != b.cols) return false;
+  return (a.batch == b.batch && a.rows == b.rows) || (a.rows % kTileDim == 0 && b.rows % kTileDim == 0);
+}
+
 namespace {
 // Index of element (r, c) of matrix b inside the tiled buffer.
 inline int64_t TiledIndex(int64_t b, int64_t r, int64_t c, int64_t padded_rows, int64_t padded_cols) {

@@ -36,6 +36,13 @@ inline int64_t StoredBytes(const Shape& shape, DType dtype, Layout layout) {
   return n == INT64_MAX ? INT64_MAX : n * DTypeSize(dtype);
 }
 
+// Whether a tensor of shape `from`, stored in `layout`, already holds the bytes of its reshape to
+// `to` (same element count) in the same layout, so the reshape can alias it instead of copying.
+// Row-major: always. Tile: when the last dim is unchanged and the rows regroup into matrices in
+// whole tiles (both row counts multiples of 32), or the matrices are the same ([1, 128, 768] and
+// [128, 768]); an empty tensor stores nothing.
+bool SameStoredBytes(const Shape& from, const Shape& to, Layout layout);
+
 // Converts between row-major fp32 and tiled fp32 (`tiled` has StoredElements(shape, kTile) elements).
 // Time is linear in the stored elements; an empty tensor costs nothing, whatever its other dims.
 void Tilize(const float* row_major, const Shape& shape, float* tiled);

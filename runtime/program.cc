@@ -126,6 +126,7 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
     info.data_offset = data.offset;
     tensors_.push_back(std::move(info));
   }
+  KILN_RETURN_IF_ERROR(validation::ValidateAliases(&tensors_));
   const uint32_t num_tensors = static_cast<uint32_t>(tensors_.size());
 
   // Inputs and outputs: tensors in the caller's buffers, with unique names.

@@ -72,6 +72,9 @@ struct TensorInfo {
   // but the program writes it, and the executor keeps it from one run to the next.
   bool state = false;
   uint64_t data_offset = 0;
+  // An alias (a reshape that moves no data): the bytes of tensors()[alias_of], whose region and
+  // offset it takes at load; no instruction writes it. -1 for a tensor with bytes of its own.
+  int32_t alias_of = -1;
 
   bool has_initial_data() const { return constant || state; }
 

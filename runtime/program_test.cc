@@ -581,6 +581,116 @@ TEST(Semantic, ResultShapeDisagreesWithTheShapeRule) {
   EXPECT_THAT(msg, HasSubstr("'relu' has shape [3, 2] but the op produces [2, 3]"));
 }
 
+// ---- Aliases (reshapes that move no data) -------------------------------------------------------
+
+// x [1, 32, 64] -> reshape [32, 64] -> matmul W [64, 32] -> reshape [1, 32, 32] -> relu -> reshape
+// [32, 32] -> exp -> output, plus reshape [32, 8, 8] of x (moves data in tiles) -> output.
+DeviceGraph ReshapeGraph() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  std::vector<float> w(64 * 32);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 13) / 13.0f - 0.4f;
+  ops::Attrs flat, back, square, cube;
+  flat.SetInts("shape", {32, 64});
+  back.SetInts("shape", {1, 32, 32});
+  square.SetInts("shape", {32, 32});
+  cube.SetInts("shape", {32, 8, 8});
+  const int v = Node(g, "reshape", {x}, "view", flat);
+  const int mm = Node(g, "matmul", {v, g.AddConstant("w", {64, 32}, w)}, "mm");
+  const int r = Node(g, "relu", {Node(g, "reshape", {mm}, "view_1", back)}, "relu");
+  const int e = Node(g, "exp", {Node(g, "reshape", {r}, "view_2", square)}, "exp");
+  g.inputs = {{"x", x}};
+  g.outputs = {{"e", e}, {"cube", Node(g, "reshape", {x}, "view_3", cube)}};
+  return g;
+}
+
+ScheduledProgram CompileReshapes(bool alias) {
+  compiler::CompileOptions options;
+  options.alias_reshapes = alias;
+  absl::StatusOr<compiler::CompileState> s = compiler::RunPipeline(ReshapeGraph(), options, "plan-memory");
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s->program) : ScheduledProgram{};
+}
+
+std::vector<float> Ramp(int64_t n) {
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 29) / 29.0f - 0.5f;
+  return v;
+}
+
+TEST(Alias, ReshapesThatMoveNoBytesAreAliasesAndComputeTheSame) {
+  const ScheduledProgram aliased = CompileReshapes(true), copied = CompileReshapes(false);
+  int aliases = 0, reshapes = 0;
+  for (const compiler::ProgramTensor& t : aliased.tensors) aliases += t.is_alias();
+  for (const compiler::ProgramInstruction& i : aliased.instructions)
+    reshapes += i.kind == compiler::ProgramInstruction::Kind::kOp && i.op->name == "reshape";
+  EXPECT_EQ(aliases, 3);   // view, view_1, view_2
+  EXPECT_EQ(reshapes, 1);  // view_3: [1, 32, 64] -> [32, 8, 8] regroups tiles
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(Write(aliased), &program).ok());
+  const TensorInfo& view_2 = program->tensors()[TensorNamed(aliased, "view_2")];
+  const TensorInfo& relu = program->tensors()[TensorNamed(aliased, "relu")];
+  EXPECT_EQ(view_2.alias_of, TensorNamed(aliased, "relu"));
+  EXPECT_EQ(view_2.region, relu.region);
+  EXPECT_EQ(view_2.offset, relu.offset);
+
+  const std::vector<HostTensor> in = {HostTensor::FromFloats({1, 32, 64}, Ramp(32 * 64))};
+  std::vector<HostTensor> a, c;
+  ASSERT_TRUE(WriteLoadRun(aliased, in, &a).ok());
+  ASSERT_TRUE(WriteLoadRun(copied, in, &c).ok());
+  ASSERT_EQ(a.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) EXPECT_EQ(a[k].bytes, c[k].bytes) << "output " << k;
+}
+
+TEST(Alias, TargetOutOfRangeOrAnAliasOrElsewhereIsRejected) {
+  ScheduledProgram p = CompileReshapes(true);
+  const int view = TensorNamed(p, "view"), view_2 = TensorNamed(p, "view_2");
+  p.tensors[view_2].alias_of = 999;
+  EXPECT_THAT(LoadError(p), HasSubstr("tensor " + std::to_string(view_2) + " 'view_2': alias of tensor 999, out of range"));
+  p.tensors[view_2].alias_of = view;
+  EXPECT_THAT(LoadError(p), HasSubstr("'view_2': alias of tensor " + std::to_string(view) +
+                                      " 'view', which is an alias itself"));
+  p.tensors[view_2].alias_of = TensorNamed(p, "x");
+  EXPECT_THAT(LoadError(p), HasSubstr("which is in the caller's buffers"));
+}
+
+TEST(Alias, AShapeThatWouldRegroupTilesIsRejectedNamingBoth) {
+  ScheduledProgram p = CompileReshapes(true);
+  const int view_2 = TensorNamed(p, "view_2");
+  p.tensors[view_2].shape = {2, 16, 32};  // same bytes in row-major, not in tiles of 32 rows
+  p.tensors[view_2].alias_of = TensorNamed(p, "relu");
+  EXPECT_THAT(LoadError(p), HasSubstr("'view_2': f32[2, 16, 32] tile cannot alias tensor " +
+                                      std::to_string(TensorNamed(p, "relu")) +
+                                      " 'relu' f32[1, 32, 32] tile: its stored bytes are not the same"));
+}
+
+TEST(Alias, WritingAnAliasOrReadingItBeforeItsTargetIsRejected) {
+  ScheduledProgram p = CompileReshapes(true);
+  const int exp = OpInstruction(p, "exp");
+  const int view_2 = TensorNamed(p, "view_2");
+  ScheduledProgram writes = p;
+  writes.instructions[exp].output = view_2;
+  writes.instructions[exp].inputs = {TensorNamed(p, "mm")};  // [32, 32], as view_2
+  EXPECT_THAT(LoadError(writes), HasSubstr("writes 'view_2', an alias of tensor " +
+                                           std::to_string(TensorNamed(p, "relu")) + "; aliases are only read"));
+  // exp reads view_2 (relu's bytes): moved before relu, it reads them before they are written.
+  const int relu = OpInstruction(p, "relu");
+  ScheduledProgram early = p;
+  std::swap(early.instructions[relu], early.instructions[exp]);
+  EXPECT_THAT(LoadError(early), HasSubstr("operand 'view_2' is read before it is written"));
+}
+
+// The alias's reads keep its target alive: moving a later tensor onto the target's bytes while the
+// alias is still read is an overlap, found through the alias.
+TEST(Alias, ItsReadsExtendItsTargetsLifetime) {
+  ScheduledProgram p = CompileReshapes(true);
+  const int relu = TensorNamed(p, "relu");
+  const int e = TensorNamed(p, "exp");
+  p.tensors[e].offset = p.tensors[relu].offset;  // exp writes over relu while reading view_2 = relu
+  EXPECT_THAT(LoadError(p), HasSubstr("tensors 'relu'"));
+  EXPECT_THAT(LoadError(p), HasSubstr("'exp'"));
+}
+
 TEST(Semantic, OperandReadBeforeItIsWritten) {
   ScheduledProgram p = SmallProgram();
   // The upload of x sits right before the matmul; swap them.

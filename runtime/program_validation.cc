@@ -123,6 +123,14 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
     return Invalid(where + ": size_bytes " + N(out->size_bytes) + " but shape " + ops::ShapeToString(out->shape) +
                    " needs " + N(expect));
 
+  out->alias_of = t->alias_of();
+  if (out->alias_of >= 0) {  // placed at its target's bytes by ValidateAliases
+    if (t->placement() || t->data())
+      return Invalid(where + ": an alias (of tensor " + std::to_string(out->alias_of) +
+                     ") has no placement or data of its own");
+    return Status::Ok();
+  }
+  if (t->alias_of() != -1) return Invalid(where + ": alias_of " + std::to_string(t->alias_of()) + " (-1 or a tensor index)");
   if (const fb::Placement* p = t->placement()) {
     if (!ops::IsDeviceDType(out->dtype))
       return Invalid(where + ": dtype " + ops::DTypeName(out->dtype) +
@@ -165,6 +173,33 @@ Status ValidateTensor(const fb::Tensor* t, uint32_t index, const std::vector<Reg
   if (!out->in_caller_buffer() && regions[out->region].shares >= 0 && !out->constant)
     return Invalid(where + ": " + RegionName(regions, out->region) +
                    " shares an owner program's constants, but this tensor is not a constant");
+  return Status::Ok();
+}
+
+Status ValidateAliases(std::vector<TensorInfo>* tensors) {
+  for (size_t i = 0; i < tensors->size(); ++i) {
+    TensorInfo& alias = (*tensors)[i];
+    if (alias.alias_of < 0) continue;
+    const std::string where = "tensor " + std::to_string(i) + " '" + alias.name + "'";
+    if (static_cast<size_t>(alias.alias_of) >= tensors->size())
+      return Invalid(where + ": alias of tensor " + N(alias.alias_of) + ", out of range (" + N(tensors->size()) +
+                     " tensors)");
+    const TensorInfo& target = (*tensors)[alias.alias_of];
+    const std::string of = "tensor " + N(alias.alias_of) + " '" + target.name + "'";
+    if (target.alias_of >= 0 || target.in_caller_buffer())
+      return Invalid(where + ": alias of " + of + ", which is " +
+                     (target.alias_of >= 0 ? "an alias itself" : "in the caller's buffers") +
+                     "; an alias names a tensor placed on the device");
+    if (alias.dtype != target.dtype || alias.layout != target.layout || alias.size_bytes != target.size_bytes ||
+        !ops::SameStoredBytes(target.shape, alias.shape, target.layout))
+      return Invalid(where + ": " + ops::DTypeName(alias.dtype) + ops::ShapeToString(alias.shape) +
+                     (alias.layout == ops::Layout::kTile ? " tile" : " row-major") + " cannot alias " + of + " " +
+                     ops::DTypeName(target.dtype) + ops::ShapeToString(target.shape) +
+                     (target.layout == ops::Layout::kTile ? " tile" : " row-major") +
+                     ": its stored bytes are not the same");
+    alias.region = target.region;
+    alias.offset = target.offset;
+  }
   return Status::Ok();
 }
 
@@ -213,7 +248,8 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
         KILN_RETURN_IF_ERROR(check_index(idx, at));
         const TensorInfo& t = tensors[idx];
         if (!in_device(t)) return Invalid(at + ": operand '" + t.name + "' is in host memory");
-        if (!(*written)[idx]) return Invalid(at + ": operand '" + t.name + "' is read before it is written");
+        if (!(*written)[t.alias_of >= 0 ? t.alias_of : idx])
+          return Invalid(at + ": operand '" + t.name + "' is read before it is written");
         out->inputs.push_back(idx);
         shapes.push_back(t.shape);
         work += static_cast<double>(Extent(t.shape));
@@ -255,13 +291,17 @@ Status ValidateInstruction(const fb::Program* prog, uint32_t i, const std::vecto
     if (src.shape != dst.shape)
       return Invalid(where + ": transfer from '" + src.name + "' " + ops::ShapeToString(src.shape) + " to '" +
                      dst.name + "' " + ops::ShapeToString(dst.shape) + " changes the shape");
-    if (!(*written)[tr->src()]) return Invalid(where + ": transfer reads '" + src.name + "' before it is written");
+    if (!(*written)[src.alias_of >= 0 ? src.alias_of : tr->src()])
+      return Invalid(where + ": transfer reads '" + src.name + "' before it is written");
     out->inputs = {tr->src()};
     out->output = tr->dst();
     out->work = static_cast<double>(Extent(src.shape)) + static_cast<double>(Extent(dst.shape));
   } else {
     return Invalid(where + ": unknown instruction type " + std::to_string(static_cast<int>(type)));
   }
+  if (tensors[out->output].alias_of >= 0)
+    return Invalid(where + ": writes '" + tensors[out->output].name + "', an alias of tensor " +
+                   N(tensors[out->output].alias_of) + "; aliases are only read");
   (*written)[out->output] = true;
   return Status::Ok();
 }
@@ -275,7 +315,7 @@ Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vec
   std::vector<int64_t> first(n, -1), last(n, -1);
   for (size_t i = 0; i < instructions.size(); ++i) {
     const Instruction& inst = instructions[i];
-    for (uint32_t t : inst.inputs) last[t] = static_cast<int64_t>(i);
+    for (uint32_t t : inst.inputs) last[tensors[t].alias_of >= 0 ? tensors[t].alias_of : t] = static_cast<int64_t>(i);
     if (first[inst.output] < 0) first[inst.output] = static_cast<int64_t>(i);
     last[inst.output] = std::max<int64_t>(last[inst.output], static_cast<int64_t>(i));
   }
@@ -289,7 +329,7 @@ Status ValidateMemoryPlan(const std::vector<RegionInfo>& regions, const std::vec
   std::vector<std::vector<uint32_t>> by_region(regions.size());
   for (uint32_t t = 0; t < n; ++t) {
     const TensorInfo& info = tensors[t];
-    if (info.in_caller_buffer() || info.size_bytes == 0) continue;
+    if (info.in_caller_buffer() || info.size_bytes == 0 || info.alias_of >= 0) continue;  // an alias is its target's bytes
     if (!info.has_initial_data() && first[t] < 0) continue;
     by_region[info.region].push_back(t);
   }

@@ -36,6 +36,10 @@ Status ValidateSegment(const fb::DataSegment* segment, uint32_t index, const Ext
 // A constant's data is returned in `data` as a range of the file.
 Status ValidateTensor(const fb::Tensor* tensor, uint32_t index, const std::vector<RegionInfo>& regions,
                       const std::vector<Segment>& segments, TensorInfo* out, Segment* data);
+// Each alias against its target (a placed tensor that is no alias; same dtype, layout and size, and a
+// shape that sees the stored bytes as they are: ops::SameStoredBytes); an alias takes its target's
+// region and offset. Runs after every tensor is validated, before anything reads a placement.
+Status ValidateAliases(std::vector<TensorInfo>* tensors);
 // Operands, result and shapes of one instruction; `written` says which tensors hold a value so far
 // (host inputs and constants at the start) and is updated.
 Status ValidateInstruction(const fb::Program* program, uint32_t index, const std::vector<RegionInfo>& regions,

@@ -13,7 +13,7 @@ std::vector<int64_t> LiveActivationBytes(const runtime::Program& program) {
   std::vector<int64_t> first(tensors.size(), -1), last(tensors.size(), -1);
   for (size_t i = 0; i < insts.size(); ++i) {
     const int64_t at = static_cast<int64_t>(i);
-    for (uint32_t t : insts[i].inputs) last[t] = at;
+    for (uint32_t t : insts[i].inputs) last[tensors[t].alias_of >= 0 ? tensors[t].alias_of : t] = at;  // an alias's bytes are its target's
     if (first[insts[i].output] < 0) first[insts[i].output] = at;
     last[insts[i].output] = std::max(last[insts[i].output], at);
   }

@@ -91,8 +91,8 @@ absl::Status WriteKiln(const ScheduledProgram& program, std::ostream& out) {
     fb::DataRef data(kConstantSegment, t.has_initial_data() ? segment_base[t.region] + t.offset : 0, t.size_bytes());
     tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), b.CreateVector(t.shape),
                                        static_cast<fb::DType>(t.dtype), static_cast<fb::Layout>(t.layout),
-                                       t.in_caller_buffer() ? nullptr : &placement, t.size_bytes(),
-                                       t.has_initial_data() ? &data : nullptr));
+                                       t.in_caller_buffer() || t.is_alias() ? nullptr : &placement, t.size_bytes(),
+                                       t.has_initial_data() ? &data : nullptr, t.alias_of));
   }
 
   std::vector<uint8_t> types;

@@ -33,15 +33,7 @@ absl::Status Gelu(LoweringContext& ctx, const AtenNode& node) {
   if (!approx || approx->kind != Argument::Kind::kString || approx->s == "none") return Unary<kGelu>(ctx, node);
   if (approx->s != "tanh") return ctx.NodeError(node, absl::StrCat("unknown approximate='", approx->s, "'"));
   KILN_ASSIGN_OR_RETURN(auto x, ctx.Tensor(node, "self"));
-  KILN_ASSIGN_OR_RETURN(auto x2, ctx.Emit(node, "mul", {x, x}));
-  KILN_ASSIGN_OR_RETURN(auto x3, ctx.Emit(node, "mul", {x2, x}));
-  KILN_ASSIGN_OR_RETURN(auto cubic, ctx.Emit(node, "mul", {x3, ctx.ScalarConstant(0.044715)}));
-  KILN_ASSIGN_OR_RETURN(auto inner, ctx.Emit(node, "add", {x, cubic}));
-  KILN_ASSIGN_OR_RETURN(auto scaled, ctx.Emit(node, "mul", {inner, ctx.ScalarConstant(0.7978845608028654)}));
-  KILN_ASSIGN_OR_RETURN(auto t, ctx.Emit(node, "tanh", {scaled}));
-  KILN_ASSIGN_OR_RETURN(auto one_plus, ctx.Emit(node, "add", {t, ctx.ScalarConstant(1.0)}));
-  KILN_ASSIGN_OR_RETURN(auto half_x, ctx.Emit(node, "mul", {x, ctx.ScalarConstant(0.5)}));
-  return EmitAndBind(ctx, node, "mul", {half_x, one_plus});
+  return EmitAndBind(ctx, node, "gelu_tanh", {x});
 }
 
 // add/sub with an `alpha` that scales the second operand, as ATen defines them.
@@ -204,7 +196,7 @@ void AddElementwiseRules(RuleTable& rules) {
   Decomposed(rules, "aten.leaky_relu.default", LeakyRelu, "lt, mul, where");
   Decomposed(rules, "aten.elu.default", Elu, "lt, mul, expm1, where");
   Decomposed(rules, "aten.clamp.Tensor", ClampTensor, "maximum, minimum");
-  Lowered(rules, "aten.gelu.default", Gelu, "gelu, mul, add, tanh (approximate='tanh')");
+  Lowered(rules, "aten.gelu.default", Gelu, "gelu, gelu_tanh (approximate='tanh')");
   Lowered(rules, "aten.clamp.default", Clamp, "clamp");
   Lowered(rules, "aten.hardtanh.default", Clamp, "clamp");
   Lowered(rules, "aten.add.Tensor", BinaryWithAlpha<kAdd>, "add, mul (alpha != 1)");

@@ -46,12 +46,13 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     if (t.is_state) state_bytes += AlignToDevice(t.size_bytes());
   }
 
-  // Activation lifetimes over the schedule.
+  // Activation lifetimes over the schedule; reading an alias reads its target's bytes.
   const int n = static_cast<int>(program.tensors.size());
+  auto owner = [&](int t) { return program.tensors[t].is_alias() ? program.tensors[t].alias_of : t; };
   std::vector<int> first(n, -1), last(n, -1);
   for (int i = 0; i < static_cast<int>(program.instructions.size()); ++i) {
     const ProgramInstruction& inst = program.instructions[i];
-    for (int t : inst.inputs) last[t] = i;
+    for (int t : inst.inputs) last[owner(t)] = i;
     if (first[inst.output] < 0) first[inst.output] = i;
     last[inst.output] = std::max(last[inst.output], i);
   }
@@ -89,6 +90,8 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
     const ProgramTensor& t = program.tensors[iv->tensor];
     region_bytes[t.region] = std::max(region_bytes[t.region], t.offset + iv->size);
   }
+  for (ProgramTensor& t : program.tensors)
+    if (t.is_alias()) t.offset = program.tensors[t.alias_of].offset;
 
   uint64_t dram = 0, host = 0;
   for (int r = 0; r < num_regions; ++r) {

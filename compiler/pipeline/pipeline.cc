@@ -70,8 +70,9 @@ IrKind CompileState::current() const {
 std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   CompileOptions options = requested;
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
-    options.fold_constants = options.fold_batch_norm = options.fuse_epilogues = options.order_ops = false;
-    options.sram_residency = false;
+    options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions =
+        options.fuse_safe_softmax = options.fuse_gelu_tanh = options.fold_batch_norm = options.fuse_epilogues =
+            options.order_ops = options.alias_reshapes = options.sram_residency = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -93,6 +94,44 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fold-constants", IrKind::kDeviceGraph);
                         return FoldConstants(*s.graph, &s.folding);
+                      }});
+  if (options.compose_permutes)
+    passes.push_back({"compose-permutes", "makes a permute of a permute one permute of the first operand",
+                      "permute(permute(x, q), p) becomes permute(x, d) with d[i] = q[p[i]]; an identity d becomes a "
+                      "reshape to the same shape, which alias-reshapes removes (compiler/passes/compose_permutes.h). "
+                      "E.g. %b = permute(%a) {dims=[1, 2, 0, 3]} of %a = permute(%x) {dims=[2, 0, 1, 3]} becomes "
+                      "%b = reshape(%x) {shape=...}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("compose-permutes", IrKind::kDeviceGraph);
+                        return ComposePermutes(*s.graph, &s.permutes);
+                      }});
+  if (options.eliminate_common_subexpressions)
+    passes.push_back({"cse", "merges repeated constants and repeated computations",
+                      "Constants with the same dtype, shape and bytes become one; then a node with the same op, "
+                      "attributes and operands as an earlier one is removed and its readers read the earlier "
+                      "result (compiler/passes/common_subexpressions.h). E.g. %w2 = where(%m, %zero#1, %inf#1) "
+                      "after %w1 = where(%m, %zero, %inf) disappears and its readers read %w1.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("cse", IrKind::kDeviceGraph);
+                        return EliminateCommonSubexpressions(*s.graph, &s.cse);
+                      }});
+  if (options.fuse_safe_softmax)
+    passes.push_back({"fuse-safe-softmax", "turns the six ops of a decomposed _safe_softmax into one softmax",
+                      "where(logical_not(reduce_max(logical_not(eq(a, -inf)), [d], keepdim)), 0, softmax(a, d)) "
+                      "becomes softmax(a) {dim=d, zero_masked_rows=1}: zeros for rows that are all -inf "
+                      "(compiler/passes/fuse_safe_softmax.h); dce drops the rest.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-safe-softmax", IrKind::kDeviceGraph);
+                        return FuseSafeSoftmax(*s.graph, &s.safe_softmax);
+                      }});
+  if (options.fuse_gelu_tanh)
+    passes.push_back({"fuse-gelu-tanh", "turns GELU's tanh approximation written out in eight ops into gelu_tanh",
+                      "mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), sqrt(2/pi))), 1)), in any "
+                      "operand order, becomes gelu_tanh(x) (compiler/passes/fuse_gelu_tanh.h); dce drops the rest. "
+                      "E.g. GPT-2's NewGELUActivation.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-gelu-tanh", IrKind::kDeviceGraph);
+                        return FuseGeluTanh(*s.graph, &s.gelu_tanh);
                       }});
   if (options.fold_batch_norm)
     passes.push_back({"fold-batch-norm", "folds an inference batch_norm into the conv2d that feeds it",
@@ -245,6 +284,17 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         s.sharing.emplace();
                         return ShareConstants(*s.program, *owner, &*s.sharing);
                       }});
+  if (options.alias_reshapes)
+    passes.push_back({"alias-reshapes", "turns reshapes that move no bytes into aliases of their operand",
+                      "A reshape whose result has its operand's stored bytes as they are (row-major, or tiles with "
+                      "the last dim kept and rows regrouped in whole tiles) is removed; its result aliases the "
+                      "operand, sharing its offset, and the operand lives as long as the alias is read "
+                      "(compiler/passes/alias_reshapes.h). E.g. 3: %view = reshape(%mm) {shape=[1, 128, 768]} "
+                      "becomes alias %view = %mm.",
+                      IrKind::kProgram, IrKind::kProgram, [](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("alias-reshapes", IrKind::kProgram);
+                        return AliasReshapes(*s.program, &s.aliasing);
+                      }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
@@ -365,6 +415,12 @@ CompileSummary CompileState::Summary() const {
   CompileSummary sum;
   sum.aten_nodes = aten_nodes;
   sum.folded_nodes = folding.folded_nodes;
+  sum.permutes_composed = permutes.composed;
+  sum.cse_nodes = cse.nodes;
+  sum.cse_constants = cse.constants;
+  sum.safe_softmaxes_fused = safe_softmax.fused;
+  sum.gelu_tanhs_fused = gelu_tanh.fused;
+  sum.reshapes_aliased = aliasing.reshapes;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
   sum.activations_fused = epilogue_fusion.activations;
@@ -400,6 +456,10 @@ std::string CompileSummary::ToString() const {
   std::ostringstream os;
   os << "ATen nodes:        " << aten_nodes << "\n"
      << "device ops:        " << device_ops << " (" << folded_nodes << " folded into constants, "
+     << permutes_composed << " permutes of permutes composed, " << cse_nodes
+     << " repeats removed, " << cse_constants << " repeated constants merged, " << safe_softmaxes_fused
+     << " safe softmaxes and " << gelu_tanhs_fused << " tanh GELUs fused, " << reshapes_aliased
+     << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised
      << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";

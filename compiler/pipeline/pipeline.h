@@ -23,11 +23,16 @@
 #include "absl/status/statusor.h"
 #include "compiler/aten/aten_graph.h"
 #include "compiler/lowering/device_graph.h"
+#include "compiler/passes/alias_reshapes.h"
+#include "compiler/passes/common_subexpressions.h"
+#include "compiler/passes/compose_permutes.h"
 #include "compiler/passes/constant_folding.h"
 #include "compiler/passes/eviction.h"
 #include "compiler/passes/fold_batch_norm.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_gelu_tanh.h"
 #include "compiler/passes/fuse_hard_activation.h"
+#include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/share_constants.h"
@@ -48,10 +53,15 @@ inline constexpr bool kVerifyEachByDefault = true;
 struct CompileOptions {
   target::ChipConfig chip = target::DefaultChipConfig();  // capacity the memory plan must fit
   bool fold_constants = true;  // when false, the pipeline has no fold-constants pass
+  bool compose_permutes = true;                 // when false, no compose-permutes pass
+  bool eliminate_common_subexpressions = true;  // when false, no cse pass
+  bool fuse_safe_softmax = true;                // when false, no fuse-safe-softmax pass
+  bool fuse_gelu_tanh = true;                   // when false, no fuse-gelu-tanh pass
   bool fold_batch_norm = true;  // when false, no fold-batch-norm pass (batch norms run as their own ops)
   bool fuse_epilogues = true;   // when false, none of the fuse-* passes (activations run as their own ops)
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   bool sram_residency = true;   // when false, no sram-residency pass (every device tensor in DRAM)
+  bool alias_reshapes = true;   // when false, no alias-reshapes pass (every reshape copies)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
   bool naive = false;
@@ -71,11 +81,17 @@ struct CompileSummary {
   int aten_nodes = 0;
   int device_ops = 0;
   int folded_nodes = 0;
+  int permutes_composed = 0;  // permutes of a permute, now one permute
+  int cse_nodes = 0;      // repeated computations removed
+  int cse_constants = 0;  // repeated constants merged
+  int safe_softmaxes_fused = 0;
+  int gelu_tanhs_fused = 0;
   int batch_norms_folded = 0;
   int residuals_fused = 0;
   int activations_fused = 0;
   int activations_recognised = 0;  // decomposed silu, hardsigmoid and hardswish made one op each
   int input_scales_fused = 0;
+  int reshapes_aliased = 0;  // reshapes that became aliases of their operand
   int transfers = 0;
   std::map<std::string, int> ops_by_name;
   uint64_t arena_bytes = 0;
@@ -110,6 +126,10 @@ struct CompileState {
   std::string kiln;                          // the .kiln bytes, from serialization on (no output_path)
   uint64_t kiln_bytes = 0;                   // the .kiln's size, in memory or written to output_path
   FoldingStats folding;
+  PermuteStats permutes;
+  CseStats cse;
+  SafeSoftmaxStats safe_softmax;
+  GeluTanhStats gelu_tanh;
   BatchNormFoldingStats batch_norm_folding;
   int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
   HardActivationStats hard_activations;
@@ -120,6 +140,7 @@ struct CompileState {
   MemoryStats memory;
   EvictionStats eviction;
   std::optional<SharingStats> sharing;
+  AliasStats aliasing;
   std::vector<PassTiming> timings;  // one per pass run, in order
   std::string last_pass;            // "" before any pass ran
 
@@ -136,11 +157,11 @@ struct Pass {
   std::function<absl::Status(CompileState&)> run;
 };
 
-// The default pipeline for `options`, in order: lower, fold-constants (if enabled), fold-batch-norm
+// The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
+// enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
 // (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
 // order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
-// share-constants (with share_from),
-// plan-memory, serialize.
+// share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.

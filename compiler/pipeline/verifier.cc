@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "compiler/program/printer.h"
 #include "ops/op_def.h"
+#include "ops/tile_layout.h"
 
 namespace kiln::compiler {
 namespace {
@@ -150,6 +151,19 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
     if (!tensor.in_caller_buffer() && p.regions[tensor.region].shares >= 0 && !tensor.is_constant)
       return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), " is not a constant but is in region '",
                                  p.regions[tensor.region].name, "', which shares an owner program's constants"));
+    if (tensor.is_alias()) {
+      const int a = tensor.alias_of;
+      if (!InRange(a, n)) return out_of_range(absl::StrCat("alias ", name(static_cast<int>(t))), a);
+      const ProgramTensor& target = p.tensors[a];
+      if (a == static_cast<int>(t) || target.is_alias() || !tensor.is_activation() || !target.is_activation())
+        return Broken(absl::StrCat("tensor ", name(static_cast<int>(t)), " is an alias of ", name(a),
+                                   "; only an activation aliases another one that is not itself an alias"));
+      if (tensor.region != target.region || tensor.dtype != target.dtype || tensor.layout != target.layout ||
+          !ops::SameStoredBytes(target.shape, tensor.shape, target.layout))
+        return Broken(absl::StrCat("alias ", name(static_cast<int>(t)), " ", ops::ShapeToString(tensor.shape), " of ",
+                                   name(a), " ", ops::ShapeToString(target.shape),
+                                   " would not see its target's stored bytes as they are (region, dtype, layout or shape)"));
+    }
     if (!IsLoadedWithProgram(tensor)) continue;
     if (static_cast<int64_t>(tensor.constant.size()) != ops::NumElements(tensor.shape))
       return Broken(absl::StrCat("constant ", name(static_cast<int>(t)), " holds ", tensor.constant.size(),
@@ -170,11 +184,14 @@ absl::Status VerifyProgram(const ScheduledProgram& p) {
     for (size_t k = 0; k < inst.inputs.size(); ++k) {
       const int t = inst.inputs[k];
       if (!InRange(t, n)) return out_of_range(absl::StrCat(where(), ": operand ", k), t);
-      if (!written[t])
+      if (!written[p.tensors[t].is_alias() ? p.tensors[t].alias_of : t])
         return Broken(absl::StrCat(where(), ": operand ", k, " ", name(t), " is read before any instruction writes it"));
     }
     if (!InRange(inst.output, n)) return out_of_range(absl::StrCat(where(), ": the result"), inst.output);
     const ProgramTensor& out = p.tensors[inst.output];
+    if (out.is_alias())
+      return Broken(absl::StrCat(where(), ": writes ", name(inst.output), ", an alias of ", name(out.alias_of),
+                                 "; aliases are only read"));
     // A state tensor holds its value from the start and is written once more, by an op.
     const bool writes_state = inst.kind == Kind::kOp && IsWritableState(p, out);
     if (writes_state ? state_written[inst.output] : written[inst.output])

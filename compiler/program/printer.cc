@@ -177,6 +177,11 @@ std::string PrintProgram(const ScheduledProgram& p, bool planned) {
     if (p.tensors[t].has_initial_data())
       absl::StrAppend(&out, p.tensors[t].is_state ? "  state  " : "  const  ", names[t], " : ",
                       TensorDesc(p, static_cast<int>(t), planned), "\n");
+  // Aliases have no instruction: each is its target's bytes under another shape.
+  for (size_t t = 0; t < p.tensors.size(); ++t)
+    if (p.tensors[t].is_alias())
+      absl::StrAppend(&out, "  alias  ", names[t], " = ", NameOf(names, p.tensors[t].alias_of), " : ",
+                      TensorDesc(p, static_cast<int>(t), planned), "\n");
   for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i)
     absl::StrAppend(&out, "  ", i, ": ", InstructionLine(p, names, i, planned), "\n");
   for (const auto& [name, t] : p.outputs) absl::StrAppend(&out, "  output ", name, " = ", NameOf(names, t), "\n");

@@ -48,6 +48,11 @@ struct ProgramTensor {
   // In the state region: loaded with the program (`constant` is its initial value) and written by
   // the instructions that end each run, for the next run to read.
   bool is_state = false;
+  // A view of another tensor's bytes (the alias-reshapes pass): its shape regroups them without
+  // moving any (ops::SameStoredBytes), it shares that tensor's region and offset (memory planning
+  // copies them; the tensor's lifetime extends over the alias's reads), and no instruction writes it.
+  // Never an alias of an alias; -1 for a tensor with bytes of its own.
+  int alias_of = -1;
 
   uint64_t size_bytes() const { return ops::StoredBytes(shape, dtype, layout); }
   // The initial data as the .kiln file and the device hold it (its layout and dtype): what the
@@ -62,6 +67,7 @@ struct ProgramTensor {
   bool in_caller_buffer() const { return region == kCallerBuffer; }
   // In a device region and written by the program (not loaded with it).
   bool is_activation() const { return region != kCallerBuffer && !is_constant && !is_state; }
+  bool is_alias() const { return alias_of >= 0; }
   bool has_initial_data() const { return is_constant || is_state; }
 };
 
