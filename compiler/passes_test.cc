@@ -1662,7 +1662,8 @@ TEST(SramResidency, EverythingThatFitsLeavesDram) {
   const int x = g.AddInput("x", {64, 64});
   int v = x;
   for (int i = 0; i < 3; ++i) {
-    const int w = g.AddConstant("w" + std::to_string(i), {64, 64}, std::vector<float>(64 * 64, 0.5f));
+    // Each its own values: cse would make equal weights one.
+    const int w = g.AddConstant("w" + std::to_string(i), {64, 64}, std::vector<float>(64 * 64, 0.5f + i));
     v = Node(g, "add", {v, w}, {}, "add" + std::to_string(i));
   }
   g.inputs = {{"x", x}};
@@ -1777,7 +1778,7 @@ TEST(SramResidency, RandomDagsStayWithinTheCoresSram) {
       ScheduledProgram p = SramPipeline(RandomDag(seed), chip, &stats);
       ASSERT_FALSE(p.instructions.empty());
       EXPECT_LE(SramPerCore(p, chip), per_core);
-      EXPECT_EQ(stats.bytes_per_core, SramPerCore(p, chip));
+      EXPECT_LE(SramPerCore(p, chip), stats.bytes_per_core);  // alias-reshapes may only shrink the plan
       EXPECT_THAT(PlanViolations(p), ::testing::IsEmpty());
     }
   }

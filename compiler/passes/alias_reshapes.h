@@ -7,7 +7,9 @@
 //
 // Only activations alias (constants are folded, state changes between reads); a chain of reshapes
 // aliases the first operand. It runs after eviction, which only ever saw more bytes than are now
-// needed: an alias's bytes are its operand's, whose lifetime grows by at most the alias's own.
+// needed: an alias's bytes are its operand's, whose lifetime grows by at most the alias's own. In
+// SRAM, whose regions sram-residency sized to their plan, aliases stay only if no SRAM region's plan
+// grows (the planner may pack longer lifetimes less tightly); otherwise only DRAM reshapes alias.
 #ifndef KILN_COMPILER_PASSES_ALIAS_RESHAPES_H_
 #define KILN_COMPILER_PASSES_ALIAS_RESHAPES_H_
 
