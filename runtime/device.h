@@ -75,7 +75,7 @@ struct DeviceCounters {
 // What a program must do, whatever the schedule: the inputs of the device's roofline.
 struct Workload {
   double matrix_flops = 0;   // useful FLOPs of matrix ops (no tile padding)
-  int64_t weight_bytes = 0;  // constants as stored, without padding
+  int64_t weight_bytes = 0;  // constants as stored, without padding: the share of each its ops read (a gather: its rows)
   int64_t io_bytes = 0;      // program inputs and outputs (host side)
   int64_t io_tensors = 0;    // one host-link transfer each
 };

@@ -158,21 +158,29 @@ Status Program::Decode(const std::string& what, const LoadOptions& options) {
   if (!prog->instructions() || !prog->instructions_type()) return Fail("missing instruction list");
   if (prog->instructions_type()->size() != prog->instructions()->size())
     return Fail("instruction type and value lists differ in length");
+  std::vector<double> read_share(tensors_.size(), 0.0);  // of each tensor, the most one op reads
   for (uint32_t i = 0; i < prog->instructions()->size(); ++i) {
     Instruction inst;
     KILN_RETURN_IF_ERROR(validation::ValidateInstruction(prog, i, regions_, tensors_, &written, &inst));
     total_work_ += inst.work;
-    if (inst.op && inst.op->flops) {
+    if (inst.op) {
       std::vector<ops::Shape> shapes;
       for (uint32_t t : inst.inputs) shapes.push_back(tensors_[t].shape);
-      workload_.matrix_flops += inst.op->flops(shapes, tensors_[inst.output].shape, inst.attrs);
+      const ops::Shape& out = tensors_[inst.output].shape;
+      if (inst.op->flops) workload_.matrix_flops += inst.op->flops(shapes, out, inst.attrs);
+      const std::vector<double> shares = ops::ReadSharesOf(*inst.op, shapes, out, inst.attrs);
+      for (size_t k = 0; k < inst.inputs.size(); ++k)
+        read_share[inst.inputs[k]] = std::max(read_share[inst.inputs[k]], shares[k]);
     }
     instructions_.push_back(std::move(inst));
   }
   for (uint32_t t : host_outputs)
     if (!written[t]) return Fail("output '" + tensors_[t].name + "' is never written");
-  for (const TensorInfo& t : tensors_)
-    if (t.constant) workload_.weight_bytes += ops::NumElements(t.shape) * ops::DTypeSize(t.dtype);
+  // A run must read each weight's bytes its ops read (a gather only the rows it selects).
+  for (size_t t = 0; t < tensors_.size(); ++t)
+    if (tensors_[t].constant)
+      workload_.weight_bytes += static_cast<int64_t>(
+          read_share[t] * static_cast<double>(ops::NumElements(tensors_[t].shape) * ops::DTypeSize(tensors_[t].dtype)));
   for (const auto* io : {&inputs_, &outputs_})
     for (const IoInfo& b : *io) {
       const TensorInfo& t = tensors_[b.tensor];

@@ -1017,6 +1017,23 @@ TEST(Program, EmptyConstantAndNoOtherWeights) {
   EXPECT_EQ(outputs[0].shape, (ops::Shape{0, 3}));
 }
 
+// The roofline counts of each weight what its ops read: a gather from a 4096-row table reads 8 rows,
+// so the table adds 8 rows' bytes to the weight bytes that must stream, not 1 MiB (an LLM's embedding
+// table would otherwise put its bound above what the program takes).
+TEST(Program, WorkloadCountsTheRowsAGatherReads) {
+  DeviceGraph g;
+  const int ids = g.AddInput("ids", {1, 8}, ops::DType::kI32);
+  const int table = g.AddConstant("table", {4096, 64}, std::vector<float>(4096 * 64, 0.5f));
+  const int w = g.AddConstant("w", {64, 64}, std::vector<float>(64 * 64, 0.25f));
+  const int rows = Node(g, "take", {table, ids}, "embedding", ops::Attrs().SetInt("dim", 0));
+  const int y = Node(g, "matmul", {rows, w}, "mm");
+  g.inputs = {{"ids", ids}};
+  g.outputs = {{"y", y}};
+  std::unique_ptr<Program> program;
+  ASSERT_TRUE(LoadBytes(Write(Compile(std::move(g))), &program).ok());
+  EXPECT_EQ(program->workload().weight_bytes, 8 * 64 * 4 + 64 * 64 * 4);
+}
+
 // A pooling program whose window is patched to `kernel` rows, padded by half of it.
 ScheduledProgram PoolingProgram(int64_t kernel) {
   DeviceGraph g;
