@@ -34,6 +34,14 @@ std::vector<int> DeviceGraph::ReadCounts() const {
   return reads;
 }
 
+void DeviceGraph::EraseNodes(const std::vector<bool>& removed) {
+  std::vector<DeviceNode> kept;
+  kept.reserve(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n)
+    if (!removed[n]) kept.push_back(std::move(nodes[n]));
+  nodes = std::move(kept);
+}
+
 absl::StatusOr<int> DeviceGraph::AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
                                          const std::string& source, const std::string& result_name) {
   const ops::OpDef* def = ops::FindOp(op);

@@ -49,12 +49,14 @@ struct DeviceGraph {
   // stored as i32 on the device whatever the device dtype, since bf16 holds integers exactly only to 256.
   int AddIndexConstant(const std::string& name, ops::Shape shape, std::vector<float> values);
   int AddState(const std::string& name, ops::Shape shape, ops::DType dtype, std::vector<float> initial);
-  // Appends `op` over `inputs`, inferring the result's shape with the op library; the error names
-  // the op and `source`.
   // How often each value is read: once per operand slot of a node that takes it, plus once per read
   // outside the nodes (a graph output, the value a state update copies in), so a pass that rewrites
   // a value's only reader (fusion, folding) sees that the caller or the state needs it too.
   std::vector<int> ReadCounts() const;
+  // Drops the nodes marked in `removed` (one flag per node), keeping the others in order.
+  void EraseNodes(const std::vector<bool>& removed);
+  // Appends `op` over `inputs`, inferring the result's shape with the op library; the error names
+  // the op and `source`.
   absl::StatusOr<int> AddNode(const std::string& op, std::vector<int> inputs, ops::Attrs attrs,
                               const std::string& source, const std::string& result_name);
 };

@@ -60,11 +60,7 @@ absl::Status FoldBatchNorm(DeviceGraph& graph, BatchNormFoldingStats* stats) {
     removed[n] = true;
     if (stats) stats->folded++;
   }
-  std::vector<DeviceNode> kept;
-  kept.reserve(graph.nodes.size());
-  for (size_t n = 0; n < graph.nodes.size(); ++n)
-    if (!removed[n]) kept.push_back(std::move(graph.nodes[n]));
-  graph.nodes = std::move(kept);
+  graph.EraseNodes(removed);
   return absl::OkStatus();
 }
 

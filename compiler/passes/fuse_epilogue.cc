@@ -77,11 +77,7 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
     graph.nodes[tail] = std::move(out);
     fused[tail] = true;
   }
-  std::vector<DeviceNode> kept;
-  kept.reserve(graph.nodes.size());
-  for (int n = 0; n < num_nodes; ++n)
-    if (!removed[n]) kept.push_back(std::move(graph.nodes[n]));
-  graph.nodes = std::move(kept);
+  graph.EraseNodes(removed);
   return absl::OkStatus();
 }
 

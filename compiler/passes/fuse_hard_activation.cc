@@ -106,11 +106,7 @@ absl::Status FuseHardActivations(DeviceGraph& graph, HardActivationStats* stats)
     }
   }
   for (auto& [n, node] : replaced) graph.nodes[n] = std::move(node);
-  std::vector<DeviceNode> kept;
-  kept.reserve(graph.nodes.size());
-  for (int n = 0; n < num_nodes; ++n)
-    if (!removed[n]) kept.push_back(std::move(graph.nodes[n]));
-  graph.nodes = std::move(kept);
+  graph.EraseNodes(removed);
   return absl::OkStatus();
 }
 

@@ -43,11 +43,7 @@ absl::Status FuseInputScales(DeviceGraph& graph, int* fused) {
     removed[n] = true;
     ++count;
   }
-  std::vector<DeviceNode> kept;
-  kept.reserve(graph.nodes.size());
-  for (int n = 0; n < num_nodes; ++n)
-    if (!removed[n]) kept.push_back(std::move(graph.nodes[n]));
-  graph.nodes = std::move(kept);
+  graph.EraseNodes(removed);
   if (fused) *fused = count;
   return absl::OkStatus();
 }
