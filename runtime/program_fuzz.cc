@@ -17,8 +17,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace kiln;
+  // Regions no larger than the device: a fuzzed HOST_SCRATCH region could otherwise ask the host for
+  // gigabytes, which the loader's default limits (8 GiB per region) allow a real caller.
+  runtime::LoadOptions options;
+  options.limits.max_region_bytes = uint64_t{64} << 20;
   std::unique_ptr<runtime::Program> program;
-  if (!runtime::Program::Load(data, size, "fuzz input", &program).ok()) return 0;
+  if (!runtime::Program::Load(data, size, "fuzz input", &program, options).ok()) return 0;
 
   target::ChipConfig chip = target::DefaultChipConfig();
   chip.dram_bytes = int64_t{64} << 20;
