@@ -48,19 +48,12 @@ absl::Status PlanMemory(ScheduledProgram& program, uint64_t device_dram_bytes, M
 
   // Activation lifetimes over the schedule; reading an alias reads its target's bytes.
   const int n = static_cast<int>(program.tensors.size());
-  auto owner = [&](int t) { return program.tensors[t].is_alias() ? program.tensors[t].alias_of : t; };
-  std::vector<int> first(n, -1), last(n, -1);
-  for (int i = 0; i < static_cast<int>(program.instructions.size()); ++i) {
-    const ProgramInstruction& inst = program.instructions[i];
-    for (int t : inst.inputs) last[owner(t)] = i;
-    if (first[inst.output] < 0) first[inst.output] = i;
-    last[inst.output] = std::max(last[inst.output], i);
-  }
+  const std::vector<Lifetime> life = Lifetimes(program.tensors, program.instructions);
   std::vector<Interval> intervals;
   uint64_t total = 0;
   for (int t = 0; t < n; ++t) {
-    if (!program.tensors[t].is_activation() || first[t] < 0) continue;
-    intervals.push_back({t, first[t], last[t], AlignToDevice(program.tensors[t].size_bytes())});
+    if (!program.tensors[t].is_activation() || life[t].first < 0) continue;
+    intervals.push_back({t, life[t].first, life[t].last, AlignToDevice(program.tensors[t].size_bytes())});
     total += intervals.back().size;
   }
   // Largest first; ties by definition order so the plan is deterministic.

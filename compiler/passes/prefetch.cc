@@ -64,18 +64,13 @@ class Timeline {
   void Update(const std::vector<ProgramInstruction>& order) {
     const int n = static_cast<int>(order.size());
     const size_t num_tensors = p_.tensors.size();
-    std::vector<int> first(num_tensors, -1), last(num_tensors, -1);
-    for (int i = 0; i < n; ++i) {
-      for (int t : order[i].inputs) last[t] = i;
-      if (first[order[i].output] < 0) first[order[i].output] = i;
-      last[order[i].output] = std::max(last[order[i].output], i);
-    }
+    const std::vector<Lifetime> life = Lifetimes(p_.tensors, order);
     std::vector<int64_t> delta(n + 1, 0);
     for (size_t t = 0; t < num_tensors; ++t) {
-      if (first[t] < 0 || !IsDeviceActivation(p_, static_cast<int>(t))) continue;
+      if (life[t].first < 0 || !IsDeviceActivation(p_, static_cast<int>(t))) continue;
       const int64_t bytes = static_cast<int64_t>(AlignToDevice(p_.tensors[t].size_bytes()));
-      delta[first[t]] += bytes;
-      delta[last[t] + 1] -= bytes;
+      delta[life[t].first] += bytes;
+      delta[life[t].last + 1] -= bytes;
     }
     live_.assign(n, 0);
     compute_free_.assign(n + 1, 0);

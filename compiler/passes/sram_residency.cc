@@ -93,19 +93,16 @@ absl::Status PlaceInSram(ScheduledProgram& p, const target::ChipConfig& chip, Sr
   if (has_state) st.usable_bytes_per_core /= 2;
   st.usable_bytes = static_cast<uint64_t>(st.usable_bytes_per_core * chip.cores);
 
-  std::vector<int> first(n, -1), last(n, -1), reads(n, 0);
-  for (int i = 0; i < static_cast<int>(p.instructions.size()); ++i) {
-    const ProgramInstruction& inst = p.instructions[i];
-    for (int t : inst.inputs) last[t] = i, reads[t]++;
-    if (first[inst.output] < 0) first[inst.output] = i;
-    last[inst.output] = std::max(last[inst.output], i);
-  }
+  const std::vector<Lifetime> life = Lifetimes(p.tensors, p.instructions);
+  std::vector<int> reads(n, 0);
+  for (const ProgramInstruction& inst : p.instructions)
+    for (int t : inst.inputs) reads[t]++;
   std::vector<Candidate> activations, weights;
   for (int t = 0; t < n; ++t) {
     const ProgramTensor& x = p.tensors[t];
     if (x.in_caller_buffer() || p.regions[x.region].kind != target::RegionKind::kDeviceDram) continue;
-    const Candidate c{t, first[t], last[t], reads[t], AlignToDevice(x.size_bytes())};
-    if (x.is_activation() && first[t] >= 0) activations.push_back(c);
+    const Candidate c{t, life[t].first, life[t].last, reads[t], AlignToDevice(x.size_bytes())};
+    if (x.is_activation() && life[t].first >= 0) activations.push_back(c);
     if (x.is_constant && reads[t] > 0) weights.push_back(c);
   }
   // DRAM bytes saved per SRAM byte first, then the shorter lifetime, the smaller tensor, the id.

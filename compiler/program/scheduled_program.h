@@ -89,6 +89,25 @@ struct ScheduledProgram {
   std::vector<MemoryRegion> regions;  // created by placement, sized by memory planning
 };
 
+// Where each tensor lives over `instructions`: from the first instruction that writes it to the last
+// that reads or writes it (both -1 for a tensor no instruction writes); reading an alias reads its
+// target, so the alias's reads extend the target's life.
+struct Lifetime {
+  int first = -1;
+  int last = -1;
+};
+inline std::vector<Lifetime> Lifetimes(const std::vector<ProgramTensor>& tensors,
+                                       const std::vector<ProgramInstruction>& instructions) {
+  std::vector<Lifetime> life(tensors.size());
+  for (int i = 0; i < static_cast<int>(instructions.size()); ++i) {
+    const ProgramInstruction& inst = instructions[i];
+    for (int t : inst.inputs) life[tensors[t].is_alias() ? tensors[t].alias_of : t].last = i;
+    if (life[inst.output].first < 0) life[inst.output].first = i;
+    life[inst.output].last = std::max(life[inst.output].last, i);
+  }
+  return life;
+}
+
 }  // namespace kiln::compiler
 
 #endif  // KILN_COMPILER_PROGRAM_SCHEDULED_PROGRAM_H_
