@@ -51,10 +51,22 @@ Status Device::ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major)
     ops::LoadAsFloat(p, t.dtype, stored, row_major->data());
     return Status::Ok();
   }
+  if (t.dtype == ops::DType::kF32 && reinterpret_cast<uintptr_t>(p) % alignof(float) == 0) {
+    ops::Untilize(reinterpret_cast<const float*>(p), t.shape, row_major->data());  // no staging copy
+    return Status::Ok();
+  }
   std::vector<float> tiled(stored);
   ops::LoadAsFloat(p, t.dtype, stored, tiled.data());
   ops::Untilize(tiled.data(), t.shape, row_major->data());
   return Status::Ok();
+}
+
+const float* Device::KernelFormat(const DeviceTensor& t) {
+  if (t.dtype != ops::DType::kF32 || t.layout != ops::Layout::kRowMajor) return nullptr;
+  uint8_t* p = nullptr;
+  if (!MemoryAt(t.addr).Access(t.addr, t.stored_bytes(), &p).ok() || p == nullptr) return nullptr;
+  if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0) return nullptr;
+  return reinterpret_cast<const float*>(p);
 }
 
 Status Device::WriteFromFloat(const std::vector<float>& row_major, const DeviceTensor& t) {
@@ -182,15 +194,32 @@ Status Device::Launch(const ops::OpDef& op, const std::vector<DeviceTensor>& inp
   const std::vector<double> read_shares = ops::ReadSharesOf(op, shapes, output.shape, attrs);
   int64_t dram_read = 0, sram_read = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    KILN_RETURN_IF_ERROR(ReadAsFloat(inputs[i], &values[i]));
-    views.push_back({values[i].data(), inputs[i].shape});
+    // An operand stored as f32 in row-major order is already what kernels read: no copy (the
+    // functional simulator's own speed; most of a CNN's weights and activations are stored so).
+    if (const float* in_place = KernelFormat(inputs[i])) {
+      views.push_back({in_place, inputs[i].shape});
+    } else {
+      KILN_RETURN_IF_ERROR(ReadAsFloat(inputs[i], &values[i]));
+      views.push_back({values[i].data(), inputs[i].shape});
+    }
     const auto read = static_cast<int64_t>(std::ceil(static_cast<double>(inputs[i].stored_bytes()) * read_shares[i]));
     (InSram(inputs[i].addr) ? sram_read : dram_read) += read;
   }
   const int64_t dram_written = InSram(output.addr) ? 0 : output.stored_bytes();
-  std::vector<float> result(ops::NumElements(output.shape));
-  kernel(views, attrs, {result.data(), output.shape});
-  KILN_RETURN_IF_ERROR(WriteFromFloat(result, output));
+  // The kernel writes the device bytes directly when they are in its format and no operand shares
+  // them; kernels get a zeroed output either way.
+  float* out_in_place = const_cast<float*>(KernelFormat(output));
+  for (const DeviceTensor& t : inputs)
+    if (out_in_place != nullptr && t.addr < output.addr + output.stored_bytes() && output.addr < t.addr + t.stored_bytes())
+      out_in_place = nullptr;
+  if (out_in_place != nullptr) {
+    std::fill_n(out_in_place, ops::NumElements(output.shape), 0.0f);
+    kernel(views, attrs, {out_in_place, output.shape});
+  } else {
+    std::vector<float> result(ops::NumElements(output.shape));
+    kernel(views, attrs, {result.data(), output.shape});
+    KILN_RETURN_IF_ERROR(WriteFromFloat(result, output));
+  }
 
   const double work = op.work(shapes, output.shape, attrs);
   // The matrix engine runs bf16 operands at bf16's fidelity and anything else as f32.

@@ -72,6 +72,9 @@ class Device final : public runtime::Device {
   DeviceMemory& MemoryAt(uint64_t addr) { return InSram(addr) ? sram_ : memory_; }
   Status ReadAsFloat(const DeviceTensor& t, std::vector<float>* row_major);
   Status WriteFromFloat(const std::vector<float>& row_major, const DeviceTensor& t);
+  // `t`'s device bytes as the floats a kernel reads (f32, row-major, aligned), or null when they are
+  // stored otherwise (or out of range: ReadAsFloat then reports it).
+  const float* KernelFormat(const DeviceTensor& t);
   // A byte range in device memory or in host memory (a transfer's host side).
   struct Range {
     uint64_t addr = 0;
