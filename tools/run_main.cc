@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
     const kiln::tools::RunFacts facts{chip.name, exec->load_stats().latency_us,
                                       exec->load_stats().counters.host_to_device_bytes, device.memory().peak(),
                                       wall_us};
-    if (kiln::Status s = kiln::tools::WriteRunJson(stats_json, *program, stats, facts); !s.ok()) return Fail(s);
+    if (kiln::Status s = kiln::tools::WriteRunJson(stats_json, *program, stats, device, facts); !s.ok()) return Fail(s);
   }
   if (!trace.empty()) {
     if (kiln::Status s = kiln::tools::WriteTraceJson(trace, *program, stats); !s.ok()) return Fail(s);

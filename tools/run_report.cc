@@ -48,7 +48,7 @@ Status WriteJson(const std::string& path, const nlohmann::json& j, int indent) {
 }  // namespace
 
 Status WriteRunJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats,
-                    const RunFacts& facts) {
+                    const runtime::Device& device, const RunFacts& facts) {
   using Kind = runtime::Instruction::Kind;
   using nlohmann::json;
   const runtime::DeviceCounters& c = stats.counters;
@@ -60,18 +60,10 @@ Status WriteRunJson(const std::string& path, const runtime::Program& program, co
   j["load_host_to_device_bytes"] = facts.load_host_to_device_bytes;
   j["peak_device_bytes"] = facts.peak_device_bytes;
   j["host_wall_us"] = facts.host_wall_us;
-  j["counters"] = {{"ops", c.ops_executed},
-                   {"transfers", c.transfers},
-                   {"host_to_device_bytes", c.host_to_device_bytes},
-                   {"device_to_host_bytes", c.device_to_host_bytes},
-                   {"dram_read_bytes", c.dram_read_bytes},
-                   {"dram_write_bytes", c.dram_write_bytes},
-                   {"sram_read_bytes", c.sram_read_bytes},
-                   {"sram_write_bytes", c.sram_write_bytes},
-                   {"matrix_flops_padded", c.flops},
-                   {"spill_bytes", stats.spill_bytes},
-                   {"reload_bytes", stats.reload_bytes},
-                   {"eviction_us", stats.eviction_us}};
+  json counters = json::object();
+  for (const runtime::NamedCounter& n : runtime::CountersByName(stats, device))
+    counters[n.name] = n.integral ? json(static_cast<int64_t>(n.value)) : json(n.value);
+  j["counters"] = counters;
   // Per op kind: the share of the chip's cores busy while it ran (time-weighted).
   json utilisation = json::object();
   for (const auto& [name, cycles] : c.op_cycles)

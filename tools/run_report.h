@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "runtime/executor.h"
+#include "runtime/run_counters.h"
 #include "runtime/program.h"
 
 namespace kiln::tools {
@@ -28,7 +29,7 @@ struct RunFacts {
 };
 
 Status WriteRunJson(const std::string& path, const runtime::Program& program, const runtime::RunStats& stats,
-                    const RunFacts& facts);
+                    const runtime::Device& device, const RunFacts& facts);
 
 // The run as a Chrome trace (the JSON trace event format; Perfetto and chrome://tracing open it): one
 // track per engine (host link, DRAM DMA, matrix, vector), one complete event per instruction, in

@@ -66,10 +66,16 @@ TEST(RunReport, LiveBytesStayWithinTheActivationRegion) {
 TEST(RunReport, JsonHasOneRecordPerInstructionAndAddsUp) {
   Ran r = RunOnce("testdata/small_cnn.kiln");
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/run.json";
-  ASSERT_TRUE(WriteRunJson(path, *r.program, r.stats, RunFacts{"test chip", 1.5, 64, 4096, 10.0}).ok());
+  const sim::Device device(target::DefaultChipConfig());
+  ASSERT_TRUE(WriteRunJson(path, *r.program, r.stats, device, RunFacts{"test chip", 1.5, 64, 4096, 10.0}).ok());
   std::ifstream f(path);
   const nlohmann::json j = nlohmann::json::parse(f);
   EXPECT_EQ(j["chip"], "test chip");
+  // The counters are the runtime's list (kiln_ext exports the same names).
+  const std::vector<runtime::NamedCounter> named = runtime::CountersByName(r.stats, device);
+  EXPECT_EQ(j["counters"].size(), named.size());
+  for (const runtime::NamedCounter& n : named) EXPECT_DOUBLE_EQ(j["counters"][n.name].get<double>(), n.value) << n.name;
+  EXPECT_EQ(j["counters"]["ops_executed"].get<int64_t>(), r.stats.counters.ops_executed);
   EXPECT_DOUBLE_EQ(j["latency_us"].get<double>(), r.stats.latency_us);
   EXPECT_EQ(j["peak_device_bytes"], 4096);
   // Utilisation per op kind: a share of the cores, below 1 for the small final layers.
@@ -154,7 +160,8 @@ TEST(RunReport, NoProgramBeatsItsRoofline) {
 
 TEST(RunReport, UnwritablePathIsAClearError) {
   Ran r = RunOnce("testdata/mlp.kiln");
-  const Status s = WriteRunJson("/nonexistent-dir/run.json", *r.program, r.stats, RunFacts{});
+  const Status s =
+      WriteRunJson("/nonexistent-dir/run.json", *r.program, r.stats, sim::Device(target::DefaultChipConfig()), RunFacts{});
   EXPECT_EQ(s.message(), "cannot write '/nonexistent-dir/run.json'");
 }
 

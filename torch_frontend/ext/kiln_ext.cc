@@ -27,6 +27,7 @@
 #include "compiler/lowering/lowering_context.h"
 #include "compiler/pt2/pt2_reader.h"
 #include "runtime/executor.h"
+#include "runtime/run_counters.h"
 #include "runtime/program.h"
 #include "simulator/device.h"
 #include "target/chip_config.h"
@@ -178,21 +179,10 @@ class Graph {
 
  private:
   nb::dict RunStatsDict(const runtime::RunStats& stats) const {
-    const runtime::DeviceCounters& c = stats.counters;
     nb::dict d;
-    d["latency_us"] = stats.latency_us;
-    d["compute_us"] = device_->CyclesToMicros(c.compute_cycles);
-    d["transfer_us"] = device_->CyclesToMicros(c.transfer_cycles);
-    d["ops_executed"] = c.ops_executed;
-    d["transfers"] = c.transfers;
-    d["host_to_device_bytes"] = c.host_to_device_bytes;
-    d["device_to_host_bytes"] = c.device_to_host_bytes;
-    d["dram_read_bytes"] = c.dram_read_bytes;
-    d["dram_write_bytes"] = c.dram_write_bytes;
-    d["sram_read_bytes"] = c.sram_read_bytes;
-    d["sram_write_bytes"] = c.sram_write_bytes;
-    d["flops"] = c.flops;
-    d["device_bytes_in_use"] = stats.device_bytes_in_use;  // by every program on this graph's device
+    // device_bytes_in_use counts every program on this graph's device.
+    for (const runtime::NamedCounter& n : runtime::CountersByName(stats, *device_))
+      d[n.name] = n.integral ? nb::cast(static_cast<int64_t>(n.value)) : nb::cast(n.value);
     return d;
   }
 
