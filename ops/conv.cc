@@ -1,6 +1,7 @@
 // 2-D convolution (NCHW, grouped, strided, dilated): operands, attributes, shape rule and work. The
 // kernel (im2col + the shared SGEMM) is in conv_kernels.cc.
 #include <algorithm>
+#include <iterator>
 
 #include "ops/epilogue.h"
 #include "ops/op_families.h"
@@ -88,6 +89,75 @@ double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const 
   return 2.0 * static_cast<double>(NumElements(output)) * static_cast<double>(w[1] * w[2] * w[3]);
 }
 
+// ---- conv2d_squeeze_excite: a convolution whose result is gated by a squeeze-excitation ----
+
+// The SE activations: any epilogue activation but clamp (which would need bounds of its own).
+std::string CheckSeActivation(const Attrs& attrs, const char* name) {
+  if (!attrs.Has(name)) return "";
+  const int64_t a = attrs.Int(name);
+  constexpr int64_t kCount = static_cast<int64_t>(std::size(kEpilogueActivations));
+  if (a < 0 || a >= kCount || a == kClampActivation)
+    return "attribute '" + std::string(name) + "' must be an activation in [0, " + std::to_string(kCount - 1) +
+           "] other than clamp (" + std::to_string(kClampActivation) + "), got " + std::to_string(a);
+  return "";
+}
+
+std::string InferConv2dSe(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  if (std::string err = InferConv2d({inputs[0], inputs[1], inputs[2]}, attrs, out); !err.empty()) return err;
+  const int64_t channels = (*out)[1];
+  const Shape& w1 = inputs[3];
+  if (w1.size() != 4 || w1[1] != channels || w1[2] != 1 || w1[3] != 1 || w1[0] < 1)
+    return "fc1_weight must be [R, " + std::to_string(channels) + ", 1, 1] (R >= 1, the convolution's " +
+           std::to_string(channels) + " output channels in), got " + ShapeToString(w1);
+  const int64_t reduced = w1[0];
+  if (inputs[4] != Shape{reduced}) return "fc1_bias must be [" + std::to_string(reduced) + "], got " + ShapeToString(inputs[4]);
+  const Shape want_w2 = {channels, reduced, 1, 1};
+  if (inputs[5] != want_w2) return "fc2_weight must be " + ShapeToString(want_w2) + ", got " + ShapeToString(inputs[5]);
+  if (inputs[6] != Shape{channels})
+    return "fc2_bias must be [" + std::to_string(channels) + "], got " + ShapeToString(inputs[6]);
+  if (std::string err = CheckSeActivation(attrs, "se_activation"); !err.empty()) return err;
+  return CheckSeActivation(attrs, "se_gate_activation");
+}
+
+std::vector<Shape> ConvOperands(const std::vector<Shape>& inputs) { return {inputs[0], inputs[1], inputs[2]}; }
+
+Unit Conv2dSeUnit(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  return Conv2dUnit(ConvOperands(inputs), output, attrs);
+}
+
+// The convolution, then the gate on the engine the convolution runs on: the mean over H, W (one add
+// per stored result element), the two fully connected layers and the multiply of every stored result
+// element by its gate. The vector engine does these element by element (a depthwise convolution:
+// the FC layers are N*C*R multiply-adds each); the matrix engine as tile-padded products (the mean as
+// a row of ones times the [OH*OW, C] result, each FC as [N, C] x [C, R]), the multiply once per element.
+double Conv2dSeWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  const double conv = Conv2dWork(ConvOperands(inputs), output, attrs);
+  const double n = static_cast<double>(output[0]), c = static_cast<double>(output[1]);
+  const double r = static_cast<double>(inputs[3][0]);
+  const double pixels = static_cast<double>(RoundUpToTile(output[2] * output[3]));
+  const double stored = n * pixels * static_cast<double>(RoundUpToTile(output[1]));  // channels last
+  if (IsDepthwise(ConvOperands(inputs), attrs)) return conv + stored + 2.0 * 2.0 * n * c * r + stored;
+  const double rows = static_cast<double>(RoundUpToTile(output[0]));
+  const double mean = 2.0 * kTileDim * n * pixels * static_cast<double>(RoundUpToTile(output[1]));
+  const double fcs = 2.0 * 2.0 * rows * static_cast<double>(RoundUpToTile(output[1])) *
+                     static_cast<double>(RoundUpToTile(inputs[3][0]));
+  return conv + mean + fcs + stored;
+}
+
+// Useful matrix-engine FLOPs: the convolution's and, when it runs there, the FC layers'.
+double Conv2dSeFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  const double conv = Conv2dFlops(ConvOperands(inputs), output, attrs);
+  if (IsDepthwise(ConvOperands(inputs), attrs)) return conv;
+  return conv + 2.0 * 2.0 * static_cast<double>(output[0] * output[1] * inputs[3][0]);
+}
+
+// As the convolution, by output tiles; every core then sends its partial channel sums for the mean,
+// as a reduction's cores do (ReduceSplit in reduction.cc): a combine tile per image and channel.
+WorkSplit Conv2dSeSplit(const std::vector<Shape>&, const Shape& output, const Attrs&) {
+  const Shape gate = {output[0], output[1], 1, 1};
+  return {ComputeTiles(output), ComputeTiles(gate), static_cast<double>(StoredElements(gate, Layout::kTile))};
+}
+
 }  // namespace
 
 std::string GetConvParams(const Attrs& attrs, ConvParams* p) {
@@ -125,7 +195,31 @@ std::vector<OpDef> ConvOps() {
   def.flops = Conv2dFlops;
   def.unit_of = Conv2dUnit;
   std::vector<OpDef> ops;
-  ops.push_back(std::move(def));
+  ops.push_back(def);
+
+  // The same convolution with a squeeze-excitation gate: one launch for what were a reduce_mean, two
+  // 1x1 conv2d and a mul (compiler/passes/fuse_squeeze_excite.cc). Every core keeps its result tiles
+  // in SRAM until the gate, which needs the whole result's mean, is known.
+  OpDef se;
+  se.name = "conv2d_squeeze_excite";
+  se.summary =
+      "conv2d (bias and fused activation, no residual) whose result y is then multiplied by its squeeze-excitation "
+      "gate, per image and channel: gate = se_gate_activation(fc2(se_activation(fc1(mean of y over H, W)))), "
+      "fc1 and fc2 being 1x1 convolutions with bias";
+  se.inputs = {"input", "weight", "bias", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"};
+  for (const AttrDef& a : def.attrs)
+    if (a.name != "input_scale") se.attrs.push_back(a);
+  se.attrs.push_back({"se_activation", AttrKind::kInt,
+                      "Activation after fc1, as `activation` (clamp excepted); absent: none", true});
+  se.attrs.push_back({"se_gate_activation", AttrKind::kInt,
+                      "Activation after fc2 that makes the gate, as `activation` (clamp excepted); absent: none", true});
+  se.unit = Unit::kMatrix;
+  se.infer_shape = InferConv2dSe;
+  se.work = Conv2dSeWork;
+  se.flops = Conv2dSeFlops;
+  se.unit_of = Conv2dSeUnit;
+  se.split = Conv2dSeSplit;
+  ops.push_back(std::move(se));
   return ops;
 }
 
