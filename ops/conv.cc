@@ -144,11 +144,11 @@ double Conv2dSeWork(const std::vector<Shape>& inputs, const Shape& output, const
   return conv + mean + fcs + stored;
 }
 
-// Useful matrix-engine FLOPs: the convolution's and, when it runs there, the FC layers'.
+// Useful FLOPs: the convolution's and the FC layers', which are matrix products whichever engine
+// runs them here, so that the model's roofline is the same fused or not.
 double Conv2dSeFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
-  const double conv = Conv2dFlops(ConvOperands(inputs), output, attrs);
-  if (IsDepthwise(ConvOperands(inputs), attrs)) return conv;
-  return conv + 2.0 * 2.0 * static_cast<double>(output[0] * output[1] * inputs[3][0]);
+  return Conv2dFlops(ConvOperands(inputs), output, attrs) +
+         2.0 * 2.0 * static_cast<double>(output[0] * output[1] * inputs[3][0]);
 }
 
 // As the convolution, by output tiles; every core then sends its partial channel sums for the mean,

@@ -108,6 +108,11 @@ TEST(ConvSqueezeExcite, WorkIsTheConvolutionsPlusTheGates) {
   const double mm = Work("conv2d", {x, {8, 8, 1, 1}, b}, Conv(1, 0));
   EXPECT_EQ(Work("conv2d_squeeze_excite", {x, {8, 8, 1, 1}, b, w1, b1, w2, b}, Conv(1, 0)),
             mm + 2.0 * 32 * 96 * 32 + 2.0 * 2 * 32 * 32 * 32 + 96 * 32);
+  // The roofline's useful FLOPs: the convolution's and the FC layers' (2 * C * R multiply-adds), on either engine.
+  const OpDef& se = *FindOp("conv2d_squeeze_excite");
+  const Shape out = {1, 8, 9, 9};
+  EXPECT_EQ(se.flops({x, {8, 1, 3, 3}, b, w1, b1, w2, b}, out, Conv(8, 1)), 2.0 * 2 * 8 * 2);
+  EXPECT_EQ(se.flops({x, {8, 8, 1, 1}, b, w1, b1, w2, b}, out, Conv(1, 0)), 2.0 * 8 * 81 * 8 + 2.0 * 2 * 8 * 2);
 }
 
 }  // namespace
