@@ -205,7 +205,7 @@ std::vector<OpDef> ConvOps() {
   se.summary =
       "conv2d (bias and fused activation, no residual) whose result y is then multiplied by its squeeze-excitation "
       "gate, per image and channel: gate = se_gate_activation(fc2(se_activation(fc1(mean of y over H, W)))), "
-      "fc1 and fc2 being 1x1 convolutions with bias";
+      "fc1 and fc2 being 1x1 convolutions with bias; with a depthwise convolution, all on the vector engine";
   se.inputs = {"input", "weight", "bias", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"};
   for (const AttrDef& a : def.attrs)
     if (a.name != "input_scale") se.attrs.push_back(a);
