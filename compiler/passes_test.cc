@@ -482,7 +482,9 @@ struct SeBlock {
   int x = -1, conv = -1, mean = -1, fc1 = -1, fc2 = -1, z = -1;
 };
 
-SeBlock MakeSeBlock(const char* act, const char* gate_act, bool biases, ops::Shape input = {2, 8, 6, 6}) {
+// `gate_channels`: the gate's channels, C when 0 (1: one factor per image, broadcast over the channels).
+SeBlock MakeSeBlock(const char* act, const char* gate_act, bool biases, ops::Shape input = {2, 8, 6, 6},
+                    int64_t gate_channels = 0) {
   SeBlock b;
   DeviceGraph& g = b.g;
   const int64_t c = input[1];
@@ -504,7 +506,7 @@ SeBlock MakeSeBlock(const char* act, const char* gate_act, bool biases, ops::Sha
     return Node(g, "conv2d", std::move(inputs), attrs, name);
   };
   b.fc1 = fc(b.mean, 2, c, act, "fc1");
-  b.fc2 = fc(b.fc1, c, 2, gate_act, "fc2");
+  b.fc2 = fc(b.fc1, gate_channels > 0 ? gate_channels : c, 2, gate_act, "fc2");
   b.z = Node(g, "mul", {b.conv, b.fc2}, {}, "scale");
   g.outputs.push_back({"z", b.z});
   return b;
@@ -562,6 +564,7 @@ TEST(SqueezeExciteFusion, LeavesBlocksItCannotFuse) {
   SeBlock residual = MakeSeBlock("relu", "sigmoid", true);
   residual.g.nodes[0].inputs.push_back(residual.x);  // conv2d(x, w, b, x): a residual
   unchanged(residual, chip, "a convolution with a residual");
+  unchanged(MakeSeBlock("relu", "sigmoid", true, {2, 8, 6, 6}, 1), chip, "a gate of one channel, broadcast");
   // Each core's share of y must fit its usable SRAM: [1, 8, 64, 64] is 32 tiles of 4 KiB over 32 cores.
   target::ChipConfig small = chip;
   small.sram_bytes_per_core = small.sram_reserved_bytes_per_core + 4 * 1024 - 1;

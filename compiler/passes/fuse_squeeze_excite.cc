@@ -71,10 +71,27 @@ absl::Status FuseSqueezeExcite(DeviceGraph& graph, const target::ChipConfig& chi
       const int64_t bytes = ops::StoredBytes(shape, device_dtype, ops::Layout::kTile);
       if (bytes / cores > chip.sram_usable_bytes_per_core()) continue;
 
-      // The operands: the convolution's input, then the weight and bias of the convolution, fc1 and fc2,
-      // a zero bias for each one absent.
+      ops::Attrs attrs;
+      for (const auto& [name, value] : graph.nodes[conv].attrs.values())
+        if (name != "input_scale") attrs.Set(name, value);
+      if (graph.nodes[fc1].attrs.Has("activation"))
+        attrs.SetInt("se_activation", graph.nodes[fc1].attrs.Int("activation"));
+      if (graph.nodes[fc2].attrs.Has("activation"))
+        attrs.SetInt("se_gate_activation", graph.nodes[fc2].attrs.Int("activation"));
+      // The operands: the convolution's input, then the weight and bias of the convolution, fc1 and
+      // fc2. The fused op must accept them and make y's shape (a gate of one channel broadcast over
+      // y's is not its [N, C, 1, 1]) before a zero bias is made for each layer without one.
+      const std::vector<int> layers = {conv, fc1, fc2};
+      std::vector<ops::Shape> shapes = {graph.values[graph.nodes[conv].inputs[0]].shape};
+      for (int layer : layers) {
+        const DeviceNode& node = graph.nodes[layer];
+        shapes.push_back(graph.values[node.inputs[1]].shape);
+        shapes.push_back({graph.values[node.output].shape[1]});
+      }
+      ops::Shape fused_shape;
+      if (!ops::InferOutputShape(*fused_op, shapes, attrs, &fused_shape).empty() || fused_shape != shape) continue;
       std::vector<int> inputs = {graph.nodes[conv].inputs[0]};
-      for (int layer : {conv, fc1, fc2}) {
+      for (int layer : layers) {
         const DeviceNode& node = graph.nodes[layer];
         inputs.push_back(node.inputs[1]);
         if (node.inputs.size() == 3) {
@@ -85,13 +102,6 @@ absl::Status FuseSqueezeExcite(DeviceGraph& graph, const target::ChipConfig& chi
           inputs.push_back(graph.AddConstant(name, {channels}, std::vector<float>(channels, 0.0f)));
         }
       }
-      ops::Attrs attrs;
-      for (const auto& [name, value] : graph.nodes[conv].attrs.values())
-        if (name != "input_scale") attrs.Set(name, value);
-      if (graph.nodes[fc1].attrs.Has("activation"))
-        attrs.SetInt("se_activation", graph.nodes[fc1].attrs.Int("activation"));
-      if (graph.nodes[fc2].attrs.Has("activation"))
-        attrs.SetInt("se_gate_activation", graph.nodes[fc2].attrs.Int("activation"));
       // `mul` stays valid: AddConstant adds values, not nodes.
       mul.source = graph.nodes[conv].source + "+" + graph.nodes[mean].source + "+" + graph.nodes[fc1].source + "+" +
                    graph.nodes[fc2].source + "+" + mul.source;
