@@ -109,7 +109,8 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values(
                                            "lower", "fold-constants", "compose-permutes", "cse",
                                            "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                           "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce",
+                                           "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite",
+                                           "fuse-input-scale", "dce",
                                            "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                            "evict", "prefetch", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -125,7 +126,8 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   EXPECT_EQ(names, (std::vector<std::string>{
                                              "lower", "fold-constants", "compose-permutes", "cse",
                                              "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                             "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce",
+                                             "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite",
+                                           "fuse-input-scale", "dce",
                                              "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                              "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
 }

@@ -91,38 +91,27 @@ double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const 
 
 // ---- conv2d_squeeze_excite: a convolution whose result is gated by a squeeze-excitation ----
 
-// The SE activations: any epilogue activation but clamp (which would need bounds of its own).
+// "" when the SE activation `name` is absent or an epilogue activation other than clamp (which would
+// need bounds of its own).
 std::string CheckSeActivation(const Attrs& attrs, const char* name) {
-  if (!attrs.Has(name)) return "";
-  const int64_t a = attrs.Int(name);
-  constexpr int64_t kCount = static_cast<int64_t>(std::size(kEpilogueActivations));
-  if (a < 0 || a >= kCount || a == kClampActivation)
-    return "attribute '" + std::string(name) + "' must be an activation in [0, " + std::to_string(kCount - 1) +
-           "] other than clamp (" + std::to_string(kClampActivation) + "), got " + std::to_string(a);
-  return "";
+  const int64_t a = attrs.Int(name, 0);
+  if (a >= 0 && a < static_cast<int64_t>(std::size(kEpilogueActivations)) && a != kClampActivation) return "";
+  return std::string("attribute '") + name + "' must be an activation of `activation` but clamp, got " +
+         std::to_string(a);
 }
 
+// The convolution's shape rule, then fc1 [R, C, 1, 1] (R >= 1; C the convolution's output channels),
+// fc1_bias [R], fc2 [C, R, 1, 1] and fc2_bias [C].
 std::string InferConv2dSe(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   if (std::string err = InferConv2d({inputs[0], inputs[1], inputs[2]}, attrs, out); !err.empty()) return err;
-  const int64_t channels = (*out)[1];
-  const Shape& w1 = inputs[3];
-  if (w1.size() != 4 || w1[1] != channels || w1[2] != 1 || w1[3] != 1 || w1[0] < 1)
-    return "fc1_weight must be [R, " + std::to_string(channels) + ", 1, 1] (R >= 1, the convolution's " +
-           std::to_string(channels) + " output channels in), got " + ShapeToString(w1);
-  const int64_t reduced = w1[0];
-  if (inputs[4] != Shape{reduced}) return "fc1_bias must be [" + std::to_string(reduced) + "], got " + ShapeToString(inputs[4]);
-  const Shape want_w2 = {channels, reduced, 1, 1};
-  if (inputs[5] != want_w2) return "fc2_weight must be " + ShapeToString(want_w2) + ", got " + ShapeToString(inputs[5]);
-  if (inputs[6] != Shape{channels})
-    return "fc2_bias must be [" + std::to_string(channels) + "], got " + ShapeToString(inputs[6]);
+  const int64_t c = (*out)[1], r = inputs[3].empty() ? 1 : std::max<int64_t>(inputs[3][0], 1);
+  const Shape want[] = {{r, c, 1, 1}, {r}, {c, r, 1, 1}, {c}};
+  const char* names[] = {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"};
+  for (int i = 0; i < 4; ++i)
+    if (inputs[3 + i] != want[i])
+      return std::string(names[i]) + " must be " + ShapeToString(want[i]) + ", got " + ShapeToString(inputs[3 + i]);
   if (std::string err = CheckSeActivation(attrs, "se_activation"); !err.empty()) return err;
   return CheckSeActivation(attrs, "se_gate_activation");
-}
-
-std::vector<Shape> ConvOperands(const std::vector<Shape>& inputs) { return {inputs[0], inputs[1], inputs[2]}; }
-
-Unit Conv2dSeUnit(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
-  return Conv2dUnit(ConvOperands(inputs), output, attrs);
 }
 
 // The convolution, then the gate on the engine the convolution runs on: the mean over H, W (one add
@@ -131,12 +120,12 @@ Unit Conv2dSeUnit(const std::vector<Shape>& inputs, const Shape& output, const A
 // the FC layers are N*C*R multiply-adds each); the matrix engine as tile-padded products (the mean as
 // a row of ones times the [OH*OW, C] result, each FC as [N, C] x [C, R]), the multiply once per element.
 double Conv2dSeWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
-  const double conv = Conv2dWork(ConvOperands(inputs), output, attrs);
+  const double conv = Conv2dWork(inputs, output, attrs);
   const double n = static_cast<double>(output[0]), c = static_cast<double>(output[1]);
   const double r = static_cast<double>(inputs[3][0]);
   const double pixels = static_cast<double>(RoundUpToTile(output[2] * output[3]));
   const double stored = n * pixels * static_cast<double>(RoundUpToTile(output[1]));  // channels last
-  if (IsDepthwise(ConvOperands(inputs), attrs)) return conv + stored + 2.0 * 2.0 * n * c * r + stored;
+  if (IsDepthwise(inputs, attrs)) return conv + 2.0 * stored + 2.0 * 2.0 * n * c * r;
   const double rows = static_cast<double>(RoundUpToTile(output[0]));
   const double mean = 2.0 * kTileDim * n * pixels * static_cast<double>(RoundUpToTile(output[1]));
   const double fcs = 2.0 * 2.0 * rows * static_cast<double>(RoundUpToTile(output[1])) *
@@ -147,12 +136,14 @@ double Conv2dSeWork(const std::vector<Shape>& inputs, const Shape& output, const
 // Useful FLOPs: the convolution's and the FC layers', which are matrix products whichever engine
 // runs them here, so that the model's roofline is the same fused or not.
 double Conv2dSeFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
-  return Conv2dFlops(ConvOperands(inputs), output, attrs) +
+  return Conv2dFlops(inputs, output, attrs) +
          2.0 * 2.0 * static_cast<double>(output[0] * output[1] * inputs[3][0]);
 }
 
 // As the convolution, by output tiles; every core then sends its partial channel sums for the mean,
-// as a reduction's cores do (ReduceSplit in reduction.cc): a combine tile per image and channel.
+// as a reduction's cores do (ReduceSplit in reduction.cc): a combine tile per image and channel. The
+// FC layers' work is dealt over the same cores (each computes some of fc1's and fc2's outputs, as the
+// standalone 1x1 convolutions were split by output); their small exchanges are not costed separately.
 WorkSplit Conv2dSeSplit(const std::vector<Shape>&, const Shape& output, const Attrs&) {
   const Shape gate = {output[0], output[1], 1, 1};
   return {ComputeTiles(output), ComputeTiles(gate), static_cast<double>(StoredElements(gate, Layout::kTile))};
@@ -211,13 +202,14 @@ std::vector<OpDef> ConvOps() {
     if (a.name != "input_scale") se.attrs.push_back(a);
   se.attrs.push_back({"se_activation", AttrKind::kInt,
                       "Activation after fc1, as `activation` (clamp excepted); absent: none", true});
-  se.attrs.push_back({"se_gate_activation", AttrKind::kInt,
-                      "Activation after fc2 that makes the gate, as `activation` (clamp excepted); absent: none", true});
+  se.attrs.push_back(
+      {"se_gate_activation", AttrKind::kInt,
+       "Activation after fc2 that makes the gate, as `activation` (clamp excepted); absent: none", true});
   se.unit = Unit::kMatrix;
   se.infer_shape = InferConv2dSe;
   se.work = Conv2dSeWork;
   se.flops = Conv2dSeFlops;
-  se.unit_of = Conv2dSeUnit;
+  se.unit_of = Conv2dUnit;  // conv2d's hooks read only the input and weight: they take these operands as they are
   se.split = Conv2dSeSplit;
   ops.push_back(std::move(se));
   return ops;

@@ -79,7 +79,9 @@ TEST(ConvSqueezeExcite, ShapeErrorsNameTheOperands) {
   const Attrs dw = Conv(8, 1);
   const Shape x = {1, 8, 9, 9}, w = {8, 1, 3, 3}, b = {8};
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 6, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, dw),
-            "fc1_weight must be [R, 8, 1, 1] (R >= 1, the convolution's 8 output channels in), got [2, 6, 1, 1]");
+            "fc1_weight must be [2, 8, 1, 1], got [2, 6, 1, 1]");
+  EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {0, 8, 1, 1}, {0}, {8, 0, 1, 1}, {8}}, dw),
+            "fc1_weight must be [1, 8, 1, 1], got [0, 8, 1, 1]");
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 8, 1, 1}, {3}, {8, 2, 1, 1}, {8}}, dw),
             "fc1_bias must be [2], got [3]");
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 8, 1, 1}, {2}, {8, 3, 1, 1}, {8}}, dw),
@@ -89,7 +91,11 @@ TEST(ConvSqueezeExcite, ShapeErrorsNameTheOperands) {
   Attrs clamp = dw;
   clamp.SetInt("se_gate_activation", kClampActivation);
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 8, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, clamp),
-            "attribute 'se_gate_activation' must be an activation in [0, 6] other than clamp (4), got 4");
+            "attribute 'se_gate_activation' must be an activation of `activation` but clamp, got 4");
+  Attrs unknown = dw;
+  unknown.SetInt("se_activation", 7);
+  EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 8, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, unknown),
+            "attribute 'se_activation' must be an activation of `activation` but clamp, got 7");
   // The convolution's own checks come first.
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, {8, 2, 3, 3}, b, {2, 8, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, dw),
             "weight [8, 2, 3, 3] expects 2 input channels per group (groups=8) but input [1, 8, 9, 9] has 8 channels");

@@ -42,7 +42,7 @@ absl::Status FuseSqueezeExcite(DeviceGraph& graph, const target::ChipConfig& chi
                                int* fused) {
   const ops::OpDef* fused_op = ops::FindOp("conv2d_squeeze_excite");
   if (fused_op == nullptr)
-    return absl::InternalError("fuse-squeeze-excitation: the op library has no conv2d_squeeze_excite op");
+    return absl::InternalError("fuse-squeeze-excite: the op library has no conv2d_squeeze_excite op");
   const int num_nodes = static_cast<int>(graph.nodes.size());
   const std::vector<int> readers = graph.ReadCounts();  // outputs and state updates count: never fused away
   std::vector<int> producer(graph.values.size(), -1);

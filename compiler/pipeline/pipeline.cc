@@ -180,8 +180,10 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       "reads y, its mean or the gate, and each core's share of y fits its SRAM "
                       "(compiler/passes/fuse_squeeze_excite.h). E.g. %z = mul(%y, conv2d(conv2d(reduce_mean(%y), %w1, "
                       "%b1) {activation=3}, %w2, %b2) {activation=1}) with %y = conv2d(%x, %w, %b) becomes "
-                      "%z = conv2d_squeeze_excite(%x, %w, %b, %w1, %b1, %w2, %b2) {se_activation=3, se_gate_activation=1}.",
-                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [chip = options.chip, dtype = options.device_dtype](CompileState& s) -> absl::Status {
+                      "%z = conv2d_squeeze_excite(%x, %w, %b, %w1, %b1, %w2, %b2) {se_activation=3, "
+                      "se_gate_activation=1}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph,
+                      [chip = options.chip, dtype = options.device_dtype](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-squeeze-excite", IrKind::kDeviceGraph);
                         return FuseSqueezeExcite(*s.graph, chip, dtype, &s.squeeze_excites_fused);
                       }});
