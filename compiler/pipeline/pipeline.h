@@ -162,9 +162,8 @@ struct Pass {
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
 // (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-squeeze-excite and fuse-input-scale
-// (if enabled), dce,
-// order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
-// share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
+// (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled),
+// evict, prefetch, share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
