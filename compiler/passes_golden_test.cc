@@ -109,7 +109,8 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values(
                                            "lower", "fold-constants", "compose-permutes", "cse",
                                            "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                           "fuse-hard-activations", "fuse-epilogues", "fuse-input-scale", "dce",
+                                           "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite",
+                                           "fuse-input-scale", "dce",
                                            "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                            "evict", "prefetch", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -125,7 +126,8 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   EXPECT_EQ(names, (std::vector<std::string>{
                                              "lower", "fold-constants", "compose-permutes", "cse",
                                              "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                             "fuse-hard-activations", "fuse-epilogues", "fuse-input-scale", "dce",
+                                             "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite",
+                                           "fuse-input-scale", "dce",
                                              "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                              "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
 }
@@ -258,8 +260,9 @@ TEST(PrefetchGolden, AStreamedWeightUploadsWhileTheOpsBeforeItRun) {
 }
 
 // The model above has no silu or gate; this one is the core of EfficientNet's block: conv -> x *
-// sigmoid(x) -> a squeeze-excitation gate (mean, 1x1 conv, sigmoid) -> the gated activation's 1x1
-// convolution, after each of fuse-silu, fuse-epilogues and fuse-input-scale.
+// sigmoid(x) -> a squeeze-excitation gate (mean, 1x1 conv, silu, 1x1 conv, sigmoid) -> the gated
+// activation's 1x1 convolution, after each of fuse-silu, fuse-epilogues, fuse-squeeze-excite (the
+// convolution and its gate become one op) and fuse-input-scale (which then has no gate mul left).
 TEST(FusionGolden, EfficientNetBlockFusesItsSiluAndItsGate) {
   DeviceGraph g;
   const int x = g.AddInput("x", {1, 3, 8, 8});
@@ -274,15 +277,17 @@ TEST(FusionGolden, EfficientNetBlockFusesItsSiluAndItsGate) {
   const int conv = node("conv2d", {x, g.AddConstant("w", {4, 3, 1, 1}, std::vector<float>(12, 0.5f))}, one, "conv");
   const int act = node("mul", {conv, node("sigmoid", {conv}, {}, "sigmoid")}, {}, "mul");
   const int mean = node("reduce_mean", {act}, ops::Attrs().SetInts("dims", {-1, -2}).SetInt("keepdim", 1), "mean");
-  const int fc = node("conv2d", {mean, g.AddConstant("fc", {4, 4, 1, 1}, std::vector<float>(16, 0.25f))}, one, "fc");
-  const int gated = node("mul", {act, node("sigmoid", {fc}, {}, "gate")}, {}, "scale");
+  const int fc1 = node("conv2d", {mean, g.AddConstant("fc1", {2, 4, 1, 1}, std::vector<float>(8, 0.25f))}, one, "fc1");
+  const int hidden = node("mul", {fc1, node("sigmoid", {fc1}, {}, "fc1.sigmoid")}, {}, "fc1.silu");
+  const int fc2 = node("conv2d", {hidden, g.AddConstant("fc2", {4, 2, 1, 1}, std::vector<float>(8, 0.5f))}, one, "fc2");
+  const int gated = node("mul", {act, node("sigmoid", {fc2}, {}, "gate")}, {}, "scale");
   const int out =
       node("conv2d", {gated, g.AddConstant("project", {2, 4, 1, 1}, std::vector<float>(8, 1.0f))}, one, "project");
   g.outputs.push_back({"out", out});
   CompileOptions options;
   options.verify_each = true;
   std::string text;
-  for (const char* pass : {"fuse-silu", "fuse-epilogues", "fuse-input-scale"}) {
+  for (const char* pass : {"fuse-silu", "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale"}) {
     absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
     ASSERT_TRUE(state.ok()) << state.status();
     text += std::string("// after ") + pass + "\n" + PrintState(*state);

@@ -24,6 +24,7 @@
 #include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/fuse_silu.h"
+#include "compiler/passes/fuse_squeeze_excite.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
@@ -470,6 +471,109 @@ TEST(InputScaleFusion, LeavesProductsOthersReadAndOtherShapes) {
   ASSERT_TRUE(FuseInputScales(g, &fused).ok());
   EXPECT_EQ(fused, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
+}
+
+// ---- Squeeze-excitation fusion ---------------------------------------------------------------
+
+// A squeeze-excitation block after a depthwise convolution, as EfficientNet and MobileNetV3 have it:
+// y = act(dwconv(x)); z = y * gate_act(fc2(act(fc1(mean(y))))). Two images, so the gate is per image.
+struct SeBlock {
+  DeviceGraph g;
+  int x = -1, conv = -1, mean = -1, fc1 = -1, fc2 = -1, z = -1;
+};
+
+// `gate_channels`: the gate's channels, C when 0 (1: one factor per image, broadcast over the channels).
+SeBlock MakeSeBlock(const char* act, const char* gate_act, bool biases, ops::Shape input = {2, 8, 6, 6},
+                    int64_t gate_channels = 0) {
+  SeBlock b;
+  DeviceGraph& g = b.g;
+  const int64_t c = input[1];
+  b.x = g.AddInput("x", input);
+  g.inputs.push_back({"x", b.x});
+  ops::Attrs dw = ConvAttrs(), one = ConvAttrs(), mean;
+  dw.SetInt("groups", c).SetInt("activation", ops::EpilogueActivation("silu"));
+  one.SetInts("padding", {0, 0});
+  mean.SetInts("dims", {-1, -2}).SetInt("keepdim", 1);
+  b.conv = Node(g, "conv2d", {b.x, g.AddConstant("w", {c, 1, 3, 3}, Seeded(9 * c, 1, -1, 1)),
+                              g.AddConstant("b", {c}, Seeded(c, 2, -1, 1))}, dw, "conv");
+  b.mean = Node(g, "reduce_mean", {b.conv}, mean, "mean");
+  auto fc = [&](int in, int64_t out_channels, int64_t in_channels, const char* activation, const std::string& name) {
+    std::vector<int> inputs = {in, g.AddConstant(name + ".w", {out_channels, in_channels, 1, 1},
+                                                 Seeded(out_channels * in_channels, 3, -1, 1))};
+    if (biases) inputs.push_back(g.AddConstant(name + ".b", {out_channels}, Seeded(out_channels, 4, -1, 1)));
+    ops::Attrs attrs = one;
+    if (*activation) attrs.SetInt("activation", ops::EpilogueActivation(activation));
+    return Node(g, "conv2d", std::move(inputs), attrs, name);
+  };
+  b.fc1 = fc(b.mean, 2, c, act, "fc1");
+  b.fc2 = fc(b.fc1, gate_channels > 0 ? gate_channels : c, 2, gate_act, "fc2");
+  b.z = Node(g, "mul", {b.conv, b.fc2}, {}, "scale");
+  g.outputs.push_back({"z", b.z});
+  return b;
+}
+
+TEST(SqueezeExciteFusion, TheConvolutionAndItsGateBecomeOneOp) {
+  for (const auto& [act, gate_act] : {std::pair{"silu", "sigmoid"}, {"relu", "hardsigmoid"}, {"", ""}}) {
+    for (bool biases : {true, false}) {
+      SeBlock b = MakeSeBlock(act, gate_act, biases);
+      const DeviceGraph before = b.g;
+      int fused = 0;
+      ASSERT_TRUE(FuseSqueezeExcite(b.g, target::DefaultChipConfig(), ops::DType::kF32, &fused).ok());
+      EXPECT_EQ(fused, 1);
+      ASSERT_EQ(b.g.nodes.size(), 1u);
+      const DeviceNode& se = b.g.nodes[0];
+      EXPECT_EQ(se.op->name, "conv2d_squeeze_excite");
+      EXPECT_EQ(se.output, b.z);  // the mul's readers read the fused op now
+      EXPECT_EQ(se.source, "conv+mean+fc1+fc2+scale");
+      ASSERT_EQ(se.inputs.size(), 7u);
+      EXPECT_EQ(se.inputs[0], b.x);
+      EXPECT_EQ(b.g.values[se.inputs[3]].name, "fc1.w");
+      EXPECT_EQ(b.g.values[se.inputs[4]].name, biases ? "fc1.b" : "fc1.w.zero_bias");
+      EXPECT_EQ(b.g.values[se.inputs[6]].name, biases ? "fc2.b" : "fc2.w.zero_bias");
+      EXPECT_EQ(se.attrs.Int("groups"), 8);
+      EXPECT_EQ(ops::EpilogueActivationName(se.attrs), "silu");  // the convolution's own
+      // Absent when the layer had none (EpilogueActivation("") is -1).
+      EXPECT_EQ(se.attrs.Int("se_activation", -1), ops::EpilogueActivation(act));
+      EXPECT_EQ(se.attrs.Int("se_gate_activation", -1), ops::EpilogueActivation(gate_act));
+      ExpectCloseOutputs(before, b.g, Seeded(2 * 8 * 36, 5, -2, 2));
+    }
+  }
+}
+
+TEST(SqueezeExciteFusion, LeavesBlocksItCannotFuse) {
+  auto unchanged = [](SeBlock b, const target::ChipConfig& chip, const std::string& why) {
+    const size_t nodes = b.g.nodes.size();
+    int fused = -1;
+    ASSERT_TRUE(FuseSqueezeExcite(b.g, chip, ops::DType::kF32, &fused).ok());
+    EXPECT_EQ(fused, 0) << why;
+    EXPECT_EQ(b.g.nodes.size(), nodes) << why;
+  };
+  const target::ChipConfig chip = target::DefaultChipConfig();
+  SeBlock seen = MakeSeBlock("relu", "sigmoid", true);
+  seen.g.outputs.push_back({"y", seen.conv});
+  unchanged(seen, chip, "the caller reads the ungated result");
+  SeBlock gate_seen = MakeSeBlock("relu", "sigmoid", true);
+  gate_seen.g.outputs.push_back({"gate", gate_seen.fc2});
+  unchanged(gate_seen, chip, "the caller reads the gate");
+  SeBlock clamped = MakeSeBlock("relu", "sigmoid", true);
+  clamped.g.nodes[2].attrs.SetInt("activation", ops::kClampActivation).SetFloat("min", 0);
+  unchanged(clamped, chip, "a clamp in the gate");
+  SeBlock channel_mean = MakeSeBlock("relu", "sigmoid", true);
+  channel_mean.g.nodes[1].attrs.SetInts("dims", {1, 2, 3});  // not the mean over H, W (shape aside)
+  unchanged(channel_mean, chip, "a mean over other dims");
+  SeBlock residual = MakeSeBlock("relu", "sigmoid", true);
+  residual.g.nodes[0].inputs.push_back(residual.x);  // conv2d(x, w, b, x): a residual
+  unchanged(residual, chip, "a convolution with a residual");
+  unchanged(MakeSeBlock("relu", "sigmoid", true, {2, 8, 6, 6}, 1), chip, "a gate of one channel, broadcast");
+  // Each core's share of y must fit its usable SRAM: [1, 8, 64, 64] is 32 tiles of 4 KiB over 32 cores.
+  target::ChipConfig small = chip;
+  small.sram_bytes_per_core = small.sram_reserved_bytes_per_core + 4 * 1024 - 1;
+  unchanged(MakeSeBlock("relu", "sigmoid", true, {1, 8, 64, 64}), small, "each core's share is past its SRAM");
+  small.sram_bytes_per_core += 1;
+  SeBlock fits = MakeSeBlock("relu", "sigmoid", true, {1, 8, 64, 64});
+  int fused = 0;
+  ASSERT_TRUE(FuseSqueezeExcite(fits.g, small, ops::DType::kF32, &fused).ok());
+  EXPECT_EQ(fused, 1);
 }
 
 // ---- Op ordering -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // 2-D convolution (NCHW, grouped, strided, dilated): operands, attributes, shape rule and work. The
 // kernel (im2col + the shared SGEMM) is in conv_kernels.cc.
 #include <algorithm>
+#include <iterator>
 
 #include "ops/epilogue.h"
 #include "ops/op_families.h"
@@ -88,6 +89,66 @@ double Conv2dFlops(const std::vector<Shape>& inputs, const Shape& output, const 
   return 2.0 * static_cast<double>(NumElements(output)) * static_cast<double>(w[1] * w[2] * w[3]);
 }
 
+// ---- conv2d_squeeze_excite: a convolution whose result is gated by a squeeze-excitation ----
+
+// "" when the SE activation `name` is absent or an epilogue activation other than clamp (which would
+// need bounds of its own).
+std::string CheckSeActivation(const Attrs& attrs, const char* name) {
+  const int64_t a = attrs.Int(name, 0);
+  if (a >= 0 && a < static_cast<int64_t>(std::size(kEpilogueActivations)) && a != kClampActivation) return "";
+  return std::string("attribute '") + name + "' must be an activation of `activation` but clamp, got " +
+         std::to_string(a);
+}
+
+// The convolution's shape rule, then fc1 [R, C, 1, 1] (R >= 1; C the convolution's output channels),
+// fc1_bias [R], fc2 [C, R, 1, 1] and fc2_bias [C].
+std::string InferConv2dSe(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  if (std::string err = InferConv2d({inputs[0], inputs[1], inputs[2]}, attrs, out); !err.empty()) return err;
+  const int64_t c = (*out)[1], r = inputs[3].empty() ? 1 : std::max<int64_t>(inputs[3][0], 1);
+  const Shape want[] = {{r, c, 1, 1}, {r}, {c, r, 1, 1}, {c}};
+  const char* names[] = {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"};
+  for (int i = 0; i < 4; ++i)
+    if (inputs[3 + i] != want[i])
+      return std::string(names[i]) + " must be " + ShapeToString(want[i]) + ", got " + ShapeToString(inputs[3 + i]);
+  if (std::string err = CheckSeActivation(attrs, "se_activation"); !err.empty()) return err;
+  return CheckSeActivation(attrs, "se_gate_activation");
+}
+
+// The convolution, then the gate on the engine the convolution runs on: the mean over H, W (one add
+// per stored result element), the two fully connected layers and the multiply of every stored result
+// element by its gate. The vector engine does these element by element (a depthwise convolution:
+// the FC layers are N*C*R multiply-adds each); the matrix engine as tile-padded products (the mean as
+// a row of ones times the [OH*OW, C] result, each FC as [N, C] x [C, R]), the multiply once per element.
+double Conv2dSeWork(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  const double conv = Conv2dWork(inputs, output, attrs);
+  const double n = static_cast<double>(output[0]), c = static_cast<double>(output[1]);
+  const double r = static_cast<double>(inputs[3][0]);
+  const double pixels = static_cast<double>(RoundUpToTile(output[2] * output[3]));
+  const double stored = n * pixels * static_cast<double>(RoundUpToTile(output[1]));  // channels last
+  if (IsDepthwise(inputs, attrs)) return conv + 2.0 * stored + 2.0 * 2.0 * n * c * r;
+  const double rows = static_cast<double>(RoundUpToTile(output[0]));
+  const double mean = 2.0 * kTileDim * n * pixels * static_cast<double>(RoundUpToTile(output[1]));
+  const double fcs = 2.0 * 2.0 * rows * static_cast<double>(RoundUpToTile(output[1])) *
+                     static_cast<double>(RoundUpToTile(inputs[3][0]));
+  return conv + mean + fcs + stored;
+}
+
+// Useful FLOPs: the convolution's and the FC layers', which are matrix products whichever engine
+// runs them here, so that the model's roofline is the same fused or not.
+double Conv2dSeFlops(const std::vector<Shape>& inputs, const Shape& output, const Attrs& attrs) {
+  return Conv2dFlops(inputs, output, attrs) +
+         2.0 * 2.0 * static_cast<double>(output[0] * output[1] * inputs[3][0]);
+}
+
+// As the convolution, by output tiles; every core then sends its partial channel sums for the mean,
+// as a reduction's cores do (ReduceSplit in reduction.cc): a combine tile per image and channel. The
+// FC layers' work is dealt over the same cores (each computes some of fc1's and fc2's outputs, as the
+// standalone 1x1 convolutions were split by output); their small exchanges are not costed separately.
+WorkSplit Conv2dSeSplit(const std::vector<Shape>&, const Shape& output, const Attrs&) {
+  const Shape gate = {output[0], output[1], 1, 1};
+  return {ComputeTiles(output), ComputeTiles(gate), static_cast<double>(StoredElements(gate, Layout::kTile))};
+}
+
 }  // namespace
 
 std::string GetConvParams(const Attrs& attrs, ConvParams* p) {
@@ -125,7 +186,32 @@ std::vector<OpDef> ConvOps() {
   def.flops = Conv2dFlops;
   def.unit_of = Conv2dUnit;
   std::vector<OpDef> ops;
-  ops.push_back(std::move(def));
+  ops.push_back(def);
+
+  // The same convolution with a squeeze-excitation gate: one launch for what were a reduce_mean, two
+  // 1x1 conv2d and a mul (compiler/passes/fuse_squeeze_excite.cc). Every core keeps its result tiles
+  // in SRAM until the gate, which needs the whole result's mean, is known.
+  OpDef se;
+  se.name = "conv2d_squeeze_excite";
+  se.summary =
+      "conv2d (bias and fused activation, no residual) whose result y is then multiplied by its squeeze-excitation "
+      "gate, per image and channel: gate = se_gate_activation(fc2(se_activation(fc1(mean of y over H, W)))), "
+      "fc1 and fc2 being 1x1 convolutions with bias; with a depthwise convolution, all on the vector engine";
+  se.inputs = {"input", "weight", "bias", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"};
+  for (const AttrDef& a : def.attrs)
+    if (a.name != "input_scale") se.attrs.push_back(a);
+  se.attrs.push_back({"se_activation", AttrKind::kInt,
+                      "Activation after fc1, as `activation` (clamp excepted); absent: none", true});
+  se.attrs.push_back(
+      {"se_gate_activation", AttrKind::kInt,
+       "Activation after fc2 that makes the gate, as `activation` (clamp excepted); absent: none", true});
+  se.unit = Unit::kMatrix;
+  se.infer_shape = InferConv2dSe;
+  se.work = Conv2dSeWork;
+  se.flops = Conv2dSeFlops;
+  se.unit_of = Conv2dUnit;  // conv2d's hooks read only the input and weight: they take these operands as they are
+  se.split = Conv2dSeSplit;
+  ops.push_back(std::move(se));
   return ops;
 }
 

@@ -111,11 +111,50 @@ void Conv2dKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutV
   }
 }
 
+// An SE activation (conv2d_squeeze_excite's se_activation / se_gate_activation) over n values in
+// place: the epilogue's code, so a fused gate computes exactly as the ops it replaces.
+void ApplySeActivation(const Attrs& attrs, const char* name, float* values, int64_t n) {
+  if (!attrs.Has(name)) return;
+  ApplyEpilogue(Attrs().SetInt("activation", attrs.Int(name)), nullptr, values, n);
+}
+
+// The convolution, then per image: the mean of each channel, fc1, fc2 and the gate's multiply.
+void Conv2dSqueezeExciteKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  Conv2dKernel({inputs[0], inputs[1], inputs[2]}, attrs, out);
+  const int64_t n = out.shape[0], c = out.shape[1], pix = out.shape[2] * out.shape[3];
+  const int64_t r = inputs[3].shape[0];
+  const float *w1 = inputs[3].data, *b1 = inputs[4].data, *w2 = inputs[5].data, *b2 = inputs[6].data;
+  std::vector<float> mean(c), hidden(r), gate(c);
+  for (int64_t b = 0; b < n; ++b) {
+    float* y = out.data + b * c * pix;
+    for (int64_t ch = 0; ch < c; ++ch) {
+      double sum = 0;
+      for (int64_t i = 0; i < pix; ++i) sum += y[ch * pix + i];
+      mean[ch] = static_cast<float>(sum / static_cast<double>(pix));
+    }
+    for (int64_t j = 0; j < r; ++j) {
+      float acc = b1[j];
+      for (int64_t ch = 0; ch < c; ++ch) acc += w1[j * c + ch] * mean[ch];
+      hidden[j] = acc;
+    }
+    ApplySeActivation(attrs, "se_activation", hidden.data(), r);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      float acc = b2[ch];
+      for (int64_t j = 0; j < r; ++j) acc += w2[ch * r + j] * hidden[j];
+      gate[ch] = acc;
+    }
+    ApplySeActivation(attrs, "se_gate_activation", gate.data(), c);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < pix; ++i) y[ch * pix + i] *= gate[ch];
+  }
+}
+
 }  // namespace
 
 std::vector<KernelDef> ConvKernels() {
   return {
       {"conv2d", Conv2dKernel},
+      {"conv2d_squeeze_excite", Conv2dSqueezeExciteKernel},
   };
 }
 

@@ -14,6 +14,7 @@
 #include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_silu.h"
+#include "compiler/passes/fuse_squeeze_excite.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/naive_placement.h"
 #include "compiler/passes/placement.h"
@@ -171,6 +172,20 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-epilogues", IrKind::kDeviceGraph);
                         return FuseEpilogues(*s.graph, &s.epilogue_fusion);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-squeeze-excite", "makes a convolution and the squeeze-excitation that gates it one op",
+                      "mul(y, g) with y = conv2d(...) and g = conv2d(conv2d(reduce_mean(y over H, W))) (the gate's two "
+                      "1x1 layers with their fused activations) becomes one conv2d_squeeze_excite when nothing else "
+                      "reads y, its mean or the gate, and each core's share of y fits its SRAM "
+                      "(compiler/passes/fuse_squeeze_excite.h). E.g. %z = mul(%y, conv2d(conv2d(reduce_mean(%y), %w1, "
+                      "%b1) {activation=3}, %w2, %b2) {activation=1}) with %y = conv2d(%x, %w, %b) becomes "
+                      "%z = conv2d_squeeze_excite(%x, %w, %b, %w1, %b1, %w2, %b2) {se_activation=3, "
+                      "se_gate_activation=1}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph,
+                      [chip = options.chip, dtype = options.device_dtype](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-squeeze-excite", IrKind::kDeviceGraph);
+                        return FuseSqueezeExcite(*s.graph, chip, dtype, &s.squeeze_excites_fused);
                       }});
   if (options.fuse_epilogues)
     passes.push_back({"fuse-input-scale", "moves a per-channel gate x * g into the conv2d that reads the product",
@@ -426,6 +441,7 @@ CompileSummary CompileState::Summary() const {
   sum.activations_fused = epilogue_fusion.activations;
   sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
   sum.input_scales_fused = input_scales_fused;
+  sum.squeeze_excites_fused = squeeze_excites_fused;
   if (program) {
     for (const ProgramInstruction& inst : program->instructions) {
       if (inst.kind == ProgramInstruction::Kind::kOp) {
@@ -462,7 +478,8 @@ std::string CompileSummary::ToString() const {
      << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised
-     << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";
+     << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution, "
+     << squeeze_excites_fused << " squeeze-excitations fused into theirs)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";
   os << "transfers:         " << transfers << "\n"
      << "arena:             " << arena_bytes << " bytes (" << activation_bytes_without_reuse

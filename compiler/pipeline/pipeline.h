@@ -91,6 +91,7 @@ struct CompileSummary {
   int activations_fused = 0;
   int activations_recognised = 0;  // decomposed silu, hardsigmoid and hardswish made one op each
   int input_scales_fused = 0;
+  int squeeze_excites_fused = 0;  // convolution + SE gate blocks made one conv2d_squeeze_excite
   int reshapes_aliased = 0;  // reshapes that became aliases of their operand
   int transfers = 0;
   std::map<std::string, int> ops_by_name;
@@ -134,6 +135,7 @@ struct CompileState {
   int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
   HardActivationStats hard_activations;
   EpilogueFusionStats epilogue_fusion;
+  int squeeze_excites_fused = 0;  // fuse-squeeze-excite: SE blocks made one op with their convolution
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
   std::optional<SramResidencyStats> sram;
@@ -159,9 +161,9 @@ struct Pass {
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
-// (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
-// order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
-// share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
+// (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-squeeze-excite and fuse-input-scale
+// (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled),
+// evict, prefetch, share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
