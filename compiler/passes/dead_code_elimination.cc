@@ -29,4 +29,12 @@ absl::Status EliminateDeadCode(DeviceGraph& graph) {
   return absl::OkStatus();
 }
 
+std::vector<int> LiveReadCounts(const DeviceGraph& graph) {
+  std::vector<int> reads = graph.ReadCounts();
+  for (size_t i = graph.nodes.size(); i-- > 0;)  // readers come after their operands' producers
+    if (reads[graph.nodes[i].output] == 0)
+      for (int v : graph.nodes[i].inputs) --reads[v];
+  return reads;
+}
+
 }  // namespace kiln::compiler

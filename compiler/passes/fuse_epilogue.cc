@@ -3,17 +3,20 @@
 #include <string>
 #include <vector>
 
+#include "compiler/passes/dead_code_elimination.h"
 #include "ops/epilogue.h"
+#include "ops/shape_util.h"
 
 namespace kiln::compiler {
 
 absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
   const int num_values = static_cast<int>(graph.values.size());
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  const std::vector<int> readers = graph.ReadCounts();  // outputs and state updates count: never fused away
+  const std::vector<int> readers = LiveReadCounts(graph);  // outputs and state updates count: never fused away
   std::vector<int> reader(num_values, -1);  // a node that reads the value
   for (int n = 0; n < num_nodes; ++n)
-    for (int v : graph.nodes[n].inputs) reader[v] = n;
+    if (readers[graph.nodes[n].output] > 0)  // a dead node's reads do not count
+      for (int v : graph.nodes[n].inputs) reader[v] = n;
   std::vector<bool> removed(num_nodes, false), fused(num_nodes, false);
   // The node that alone reads v, or -1; a node already absorbed into an earlier fusion is taken.
   auto only_reader = [&](int v) {
@@ -27,7 +30,7 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
     const ops::DType dtype = graph.values[mm.output].dtype;
     std::vector<int> absorbed = {n};
     int tail = n;  // the last node absorbed so far; the fused op produces its output
-    int residual = -1;
+    int residual = -1, bias = -1;
     ops::Attrs attrs = mm.attrs;
     std::string source = mm.source;
 
@@ -35,8 +38,16 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
       const DeviceNode& add = graph.nodes[r];
       const int other = add.inputs[0] == mm.output ? add.inputs[1] : add.inputs[0];
       const DeviceValue& o = graph.values[other];
-      if (other != mm.output && o.shape == shape && o.dtype == dtype && graph.values[add.output].dtype == dtype) {
+      const DeviceValue& sum = graph.values[add.output];
+      ops::Shape broadcast;
+      const bool same_types = other != mm.output && o.dtype == dtype && sum.dtype == dtype;
+      if (same_types && o.shape == shape) {
         residual = other;
+      } else if (same_types && mm.op->name == "matmul" && mm.inputs.size() == 2 && sum.shape == shape &&
+                 ops::BroadcastShapes(shape, o.shape, &broadcast).empty() && broadcast == shape) {
+        bias = other;  // an attention mask: broadcast like a bias, which a matmul adds before it accumulates
+      }
+      if (residual >= 0 || bias >= 0) {
         tail = r;
         absorbed.push_back(r);
         source += "+" + add.source;
@@ -63,6 +74,10 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
     out.attrs = std::move(attrs);
     out.source = std::move(source);
     out.output = graph.nodes[tail].output;
+    if (bias >= 0) {
+      out.inputs.push_back(bias);
+      if (stats) stats->biases++;
+    }
     if (residual >= 0) {
       if (out.inputs.size() == 2) {
         // conv2d's bias is [O] (dim 1 of its [N, O, H, W] result); matmul's broadcasts from [N].

@@ -11,6 +11,8 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fold_matmul_reshapes.h"
+#include "compiler/passes/fold_matmul_scale.h"
 #include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/fuse_input_scale.h"
 #include "compiler/passes/fuse_silu.h"
@@ -163,8 +165,30 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         return FuseHardActivations(*s.graph, &s.hard_activations);
                       }});
   if (options.fuse_epilogues)
+    passes.push_back({"fold-matmul-reshapes", "lets a matmul take the operands and produce the result views reshape",
+                      "A linear layer's view -> addmm -> view and a batched matmul's view -> bmm -> view become one "
+                      "matmul over the unflattened operands, producing the final shape, when it computes the same "
+                      "numbers with no more tile padding (compiler/passes/fold_matmul_reshapes.h): then "
+                      "fuse-epilogues sees the add or activation that follows. E.g. %u = reshape(matmul(reshape(%x) "
+                      "{shape=[128, 768]}, %w, %b)) {shape=[1, 128, 3072]} becomes %u = matmul(%x, %w, %b).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-matmul-reshapes", IrKind::kDeviceGraph);
+                        return FoldMatmulReshapes(*s.graph, &s.matmul_reshapes_folded);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fold-matmul-scales", "folds a scalar multiple of a matmul's result into its constant weight",
+                      "mul(v, c), c a one-element constant and v a matmul's result or a reshape/permute of it, each "
+                      "value read once, becomes the matmul with weight w * c and bias b * c "
+                      "(compiler/passes/fold_matmul_scale.h). E.g. attention's %s = mul(permute(reshape(matmul(%x, "
+                      "%w, %b))), 0.35) becomes %s = permute(reshape(matmul(%x, %w.scaled, %b.scaled))).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-matmul-scales", IrKind::kDeviceGraph);
+                        return FoldMatmulScales(*s.graph, &s.matmul_scales_folded);
+                      }});
+  if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
-                      "add(mm, r) with r of mm's shape becomes mm's residual operand, and relu, sigmoid, gelu, silu or "
+                      "add(mm, r) with r of mm's shape becomes mm's residual operand (or, r broadcasting to it, the bias of a "
+                      "matmul without one: an attention mask), and relu, sigmoid, gelu, silu or "
                       "clamp of it mm's activation attribute, when each fused op alone reads the value before it "
                       "(compiler/passes/fuse_epilogue.h). E.g. %r = relu(add(conv2d(%x, %w, %b), %s)) becomes "
                       "%r = conv2d(%x, %w, %b, %s) {activation = 0}.",
@@ -423,6 +447,9 @@ CompileSummary CompileState::Summary() const {
   sum.reshapes_aliased = aliasing.reshapes;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
+  sum.masks_fused = epilogue_fusion.biases;
+  sum.matmul_reshapes_folded = matmul_reshapes_folded;
+  sum.matmul_scales_folded = matmul_scales_folded;
   sum.activations_fused = epilogue_fusion.activations;
   sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
   sum.input_scales_fused = input_scales_fused;
@@ -460,7 +487,9 @@ std::string CompileSummary::ToString() const {
      << " repeats removed, " << cse_constants << " repeated constants merged, " << safe_softmaxes_fused
      << " safe softmaxes and " << gelu_tanhs_fused << " tanh GELUs fused, " << reshapes_aliased
      << " reshapes aliased, "
-     << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
+     << batch_norms_folded << " batch norms into convolutions, " << matmul_reshapes_folded
+     << " matmuls' reshapes and " << matmul_scales_folded << " scalar muls folded into matmuls; " << residuals_fused
+     << " residual adds, " << masks_fused << " mask adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised
      << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";
   for (const auto& [name, count] : ops_by_name) os << "  " << name << ": " << count << "\n";

@@ -87,7 +87,10 @@ struct CompileSummary {
   int safe_softmaxes_fused = 0;
   int gelu_tanhs_fused = 0;
   int batch_norms_folded = 0;
+  int matmul_reshapes_folded = 0;
+  int matmul_scales_folded = 0;
   int residuals_fused = 0;
+  int masks_fused = 0;  // adds of a broadcast operand fused as a matmul's bias
   int activations_fused = 0;
   int activations_recognised = 0;  // decomposed silu, hardsigmoid and hardswish made one op each
   int input_scales_fused = 0;
@@ -133,6 +136,8 @@ struct CompileState {
   BatchNormFoldingStats batch_norm_folding;
   int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
   HardActivationStats hard_activations;
+  int matmul_reshapes_folded = 0;  // fold-matmul-reshapes: matmuls that now produce their reshaped result
+  int matmul_scales_folded = 0;    // fold-matmul-scales: scalar muls folded into a matmul's weight
   EpilogueFusionStats epilogue_fusion;
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
@@ -159,7 +164,8 @@ struct Pass {
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
-// (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
+// (if enabled), fuse-silu, fuse-hard-activations, fold-matmul-reshapes, fold-matmul-scales, fuse-epilogues
+// and fuse-input-scale (if enabled), dce,
 // order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
 // share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);

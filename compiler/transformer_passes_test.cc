@@ -1,0 +1,290 @@
+// Tests of the passes that make a transformer layer fewer launches: fold-matmul-reshapes,
+// fold-matmul-scales and the attention-mask bias of fuse-epilogues, on hand-built device graphs
+// shaped as torch.export writes a linear layer and scaled dot-product attention. Each test also runs
+// the graph before and after the pass with the op library's kernels and checks the numbers agree.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "compiler/lowering/device_graph.h"
+#include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fold_matmul_reshapes.h"
+#include "compiler/passes/fold_matmul_scale.h"
+#include "compiler/passes/fuse_epilogue.h"
+#include "ops/kernels.h"
+
+namespace kiln::compiler {
+namespace {
+
+int Node(DeviceGraph& g, const std::string& op, std::vector<int> inputs, ops::Attrs attrs = {},
+         const std::string& name = "") {
+  const std::string n = name.empty() ? op + std::to_string(g.nodes.size()) : name;
+  absl::StatusOr<int> id = g.AddNode(op, std::move(inputs), std::move(attrs), n, n);
+  EXPECT_TRUE(id.ok()) << id.status();
+  return id.ok() ? *id : -1;
+}
+
+ops::Attrs Shape(std::vector<int64_t> shape) {
+  ops::Attrs a;
+  a.SetInts("shape", std::move(shape));
+  return a;
+}
+
+ops::Attrs Dims(std::vector<int64_t> dims) {
+  ops::Attrs a;
+  a.SetInts("dims", std::move(dims));
+  return a;
+}
+
+int Reshape(DeviceGraph& g, int v, std::vector<int64_t> shape) { return Node(g, "reshape", {v}, Shape(shape)); }
+
+std::vector<float> Ramp(int64_t n, float scale, int period = 7) {
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>(static_cast<int>(i % period) - period / 2);
+  return v;
+}
+
+int Constant(DeviceGraph& g, const std::string& name, ops::Shape shape, float scale) {
+  return g.AddConstant(name, shape, Ramp(ops::NumElements(shape), scale));
+}
+
+int Input(DeviceGraph& g, const std::string& name, ops::Shape shape) {
+  const int v = g.AddInput(name, std::move(shape));
+  g.inputs.push_back({name, v});
+  return v;
+}
+
+// Every value of the graph, computed node by node with the op library's kernels from `feeds` (one
+// per graph input, in order): the reference a rewritten graph's outputs must match.
+std::vector<std::vector<float>> Evaluate(const DeviceGraph& g, const std::vector<std::vector<float>>& feeds) {
+  std::vector<std::vector<float>> data(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (g.values[v].kind == DeviceValue::Kind::kConstant) data[v] = g.values[v].constant;
+  for (size_t i = 0; i < g.inputs.size(); ++i) data[g.inputs[i].second] = feeds[i];
+  for (const DeviceNode& node : g.nodes) {
+    std::vector<ops::ConstView> in;
+    for (int v : node.inputs) in.push_back({data[v].data(), g.values[v].shape});
+    const ops::Shape& shape = g.values[node.output].shape;
+    data[node.output].assign(ops::NumElements(shape), 0.0f);
+    const ops::KernelFn kernel = ops::FindKernel(*node.op);
+    EXPECT_NE(kernel, nullptr) << node.source;
+    if (kernel) kernel(in, node.attrs, {data[node.output].data(), shape});
+  }
+  return data;
+}
+
+std::vector<std::vector<float>> Feeds(const DeviceGraph& g) {
+  std::vector<std::vector<float>> feeds;
+  for (const auto& [name, v] : g.inputs) feeds.push_back(Ramp(ops::NumElements(g.values[v].shape), 0.25f, 5));
+  return feeds;
+}
+
+// The graph's outputs before (`reference`) and after a rewrite agree to fp32 rounding.
+void ExpectSameOutputs(const DeviceGraph& reference, const DeviceGraph& rewritten) {
+  const auto before = Evaluate(reference, Feeds(reference));
+  const auto after = Evaluate(rewritten, Feeds(rewritten));
+  ASSERT_EQ(reference.outputs.size(), rewritten.outputs.size());
+  for (size_t o = 0; o < reference.outputs.size(); ++o) {
+    const std::vector<float>& want = before[reference.outputs[o].second];
+    const std::vector<float>& got = after[rewritten.outputs[o].second];
+    ASSERT_EQ(want.size(), got.size()) << reference.outputs[o].first;
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << reference.outputs[o].first << "[" << i << "]";
+  }
+}
+
+std::vector<std::string> OpNames(const DeviceGraph& g) {
+  std::vector<std::string> names;
+  for (const DeviceNode& n : g.nodes) names.push_back(std::string(n.op->name));
+  return names;
+}
+
+// A linear layer on [1, 32, 16] as torch.export writes it: view -> addmm -> view, then a residual
+// add and (in a second layer) gelu.
+DeviceGraph LinearBlock() {
+  DeviceGraph g;
+  const int x = Input(g, "x", {1, 32, 16});
+  const int w = Constant(g, "w", {16, 16}, 0.125f), b = Constant(g, "b", {16}, 0.5f);
+  const int mm = Node(g, "matmul", {Reshape(g, x, {32, 16}), w, b}, {}, "addmm");
+  const int sum = Node(g, "add", {Reshape(g, mm, {1, 32, 16}), x}, {}, "add");
+  const int w2 = Constant(g, "w2", {16, 64}, 0.25f), b2 = Constant(g, "b2", {64}, 0.5f);
+  const int up = Node(g, "matmul", {Reshape(g, sum, {32, 16}), w2, b2}, {}, "addmm_1");
+  g.outputs = {{"y", Node(g, "gelu", {Reshape(g, up, {1, 32, 64})}, {}, "gelu")}};
+  return g;
+}
+
+TEST(FoldMatmulReshapes, ALinearOnThreeDimsProducesItsResultSoTheAddAndGeluFuse) {
+  const DeviceGraph reference = LinearBlock();
+  DeviceGraph g = reference;
+  int folded = 0;
+  ASSERT_TRUE(FoldMatmulReshapes(g, &folded).ok());
+  EXPECT_EQ(folded, 2);
+  ASSERT_TRUE(EliminateDeadCode(g).ok());
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "add", "matmul", "gelu"));
+  EXPECT_EQ(g.values[g.nodes[0].inputs[0]].name, "x");
+  EXPECT_EQ(g.values[g.nodes[0].output].shape, (ops::Shape{1, 32, 16}));
+  EXPECT_EQ(g.nodes[0].source, "addmm+reshape2");
+  ExpectSameOutputs(reference, g);
+
+  EpilogueFusionStats stats;
+  ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
+  EXPECT_EQ(stats.residuals, 1);
+  EXPECT_EQ(stats.activations, 1);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "matmul"));
+  ExpectSameOutputs(reference, g);
+}
+
+// Attention scores as the math path of scaled dot-product attention writes them: the heads' batch
+// dims [1, 2] merged into [2] for bmm and split back.
+DeviceGraph Scores(bool with_bias) {
+  DeviceGraph g;
+  const int q = Input(g, "q", {1, 2, 32, 8});
+  const int k = Input(g, "k", {1, 2, 8, 32});
+  std::vector<int> operands = {Reshape(g, q, {2, 32, 8}), Reshape(g, k, {2, 8, 32})};
+  if (with_bias) operands.push_back(Constant(g, "bias", {32, 32}, 0.5f));
+  const int mm = Node(g, "matmul", operands, {}, "bmm");
+  g.outputs = {{"scores", Reshape(g, mm, {1, 2, 32, 32})}};
+  return g;
+}
+
+TEST(FoldMatmulReshapes, ABatchedMatmulTakesTheUnmergedBatchDims) {
+  for (bool with_bias : {false, true}) {
+    const DeviceGraph reference = Scores(with_bias);
+    DeviceGraph g = reference;
+    int folded = 0;
+    ASSERT_TRUE(FoldMatmulReshapes(g, &folded).ok());
+    ASSERT_TRUE(EliminateDeadCode(g).ok());
+    EXPECT_EQ(folded, 1);
+    EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul"));
+    EXPECT_EQ(g.values[g.outputs[0].second].shape, (ops::Shape{1, 2, 32, 32}));
+    ExpectSameOutputs(reference, g);
+  }
+}
+
+TEST(FoldMatmulReshapes, LeavesWhatWouldComputeDifferentlyOrPadMore) {
+  // A bias per row would move with the rows.
+  {
+    DeviceGraph g;
+    const int x = Input(g, "x", {2, 32, 16});
+    const int mm = Node(g, "matmul", {Reshape(g, x, {64, 16}), Constant(g, "w", {16, 8}, 1), Constant(g, "b", {64, 1}, 1)});
+    g.outputs = {{"y", Reshape(g, mm, {2, 32, 8})}};
+    EXPECT_TRUE(FoldMatmulReshapes(g).ok());
+    EXPECT_EQ(g.nodes.size(), 3u);
+  }
+  // [2, 40, 16] would pad each batch's 40 rows to 64, where [80, 16] pads 80 rows to 96.
+  {
+    DeviceGraph g;
+    const int x = Input(g, "x", {2, 40, 16});
+    const int mm = Node(g, "matmul", {Reshape(g, x, {80, 16}), Constant(g, "w", {16, 8}, 1)});
+    g.outputs = {{"y", Reshape(g, mm, {2, 40, 8})}};
+    EXPECT_TRUE(FoldMatmulReshapes(g).ok());
+    EXPECT_EQ(g.nodes.size(), 3u);
+  }
+  // The result reshaped to other rows than x's: [32, 8] -> [8, 32].
+  {
+    DeviceGraph g;
+    const int x = Input(g, "x", {1, 32, 16});
+    const int mm = Node(g, "matmul", {Reshape(g, x, {32, 16}), Constant(g, "w", {16, 8}, 1)});
+    g.outputs = {{"y", Reshape(g, mm, {8, 32})}};
+    EXPECT_TRUE(FoldMatmulReshapes(g).ok());
+    EXPECT_EQ(g.nodes.size(), 3u);
+  }
+  // The unreshaped result is a graph output too.
+  {
+    DeviceGraph g;
+    const int x = Input(g, "x", {1, 32, 16});
+    const int mm = Node(g, "matmul", {Reshape(g, x, {32, 16}), Constant(g, "w", {16, 8}, 1)});
+    g.outputs = {{"y", Reshape(g, mm, {1, 32, 8})}, {"flat", mm}};
+    EXPECT_TRUE(FoldMatmulReshapes(g).ok());
+    EXPECT_EQ(g.nodes.size(), 3u);
+  }
+  // Batched with a broadcast: b's one matrix serves both of a's, so a and b have different batch dims.
+  {
+    DeviceGraph g;
+    const int q = Input(g, "q", {1, 2, 32, 8});
+    const int k = Input(g, "k", {1, 1, 8, 32});
+    const int mm = Node(g, "matmul", {Reshape(g, q, {2, 32, 8}), Reshape(g, k, {1, 8, 32})});
+    g.outputs = {{"y", Reshape(g, mm, {1, 2, 32, 32})}};
+    EXPECT_TRUE(FoldMatmulReshapes(g).ok());
+    EXPECT_EQ(g.nodes.size(), 4u);
+  }
+}
+
+// Attention's q and k projections, each scaled by sqrt(scale) after the head split:
+// linear -> reshape -> permute -> mul, then the scores matmul, the mask add and softmax.
+DeviceGraph Attention() {
+  DeviceGraph g;
+  const int x = Input(g, "x", {1, 32, 16});
+  const int mask = Input(g, "mask", {1, 1, 32, 32});
+  const int scale = g.AddConstant("scale", {}, {0.5f});
+  auto head = [&](const std::string& name, std::vector<int64_t> dims) {
+    const int mm = Node(g, "matmul", {x, Constant(g, name + ".w", {16, 16}, 0.125f), Constant(g, name + ".b", {16}, 0.5f)},
+                        {}, name);
+    const int heads = Node(g, "permute", {Reshape(g, mm, {1, 32, 2, 8})}, Dims(dims));
+    return Node(g, "mul", {heads, scale}, {}, name + "_scaled");
+  };
+  const int q = head("q", {0, 2, 1, 3});  // [1, 2, 32, 8]
+  const int k = head("k", {0, 2, 3, 1});  // [1, 2, 8, 32]
+  const int scores = Node(g, "matmul", {q, k}, {}, "bmm");
+  g.outputs = {{"p", Node(g, "softmax", {Node(g, "add", {scores, mask}, {}, "masked")}, [] {
+                  ops::Attrs a;
+                  a.SetInt("dim", 3);
+                  return a;
+                }())}};
+  return g;
+}
+
+TEST(FoldMatmulScales, BothScalesOfAttentionMoveIntoTheProjectionsWeights) {
+  const DeviceGraph reference = Attention();
+  DeviceGraph g = reference;
+  int folded = 0;
+  ASSERT_TRUE(FoldMatmulScales(g, &folded).ok());
+  EXPECT_EQ(folded, 2);
+  ASSERT_TRUE(EliminateDeadCode(g).ok());
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "reshape", "permute", "matmul", "reshape", "permute",
+                                                 "matmul", "add", "softmax"));
+  EXPECT_EQ(g.values[g.nodes[0].inputs[1]].name, "q.w.scaled");
+  EXPECT_EQ(g.values[g.nodes[0].inputs[2]].name, "q.b.scaled");
+  EXPECT_EQ(g.values[g.nodes[0].inputs[1]].constant[0], 0.5f * reference.values[reference.nodes[0].inputs[1]].constant[0]);
+  EXPECT_EQ(g.nodes[0].source, "q+q_scaled");
+  EXPECT_EQ(g.values[g.nodes[2].output].name, "q_scaled");  // the permute now produces the product
+  ExpectSameOutputs(reference, g);
+}
+
+}  // namespace
+}  // namespace kiln::compiler
+
+namespace kiln::compiler {
+namespace {
+
+TEST(FuseEpilogues, AMaskThatBroadcastsBecomesTheBiasOfAMatmulWithoutOne) {
+  DeviceGraph reference;
+  const int q = Input(reference, "q", {1, 2, 32, 8});
+  const int k = Input(reference, "k", {1, 2, 8, 32});
+  const int mask = Input(reference, "mask", {1, 1, 32, 32});
+  const int scores = Node(reference, "matmul", {q, k}, {}, "bmm");
+  reference.outputs = {{"masked", Node(reference, "add", {mask, scores}, {}, "add")}};
+  DeviceGraph g = reference;
+  EpilogueFusionStats stats;
+  ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
+  EXPECT_EQ(stats.biases, 1);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_THAT(g.nodes[0].inputs, ::testing::ElementsAre(q, k, mask));
+  EXPECT_EQ(g.nodes[0].source, "bmm+add");
+  ExpectSameOutputs(reference, g);
+
+  // A mask the add broadcasts the product to (a larger result) is not the matmul's to add.
+  DeviceGraph wider;
+  const int q2 = Input(wider, "q", {1, 32, 8});
+  const int k2 = Input(wider, "k", {1, 8, 32});
+  const int m2 = Input(wider, "mask", {2, 32, 32});
+  wider.outputs = {{"masked", Node(wider, "add", {Node(wider, "matmul", {q2, k2}), m2})}};
+  ASSERT_TRUE(FuseEpilogues(wider, &stats).ok());
+  EXPECT_EQ(wider.nodes.size(), 2u);
+}
+
+}  // namespace
+}  // namespace kiln::compiler
