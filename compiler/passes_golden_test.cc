@@ -109,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values(
                                            "lower", "fold-constants", "compose-permutes", "cse",
                                            "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                           "fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fuse-epilogues", "fuse-input-scale", "dce",
+                                           "fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fold-head-splits", "fuse-epilogues", "fuse-input-scale", "dce",
                                            "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                            "evict", "prefetch", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -125,7 +125,7 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   EXPECT_EQ(names, (std::vector<std::string>{
                                              "lower", "fold-constants", "compose-permutes", "cse",
                                              "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                             "fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fuse-epilogues", "fuse-input-scale", "dce",
+                                             "fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fold-head-splits", "fuse-epilogues", "fuse-input-scale", "dce",
                                              "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                              "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
 }
@@ -297,7 +297,7 @@ TEST(FusionGolden, EfficientNetBlockFusesItsSiluAndItsGate) {
 // merged back, the output projection and the residual add; after each pass that shortens it.
 TEST(FusionGolden, SelfAttentionFoldsItsViewsScalesAndMask) {
   DeviceGraph g;
-  const int x = g.AddInput("x", {1, 32, 16});
+  const int x = g.AddInput("x", {1, 32, 64});
   const int mask = g.AddInput("mask", {1, 1, 32, 32});
   g.inputs = {{"x", x}, {"mask", mask}};
   auto node = [&](const std::string& op, std::vector<int> inputs, const ops::Attrs& attrs, const std::string& name) {
@@ -308,35 +308,35 @@ TEST(FusionGolden, SelfAttentionFoldsItsViewsScalesAndMask) {
   auto view = [&](int v, std::vector<int64_t> shape, const std::string& name) {
     return node("reshape", {v}, ops::Attrs().SetInts("shape", std::move(shape)), name);
   };
-  const int rows = view(x, {32, 16}, "view");
+  const int rows = view(x, {32, 64}, "view");
   const int scale = g.AddConstant("scale", {}, {0.5f});
   auto linear = [&](int in, const std::string& name, float w) {
-    const int mm = node("matmul", {in, g.AddConstant(name + ".w", {16, 16}, std::vector<float>(256, w)),
-                                   g.AddConstant(name + ".b", {16}, std::vector<float>(16, w))},
+    const int mm = node("matmul", {in, g.AddConstant(name + ".w", {64, 64}, std::vector<float>(64 * 64, w)),
+                                   g.AddConstant(name + ".b", {64}, std::vector<float>(64, w))},
                         {}, "addmm_" + name);
-    return view(mm, {1, 32, 16}, "view_" + name);
+    return view(mm, {1, 32, 64}, "view_" + name);
   };
   auto heads = [&](const std::string& name, std::vector<int64_t> dims) {
-    const int split = view(linear(rows, name, name == "q" ? 0.25f : name == "k" ? 0.125f : 0.5f), {1, 32, 2, 8},
+    const int split = view(linear(rows, name, name == "q" ? 0.25f : name == "k" ? 0.125f : 0.5f), {1, 32, 2, 32},
                            "split_" + name);
     return node("permute", {split}, ops::Attrs().SetInts("dims", std::move(dims)), "permute_" + name);
   };
   const int q = node("mul", {heads("q", {0, 2, 1, 3}), scale}, {}, "mul_q");
   const int k = node("mul", {heads("k", {0, 2, 3, 1}), scale}, {}, "mul_k");
   const int v = heads("v", {0, 2, 1, 3});
-  const int scores = view(node("matmul", {view(q, {2, 32, 8}, "view_q"), view(k, {2, 8, 32}, "view_k")}, {}, "bmm"),
+  const int scores = view(node("matmul", {view(q, {2, 32, 32}, "view_q"), view(k, {2, 32, 32}, "view_k")}, {}, "bmm"),
                           {1, 2, 32, 32}, "view_scores");
   const int p = node("softmax", {node("add", {scores, mask}, {}, "add_mask")}, ops::Attrs().SetInt("dim", 3), "softmax");
-  const int ctx = view(node("matmul", {view(p, {2, 32, 32}, "view_p"), view(v, {2, 32, 8}, "view_v")}, {}, "bmm_1"),
-                       {1, 2, 32, 8}, "view_ctx");
+  const int ctx = view(node("matmul", {view(p, {2, 32, 32}, "view_p"), view(v, {2, 32, 32}, "view_v")}, {}, "bmm_1"),
+                       {1, 2, 32, 32}, "view_ctx");
   const int merged = view(node("permute", {ctx}, ops::Attrs().SetInts("dims", {0, 2, 1, 3}), "permute_ctx"),
-                          {1, 32, 16}, "merge");
-  const int out = linear(view(merged, {32, 16}, "view_o"), "o", 0.375f);
+                          {1, 32, 64}, "merge");
+  const int out = linear(view(merged, {32, 64}, "view_o"), "o", 0.375f);
   g.outputs.push_back({"out", node("add", {out, x}, {}, "add_residual")});
   CompileOptions options;
   options.verify_each = true;
   std::string text;
-  for (const char* pass : {"fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fuse-epilogues",
+  for (const char* pass : {"fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fold-head-splits", "fuse-epilogues",
                            "dce"}) {
     absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
     ASSERT_TRUE(state.ok()) << state.status();

@@ -1,5 +1,5 @@
 // Tests of the passes that make a transformer layer fewer launches: fold-matmul-reshapes,
-// fold-matmul-scales and the attention-mask bias of fuse-epilogues, on hand-built device graphs
+// fold-matmul-scales, fold-head-splits and the attention-mask bias of fuse-epilogues, on hand-built device graphs
 // shaped as torch.export writes a linear layer and scaled dot-product attention. Each test also runs
 // the graph before and after the pass with the op library's kernels and checks the numbers agree.
 #include <cmath>
@@ -11,6 +11,7 @@
 
 #include "compiler/lowering/device_graph.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fold_head_split.h"
 #include "compiler/passes/fold_matmul_reshapes.h"
 #include "compiler/passes/fold_matmul_scale.h"
 #include "compiler/passes/fuse_epilogue.h"
@@ -284,6 +285,65 @@ TEST(FuseEpilogues, AMaskThatBroadcastsBecomesTheBiasOfAMatmulWithoutOne) {
   wider.outputs = {{"masked", Node(wider, "add", {Node(wider, "matmul", {q2, k2}), m2})}};
   ASSERT_TRUE(FuseEpilogues(wider, &stats).ok());
   EXPECT_EQ(wider.nodes.size(), 2u);
+}
+
+}  // namespace
+}  // namespace kiln::compiler
+
+namespace kiln::compiler {
+namespace {
+
+// Projections of x [B, 32, 64] split into two heads of 32: q-like (heads first) and k-like (heads
+// first, then transposed), each read by a matmul.
+DeviceGraph HeadSplits(int64_t batch, int64_t depth) {
+  DeviceGraph g;
+  const int64_t width = 2 * depth;
+  const int x = Input(g, "x", {batch, 32, width});
+  auto project = [&](const std::string& name, std::vector<int64_t> dims) {
+    const int mm = Node(g, "matmul", {x, Constant(g, name + ".w", {width, width}, 0.0625f), Constant(g, name + ".b", {width}, 0.5f)},
+                        {}, name);
+    return Node(g, "permute", {Reshape(g, mm, {batch, 32, 2, depth})}, Dims(dims), name + "_heads");
+  };
+  const int q = project("q", {0, 2, 1, 3});  // [B, 2, 32, D]
+  const int k = project("k", {0, 2, 3, 1});  // [B, 2, D, 32]
+  g.outputs = {{"scores", Node(g, "matmul", {q, k}, {}, "bmm")}};
+  return g;
+}
+
+TEST(FoldHeadSplits, ProjectionsProduceTheirHeadsAndTheKeyKeepsOnlyItsTranspose) {
+  const DeviceGraph reference = HeadSplits(1, 32);
+  DeviceGraph g = reference;
+  int folded = 0;
+  ASSERT_TRUE(FoldHeadSplits(g, &folded).ok());
+  EXPECT_EQ(folded, 2);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "matmul", "permute", "matmul"));
+  const DeviceNode& q = g.nodes[0];
+  EXPECT_EQ(q.inputs[0], reference.inputs[0].second);  // x as it is: its batch dims are ones
+  EXPECT_EQ(g.values[q.inputs[1]].shape, (ops::Shape{1, 2, 64, 32}));
+  EXPECT_EQ(g.values[q.inputs[2]].shape, (ops::Shape{2, 1, 32}));
+  EXPECT_EQ(g.values[q.output].name, "q_heads");
+  EXPECT_EQ(q.source, "q+reshape1+q_heads");
+  EXPECT_EQ(g.nodes[2].attrs.Ints("dims"), (std::vector<int64_t>{0, 1, 3, 2}));
+  ExpectSameOutputs(reference, g);
+}
+
+TEST(FoldHeadSplits, ABatchOfTwoReadsXWithARoomForTheHeads) {
+  const DeviceGraph reference = HeadSplits(2, 32);
+  DeviceGraph g = reference;
+  int folded = 0;
+  ASSERT_TRUE(FoldHeadSplits(g, &folded).ok());
+  EXPECT_EQ(folded, 2);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("reshape", "matmul", "reshape", "matmul", "permute", "matmul"));
+  EXPECT_EQ(g.values[g.nodes[0].output].shape, (ops::Shape{2, 1, 32, 64}));
+  ExpectSameOutputs(reference, g);
+}
+
+TEST(FoldHeadSplits, LeavesHeadsNarrowerThanATile) {
+  DeviceGraph g = HeadSplits(1, 8);  // [2, 32, 8] per-head products pad 8 columns to 32 twice
+  int folded = 0;
+  ASSERT_TRUE(FoldHeadSplits(g, &folded).ok());
+  EXPECT_EQ(folded, 0);
+  EXPECT_EQ(g.nodes.size(), 7u);
 }
 
 }  // namespace

@@ -15,7 +15,8 @@ ops::Shape LastTwo(const ops::Shape& s) { return ops::Shape(s.end() - 2, s.end()
 
 absl::Status FoldMatmulReshapes(DeviceGraph& graph, int* folded) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  const std::vector<int> readers = LiveReadCounts(graph);  // outputs and state updates count
+  std::vector<bool> removed;  // starts as the dead nodes
+  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
   std::vector<int> producer(graph.values.size(), -1), reader(graph.values.size(), -1);
   for (int n = 0; n < num_nodes; ++n) {
     producer[graph.nodes[n].output] = n;
@@ -27,7 +28,6 @@ absl::Status FoldMatmulReshapes(DeviceGraph& graph, int* folded) {
     const int p = producer[v];
     return p >= 0 && graph.nodes[p].op->name == "reshape" ? graph.nodes[p].inputs[0] : v;
   };
-  std::vector<bool> removed(num_nodes, false);
   int count = 0;
   for (int n = 0; n < num_nodes; ++n) {
     const DeviceNode& mm = graph.nodes[n];

@@ -8,13 +8,13 @@ namespace kiln::compiler {
 
 absl::Status FoldMatmulScales(DeviceGraph& graph, int* folded) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  const std::vector<int> readers = LiveReadCounts(graph);  // outputs and state updates count
+  std::vector<bool> removed;  // starts as the dead nodes
+  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
   std::vector<int> producer(graph.values.size(), -1);
   for (int n = 0; n < num_nodes; ++n) producer[graph.nodes[n].output] = n;
   auto is_f32_constant = [&](int v) {
     return graph.values[v].kind == DeviceValue::Kind::kConstant && graph.values[v].dtype == ops::DType::kF32;
   };
-  std::vector<bool> removed(num_nodes, false);
   int count = 0;
   for (int n = 0; n < num_nodes; ++n) {
     const DeviceNode& mul = graph.nodes[n];

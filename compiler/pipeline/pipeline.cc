@@ -11,6 +11,7 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fold_head_split.h"
 #include "compiler/passes/fold_matmul_reshapes.h"
 #include "compiler/passes/fold_matmul_scale.h"
 #include "compiler/passes/fuse_hard_activation.h"
@@ -184,6 +185,16 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fold-matmul-scales", IrKind::kDeviceGraph);
                         return FoldMatmulScales(*s.graph, &s.matmul_scales_folded);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fold-head-splits", "lets a linear layer produce attention heads instead of reshape + permute",
+                      "matmul(x, w, b) -> reshape [..., S, H, D] -> permute to [..., H, S, D] becomes one batched matmul "
+                      "over the weight's columns regrouped per head, [H, K, D]; what the permute does beyond the split "
+                      "stays a permute (compiler/passes/fold_head_split.h). E.g. %q = permute(reshape(matmul(%x, %w, "
+                      "%b)) {shape=[1, 128, 12, 64]}) {dims=[0, 2, 1, 3]} becomes %q = matmul(%x, %w.heads, %b.heads).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-head-splits", IrKind::kDeviceGraph);
+                        return FoldHeadSplits(*s.graph, &s.head_splits_folded);
                       }});
   if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
@@ -450,6 +461,7 @@ CompileSummary CompileState::Summary() const {
   sum.masks_fused = epilogue_fusion.biases;
   sum.matmul_reshapes_folded = matmul_reshapes_folded;
   sum.matmul_scales_folded = matmul_scales_folded;
+  sum.head_splits_folded = head_splits_folded;
   sum.activations_fused = epilogue_fusion.activations;
   sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
   sum.input_scales_fused = input_scales_fused;
@@ -488,7 +500,8 @@ std::string CompileSummary::ToString() const {
      << " safe softmaxes and " << gelu_tanhs_fused << " tanh GELUs fused, " << reshapes_aliased
      << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions, " << matmul_reshapes_folded
-     << " matmuls' reshapes and " << matmul_scales_folded << " scalar muls folded into matmuls; " << residuals_fused
+     << " matmuls' reshapes, " << matmul_scales_folded << " scalar muls and " << head_splits_folded
+     << " head splits folded into matmuls; " << residuals_fused
      << " residual adds, " << masks_fused << " mask adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised
      << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";
