@@ -1,6 +1,7 @@
 // Tests of the passes that make a transformer layer fewer launches: fold-matmul-reshapes,
-// fold-matmul-scales, fold-head-splits and the attention-mask bias of fuse-epilogues, on hand-built device graphs
-// shaped as torch.export writes a linear layer and scaled dot-product attention. Each test also runs
+// fold-matmul-scales, fold-head-splits, fuse-rearranges and the attention-mask bias of
+// fuse-epilogues, on hand-built device graphs shaped as torch.export writes a linear layer and
+// scaled dot-product attention. Each test also runs
 // the graph before and after the pass with the op library's kernels and checks the numbers agree.
 #include <cmath>
 #include <string>
@@ -15,6 +16,7 @@
 #include "compiler/passes/fold_matmul_reshapes.h"
 #include "compiler/passes/fold_matmul_scale.h"
 #include "compiler/passes/fuse_epilogue.h"
+#include "compiler/passes/fuse_rearranges.h"
 #include "ops/kernels.h"
 
 namespace kiln::compiler {
@@ -344,6 +346,49 @@ TEST(FoldHeadSplits, LeavesHeadsNarrowerThanATile) {
   ASSERT_TRUE(FoldHeadSplits(g, &folded).ok());
   EXPECT_EQ(folded, 0);
   EXPECT_EQ(g.nodes.size(), 7u);
+}
+
+}  // namespace
+}  // namespace kiln::compiler
+
+namespace kiln::compiler {
+namespace {
+
+TEST(FuseRearranges, AHeadMergeAndAViewBeforeAPermuteBecomeOneCopyEach) {
+  DeviceGraph reference;
+  const int ctx = Input(reference, "ctx", {1, 2, 32, 8});
+  const int x = Input(reference, "x", {32, 16});
+  // Head merge: permute then reshape.
+  const int merged = Reshape(reference, Node(reference, "permute", {ctx}, Dims({0, 2, 1, 3}), "permute_ctx"), {1, 32, 16});
+  // Head split of a value read twice (x stays): reshape then permute, then a reshape with two readers.
+  const int split = Node(reference, "permute", {Reshape(reference, x, {32, 2, 8})}, Dims({1, 0, 2}), "permute_x");
+  const int flat = Reshape(reference, split, {2, 256});
+  reference.outputs = {{"merged", merged}, {"flat", flat}, {"sum", Node(reference, "add", {flat, flat})},
+                       {"x", Node(reference, "neg", {x})}};
+  DeviceGraph g = reference;
+  int fused = 0;
+  ASSERT_TRUE(FuseRearranges(g, &fused).ok());
+  EXPECT_EQ(fused, 3);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("rearrange", "rearrange", "add", "neg"));
+  EXPECT_EQ(g.nodes[0].attrs.Ints("view"), (std::vector<int64_t>{1, 2, 32, 8}));
+  EXPECT_EQ(g.nodes[0].attrs.Ints("shape"), (std::vector<int64_t>{1, 32, 16}));
+  EXPECT_EQ(g.nodes[0].source, "permute_ctx+reshape1");
+  EXPECT_EQ(g.nodes[1].inputs, std::vector<int>{x});
+  EXPECT_EQ(g.nodes[1].attrs.Ints("view"), (std::vector<int64_t>{32, 2, 8}));
+  EXPECT_EQ(g.nodes[1].output, flat);
+  ExpectSameOutputs(reference, g);
+}
+
+TEST(FuseRearranges, LeavesAPermuteAloneAndValuesOthersRead) {
+  DeviceGraph g;
+  const int x = Input(g, "x", {4, 8});
+  const int t = Node(g, "permute", {x}, Dims({1, 0}));
+  const int r = Reshape(g, t, {32});
+  g.outputs = {{"t", t}, {"r", r}, {"alone", Node(g, "permute", {x}, Dims({1, 0}))}};  // t is an output
+  int fused = 0;
+  ASSERT_TRUE(FuseRearranges(g, &fused).ok());
+  EXPECT_EQ(fused, 0);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("permute", "reshape", "permute"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Ops that only move elements: reshape, permute, expand, slice, concat, pad.
+// Ops that only move elements: reshape, permute, rearrange, expand, slice, concat, pad.
 #include <algorithm>
 
 #include "ops/op_families.h"
@@ -34,6 +34,31 @@ std::string InferPermute(const std::vector<Shape>& inputs, const Attrs& attrs, S
   Shape result(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) result[i] = inputs[0][perm[i]];
   *out = std::move(result);
+  return "";
+}
+
+// ---- rearrange ----
+
+// A target shape attribute: fully specified, valid and of x's element count; "" on success.
+std::string CheckSameCount(const Shape& x, std::string_view name, const Shape& shape) {
+  for (int64_t d : shape)
+    if (d < 0) return "rearrange " + std::string(name) + " " + ShapeToString(shape) + " must be fully specified (no -1)";
+  if (std::string err = CheckShape(shape); !err.empty()) return "rearrange " + std::string(name) + " " + err;
+  if (NumElements(shape) != NumElements(x))
+    return "rearrange " + std::string(name) + " " + ShapeToString(shape) + " has " +
+           std::to_string(NumElements(shape)) + " elements, the input " + ShapeToString(x) + " has " +
+           std::to_string(NumElements(x));
+  return "";
+}
+
+std::string InferRearrange(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& view = attrs.Ints("view");
+  if (std::string err = CheckSameCount(inputs[0], "view", view); !err.empty()) return err;
+  Shape permuted;
+  if (std::string err = InferPermute({view}, attrs, &permuted); !err.empty()) return err;
+  const Shape& shape = attrs.Ints("shape");
+  if (std::string err = CheckSameCount(inputs[0], "shape", shape); !err.empty()) return err;
+  *out = shape;
   return "";
 }
 
@@ -187,6 +212,14 @@ std::vector<OpDef> DataMovementOps() {
       "permute", "Reorders dims: output dim i is input dim dims[i]",
       {{"dims", AttrKind::kInts, "A permutation of the input dims (negative counts from the end)"}},
       InferPermute));
+  ops.push_back(MakeDataMovement(
+      "rearrange",
+      "Reads x as `view`, permutes that by `dims` and gives the result `shape`: a reshape -> permute -> reshape "
+      "chain as one copy",
+      {{"view", AttrKind::kInts, "The shape x is read as (row-major, same element count)"},
+       {"dims", AttrKind::kInts, "A permutation of the view's dims: output dim i is view dim dims[i]"},
+       {"shape", AttrKind::kInts, "The result's shape (row-major, same element count)"}},
+      InferRearrange));
   ops.push_back(MakeDataMovement(
       "expand", "Broadcasts to a larger shape by repeating size-1 dims",
       {{"shape", AttrKind::kInts, "Target shape, fully specified; input dims align right"}},
