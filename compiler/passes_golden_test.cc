@@ -109,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                          ::testing::Values(
                                            "lower", "fold-constants", "compose-permutes", "cse",
                                            "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                           "fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues", "fuse-input-scale", "dce",
+                                           "fuse-hard-activations", "fold-matmul-reshapes", "split-sliced-matmuls", "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues", "fuse-input-scale", "dce",
                                            "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                            "evict", "prefetch", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -125,7 +125,7 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   EXPECT_EQ(names, (std::vector<std::string>{
                                              "lower", "fold-constants", "compose-permutes", "cse",
                                              "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                             "fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues", "fuse-input-scale", "dce",
+                                             "fuse-hard-activations", "fold-matmul-reshapes", "split-sliced-matmuls", "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues", "fuse-input-scale", "dce",
                                              "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                              "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
 }
@@ -336,7 +336,7 @@ TEST(FusionGolden, SelfAttentionFoldsItsViewsScalesAndMask) {
   CompileOptions options;
   options.verify_each = true;
   std::string text;
-  for (const char* pass : {"fuse-hard-activations", "fold-matmul-reshapes", "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues",
+  for (const char* pass : {"fuse-hard-activations", "fold-matmul-reshapes", "split-sliced-matmuls", "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues",
                            "dce"}) {
     absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
     ASSERT_TRUE(state.ok()) << state.status();

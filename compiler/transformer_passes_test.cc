@@ -1,5 +1,5 @@
 // Tests of the passes that make a transformer layer fewer launches: fold-matmul-reshapes,
-// fold-matmul-scales, fold-head-splits, fuse-rearranges and the attention-mask bias of
+// split-sliced-matmuls, fold-matmul-scales, fold-head-splits, fuse-rearranges and the attention-mask bias of
 // fuse-epilogues, on hand-built device graphs shaped as torch.export writes a linear layer and
 // scaled dot-product attention. Each test also runs
 // the graph before and after the pass with the op library's kernels and checks the numbers agree.
@@ -17,6 +17,7 @@
 #include "compiler/passes/fold_matmul_scale.h"
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/fuse_rearranges.h"
+#include "compiler/passes/split_sliced_matmuls.h"
 #include "ops/kernels.h"
 
 namespace kiln::compiler {
@@ -389,6 +390,57 @@ TEST(FuseRearranges, LeavesAPermuteAloneAndValuesOthersRead) {
   ASSERT_TRUE(FuseRearranges(g, &fused).ok());
   EXPECT_EQ(fused, 0);
   EXPECT_THAT(OpNames(g), ::testing::ElementsAre("permute", "reshape", "permute"));
+}
+
+}  // namespace
+}  // namespace kiln::compiler
+
+namespace kiln::compiler {
+namespace {
+
+ops::Attrs SliceAttrs(int64_t dim, int64_t start, int64_t end) {
+  ops::Attrs a;
+  a.SetInt("dim", dim).SetInt("start", start).SetInt("end", end).SetInt("step", 1);
+  return a;
+}
+
+// GPT-2's fused q, k, v projection: one [64, 192] matmul cut into three [.., 64] column ranges.
+DeviceGraph FusedQkv(int64_t piece) {
+  DeviceGraph g;
+  const int x = Input(g, "x", {1, 32, 64});
+  const int qkv = Node(g, "matmul", {x, Constant(g, "c_attn.w", {64, 3 * piece}, 0.0625f),
+                                    Constant(g, "c_attn.b", {3 * piece}, 0.5f)}, {}, "addmm");
+  for (int i = 0; i < 3; ++i)
+    g.outputs.push_back({"part" + std::to_string(i),
+                         Node(g, "exp", {Node(g, "slice", {qkv}, SliceAttrs(i == 1 ? -1 : 2, i * piece, (i + 1) * piece),
+                                              "split" + std::to_string(i))})});
+  return g;
+}
+
+TEST(SplitSlicedMatmuls, AFusedProjectionBecomesOneMatmulPerSlice) {
+  const DeviceGraph reference = FusedQkv(64);
+  DeviceGraph g = reference;
+  int split = 0;
+  ASSERT_TRUE(SplitSlicedMatmuls(g, &split).ok());
+  EXPECT_EQ(split, 1);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "exp", "matmul", "exp", "matmul", "exp"));
+  EXPECT_EQ(g.values[g.nodes[2].inputs[1]].name, "c_attn.w.cols64_128");
+  EXPECT_EQ(g.values[g.nodes[2].inputs[1]].shape, (ops::Shape{64, 64}));
+  EXPECT_EQ(g.values[g.nodes[2].inputs[2]].name, "c_attn.b.cols64_128");
+  EXPECT_EQ(g.nodes[2].source, "addmm+split1");
+  ExpectSameOutputs(reference, g);
+}
+
+TEST(SplitSlicedMatmuls, LeavesResultsOthersReadAndPiecesThatPadMore) {
+  DeviceGraph read = FusedQkv(64);
+  read.outputs.push_back({"qkv", read.nodes[0].output});  // the whole result is an output too
+  DeviceGraph narrow = FusedQkv(16);                    // three [.., 16] pieces pad to three tiles, the whole to two
+  for (DeviceGraph* g : {&read, &narrow}) {
+    int split = 0;
+    ASSERT_TRUE(SplitSlicedMatmuls(*g, &split).ok());
+    EXPECT_EQ(split, 0);
+    EXPECT_EQ(g->nodes.size(), 7u);
+  }
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "compiler/passes/placement.h"
 #include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
+#include "compiler/passes/split_sliced_matmuls.h"
 #include "compiler/pipeline/verifier.h"
 #include "compiler/program/printer.h"
 
@@ -176,6 +177,17 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fold-matmul-reshapes", IrKind::kDeviceGraph);
                         return FoldMatmulReshapes(*s.graph, &s.matmul_reshapes_folded);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"split-sliced-matmuls", "makes a matmul whose result only slices read one matmul per slice",
+                      "A fused projection cut into column ranges by slices of the last dim becomes one matmul per "
+                      "range over that piece of the constant weight and bias, when that pads no more tiles "
+                      "(compiler/passes/split_sliced_matmuls.h). E.g. GPT-2's %q = slice(matmul(%x, %c_attn.w, "
+                      "%c_attn.b)) {dim=2, start=0, end=768} becomes %q = matmul(%x, %c_attn.w.cols0_768, "
+                      "%c_attn.b.cols0_768).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("split-sliced-matmuls", IrKind::kDeviceGraph);
+                        return SplitSlicedMatmuls(*s.graph, &s.sliced_matmuls_split);
                       }});
   if (options.fuse_epilogues)
     passes.push_back({"fold-matmul-scales", "folds a scalar multiple of a matmul's result into its constant weight",
@@ -473,6 +485,7 @@ CompileSummary CompileState::Summary() const {
   sum.matmul_reshapes_folded = matmul_reshapes_folded;
   sum.matmul_scales_folded = matmul_scales_folded;
   sum.head_splits_folded = head_splits_folded;
+  sum.sliced_matmuls_split = sliced_matmuls_split;
   sum.rearranges_fused = rearranges_fused;
   sum.activations_fused = epilogue_fusion.activations;
   sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
@@ -512,7 +525,7 @@ std::string CompileSummary::ToString() const {
      << " safe softmaxes and " << gelu_tanhs_fused << " tanh GELUs fused, " << reshapes_aliased
      << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions, " << matmul_reshapes_folded
-     << " matmuls' reshapes, " << matmul_scales_folded << " scalar muls and " << head_splits_folded
+     << " matmuls' reshapes, " << sliced_matmuls_split << " sliced matmuls split, " << matmul_scales_folded << " scalar muls and " << head_splits_folded
      << " head splits folded into matmuls, " << rearranges_fused << " reshapes fused into a rearrange; " << residuals_fused
      << " residual adds, " << masks_fused << " mask adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised

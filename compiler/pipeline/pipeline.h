@@ -90,6 +90,7 @@ struct CompileSummary {
   int matmul_reshapes_folded = 0;
   int matmul_scales_folded = 0;
   int head_splits_folded = 0;
+  int sliced_matmuls_split = 0;
   int rearranges_fused = 0;  // reshapes that moved into a rearrange with their permute
   int residuals_fused = 0;
   int masks_fused = 0;  // adds of a broadcast operand fused as a matmul's bias
@@ -141,6 +142,7 @@ struct CompileState {
   int matmul_reshapes_folded = 0;  // fold-matmul-reshapes: matmuls that now produce their reshaped result
   int matmul_scales_folded = 0;    // fold-matmul-scales: scalar muls folded into a matmul's weight
   int head_splits_folded = 0;      // fold-head-splits: reshape + permute pairs a matmul now does itself
+  int sliced_matmuls_split = 0;    // split-sliced-matmuls: matmuls that became one per slice of their result
   int rearranges_fused = 0;        // fuse-rearranges: reshapes that moved into a rearrange
   EpilogueFusionStats epilogue_fusion;
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
@@ -168,8 +170,8 @@ struct Pass {
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
-// (if enabled), fuse-silu, fuse-hard-activations, fold-matmul-reshapes, fold-matmul-scales,
-// fold-head-splits, fuse-rearranges, fuse-epilogues and fuse-input-scale (if enabled), dce,
+// (if enabled), fuse-silu, fuse-hard-activations, fold-matmul-reshapes, split-sliced-matmuls,
+// fold-matmul-scales, fold-head-splits, fuse-rearranges, fuse-epilogues and fuse-input-scale (if enabled), dce,
 // order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
 // share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
