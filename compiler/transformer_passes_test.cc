@@ -18,6 +18,7 @@
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/fuse_rearranges.h"
 #include "compiler/passes/split_sliced_matmuls.h"
+#include "ops/epilogue.h"
 #include "ops/kernels.h"
 
 namespace kiln::compiler {
@@ -107,8 +108,8 @@ std::vector<std::string> OpNames(const DeviceGraph& g) {
 }
 
 // A linear layer on [1, 32, 16] as torch.export writes it: view -> addmm -> view, then a residual
-// add and (in a second layer) gelu.
-DeviceGraph LinearBlock() {
+// add and (in a second layer) `activation` (BERT's gelu, GPT-2's gelu_tanh).
+DeviceGraph LinearBlock(const std::string& activation = "gelu") {
   DeviceGraph g;
   const int x = Input(g, "x", {1, 32, 16});
   const int w = Constant(g, "w", {16, 16}, 0.125f), b = Constant(g, "b", {16}, 0.5f);
@@ -116,7 +117,7 @@ DeviceGraph LinearBlock() {
   const int sum = Node(g, "add", {Reshape(g, mm, {1, 32, 16}), x}, {}, "add");
   const int w2 = Constant(g, "w2", {16, 64}, 0.25f), b2 = Constant(g, "b2", {64}, 0.5f);
   const int up = Node(g, "matmul", {Reshape(g, sum, {32, 16}), w2, b2}, {}, "addmm_1");
-  g.outputs = {{"y", Node(g, "gelu", {Reshape(g, up, {1, 32, 64})}, {}, "gelu")}};
+  g.outputs = {{"y", Node(g, activation, {Reshape(g, up, {1, 32, 64})}, {}, activation)}};
   return g;
 }
 
@@ -138,6 +139,19 @@ TEST(FoldMatmulReshapes, ALinearOnThreeDimsProducesItsResultSoTheAddAndGeluFuse)
   EXPECT_EQ(stats.residuals, 1);
   EXPECT_EQ(stats.activations, 1);
   EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "matmul"));
+  ExpectSameOutputs(reference, g);
+}
+
+TEST(FoldMatmulReshapes, GeluTanhFusesAsWell) {
+  const DeviceGraph reference = LinearBlock("gelu_tanh");
+  DeviceGraph g = reference;
+  EpilogueFusionStats stats;
+  ASSERT_TRUE(FoldMatmulReshapes(g).ok());
+  ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
+  ASSERT_TRUE(EliminateDeadCode(g).ok());
+  EXPECT_EQ(stats.activations, 1);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("matmul", "matmul"));
+  EXPECT_EQ(ops::EpilogueActivationName(g.nodes[1].attrs), "gelu_tanh");
   ExpectSameOutputs(reference, g);
 }
 

@@ -27,6 +27,8 @@ void ApplyEpilogue(const Attrs& attrs, const float* residual, float* out, int64_
     Apply(residual, out, n, Sigmoid);
   } else if (act == "gelu") {
     Apply(residual, out, n, Gelu);
+  } else if (act == "gelu_tanh") {
+    Apply(residual, out, n, GeluTanh);
   } else if (act == "silu") {
     Apply(residual, out, n, Silu);
   } else if (act == "hardsigmoid") {

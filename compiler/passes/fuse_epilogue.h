@@ -2,7 +2,7 @@
 // they cost no launch and no DRAM round trip of the intermediate result. Two patterns, in this order:
 //   add(mm, r)  where r has exactly mm's shape and dtype     -> mm's `residual` operand
 //   add(mm, m)  mm a matmul without bias, m broadcasting to mm's shape (an attention mask) -> mm's bias
-//   act(mm)     for act in relu, sigmoid, gelu, silu, clamp   -> mm's `activation` attribute
+//   act(mm)     for act in ops::kEpilogueActivations (relu, gelu, gelu_tanh, ...) -> mm's `activation`
 // so conv -> add -> relu (a ResNet block's tail) becomes one conv2d. Each fused op must be the only
 // reader of the value it consumes (and that value no graph output), so nothing else sees the
 // intermediate. The fused node takes the position of the last op it absorbs (its operands, the

@@ -222,8 +222,8 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
                       "add(mm, r) with r of mm's shape becomes mm's residual operand (or, r broadcasting to it, the bias of a "
-                      "matmul without one: an attention mask), and relu, sigmoid, gelu, silu or "
-                      "clamp of it mm's activation attribute, when each fused op alone reads the value before it "
+                      "matmul without one: an attention mask), and an activation of ops/epilogue.h (relu, gelu, gelu_tanh, "
+                      "clamp, ...) of it mm's activation attribute, when each fused op alone reads the value before it "
                       "(compiler/passes/fuse_epilogue.h). E.g. %r = relu(add(conv2d(%x, %w, %b), %s)) becomes "
                       "%r = conv2d(%x, %w, %b, %s) {activation = 0}.",
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
