@@ -13,16 +13,20 @@ double NoWork(const std::vector<Shape>&, const Shape&, const Attrs&) { return 0.
 
 // ---- reshape ----
 
-std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
-  const Shape& target = attrs.Ints("shape");
+// `target` is a shape x can be reshaped to; "" on success.
+std::string CheckReshape(const Shape& x, const Shape& target) {
   for (int64_t d : target)
     if (d < 0) return "reshape target " + ShapeToString(target) + " must be fully specified (no -1)";
   if (std::string err = CheckShape(target); !err.empty()) return "reshape target " + err;
-  if (NumElements(target) != NumElements(inputs[0]))
-    return "cannot reshape " + ShapeToString(inputs[0]) + " (" + std::to_string(NumElements(inputs[0])) +
-           " elements) to " + ShapeToString(target) + " (" + std::to_string(NumElements(target)) +
-           " elements)";
-  *out = target;
+  if (NumElements(target) != NumElements(x))
+    return "cannot reshape " + ShapeToString(x) + " (" + std::to_string(NumElements(x)) + " elements) to " +
+           ShapeToString(target) + " (" + std::to_string(NumElements(target)) + " elements)";
+  return "";
+}
+
+std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  if (std::string err = CheckReshape(inputs[0], attrs.Ints("shape")); !err.empty()) return err;
+  *out = attrs.Ints("shape");
   return "";
 }
 
@@ -39,25 +43,13 @@ std::string InferPermute(const std::vector<Shape>& inputs, const Attrs& attrs, S
 
 // ---- rearrange ----
 
-// A target shape attribute: fully specified, valid and of x's element count; "" on success.
-std::string CheckSameCount(const Shape& x, std::string_view name, const Shape& shape) {
-  for (int64_t d : shape)
-    if (d < 0) return "rearrange " + std::string(name) + " " + ShapeToString(shape) + " must be fully specified (no -1)";
-  if (std::string err = CheckShape(shape); !err.empty()) return "rearrange " + std::string(name) + " " + err;
-  if (NumElements(shape) != NumElements(x))
-    return "rearrange " + std::string(name) + " " + ShapeToString(shape) + " has " +
-           std::to_string(NumElements(shape)) + " elements, the input " + ShapeToString(x) + " has " +
-           std::to_string(NumElements(x));
-  return "";
-}
-
 std::string InferRearrange(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   const Shape& view = attrs.Ints("view");
-  if (std::string err = CheckSameCount(inputs[0], "view", view); !err.empty()) return err;
+  if (std::string err = CheckReshape(inputs[0], view); !err.empty()) return "rearrange view: " + err;
   Shape permuted;
-  if (std::string err = InferPermute({view}, attrs, &permuted); !err.empty()) return err;
+  if (std::string err = InferPermute({view}, attrs, &permuted); !err.empty()) return "rearrange dims: " + err;
   const Shape& shape = attrs.Ints("shape");
-  if (std::string err = CheckSameCount(inputs[0], "shape", shape); !err.empty()) return err;
+  if (std::string err = CheckReshape(inputs[0], shape); !err.empty()) return "rearrange shape: " + err;
   *out = shape;
   return "";
 }

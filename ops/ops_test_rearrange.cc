@@ -37,13 +37,13 @@ TEST(Rearrange, MatchesATensReshapePermuteReshape) {
 
 TEST(Rearrange, ShapeErrorsNameTheAttributeAndBothShapes) {
   EXPECT_EQ(InferError("rearrange", {{2, 6}}, RearrangeAttrs({3, 5}, {1, 0}, {12})),
-            "rearrange view [3, 5] has 15 elements, the input [2, 6] has 12");
+            "rearrange view: cannot reshape [2, 6] (12 elements) to [3, 5] (15 elements)");
   EXPECT_EQ(InferError("rearrange", {{2, 6}}, RearrangeAttrs({3, 4}, {1, 0}, {2, 5})),
-            "rearrange shape [2, 5] has 10 elements, the input [2, 6] has 12");
+            "rearrange shape: cannot reshape [2, 6] (12 elements) to [2, 5] (10 elements)");
   EXPECT_EQ(InferError("rearrange", {{2, 6}}, RearrangeAttrs({3, -1}, {1, 0}, {12})),
-            "rearrange view [3, -1] must be fully specified (no -1)");
+            "rearrange view: reshape target [3, -1] must be fully specified (no -1)");
   EXPECT_EQ(InferError("rearrange", {{2, 6}}, RearrangeAttrs({3, 4}, {0, 0}, {12})),
-            "dims [0, 0] is not a permutation of 2 dims");
+            "rearrange dims: dims [0, 0] is not a permutation of 2 dims");
   EXPECT_EQ(InferOk("rearrange", {{2, 6}}, RearrangeAttrs({2, 3, 2}, {2, 0, 1}, {4, 3})), (Shape{4, 3}));
 }
 
