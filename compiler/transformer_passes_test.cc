@@ -381,9 +381,10 @@ TEST(FuseRearranges, AHeadMergeAndAViewBeforeAPermuteBecomeOneCopyEach) {
   reference.outputs = {{"merged", merged}, {"flat", flat}, {"sum", Node(reference, "add", {flat, flat})},
                        {"x", Node(reference, "neg", {x})}};
   DeviceGraph g = reference;
-  int fused = 0;
-  ASSERT_TRUE(FuseRearranges(g, &fused).ok());
-  EXPECT_EQ(fused, 3);
+  RearrangeStats stats;
+  ASSERT_TRUE(FuseRearranges(g, &stats).ok());
+  EXPECT_EQ(stats.reshapes, 3);
+  EXPECT_EQ(stats.permutes_as_reshapes, 0);
   EXPECT_THAT(OpNames(g), ::testing::ElementsAre("rearrange", "rearrange", "add", "neg"));
   EXPECT_EQ(g.nodes[0].attrs.Ints("view"), (std::vector<int64_t>{1, 2, 32, 8}));
   EXPECT_EQ(g.nodes[0].attrs.Ints("shape"), (std::vector<int64_t>{1, 32, 16}));
@@ -400,10 +401,28 @@ TEST(FuseRearranges, LeavesAPermuteAloneAndValuesOthersRead) {
   const int t = Node(g, "permute", {x}, Dims({1, 0}));
   const int r = Reshape(g, t, {32});
   g.outputs = {{"t", t}, {"r", r}, {"alone", Node(g, "permute", {x}, Dims({1, 0}))}};  // t is an output
-  int fused = 0;
-  ASSERT_TRUE(FuseRearranges(g, &fused).ok());
-  EXPECT_EQ(fused, 0);
+  RearrangeStats stats;
+  ASSERT_TRUE(FuseRearranges(g, &stats).ok());
+  EXPECT_EQ(stats.reshapes + stats.permutes_as_reshapes, 0);
   EXPECT_THAT(OpNames(g), ::testing::ElementsAre("permute", "reshape", "permute"));
+}
+
+TEST(FuseRearranges, APermuteOfSizeOneDimsAndItsReshapesAreOneReshape) {
+  DeviceGraph reference;
+  const int x = Input(reference, "x", {32, 16});
+  // ViT's attention output [S, 1, E] -> [1, S, E], then flattened.
+  const int moved = Node(reference, "permute", {Reshape(reference, x, {32, 1, 16})}, Dims({1, 0, 2}), "permute");
+  reference.outputs = {{"y", Node(reference, "neg", {Reshape(reference, moved, {1, 512})})},
+                       {"alone", Node(reference, "permute", {Reshape(reference, x, {1, 32, 16})}, Dims({1, 0, 2}))}};
+  DeviceGraph g = reference;
+  RearrangeStats stats;
+  ASSERT_TRUE(FuseRearranges(g, &stats).ok());
+  EXPECT_EQ(stats.permutes_as_reshapes, 2);
+  EXPECT_EQ(stats.reshapes, 0);
+  EXPECT_THAT(OpNames(g), ::testing::ElementsAre("reshape", "neg", "reshape"));
+  EXPECT_EQ(g.nodes[0].inputs, std::vector<int>{x});
+  EXPECT_EQ(g.nodes[0].attrs.Ints("shape"), (std::vector<int64_t>{1, 512}));
+  ExpectSameOutputs(reference, g);
 }
 
 }  // namespace

@@ -31,7 +31,9 @@ absl::Status FoldHeadSplits(DeviceGraph& graph, int* folded) {
     if (mm.op->name != "matmul" || mm.inputs.size() > 3 || mm.attrs.Has("activation")) continue;
     const ops::Shape x = graph.values[mm.inputs[0]].shape, w = graph.values[mm.inputs[1]].shape;
     const ops::Shape m = graph.values[mm.output].shape;
-    if (w.size() != 2 || !is_f32_constant(mm.inputs[1]) || graph.values[mm.output].dtype != ops::DType::kF32) continue;
+    if (w.size() != 2 || !is_f32_constant(mm.inputs[1]) || graph.values[mm.output].dtype != ops::DType::kF32 ||
+        graph.values[mm.inputs[0]].dtype != ops::DType::kF32)  // x may need a reshape, which computes in f32
+      continue;
     const int64_t k = w[0], width = w[1];
     if (mm.inputs.size() > 2) {
       const DeviceValue& b = graph.values[mm.inputs[2]];

@@ -55,7 +55,10 @@ absl::Status FoldMatmulReshapes(DeviceGraph& graph, int* folded) {
              Batch(a) == Batch(b) && Batch(xs) == Batch(ys) && u.size() >= 2 && Batch(xs) == Batch(u) &&
              LastTwo(u) == LastTwo(m) && (!bias || bias->size() <= 2);
     }
-    if (!same) continue;
+    // A reshape of a caller's integer input converts it to the device's f32; the matmul would not.
+    if (!same || graph.values[x].dtype != graph.values[mm.inputs[0]].dtype ||
+        graph.values[y].dtype != graph.values[mm.inputs[1]].dtype)
+      continue;
     std::vector<ops::Shape> before = {a, b}, after = {xs, graph.values[y].shape};
     if (bias) before.push_back(*bias), after.push_back(*bias);
     if (mm.op->work(after, u, mm.attrs) > mm.op->work(before, m, mm.attrs)) continue;  // more tile padding

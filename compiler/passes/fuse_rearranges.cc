@@ -9,7 +9,7 @@
 
 namespace kiln::compiler {
 
-absl::Status FuseRearranges(DeviceGraph& graph, int* fused) {
+absl::Status FuseRearranges(DeviceGraph& graph, RearrangeStats* stats) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
   std::vector<bool> removed;  // starts as the dead nodes
   const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
@@ -21,7 +21,7 @@ absl::Status FuseRearranges(DeviceGraph& graph, int* fused) {
   }
   auto is_reshape = [&](int n) { return n >= 0 && !removed[n] && graph.nodes[n].op->name == "reshape"; };
   const ops::OpDef* rearrange = ops::FindOp("rearrange");
-  int count = 0;
+  const ops::OpDef* reshape = ops::FindOp("reshape");
   for (int p = 0; p < num_nodes; ++p) {
     if (removed[p] || graph.nodes[p].op->name != "permute") continue;
     std::vector<int> chain;  // the reshapes absorbed, before and after p
@@ -35,19 +35,29 @@ absl::Status FuseRearranges(DeviceGraph& graph, int* fused) {
       tail = reader[graph.nodes[tail].output];
       chain.push_back(tail);
     }
-    if (chain.empty()) continue;
     const DeviceNode& permute = graph.nodes[p];
     const ops::Shape& view = graph.values[permute.inputs[0]].shape;
     std::vector<int64_t> dims;
     if (!ops::PermutationDims(permute.attrs, view.size(), &dims).empty())
       return absl::InternalError("node '" + permute.source + "': permute dims do not match the operand's rank " +
                                  std::to_string(view.size()));
+    // Moving only size-1 dims keeps every element where it was: the chain is a reshape.
+    bool in_place = true;
+    int64_t last = -1;
+    for (int64_t d : dims) {
+      if (view[d] == 1) continue;
+      in_place = in_place && d > last;
+      last = d;
+    }
+    if (chain.empty() && !in_place) continue;
     DeviceNode out;
-    out.op = rearrange;
+    out.op = in_place ? reshape : rearrange;
     out.inputs = {source};
     out.output = graph.nodes[tail].output;
-    out.attrs.SetInts("view", view);
-    out.attrs.SetInts("dims", dims);
+    if (!in_place) {
+      out.attrs.SetInts("view", view);
+      out.attrs.SetInts("dims", dims);
+    }
     out.attrs.SetInts("shape", graph.values[out.output].shape);
     // In graph order: the reshapes before p were collected backwards.
     std::vector<int> order = chain;
@@ -58,10 +68,10 @@ absl::Status FuseRearranges(DeviceGraph& graph, int* fused) {
       removed[n] = n != tail;
     }
     graph.nodes[tail] = std::move(out);
-    count += static_cast<int>(chain.size());
+    if (stats && in_place) stats->permutes_as_reshapes++;
+    if (stats && !in_place) stats->reshapes += static_cast<int>(chain.size());
   }
   graph.EraseNodes(removed);
-  if (fused) *fused = count;
   return absl::OkStatus();
 }
 

@@ -7,8 +7,9 @@
 // Reshapes before the permute become the view the rearrange reads its operand as; reshapes after it
 // the shape it gives its result. Each value inside the chain must have that one reader (no graph
 // output either), so nothing else needs it. The rearrange takes the place of the chain's last op.
-// A permute alone, and reshapes without a permute, stay as they are (alias-reshapes makes many
-// reshapes free).
+// A permute that moves only size-1 dims (ViT's [197, 1, 768] -> [1, 197, 768]) keeps every element in
+// place: it and the reshapes around it become one reshape, which alias-reshapes can make free. Any other
+// permute alone, and reshapes without a permute, stay as they are.
 #ifndef KILN_COMPILER_PASSES_FUSE_REARRANGES_H_
 #define KILN_COMPILER_PASSES_FUSE_REARRANGES_H_
 
@@ -17,8 +18,12 @@
 
 namespace kiln::compiler {
 
-// `fused` (optional) receives how many reshapes moved into a rearrange.
-absl::Status FuseRearranges(DeviceGraph& graph, int* fused = nullptr);
+struct RearrangeStats {
+  int reshapes = 0;              // reshapes that moved into a rearrange with their permute
+  int permutes_as_reshapes = 0;  // permutes of size-1 dims that became (with their reshapes) one reshape
+};
+
+absl::Status FuseRearranges(DeviceGraph& graph, RearrangeStats* stats = nullptr);
 
 }  // namespace kiln::compiler
 

@@ -212,12 +212,13 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   if (options.fuse_epilogues)
     passes.push_back({"fuse-rearranges", "makes a permute and the reshapes around it one rearrange op",
                       "reshape -> permute -> reshape, each value read by the next op alone, becomes rearrange(x) "
-                      "{view, dims, shape}: one copy instead of one per op (compiler/passes/fuse_rearranges.h). E.g. "
+                      "{view, dims, shape}: one copy instead of one per op; one that moves only size-1 dims a reshape "
+                      "(compiler/passes/fuse_rearranges.h). E.g. "
                       "attention's head merge %m = reshape(permute(%ctx) {dims=[0, 2, 1, 3]}) {shape=[1, 128, 768]} "
                       "becomes %m = rearrange(%ctx) {view=[1, 12, 128, 64], dims=[0, 2, 1, 3], shape=[1, 128, 768]}.",
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
                         if (!s.graph) return Missing("fuse-rearranges", IrKind::kDeviceGraph);
-                        return FuseRearranges(*s.graph, &s.rearranges_fused);
+                        return FuseRearranges(*s.graph, &s.rearranges);
                       }});
   if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
@@ -486,7 +487,8 @@ CompileSummary CompileState::Summary() const {
   sum.matmul_scales_folded = matmul_scales_folded;
   sum.head_splits_folded = head_splits_folded;
   sum.sliced_matmuls_split = sliced_matmuls_split;
-  sum.rearranges_fused = rearranges_fused;
+  sum.rearranges_fused = rearranges.reshapes;
+  sum.permutes_as_reshapes = rearranges.permutes_as_reshapes;
   sum.activations_fused = epilogue_fusion.activations;
   sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
   sum.input_scales_fused = input_scales_fused;
@@ -526,7 +528,8 @@ std::string CompileSummary::ToString() const {
      << " reshapes aliased, "
      << batch_norms_folded << " batch norms into convolutions, " << matmul_reshapes_folded
      << " matmuls' reshapes, " << sliced_matmuls_split << " sliced matmuls split, " << matmul_scales_folded << " scalar muls and " << head_splits_folded
-     << " head splits folded into matmuls, " << rearranges_fused << " reshapes fused into a rearrange; " << residuals_fused
+     << " head splits folded into matmuls, " << rearranges_fused << " reshapes fused into a rearrange, "
+     << permutes_as_reshapes << " permutes of size-1 dims made reshapes; " << residuals_fused
      << " residual adds, " << masks_fused << " mask adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised
      << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution)\n";

@@ -32,6 +32,7 @@
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/fuse_gelu_tanh.h"
 #include "compiler/passes/fuse_hard_activation.h"
+#include "compiler/passes/fuse_rearranges.h"
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
@@ -92,6 +93,7 @@ struct CompileSummary {
   int head_splits_folded = 0;
   int sliced_matmuls_split = 0;
   int rearranges_fused = 0;  // reshapes that moved into a rearrange with their permute
+  int permutes_as_reshapes = 0;
   int residuals_fused = 0;
   int masks_fused = 0;  // adds of a broadcast operand fused as a matmul's bias
   int activations_fused = 0;
@@ -143,7 +145,7 @@ struct CompileState {
   int matmul_scales_folded = 0;    // fold-matmul-scales: scalar muls folded into a matmul's weight
   int head_splits_folded = 0;      // fold-head-splits: reshape + permute pairs a matmul now does itself
   int sliced_matmuls_split = 0;    // split-sliced-matmuls: matmuls that became one per slice of their result
-  int rearranges_fused = 0;        // fuse-rearranges: reshapes that moved into a rearrange
+  RearrangeStats rearranges;       // fuse-rearranges
   EpilogueFusionStats epilogue_fusion;
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
