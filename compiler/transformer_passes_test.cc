@@ -18,6 +18,7 @@
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/fuse_rearranges.h"
 #include "compiler/passes/split_sliced_matmuls.h"
+#include "compiler/pipeline/verifier.h"
 #include "ops/epilogue.h"
 #include "ops/kernels.h"
 
@@ -87,8 +88,10 @@ std::vector<std::vector<float>> Feeds(const DeviceGraph& g) {
   return feeds;
 }
 
-// The graph's outputs before (`reference`) and after a rewrite agree to fp32 rounding.
+// The rewritten graph is well formed, and its outputs agree with `reference`'s to fp32 rounding.
 void ExpectSameOutputs(const DeviceGraph& reference, const DeviceGraph& rewritten) {
+  const absl::Status valid = VerifyDeviceGraph(rewritten);
+  EXPECT_TRUE(valid.ok()) << valid;
   const auto before = Evaluate(reference, Feeds(reference));
   const auto after = Evaluate(rewritten, Feeds(rewritten));
   ASSERT_EQ(reference.outputs.size(), rewritten.outputs.size());
@@ -309,6 +312,24 @@ TEST(FuseEpilogues, AMaskThatBroadcastsBecomesTheBiasOfAMatmulWithoutOne) {
 
 namespace kiln::compiler {
 namespace {
+
+TEST(FoldMatmulScales, LeavesUnscaledValuesOthersReadAndScalesThatAreNotOneFiniteNumber) {
+  DeviceGraph g;
+  const int x = Input(g, "x", {4, 16});
+  auto linear = [&](const std::string& name) { return Node(g, "matmul", {x, Constant(g, name, {16, 16}, 0.125f)}, {}, name); };
+  const int seen = linear("seen");
+  const int t = Node(g, "permute", {seen}, Dims({1, 0}));
+  g.outputs = {{"t", t}, {"seen_scaled", Node(g, "mul", {t, g.AddConstant("two", {}, {2.0f})})}};
+  g.outputs.push_back({"per_column", Node(g, "mul", {linear("col"), g.AddConstant("cols", {16}, Ramp(16, 1.0f))})});
+  g.outputs.push_back({"inf", Node(g, "mul", {linear("inf"), g.AddConstant("inf", {}, {INFINITY})})});
+  const int in = Input(g, "w", {16, 16});  // a weight the caller passes: not a constant to fold into
+  g.outputs.push_back({"input_w", Node(g, "mul", {Node(g, "matmul", {x, in}), g.AddConstant("half", {}, {0.5f})})});
+  const size_t nodes = g.nodes.size();
+  int folded = 0;
+  ASSERT_TRUE(FoldMatmulScales(g, &folded).ok());
+  EXPECT_EQ(folded, 0);
+  EXPECT_EQ(g.nodes.size(), nodes);
+}
 
 // Projections of x [B, 32, 64] split into two heads of 32: q-like (heads first) and k-like (heads
 // first, then transposed), each read by a matmul.

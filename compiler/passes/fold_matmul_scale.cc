@@ -1,5 +1,6 @@
 #include "compiler/passes/fold_matmul_scale.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,9 @@ absl::Status FoldMatmulScales(DeviceGraph& graph, int* folded) {
     int scale = -1, v = -1;
     for (int side = 0; side < 2 && scale < 0; ++side) {
       const int c = mul.inputs[side], x = mul.inputs[1 - side];
-      if (is_f32_constant(c) && graph.values[c].constant.size() == 1 && graph.values[x].shape == product.shape &&
+      // A finite scale: w * inf would turn the zeros of w into NaNs that (x @ w) * inf need not have.
+      if (is_f32_constant(c) && graph.values[c].constant.size() == 1 && std::isfinite(graph.values[c].constant[0]) &&
+          graph.values[x].shape == product.shape &&
           graph.values[x].dtype == product.dtype)
         scale = c, v = x;
     }
