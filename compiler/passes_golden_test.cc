@@ -345,6 +345,51 @@ TEST(FusionGolden, SelfAttentionFoldsItsViewsScalesAndMask) {
   EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/self-attention.txt"));
 }
 
+// GPT-2's attention computes q, k and v with one fused projection (c_attn) cut by slices; after
+// split-sliced-matmuls each is a matmul of its own, and the rest folds as in the encoder above.
+TEST(FusionGolden, FusedQkvProjectionSplitsIntoOneMatmulPerSlice) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  g.inputs = {{"x", x}};
+  auto node = [&](const std::string& op, std::vector<int> inputs, const ops::Attrs& attrs, const std::string& name) {
+    absl::StatusOr<int> v = g.AddNode(op, std::move(inputs), attrs, name, name);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : 0;
+  };
+  auto view = [&](int v, std::vector<int64_t> shape, const std::string& name) {
+    return node("reshape", {v}, ops::Attrs().SetInts("shape", std::move(shape)), name);
+  };
+  std::vector<float> w(64 * 192), b(192);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 11) / 11.0f - 0.5f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 5) / 5.0f;
+  const int qkv = view(node("matmul", {view(x, {32, 64}, "view"), g.AddConstant("c_attn.w", {64, 192}, w),
+                                       g.AddConstant("c_attn.b", {192}, b)},
+                            {}, "addmm"),
+                       {1, 32, 192}, "view_1");
+  const int scale = g.AddConstant("scale", {}, {0.5f});
+  auto head = [&](int i, std::vector<int64_t> dims, bool scaled) {
+    const std::string n = std::to_string(i);
+    const int part = node("slice", {qkv},
+                          ops::Attrs().SetInt("dim", 2).SetInt("start", 64 * i).SetInt("end", 64 * (i + 1)).SetInt("step", 1),
+                          "split_" + n);
+    const int h = node("permute", {view(part, {1, 32, 2, 32}, "view_h" + n)}, ops::Attrs().SetInts("dims", dims),
+                       "permute_" + n);
+    return scaled ? node("mul", {h, scale}, {}, "mul_" + n) : h;
+  };
+  const int q = head(0, {0, 2, 1, 3}, true), k = head(1, {0, 2, 3, 1}, true), v = head(2, {0, 2, 1, 3}, false);
+  const int p = node("softmax", {node("matmul", {q, k}, {}, "scores")}, ops::Attrs().SetInt("dim", 3), "softmax");
+  g.outputs.push_back({"ctx", node("matmul", {p, v}, {}, "ctx")});
+  CompileOptions options;
+  options.verify_each = true;
+  std::string text;
+  for (const char* pass : {"split-sliced-matmuls", "dce"}) {
+    absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
+    ASSERT_TRUE(state.ok()) << state.status();
+    text += std::string("// after ") + pass + "\n" + PrintState(*state);
+  }
+  EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/fused-qkv-attention.txt"));
+}
+
 // share-constants runs only beside an owner: the model compiled beside itself with another fc.bias
 // shares the folded weight and keeps its bias private.
 TEST(ShareGolden, SharesTheOwnersWeightsKeepsItsOwnBias) {
