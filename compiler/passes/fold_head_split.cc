@@ -1,5 +1,6 @@
 #include "compiler/passes/fold_head_split.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ absl::Status FoldHeadSplits(DeviceGraph& graph, int* folded) {
     return graph.values[v].kind == DeviceValue::Kind::kConstant && graph.values[v].dtype == ops::DType::kF32;
   };
   const ops::OpDef* reshape = ops::FindOp("reshape");
+  std::map<int, int> x_view;  // x -> the reshape of x made for an earlier split
   int count = 0;
   for (int n = 0; n < num_nodes; ++n) {
     const DeviceNode& mm = graph.nodes[n];
@@ -90,7 +92,11 @@ absl::Status FoldHeadSplits(DeviceGraph& graph, int* folded) {
     const std::string name = graph.values[graph.nodes[p].output].name;
     // The reshape of x, if any, where the matmul was; the matmul where the reshape was; the rest of
     // the permute, if any, where it was: each after what it reads.
-    if (x_heads != x) {
+    // q, k and v read the same x: the first one's reshape serves all.
+    if (const auto seen = x_view.find(mul.inputs[0]); seen != x_view.end()) {
+      mul.inputs[0] = seen->second;
+      removed[n] = true;
+    } else if (x_heads != x) {
       graph.values.push_back({name + ".x", x_heads, ops::DType::kF32, DeviceValue::Kind::kIntermediate, {}});
       DeviceNode& view = graph.nodes[n];
       view.op = reshape;
@@ -98,6 +104,7 @@ absl::Status FoldHeadSplits(DeviceGraph& graph, int* folded) {
       view.attrs.SetInts("shape", x_heads);
       view.inputs = {mul.inputs[0]};
       view.output = static_cast<int>(graph.values.size()) - 1;
+      x_view[mul.inputs[0]] = view.output;
       mul.inputs[0] = view.output;
     } else {
       removed[n] = true;

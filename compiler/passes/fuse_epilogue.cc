@@ -35,24 +35,27 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
     ops::Attrs attrs = mm.attrs;
     std::string source = mm.source;
 
-    if (int r = only_reader(mm.output); r >= 0 && graph.nodes[r].op->name == "add") {
+    // Up to two adds: one as the residual, one as the bias of a matmul without one (a bias add that
+    // torch.export wrote out, then the residual add).
+    for (int r; (r = only_reader(graph.nodes[tail].output)) >= 0 && graph.nodes[r].op->name == "add";) {
       const DeviceNode& add = graph.nodes[r];
-      const int other = add.inputs[0] == mm.output ? add.inputs[1] : add.inputs[0];
+      const int value = graph.nodes[tail].output;
+      const int other = add.inputs[0] == value ? add.inputs[1] : add.inputs[0];
       const DeviceValue& o = graph.values[other];
       const DeviceValue& sum = graph.values[add.output];
       ops::Shape broadcast;
-      const bool same_types = other != mm.output && o.dtype == dtype && sum.dtype == dtype;
-      if (same_types && o.shape == shape) {
+      const bool same_types = other != value && o.dtype == dtype && sum.dtype == dtype && sum.shape == shape;
+      if (same_types && residual < 0 && o.shape == shape) {
         residual = other;
-      } else if (same_types && mm.op->name == "matmul" && mm.inputs.size() == 2 && sum.shape == shape &&
+      } else if (same_types && bias < 0 && mm.op->name == "matmul" && mm.inputs.size() == 2 &&
                  ops::BroadcastShapes(shape, o.shape, &broadcast).empty() && broadcast == shape) {
         bias = other;  // an attention mask: broadcast like a bias, which a matmul adds before it accumulates
+      } else {
+        break;
       }
-      if (residual >= 0 || bias >= 0) {
-        tail = r;
-        absorbed.push_back(r);
-        source += "+" + add.source;
-      }
+      tail = r;
+      absorbed.push_back(r);
+      source += "+" + add.source;
     }
     if (int r = only_reader(graph.nodes[tail].output); r >= 0) {
       const DeviceNode& act = graph.nodes[r];
