@@ -39,8 +39,9 @@ Argument Ints(std::vector<int64_t> v) {
 //   relu = relu(x @ fc.weight^T + fc.bias)        (output)
 //   dead = exp(x)                                   (reaches no output)
 //   neg  = neg(relu * s)                            (output)
-// Each pass changes something visible: folding removes the weight's permute, dce the exp,
-// placement adds transfers, layout selection keeps only x tiled, scheduling moves s's upload to
+// Each pass changes something visible: folding removes the weight's permute, fusion the relu (and,
+// as the first pass to count only live reads, the dead exp, which dce would drop), placement adds
+// transfers, layout selection keeps only x tiled, scheduling moves s's upload to
 // just before the mul, memory planning reuses the arena.
 AtenGraph Model() {
   AtenGraph g;
