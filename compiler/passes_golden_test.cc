@@ -39,8 +39,9 @@ Argument Ints(std::vector<int64_t> v) {
 //   relu = relu(x @ fc.weight^T + fc.bias)        (output)
 //   dead = exp(x)                                   (reaches no output)
 //   neg  = neg(relu * s)                            (output)
-// Each pass changes something visible: folding removes the weight's permute, dce the exp,
-// placement adds transfers, layout selection keeps only x tiled, scheduling moves s's upload to
+// Each pass changes something visible: folding removes the weight's permute, fusion the relu (and,
+// as the first pass to count only live reads, the dead exp, which dce would drop), placement adds
+// transfers, layout selection keeps only x tiled, scheduling moves s's upload to
 // just before the mul, memory planning reuses the arena.
 AtenGraph Model() {
   AtenGraph g;
@@ -106,11 +107,11 @@ TEST_P(PassGolden, PrintedIrAfterThePassMatchesTheGolden) {
 
 // Every pass but serialization, whose bytes the runtime's loader tests check.
 INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
-                         ::testing::Values(
-                                           "lower", "fold-constants", "compose-permutes", "cse",
+                         ::testing::Values("lower", "fold-constants", "compose-permutes", "cse",
                                            "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                           "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite",
-                                           "fuse-input-scale", "dce",
+                                           "fuse-hard-activations", "fold-matmul-reshapes", "split-sliced-matmuls",
+                                           "fold-matmul-scales", "fold-head-splits", "fuse-rearranges",
+                                           "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce",
                                            "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                            "evict", "prefetch", "alias-reshapes", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -123,11 +124,11 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
 TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
   std::vector<std::string> names;
   for (const Pass& p : BuildPipeline(CompileOptions{})) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                                             "lower", "fold-constants", "compose-permutes", "cse",
+  EXPECT_EQ(names, (std::vector<std::string>{"lower", "fold-constants", "compose-permutes", "cse",
                                              "fuse-safe-softmax", "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu",
-                                             "fuse-hard-activations", "fuse-epilogues", "fuse-squeeze-excite",
-                                           "fuse-input-scale", "dce",
+                                             "fuse-hard-activations", "fold-matmul-reshapes", "split-sliced-matmuls",
+                                             "fold-matmul-scales", "fold-head-splits", "fuse-rearranges",
+                                             "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce",
                                              "order-ops", "place", "select-layouts", "schedule", "sram-residency",
                                              "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
 }
@@ -196,6 +197,7 @@ TEST(AliasGolden, ReshapesThatMoveNoBytesShareTheirOperandsOffset) {
   g.outputs = {{"y", *sum}, {"heads", reshape(*sum, {1, 32, 8, 8}, "view_2")}};
   CompileOptions options;
   options.verify_each = true;
+  options.fuse_epilogues = false;  // fold-matmul-reshapes would fold the views into the matmul
   absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(state->aliasing.reshapes, 2);
@@ -293,6 +295,106 @@ TEST(FusionGolden, EfficientNetBlockFusesItsSiluAndItsGate) {
     text += std::string("// after ") + pass + "\n" + PrintState(*state);
   }
   EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/efficientnet-block.txt"));
+}
+
+// The model above has no attention; this one is a transformer encoder's self-attention as torch.export
+// writes it (BERT, ViT): q, k and v projections as view -> addmm -> view, heads split by reshape and
+// permute, q and k each scaled by sqrt(scale), bmm over merged batch dims, a mask add, softmax, heads
+// merged back, the output projection and the residual add; after each pass that shortens it.
+TEST(FusionGolden, SelfAttentionFoldsItsViewsScalesAndMask) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  const int mask = g.AddInput("mask", {1, 1, 32, 32});
+  g.inputs = {{"x", x}, {"mask", mask}};
+  auto node = [&](const std::string& op, std::vector<int> inputs, const ops::Attrs& attrs, const std::string& name) {
+    absl::StatusOr<int> v = g.AddNode(op, std::move(inputs), attrs, name, name);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : 0;
+  };
+  auto view = [&](int v, std::vector<int64_t> shape, const std::string& name) {
+    return node("reshape", {v}, ops::Attrs().SetInts("shape", std::move(shape)), name);
+  };
+  const int rows = view(x, {32, 64}, "view");
+  const int scale = g.AddConstant("scale", {}, {0.5f});
+  auto linear = [&](int in, const std::string& name, float w) {
+    const int mm = node("matmul", {in, g.AddConstant(name + ".w", {64, 64}, std::vector<float>(64 * 64, w)),
+                                   g.AddConstant(name + ".b", {64}, std::vector<float>(64, w))},
+                        {}, "addmm_" + name);
+    return view(mm, {1, 32, 64}, "view_" + name);
+  };
+  auto heads = [&](const std::string& name, std::vector<int64_t> dims) {
+    const int split = view(linear(rows, name, name == "q" ? 0.25f : name == "k" ? 0.125f : 0.5f), {1, 32, 2, 32},
+                           "split_" + name);
+    return node("permute", {split}, ops::Attrs().SetInts("dims", std::move(dims)), "permute_" + name);
+  };
+  const int q = node("mul", {heads("q", {0, 2, 1, 3}), scale}, {}, "mul_q");
+  const int k = node("mul", {heads("k", {0, 2, 3, 1}), scale}, {}, "mul_k");
+  const int v = heads("v", {0, 2, 1, 3});
+  const int scores = view(node("matmul", {view(q, {2, 32, 32}, "view_q"), view(k, {2, 32, 32}, "view_k")}, {}, "bmm"),
+                          {1, 2, 32, 32}, "view_scores");
+  const int p = node("softmax", {node("add", {scores, mask}, {}, "add_mask")}, ops::Attrs().SetInt("dim", 3), "softmax");
+  const int ctx = view(node("matmul", {view(p, {2, 32, 32}, "view_p"), view(v, {2, 32, 32}, "view_v")}, {}, "bmm_1"),
+                       {1, 2, 32, 32}, "view_ctx");
+  const int merged = view(node("permute", {ctx}, ops::Attrs().SetInts("dims", {0, 2, 1, 3}), "permute_ctx"),
+                          {1, 32, 64}, "merge");
+  const int out = linear(view(merged, {32, 64}, "view_o"), "o", 0.375f);
+  g.outputs.push_back({"out", node("add", {out, x}, {}, "add_residual")});
+  CompileOptions options;
+  options.verify_each = true;
+  std::string text;
+  for (const char* pass : {"fuse-hard-activations", "fold-matmul-reshapes", "split-sliced-matmuls",
+                           "fold-matmul-scales", "fold-head-splits", "fuse-rearranges", "fuse-epilogues",
+                           "dce"}) {
+    absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
+    ASSERT_TRUE(state.ok()) << state.status();
+    text += std::string("// after ") + pass + "\n" + PrintState(*state);
+  }
+  EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/self-attention.txt"));
+}
+
+// GPT-2's attention computes q, k and v with one fused projection (c_attn) cut by slices; after
+// split-sliced-matmuls each is a matmul of its own, and the rest folds as in the encoder above.
+TEST(FusionGolden, FusedQkvProjectionSplitsIntoOneMatmulPerSlice) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {1, 32, 64});
+  g.inputs = {{"x", x}};
+  auto node = [&](const std::string& op, std::vector<int> inputs, const ops::Attrs& attrs, const std::string& name) {
+    absl::StatusOr<int> v = g.AddNode(op, std::move(inputs), attrs, name, name);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : 0;
+  };
+  auto view = [&](int v, std::vector<int64_t> shape, const std::string& name) {
+    return node("reshape", {v}, ops::Attrs().SetInts("shape", std::move(shape)), name);
+  };
+  std::vector<float> w(64 * 192), b(192);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 11) / 11.0f - 0.5f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 5) / 5.0f;
+  const int qkv = view(node("matmul", {view(x, {32, 64}, "view"), g.AddConstant("c_attn.w", {64, 192}, w),
+                                       g.AddConstant("c_attn.b", {192}, b)},
+                            {}, "addmm"),
+                       {1, 32, 192}, "view_1");
+  const int scale = g.AddConstant("scale", {}, {0.5f});
+  auto head = [&](int i, std::vector<int64_t> dims, bool scaled) {
+    const std::string n = std::to_string(i);
+    const int part = node("slice", {qkv},
+                          ops::Attrs().SetInt("dim", 2).SetInt("start", 64 * i).SetInt("end", 64 * (i + 1)).SetInt("step", 1),
+                          "split_" + n);
+    const int h = node("permute", {view(part, {1, 32, 2, 32}, "view_h" + n)}, ops::Attrs().SetInts("dims", dims),
+                       "permute_" + n);
+    return scaled ? node("mul", {h, scale}, {}, "mul_" + n) : h;
+  };
+  const int q = head(0, {0, 2, 1, 3}, true), k = head(1, {0, 2, 3, 1}, true), v = head(2, {0, 2, 1, 3}, false);
+  const int p = node("softmax", {node("matmul", {q, k}, {}, "scores")}, ops::Attrs().SetInt("dim", 3), "softmax");
+  g.outputs.push_back({"ctx", node("matmul", {p, v}, {}, "ctx")});
+  CompileOptions options;
+  options.verify_each = true;
+  std::string text;
+  for (const char* pass : {"split-sliced-matmuls", "dce"}) {
+    absl::StatusOr<CompileState> state = RunPipeline(g, options, pass);
+    ASSERT_TRUE(state.ok()) << state.status();
+    text += std::string("// after ") + pass + "\n" + PrintState(*state);
+  }
+  EXPECT_TRUE(MatchesGolden(text, "compiler/passes/testdata/fused-qkv-attention.txt"));
 }
 
 // share-constants runs only beside an owner: the model compiled beside itself with another fc.bias

@@ -254,16 +254,17 @@ TEST(EpilogueFusion, LeavesResultsOthersSeeAndAddsThatBroadcast) {
   const int seen = Node(g, "matmul", {x, w}, {}, "seen");
   g.outputs.push_back({"seen", seen});  // the caller reads the pre-activation value
   g.outputs.push_back({"r", Node(g, "relu", {seen}, {}, "r")});
-  const int mm = Node(g, "matmul", {x, w}, {}, "mm");
   const int row = g.AddConstant("row", {3}, Seeded(3, 2, -1, 1));
-  g.outputs.push_back({"b", Node(g, "add", {mm, row}, {}, "broadcast_add")});  // not a residual: [3] broadcasts
+  const int mm = Node(g, "matmul", {x, w, row}, {}, "mm");
+  // Not a residual, [3] broadcasts; not the bias either, mm has one.
+  g.outputs.push_back({"b", Node(g, "add", {mm, row}, {}, "broadcast_add")});
   const int twice = Node(g, "matmul", {x, w}, {}, "twice");
   g.outputs.push_back({"t1", Node(g, "sigmoid", {twice}, {}, "t1")});
   g.outputs.push_back({"t2", Node(g, "silu", {twice}, {}, "t2")});  // two readers
   const size_t nodes = g.nodes.size();
   EpilogueFusionStats stats;
   ASSERT_TRUE(FuseEpilogues(g, &stats).ok());
-  EXPECT_EQ(stats.residuals + stats.activations, 0);
+  EXPECT_EQ(stats.residuals + stats.biases + stats.activations, 0);
   EXPECT_EQ(g.nodes.size(), nodes);
 }
 
@@ -1246,8 +1247,9 @@ DeviceGraph Chain(int length, ops::Shape shape) {
 
 // ---- share-constants ---------------------------------------------------------------------------
 
-// z = (x @ w + b) * scale + one: w [64, 64], b [64] (b_step * i), scale of `scale_shape`.
-DeviceGraph ScaledMatmul(int64_t rows, float b_step, ops::Shape scale_shape = {}) {
+// z = (x @ w + b) * scale + one: w [64, 64], b [64] (b_step * i), scale of `scale_shape` (per column, so
+// that fold-matmul-scales, which takes a one-element scale, leaves w as it is).
+DeviceGraph ScaledMatmul(int64_t rows, float b_step, ops::Shape scale_shape = {64}) {
   DeviceGraph g;
   const int x = g.AddInput("x", {rows, 64});
   std::vector<float> w(64 * 64), b(64);
@@ -1277,7 +1279,7 @@ TEST(ShareConstants, IdenticalConstantsTakeTheOwnersOffsetsOthersStayPrivate) {
   options.sram_residency = false;  // the owner's weights are in DRAM; so are these (regions by number below)
   options.share_from = constants;
   // Four rows (a prefill), the same w, another b, a scale of another shape.
-  absl::StatusOr<CompileState> state = RunPipeline(ScaledMatmul(4, 0.25f, {1}), options, "plan-memory");
+  absl::StatusOr<CompileState> state = RunPipeline(ScaledMatmul(4, 0.25f, {1, 64}), options, "plan-memory");
   ASSERT_TRUE(state.ok()) << state.status();
   const ScheduledProgram& p = *state->program;
   ASSERT_EQ(p.regions.size(), 3u);

@@ -62,9 +62,10 @@ TEST(Pipeline, UnknownPassNamesListTheValidOnes) {
   EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(state.status()),
             "unknown pass 'fold'; the pipeline's passes are: lower, fold-constants, compose-permutes, cse, "
-            "fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, fuse-silu, fuse-hard-activations, fuse-epilogues, "
-            "fuse-squeeze-excite, fuse-input-scale, dce, order-ops, place, select-layouts, schedule, evict, prefetch, "
-            "alias-reshapes, plan-memory, serialize");
+            "fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, fuse-silu, fuse-hard-activations, "
+            "fold-matmul-reshapes, split-sliced-matmuls, fold-matmul-scales, fold-head-splits, fuse-rearranges, "
+            "fuse-epilogues, fuse-squeeze-excite, fuse-input-scale, dce, order-ops, place, select-layouts, schedule, "
+            "evict, prefetch, alias-reshapes, plan-memory, serialize");
 }
 
 TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
@@ -74,15 +75,19 @@ TEST(Pipeline, FoldingDisabledLeavesThePassOut) {
   ASSERT_FALSE(FindPass(pipeline, "fold-constants").ok());
   EXPECT_THAT(Message(FindPass(pipeline, "fold-constants").status()),
               HasSubstr("passes are: lower, compose-permutes, cse, fuse-safe-softmax, fuse-gelu-tanh, fold-batch-norm, "
-                        "fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-squeeze-excite, fuse-input-scale, dce,"));
+                        "fuse-silu, fuse-hard-activations, fold-matmul-reshapes, split-sliced-matmuls, "
+                        "fold-matmul-scales, fold-head-splits, fuse-rearranges, fuse-epilogues, fuse-squeeze-excite, "
+                        "fuse-input-scale, dce,"));
   options.compose_permutes = options.eliminate_common_subexpressions = options.fuse_safe_softmax = options.fuse_gelu_tanh = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "cse").status()),
-              HasSubstr("passes are: lower, fold-batch-norm, fuse-silu, fuse-hard-activations, fuse-epilogues, "
-                        "fuse-squeeze-excite, fuse-input-scale, dce,"));
+              HasSubstr("passes are: lower, fold-batch-norm, fuse-silu, fuse-hard-activations, fold-matmul-reshapes, "
+                        "split-sliced-matmuls, fold-matmul-scales, fold-head-splits, fuse-rearranges, "
+                        "fuse-epilogues, fuse-squeeze-excite, fuse-input-scale, dce,"));
   options.fold_batch_norm = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "fold-batch-norm").status()),
-              HasSubstr("passes are: lower, fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-squeeze-excite, "
-                        "fuse-input-scale, dce,"));
+              HasSubstr("passes are: lower, fuse-silu, fuse-hard-activations, fold-matmul-reshapes, "
+                        "split-sliced-matmuls, fold-matmul-scales, fold-head-splits, fuse-rearranges, "
+                        "fuse-epilogues, fuse-squeeze-excite, fuse-input-scale, dce,"));
   options.fuse_epilogues = false;
   EXPECT_THAT(Message(FindPass(BuildPipeline(options), "fuse-epilogues").status()),
               HasSubstr("passes are: lower, dce,"));
@@ -95,7 +100,9 @@ TEST(Pipeline, FromADeviceGraphStartsAfterLoweringAndStopsWhereAsked) {
   for (const PassTiming& t : state->timings) ran.push_back(t.pass);
   EXPECT_EQ(ran, (std::vector<std::string>{"fold-constants", "compose-permutes", "cse", "fuse-safe-softmax",
                                             "fuse-gelu-tanh", "fold-batch-norm", "fuse-silu", "fuse-hard-activations",
-                                            "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce"}));
+                                            "fold-matmul-reshapes", "split-sliced-matmuls", "fold-matmul-scales",
+                                            "fold-head-splits", "fuse-rearranges", "fuse-epilogues",
+                                            "fuse-squeeze-excite", "fuse-input-scale", "dce"}));
   EXPECT_EQ(state->current(), IrKind::kDeviceGraph);
   EXPECT_FALSE(state->program.has_value());
   EXPECT_TRUE(state->kiln.empty());

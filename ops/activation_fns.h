@@ -10,6 +10,9 @@ namespace kiln::ops {
 inline float Relu(float x) { return x < 0.0f ? 0.0f : x; }  // NaN propagates
 inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 inline float Gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+inline float GeluTanh(float x) {  // sqrt(2 / pi) * (x + 0.044715 x^3)
+  return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
 inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 // MobileNetV3's: clamp(x + 3, 0, 6) / 6 and x times it, in the order torch.export's decomposition
 // computes them (x * clamp(...), then / 6), so that fusing the decomposed ops changes no bit.

@@ -1,4 +1,4 @@
-// Ops that only move elements: reshape, permute, expand, slice, concat, pad.
+// Ops that only move elements: reshape, permute, rearrange, expand, slice, concat, pad.
 #include <algorithm>
 
 #include "ops/op_families.h"
@@ -13,16 +13,20 @@ double NoWork(const std::vector<Shape>&, const Shape&, const Attrs&) { return 0.
 
 // ---- reshape ----
 
-std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
-  const Shape& target = attrs.Ints("shape");
+// `target` is a shape x can be reshaped to; "" on success.
+std::string CheckReshape(const Shape& x, const Shape& target) {
   for (int64_t d : target)
     if (d < 0) return "reshape target " + ShapeToString(target) + " must be fully specified (no -1)";
   if (std::string err = CheckShape(target); !err.empty()) return "reshape target " + err;
-  if (NumElements(target) != NumElements(inputs[0]))
-    return "cannot reshape " + ShapeToString(inputs[0]) + " (" + std::to_string(NumElements(inputs[0])) +
-           " elements) to " + ShapeToString(target) + " (" + std::to_string(NumElements(target)) +
-           " elements)";
-  *out = target;
+  if (NumElements(target) != NumElements(x))
+    return "cannot reshape " + ShapeToString(x) + " (" + std::to_string(NumElements(x)) + " elements) to " +
+           ShapeToString(target) + " (" + std::to_string(NumElements(target)) + " elements)";
+  return "";
+}
+
+std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  if (std::string err = CheckReshape(inputs[0], attrs.Ints("shape")); !err.empty()) return err;
+  *out = attrs.Ints("shape");
   return "";
 }
 
@@ -34,6 +38,19 @@ std::string InferPermute(const std::vector<Shape>& inputs, const Attrs& attrs, S
   Shape result(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) result[i] = inputs[0][perm[i]];
   *out = std::move(result);
+  return "";
+}
+
+// ---- rearrange ----
+
+std::string InferRearrange(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
+  const Shape& view = attrs.Ints("view");
+  if (std::string err = CheckReshape(inputs[0], view); !err.empty()) return "rearrange view: " + err;
+  Shape permuted;
+  if (std::string err = InferPermute({view}, attrs, &permuted); !err.empty()) return "rearrange dims: " + err;
+  const Shape& shape = attrs.Ints("shape");
+  if (std::string err = CheckReshape(inputs[0], shape); !err.empty()) return "rearrange shape: " + err;
+  *out = shape;
   return "";
 }
 
@@ -187,6 +204,14 @@ std::vector<OpDef> DataMovementOps() {
       "permute", "Reorders dims: output dim i is input dim dims[i]",
       {{"dims", AttrKind::kInts, "A permutation of the input dims (negative counts from the end)"}},
       InferPermute));
+  ops.push_back(MakeDataMovement(
+      "rearrange",
+      "Reads x as `view`, permutes that by `dims` and gives the result `shape`: a reshape -> permute -> reshape "
+      "chain as one copy",
+      {{"view", AttrKind::kInts, "The shape x is read as (row-major, same element count)"},
+       {"dims", AttrKind::kInts, "A permutation of the view's dims: output dim i is view dim dims[i]"},
+       {"shape", AttrKind::kInts, "The result's shape (row-major, same element count)"}},
+      InferRearrange));
   ops.push_back(MakeDataMovement(
       "expand", "Broadcasts to a larger shape by repeating size-1 dims",
       {{"shape", AttrKind::kInts, "Target shape, fully specified; input dims align right"}},

@@ -1,4 +1,4 @@
-// The data-movement kernels: reshape, permute, expand, slice, concat, pad (ops/data_movement.cc
+// The data-movement kernels: reshape, permute, rearrange, expand, slice, concat, pad (ops/data_movement.cc
 // describes the ops).
 #include <algorithm>
 #include <cstring>
@@ -34,6 +34,16 @@ void PermuteKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, Mut
       for (int64_t i = 0; i < n; ++i) d[i] = s[i * st[1]];
     }
   });
+}
+
+// A permute of x read as `view`, written row-major whatever `shape` calls it.
+void RearrangeKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView out) {
+  const Shape& view = attrs.Ints("view");
+  std::vector<int64_t> perm;
+  PermutationDims(attrs, view.size(), &perm);
+  Shape permuted(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) permuted[i] = view[perm[i]];
+  PermuteKernel({{inputs[0].data, view}}, attrs, {out.data, permuted});
 }
 
 void ExpandKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
@@ -119,6 +129,7 @@ std::vector<KernelDef> DataMovementKernels() {
       {"expand", ExpandKernel},
       {"pad", PadKernel},
       {"permute", PermuteKernel},
+      {"rearrange", RearrangeKernel},
       {"reshape", ReshapeKernel},
       {"slice", SliceKernel},
   };

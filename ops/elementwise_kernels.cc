@@ -38,9 +38,7 @@ constexpr KernelDef kUnary[] = {
     {"sigmoid", &UnaryKernel<Sigmoid>},
     {"tanh", &UnaryKernel<[](float x) { return std::tanh(x); }>},
     {"gelu", &UnaryKernel<Gelu>},
-    {"gelu_tanh", &UnaryKernel<[](float x) {
-       return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-     }>},
+    {"gelu_tanh", &UnaryKernel<GeluTanh>},
     {"abs", &UnaryKernel<[](float x) { return std::fabs(x); }>},
     {"reciprocal", &UnaryKernel<[](float x) { return 1.0f / x; }>},
     {"silu", &UnaryKernel<Silu>},

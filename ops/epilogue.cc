@@ -6,7 +6,7 @@ namespace kiln::ops {
 
 std::vector<AttrDef> EpilogueAttrs() {
   return {
-      {"activation", AttrKind::kInt, "Fused activation: 0 relu, 1 sigmoid, 2 gelu, 3 silu, 4 clamp, 5 hardsigmoid, 6 hardswish", true},
+      {"activation", AttrKind::kInt, "Fused activation: 0 relu, 1 sigmoid, 2 gelu, 3 silu, 4 clamp, 5 hardsigmoid, 6 hardswish, 7 gelu_tanh", true},
       {"min", AttrKind::kFloat, "Lower bound of a fused clamp", true},
       {"max", AttrKind::kFloat, "Upper bound of a fused clamp", true},
   };

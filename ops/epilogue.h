@@ -17,8 +17,8 @@
 
 namespace kiln::ops {
 
-inline constexpr std::string_view kEpilogueActivations[] = {"relu",  "sigmoid",     "gelu",     "silu",
-                                                             "clamp", "hardsigmoid", "hardswish"};
+inline constexpr std::string_view kEpilogueActivations[] = {"relu",  "sigmoid",     "gelu",      "silu",
+                                                             "clamp", "hardsigmoid", "hardswish", "gelu_tanh"};
 inline constexpr int kClampActivation = 4;
 
 // The attributes an op with an epilogue declares.

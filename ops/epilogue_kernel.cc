@@ -29,6 +29,8 @@ void ApplyEpilogue(const Attrs& attrs, const float* residual, float* out, int64_
     Apply(residual, out, n, [](float x) { return Sigmoid(x); });
   } else if (act == "gelu") {
     Apply(residual, out, n, [](float x) { return Gelu(x); });
+  } else if (act == "gelu_tanh") {
+    Apply(residual, out, n, [](float x) { return GeluTanh(x); });
   } else if (act == "silu") {
     Apply(residual, out, n, [](float x) { return Silu(x); });
   } else if (act == "hardsigmoid") {

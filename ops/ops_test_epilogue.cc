@@ -19,7 +19,8 @@ at::Tensor Activate(int activation, const at::Tensor& x) {
     case 3: return at::silu(x);
     case 4: return at::clamp(x, 0.0, 6.0);  // clamp, as ReLU6 uses it
     case 5: return at::hardsigmoid(x);
-    default: return at::hardswish(x);
+    case 6: return at::hardswish(x);
+    default: return at::gelu(x, "tanh");
   }
 }
 
@@ -68,8 +69,8 @@ TEST(Epilogue, ShapeAndAttributeErrors) {
   EXPECT_EQ(InferError("matmul", {{4, 3}, {3, 5}, {5}, {4, 6}}),
             "residual must have the output's shape [4, 5], got [4, 6]");
   Attrs bad;
-  bad.SetInt("activation", 7);
-  EXPECT_EQ(InferError("matmul", {{4, 3}, {3, 5}}, bad), "attribute 'activation' must be in [0, 6], got 7");
+  bad.SetInt("activation", 8);
+  EXPECT_EQ(InferError("matmul", {{4, 3}, {3, 5}}, bad), "attribute 'activation' must be in [0, 7], got 8");
   Attrs stray;
   stray.SetInt("activation", 0).SetFloat("min", 0.0);
   EXPECT_EQ(InferError("matmul", {{4, 3}, {3, 5}}, stray), "attributes 'min' and 'max' belong to a clamp activation");

@@ -93,9 +93,9 @@ TEST(ConvSqueezeExcite, ShapeErrorsNameTheOperands) {
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 8, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, clamp),
             "attribute 'se_gate_activation' must be an activation of `activation` but clamp, got 4");
   Attrs unknown = dw;
-  unknown.SetInt("se_activation", 7);
+  unknown.SetInt("se_activation", 99);
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, w, b, {2, 8, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, unknown),
-            "attribute 'se_activation' must be an activation of `activation` but clamp, got 7");
+            "attribute 'se_activation' must be an activation of `activation` but clamp, got 99");
   // The convolution's own checks come first.
   EXPECT_EQ(InferError("conv2d_squeeze_excite", {x, {8, 2, 3, 3}, b, {2, 8, 1, 1}, {2}, {8, 2, 1, 1}, {8}}, dw),
             "weight [8, 2, 3, 3] expects 2 input channels per group (groups=8) but input [1, 8, 9, 9] has 8 channels");

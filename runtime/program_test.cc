@@ -607,6 +607,7 @@ DeviceGraph ReshapeGraph() {
 ScheduledProgram CompileReshapes(bool alias) {
   compiler::CompileOptions options;
   options.alias_reshapes = alias;
+  options.fuse_epilogues = false;  // fold-matmul-reshapes would fold view and view_1 into the matmul
   absl::StatusOr<compiler::CompileState> s = compiler::RunPipeline(ReshapeGraph(), options, "plan-memory");
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s->program) : ScheduledProgram{};
@@ -1378,7 +1379,8 @@ TEST(State, TwoProgramsShareOneStateOnOneDevice) {
 
 // ---- Sharing weights: a program compiled beside an owner uses the owner's device copy ------------
 
-// y = (x @ w + b) * scale over `rows` rows of 64 (1: a decode step; 4: a prefill), w: [64, 64].
+// y = (x @ w + b) * scale over `rows` rows of 64 (1: a decode step; 4: a prefill), w: [64, 64]; scale
+// per column, since fold-matmul-scales would fold a one-element scale into w.
 std::vector<float> Ramp(int64_t n, float step) {
   std::vector<float> v(n);
   for (int64_t i = 0; i < n; ++i) v[i] = step * static_cast<float>(i % 97) - 1.0f;
@@ -1391,7 +1393,7 @@ DeviceGraph WeightGraph(int64_t rows, float w_step = 0.01f, float scale = 2.0f) 
   const int w = g.AddConstant("w", {64, 64}, Ramp(64 * 64, w_step));
   const int b = g.AddConstant("b", {64}, Ramp(64, 0.5f));
   const int h = Node(g, "matmul", {x, w, b}, "mm");
-  const int k = g.AddConstant("scale", {}, {scale});
+  const int k = g.AddConstant("scale", {64}, std::vector<float>(64, scale));
   const int y = Node(g, "mul", {h, k}, "mul");
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};
@@ -1475,7 +1477,7 @@ TEST(Sharing, RefusesAnOwnerWithOtherWeightsOrLayoutOrDevice) {
   const int w = g.AddConstant("w", {64, 64}, Ramp(64 * 64, 0.01f));
   const int bias = Node(g, "add", {x, b}, "add");
   const int h = Node(g, "matmul", {bias, w}, "mm");
-  const int k = g.AddConstant("scale", {}, {2.0f});
+  const int k = g.AddConstant("scale", {64}, std::vector<float>(64, 2.0f));
   const int y = Node(g, "mul", {h, k}, "mul");
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};

@@ -29,4 +29,15 @@ absl::Status EliminateDeadCode(DeviceGraph& graph) {
   return absl::OkStatus();
 }
 
+std::vector<int> LiveReadCounts(const DeviceGraph& graph, std::vector<bool>* dead) {
+  std::vector<int> reads = graph.ReadCounts();
+  dead->assign(graph.nodes.size(), false);
+  for (size_t i = graph.nodes.size(); i-- > 0;) {  // readers come after their operands' producers
+    if (reads[graph.nodes[i].output] > 0) continue;
+    (*dead)[i] = true;
+    for (int v : graph.nodes[i].inputs) --reads[v];
+  }
+  return reads;
+}
+
 }  // namespace kiln::compiler

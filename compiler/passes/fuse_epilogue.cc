@@ -3,18 +3,22 @@
 #include <string>
 #include <vector>
 
+#include "compiler/passes/dead_code_elimination.h"
 #include "ops/epilogue.h"
+#include "ops/shape_util.h"
 
 namespace kiln::compiler {
 
 absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
   const int num_values = static_cast<int>(graph.values.size());
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  const std::vector<int> readers = graph.ReadCounts();  // outputs and state updates count: never fused away
+  std::vector<bool> removed;  // starts as the dead nodes
+  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count: never fused away
   std::vector<int> reader(num_values, -1);  // a node that reads the value
   for (int n = 0; n < num_nodes; ++n)
-    for (int v : graph.nodes[n].inputs) reader[v] = n;
-  std::vector<bool> removed(num_nodes, false), fused(num_nodes, false);
+    if (readers[graph.nodes[n].output] > 0)  // a dead node's reads do not count
+      for (int v : graph.nodes[n].inputs) reader[v] = n;
+  std::vector<bool> fused(num_nodes, false);
   // The node that alone reads v, or -1; a node already absorbed into an earlier fusion is taken.
   auto only_reader = [&](int v) {
     return readers[v] == 1 && reader[v] >= 0 && !removed[reader[v]] ? reader[v] : -1;
@@ -27,20 +31,31 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
     const ops::DType dtype = graph.values[mm.output].dtype;
     std::vector<int> absorbed = {n};
     int tail = n;  // the last node absorbed so far; the fused op produces its output
-    int residual = -1;
+    int residual = -1, bias = -1;
     ops::Attrs attrs = mm.attrs;
     std::string source = mm.source;
 
-    if (int r = only_reader(mm.output); r >= 0 && graph.nodes[r].op->name == "add") {
+    // Up to two adds: one as the residual, one as the bias of a matmul without one (a bias add that
+    // torch.export wrote out, then the residual add).
+    for (int r; (r = only_reader(graph.nodes[tail].output)) >= 0 && graph.nodes[r].op->name == "add";) {
       const DeviceNode& add = graph.nodes[r];
-      const int other = add.inputs[0] == mm.output ? add.inputs[1] : add.inputs[0];
+      const int value = graph.nodes[tail].output;
+      const int other = add.inputs[0] == value ? add.inputs[1] : add.inputs[0];
       const DeviceValue& o = graph.values[other];
-      if (other != mm.output && o.shape == shape && o.dtype == dtype && graph.values[add.output].dtype == dtype) {
+      const DeviceValue& sum = graph.values[add.output];
+      ops::Shape broadcast;
+      const bool same_types = other != value && o.dtype == dtype && sum.dtype == dtype && sum.shape == shape;
+      if (same_types && residual < 0 && o.shape == shape) {
         residual = other;
-        tail = r;
-        absorbed.push_back(r);
-        source += "+" + add.source;
+      } else if (same_types && bias < 0 && mm.op->name == "matmul" && mm.inputs.size() == 2 &&
+                 ops::BroadcastShapes(shape, o.shape, &broadcast).empty() && broadcast == shape) {
+        bias = other;  // an attention mask: broadcast like a bias, which a matmul adds before it accumulates
+      } else {
+        break;
       }
+      tail = r;
+      absorbed.push_back(r);
+      source += "+" + add.source;
     }
     if (int r = only_reader(graph.nodes[tail].output); r >= 0) {
       const DeviceNode& act = graph.nodes[r];
@@ -63,6 +78,10 @@ absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
     out.attrs = std::move(attrs);
     out.source = std::move(source);
     out.output = graph.nodes[tail].output;
+    if (bias >= 0) {
+      out.inputs.push_back(bias);
+      if (stats) stats->biases++;
+    }
     if (residual >= 0) {
       if (out.inputs.size() == 2) {
         // conv2d's bias is [O] (dim 1 of its [N, O, H, W] result); matmul's broadcasts from [N].

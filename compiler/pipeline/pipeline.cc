@@ -11,8 +11,12 @@
 #include "compiler/codegen/kiln_writer.h"
 #include "compiler/lowering/lower_aten.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/fold_head_split.h"
+#include "compiler/passes/fold_matmul_reshapes.h"
+#include "compiler/passes/fold_matmul_scale.h"
 #include "compiler/passes/fuse_hard_activation.h"
 #include "compiler/passes/fuse_input_scale.h"
+#include "compiler/passes/fuse_rearranges.h"
 #include "compiler/passes/fuse_silu.h"
 #include "compiler/passes/fuse_squeeze_excite.h"
 #include "compiler/passes/layout_selection.h"
@@ -20,6 +24,7 @@
 #include "compiler/passes/placement.h"
 #include "compiler/passes/prefetch.h"
 #include "compiler/passes/scheduling.h"
+#include "compiler/passes/split_sliced_matmuls.h"
 #include "compiler/pipeline/verifier.h"
 #include "compiler/program/printer.h"
 
@@ -164,9 +169,63 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         return FuseHardActivations(*s.graph, &s.hard_activations);
                       }});
   if (options.fuse_epilogues)
+    passes.push_back({"fold-matmul-reshapes", "lets a matmul take the operands and produce the result views reshape",
+                      "A linear layer's view -> addmm -> view and a batched matmul's view -> bmm -> view become one "
+                      "matmul over the unflattened operands, producing the final shape, when it computes the same "
+                      "numbers with no more tile padding (compiler/passes/fold_matmul_reshapes.h): then "
+                      "fuse-epilogues sees the add or activation that follows. E.g. %u = reshape(matmul(reshape(%x) "
+                      "{shape=[128, 768]}, %w, %b)) {shape=[1, 128, 3072]} becomes %u = matmul(%x, %w, %b).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-matmul-reshapes", IrKind::kDeviceGraph);
+                        return FoldMatmulReshapes(*s.graph, &s.matmul_reshapes_folded);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"split-sliced-matmuls", "makes a matmul whose result only slices read one matmul per slice",
+                      "A fused projection cut into column ranges by slices of the last dim becomes one matmul per "
+                      "range over that piece of the constant weight and bias, when that pads no more tiles "
+                      "(compiler/passes/split_sliced_matmuls.h). E.g. GPT-2's %q = slice(matmul(%x, %c_attn.w, "
+                      "%c_attn.b)) {dim=2, start=0, end=768} becomes %q = matmul(%x, %c_attn.w.cols0_768, "
+                      "%c_attn.b.cols0_768).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("split-sliced-matmuls", IrKind::kDeviceGraph);
+                        return SplitSlicedMatmuls(*s.graph, &s.sliced_matmuls_split);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fold-matmul-scales", "folds a scalar multiple of a matmul's result into its constant weight",
+                      "mul(v, c), c a one-element constant and v a matmul's result or a reshape/permute of it, each "
+                      "value read once, becomes the matmul with weight w * c and bias b * c "
+                      "(compiler/passes/fold_matmul_scale.h). E.g. attention's %s = mul(permute(reshape(matmul(%x, "
+                      "%w, %b))), 0.35) becomes %s = permute(reshape(matmul(%x, %w.scaled, %b.scaled))).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-matmul-scales", IrKind::kDeviceGraph);
+                        return FoldMatmulScales(*s.graph, &s.matmul_scales_folded);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fold-head-splits", "lets a linear layer produce attention heads instead of reshape + permute",
+                      "matmul(x, w, b) -> reshape [..., S, H, D] -> permute to [..., H, S, D] becomes one batched matmul "
+                      "over the weight's columns regrouped per head, [H, K, D]; what the permute does beyond the split "
+                      "stays a permute (compiler/passes/fold_head_split.h). E.g. %q = permute(reshape(matmul(%x, %w, "
+                      "%b)) {shape=[1, 128, 12, 64]}) {dims=[0, 2, 1, 3]} becomes %q = matmul(%x, %w.heads, %b.heads).",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fold-head-splits", IrKind::kDeviceGraph);
+                        return FoldHeadSplits(*s.graph, &s.head_splits_folded);
+                      }});
+  if (options.fuse_epilogues)
+    passes.push_back({"fuse-rearranges", "makes a permute and the reshapes around it one rearrange op",
+                      "reshape -> permute -> reshape, each value read by the next op alone, becomes rearrange(x) "
+                      "{view, dims, shape}: one copy instead of one per op; one that moves only size-1 dims a reshape "
+                      "(compiler/passes/fuse_rearranges.h). E.g. "
+                      "attention's head merge %m = reshape(permute(%ctx) {dims=[0, 2, 1, 3]}) {shape=[1, 128, 768]} "
+                      "becomes %m = rearrange(%ctx) {view=[1, 12, 128, 64], dims=[0, 2, 1, 3], shape=[1, 128, 768]}.",
+                      IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
+                        if (!s.graph) return Missing("fuse-rearranges", IrKind::kDeviceGraph);
+                        return FuseRearranges(*s.graph, &s.rearranges);
+                      }});
+  if (options.fuse_epilogues)
     passes.push_back({"fuse-epilogues", "fuses a residual add and an activation into the conv2d or matmul before them",
-                      "add(mm, r) with r of mm's shape becomes mm's residual operand, and relu, sigmoid, gelu, silu or "
-                      "clamp of it mm's activation attribute, when each fused op alone reads the value before it "
+                      "add(mm, r) with r of mm's shape becomes mm's residual operand (or, r broadcasting to it, the bias of a "
+                      "matmul without one: an attention mask), and an activation of ops/epilogue.h (relu, gelu, gelu_tanh, "
+                      "clamp, ...) of it mm's activation attribute, when each fused op alone reads the value before it "
                       "(compiler/passes/fuse_epilogue.h). E.g. %r = relu(add(conv2d(%x, %w, %b), %s)) becomes "
                       "%r = conv2d(%x, %w, %b, %s) {activation = 0}.",
                       IrKind::kDeviceGraph, IrKind::kDeviceGraph, [](CompileState& s) -> absl::Status {
@@ -438,6 +497,13 @@ CompileSummary CompileState::Summary() const {
   sum.reshapes_aliased = aliasing.reshapes;
   sum.batch_norms_folded = batch_norm_folding.folded;
   sum.residuals_fused = epilogue_fusion.residuals;
+  sum.masks_fused = epilogue_fusion.biases;
+  sum.matmul_reshapes_folded = matmul_reshapes_folded;
+  sum.matmul_scales_folded = matmul_scales_folded;
+  sum.head_splits_folded = head_splits_folded;
+  sum.sliced_matmuls_split = sliced_matmuls_split;
+  sum.rearranges_fused = rearranges.reshapes;
+  sum.permutes_as_reshapes = rearranges.permutes_as_reshapes;
   sum.activations_fused = epilogue_fusion.activations;
   sum.activations_recognised = silus_fused + hard_activations.hardsigmoids + hard_activations.hardswishes;
   sum.input_scales_fused = input_scales_fused;
@@ -476,7 +542,11 @@ std::string CompileSummary::ToString() const {
      << " repeats removed, " << cse_constants << " repeated constants merged, " << safe_softmaxes_fused
      << " safe softmaxes and " << gelu_tanhs_fused << " tanh GELUs fused, " << reshapes_aliased
      << " reshapes aliased, "
-     << batch_norms_folded << " batch norms into convolutions; " << residuals_fused << " residual adds and "
+     << batch_norms_folded << " batch norms into convolutions, " << matmul_reshapes_folded
+     << " matmuls' reshapes, " << sliced_matmuls_split << " sliced matmuls split, " << matmul_scales_folded << " scalar muls and " << head_splits_folded
+     << " head splits folded into matmuls, " << rearranges_fused << " reshapes fused into a rearrange, "
+     << permutes_as_reshapes << " permutes of size-1 dims made reshapes; " << residuals_fused
+     << " residual adds, " << masks_fused << " mask adds and "
      << activations_fused << " activations fused into their producer, " << activations_recognised
      << " decomposed activations recognised, " << input_scales_fused << " channel gates fused into a convolution, "
      << squeeze_excites_fused << " squeeze-excitations fused into theirs)\n";

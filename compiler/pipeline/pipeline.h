@@ -32,6 +32,7 @@
 #include "compiler/passes/fuse_epilogue.h"
 #include "compiler/passes/fuse_gelu_tanh.h"
 #include "compiler/passes/fuse_hard_activation.h"
+#include "compiler/passes/fuse_rearranges.h"
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
@@ -87,7 +88,14 @@ struct CompileSummary {
   int safe_softmaxes_fused = 0;
   int gelu_tanhs_fused = 0;
   int batch_norms_folded = 0;
+  int matmul_reshapes_folded = 0;
+  int matmul_scales_folded = 0;
+  int head_splits_folded = 0;
+  int sliced_matmuls_split = 0;
+  int rearranges_fused = 0;  // reshapes that moved into a rearrange with their permute
+  int permutes_as_reshapes = 0;
   int residuals_fused = 0;
+  int masks_fused = 0;  // adds of a broadcast operand fused as a matmul's bias
   int activations_fused = 0;
   int activations_recognised = 0;  // decomposed silu, hardsigmoid and hardswish made one op each
   int input_scales_fused = 0;
@@ -134,6 +142,11 @@ struct CompileState {
   BatchNormFoldingStats batch_norm_folding;
   int silus_fused = 0;  // fuse-silu: sigmoid + mul pairs that became one silu
   HardActivationStats hard_activations;
+  int matmul_reshapes_folded = 0;  // fold-matmul-reshapes: matmuls that now produce their reshaped result
+  int matmul_scales_folded = 0;    // fold-matmul-scales: scalar muls folded into a matmul's weight
+  int head_splits_folded = 0;      // fold-head-splits: reshape + permute pairs a matmul now does itself
+  int sliced_matmuls_split = 0;    // split-sliced-matmuls: matmuls that became one per slice of their result
+  RearrangeStats rearranges;       // fuse-rearranges
   EpilogueFusionStats epilogue_fusion;
   int squeeze_excites_fused = 0;  // fuse-squeeze-excite: SE blocks made one op with their convolution
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
@@ -161,9 +174,11 @@ struct Pass {
 
 // The default pipeline for `options`, in order: lower, fold-constants (if enabled), compose-permutes (if
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
-// (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues, fuse-squeeze-excite and fuse-input-scale
-// (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled),
-// evict, prefetch, share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
+// (if enabled), fuse-silu, fuse-hard-activations, fold-matmul-reshapes, split-sliced-matmuls,
+// fold-matmul-scales, fold-head-splits, fuse-rearranges, fuse-epilogues, fuse-squeeze-excite and
+// fuse-input-scale (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, sram-residency
+// (if enabled), evict, prefetch, share-constants (with share_from), alias-reshapes (if enabled), plan-memory,
+// serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
