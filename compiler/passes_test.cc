@@ -33,6 +33,7 @@
 #include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
 #include "compiler/pipeline/pipeline.h"
+#include "compiler/program/op_time.h"
 #include "compiler/program/printer.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/epilogue.h"
@@ -1535,14 +1536,14 @@ TEST(Prefetch, AReloadComesBackAsSoonAsThereIsRoomAfterItsSpill) {
   EXPECT_EQ(stats.prefetched, 1);
   EXPECT_EQ(PositionOf(p, "reload w") + 2, PositionOf(p, "add_w")) << PrintProgram(p, false);
   // With a vector engine 640x slower (an element per cycle per core, at a tenth of the clock) they are
-  // worth hiding behind: it comes back right after relu (before it, x, relu's result and w would not
-  // fit), never ahead of the spill.
+  // worth hiding behind: exp and sin of [256, 1] (8 tiles, so 8 cores) take longer than the upload, so
+  // it comes back right before them, after its spill.
   chip.vector_elements_per_cycle_per_core = 1;
   chip.clock_ghz /= 10;
   p = evicted;
   ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
   EXPECT_EQ(stats.prefetched, 1);
-  EXPECT_EQ(PositionOf(p, "reload w"), PositionOf(p, "relu") + 1) << PrintProgram(p, false);
+  EXPECT_EQ(PositionOf(p, "reload w") + 1, PositionOf(p, "exp")) << PrintProgram(p, false);
   EXPECT_LT(PositionOf(p, "spill w"), PositionOf(p, "reload w"));
   MemoryStats plan;
   EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
@@ -1557,15 +1558,59 @@ TEST(Prefetch, AProgramThatFitsIsLeftAsItIs) {
   EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
 }
 
-TEST(Prefetch, OpTimeLowerBoundIsLaunchPlusTheLargerOfWorkAndTraffic) {
+TEST(OpTime, LaunchPlusTheLargerOfWorkAndTraffic) {
   const ScheduledProgram p = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
   const target::ChipConfig& chip = target::DefaultChipConfig();
   const ProgramInstruction& mm1 = p.instructions[PositionOf(p, "mm1")];
-  // 256^3 multiply-adds; three [256, 256] f32 tensors of DRAM traffic.
+  // 256^3 multiply-adds over the 64 output tiles (64 cores); three [256, 256] f32 tensors in DRAM.
   const double flops = 2.0 * 256 * 256 * 256;
-  const double compute = flops / (chip.MatrixFlopsPerCycle(ops::DType::kF32) * chip.cycles_per_us());
+  const double compute = flops / (chip.MatrixFlopsPerCyclePerCore(ops::DType::kF32) * 64 * chip.cycles_per_us());
   const double traffic = 3.0 * kTile256 / (chip.dram_bandwidth_gb_per_s * 1e3);
-  EXPECT_NEAR(OpMicrosLowerBound(p, mm1, chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
+  const OpTime time = EstimateOp(p, mm1, chip);
+  EXPECT_NEAR(time.compute_us, compute, 1e-9);
+  EXPECT_NEAR(time.Micros(chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
+  EXPECT_NEAR(time.MicrosWithout(kTile256, chip),
+              chip.op_launch_us + std::max(compute, 2.0 * kTile256 / (chip.dram_bandwidth_gb_per_s * 1e3)), 1e-9);
+}
+
+// One conv2d of x [1, 64, 56, 56] with w: ops::UnitOf puts a depthwise one on the vector engine.
+ScheduledProgram OneConv(int64_t groups) {
+  ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}, {"constants", target::RegionKind::kDeviceDram, 0}};
+  p.tensors.push_back({"x", {1, 64, 56, 56}, ops::DType::kF32, ops::Layout::kRowMajor, kActivationRegion, 0, false, {}});
+  p.tensors.push_back({"w", {64, 64 / groups, 3, 3}, ops::DType::kF32, ops::Layout::kRowMajor, kConstantRegion, 0,
+                       true, std::vector<float>(64 * 64 / groups * 9, 1.0f)});
+  p.tensors.push_back({"y", {1, 64, 56, 56}, ops::DType::kF32, ops::Layout::kRowMajor, kActivationRegion, 0, false, {}});
+  ops::Attrs a = ConvAttrs();
+  a.SetInt("groups", groups);
+  p.instructions.push_back({ProgramInstruction::Kind::kOp, ops::FindOp("conv2d"), {0, 1}, 2, a, "conv"});
+  return p;
+}
+
+TEST(OpTime, ChargesTheEngineTheOpRunsOn) {
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  for (int64_t groups : {int64_t{1}, int64_t{64}}) {
+    const ScheduledProgram p = OneConv(groups);
+    const ProgramInstruction& conv = p.instructions[0];
+    std::vector<ops::Shape> shapes = {p.tensors[0].shape, p.tensors[1].shape};
+    const ops::Unit unit = ops::UnitOf(*conv.op, shapes, p.tensors[2].shape, conv.attrs);
+    EXPECT_EQ(unit, groups == 1 ? ops::Unit::kMatrix : ops::Unit::kVector) << groups;
+    const double work = conv.op->work(shapes, p.tensors[2].shape, conv.attrs);
+    const int64_t cores = std::min<int64_t>(chip.cores, ops::SplitOf(*conv.op, shapes, p.tensors[2].shape, conv.attrs).tiles);
+    const double rate = unit == ops::Unit::kMatrix ? chip.MatrixFlopsPerCyclePerCore(ops::DType::kF32)
+                                                   : static_cast<double>(chip.vector_elements_per_cycle_per_core);
+    EXPECT_NEAR(EstimateOp(p, conv, chip).compute_us, work / (rate * cores * chip.cycles_per_us()), 1e-9) << groups;
+  }
+}
+
+TEST(OpTime, OnlyDramOperandsCostTraffic) {
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  ScheduledProgram p = OneConv(1);
+  const double all = EstimateOp(p, p.instructions[0], chip).dram_bytes;
+  EXPECT_EQ(all, static_cast<double>(p.tensors[0].size_bytes() + p.tensors[1].size_bytes() + p.tensors[2].size_bytes()));
+  p.regions.push_back({"sram", target::RegionKind::kDeviceSram, 0});
+  p.tensors[1].region = 2;
+  EXPECT_EQ(EstimateOp(p, p.instructions[0], chip).dram_bytes, all - static_cast<double>(p.tensors[1].size_bytes()));
 }
 
 // x @ w0 @ w1 @ w2 @ w3, all [256, 256], on a device with room for four such tensors: eviction streams
