@@ -13,6 +13,11 @@ double NoWork(const std::vector<Shape>&, const Shape&, const Attrs&) { return 0.
 
 // ---- reshape ----
 
+std::string InferCopy(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  *out = inputs[0];
+  return "";
+}
+
 std::string InferReshape(const std::vector<Shape>& inputs, const Attrs& attrs, Shape* out) {
   const Shape& target = attrs.Ints("shape");
   for (int64_t d : target)
@@ -179,6 +184,10 @@ std::string GetPad(const Shape& x, const Attrs& attrs, std::vector<int64_t>* pad
 
 std::vector<OpDef> DataMovementOps() {
   std::vector<OpDef> ops;
+  ops.push_back(MakeDataMovement(
+      "copy", "The same values in another buffer: a weight staged from DRAM into SRAM ahead of its reader "
+      "(compiler/passes/prefetch_weights.h), on the DRAM DMA engine",
+      {}, InferCopy));
   ops.push_back(MakeDataMovement(
       "reshape", "Same elements in row-major order, new shape",
       {{"shape", AttrKind::kInts, "Target shape, fully specified; same element count"}},
