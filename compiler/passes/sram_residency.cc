@@ -14,9 +14,6 @@
 namespace kiln::compiler {
 namespace {
 
-constexpr char kSramArenaRegion[] = "sram activations";
-constexpr char kSramConstantRegion[] = "sram constants";
-
 struct Candidate {
   int tensor;
   int first;  // instruction that writes it (activations)
@@ -47,6 +44,15 @@ std::vector<double> WeightTimeSaved(const ScheduledProgram& p, const target::Chi
 
 }  // namespace
 
+int64_t SramBudgetPerCore(const ScheduledProgram& p, const target::ChipConfig& chip) {
+  // A program with state shares its device with a twin (a prefill program beside its decode step,
+  // runtime::Executor::CreateSharing); each plans against half the SRAM so both load.
+  const bool has_state = std::any_of(p.regions.begin(), p.regions.end(), [](const MemoryRegion& r) {
+    return r.kind == target::RegionKind::kDeviceState;
+  });
+  return has_state ? chip.sram_usable_bytes_per_core() / 2 : chip.sram_usable_bytes_per_core();
+}
+
 std::string SramResidencyStats::ToString() const {
   return absl::StrCat(activations, " activations in a ", arena_bytes, "-byte arena (", activation_bytes,
                       " without reuse; ", activations_spilled, " left in DRAM), ", weights, " weights (",
@@ -61,13 +67,7 @@ absl::Status PlaceInSram(ScheduledProgram& p, const target::ChipConfig& chip, Sr
       return absl::InternalError(absl::StrCat("sram-residency: tensor '", t.name, "' is in region ", t.region,
                                               ", but the program has ", p.regions.size(), " regions"));
   SramResidencyStats st;
-  st.usable_bytes_per_core = chip.sram_usable_bytes_per_core();
-  // A program with state shares its device with a twin (a prefill program beside its decode step,
-  // runtime::Executor::CreateSharing); each plans against half the SRAM so both load.
-  const bool has_state = std::any_of(p.regions.begin(), p.regions.end(), [](const MemoryRegion& r) {
-    return r.kind == target::RegionKind::kDeviceState;
-  });
-  if (has_state) st.usable_bytes_per_core /= 2;
+  st.usable_bytes_per_core = SramBudgetPerCore(p, chip);
   st.usable_bytes = static_cast<uint64_t>(st.usable_bytes_per_core * chip.cores);
 
   const std::vector<Lifetime> life = Lifetimes(p.tensors, p.instructions);

@@ -57,6 +57,14 @@ struct SramResidencyStats {
   std::string ToString() const;
 };
 
+// The regions the pass creates (prefetch-weights stages weights in the arena).
+inline constexpr char kSramArenaRegion[] = "sram activations";
+inline constexpr char kSramConstantRegion[] = "sram constants";
+
+// The SRAM per core `program`'s DEVICE_SRAM regions may take together: the chip's usable SRAM per core,
+// half of it for a program with state (see above).
+int64_t SramBudgetPerCore(const ScheduledProgram& program, const target::ChipConfig& chip);
+
 // Moves activations and constants of `program` from device DRAM regions to new DEVICE_SRAM regions
 // by the policy above, within `chip`'s usable SRAM. Offsets are left to memory planning.
 absl::Status PlaceInSram(ScheduledProgram& program, const target::ChipConfig& chip, SramResidencyStats* stats);

@@ -35,6 +35,7 @@
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/passes/prefetch_weights.h"
 #include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
 #include "compiler/program/scheduled_program.h"
@@ -102,6 +103,7 @@ struct CompileSummary {
   std::string eviction;  // what the evict pass did; empty when the program fit
   std::string op_order;  // what the order-ops pass found; empty when it did not run
   std::string sram;      // what the sram-residency pass placed; empty when it did not run
+  std::string weight_prefetch;  // what the prefetch-weights pass staged; empty when it did not run
 
   std::string ToString() const;
 };
@@ -137,6 +139,7 @@ struct CompileState {
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
   std::optional<SramResidencyStats> sram;
+  std::optional<WeightPrefetchStats> weight_prefetch;
   MemoryStats memory;
   EvictionStats eviction;
   std::optional<SharingStats> sharing;
@@ -161,7 +164,8 @@ struct Pass {
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
 // (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
 // order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
-// share-constants (with share_from), alias-reshapes (if enabled), plan-memory, serialize.
+// share-constants (with share_from), alias-reshapes (if enabled), prefetch-weights (with sram-residency),
+// plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.

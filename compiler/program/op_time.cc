@@ -39,7 +39,10 @@ OpTime EstimateOp(const ScheduledProgram& p, const ProgramInstruction& inst, con
       time.dram_bytes += std::ceil(static_cast<double>(p.tensors[inst.inputs[i]].size_bytes()) * shares[i]);
   if (InDeviceDram(p, inst.output)) time.dram_bytes += static_cast<double>(p.tensors[inst.output].size_bytes());
   const double work = inst.op->work ? inst.op->work(shapes, out, inst.attrs) : 0.0;
-  const int64_t cores = std::clamp<int64_t>(ops::SplitOf(*inst.op, shapes, out, inst.attrs).tiles, 1, chip.cores);
+  // The busiest core's share: the work is dealt in whole tiles over at most every core.
+  const int64_t tiles = std::max<int64_t>(ops::SplitOf(*inst.op, shapes, out, inst.attrs).tiles, 1);
+  const int64_t used = std::min(tiles, chip.cores);
+  const double busiest = static_cast<double>((tiles + used - 1) / used) / static_cast<double>(tiles);
   double per_core_rate = 0;  // work per cycle on one core
   switch (ops::UnitOf(*inst.op, shapes, out, inst.attrs)) {
     case ops::Unit::kMatrix:
@@ -52,7 +55,7 @@ OpTime EstimateOp(const ScheduledProgram& p, const ProgramInstruction& inst, con
       break;  // bound by its DRAM traffic alone
   }
   if (per_core_rate > 0)
-    time.compute_us = work / (per_core_rate * static_cast<double>(cores) * chip.cycles_per_us());
+    time.compute_us = work * busiest / (per_core_rate * chip.cycles_per_us());
   return time;
 }
 

@@ -1,9 +1,9 @@
 // What an op of a scheduled program costs at least on a chip, from the chip description alone: the
 // one estimate the passes that weigh op time (sram-residency, prefetch, prefetch-weights) share. It
 // follows the simulator's cost model (simulator/cost_model.h) where that is exact and stays below it
-// elsewhere: the op runs on the engine ops::UnitOf names, its work is dealt to the cores ops::SplitOf
-// says it can use, every one of them at full rate (the busiest core's whole tiles and a reduction's
-// combine step only add), and it reads each operand's ops::ReadSharesOf.
+// elsewhere: the op runs on the engine ops::UnitOf names, its work is dealt to the cores in the whole
+// tiles ops::SplitOf gives and it takes as long as the busiest core at full rate (a reduction's combine
+// step only adds), and it reads each operand's ops::ReadSharesOf.
 #ifndef KILN_COMPILER_PROGRAM_OP_TIME_H_
 #define KILN_COMPILER_PROGRAM_OP_TIME_H_
 
