@@ -29,6 +29,7 @@
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
 #include "compiler/passes/prefetch.h"
+#include "compiler/passes/prefetch_weights.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
@@ -1556,6 +1557,119 @@ TEST(Prefetch, AProgramThatFitsIsLeftAsItIs) {
   ASSERT_TRUE(PrefetchUploads(p, target::DefaultChipConfig(), &stats).ok());
   EXPECT_EQ(stats.prefetched, 0);
   EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
+}
+
+// ---- Weight prefetch -----------------------------------------------------------------------
+
+// x [256, 256] -> relu -> neg -> exp -> sin -> matmul with w [256, 1024] (1 MiB): the vector ops
+// before the matmul give a copy of w something to run beside.
+DeviceGraph VectorOpsThenAWideMatmul() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) y = Node(g, op, {y}, {}, op);
+  const int w = g.AddConstant("w", {256, 1024}, Seeded(256 * 1024, 3, -1, 1));
+  g.outputs.push_back({"out", Node(g, "matmul", {y, w}, {}, "mm")});
+  return g;
+}
+
+// The default chip with `usable` bytes of SRAM per core for the compiler.
+target::ChipConfig WithSramPerCore(int64_t usable) {
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.sram_bytes_per_core = chip.sram_reserved_bytes_per_core + usable;
+  return chip;
+}
+
+// The program before prefetch-weights, for `chip`.
+ScheduledProgram BeforeWeightPrefetch(DeviceGraph g, const target::ChipConfig& chip) {
+  CompileOptions options;
+  options.chip = chip;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "alias-reshapes");
+  EXPECT_TRUE(state.ok()) << state.status();
+  return state.ok() ? *std::move(state->program) : ScheduledProgram{};
+}
+
+int TensorNamed(const ScheduledProgram& p, const std::string& name) {
+  for (int t = 0; t < static_cast<int>(p.tensors.size()); ++t)
+    if (p.tensors[t].name == name) return t;
+  ADD_FAILURE() << "no tensor " << name;
+  return 0;
+}
+
+// The SRAM both regions take per core once planned.
+int64_t PlannedSramPerCore(ScheduledProgram p, const target::ChipConfig& chip) {
+  EXPECT_TRUE(PlanMemory(p, uint64_t{1} << 40).ok());
+  int64_t per_core = 0;
+  for (const MemoryRegion& r : p.regions)
+    if (r.kind == target::RegionKind::kDeviceSram) per_core += chip.SramBytesPerCore(r.size_bytes);
+  return per_core;
+}
+
+// With 32 KiB of SRAM per core, the arena takes 18205 bytes of each and w 14564 more would be one byte
+// too many, so sram-residency leaves w in DRAM; the arena has room for a staging copy before the
+// vector ops, so the copy goes first and crosses the DRAM while the upload and the vector ops run.
+TEST(WeightPrefetch, CopiesADramWeightIntoSramAheadOfTheOpsBeforeItsReader) {
+  const target::ChipConfig chip = WithSramPerCore(32 * 1024);
+  ScheduledProgram p = BeforeWeightPrefetch(VectorOpsThenAWideMatmul(), chip);
+  const double before = EstimatedEndMicros(p, chip);
+  WeightPrefetchStats stats;
+  ASSERT_TRUE(PrefetchWeights(p, chip, &stats).ok());
+  EXPECT_EQ(stats.staged, 1) << PrintProgram(p, false);
+  EXPECT_EQ(stats.staged_bytes, 1048576u);
+  EXPECT_EQ(stats.demoted, 0);
+  // Issued before the vector ops, not just before its reader.
+  EXPECT_LT(PositionOf(p, "stage w"), PositionOf(p, "relu")) << PrintProgram(p, false);
+  const ProgramInstruction& copy = p.instructions[PositionOf(p, "stage w")];
+  EXPECT_EQ(copy.op->name, "copy");
+  const int w = TensorNamed(p, "w"), staged = TensorNamed(p, "w.staged");
+  EXPECT_EQ(copy.inputs, std::vector<int>{w});
+  EXPECT_EQ(copy.output, staged);
+  EXPECT_EQ(p.instructions[PositionOf(p, "mm")].inputs[1], staged);
+  EXPECT_EQ(p.regions[p.tensors[w].region].kind, target::RegionKind::kDeviceDram);
+  EXPECT_EQ(p.regions[p.tensors[staged].region].name, kSramArenaRegion);
+  EXPECT_LT(stats.estimated_us, before);
+  EXPECT_DOUBLE_EQ(stats.estimated_us, EstimatedEndMicros(p, chip));
+  EXPECT_LE(PlannedSramPerCore(p, chip), chip.sram_usable_bytes_per_core());
+}
+
+// With 24 KiB per core there is no room for w's 1 MiB beside the activations at its reader: nothing
+// changes.
+TEST(WeightPrefetch, NoRoomForTheStagingBufferLeavesTheProgramAsItIs) {
+  const target::ChipConfig chip = WithSramPerCore(24 * 1024);
+  const ScheduledProgram before = BeforeWeightPrefetch(VectorOpsThenAWideMatmul(), chip);
+  ScheduledProgram p = before;
+  WeightPrefetchStats stats;
+  ASSERT_TRUE(PrefetchWeights(p, chip, &stats).ok());
+  EXPECT_EQ(stats.staged, 0);
+  EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
+  EXPECT_EQ(p.regions.size(), before.regions.size());
+}
+
+// x -> relu -> mm1 (w1) -> neg -> exp -> mm2 (w2), the weights [256, 256] in DRAM: each copy comes
+// before its reader, the first before the second (the DMA engine
+// keeps its order), and the arena with both buffers still fits.
+TEST(WeightPrefetch, TwoWeightsCopyInOrderWithinTheSram) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  const int w1 = g.AddConstant("w1", {256, 256}, Seeded(256 * 256, 4, -1, 1));
+  const int w2 = g.AddConstant("w2", {256, 256}, Seeded(256 * 256, 5, -1, 1));
+  const int a = Node(g, "matmul", {Node(g, "relu", {x}, {}, "relu"), w1}, {}, "mm1");
+  const int b = Node(g, "exp", {Node(g, "neg", {a}, {}, "neg")}, {}, "exp");
+  g.outputs.push_back({"out", Node(g, "matmul", {b, w2}, {}, "mm2")});
+  const target::ChipConfig chip = WithSramPerCore(16 * 1024);
+  ScheduledProgram p = BeforeWeightPrefetch(std::move(g), chip);
+  // Where sram-residency leaves weights when others take the SRAM.
+  for (const char* w : {"w1", "w2"}) p.tensors[TensorNamed(p, w)].region = kConstantRegion;
+  WeightPrefetchStats stats;
+  ASSERT_TRUE(PrefetchWeights(p, chip, &stats).ok());
+  EXPECT_EQ(stats.staged, 2) << PrintProgram(p, false);
+  EXPECT_LT(PositionOf(p, "stage w1"), PositionOf(p, "mm1"));
+  EXPECT_LT(PositionOf(p, "stage w2"), PositionOf(p, "mm2"));
+  EXPECT_LT(PositionOf(p, "stage w1"), PositionOf(p, "stage w2"));
+  EXPECT_LE(PlannedSramPerCore(p, chip), chip.sram_usable_bytes_per_core());
 }
 
 TEST(OpTime, LaunchPlusTheLargerOfWorkAndTraffic) {

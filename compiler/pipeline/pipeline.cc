@@ -72,7 +72,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
     options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions =
         options.fuse_safe_softmax = options.fuse_gelu_tanh = options.fold_batch_norm = options.fuse_epilogues =
-            options.order_ops = options.alias_reshapes = options.sram_residency = false;
+            options.order_ops = options.alias_reshapes = options.sram_residency = options.prefetch_weights = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -295,7 +295,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         if (!s.program) return Missing("alias-reshapes", IrKind::kProgram);
                         return AliasReshapes(*s.program, &s.aliasing);
                       }});
-  if (options.sram_residency)
+  if (options.sram_residency && options.prefetch_weights)
     passes.push_back({"prefetch-weights", "stages DRAM weights into SRAM ahead of their op, on the DRAM DMA engine",
                       "For a weight left in device DRAM, `%w.staged = copy(%w)` into the SRAM arena goes as early "
                       "before its reader as the SRAM budget allows and a timeline of the engines says pays, and the "

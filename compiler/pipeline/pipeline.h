@@ -63,6 +63,7 @@ struct CompileOptions {
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   bool sram_residency = true;   // when false, no sram-residency pass (every device tensor in DRAM)
   bool alias_reshapes = true;   // when false, no alias-reshapes pass (every reshape copies)
+  bool prefetch_weights = true;  // when false, no prefetch-weights pass (each op reads its DRAM weights)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
   bool naive = false;
@@ -164,8 +165,8 @@ struct Pass {
 // enabled), cse (if enabled), fuse-safe-softmax (if enabled), fuse-gelu-tanh (if enabled), fold-batch-norm
 // (if enabled), fuse-silu, fuse-hard-activations, fuse-epilogues and fuse-input-scale (if enabled), dce,
 // order-ops (if enabled), place, select-layouts, schedule, sram-residency (if enabled), evict, prefetch,
-// share-constants (with share_from), alias-reshapes (if enabled), prefetch-weights (with sram-residency),
-// plan-memory, serialize.
+// share-constants (with share_from), alias-reshapes (if enabled), prefetch-weights (if enabled, with
+// sram-residency), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
