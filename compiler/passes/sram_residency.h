@@ -24,6 +24,8 @@
 //      the weights of DRAM-bound ops (deep 3x3 convolutions on small images, linear layers at batch 1)
 //      come first and those of compute-bound ops, whose DRAM time hides under their compute, last;
 //      ties by reads per run, then largest first. Each is placed when it fits beside the planned arena.
+//      (prefetch-weights may later move a few back to DRAM for room to stage the others ahead of their
+//      readers, where its timeline says that pays: compiler/passes/prefetch_weights.h.)
 // A program with state (a DEVICE_STATE region, e.g. a KV cache) plans against half the usable SRAM:
 // such a program runs beside its twin on one device (a prefill program and the decode step that
 // share the cache), and both must load. State tensors (kept between runs) are left in DRAM. The pass runs before eviction, which then works
