@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -164,7 +165,8 @@ class Stager {
         // Read from a staging copy: the reader's step with the weight in SRAM, and the copy's.
         const int s = static_cast<int>(p_.tensors.size());
         const std::string name = p_.tensors[w].name;
-        p_.tensors.push_back({name + ".staged", p_.tensors[w].shape, p_.tensors[w].dtype, p_.tensors[w].layout, arena_,
+        const int copies = ++copies_of_[w];  // a weight read by several ops is staged for each
+        p_.tensors.push_back({name + ".staged" + (copies > 1 ? std::to_string(copies) : ""), p_.tensors[w].shape, p_.tensors[w].dtype, p_.tensors[w].layout, arena_,
                               0, false, {}});
         for (int& t : p_.instructions[i].inputs)
           if (t == w) t = s;
@@ -175,6 +177,7 @@ class Stager {
           for (int& t : p_.instructions[i].inputs)
             if (t == s) t = w;
           p_.tensors.pop_back();
+          --copies_of_[w];
           continue;
         }
         steps_[i] = staged_reader;
@@ -224,6 +227,7 @@ class Stager {
   std::vector<uint64_t> live_;
   std::vector<double> ready_;
   double end_ = 0;
+  std::map<int, int> copies_of_;  // by weight
 };
 
 // What a variant changes in a program: its instructions, the tensors it adds, its tensors' regions and
@@ -300,7 +304,7 @@ absl::Status PrefetchWeights(ScheduledProgram& p, const target::ChipConfig& chip
     for (const int t : StageableWeights(p, inst))
       if (AlignToDevice(p.tensors[t].size_bytes()) <= static_cast<uint64_t>(budget_per_core) * cores)
         largest = std::max(largest, AlignToDevice(p.tensors[t].size_bytes()));
-  if (largest == 0 || !ops::FindOp("copy")) {
+  if (largest == 0) {
     if (stats) *stats = st;
     return absl::OkStatus();
   }

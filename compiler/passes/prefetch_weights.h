@@ -24,7 +24,9 @@
 // DRAM bytes from every run; a staging buffer hides DRAM time behind other ops. The pass weighs the two
 // on the same timeline: it moves back to device DRAM the resident weights whose residency saves least
 // op time per byte until 0, 1/2, 1, ... 3 times the largest weight to stage is freed, stages with that
-// room, and keeps the variant with the earliest estimated end (on a tie, fewer weights moved). Its
+// room, and keeps the variant with the earliest estimated end (on a tie, fewer weights moved). A weight
+// whose readers are compute-bound wherever it lives (a layer norm's scale, a scalar) saves nothing per
+// byte but stays: it frees little room, and in DRAM its reader would queue behind the copies' traffic. Its
 // arena is planned and the budget tightened by any excess (fragmentation) until it fits. Programs that
 // stream weights from the host (eviction ran out of device DRAM) or keep state between runs (their twin
 // shares the device and its constants) keep every resident weight and stage in the SRAM left free.
