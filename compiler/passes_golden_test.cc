@@ -113,7 +113,7 @@ INSTANTIATE_TEST_SUITE_P(EveryPass, PassGolden,
                                            "fold-matmul-scales", "fold-head-splits", "fuse-rearranges",
                                            "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce",
                                            "order-ops", "place", "select-layouts", "schedule", "sram-residency",
-                                           "evict", "prefetch", "alias-reshapes", "plan-memory"),
+                                           "evict", "prefetch", "alias-reshapes", "prefetch-weights", "plan-memory"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -130,7 +130,8 @@ TEST(PassGolden, CoversEveryPassOfThePipelineButSerialization) {
                                              "fold-matmul-scales", "fold-head-splits", "fuse-rearranges",
                                              "fuse-epilogues", "fuse-squeeze-excite", "fuse-input-scale", "dce",
                                              "order-ops", "place", "select-layouts", "schedule", "sram-residency",
-                                             "evict", "prefetch", "alias-reshapes", "plan-memory", "serialize"}));
+                                             "evict", "prefetch", "alias-reshapes", "prefetch-weights", "plan-memory",
+                                             "serialize"}));
 }
 
 // The model above computes nothing twice; this one, an attention mask built in each of two layers
@@ -259,6 +260,31 @@ TEST(PrefetchGolden, AStreamedWeightUploadsWhileTheOpsBeforeItRun) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().eviction + "\n",
                             "compiler/passes/testdata/prefetch-streamed.txt"));
+}
+
+// A weight left in DRAM (with 32 KiB of SRAM per core it misses the SRAM by one byte) and four vector
+// ops before its matmul: prefetch-weights copies it into the SRAM arena first of all, so the DRAM
+// DMA engine moves it while the input uploads and the vector ops run, and the matmul reads the copy.
+TEST(WeightPrefetchGolden, AWeightInDramIsCopiedToSramAheadOfTheOpsBeforeItsMatmul) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  absl::StatusOr<int> y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) {
+    y = g.AddNode(op, {*y}, {}, op, op);
+    ASSERT_TRUE(y.ok());
+  }
+  const int w = g.AddConstant("w", {256, 1024}, std::vector<float>(256 * 1024, 0.5f));
+  y = g.AddNode("matmul", {*y, w}, {}, "mm", "mm");
+  ASSERT_TRUE(y.ok());
+  g.outputs.push_back({"out", *y});
+  CompileOptions options;
+  options.verify_each = true;
+  options.chip.sram_bytes_per_core = options.chip.sram_reserved_bytes_per_core + 32 * 1024;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "plan-memory");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_TRUE(MatchesGolden(PrintState(*state) + state->Summary().weight_prefetch + "\n",
+                            "compiler/passes/testdata/prefetch-weights-staged.txt"));
 }
 
 // The model above has no silu or gate; this one is the core of EfficientNet's block: conv -> x *

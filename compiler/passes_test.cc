@@ -30,10 +30,12 @@
 #include "compiler/passes/memory_planning.h"
 #include "compiler/passes/placement.h"
 #include "compiler/passes/prefetch.h"
+#include "compiler/passes/prefetch_weights.h"
 #include "compiler/passes/scheduling.h"
 #include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
 #include "compiler/pipeline/pipeline.h"
+#include "compiler/program/op_time.h"
 #include "compiler/program/printer.h"
 #include "compiler/program/scheduled_program.h"
 #include "ops/epilogue.h"
@@ -1641,14 +1643,14 @@ TEST(Prefetch, AReloadComesBackAsSoonAsThereIsRoomAfterItsSpill) {
   EXPECT_EQ(stats.prefetched, 1);
   EXPECT_EQ(PositionOf(p, "reload w") + 2, PositionOf(p, "add_w")) << PrintProgram(p, false);
   // With a vector engine 640x slower (an element per cycle per core, at a tenth of the clock) they are
-  // worth hiding behind: it comes back right after relu (before it, x, relu's result and w would not
-  // fit), never ahead of the spill.
+  // worth hiding behind: exp and sin of [256, 1] (8 tiles, so 8 cores) take longer than the upload, so
+  // it comes back right before them, after its spill.
   chip.vector_elements_per_cycle_per_core = 1;
   chip.clock_ghz /= 10;
   p = evicted;
   ASSERT_TRUE(PrefetchUploads(p, chip, &stats).ok());
   EXPECT_EQ(stats.prefetched, 1);
-  EXPECT_EQ(PositionOf(p, "reload w"), PositionOf(p, "relu") + 1) << PrintProgram(p, false);
+  EXPECT_EQ(PositionOf(p, "reload w") + 1, PositionOf(p, "exp")) << PrintProgram(p, false);
   EXPECT_LT(PositionOf(p, "spill w"), PositionOf(p, "reload w"));
   MemoryStats plan;
   EXPECT_TRUE(PlanMemory(p, dram, &plan).ok()) << PrintProgram(p, false);
@@ -1663,15 +1665,173 @@ TEST(Prefetch, AProgramThatFitsIsLeftAsItIs) {
   EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
 }
 
-TEST(Prefetch, OpTimeLowerBoundIsLaunchPlusTheLargerOfWorkAndTraffic) {
+// ---- Weight prefetch -----------------------------------------------------------------------
+
+// x [256, 256] -> relu -> neg -> exp -> sin -> matmul with w [256, 1024] (1 MiB): the vector ops
+// before the matmul give a copy of w something to run beside.
+DeviceGraph VectorOpsThenAWideMatmul() {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  int y = x;
+  for (const char* op : {"relu", "neg", "exp", "sin"}) y = Node(g, op, {y}, {}, op);
+  const int w = g.AddConstant("w", {256, 1024}, Seeded(256 * 1024, 3, -1, 1));
+  g.outputs.push_back({"out", Node(g, "matmul", {y, w}, {}, "mm")});
+  return g;
+}
+
+// The default chip with `usable` bytes of SRAM per core for the compiler.
+target::ChipConfig WithSramPerCore(int64_t usable) {
+  target::ChipConfig chip = target::DefaultChipConfig();
+  chip.sram_bytes_per_core = chip.sram_reserved_bytes_per_core + usable;
+  return chip;
+}
+
+// The program before prefetch-weights, for `chip`.
+ScheduledProgram BeforeWeightPrefetch(DeviceGraph g, const target::ChipConfig& chip) {
+  CompileOptions options;
+  options.chip = chip;
+  options.verify_each = true;
+  absl::StatusOr<CompileState> state = RunPipeline(std::move(g), options, "alias-reshapes");
+  EXPECT_TRUE(state.ok()) << state.status();
+  return state.ok() ? *std::move(state->program) : ScheduledProgram{};
+}
+
+int TensorNamed(const ScheduledProgram& p, const std::string& name) {
+  for (int t = 0; t < static_cast<int>(p.tensors.size()); ++t)
+    if (p.tensors[t].name == name) return t;
+  ADD_FAILURE() << "no tensor " << name;
+  return 0;
+}
+
+// The SRAM both regions take per core once planned.
+int64_t PlannedSramPerCore(ScheduledProgram p, const target::ChipConfig& chip) {
+  EXPECT_TRUE(PlanMemory(p, uint64_t{1} << 40).ok());
+  int64_t per_core = 0;
+  for (const MemoryRegion& r : p.regions)
+    if (r.kind == target::RegionKind::kDeviceSram) per_core += chip.SramBytesPerCore(r.size_bytes);
+  return per_core;
+}
+
+// With 32 KiB of SRAM per core, the arena takes 18205 bytes of each and w 14564 more would be one byte
+// too many, so sram-residency leaves w in DRAM; the arena has room for a staging copy before the
+// vector ops, so the copy goes first and crosses the DRAM while the upload and the vector ops run.
+TEST(WeightPrefetch, CopiesADramWeightIntoSramAheadOfTheOpsBeforeItsReader) {
+  const target::ChipConfig chip = WithSramPerCore(32 * 1024);
+  ScheduledProgram p = BeforeWeightPrefetch(VectorOpsThenAWideMatmul(), chip);
+  const double before = EstimatedEndMicros(p, chip);
+  WeightPrefetchStats stats;
+  ASSERT_TRUE(PrefetchWeights(p, chip, &stats).ok());
+  EXPECT_EQ(stats.staged, 1) << PrintProgram(p, false);
+  EXPECT_EQ(stats.staged_bytes, 1048576u);
+  EXPECT_EQ(stats.demoted, 0);
+  // Issued before the vector ops, not just before its reader.
+  EXPECT_LT(PositionOf(p, "stage w"), PositionOf(p, "relu")) << PrintProgram(p, false);
+  const ProgramInstruction& copy = p.instructions[PositionOf(p, "stage w")];
+  EXPECT_EQ(copy.op->name, "copy");
+  const int w = TensorNamed(p, "w"), staged = TensorNamed(p, "w.staged");
+  EXPECT_EQ(copy.inputs, std::vector<int>{w});
+  EXPECT_EQ(copy.output, staged);
+  EXPECT_EQ(p.instructions[PositionOf(p, "mm")].inputs[1], staged);
+  EXPECT_EQ(p.regions[p.tensors[w].region].kind, target::RegionKind::kDeviceDram);
+  EXPECT_EQ(p.regions[p.tensors[staged].region].name, kSramArenaRegion);
+  EXPECT_LT(stats.estimated_us, before);
+  EXPECT_DOUBLE_EQ(stats.estimated_us, EstimatedEndMicros(p, chip));
+  EXPECT_LE(PlannedSramPerCore(p, chip), chip.sram_usable_bytes_per_core());
+}
+
+// With 24 KiB per core there is no room for w's 1 MiB beside the activations at its reader: nothing
+// changes.
+TEST(WeightPrefetch, NoRoomForTheStagingBufferLeavesTheProgramAsItIs) {
+  const target::ChipConfig chip = WithSramPerCore(24 * 1024);
+  const ScheduledProgram before = BeforeWeightPrefetch(VectorOpsThenAWideMatmul(), chip);
+  ScheduledProgram p = before;
+  WeightPrefetchStats stats;
+  ASSERT_TRUE(PrefetchWeights(p, chip, &stats).ok());
+  EXPECT_EQ(stats.staged, 0);
+  EXPECT_EQ(PrintProgram(p, false), PrintProgram(before, false));
+  EXPECT_EQ(p.regions.size(), before.regions.size());
+}
+
+// x -> relu -> mm1 (w1) -> neg -> exp -> mm2 (w2), the weights [256, 256] in DRAM: each copy comes
+// before its reader, the first before the second (the DMA engine
+// keeps its order), and the arena with both buffers still fits.
+TEST(WeightPrefetch, TwoWeightsCopyInOrderWithinTheSram) {
+  DeviceGraph g;
+  const int x = g.AddInput("x", {256, 256});
+  g.inputs.push_back({"x", x});
+  const int w1 = g.AddConstant("w1", {256, 256}, Seeded(256 * 256, 4, -1, 1));
+  const int w2 = g.AddConstant("w2", {256, 256}, Seeded(256 * 256, 5, -1, 1));
+  const int a = Node(g, "matmul", {Node(g, "relu", {x}, {}, "relu"), w1}, {}, "mm1");
+  const int b = Node(g, "exp", {Node(g, "neg", {a}, {}, "neg")}, {}, "exp");
+  g.outputs.push_back({"out", Node(g, "matmul", {b, w2}, {}, "mm2")});
+  const target::ChipConfig chip = WithSramPerCore(16 * 1024);
+  ScheduledProgram p = BeforeWeightPrefetch(std::move(g), chip);
+  // Where sram-residency leaves weights when others take the SRAM.
+  for (const char* w : {"w1", "w2"}) p.tensors[TensorNamed(p, w)].region = kConstantRegion;
+  WeightPrefetchStats stats;
+  ASSERT_TRUE(PrefetchWeights(p, chip, &stats).ok());
+  EXPECT_EQ(stats.staged, 2) << PrintProgram(p, false);
+  EXPECT_LT(PositionOf(p, "stage w1"), PositionOf(p, "mm1"));
+  EXPECT_LT(PositionOf(p, "stage w2"), PositionOf(p, "mm2"));
+  EXPECT_LT(PositionOf(p, "stage w1"), PositionOf(p, "stage w2"));
+  EXPECT_LE(PlannedSramPerCore(p, chip), chip.sram_usable_bytes_per_core());
+}
+
+TEST(OpTime, LaunchPlusTheLargerOfWorkAndTraffic) {
   const ScheduledProgram p = Pipeline(TwoStreamedWeights(), uint64_t{1} << 30, nullptr, "evict");
   const target::ChipConfig& chip = target::DefaultChipConfig();
   const ProgramInstruction& mm1 = p.instructions[PositionOf(p, "mm1")];
-  // 256^3 multiply-adds; three [256, 256] f32 tensors of DRAM traffic.
+  // 256^3 multiply-adds over the 64 output tiles (one per core); three [256, 256] f32 tensors in DRAM.
   const double flops = 2.0 * 256 * 256 * 256;
-  const double compute = flops / (chip.MatrixFlopsPerCycle(ops::DType::kF32) * chip.cycles_per_us());
+  const double compute = flops / (chip.MatrixFlopsPerCyclePerCore(ops::DType::kF32) * 64 * chip.cycles_per_us());
   const double traffic = 3.0 * kTile256 / (chip.dram_bandwidth_gb_per_s * 1e3);
-  EXPECT_NEAR(OpMicrosLowerBound(p, mm1, chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
+  const OpTime time = EstimateOp(p, mm1, chip);
+  EXPECT_NEAR(time.compute_us, compute, 1e-9);
+  EXPECT_NEAR(time.Micros(chip), chip.op_launch_us + std::max(compute, traffic), 1e-9);
+  EXPECT_NEAR(time.MicrosWithout(kTile256, chip),
+              chip.op_launch_us + std::max(compute, 2.0 * kTile256 / (chip.dram_bandwidth_gb_per_s * 1e3)), 1e-9);
+}
+
+// One conv2d of x [1, 64, 56, 56] with w: ops::UnitOf puts a depthwise one on the vector engine.
+ScheduledProgram OneConv(int64_t groups) {
+  ScheduledProgram p;
+  p.regions = {{"activations", target::RegionKind::kDeviceDram, 0}, {"constants", target::RegionKind::kDeviceDram, 0}};
+  p.tensors.push_back({"x", {1, 64, 56, 56}, ops::DType::kF32, ops::Layout::kRowMajor, kActivationRegion, 0, false, {}});
+  p.tensors.push_back({"w", {64, 64 / groups, 3, 3}, ops::DType::kF32, ops::Layout::kRowMajor, kConstantRegion, 0,
+                       true, std::vector<float>(64 * 64 / groups * 9, 1.0f)});
+  p.tensors.push_back({"y", {1, 64, 56, 56}, ops::DType::kF32, ops::Layout::kRowMajor, kActivationRegion, 0, false, {}});
+  ops::Attrs a = ConvAttrs();
+  a.SetInt("groups", groups);
+  p.instructions.push_back({ProgramInstruction::Kind::kOp, ops::FindOp("conv2d"), {0, 1}, 2, a, "conv"});
+  return p;
+}
+
+TEST(OpTime, ChargesTheEngineTheOpRunsOn) {
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  for (int64_t groups : {int64_t{1}, int64_t{64}}) {
+    const ScheduledProgram p = OneConv(groups);
+    const ProgramInstruction& conv = p.instructions[0];
+    std::vector<ops::Shape> shapes = {p.tensors[0].shape, p.tensors[1].shape};
+    const ops::Unit unit = ops::UnitOf(*conv.op, shapes, p.tensors[2].shape, conv.attrs);
+    EXPECT_EQ(unit, groups == 1 ? ops::Unit::kMatrix : ops::Unit::kVector) << groups;
+    const double work = conv.op->work(shapes, p.tensors[2].shape, conv.attrs);
+    // [1, 64, 56, 56]: 64 x 2 x 2 = 256 output tiles over 72 cores, so the busiest core has 4 of them.
+    EXPECT_EQ(ops::SplitOf(*conv.op, shapes, p.tensors[2].shape, conv.attrs).tiles, 256);
+    const double rate = unit == ops::Unit::kMatrix ? chip.MatrixFlopsPerCyclePerCore(ops::DType::kF32)
+                                                   : static_cast<double>(chip.vector_elements_per_cycle_per_core);
+    EXPECT_NEAR(EstimateOp(p, conv, chip).compute_us, work * 4 / 256 / (rate * chip.cycles_per_us()), 1e-9) << groups;
+  }
+}
+
+TEST(OpTime, OnlyDramOperandsCostTraffic) {
+  const target::ChipConfig& chip = target::DefaultChipConfig();
+  ScheduledProgram p = OneConv(1);
+  const double all = EstimateOp(p, p.instructions[0], chip).dram_bytes;
+  EXPECT_EQ(all, static_cast<double>(p.tensors[0].size_bytes() + p.tensors[1].size_bytes() + p.tensors[2].size_bytes()));
+  p.regions.push_back({"sram", target::RegionKind::kDeviceSram, 0});
+  p.tensors[1].region = 2;
+  EXPECT_EQ(EstimateOp(p, p.instructions[0], chip).dram_bytes, all - static_cast<double>(p.tensors[1].size_bytes()));
 }
 
 // x @ w0 @ w1 @ w2 @ w3, all [256, 256], on a device with room for four such tensors: eviction streams

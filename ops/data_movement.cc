@@ -13,6 +13,11 @@ double NoWork(const std::vector<Shape>&, const Shape&, const Attrs&) { return 0.
 
 // ---- reshape ----
 
+std::string InferCopy(const std::vector<Shape>& inputs, const Attrs&, Shape* out) {
+  *out = inputs[0];
+  return "";
+}
+
 // `target` is a shape x can be reshaped to; "" on success.
 std::string CheckReshape(const Shape& x, const Shape& target) {
   for (int64_t d : target)
@@ -196,6 +201,10 @@ std::string GetPad(const Shape& x, const Attrs& attrs, std::vector<int64_t>* pad
 
 std::vector<OpDef> DataMovementOps() {
   std::vector<OpDef> ops;
+  ops.push_back(MakeDataMovement(
+      "copy", "The same values in another buffer: a weight staged from DRAM into SRAM ahead of its reader "
+      "(compiler/passes/prefetch_weights.h), on the DRAM DMA engine",
+      {}, InferCopy));
   ops.push_back(MakeDataMovement(
       "reshape", "Same elements in row-major order, new shape",
       {{"shape", AttrKind::kInts, "Target shape, fully specified; same element count"}},

@@ -1,4 +1,4 @@
-// The data-movement kernels: reshape, permute, rearrange, expand, slice, concat, pad (ops/data_movement.cc
+// The data-movement kernels: copy, reshape, permute, rearrange, expand, slice, concat, pad (ops/data_movement.cc
 // describes the ops).
 #include <algorithm>
 #include <cstring>
@@ -10,6 +10,7 @@
 namespace kiln::ops {
 namespace {
 
+// Copy and reshape: the same elements in row-major order.
 void ReshapeKernel(const std::vector<ConstView>& inputs, const Attrs&, MutView out) {
   const int64_t n = NumElements(out.shape);
   if (n > 0) std::memcpy(out.data, inputs[0].data, n * sizeof(float));  // empty: buffers may be null
@@ -126,6 +127,7 @@ void PadKernel(const std::vector<ConstView>& inputs, const Attrs& attrs, MutView
 std::vector<KernelDef> DataMovementKernels() {
   return {
       {"concat", ConcatKernel},
+      {"copy", ReshapeKernel},
       {"expand", ExpandKernel},
       {"pad", PadKernel},
       {"permute", PermuteKernel},

@@ -24,10 +24,11 @@ using kiln::tools::FromCallerDir;
 int Usage() {
   std::fprintf(stderr,
                "usage: compile MODEL.pt2 -o OUT.kiln [--chip CHIP.json] [--device-memory SIZE] [--device-dtype f32|bf16]\n"
-               "               [--naive] [--no-sram-residency] [--quiet]\n"
+               "               [--naive] [--no-sram-residency] [--no-prefetch-weights] [--quiet]\n"
                "  --naive  the op-by-op baseline of docs/BENCHMARKS.md: no folding or fusion, every op\n"
                "           uploads its operands and downloads its result\n"
                "  --no-sram-residency  every device tensor in DRAM (no sram-residency pass), to compare\n"
+               "  --no-prefetch-weights  each op reads its DRAM weights itself (no prefetch-weights pass)\n"
                "               [--dump-after=PASS|all [--dump-dir=DIR]] [--stop-after=PASS] [--time-passes]\n"
                "               [--verify-each] [--share-from OWNER.kiln]\n"
                "  --share-from  compile beside OWNER.kiln (a prefill beside its decode step): constants identical\n"
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   std::string input, output, chip_path, device_dtype = "f32", dump_after, dump_dir, stop_after, device_memory,
       share_from;
   bool quiet = false, time_passes = false, list_passes = false, verify_each = false, naive = false,
-       no_sram = false;
+       no_sram = false, no_prefetch_weights = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     std::string value;
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
     else if (a == "--quiet") quiet = true;
     else if (a == "--naive") naive = true;
     else if (a == "--no-sram-residency") no_sram = true;
+    else if (a == "--no-prefetch-weights") no_prefetch_weights = true;
     else if (a == "--time-passes") time_passes = true;
     else if (a == "--list-passes") list_passes = true;
     else if (a == "--verify-each") verify_each = true;
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
   if (verify_each) options.verify_each = true;
   options.naive = naive;
   options.sram_residency = !no_sram;
+  options.prefetch_weights = !no_prefetch_weights;
   if (device_dtype == "bf16") options.device_dtype = kiln::ops::DType::kBF16;
   else if (device_dtype != "f32") return Usage();
   if (!chip_path.empty()) {

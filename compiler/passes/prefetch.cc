@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "compiler/passes/layout_selection.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/program/op_time.h"
 
 namespace kiln::compiler {
 namespace {
@@ -45,7 +46,7 @@ class Timeline {
   Timeline(const ScheduledProgram& p, const target::ChipConfig& chip) : p_(p) {
     micros_.reserve(p.instructions.size());
     for (const ProgramInstruction& inst : p.instructions)
-      micros_.push_back(inst.kind == Kind::kOp ? OpMicrosLowerBound(p, inst, chip)
+      micros_.push_back(inst.kind == Kind::kOp ? EstimateOp(p, inst, chip).Micros(chip)
                                                : HostLinkMicros(chip, LinkBytes(p, inst)));
   }
 
@@ -241,35 +242,6 @@ struct Snapshot {
 };
 
 }  // namespace
-
-double OpMicrosLowerBound(const ScheduledProgram& program, const ProgramInstruction& inst,
-                          const target::ChipConfig& chip) {
-  std::vector<ops::Shape> shapes;
-  uint64_t dram_bytes = program.tensors[inst.output].size_bytes();
-  bool all_bf16 = true;
-  for (int t : inst.inputs) {
-    shapes.push_back(program.tensors[t].shape);
-    dram_bytes += program.tensors[t].size_bytes();
-    all_bf16 &= program.tensors[t].dtype == ops::DType::kBF16;
-  }
-  const double work = inst.op->work(shapes, program.tensors[inst.output].shape, inst.attrs);
-  // Every core busy at its full rate: no tiling or scheduling makes the op faster.
-  double compute = 0;
-  switch (inst.op->unit) {
-    case ops::Unit::kMatrix:
-      compute = work / (chip.MatrixFlopsPerCycle(all_bf16 ? ops::DType::kBF16 : ops::DType::kF32) *
-                        chip.cycles_per_us());
-      break;
-    case ops::Unit::kVector:
-      compute = work / (static_cast<double>(chip.vector_elements_per_cycle_per_core * chip.cores) *
-                        chip.cycles_per_us());
-      break;
-    case ops::Unit::kDataMovement:
-      break;
-  }
-  const double dram = static_cast<double>(dram_bytes) / (chip.dram_bandwidth_gb_per_s * 1e3);
-  return chip.op_launch_us + std::max(compute, dram);
-}
 
 absl::Status PrefetchUploads(ScheduledProgram& program, const target::ChipConfig& chip, EvictionStats* stats) {
   if (std::none_of(program.instructions.begin(), program.instructions.end(),

@@ -8,7 +8,7 @@
 // constants kept there) holds at every instruction of the window, as eviction's does.
 //
 // How far (the prefetch distance): on a timeline where ops take their lower-bound time from the chip
-// description (launch + max(work at the whole chip's rate, DRAM bytes / DRAM bandwidth)) and transfers
+// description (compiler/program/op_time.h: launch + max(compute, DRAM bytes / DRAM bandwidth)) and transfers
 // queue on the one host link in program order, an upload moves back one op at a time until it would
 // finish (latency + bytes / link bandwidth) before its reader starts, stopping earlier where
 //   - the memory budget would be exceeded at some instruction of the window (so a weight is double
@@ -42,10 +42,6 @@ namespace kiln::compiler {
 // where that pays (see above); counts the uploads moved in `stats->prefetched` and the weights it
 // streams in `stats->reloads` / `reload_bytes`. Programs without such copies are left unchanged.
 absl::Status PrefetchUploads(ScheduledProgram& program, const target::ChipConfig& chip, EvictionStats* stats);
-
-// A lower bound on the time the device takes for `inst` (an op), from the chip description alone.
-double OpMicrosLowerBound(const ScheduledProgram& program, const ProgramInstruction& inst,
-                          const target::ChipConfig& chip);
 
 }  // namespace kiln::compiler
 

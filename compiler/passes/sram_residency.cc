@@ -8,13 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "base/macros.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/program/op_time.h"
 #include "ops/op_def.h"
 
 namespace kiln::compiler {
 namespace {
-
-constexpr char kSramArenaRegion[] = "sram activations";
-constexpr char kSramConstantRegion[] = "sram constants";
 
 struct Candidate {
   int tensor;
@@ -24,51 +22,36 @@ struct Candidate {
   uint64_t size;
 };
 
-// Per weight, the cycles its readers would save if it moved from DRAM to SRAM, by the chip's rates
-// with the activations already placed: an op takes about max(work / the chip's rate for its unit, DRAM
+// Per weight, the time its readers would save if it moved from DRAM to SRAM, by the chip's rates with
+// the activations already placed (compiler/program/op_time.h): an op takes about max(compute, DRAM
 // bytes / DRAM bandwidth), so a weight of an op that is compute-bound anyway saves nothing, and one of a
 // DRAM-bound op (a 7x7 convolution's 2 MB of weights, a linear layer at batch 1) saves its bytes' time
-// until the op becomes compute-bound. An estimate for ranking (the simulator's cost model also splits
-// work over the cores in whole tiles), made with every weight in DRAM.
+// until the op becomes compute-bound. An estimate for ranking, made with every weight in DRAM.
 std::vector<double> WeightTimeSaved(const ScheduledProgram& p, const target::ChipConfig& chip,
                                     const std::vector<Candidate>& weights) {
-  const int n = static_cast<int>(p.tensors.size());
-  auto in_dram = [&](int t) {
-    const ProgramTensor& x = p.tensors[t];
-    return !x.in_caller_buffer() && p.regions[x.region].kind != target::RegionKind::kDeviceSram &&
-           p.regions[x.region].kind != target::RegionKind::kHostScratch;
-  };
-  std::vector<int> index(n, -1);
+  std::vector<int> index(p.tensors.size(), -1);
   for (size_t k = 0; k < weights.size(); ++k) index[weights[k].tensor] = static_cast<int>(k);
   std::vector<double> saved(weights.size(), 0.0);
-  const double dram_bytes_per_cycle = chip.dram_bandwidth_gb_per_s / chip.clock_ghz;
   for (const ProgramInstruction& inst : p.instructions) {
     if (inst.kind != ProgramInstruction::Kind::kOp) continue;
-    std::vector<ops::Shape> shapes;
-    bool all_bf16 = true;
-    double dram = in_dram(inst.output) ? static_cast<double>(p.tensors[inst.output].size_bytes()) : 0.0;
-    for (int t : inst.inputs) {
-      shapes.push_back(p.tensors[t].shape);
-      all_bf16 = all_bf16 && p.tensors[t].dtype == ops::DType::kBF16;
-      if (in_dram(t)) dram += static_cast<double>(p.tensors[t].size_bytes());
-    }
-    const double work = inst.op->work ? inst.op->work(shapes, p.tensors[inst.output].shape, inst.attrs) : 0.0;
-    double compute = 0;
-    if (inst.op->unit == ops::Unit::kMatrix)
-      compute = work / chip.MatrixFlopsPerCycle(all_bf16 ? ops::DType::kBF16 : ops::DType::kF32);
-    else if (inst.op->unit == ops::Unit::kVector)
-      compute = work / static_cast<double>(chip.vector_elements_per_cycle_per_core * chip.cores);
-    const double memory = dram / dram_bytes_per_cycle;
-    for (int t : inst.inputs) {
-      if (index[t] < 0) continue;
-      const double without = (dram - static_cast<double>(p.tensors[t].size_bytes())) / dram_bytes_per_cycle;
-      saved[index[t]] += std::max(compute, memory) - std::max(compute, without);
-    }
+    const OpTime time = EstimateOp(p, inst, chip);
+    for (int t : inst.inputs)
+      if (index[t] >= 0)
+        saved[index[t]] += time.Micros(chip) - time.MicrosWithout(static_cast<double>(p.tensors[t].size_bytes()), chip);
   }
   return saved;
 }
 
 }  // namespace
+
+int64_t SramBudgetPerCore(const ScheduledProgram& p, const target::ChipConfig& chip) {
+  // A program with state shares its device with a twin (a prefill program beside its decode step,
+  // runtime::Executor::CreateSharing); each plans against half the SRAM so both load.
+  const bool has_state = std::any_of(p.regions.begin(), p.regions.end(), [](const MemoryRegion& r) {
+    return r.kind == target::RegionKind::kDeviceState;
+  });
+  return has_state ? chip.sram_usable_bytes_per_core() / 2 : chip.sram_usable_bytes_per_core();
+}
 
 std::string SramResidencyStats::ToString() const {
   return absl::StrCat(activations, " activations in a ", arena_bytes, "-byte arena (", activation_bytes,
@@ -84,13 +67,7 @@ absl::Status PlaceInSram(ScheduledProgram& p, const target::ChipConfig& chip, Sr
       return absl::InternalError(absl::StrCat("sram-residency: tensor '", t.name, "' is in region ", t.region,
                                               ", but the program has ", p.regions.size(), " regions"));
   SramResidencyStats st;
-  st.usable_bytes_per_core = chip.sram_usable_bytes_per_core();
-  // A program with state shares its device with a twin (a prefill program beside its decode step,
-  // runtime::Executor::CreateSharing); each plans against half the SRAM so both load.
-  const bool has_state = std::any_of(p.regions.begin(), p.regions.end(), [](const MemoryRegion& r) {
-    return r.kind == target::RegionKind::kDeviceState;
-  });
-  if (has_state) st.usable_bytes_per_core /= 2;
+  st.usable_bytes_per_core = SramBudgetPerCore(p, chip);
   st.usable_bytes = static_cast<uint64_t>(st.usable_bytes_per_core * chip.cores);
 
   const std::vector<Lifetime> life = Lifetimes(p.tensors, p.instructions);

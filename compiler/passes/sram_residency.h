@@ -24,6 +24,8 @@
 //      the weights of DRAM-bound ops (deep 3x3 convolutions on small images, linear layers at batch 1)
 //      come first and those of compute-bound ops, whose DRAM time hides under their compute, last;
 //      ties by reads per run, then largest first. Each is placed when it fits beside the planned arena.
+//      (prefetch-weights may later move a few back to DRAM for room to stage the others ahead of their
+//      readers, where its timeline says that pays: compiler/passes/prefetch_weights.h.)
 // A program with state (a DEVICE_STATE region, e.g. a KV cache) plans against half the usable SRAM:
 // such a program runs beside its twin on one device (a prefill program and the decode step that
 // share the cache), and both must load. State tensors (kept between runs) are left in DRAM. The pass runs before eviction, which then works
@@ -56,6 +58,14 @@ struct SramResidencyStats {
 
   std::string ToString() const;
 };
+
+// The regions the pass creates (prefetch-weights stages weights in the arena).
+inline constexpr char kSramArenaRegion[] = "sram activations";
+inline constexpr char kSramConstantRegion[] = "sram constants";
+
+// The SRAM per core `program`'s DEVICE_SRAM regions may take together: the chip's usable SRAM per core,
+// half of it for a program with state (see above).
+int64_t SramBudgetPerCore(const ScheduledProgram& program, const target::ChipConfig& chip);
 
 // Moves activations and constants of `program` from device DRAM regions to new DEVICE_SRAM regions
 // by the policy above, within `chip`'s usable SRAM. Offsets are left to memory planning.

@@ -78,7 +78,7 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
   if (options.naive) {  // the baseline: nothing that makes a program better than op-by-op
     options.fold_constants = options.compose_permutes = options.eliminate_common_subexpressions =
         options.fuse_safe_softmax = options.fuse_gelu_tanh = options.fold_batch_norm = options.fuse_epilogues =
-            options.order_ops = options.alias_reshapes = options.sram_residency = false;
+            options.order_ops = options.alias_reshapes = options.sram_residency = options.prefetch_weights = false;
   }
   std::vector<Pass> passes;
   passes.push_back({"lower", "ATen graph -> device graph, one rule per ATen op",
@@ -369,6 +369,19 @@ std::vector<Pass> BuildPipeline(const CompileOptions& requested) {
                         if (!s.program) return Missing("alias-reshapes", IrKind::kProgram);
                         return AliasReshapes(*s.program, &s.aliasing);
                       }});
+  if (options.sram_residency && options.prefetch_weights)
+    passes.push_back({"prefetch-weights", "stages DRAM weights into SRAM ahead of their op, on the DRAM DMA engine",
+                      "For a weight left in device DRAM, `%w.staged = copy(%w)` into the SRAM arena goes as early "
+                      "before its reader as the SRAM budget allows and a timeline of the engines says pays, and the "
+                      "reader reads %w.staged, so the DRAM streams the next weights while compute runs; resident "
+                      "weights move back to DRAM for staging room where that is estimated faster "
+                      "(compiler/passes/prefetch_weights.h). E.g. `matmul(%h, %w)` with %w in constants becomes "
+                      "`%w.staged = copy(%w)` a few ops earlier and `matmul(%h, %w.staged)`.",
+                      IrKind::kProgram, IrKind::kProgram, [chip = options.chip](CompileState& s) -> absl::Status {
+                        if (!s.program) return Missing("prefetch-weights", IrKind::kProgram);
+                        s.weight_prefetch.emplace();
+                        return PrefetchWeights(*s.program, chip, &*s.weight_prefetch);
+                      }});
   const uint64_t dram_bytes = static_cast<uint64_t>(options.chip.dram_bytes);
   passes.push_back({"plan-memory", "gives every device tensor its offset, reusing arena bytes",
                     "Constants are packed in the constant region; arena tensors whose lifetimes do not overlap "
@@ -530,6 +543,7 @@ CompileSummary CompileState::Summary() const {
   sum.eviction = eviction.ToString();
   if (op_order) sum.op_order = op_order->ToString();
   if (sram) sum.sram = sram->ToString();
+  if (weight_prefetch) sum.weight_prefetch = weight_prefetch->ToString();
   if (sharing) sum.sharing = sharing->ToString();
   return sum;
 }
@@ -557,6 +571,7 @@ std::string CompileSummary::ToString() const {
      << "constants:         " << constant_bytes << " bytes\n"
      << "peak device DRAM:  " << peak_device_bytes << " bytes\n";
   if (!sram.empty()) os << "SRAM:              " << sram << "\n";
+  if (!weight_prefetch.empty()) os << "weight prefetch:   " << weight_prefetch << "\n";
   if (!op_order.empty()) os << "op order:          " << op_order << "\n";
   if (!eviction.empty()) os << "eviction:          " << eviction << "\n";
   if (!sharing.empty()) os << "shared:            " << sharing << "\n";

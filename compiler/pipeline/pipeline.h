@@ -36,6 +36,7 @@
 #include "compiler/passes/fuse_safe_softmax.h"
 #include "compiler/passes/op_ordering.h"
 #include "compiler/passes/memory_planning.h"
+#include "compiler/passes/prefetch_weights.h"
 #include "compiler/passes/share_constants.h"
 #include "compiler/passes/sram_residency.h"
 #include "compiler/program/scheduled_program.h"
@@ -63,6 +64,7 @@ struct CompileOptions {
   bool order_ops = true;        // when false, no order-ops pass (ops run in the graph's order)
   bool sram_residency = true;   // when false, no sram-residency pass (every device tensor in DRAM)
   bool alias_reshapes = true;   // when false, no alias-reshapes pass (every reshape copies)
+  bool prefetch_weights = true;  // when false, no prefetch-weights pass (each op reads its DRAM weights)
   // The naive baseline (docs/BENCHMARKS.md): no folding, fusion or reordering, and place-naive instead of
   // place, schedule and evict: every op uploads its operands and downloads its result.
   bool naive = false;
@@ -111,6 +113,7 @@ struct CompileSummary {
   std::string eviction;  // what the evict pass did; empty when the program fit
   std::string op_order;  // what the order-ops pass found; empty when it did not run
   std::string sram;      // what the sram-residency pass placed; empty when it did not run
+  std::string weight_prefetch;  // what the prefetch-weights pass staged; empty when it did not run
 
   std::string ToString() const;
 };
@@ -152,6 +155,7 @@ struct CompileState {
   int input_scales_fused = 0;  // fuse-input-scale: gate muls moved into a conv2d
   std::optional<OpOrderStats> op_order;
   std::optional<SramResidencyStats> sram;
+  std::optional<WeightPrefetchStats> weight_prefetch;
   MemoryStats memory;
   EvictionStats eviction;
   std::optional<SharingStats> sharing;
@@ -177,8 +181,8 @@ struct Pass {
 // (if enabled), fuse-silu, fuse-hard-activations, fold-matmul-reshapes, split-sliced-matmuls,
 // fold-matmul-scales, fold-head-splits, fuse-rearranges, fuse-epilogues, fuse-squeeze-excite and
 // fuse-input-scale (if enabled), dce, order-ops (if enabled), place, select-layouts, schedule, sram-residency
-// (if enabled), evict, prefetch, share-constants (with share_from), alias-reshapes (if enabled), plan-memory,
-// serialize.
+// (if enabled), evict, prefetch, share-constants (with share_from), alias-reshapes (if enabled),
+// prefetch-weights (if enabled, with sram-residency), plan-memory, serialize.
 std::vector<Pass> BuildPipeline(const CompileOptions& options);
 
 // The pass named `name`, or an error naming it and listing the pipeline's passes.
