@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/lowering/device_graph.h"
+#include "compiler/graph_test_util.h"
 #include "compiler/passes/alias_reshapes.h"
 #include "compiler/passes/common_subexpressions.h"
 #include "compiler/passes/compose_permutes.h"
@@ -48,25 +49,6 @@ namespace {
 using ::testing::HasSubstr;
 using Kind = ProgramInstruction::Kind;
 
-int Node(DeviceGraph& g, const std::string& op, std::vector<int> inputs, ops::Attrs attrs = {},
-         const std::string& name = "") {
-  const std::string n = name.empty() ? op + std::to_string(g.nodes.size()) : name;
-  absl::StatusOr<int> id = g.AddNode(op, std::move(inputs), std::move(attrs), n, n);
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : -1;
-}
-
-ops::Attrs PermuteAttrs(std::vector<int64_t> dims) {
-  ops::Attrs a;
-  a.SetInts("dims", std::move(dims));
-  return a;
-}
-
-ops::Attrs ShapeAttrs(std::vector<int64_t> shape) {
-  ops::Attrs a;
-  a.SetInts("shape", std::move(shape));
-  return a;
-}
 
 // The default pipeline (pipeline/pipeline.h) from a device graph up to and including memory
 // planning, with the verifier after every pass, everything on the device in DRAM.
@@ -632,7 +614,7 @@ TEST(ConstantFolding, PermuteOfAWeightIsFoldedWithTransposedValues) {
   DeviceGraph g;
   const int x = g.AddInput("x", {4, 3});
   const int w = g.AddConstant("w", {2, 3}, {0, 1, 2, 3, 4, 5});
-  const int wt = Node(g, "permute", {w}, PermuteAttrs({1, 0}), "wt");
+  const int wt = Node(g, "permute", {w}, DimsAttrs({1, 0}), "wt");
   const int y = Node(g, "matmul", {x, wt}, {}, "y");
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};
@@ -680,10 +662,10 @@ TEST(ComposePermutes, AChainBecomesOnePermuteOfItsFirstOperand) {
   DeviceGraph g;
   const int x = g.AddInput("x", {1, 3, 4, 8});
   g.inputs = {{"x", x}};
-  const int a = Node(g, "permute", {x}, PermuteAttrs({2, 0, 1, 3}), "a");
-  const int b = Node(g, "permute", {a}, PermuteAttrs({1, 2, 0, 3}), "b");   // a then b: the identity
-  const int c = Node(g, "permute", {b}, PermuteAttrs({0, 2, 1, 3}), "c");
-  const int d = Node(g, "permute", {a}, PermuteAttrs({-1, 2, 1, 0}), "d");  // negative dims count from the end
+  const int a = Node(g, "permute", {x}, DimsAttrs({2, 0, 1, 3}), "a");
+  const int b = Node(g, "permute", {a}, DimsAttrs({1, 2, 0, 3}), "b");   // a then b: the identity
+  const int c = Node(g, "permute", {b}, DimsAttrs({0, 2, 1, 3}), "c");
+  const int d = Node(g, "permute", {a}, DimsAttrs({-1, 2, 1, 0}), "d");  // negative dims count from the end
   g.outputs = {{"c", c}, {"b", b}, {"d", d}};
   std::vector<float> in(96);
   for (int i = 0; i < 96; ++i) in[i] = static_cast<float>(i);
@@ -1049,7 +1031,7 @@ TEST(DeadCode, AfterFoldingTheOriginalWeightIsFreedAndNotPlaced) {
   DeviceGraph g;
   const int x = g.AddInput("x", {4, 3});
   const int w = g.AddConstant("w", {2, 3}, {0, 1, 2, 3, 4, 5});
-  const int wt = Node(g, "permute", {w}, PermuteAttrs({1, 0}));
+  const int wt = Node(g, "permute", {w}, DimsAttrs({1, 0}));
   const int y = Node(g, "matmul", {x, wt});
   g.inputs = {{"x", x}};
   g.outputs = {{"y", y}};

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/lowering/device_graph.h"
+#include "compiler/graph_test_util.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/fold_head_split.h"
 #include "compiler/passes/fold_matmul_reshapes.h"
@@ -25,27 +26,7 @@
 namespace kiln::compiler {
 namespace {
 
-int Node(DeviceGraph& g, const std::string& op, std::vector<int> inputs, ops::Attrs attrs = {},
-         const std::string& name = "") {
-  const std::string n = name.empty() ? op + std::to_string(g.nodes.size()) : name;
-  absl::StatusOr<int> id = g.AddNode(op, std::move(inputs), std::move(attrs), n, n);
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : -1;
-}
-
-ops::Attrs Shape(std::vector<int64_t> shape) {
-  ops::Attrs a;
-  a.SetInts("shape", std::move(shape));
-  return a;
-}
-
-ops::Attrs Dims(std::vector<int64_t> dims) {
-  ops::Attrs a;
-  a.SetInts("dims", std::move(dims));
-  return a;
-}
-
-int Reshape(DeviceGraph& g, int v, std::vector<int64_t> shape) { return Node(g, "reshape", {v}, Shape(shape)); }
+int Reshape(DeviceGraph& g, int v, std::vector<int64_t> shape) { return Node(g, "reshape", {v}, ShapeAttrs(shape)); }
 
 std::vector<float> Ramp(int64_t n, float scale, int period = 7) {
   std::vector<float> v(n);
@@ -244,7 +225,7 @@ DeviceGraph Attention() {
   auto head = [&](const std::string& name, std::vector<int64_t> dims) {
     const int mm = Node(g, "matmul", {x, Constant(g, name + ".w", {16, 16}, 0.125f), Constant(g, name + ".b", {16}, 0.5f)},
                         {}, name);
-    const int heads = Node(g, "permute", {Reshape(g, mm, {1, 32, 2, 8})}, Dims(dims));
+    const int heads = Node(g, "permute", {Reshape(g, mm, {1, 32, 2, 8})}, DimsAttrs(dims));
     return Node(g, "mul", {heads, scale}, {}, name + "_scaled");
   };
   const int q = head("q", {0, 2, 1, 3});  // [1, 2, 32, 8]
@@ -332,7 +313,7 @@ TEST(FoldMatmulScales, LeavesUnscaledValuesOthersReadAndScalesThatAreNotOneFinit
   const int x = Input(g, "x", {4, 16});
   auto linear = [&](const std::string& name) { return Node(g, "matmul", {x, Constant(g, name, {16, 16}, 0.125f)}, {}, name); };
   const int seen = linear("seen");
-  const int t = Node(g, "permute", {seen}, Dims({1, 0}));
+  const int t = Node(g, "permute", {seen}, DimsAttrs({1, 0}));
   g.outputs = {{"t", t}, {"seen_scaled", Node(g, "mul", {t, g.AddConstant("two", {}, {2.0f})})}};
   g.outputs.push_back({"per_column", Node(g, "mul", {linear("col"), g.AddConstant("cols", {16}, Ramp(16, 1.0f))})});
   g.outputs.push_back({"inf", Node(g, "mul", {linear("inf"), g.AddConstant("inf", {}, {INFINITY})})});
@@ -354,7 +335,7 @@ DeviceGraph HeadSplits(int64_t batch, int64_t depth) {
   auto project = [&](const std::string& name, std::vector<int64_t> dims) {
     const int mm = Node(g, "matmul", {x, Constant(g, name + ".w", {width, width}, 0.0625f), Constant(g, name + ".b", {width}, 0.5f)},
                         {}, name);
-    return Node(g, "permute", {Reshape(g, mm, {batch, 32, 2, depth})}, Dims(dims), name + "_heads");
+    return Node(g, "permute", {Reshape(g, mm, {batch, 32, 2, depth})}, DimsAttrs(dims), name + "_heads");
   };
   const int q = project("q", {0, 2, 1, 3});  // [B, 2, 32, D]
   const int k = project("k", {0, 2, 3, 1});  // [B, 2, D, 32]
@@ -409,9 +390,9 @@ TEST(FuseRearranges, AHeadMergeAndAViewBeforeAPermuteBecomeOneCopyEach) {
   const int ctx = Input(reference, "ctx", {1, 2, 32, 8});
   const int x = Input(reference, "x", {32, 16});
   // Head merge: permute then reshape.
-  const int merged = Reshape(reference, Node(reference, "permute", {ctx}, Dims({0, 2, 1, 3}), "permute_ctx"), {1, 32, 16});
+  const int merged = Reshape(reference, Node(reference, "permute", {ctx}, DimsAttrs({0, 2, 1, 3}), "permute_ctx"), {1, 32, 16});
   // Head split of a value read twice (x stays): reshape then permute, then a reshape with two readers.
-  const int split = Node(reference, "permute", {Reshape(reference, x, {32, 2, 8})}, Dims({1, 0, 2}), "permute_x");
+  const int split = Node(reference, "permute", {Reshape(reference, x, {32, 2, 8})}, DimsAttrs({1, 0, 2}), "permute_x");
   const int flat = Reshape(reference, split, {2, 256});
   reference.outputs = {{"merged", merged}, {"flat", flat}, {"sum", Node(reference, "add", {flat, flat})},
                        {"x", Node(reference, "neg", {x})}};
@@ -433,9 +414,9 @@ TEST(FuseRearranges, AHeadMergeAndAViewBeforeAPermuteBecomeOneCopyEach) {
 TEST(FuseRearranges, LeavesAPermuteAloneAndValuesOthersRead) {
   DeviceGraph g;
   const int x = Input(g, "x", {4, 8});
-  const int t = Node(g, "permute", {x}, Dims({1, 0}));
+  const int t = Node(g, "permute", {x}, DimsAttrs({1, 0}));
   const int r = Reshape(g, t, {32});
-  g.outputs = {{"t", t}, {"r", r}, {"alone", Node(g, "permute", {x}, Dims({1, 0}))}};  // t is an output
+  g.outputs = {{"t", t}, {"r", r}, {"alone", Node(g, "permute", {x}, DimsAttrs({1, 0}))}};  // t is an output
   RearrangeStats stats;
   ASSERT_TRUE(FuseRearranges(g, &stats).ok());
   EXPECT_EQ(stats.reshapes + stats.permutes_as_reshapes, 0);
@@ -446,9 +427,9 @@ TEST(FuseRearranges, APermuteOfSizeOneDimsAndItsReshapesAreOneReshape) {
   DeviceGraph reference;
   const int x = Input(reference, "x", {32, 16});
   // ViT's attention output [S, 1, E] -> [1, S, E], then flattened.
-  const int moved = Node(reference, "permute", {Reshape(reference, x, {32, 1, 16})}, Dims({1, 0, 2}), "permute");
+  const int moved = Node(reference, "permute", {Reshape(reference, x, {32, 1, 16})}, DimsAttrs({1, 0, 2}), "permute");
   reference.outputs = {{"y", Node(reference, "neg", {Reshape(reference, moved, {1, 512})})},
-                       {"alone", Node(reference, "permute", {Reshape(reference, x, {1, 32, 16})}, Dims({1, 0, 2}))}};
+                       {"alone", Node(reference, "permute", {Reshape(reference, x, {1, 32, 16})}, DimsAttrs({1, 0, 2}))}};
   DeviceGraph g = reference;
   RearrangeStats stats;
   ASSERT_TRUE(FuseRearranges(g, &stats).ok());
