@@ -241,6 +241,19 @@ TEST(Lowering, OpsThatCannotRunSayWhy) {
                                         "cannot run on the device: data-dependent output shape");
 }
 
+// A model exported in training mode (torchvision's stochastic depth, dropout) samples random masks.
+TEST(Lowering, TrainingModeRandomnessSaysToCallEval) {
+  AtenGraph g;
+  AddUserInput(g, "x", {2, 3});
+  AddNode(g, "bernoulli", "torch.ops.aten.bernoulli.p", {TensorArg("self", "x")}, {2, 3});
+  g.outputs = {"bernoulli"};
+  absl::StatusOr<DeviceGraph> lowered = LowerAtenGraph(g);
+  ASSERT_FALSE(lowered.ok());
+  EXPECT_EQ(lowered.status().message(),
+            "unsupported ATen op: aten.bernoulli.p (node bernoulli): cannot run on the device: random numbers; the "
+            "device has no RNG (dropout or stochastic depth in training mode: call model.eval() before torch.export)");
+}
+
 TEST(Lowering, RecordedShapeMismatchNamesTheNode) {
   AtenGraph g;
   AddUserInput(g, "x", {2, 3});

@@ -105,7 +105,7 @@ def calibrate_batch_norm(model: nn.Module, input_shape: tuple[int, ...], batch: 
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
-        return model
+        return model.eval()  # torchvision builds in training mode: dropout and stochastic depth would sample
     saved = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()

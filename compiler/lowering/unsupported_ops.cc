@@ -14,6 +14,8 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
     const std::string kSymbolic =
         "symbolic size arithmetic; Kiln compiles static shapes, where torch.export makes these constants";
     const std::string kRandom = "random numbers; the device has no RNG";
+    const std::string kTraining =
+        kRandom + " (dropout or stochastic depth in training mode: call model.eval() before torch.export)";
     auto* t = new std::map<std::string, UnsupportedOp>{
         // Cannot run: no device meaning, or an output the device cannot produce.
         {"aten._local_scalar_dense.default", {false, "reads a tensor element into a host scalar (.item())"}},
@@ -31,7 +33,10 @@ const std::map<std::string, UnsupportedOp>& UnsupportedAtenOps() {
         {"aten.rand.default", {false, kRandom}},
         {"aten.randn.default", {false, kRandom}},
         {"aten.randperm.default", {false, kRandom}},
-        {"aten.native_dropout.default", {false, kRandom + " (dropout in eval mode exports as nothing)"}},
+        // Dropout and stochastic depth sample only in training mode; exported after model.eval(), they are gone.
+        {"aten.native_dropout.default", {false, kTraining}},
+        {"aten.bernoulli.p", {false, kTraining}},
+        {"aten.bernoulli.default", {false, kTraining}},
         {"aten.sym_is_contiguous.default", {false, kSymbolic}},
         {"aten.sym_numel.default", {false, kSymbolic}},
         {"aten.sym_size.int", {false, kSymbolic}},
