@@ -40,4 +40,17 @@ std::vector<int> LiveReadCounts(const DeviceGraph& graph, std::vector<bool>* dea
   return reads;
 }
 
+LiveUses FindLiveUses(const DeviceGraph& graph) {
+  LiveUses u;
+  u.readers = LiveReadCounts(graph, &u.dead);
+  u.producer.assign(graph.values.size(), -1);
+  u.reader.assign(graph.values.size(), -1);
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    u.producer[graph.nodes[n].output] = static_cast<int>(n);
+    if (!u.dead[n])  // a dead node's reads do not count
+      for (int v : graph.nodes[n].inputs) u.reader[v] = static_cast<int>(n);
+  }
+  return u;
+}
+
 }  // namespace kiln::compiler

@@ -12,14 +12,10 @@ namespace kiln::compiler {
 
 absl::Status FoldHeadSplits(DeviceGraph& graph, int* folded) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  std::vector<bool> removed;  // starts as the dead nodes
-  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
-  std::vector<int> reader(graph.values.size(), -1);
-  for (int n = 0; n < num_nodes; ++n)
-    if (readers[graph.nodes[n].output] > 0)  // a dead node's reads do not count
-      for (int v : graph.nodes[n].inputs) reader[v] = n;
+  LiveUses uses = FindLiveUses(graph);
+  std::vector<bool>& removed = uses.dead;  // starts as the dead nodes
   auto only_reader = [&](int v, const char* op) {
-    const int r = readers[v] == 1 ? reader[v] : -1;
+    const int r = uses.OnlyReader(v);
     return r >= 0 && graph.nodes[r].op->name == op ? r : -1;
   };
   auto is_f32_constant = [&](int v) {

@@ -15,14 +15,9 @@ ops::Shape LastTwo(const ops::Shape& s) { return ops::Shape(s.end() - 2, s.end()
 
 absl::Status FoldMatmulReshapes(DeviceGraph& graph, int* folded) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  std::vector<bool> removed;  // starts as the dead nodes
-  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
-  std::vector<int> producer(graph.values.size(), -1), reader(graph.values.size(), -1);
-  for (int n = 0; n < num_nodes; ++n) {
-    producer[graph.nodes[n].output] = n;
-    if (readers[graph.nodes[n].output] > 0)  // a dead node's reads do not count
-      for (int v : graph.nodes[n].inputs) reader[v] = n;
-  }
+  LiveUses uses = FindLiveUses(graph);
+  std::vector<bool>& removed = uses.dead;  // starts as the dead nodes
+  const std::vector<int>& producer = uses.producer;
   // The operand of the reshape that produces v, or v itself.
   auto unreshaped = [&](int v) {
     const int p = producer[v];
@@ -32,7 +27,7 @@ absl::Status FoldMatmulReshapes(DeviceGraph& graph, int* folded) {
   for (int n = 0; n < num_nodes; ++n) {
     const DeviceNode& mm = graph.nodes[n];
     if (mm.op->name != "matmul" || mm.inputs.size() > 3 || mm.attrs.Has("activation")) continue;
-    const int r = readers[mm.output] == 1 ? reader[mm.output] : -1;
+    const int r = uses.OnlyReader(mm.output);
     if (r < 0 || graph.nodes[r].op->name != "reshape") continue;
     const ops::Shape& a = graph.values[mm.inputs[0]].shape;
     const ops::Shape& b = graph.values[mm.inputs[1]].shape;

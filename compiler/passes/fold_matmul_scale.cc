@@ -9,10 +9,10 @@ namespace kiln::compiler {
 
 absl::Status FoldMatmulScales(DeviceGraph& graph, int* folded) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  std::vector<bool> removed;  // starts as the dead nodes
-  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
-  std::vector<int> producer(graph.values.size(), -1);
-  for (int n = 0; n < num_nodes; ++n) producer[graph.nodes[n].output] = n;
+  LiveUses uses = FindLiveUses(graph);
+  std::vector<bool>& removed = uses.dead;  // starts as the dead nodes
+  const std::vector<int>& readers = uses.readers;
+  std::vector<int>& producer = uses.producer;  // follows the muls folded away
   auto is_f32_constant = [&](int v) {
     return graph.values[v].kind == DeviceValue::Kind::kConstant && graph.values[v].dtype == ops::DType::kF32;
   };

@@ -10,18 +10,14 @@
 namespace kiln::compiler {
 
 absl::Status FuseEpilogues(DeviceGraph& graph, EpilogueFusionStats* stats) {
-  const int num_values = static_cast<int>(graph.values.size());
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  std::vector<bool> removed;  // starts as the dead nodes
-  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count: never fused away
-  std::vector<int> reader(num_values, -1);  // a node that reads the value
-  for (int n = 0; n < num_nodes; ++n)
-    if (readers[graph.nodes[n].output] > 0)  // a dead node's reads do not count
-      for (int v : graph.nodes[n].inputs) reader[v] = n;
+  LiveUses uses = FindLiveUses(graph);  // outputs and state updates count as reads: never fused away
+  std::vector<bool>& removed = uses.dead;  // starts as the dead nodes
   std::vector<bool> fused(num_nodes, false);
   // The node that alone reads v, or -1; a node already absorbed into an earlier fusion is taken.
   auto only_reader = [&](int v) {
-    return readers[v] == 1 && reader[v] >= 0 && !removed[reader[v]] ? reader[v] : -1;
+    const int r = uses.OnlyReader(v);
+    return r >= 0 && !removed[r] ? r : -1;
   };
   for (int n = 0; n < num_nodes; ++n) {
     const DeviceNode& mm = graph.nodes[n];

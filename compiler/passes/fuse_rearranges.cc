@@ -11,14 +11,10 @@ namespace kiln::compiler {
 
 absl::Status FuseRearranges(DeviceGraph& graph, RearrangeStats* stats) {
   const int num_nodes = static_cast<int>(graph.nodes.size());
-  std::vector<bool> removed;  // starts as the dead nodes
-  const std::vector<int> readers = LiveReadCounts(graph, &removed);  // outputs and state updates count
-  std::vector<int> producer(graph.values.size(), -1), reader(graph.values.size(), -1);
-  for (int n = 0; n < num_nodes; ++n) {
-    producer[graph.nodes[n].output] = n;
-    if (!removed[n])
-      for (int v : graph.nodes[n].inputs) reader[v] = n;
-  }
+  LiveUses uses = FindLiveUses(graph);
+  std::vector<bool>& removed = uses.dead;  // starts as the dead nodes
+  const std::vector<int>& readers = uses.readers;
+  const std::vector<int>& producer = uses.producer;
   auto is_reshape = [&](int n) { return n >= 0 && !removed[n] && graph.nodes[n].op->name == "reshape"; };
   const ops::OpDef* rearrange = ops::FindOp("rearrange");
   const ops::OpDef* reshape = ops::FindOp("reshape");
@@ -31,8 +27,8 @@ absl::Status FuseRearranges(DeviceGraph& graph, RearrangeStats* stats) {
       source = graph.nodes[producer[source]].inputs[0];
     }
     int tail = p;
-    while (readers[graph.nodes[tail].output] == 1 && is_reshape(reader[graph.nodes[tail].output])) {
-      tail = reader[graph.nodes[tail].output];
+    while (is_reshape(uses.OnlyReader(graph.nodes[tail].output))) {
+      tail = uses.OnlyReader(graph.nodes[tail].output);
       chain.push_back(tail);
     }
     const DeviceNode& permute = graph.nodes[p];
